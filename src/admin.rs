@@ -1,0 +1,164 @@
+//! `labforge admin …`: scriptable operator commands. Results go to stdout (one item a line),
+//! errors to stderr with a non-zero exit status.
+
+use std::io::Read;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+
+use crate::app::Services;
+use crate::config::Config;
+use crate::domain::Forge;
+use crate::model::{Email, RepoAccess, RepoPath, TokenScope, Username};
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// SSH public keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Repositories.
+    #[command(subcommand)]
+    Repo(RepoCommand),
+    /// Collaborators on a repository.
+    #[command(subcommand)]
+    Collaborator(CollaboratorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// Make the user a site administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from standard input (required: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List users: name, e-mail, role.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Add an SSH public key (one OpenSSH line on standard input) to a user.
+    Add {
+        name: String,
+        #[arg(long)]
+        title: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an access token for a user; prints the token alone (it is not shown again).
+    Create {
+        name: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long, default_value = "write", value_parser = ["read", "write"])]
+        scope: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Create a repository.
+    Create {
+        /// OWNER/REPO
+        path: String,
+        #[arg(long)]
+        private: bool,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List repositories: OWNER/REPO, visibility, description.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CollaboratorCommand {
+    /// Give USER read, write or admin access to OWNER/REPO.
+    Add {
+        path: String,
+        user: String,
+        #[arg(long, value_parser = ["read", "write", "admin"])]
+        access: String,
+    },
+}
+
+pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
+    let services = Services::open(config).await?;
+    let result = execute(&services.forge, command).await;
+    services.close(false).await?;
+    result
+}
+
+async fn execute(forge: &Forge, command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::User(UserCommand::Create { name, email, admin, password_stdin: _ }) => {
+            let name = Username::parse(&name)?;
+            let email = Email::parse(&email).map_err(anyhow::Error::msg)?;
+            let password = read_stdin()?;
+            let password = password.strip_suffix('\n').unwrap_or(&password);
+            let password = password.strip_suffix('\r').unwrap_or(password);
+            let user = forge.create_user(&name, &email, password, admin).await?;
+            eprintln!("created user {}", user.name);
+        }
+        AdminCommand::User(UserCommand::List) => {
+            for u in forge.list_users().await? {
+                let role = if u.role == crate::model::SiteRole::Admin { "admin" } else { "user" };
+                println!("{}\t{}\t{role}", u.name, u.email);
+            }
+        }
+        AdminCommand::Key(KeyCommand::Add { name, title }) => {
+            let name = Username::parse(&name)?;
+            let line = read_stdin()?;
+            let fingerprint = forge.add_key(&name, &title, &line).await?;
+            println!("{fingerprint}");
+        }
+        AdminCommand::Token(TokenCommand::Create { name, title, scope }) => {
+            let name = Username::parse(&name)?;
+            let scope: TokenScope = scope.parse().map_err(anyhow::Error::msg)?;
+            let token = forge.create_token(&name, &title, scope, None).await?;
+            println!("{}", token.0);
+        }
+        AdminCommand::Repo(RepoCommand::Create { path, private, description }) => {
+            let path = RepoPath::parse(&path)?;
+            let repo = forge.create_repo(&path.owner, &path.name, private, &description).await?;
+            eprintln!("created repository {}", repo.full_name());
+        }
+        AdminCommand::Repo(RepoCommand::List) => {
+            for r in forge.list_repos().await? {
+                let visibility = if r.is_private { "private" } else { "public" };
+                println!("{}\t{visibility}\t{}", r.full_name(), r.description);
+            }
+        }
+        AdminCommand::Collaborator(CollaboratorCommand::Add { path, user, access }) => {
+            let path = RepoPath::parse(&path)?;
+            let user = Username::parse(&user)?;
+            let access: RepoAccess = access.parse().map_err(anyhow::Error::msg)?;
+            forge.set_collaborator(&path, &user, access).await?;
+            eprintln!("{user} now has {access} access to {path}");
+        }
+    }
+    Ok(())
+}
+
+fn read_stdin() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin().take(64 * 1024).read_to_string(&mut text).context("reading standard input")?;
+    if text.trim().is_empty() {
+        bail!("expected input on standard input");
+    }
+    Ok(text)
+}

@@ -1,0 +1,189 @@
+//! The composition root: config → PostgreSQL → services → listeners → graceful shutdown.
+//! The only module that sees every room.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::FromRef;
+use sqlx::postgres::PgConnectOptions;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, Semaphore};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::config::Config;
+use crate::domain::Forge;
+use crate::git::{GitRunner, RepoStore, Upkeep};
+use crate::postgres::{ClusterOptions, ManagedCluster};
+use crate::storage::{self, Db};
+use crate::transport::http_git::GitHttpState;
+use crate::web::WebState;
+
+#[derive(Clone)]
+struct AppState {
+    forge: Arc<Forge>,
+    upload_slots: Arc<Semaphore>,
+}
+
+impl FromRef<AppState> for GitHttpState {
+    fn from_ref(s: &AppState) -> Self {
+        GitHttpState { forge: Arc::clone(&s.forge), upload_slots: Arc::clone(&s.upload_slots) }
+    }
+}
+
+impl FromRef<AppState> for WebState {
+    fn from_ref(s: &AppState) -> Self {
+        WebState { forge: Arc::clone(&s.forge) }
+    }
+}
+
+/// The forge's services and the database they use; shared by `serve` and the admin commands.
+pub struct Services {
+    pub forge: Arc<Forge>,
+    cluster: Option<ManagedCluster>,
+}
+
+impl Services {
+    /// Connects to `DATABASE_URL`, or starts (or finds running) the managed cluster, then migrates.
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        Self::open_with(config, None).await
+    }
+
+    /// As `open`, but with `database` (when given) instead of the configured one.
+    pub async fn open_with(config: &Config, database: Option<PgConnectOptions>) -> anyhow::Result<Self> {
+        let (options, cluster) = match (database, &config.database_url) {
+            (Some(options), _) => (options, None),
+            (None, Some(url)) => {
+                let options = PgConnectOptions::from_str(url.expose()).context("parsing DATABASE_URL")?;
+                (options, None)
+            }
+            (None, None) => {
+                let root = config.data_dir.join("pg");
+                let cluster = tokio::task::spawn_blocking(move || {
+                    ManagedCluster::ensure_started(&root, ClusterOptions::default())
+                })
+                .await??;
+                let server = cluster.connect_options("postgres");
+                crate::postgres::wait_ready(&server).await?;
+                storage::ensure_database(server, crate::postgres::DATABASE).await?;
+                (cluster.connect_options(crate::postgres::DATABASE), Some(cluster))
+            }
+        };
+        let db = Db::connect(options).await.context("connecting to PostgreSQL")?;
+        db.migrate().await.context("running database migrations")?;
+        let runner = GitRunner::detect(config.git_timeout)?;
+        std::fs::create_dir_all(config.repos_dir())
+            .with_context(|| format!("creating {}", config.repos_dir().display()))?;
+        let upkeep = Upkeep::new(runner.clone(), config.upkeep_delay);
+        let forge = Forge {
+            db,
+            repos: RepoStore::new(config.repos_dir().canonicalize()?),
+            runner,
+            upkeep,
+            push_to_create: config.push_to_create,
+        };
+        Ok(Self { forge: Arc::new(forge), cluster })
+    }
+
+    /// Closes the pool, then stops the managed cluster if `stop_cluster` (serve always does;
+    /// an admin command only if it was the one that started it).
+    pub async fn close(self, stop_cluster: bool) -> anyhow::Result<()> {
+        self.forge.db.close().await;
+        if let Some(cluster) = self.cluster {
+            if stop_cluster || cluster.started_here {
+                tokio::task::spawn_blocking(move || cluster.stop()).await??;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    services: Services,
+    config: Config,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_database(config, None).await
+    }
+
+    /// As `build`, with an explicit database (tests give each app its own).
+    pub async fn build_with_database(config: Config, database: Option<PgConnectOptions>) -> anyhow::Result<Self> {
+        let services = Services::open_with(&config, database).await?;
+        let listener = TcpListener::bind(config.http_addr)
+            .await
+            .with_context(|| format!("binding HTTP on {}", config.http_addr))?;
+        let state = AppState {
+            forge: Arc::clone(&services.forge),
+            upload_slots: Arc::new(Semaphore::new(config.max_upload_packs)),
+        };
+        let router = Router::new()
+            .merge(crate::transport::http_git::router())
+            .merge(crate::web::router())
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            .with_state(state);
+        Ok(Self { listener, router, services, config })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn forge(&self) -> Arc<Forge> {
+        Arc::clone(&self.services.forge)
+    }
+
+    /// Serves until `shutdown` resolves, then lets running requests (pushes) finish for up to
+    /// the configured grace period, then closes the database (stopping a managed cluster).
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr(), base_url = %self.config.base_url, "labforge is serving HTTP");
+        let signalled = Arc::new(Notify::new());
+        let notify = Arc::clone(&signalled);
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: waiting for running requests");
+            notify.notify_one();
+        });
+        let grace = self.config.shutdown_grace;
+        tokio::select! {
+            result = server => result.context("HTTP server failed")?,
+            () = async { signalled.notified().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(?grace, "requests still running after the grace period; stopping anyway");
+            }
+        }
+        self.services.close(true).await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

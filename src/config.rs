@@ -1,0 +1,225 @@
+//! One typed configuration: built-in defaults, then a TOML file (`--config` or `LABFORGE_CONFIG`),
+//! then `LABFORGE_*` environment variables and `DATABASE_URL`. Later sources win.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// A value that must never appear in logs; `Debug` prints `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub http_addr: SocketAddr,
+    pub ssh_addr: SocketAddr,
+    /// Public URL for links and clone URLs, without a trailing slash.
+    pub base_url: String,
+    /// An external PostgreSQL; `None` runs the managed cluster under `data_dir/pg`.
+    pub database_url: Option<Secret>,
+    /// Pushing to `OWNER/NEW.git` as OWNER creates the repository (private).
+    pub push_to_create: bool,
+    /// Concurrent `upload-pack` processes; more requests queue.
+    pub max_upload_packs: usize,
+    /// Upper bound on one git subprocess (a clone or push over any transport).
+    pub git_timeout: Duration,
+    /// Quiet time after the last push before a repository is repacked.
+    pub upkeep_delay: Duration,
+    /// How long shutdown waits for running requests (pushes) to finish.
+    pub shutdown_grace: Duration,
+    /// Folder of the config file, for resolving relative paths in it.
+    pub config_dir: PathBuf,
+}
+
+/// The file's shape: every field optional, names as in the environment without the prefix.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    http_addr: Option<SocketAddr>,
+    ssh_addr: Option<SocketAddr>,
+    base_url: Option<String>,
+    database_url: Option<String>,
+    push_to_create: Option<bool>,
+    max_upload_packs: Option<usize>,
+    git_timeout_secs: Option<u64>,
+    upkeep_delay_secs: Option<u64>,
+    shutdown_grace_secs: Option<u64>,
+}
+
+impl Config {
+    /// Defaults → file → environment. `file` comes from `--config`, else `LABFORGE_CONFIG`.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let env_file = std::env::var_os("LABFORGE_CONFIG").map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(env_file);
+        let (parsed, config_dir) = match &file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                let parsed: FileConfig = toml::from_str(&text)
+                    .with_context(|| format!("parsing config file {}", path.display()))?;
+                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                (parsed, dir)
+            }
+            None => (FileConfig::default(), PathBuf::from(".")),
+        };
+        Self::from_sources(parsed, config_dir, |k| std::env::var(k).ok())
+    }
+
+    fn from_sources(
+        file: FileConfig,
+        config_dir: PathBuf,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
+        let parse_env = |key: &str| -> anyhow::Result<Option<String>> {
+            Ok(env(key).filter(|v| !v.is_empty()))
+        };
+        let data_dir = match parse_env("LABFORGE_DATA_DIR")? {
+            Some(v) => PathBuf::from(v),
+            None => file.data_dir.map_or_else(|| PathBuf::from("./data"), |d| config_dir.join(d)),
+        };
+        let http_addr = match parse_env("LABFORGE_HTTP_ADDR")? {
+            Some(v) => v.parse().with_context(|| format!("LABFORGE_HTTP_ADDR={v}"))?,
+            None => file.http_addr.unwrap_or_else(|| ([0, 0, 0, 0], 3000).into()),
+        };
+        let ssh_addr = match parse_env("LABFORGE_SSH_ADDR")? {
+            Some(v) => v.parse().with_context(|| format!("LABFORGE_SSH_ADDR={v}"))?,
+            None => file.ssh_addr.unwrap_or_else(|| ([0, 0, 0, 0], 2222).into()),
+        };
+        let base_url = parse_env("LABFORGE_BASE_URL")?
+            .or(file.base_url)
+            .unwrap_or_else(|| default_base_url(http_addr));
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            bail!("LABFORGE_BASE_URL must start with http:// or https://, got {base_url}");
+        }
+        let database_url = parse_env("DATABASE_URL")?.or(file.database_url).map(Secret::new);
+        let push_to_create = match parse_env("LABFORGE_PUSH_TO_CREATE")? {
+            Some(v) => parse_bool(&v).context("LABFORGE_PUSH_TO_CREATE")?,
+            None => file.push_to_create.unwrap_or(true),
+        };
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let max_upload_packs = match parse_env("LABFORGE_MAX_UPLOAD_PACKS")? {
+            Some(v) => v.parse().context("LABFORGE_MAX_UPLOAD_PACKS")?,
+            None => file.max_upload_packs.unwrap_or(2 * cores),
+        };
+        let secs = |key: &str, file_value: Option<u64>, default: u64| -> anyhow::Result<Duration> {
+            let v = match parse_env(key)? {
+                Some(v) => v.parse().with_context(|| format!("{key}={v}"))?,
+                None => file_value.unwrap_or(default),
+            };
+            Ok(Duration::from_secs(v))
+        };
+        Ok(Self {
+            data_dir,
+            http_addr,
+            ssh_addr,
+            base_url,
+            database_url,
+            push_to_create,
+            max_upload_packs: max_upload_packs.max(1),
+            git_timeout: secs("LABFORGE_GIT_TIMEOUT_SECS", file.git_timeout_secs, 3600)?,
+            upkeep_delay: secs("LABFORGE_UPKEEP_DELAY_SECS", file.upkeep_delay_secs, 60)?,
+            shutdown_grace: secs("LABFORGE_SHUTDOWN_GRACE_SECS", file.shutdown_grace_secs, 30)?,
+            config_dir,
+        })
+    }
+
+    /// Builds a config from `KEY=value` pairs alone (no file, no process environment): for
+    /// tests and embedding, where the caller's environment must not leak in.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let lookup = |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| (*v).to_owned());
+        Self::from_sources(FileConfig::default(), PathBuf::from("."), lookup)
+    }
+
+    pub fn repos_dir(&self) -> PathBuf {
+        self.data_dir.join("repos")
+    }
+}
+
+fn default_base_url(addr: SocketAddr) -> String {
+    let host = if addr.ip().is_unspecified() { "localhost".to_owned() } else { addr.ip().to_string() };
+    format!("http://{host}:{}", addr.port())
+}
+
+fn parse_bool(v: &str) -> anyhow::Result<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => bail!("expected true or false, got {v}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(file: &str, env: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let env: HashMap<String, String> =
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let parsed: FileConfig = toml::from_str(file)?;
+        Config::from_sources(parsed, PathBuf::from("/etc/labforge"), |k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.http_addr.port(), 3000);
+        assert_eq!(c.ssh_addr.port(), 2222);
+        assert_eq!(c.base_url, "http://localhost:3000");
+        assert!(c.database_url.is_none());
+        assert!(c.push_to_create);
+    }
+
+    #[test]
+    fn environment_beats_file_beats_default() {
+        let c = load(
+            "http_addr = \"127.0.0.1:4000\"\ndata_dir = \"lf\"\nbase_url = \"https://git.lab/\"",
+            &[("LABFORGE_HTTP_ADDR", "127.0.0.1:5000")],
+        )
+        .unwrap();
+        assert_eq!(c.http_addr.port(), 5000);
+        assert_eq!(c.data_dir, PathBuf::from("/etc/labforge/lf"));
+        assert_eq!(c.base_url, "https://git.lab");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        assert!(load("data_dri = \"x\"", &[]).is_err());
+    }
+
+    #[test]
+    fn database_url_is_redacted_in_debug() {
+        let c = load("", &[("DATABASE_URL", "postgres://u:hunter2@db/x")]).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(c.database_url.unwrap().expose(), "postgres://u:hunter2@db/x");
+    }
+
+    #[test]
+    fn bad_base_url_is_refused() {
+        assert!(load("", &[("LABFORGE_BASE_URL", "git.lab")]).is_err());
+    }
+}

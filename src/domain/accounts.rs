@@ -1,0 +1,86 @@
+use super::credentials::{hash_password, new_token, user_from_row};
+use super::{Error, Forge, NewTokenSecret, PublicKey, Result, blocking};
+use crate::model::{Email, TokenScope, User, Username};
+use crate::storage::{NewKey, NewToken, NewUser};
+
+/// argon2 has no length limit, but a megabyte password is an attack, not a password.
+const MAX_PASSWORD: usize = 1024;
+const MIN_PASSWORD: usize = 8;
+
+impl Forge {
+    pub async fn create_user(&self, name: &Username, email: &Email, password: &str, admin: bool) -> Result<User> {
+        if password.chars().count() < MIN_PASSWORD {
+            return Err(Error::InvalidInput(format!("the password needs at least {MIN_PASSWORD} characters")));
+        }
+        if password.len() > MAX_PASSWORD {
+            return Err(Error::InvalidInput(format!("the password is longer than {MAX_PASSWORD} bytes")));
+        }
+        let password = password.to_owned();
+        let hash = blocking(move || hash_password(&password)).await??;
+        let row = self
+            .db
+            .insert_user(NewUser { name: name.as_str(), email: email.as_str(), password_hash: &hash, is_admin: admin })
+            .await?;
+        Ok(user_from_row(&row))
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        Ok(self.db.list_users().await?.iter().map(user_from_row).collect())
+    }
+
+    pub async fn user(&self, name: &Username) -> Result<User> {
+        let row = self.db.user_by_name(name.as_str()).await?;
+        row.as_ref()
+            .map(user_from_row)
+            .ok_or_else(|| Error::InvalidInput(format!("there is no user '{name}'")))
+    }
+
+    /// Adds an OpenSSH public key line; returns its fingerprint.
+    pub async fn add_key(&self, name: &Username, title: &str, line: &str) -> Result<String> {
+        let user = self.user(name).await?;
+        let title = check_title(title)?;
+        let key = PublicKey::parse(line.trim()).map_err(Error::InvalidInput)?;
+        let fingerprint = key.fingerprint();
+        self.db
+            .insert_key(NewKey {
+                user_id: user.id,
+                title,
+                algorithm: &key.algorithm,
+                public_key: &key.to_openssh(),
+                fingerprint: &fingerprint,
+            })
+            .await?;
+        Ok(fingerprint)
+    }
+
+    pub async fn create_token(
+        &self,
+        name: &Username,
+        title: &str,
+        scope: TokenScope,
+        expires_at: Option<time::OffsetDateTime>,
+    ) -> Result<NewTokenSecret> {
+        let user = self.user(name).await?;
+        let title = check_title(title)?;
+        let (secret, lookup, hash) = new_token()?;
+        self.db
+            .insert_token(NewToken {
+                user_id: user.id,
+                title,
+                lookup: &lookup,
+                token_hash: &hash,
+                scope: scope.as_str(),
+                expires_at,
+            })
+            .await?;
+        Ok(secret)
+    }
+}
+
+fn check_title(title: &str) -> Result<&str> {
+    let title = title.trim();
+    if title.is_empty() || title.len() > 200 || title.chars().any(char::is_control) {
+        return Err(Error::InvalidInput("a title needs 1 to 200 printable characters".into()));
+    }
+    Ok(title)
+}

@@ -1,0 +1,116 @@
+//! Passwords (argon2id) and access tokens (random, stored as SHA-256, compared in constant time).
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use sha2::{Digest, Sha256};
+
+use super::{Error, Forge, Result, blocking};
+use crate::model::{Actor, SiteRole, TokenScope, User};
+use crate::storage::UserRow;
+
+/// Tokens look like `lf_` + 40 hex digits; the first 12 digits find the row.
+const TOKEN_PREFIX: &str = "lf_";
+const LOOKUP_LEN: usize = 12;
+
+/// A token as shown once to its owner.
+pub struct NewTokenSecret(pub String);
+
+pub(super) fn hash_password(password: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| Error::Internal(anyhow::anyhow!("random: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Internal(anyhow::anyhow!("hashing password: {e}")))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// A valid hash of nothing anyone knows; verifying against it for unknown users makes a wrong
+/// user name take as long as a wrong password.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password("labforge-dummy-password").expect("hashing a constant works"))
+}
+
+pub(super) fn new_token() -> Result<(NewTokenSecret, String, Vec<u8>)> {
+    let mut bytes = [0u8; 20];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Internal(anyhow::anyhow!("random: {e}")))?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = format!("{TOKEN_PREFIX}{hex}");
+    let lookup = hex[..LOOKUP_LEN].to_owned();
+    let hash = Sha256::digest(token.as_bytes()).to_vec();
+    Ok((NewTokenSecret(token), lookup, hash))
+}
+
+pub(super) fn user_from_row(row: &UserRow) -> User {
+    User {
+        id: row.id,
+        name: row.name.clone(),
+        email: row.email.clone(),
+        role: if row.is_admin { SiteRole::Admin } else { SiteRole::User },
+    }
+}
+
+impl Forge {
+    /// HTTP Basic: the password is either the account password or an access token. With a
+    /// token the user name is not checked (as on GitHub and Gitea): the token names its owner.
+    pub async fn authenticate_basic(&self, username: &str, password: &str) -> Result<Actor> {
+        if let Some(actor) = self.authenticate_token(password).await? {
+            return Ok(actor);
+        }
+        let row = self.db.user_by_name(username).await?;
+        let hash = row.as_ref().map_or_else(|| dummy_hash().to_owned(), |r| r.password_hash.clone());
+        let password = password.to_owned();
+        let ok = blocking(move || verify_password(&password, &hash)).await?;
+        match row {
+            Some(row) if ok => Ok(Actor { user: user_from_row(&row), scope: None }),
+            _ => Err(Error::BadCredentials),
+        }
+    }
+
+    /// `Ok(None)` when `candidate` does not look like a token at all.
+    pub async fn authenticate_token(&self, candidate: &str) -> Result<Option<Actor>> {
+        let Some(hex) = candidate.strip_prefix(TOKEN_PREFIX) else { return Ok(None) };
+        if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let row = self.db.token_by_lookup(&hex[..LOOKUP_LEN]).await?.ok_or(Error::BadCredentials)?;
+        let presented = Sha256::digest(candidate.as_bytes());
+        if !constant_time_eq::constant_time_eq(&presented, &row.token_hash) || row.expired {
+            return Err(Error::BadCredentials);
+        }
+        let user = self.db.user_by_id(row.user_id).await?.ok_or(Error::BadCredentials)?;
+        self.db.touch_token(row.id).await?;
+        let scope = row.scope.parse::<TokenScope>().map_err(|e| Error::Internal(anyhow::anyhow!(e)))?;
+        Ok(Some(Actor { user: user_from_row(&user), scope: Some(scope) }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_round_trip() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong", &hash));
+        assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let (a, lookup, hash) = new_token().unwrap();
+        let (b, _, _) = new_token().unwrap();
+        assert_ne!(a.0, b.0);
+        assert!(a.0.starts_with("lf_") && a.0.len() == 43);
+        assert_eq!(lookup, a.0[3..15]);
+        assert_eq!(hash, Sha256::digest(a.0.as_bytes()).to_vec());
+    }
+}

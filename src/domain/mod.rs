@@ -1,0 +1,86 @@
+//! Use cases. Every transport calls into here; `authorize` is the one access decision.
+
+mod accounts;
+mod authorize;
+mod credentials;
+mod repos;
+mod ssh_key;
+
+use std::sync::Arc;
+
+use crate::git::{GitRunner, RepoStore, Upkeep};
+use crate::model::NameError;
+use crate::storage::{Db, StorageError};
+
+pub use authorize::effective_access;
+pub use credentials::NewTokenSecret;
+pub use ssh_key::PublicKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("not found")]
+    NotFound,
+    /// The caller can see the thing but may not do this to it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Credentials were given and are wrong (or expired).
+    #[error("authentication failed")]
+    BadCredentials,
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<NameError> for Error {
+    fn from(e: NameError) -> Self {
+        Error::InvalidInput(e.to_string())
+    }
+}
+
+impl From<StorageError> for Error {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Conflict(c) => Error::Conflict(conflict_message(&c)),
+            StorageError::Db(e) => Error::Internal(e.into()),
+        }
+    }
+}
+
+fn conflict_message(constraint: &str) -> String {
+    match constraint {
+        "users_name_key" => "a user with that name already exists".into(),
+        "users_email_key" => "a user with that e-mail address already exists".into(),
+        "ssh_keys_fingerprint_key" => "that SSH key is already in use".into(),
+        "access_tokens_user_title_key" => "you already have a token with that title".into(),
+        "repositories_owner_name_key" => "a repository with that name already exists".into(),
+        other => format!("already exists ({other})"),
+    }
+}
+
+impl From<crate::git::GitError> for Error {
+    fn from(e: crate::git::GitError) -> Self {
+        Error::Internal(e.into())
+    }
+}
+
+/// The services every transport shares.
+pub struct Forge {
+    pub db: Db,
+    pub repos: RepoStore,
+    pub runner: GitRunner,
+    pub upkeep: Arc<Upkeep>,
+    pub push_to_create: bool,
+}
+
+/// Runs CPU-heavy or blocking work (argon2, gix) off the async threads, keeping the span.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f))
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("blocking task failed: {e}")))
+}

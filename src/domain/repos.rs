@@ -1,0 +1,89 @@
+use super::authorize::repo_from_row;
+use super::{Error, Forge, Result, blocking};
+use crate::git::RepoDir;
+use crate::model::{Actor, Repo, RepoAccess, RepoName, RepoPath, Username};
+use crate::storage::NewRepo;
+
+const DEFAULT_BRANCH: &str = "main";
+
+impl Forge {
+    /// Creates the row and the bare repository together: the row's transaction commits only
+    /// after the folder is in place, so a failure (or crash) never leaves a row without a folder.
+    pub async fn create_repo(
+        &self,
+        owner: &Username,
+        name: &RepoName,
+        is_private: bool,
+        description: &str,
+    ) -> Result<Repo> {
+        let owner = self.user(owner).await?;
+        if description.len() > 1000 || description.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(Error::InvalidInput("the description must be printable and at most 1000 bytes".into()));
+        }
+        let pending = self
+            .db
+            .begin_insert_repo(NewRepo {
+                owner_id: owner.id,
+                name: name.as_str(),
+                description,
+                is_private,
+                default_branch: DEFAULT_BRANCH,
+            })
+            .await?;
+        let dir = self.repos.dir_for_stored(&pending.row.owner, &pending.row.name)?;
+        let store = self.repos.clone();
+        blocking(move || store.create(&dir, DEFAULT_BRANCH)).await??;
+        let row = pending.commit().await?;
+        tracing::info!(repo = %format!("{}/{}", row.owner, row.name), is_private, "repository created");
+        Ok(repo_from_row(row))
+    }
+
+    pub async fn list_repos(&self) -> Result<Vec<Repo>> {
+        Ok(self.db.list_repos().await?.into_iter().map(repo_from_row).collect())
+    }
+
+    pub async fn set_collaborator(&self, path: &RepoPath, user: &Username, access: RepoAccess) -> Result<()> {
+        let repo = self
+            .db
+            .repo_by_path(path.owner.as_str(), path.name.as_str())
+            .await?
+            .ok_or_else(|| Error::InvalidInput(format!("there is no repository {path}")))?;
+        let user = self.user(user).await?;
+        if user.id == repo.owner_id {
+            return Err(Error::InvalidInput(format!("{} owns {path} already", user.name)));
+        }
+        self.db.set_collaborator(repo.id, user.id, access.as_str()).await?;
+        Ok(())
+    }
+
+    /// Authorizes a push; with push-to-create on, a push by OWNER to a missing `OWNER/NEW`
+    /// creates it (private, as Gitea does) and then authorizes against the new repository.
+    pub async fn authorize_push(&self, actor: Option<&Actor>, path: &RepoPath) -> Result<Repo> {
+        match self.authorize(actor, path, RepoAccess::Write).await {
+            Err(Error::NotFound) if self.push_to_create => {
+                let Some(actor) = actor else { return Err(Error::NotFound) };
+                let own_namespace = actor.user.name.eq_ignore_ascii_case(path.owner.as_str());
+                if !own_namespace || actor.scope.is_some_and(|s| s.cap() < RepoAccess::Write) {
+                    return Err(Error::NotFound);
+                }
+                match self.create_repo(&path.owner, &path.name, true, "").await {
+                    Ok(_) | Err(Error::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+                self.authorize(Some(actor), path, RepoAccess::Write).await
+            }
+            other => other,
+        }
+    }
+
+    pub fn repo_dir(&self, repo: &Repo) -> Result<RepoDir> {
+        Ok(self.repos.dir_for_stored(&repo.owner, &repo.name)?)
+    }
+
+    /// Bookkeeping after a push that git accepted: when it happened, and upkeep later.
+    pub async fn after_push(&self, repo: &Repo) -> Result<()> {
+        self.db.mark_pushed(repo.id).await?;
+        self.upkeep.schedule(self.repo_dir(repo)?);
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+use std::path::Path;
+
+use gix::refs::transaction::{PreviousValue, RefEdit};
+
+use super::{GitError, RepoDir, RepoStore};
+
+impl RepoStore {
+    /// Creates a bare repository with HEAD on `default_branch`. It is built in a staging folder
+    /// and renamed into place, so the final folder is either absent or complete. Blocking: call
+    /// it from `spawn_blocking`.
+    pub fn create(&self, dir: &RepoDir, default_branch: &str) -> Result<(), GitError> {
+        let staging = self.staging();
+        std::fs::create_dir_all(&staging)?;
+        let tmp = staging.join(format!("{}-{}.git", std::process::id(), random_suffix()));
+        let result = init_bare(&tmp, default_branch).and_then(|()| self.move_into_place(&tmp, dir));
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        result
+    }
+
+    /// A folder already at `dir` with no database row is left over from a crash between the
+    /// two; it is moved to the trash rather than deleted, so no pushed object is ever lost.
+    fn move_into_place(&self, tmp: &Path, dir: &RepoDir) -> Result<(), GitError> {
+        let target = dir.path();
+        let parent = target.parent().expect("a repo dir always has an owner folder");
+        std::fs::create_dir_all(parent)?;
+        if target.exists() {
+            let trash = self.trash();
+            std::fs::create_dir_all(&trash)?;
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let owner = parent.file_name().unwrap_or_default().to_string_lossy();
+            let name = target.file_name().unwrap_or_default().to_string_lossy();
+            let aside = trash.join(format!("{stamp}-{owner}-{name}"));
+            tracing::warn!(from = %target.display(), to = %aside.display(), "moving orphaned repository folder aside");
+            std::fs::rename(target, aside)?;
+        }
+        std::fs::rename(tmp, target)?;
+        Ok(())
+    }
+}
+
+fn init_bare(path: &Path, default_branch: &str) -> Result<(), GitError> {
+    let gix_err = |e: &dyn std::fmt::Display| GitError::Gix(e.to_string());
+    let repo = gix::init_bare(path).map_err(|e| gix_err(&e))?;
+    let head = format!("refs/heads/{default_branch}");
+    let target: gix::refs::FullName = head.as_str().try_into().map_err(|e| gix_err(&e))?;
+    let name: gix::refs::FullName = "HEAD".try_into().expect("HEAD is a valid ref name");
+    repo.edit_reference(RefEdit::update(name, target, PreviousValue::Any, ""))
+        .map_err(|e| gix_err(&e))?;
+    Ok(())
+}
+
+fn random_suffix() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,68 @@
+//! Everything that touches a repository on disk: gix for creating and reading, and the one
+//! function that spawns git (`runner`). No gix type leaves this room.
+
+mod create;
+pub mod runner;
+pub mod upkeep;
+
+use std::path::{Path, PathBuf};
+
+use crate::model::{RepoName, Username};
+
+pub use runner::{GitProtocol, GitRunner, Service};
+pub use upkeep::Upkeep;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("repository folder {0} is not valid")]
+    BadPath(String),
+    #[error("git: {0}")]
+    Gix(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// A bare repository's folder. Built only from parsed names, so it always lies under the root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoDir(PathBuf);
+
+impl RepoDir {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+/// Where the bare repositories live: `DATA_DIR/repos/OWNER/NAME.git`.
+#[derive(Debug, Clone)]
+pub struct RepoStore {
+    root: PathBuf,
+}
+
+impl RepoStore {
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    pub fn dir(&self, owner: &Username, name: &RepoName) -> RepoDir {
+        RepoDir(self.root.join(owner.as_str()).join(format!("{}.git", name.as_str())))
+    }
+
+    /// Folder for names read back from the database (they were parsed before they were stored;
+    /// parsing again keeps a hand-edited row from pointing outside the root).
+    pub fn dir_for_stored(&self, owner: &str, name: &str) -> Result<RepoDir, GitError> {
+        let bad = || GitError::BadPath(format!("{owner}/{name}"));
+        let owner = Username::parse(owner).map_err(|_| bad())?;
+        let name = RepoName::parse(name).map_err(|_| bad())?;
+        Ok(self.dir(&owner, &name))
+    }
+
+    /// Where half-made repositories are built before they are moved into place.
+    fn staging(&self) -> PathBuf {
+        self.root.join(".staging")
+    }
+
+    /// Where a folder found in the way of a new repository is moved; nothing is ever deleted.
+    fn trash(&self) -> PathBuf {
+        self.root.join(".trash")
+    }
+}

@@ -1,0 +1,221 @@
+//! The one place that starts git. Every git process gets a cleared environment with a short
+//! allowlist, server-side settings on the command line (where repository config cannot override
+//! them), `--end-of-options` before the repository path, a deadline, and `kill_on_drop` so a
+//! client that goes away takes its git child with it.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use tokio::process::{Child, Command};
+
+use super::RepoDir;
+
+const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// Settings every git process runs with. `-c` outranks every config file.
+const SERVER_CONFIG: &[&str] = &[
+    "uploadpack.allowFilter=true",
+    "uploadpack.allowAnySHA1InWant=false",
+    "receive.advertisePushOptions=true",
+    "receive.advertiseAtomic=true",
+    "receive.fsckObjects=true",
+    // upkeep repacks on its own schedule; a push must not pay for `gc --auto`.
+    "receive.autogc=false",
+    "gc.auto=0",
+    "core.fsync=committed",
+    "repack.writeBitmaps=true",
+    "pack.writeBitmapHashCache=true",
+];
+
+/// The three programs a client may ask for, over HTTP or SSH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    UploadPack,
+    ReceivePack,
+    UploadArchive,
+}
+
+impl Service {
+    /// Parses the names clients use (`git-upload-pack`, as in `?service=` and SSH exec lines).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "git-upload-pack" => Some(Service::UploadPack),
+            "git-receive-pack" => Some(Service::ReceivePack),
+            "git-upload-archive" => Some(Service::UploadArchive),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::UploadPack => "git-upload-pack",
+            Service::ReceivePack => "git-receive-pack",
+            Service::UploadArchive => "git-upload-archive",
+        }
+    }
+
+    fn subcommand(self) -> &'static str {
+        match self {
+            Service::UploadPack => "upload-pack",
+            Service::ReceivePack => "receive-pack",
+            Service::UploadArchive => "upload-archive",
+        }
+    }
+
+    pub fn writes(self) -> bool {
+        matches!(self, Service::ReceivePack)
+    }
+}
+
+/// The client's `GIT_PROTOCOL` (or `Git-Protocol` header), the only client-set variable that
+/// reaches git, and only as `version=0|1|2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GitProtocol(u8);
+
+impl GitProtocol {
+    pub fn parse(s: &str) -> Option<Self> {
+        // Clients may send several colon-separated parameters; only the version is kept.
+        s.split(':').find_map(|part| match part.trim() {
+            "version=0" => Some(GitProtocol(0)),
+            "version=1" => Some(GitProtocol(1)),
+            "version=2" => Some(GitProtocol(2)),
+            _ => None,
+        })
+    }
+
+    pub fn version(self) -> u8 {
+        self.0
+    }
+}
+
+/// How a service should run for one request.
+pub struct ServiceRequest<'a> {
+    pub service: Service,
+    pub dir: &'a RepoDir,
+    /// HTTP's one-request-one-response mode.
+    pub stateless_rpc: bool,
+    /// Only print the ref advertisement (HTTP `info/refs`).
+    pub advertise_refs: bool,
+    pub protocol: Option<GitProtocol>,
+    /// Variables the server sets for its own hooks (never client-supplied).
+    pub hook_env: Vec<(&'static str, String)>,
+}
+
+/// A running git service; killed when dropped unless it has finished.
+pub struct GitChild {
+    pub child: Child,
+    pub deadline: tokio::time::Instant,
+}
+
+#[derive(Debug, Clone)]
+pub struct GitRunner {
+    git: PathBuf,
+    timeout: Duration,
+}
+
+impl GitRunner {
+    /// Finds `git` on PATH once at start; an absolute path means a later PATH change (or a
+    /// client) cannot swap the binary.
+    pub fn detect(timeout: Duration) -> anyhow::Result<Self> {
+        let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from(SAFE_PATH));
+        let git = std::env::split_paths(&path)
+            .map(|d| d.join("git"))
+            .find(|p| p.is_file())
+            .ok_or_else(|| anyhow!("git was not found on PATH; install git (Debian: apt-get install git)"))?;
+        Ok(Self { git, timeout })
+    }
+
+    fn base_command(&self) -> Command {
+        let mut cmd = Command::new(&self.git);
+        cmd.env_clear()
+            .env("PATH", SAFE_PATH)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C")
+            .kill_on_drop(true)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for setting in SERVER_CONFIG {
+            cmd.arg("-c").arg(setting);
+        }
+        cmd
+    }
+
+    /// Starts upload-pack, receive-pack or upload-archive with piped stdio.
+    pub fn spawn_service(&self, req: ServiceRequest<'_>) -> std::io::Result<GitChild> {
+        let mut cmd = self.base_command();
+        cmd.arg(req.service.subcommand());
+        if req.stateless_rpc {
+            cmd.arg("--stateless-rpc");
+        }
+        if req.advertise_refs {
+            cmd.arg("--advertise-refs");
+        }
+        cmd.arg("--end-of-options").arg(req.dir.path());
+        if let Some(p) = req.protocol {
+            cmd.env("GIT_PROTOCOL", format!("version={}", p.version()));
+        }
+        for (k, v) in req.hook_env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::piped());
+        let child = cmd.spawn()?;
+        Ok(GitChild { child, deadline: tokio::time::Instant::now() + self.timeout })
+    }
+
+    /// Runs a fixed maintenance command (`args` are ours, never a client's) in `dir`.
+    pub async fn run_in(&self, dir: &RepoDir, args: &[&str]) -> anyhow::Result<()> {
+        let mut cmd = self.base_command();
+        cmd.args(args).env("GIT_DIR", dir.path()).current_dir(dir.path());
+        let out = tokio::time::timeout(self.timeout, cmd.output())
+            .await
+            .with_context(|| format!("git {} timed out", args.join(" ")))?
+            .with_context(|| format!("starting git {}", args.join(" ")))?;
+        check_status(out.status, &out.stderr, args)
+    }
+
+    pub fn git_path(&self) -> &Path {
+        &self.git
+    }
+}
+
+fn check_status(status: ExitStatus, stderr: &[u8], args: &[&str]) -> anyhow::Result<()> {
+    if status.success() {
+        Ok(())
+    } else {
+        Err(anyhow!(
+            "git {} failed ({status}): {}",
+            args.join(" "),
+            String::from_utf8_lossy(stderr).trim()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_version_passes() {
+        assert_eq!(GitProtocol::parse("version=2"), Some(GitProtocol(2)));
+        assert_eq!(GitProtocol::parse("version=0"), Some(GitProtocol(0)));
+        assert_eq!(GitProtocol::parse("foo=bar:version=1"), Some(GitProtocol(1)));
+        assert_eq!(GitProtocol::parse("version=3"), None);
+        assert_eq!(GitProtocol::parse("version=2 LD_PRELOAD=x"), None);
+        assert_eq!(GitProtocol::parse(""), None);
+    }
+
+    #[test]
+    fn services_parse_strictly() {
+        assert_eq!(Service::parse("git-upload-pack"), Some(Service::UploadPack));
+        assert_eq!(Service::parse("git-receive-pack"), Some(Service::ReceivePack));
+        assert_eq!(Service::parse("git-upload-pack "), None);
+        assert_eq!(Service::parse("upload-pack"), None);
+        assert!(Service::ReceivePack.writes() && !Service::UploadPack.writes());
+    }
+}

@@ -1,0 +1,12 @@
+//! labforge: a lightweight self-hosted git forge. See ARCHITECTURE.md for the rooms.
+
+pub mod admin;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod git;
+pub mod model;
+pub mod postgres;
+pub mod storage;
+pub mod transport;
+pub mod web;

@@ -1,0 +1,42 @@
+//! Plain types shared by every room. No I/O, no imports from the rest of the crate.
+
+pub mod access;
+pub mod names;
+
+pub use access::{RepoAccess, SiteRole, TokenScope};
+pub use names::{Email, NameError, RepoName, RepoPath, Username};
+
+pub type UserId = i64;
+pub type RepoId = i64;
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: UserId,
+    pub name: String,
+    pub email: String,
+    pub role: SiteRole,
+}
+
+/// Who is making a request, once authenticated. `scope` is set when a token was used.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user: User,
+    pub scope: Option<TokenScope>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub id: RepoId,
+    pub owner_id: UserId,
+    pub owner: String,
+    pub name: String,
+    pub description: String,
+    pub is_private: bool,
+    pub default_branch: String,
+}
+
+impl Repo {
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+}

@@ -1,0 +1,218 @@
+//! Every name that arrives from outside (URL, SSH exec line, CLI) is parsed into one of these
+//! newtypes before it can reach a path, a SQL query or a git argv. Parsing is the only way in.
+
+use std::fmt;
+
+/// Why a name was refused; the text is shown to users, so it says what a valid name looks like.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("{kind} must not be empty")]
+    Empty { kind: &'static str },
+    #[error("{kind} is longer than 100 characters")]
+    TooLong { kind: &'static str },
+    #[error("{kind} may only contain letters, digits, '.', '_' and '-', and must start with a letter or digit")]
+    BadCharacters { kind: &'static str },
+    #[error("{kind} must not be '.' or '..' or end in '.git'")]
+    Reserved { kind: &'static str },
+    #[error("expected OWNER/REPO")]
+    NotOwnerRepo,
+}
+
+/// The shared rule for owner and repository names: `^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`.
+/// A leading letter or digit rules out `-x` (an option to git) and `.hidden`; the character set
+/// rules out `/`, `%`, NUL, newline and everything else a path or a shell could trip on.
+fn check_segment(kind: &'static str, s: &str) -> Result<(), NameError> {
+    if s.is_empty() {
+        return Err(NameError::Empty { kind });
+    }
+    if s.len() > 100 {
+        return Err(NameError::TooLong { kind });
+    }
+    let mut chars = s.chars();
+    let first = chars.next().expect("non-empty because checked above");
+    if !first.is_ascii_alphanumeric() {
+        return Err(NameError::BadCharacters { kind });
+    }
+    if !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        return Err(NameError::BadCharacters { kind });
+    }
+    if s == "." || s == ".." || s.to_ascii_lowercase().ends_with(".git") {
+        return Err(NameError::Reserved { kind });
+    }
+    Ok(())
+}
+
+/// A user (and so repository owner) name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        check_segment("a user name", s)?;
+        Ok(Self(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A repository name without the `.git` suffix.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RepoName(String);
+
+impl RepoName {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        check_segment("a repository name", s)?;
+        Ok(Self(s.to_owned()))
+    }
+
+    /// Parses the name as it appears in a clone URL, where one `.git` suffix is optional:
+    /// `dns.git` and `dns` are the same repository, `dns.git.git` is refused.
+    pub fn parse_url_segment(s: &str) -> Result<Self, NameError> {
+        let stem = s.strip_suffix(".git").unwrap_or(s);
+        Self::parse(stem)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `OWNER/REPO`, as typed on the command line or sent by git over SSH.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RepoPath {
+    pub owner: Username,
+    pub name: RepoName,
+}
+
+impl RepoPath {
+    /// Accepts `OWNER/REPO` with an optional `.git`; nothing else (no leading slash, no extra
+    /// segments), so `a/../b` and `a/b/c` are refused.
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        let (owner, name) = s.split_once('/').ok_or(NameError::NotOwnerRepo)?;
+        if name.contains('/') {
+            return Err(NameError::NotOwnerRepo);
+        }
+        Ok(Self {
+            owner: Username::parse(owner)?,
+            name: RepoName::parse_url_segment(name)?,
+        })
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Display for RepoName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Display for RepoPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+/// An e-mail address, checked only as far as is useful: one `@`, no spaces or control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let ok = s.len() <= 254
+            && s.split('@').count() == 2
+            && !s.starts_with('@')
+            && !s.ends_with('@')
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(format!("'{s}' is not an e-mail address"))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ordinary_names() {
+        for ok in ["alice", "dns", "home-lab", "a", "x_1.conf", "A9"] {
+            assert!(RepoName::parse(ok).is_ok(), "{ok}");
+            assert!(Username::parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_dot_and_dotdot() {
+        assert!(matches!(RepoName::parse("."), Err(NameError::BadCharacters { .. })));
+        assert!(matches!(RepoName::parse(".."), Err(NameError::BadCharacters { .. })));
+        assert!(RepoName::parse_url_segment("...git").is_err());
+    }
+
+    #[test]
+    fn refuses_path_traversal() {
+        assert!(RepoPath::parse("a/../b").is_err());
+        assert!(RepoPath::parse("../etc").is_err());
+        assert!(RepoPath::parse("/a/b").is_err());
+        assert!(RepoPath::parse("a/b/c").is_err());
+        assert!(RepoName::parse("a/b").is_err());
+    }
+
+    #[test]
+    fn refuses_percent_encoding() {
+        assert!(RepoName::parse("%2e%2e").is_err());
+        assert!(Username::parse("%2e").is_err());
+    }
+
+    #[test]
+    fn refuses_leading_dash_so_git_never_sees_an_option() {
+        assert!(RepoName::parse("-x").is_err());
+        assert!(Username::parse("--upload-pack=id").is_err());
+    }
+
+    #[test]
+    fn dot_git_suffix_at_most_once() {
+        assert_eq!(RepoName::parse_url_segment("dns.git").unwrap().as_str(), "dns");
+        assert_eq!(RepoName::parse_url_segment("dns").unwrap().as_str(), "dns");
+        assert!(RepoName::parse_url_segment("x.git.git").is_err());
+        assert!(RepoName::parse("x.git").is_err());
+        assert!(RepoName::parse("x.GIT").is_err());
+    }
+
+    #[test]
+    fn refuses_nul_newline_and_spaces() {
+        for bad in ["a\0b", "a\nb", "a b", "a\tb", "é", "a;id", "a'b"] {
+            assert!(RepoName::parse(bad).is_err(), "{bad:?}");
+            assert!(Username::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_empty_and_too_long() {
+        assert!(matches!(RepoName::parse(""), Err(NameError::Empty { .. })));
+        assert!(RepoName::parse(&"a".repeat(100)).is_ok());
+        assert!(matches!(RepoName::parse(&"a".repeat(101)), Err(NameError::TooLong { .. })));
+    }
+
+    #[test]
+    fn repo_path_round_trips() {
+        let p = RepoPath::parse("lab/dns.git").unwrap();
+        assert_eq!(p.to_string(), "lab/dns");
+    }
+
+    #[test]
+    fn email_needs_one_at_sign() {
+        assert!(Email::parse("a@b.c").is_ok());
+        assert!(Email::parse("ab.c").is_err());
+        assert!(Email::parse("a@b@c").is_err());
+        assert!(Email::parse("a b@c").is_err());
+    }
+}

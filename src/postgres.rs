@@ -1,0 +1,300 @@
+//! The managed PostgreSQL cluster under `DATA_DIR/pg`, used when no `DATABASE_URL` is set.
+//!
+//! It listens on a unix socket only, inside a folder only its owner can enter. Started as root it
+//! runs as the unprivileged `postgres` (or `nobody`) user, since PostgreSQL refuses to run as
+//! root, by setting uid/gid on the child: no sudo needed. A `serve` killed with -9 leaves the
+//! cluster running or leaves a stale `postmaster.pid`; `ensure_started` copes with both.
+
+use std::fs::{self, File};
+use std::os::unix::fs::{PermissionsExt, chown};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use sqlx::postgres::PgConnectOptions;
+
+/// The superuser initdb creates; labforge connects as it over the private socket.
+const SUPERUSER: &str = "labforge";
+pub const DATABASE: &str = "labforge";
+
+pub struct ManagedCluster {
+    bin: PathBuf,
+    data: PathBuf,
+    socket_dir: PathBuf,
+    log: PathBuf,
+    run_as: Option<nix::unistd::User>,
+    /// True when this process started the server (rather than finding it running).
+    pub started_here: bool,
+}
+
+/// Extra settings for throwaway clusters (tests): durability traded for speed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClusterOptions {
+    pub unsafe_fast: bool,
+}
+
+impl ManagedCluster {
+    /// Finds the binaries, runs initdb once, and starts the server unless it already runs.
+    /// Serialised with a file lock so `serve`, `admin` and parallel tests never race initdb.
+    pub fn ensure_started(root: &Path, options: ClusterOptions) -> anyhow::Result<Self> {
+        let bin = find_binaries()?;
+        fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        let root = root.canonicalize()?;
+        let lock = File::create(root.join("labforge.lock"))?;
+        lock.lock().context("locking the cluster folder")?;
+        let run_as = unprivileged_user()?;
+        let mut cluster = Self {
+            bin,
+            data: root.join("data"),
+            socket_dir: root.join("run"),
+            log: root.join("postgres.log"),
+            run_as,
+            started_here: false,
+        };
+        cluster.check_reachable(&root)?;
+        if !cluster.data.join("PG_VERSION").exists() {
+            cluster.initdb(options)?;
+        }
+        cluster.prepare_socket_dir()?;
+        cluster.write_settings(options)?;
+        if !cluster.is_running()? {
+            cluster.start()?;
+            cluster.started_here = true;
+        }
+        Ok(cluster)
+    }
+
+    pub fn connect_options(&self, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .socket(&self.socket_dir)
+            .username(SUPERUSER)
+            .database(database)
+    }
+
+    pub fn socket_dir(&self) -> &Path {
+        &self.socket_dir
+    }
+
+    /// Fast shutdown: running transactions are rolled back, the cluster is consistent.
+    pub fn stop(&self) -> anyhow::Result<()> {
+        let status = self
+            .pg_ctl()
+            .args(["stop", "-m", "fast", "-w", "-t", "60", "-D"])
+            .arg(&self.data)
+            .status()
+            .context("running pg_ctl stop")?;
+        if !status.success() {
+            bail!("pg_ctl stop failed ({status}); see {}", self.log.display());
+        }
+        Ok(())
+    }
+
+    fn command(&self, name: &str) -> Command {
+        let mut cmd = Command::new(self.bin.join(name));
+        cmd.env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("LC_ALL", "C")
+            .current_dir(&self.data.parent().expect("data lives under the cluster root"));
+        if let Some(user) = &self.run_as {
+            cmd.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+        }
+        cmd
+    }
+
+    fn pg_ctl(&self) -> Command {
+        self.command("pg_ctl")
+    }
+
+    /// PostgreSQL running as another user needs to enter every folder above its data.
+    fn check_reachable(&self, root: &Path) -> anyhow::Result<()> {
+        let Some(user) = &self.run_as else { return Ok(()) };
+        for dir in root.ancestors().skip(1) {
+            let meta = fs::metadata(dir)?;
+            let mode = meta.permissions().mode();
+            use std::os::unix::fs::MetadataExt;
+            let can_enter = mode & 0o001 != 0
+                || (meta.uid() == user.uid.as_raw() && mode & 0o100 != 0)
+                || (meta.gid() == user.gid.as_raw() && mode & 0o010 != 0);
+            if !can_enter {
+                bail!(
+                    "PostgreSQL runs as user '{}', which cannot enter {} (mode {:o}).\n\
+                     Put LABFORGE_DATA_DIR somewhere it can reach (for example /var/lib/labforge), \
+                     run `chmod o+x {}`, or set DATABASE_URL to use an existing server.",
+                    user.name,
+                    dir.display(),
+                    mode & 0o777,
+                    dir.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn give_to_run_as(&self, path: &Path) -> anyhow::Result<()> {
+        if let Some(user) = &self.run_as {
+            chown(path, Some(user.uid.as_raw()), Some(user.gid.as_raw()))
+                .with_context(|| format!("chown {} to {}", path.display(), user.name))?;
+        }
+        Ok(())
+    }
+
+    fn initdb(&self, options: ClusterOptions) -> anyhow::Result<()> {
+        tracing::info!(data = %self.data.display(), "creating PostgreSQL cluster (initdb)");
+        let root = self.data.parent().expect("data lives under the cluster root");
+        self.give_to_run_as(root)?;
+        fs::set_permissions(root, fs::Permissions::from_mode(0o700))?;
+        // initdb refuses a non-empty folder; a half-finished earlier initdb is moved aside.
+        if self.data.exists() {
+            let aside = root.join(format!("data.failed-initdb.{}", std::process::id()));
+            fs::rename(&self.data, &aside)?;
+        }
+        let mut cmd = self.command("initdb");
+        cmd.args(["-U", SUPERUSER, "-E", "UTF8", "--locale=C", "--auth-local=trust"])
+            .args(["--auth-host=reject", "-D"])
+            .arg(&self.data);
+        if options.unsafe_fast {
+            cmd.arg("--no-sync");
+        }
+        let out = cmd.stdin(Stdio::null()).output().context("running initdb")?;
+        if !out.status.success() {
+            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let conf = self.data.join("postgresql.conf");
+        let mut text = fs::read_to_string(&conf)?;
+        text.push_str("\n# labforge writes its own settings here at every start\ninclude_if_exists = 'labforge.conf'\n");
+        fs::write(&conf, text)?;
+        Ok(())
+    }
+
+    fn prepare_socket_dir(&self) -> anyhow::Result<()> {
+        fs::create_dir_all(&self.socket_dir)?;
+        self.give_to_run_as(&self.socket_dir)?;
+        fs::set_permissions(&self.socket_dir, fs::Permissions::from_mode(0o700))?;
+        Ok(())
+    }
+
+    /// Rewritten at every start, so a moved data folder still gets the right socket path.
+    fn write_settings(&self, options: ClusterOptions) -> anyhow::Result<()> {
+        let dir = self.socket_dir.to_str().ok_or_else(|| anyhow!("socket path is not UTF-8"))?;
+        if dir.len() > 90 {
+            bail!("the socket folder path {dir} is too long for a unix socket; use a shorter LABFORGE_DATA_DIR");
+        }
+        let mut text = format!(
+            "listen_addresses = ''\nunix_socket_directories = '{}'\nunix_socket_permissions = 0700\n",
+            dir.replace('\'', "''")
+        );
+        if options.unsafe_fast {
+            text.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+        }
+        let path = self.data.join("labforge.conf");
+        fs::write(&path, text)?;
+        self.give_to_run_as(&path)
+    }
+
+    /// Running means: `postmaster.pid` names a live postgres whose working folder is our data
+    /// folder. A pid file naming anything else is stale (the pid may have been reused after a
+    /// crash) and is removed, which is exactly what PostgreSQL would do for a dead pid.
+    fn is_running(&self) -> anyhow::Result<bool> {
+        let pid_file = self.data.join("postmaster.pid");
+        let Ok(text) = fs::read_to_string(&pid_file) else { return Ok(false) };
+        let pid: i32 = text.lines().next().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+        let ours = pid > 0
+            && fs::read_link(format!("/proc/{pid}/cwd"))
+                .is_ok_and(|cwd| cwd == self.data || cwd.canonicalize().is_ok_and(|c| c == self.data));
+        if ours {
+            tracing::info!(pid, "PostgreSQL cluster already running; using it");
+            return Ok(true);
+        }
+        tracing::warn!(pid, "removing stale postmaster.pid left by a crash");
+        fs::remove_file(&pid_file)?;
+        Ok(false)
+    }
+
+    fn start(&self) -> anyhow::Result<()> {
+        tracing::info!(data = %self.data.display(), "starting PostgreSQL");
+        let log = File::options().create(true).append(true).open(&self.log)?;
+        self.give_to_run_as(&self.log)?;
+        let status = self
+            .pg_ctl()
+            .args(["start", "-w", "-t", "120", "-D"])
+            .arg(&self.data)
+            .arg("-l")
+            .arg(&self.log)
+            // Its own process group: a Ctrl-C meant for `serve` must not stop the database
+            // under running pushes; `serve` stops it itself, last.
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .status()
+            .context("running pg_ctl start")?;
+        if !status.success() {
+            let tail = fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = tail.lines().rev().take(5).collect();
+            bail!(
+                "PostgreSQL did not start ({status}); last lines of {}:\n{}",
+                self.log.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Looks on PATH first, then in Debian's and other distributions' versioned folders (newest first).
+fn find_binaries() -> anyhow::Result<PathBuf> {
+    let has_all = |dir: &Path| ["initdb", "pg_ctl", "postgres"].iter().all(|b| dir.join(b).is_file());
+    if let Some(path) = std::env::var_os("PATH") {
+        if let Some(dir) = std::env::split_paths(&path).find(|d| has_all(d)) {
+            return Ok(dir);
+        }
+    }
+    let mut versioned: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            Some((version, e.path().join("bin")))
+        })
+        .filter(|(_, dir)| has_all(dir))
+        .collect();
+    versioned.sort();
+    versioned.pop().map(|(_, dir)| dir).ok_or_else(|| {
+        anyhow!(
+            "no PostgreSQL server binaries found (initdb, pg_ctl, postgres on PATH or under \
+             /usr/lib/postgresql/*/bin). Install them (Debian: apt-get install postgresql) or set \
+             DATABASE_URL to an existing server."
+        )
+    })
+}
+
+/// As root, PostgreSQL must run as someone else: its own `postgres` account if the system has
+/// one, else `nobody`. As anyone else, it runs as us.
+fn unprivileged_user() -> anyhow::Result<Option<nix::unistd::User>> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    for name in ["postgres", "nobody"] {
+        if let Some(user) = nix::unistd::User::from_name(name)? {
+            return Ok(Some(user));
+        }
+    }
+    bail!("running as root, but there is no 'postgres' or 'nobody' user to run PostgreSQL as")
+}
+
+/// Waits until the server accepts connections (it may still be recovering after a crash).
+pub async fn wait_ready(options: &PgConnectOptions) -> anyhow::Result<()> {
+    use sqlx::ConnectOptions;
+    let mut last = None;
+    for _ in 0..240 {
+        match options.connect().await {
+            Ok(_) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Err(anyhow!("PostgreSQL did not accept connections within 60 s: {last:?}"))
+}

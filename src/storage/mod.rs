@@ -1,0 +1,89 @@
+//! All SQL lives in this room, one file per table group, checked at compile time by
+//! `sqlx::query!` against the offline data in `.sqlx/`.
+
+mod keys;
+mod repos;
+mod tokens;
+mod users;
+
+pub use keys::NewKey;
+pub use repos::{NewRepo, PendingRepo, RepoRow};
+pub use tokens::{NewToken, TokenRow};
+pub use users::{NewUser, UserRow};
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A unique constraint refused the write; carries the constraint's name.
+    #[error("conflict on {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// Turns a unique-constraint violation into `Conflict`, the one place that knows how.
+fn on_constraint(e: sqlx::Error) -> StorageError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return StorageError::Conflict(db.constraint().unwrap_or("unique").to_owned());
+        }
+    }
+    StorageError::Db(e)
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pool: PgPool,
+}
+
+impl Db {
+    pub async fn connect(options: PgConnectOptions) -> Result<Self> {
+        let options = options.log_statements(tracing::log::LevelFilter::Trace);
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .min_connections(0)
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::migrate!("./migrations").run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query!("SELECT 1 AS one").fetch_one(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Creates database `name` unless it exists, through the server's maintenance database.
+/// Used by the managed cluster (which starts empty) and by tests (one database each).
+pub async fn ensure_database(server: PgConnectOptions, name: &str) -> Result<()> {
+    let mut conn = server.database("postgres").connect().await?;
+    let exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS "exists!""#,
+        name
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    if !exists {
+        // Identifiers cannot be bound; quote it as an identifier.
+        let quoted = name.replace('"', "\"\"");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{quoted}\"")))
+            .execute(&mut conn)
+            .await
+            .map_err(on_constraint)?;
+    }
+    conn.close().await?;
+    Ok(())
+}

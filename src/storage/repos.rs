@@ -1,0 +1,116 @@
+use super::{Db, Result, on_constraint};
+
+#[derive(Debug, Clone)]
+pub struct RepoRow {
+    pub id: i64,
+    pub owner_id: i64,
+    pub owner: String,
+    pub name: String,
+    pub description: String,
+    pub is_private: bool,
+    pub default_branch: String,
+}
+
+pub struct NewRepo<'a> {
+    pub owner_id: i64,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub is_private: bool,
+    pub default_branch: &'a str,
+}
+
+/// A repository row written but not yet committed: the caller creates the repository on disk
+/// in between, and drops this (rolling back) if that fails, so row and folder appear together.
+pub struct PendingRepo {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    pub row: RepoRow,
+}
+
+impl PendingRepo {
+    pub async fn commit(self) -> Result<RepoRow> {
+        self.tx.commit().await?;
+        Ok(self.row)
+    }
+}
+
+impl Db {
+    pub async fn begin_insert_repo(&self, new: NewRepo<'_>) -> Result<PendingRepo> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query_as!(
+            RepoRow,
+            r#"WITH r AS (
+                 INSERT INTO repositories (owner_id, name, description, is_private, default_branch)
+                 VALUES ($1, $2, $3, $4, $5)
+                 RETURNING id, owner_id, name, description, is_private, default_branch)
+               SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
+                      r.default_branch
+               FROM r JOIN users u ON u.id = r.owner_id"#,
+            new.owner_id,
+            new.name,
+            new.description,
+            new.is_private,
+            new.default_branch
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(on_constraint)?;
+        Ok(PendingRepo { tx, row })
+    }
+
+    pub async fn repo_by_path(&self, owner: &str, name: &str) -> Result<Option<RepoRow>> {
+        Ok(sqlx::query_as!(
+            RepoRow,
+            "SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
+                    r.default_branch
+             FROM repositories r JOIN users u ON u.id = r.owner_id
+             WHERE lower(u.name) = lower($1) AND lower(r.name) = lower($2)",
+            owner,
+            name
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn list_repos(&self) -> Result<Vec<RepoRow>> {
+        Ok(sqlx::query_as!(
+            RepoRow,
+            "SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
+                    r.default_branch
+             FROM repositories r JOIN users u ON u.id = r.owner_id
+             ORDER BY lower(u.name), lower(r.name)"
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn mark_pushed(&self, repo_id: i64) -> Result<()> {
+        sqlx::query!("UPDATE repositories SET pushed_at = now() WHERE id = $1", repo_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn collaborator_access(&self, repo_id: i64, user_id: i64) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar!(
+            "SELECT access FROM collaborators WHERE repo_id = $1 AND user_id = $2",
+            repo_id,
+            user_id
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Adds a collaborator or changes their access.
+    pub async fn set_collaborator(&self, repo_id: i64, user_id: i64, access: &str) -> Result<()> {
+        sqlx::query!(
+            "INSERT INTO collaborators (repo_id, user_id, access) VALUES ($1, $2, $3)
+             ON CONFLICT (repo_id, user_id) DO UPDATE SET access = EXCLUDED.access",
+            repo_id,
+            user_id,
+            access
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,68 @@
+use sqlx::postgres::types::PgInterval;
+use time::OffsetDateTime;
+
+use super::{Db, Result, on_constraint};
+
+pub struct NewToken<'a> {
+    pub user_id: i64,
+    pub title: &'a str,
+    pub lookup: &'a str,
+    pub token_hash: &'a [u8],
+    pub scope: &'a str,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub token_hash: Vec<u8>,
+    pub scope: String,
+    pub expired: bool,
+}
+
+/// How stale `last_used_at` may get before a use writes it again: keeps a clone's many
+/// requests from turning into many writes.
+const LAST_USED_RESOLUTION: PgInterval = PgInterval { months: 0, days: 0, microseconds: 60_000_000 };
+
+impl Db {
+    pub async fn insert_token(&self, new: NewToken<'_>) -> Result<i64> {
+        sqlx::query_scalar!(
+            "INSERT INTO access_tokens (user_id, title, lookup, token_hash, scope, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            new.user_id,
+            new.title,
+            new.lookup,
+            new.token_hash,
+            new.scope,
+            new.expires_at
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(on_constraint)
+    }
+
+    pub async fn token_by_lookup(&self, lookup: &str) -> Result<Option<TokenRow>> {
+        Ok(sqlx::query_as!(
+            TokenRow,
+            r#"SELECT id, user_id, token_hash, scope,
+                      (expires_at IS NOT NULL AND expires_at <= now()) AS "expired!"
+               FROM access_tokens WHERE lookup = $1"#,
+            lookup
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn touch_token(&self, id: i64) -> Result<()> {
+        sqlx::query!(
+            "UPDATE access_tokens SET last_used_at = now()
+             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - $2::interval)",
+            id,
+            LAST_USED_RESOLUTION
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

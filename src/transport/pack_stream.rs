@@ -1,0 +1,128 @@
+//! Streams a git child's stdout as an HTTP body, and its request body into the child's stdin,
+//! never holding a whole pack in memory. Dropping the body (client gone) kills the child.
+
+use std::io;
+use std::process::ExitStatus;
+
+use async_compression::tokio::bufread::GzipDecoder;
+use axum::body::{Body, Bytes};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::task::JoinHandle;
+use tokio_util::io::{ReaderStream, StreamReader};
+
+use crate::git::runner::GitChild;
+
+const STDERR_CAP: u64 = 64 * 1024;
+
+/// What to do once git has exited: `success` is its exit status.
+pub type OnExit = Box<dyn FnOnce(bool) + Send>;
+
+/// Feeds `body` (gunzipped when `gzip`) into the child's stdin on its own task.
+pub fn feed_stdin(child: &mut GitChild, body: Body, gzip: bool) {
+    let Some(mut stdin) = child.child.stdin.take() else { return };
+    let reader = StreamReader::new(body.into_data_stream().map_err(io::Error::other));
+    tokio::spawn(async move {
+        let result = if gzip {
+            tokio::io::copy(&mut GzipDecoder::new(BufReader::new(reader)), &mut stdin).await
+        } else {
+            tokio::io::copy(&mut BufReader::new(reader), &mut stdin).await
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "request body ended early");
+        }
+        // Dropping stdin closes it: git sees the end of the request.
+    });
+}
+
+/// Collects up to 64 KiB of stderr for the log; git may write more, which is drained.
+fn collect_stderr(child: &mut GitChild) -> JoinHandle<Vec<u8>> {
+    let stderr = child.child.stderr.take();
+    tokio::spawn(async move {
+        let mut buf = Vec::new();
+        if let Some(mut err) = stderr {
+            let _ = (&mut err).take(STDERR_CAP).read_to_end(&mut buf).await;
+            let _ = tokio::io::copy(&mut err, &mut tokio::io::sink()).await;
+        }
+        buf
+    })
+}
+
+struct Running {
+    child: GitChild,
+    stderr: JoinHandle<Vec<u8>>,
+    _permit: Option<OwnedSemaphorePermit>,
+    on_exit: Option<OnExit>,
+    what: &'static str,
+}
+
+impl Running {
+    async fn finish(mut self) {
+        let status = tokio::time::timeout_at(self.child.deadline, self.child.child.wait()).await;
+        let stderr = self.stderr.await.unwrap_or_default();
+        let ok = matches!(status, Ok(Ok(s)) if s.success());
+        if !ok {
+            let status: Option<ExitStatus> = status.ok().and_then(Result::ok);
+            tracing::warn!(
+                what = self.what,
+                ?status,
+                stderr = %String::from_utf8_lossy(&stderr).trim(),
+                "git exited unsuccessfully"
+            );
+        }
+        if let Some(f) = self.on_exit.take() {
+            f(ok);
+        }
+    }
+}
+
+/// The child's stdout as a body stream. The permit (if any) is held until git exits.
+pub fn stdout_body(
+    mut child: GitChild,
+    prefix: Option<Bytes>,
+    permit: Option<OwnedSemaphorePermit>,
+    on_exit: Option<OnExit>,
+    what: &'static str,
+) -> Body {
+    let stdout: Box<dyn AsyncRead + Send + Unpin> = match child.child.stdout.take() {
+        Some(out) => Box::new(out),
+        None => Box::new(tokio::io::empty()),
+    };
+    let stderr = collect_stderr(&mut child);
+    let deadline = child.deadline;
+    let running = Running { child, stderr, _permit: permit, on_exit, what };
+    let out = ReaderStream::with_capacity(stdout, 64 * 1024);
+    let body = stream::unfold((out, Some(running)), move |(mut out, running)| async move {
+        let running = running?;
+        match tokio::time::timeout_at(deadline, out.next()).await {
+            Ok(Some(Ok(bytes))) => Some((Ok(bytes), (out, Some(running)))),
+            Ok(Some(Err(e))) => Some((Err(e), (out, None))),
+            Ok(None) => {
+                running.finish().await;
+                None
+            }
+            Err(_) => {
+                tracing::warn!(what, "git ran past its deadline; killed");
+                Some((Err(io::Error::new(io::ErrorKind::TimedOut, "git timed out")), (out, None)))
+            }
+        }
+    });
+    let prefix = stream::iter(prefix.map(Ok::<Bytes, io::Error>));
+    Body::from_stream(prefix.chain(body))
+}
+
+/// A pkt-line, as git frames the service announcement in `info/refs`.
+pub fn pkt_line(text: &str) -> Bytes {
+    Bytes::from(format!("{:04x}{text}", text.len() + 4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkt_line_counts_its_own_header() {
+        assert_eq!(&pkt_line("# service=git-upload-pack\n")[..], b"001e# service=git-upload-pack\n");
+    }
+}

@@ -1,0 +1,60 @@
+//! The browser-facing room: pages rendered with askama from `templates/`. For now the health
+//! check and the error page; the repository pages join here.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::domain::Forge;
+
+#[derive(Clone)]
+pub struct WebState {
+    pub forge: Arc<Forge>,
+}
+
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    WebState: FromRef<S>,
+{
+    Router::new().route("/healthz", get(show_health)).fallback(show_not_found)
+}
+
+/// 200 when the database answers; load balancers and compose health checks poll this.
+async fn show_health(State(st): State<WebState>) -> Response {
+    match st.forge.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+        }
+    }
+}
+
+async fn show_not_found() -> Response {
+    error_page(StatusCode::NOT_FOUND, "There is nothing at this address.")
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    message: &'a str,
+}
+
+/// An HTML error page; the message is for people and never carries internal details.
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let page = ErrorPage { status: status.as_u16(), message };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the error page failed");
+            (status, message.to_owned()).into_response()
+        }
+    }
+}

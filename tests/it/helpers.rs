@@ -1,0 +1,232 @@
+//! `TestApp`: a real labforge on a random port with its own database in a shared throwaway
+//! PostgreSQL cluster, and typed helpers that drive the real `git` client against it.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::{Arc, OnceLock};
+
+use labforge::app::App;
+use labforge::config::Config;
+use labforge::domain::Forge;
+use labforge::model::{Email, RepoName, TokenScope, Username};
+use labforge::postgres::{ClusterOptions, ManagedCluster};
+use sqlx::postgres::PgConnectOptions;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// One cluster for the whole test run, under /tmp so the unprivileged PostgreSQL user can reach
+/// it wherever the checkout lives. Left running for the next run; `.ci/run` stops it.
+pub const CLUSTER_DIR: &str = "/tmp/labforge-test-pg";
+
+fn cluster() -> &'static ManagedCluster {
+    static CLUSTER: OnceLock<ManagedCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        ManagedCluster::ensure_started(Path::new(CLUSTER_DIR), ClusterOptions { unsafe_fast: true })
+            .expect("the test PostgreSQL cluster starts (are the server binaries installed?)")
+    })
+}
+
+/// A fresh, empty database for one test.
+async fn fresh_database() -> PgConnectOptions {
+    let cluster = tokio::task::spawn_blocking(cluster).await.expect("cluster thread");
+    let server = cluster.connect_options("postgres");
+    labforge::postgres::wait_ready(&server).await.expect("test cluster ready");
+    let name = format!("t_{}", random_hex(8));
+    labforge::storage::ensure_database(server, &name).await.expect("create test database");
+    cluster.connect_options(&name)
+}
+
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("random");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub forge: Arc<Forge>,
+    pub data: TempDir,
+    /// Work folder for client-side clones.
+    pub work: TempDir,
+    db: PgConnectOptions,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        let data = tempfile::tempdir().expect("tempdir");
+        let work = tempfile::tempdir().expect("tempdir");
+        let db = fresh_database().await;
+        let running = Running::start(&data, &db, extra).await;
+        Self { base: running.base, forge: running.forge, data, work, db, stop: Some(running.stop), task: Some(running.task) }
+    }
+
+    /// Stops the server gracefully and starts it again on the same data and database.
+    pub async fn restart(&mut self) {
+        self.shutdown().await;
+        let running = Running::start(&self.data, &self.db, &[]).await;
+        self.base = running.base;
+        self.forge = running.forge;
+        self.stop = Some(running.stop);
+        self.task = Some(running.task);
+    }
+
+    pub async fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stops cleanly");
+        }
+    }
+
+    pub async fn create_user(&self, name: &str, password: &str) {
+        self.forge
+            .create_user(
+                &Username::parse(name).unwrap(),
+                &Email::parse(&format!("{name}@lab.test")).unwrap(),
+                password,
+                false,
+            )
+            .await
+            .expect("create user");
+    }
+
+    pub async fn create_token(&self, user: &str, scope: TokenScope) -> String {
+        let title = format!("t-{}", random_hex(4));
+        self.forge.create_token(&Username::parse(user).unwrap(), &title, scope, None).await.expect("token").0
+    }
+
+    pub async fn create_repo(&self, owner: &str, name: &str, private: bool) {
+        self.forge
+            .create_repo(&Username::parse(owner).unwrap(), &RepoName::parse(name).unwrap(), private, "")
+            .await
+            .expect("create repo");
+    }
+
+    pub async fn add_collaborator(&self, repo: &str, user: &str, access: &str) {
+        self.forge
+            .set_collaborator(
+                &labforge::model::RepoPath::parse(repo).unwrap(),
+                &Username::parse(user).unwrap(),
+                access.parse().unwrap(),
+            )
+            .await
+            .expect("collaborator");
+    }
+
+    /// `http://user:pass@host/OWNER/REPO.git`, or anonymous when `creds` is None.
+    pub fn url(&self, creds: Option<(&str, &str)>, repo: &str) -> String {
+        let host = self.base.trim_start_matches("http://");
+        match creds {
+            Some((u, p)) => format!("http://{u}:{p}@{host}/{repo}.git"),
+            None => format!("{}/{repo}.git", self.base),
+        }
+    }
+
+    /// The bare repository on the server's disk.
+    pub fn server_repo(&self, repo: &str) -> PathBuf {
+        self.data.path().join("repos").join(format!("{repo}.git"))
+    }
+
+    pub fn workdir(&self, name: &str) -> PathBuf {
+        self.work.path().join(name)
+    }
+}
+
+struct Running {
+    base: String,
+    forge: Arc<Forge>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    async fn start(data: &TempDir, db: &PgConnectOptions, extra: &[(&str, &str)]) -> Self {
+        let data_dir = data.path().to_str().expect("utf-8 temp path").to_owned();
+        let mut pairs = vec![
+            ("LABFORGE_DATA_DIR", data_dir.as_str()),
+            ("LABFORGE_HTTP_ADDR", "127.0.0.1:0"),
+            ("LABFORGE_UPKEEP_DELAY_SECS", "0"),
+            ("LABFORGE_SHUTDOWN_GRACE_SECS", "10"),
+        ];
+        pairs.extend_from_slice(extra);
+        let config = Config::from_pairs(&pairs).expect("test config");
+        let app = App::build_with_database(config, Some(db.clone())).await.expect("app builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let forge = app.forge();
+        let (stop, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        Self { base, forge, stop, task }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Runs the real `git` with a clean, fixed environment (no user config, no prompts).
+pub async fn git(dir: &Path, args: &[&str]) -> Output {
+    git_env(dir, args, &[]).await
+}
+
+pub async fn git_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    std::fs::create_dir_all(dir).expect("git work dir");
+    let mut cmd = tokio::process::Command::new("git");
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@lab.test")
+        .env("GIT_COMMITTER_NAME", "Test Author")
+        .env("GIT_COMMITTER_EMAIL", "author@lab.test")
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+        .args(["-c", "init.defaultBranch=main", "-c", "credential.helper="])
+        .args(args)
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().await.expect("git runs")
+}
+
+/// Runs git and panics with its stderr unless it succeeds; returns stdout.
+pub async fn git_ok(dir: &Path, args: &[&str]) -> String {
+    let out = git(dir, args).await;
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 git output")
+}
+
+/// A local repository with `commits` commits on main, each adding a file.
+pub async fn local_repo(dir: &Path, commits: usize) {
+    git_ok(dir, &["init", "-q", "-b", "main"]).await;
+    for i in 0..commits {
+        std::fs::write(dir.join(format!("file{i}.txt")), format!("content {i}\n")).unwrap();
+        git_ok(dir, &["add", "."]).await;
+        git_ok(dir, &["commit", "-q", "-m", &format!("commit {i}")]).await;
+    }
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -1,0 +1,3 @@
+//! The one integration test binary: real PostgreSQL, real `git`, real `labforge` binary.
+
+mod helpers;
