@@ -105,7 +105,12 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
 
 async fn execute(forge: &Forge, command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::User(UserCommand::Create { name, email, admin, password_stdin: _ }) => {
+        AdminCommand::User(UserCommand::Create {
+            name,
+            email,
+            admin,
+            password_stdin: _,
+        }) => {
             let name = Username::parse(&name)?;
             let email = Email::parse(&email).map_err(anyhow::Error::msg)?;
             let password = read_stdin()?;
@@ -116,7 +121,11 @@ async fn execute(forge: &Forge, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::User(UserCommand::List) => {
             for u in forge.list_users().await? {
-                let role = if u.role == crate::model::SiteRole::Admin { "admin" } else { "user" };
+                let role = if u.role == crate::model::SiteRole::Admin {
+                    "admin"
+                } else {
+                    "user"
+                };
                 println!("{}\t{}\t{role}", u.name, u.email);
             }
         }
@@ -132,9 +141,15 @@ async fn execute(forge: &Forge, command: AdminCommand) -> anyhow::Result<()> {
             let token = forge.create_token(&name, &title, scope, None).await?;
             println!("{}", token.0);
         }
-        AdminCommand::Repo(RepoCommand::Create { path, private, description }) => {
+        AdminCommand::Repo(RepoCommand::Create {
+            path,
+            private,
+            description,
+        }) => {
             let path = RepoPath::parse(&path)?;
-            let repo = forge.create_repo(&path.owner, &path.name, private, &description).await?;
+            let repo = forge
+                .create_repo(&path.owner, &path.name, private, &description)
+                .await?;
             eprintln!("created repository {}", repo.full_name());
         }
         AdminCommand::Repo(RepoCommand::List) => {
@@ -156,7 +171,10 @@ async fn execute(forge: &Forge, command: AdminCommand) -> anyhow::Result<()> {
 
 fn read_stdin() -> anyhow::Result<String> {
     let mut text = String::new();
-    std::io::stdin().take(64 * 1024).read_to_string(&mut text).context("reading standard input")?;
+    std::io::stdin()
+        .take(64 * 1024)
+        .read_to_string(&mut text)
+        .context("reading standard input")?;
     if text.trim().is_empty() {
         bail!("expected input on standard input");
     }

@@ -31,13 +31,18 @@ struct AppState {
 
 impl FromRef<AppState> for GitHttpState {
     fn from_ref(s: &AppState) -> Self {
-        GitHttpState { forge: Arc::clone(&s.forge), upload_slots: Arc::clone(&s.upload_slots) }
+        GitHttpState {
+            forge: Arc::clone(&s.forge),
+            upload_slots: Arc::clone(&s.upload_slots),
+        }
     }
 }
 
 impl FromRef<AppState> for WebState {
     fn from_ref(s: &AppState) -> Self {
-        WebState { forge: Arc::clone(&s.forge) }
+        WebState {
+            forge: Arc::clone(&s.forge),
+        }
     }
 }
 
@@ -54,11 +59,15 @@ impl Services {
     }
 
     /// As `open`, but with `database` (when given) instead of the configured one.
-    pub async fn open_with(config: &Config, database: Option<PgConnectOptions>) -> anyhow::Result<Self> {
+    pub async fn open_with(
+        config: &Config,
+        database: Option<PgConnectOptions>,
+    ) -> anyhow::Result<Self> {
         let (options, cluster) = match (database, &config.database_url) {
             (Some(options), _) => (options, None),
             (None, Some(url)) => {
-                let options = PgConnectOptions::from_str(url.expose()).context("parsing DATABASE_URL")?;
+                let options =
+                    PgConnectOptions::from_str(url.expose()).context("parsing DATABASE_URL")?;
                 (options, None)
             }
             (None, None) => {
@@ -70,10 +79,15 @@ impl Services {
                 let server = cluster.connect_options("postgres");
                 crate::postgres::wait_ready(&server).await?;
                 storage::ensure_database(server, crate::postgres::DATABASE).await?;
-                (cluster.connect_options(crate::postgres::DATABASE), Some(cluster))
+                (
+                    cluster.connect_options(crate::postgres::DATABASE),
+                    Some(cluster),
+                )
             }
         };
-        let db = Db::connect(options).await.context("connecting to PostgreSQL")?;
+        let db = Db::connect(options)
+            .await
+            .context("connecting to PostgreSQL")?;
         db.migrate().await.context("running database migrations")?;
         let runner = GitRunner::detect(config.git_timeout)?;
         std::fs::create_dir_all(config.repos_dir())
@@ -86,17 +100,20 @@ impl Services {
             upkeep,
             push_to_create: config.push_to_create,
         };
-        Ok(Self { forge: Arc::new(forge), cluster })
+        Ok(Self {
+            forge: Arc::new(forge),
+            cluster,
+        })
     }
 
     /// Closes the pool, then stops the managed cluster if `stop_cluster` (serve always does;
     /// an admin command only if it was the one that started it).
     pub async fn close(self, stop_cluster: bool) -> anyhow::Result<()> {
         self.forge.db.close().await;
-        if let Some(cluster) = self.cluster {
-            if stop_cluster || cluster.started_here {
-                tokio::task::spawn_blocking(move || cluster.stop()).await??;
-            }
+        if let Some(cluster) = self.cluster
+            && (stop_cluster || cluster.started_here)
+        {
+            tokio::task::spawn_blocking(move || cluster.stop()).await??;
         }
         Ok(())
     }
@@ -115,7 +132,10 @@ impl App {
     }
 
     /// As `build`, with an explicit database (tests give each app its own).
-    pub async fn build_with_database(config: Config, database: Option<PgConnectOptions>) -> anyhow::Result<Self> {
+    pub async fn build_with_database(
+        config: Config,
+        database: Option<PgConnectOptions>,
+    ) -> anyhow::Result<Self> {
         let services = Services::open_with(&config, database).await?;
         let listener = TcpListener::bind(config.http_addr)
             .await
@@ -133,11 +153,18 @@ impl App {
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
             .with_state(state);
-        Ok(Self { listener, router, services, config })
+        Ok(Self {
+            listener,
+            router,
+            services,
+            config,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn port(&self) -> u16 {
@@ -150,7 +177,10 @@ impl App {
 
     /// Serves until `shutdown` resolves, then lets running requests (pushes) finish for up to
     /// the configured grace period, then closes the database (stopping a managed cluster).
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), base_url = %self.config.base_url, "labforge is serving HTTP");
         let signalled = Arc::new(Notify::new());
         let notify = Arc::clone(&signalled);

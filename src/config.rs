@@ -96,14 +96,22 @@ impl Config {
         };
         let data_dir = match parse_env("LABFORGE_DATA_DIR")? {
             Some(v) => PathBuf::from(v),
-            None => file.data_dir.map_or_else(|| PathBuf::from("./data"), |d| config_dir.join(d)),
+            None => file
+                .data_dir
+                .map_or_else(|| PathBuf::from("./data"), |d| config_dir.join(d)),
         };
         let http_addr = match parse_env("LABFORGE_HTTP_ADDR")? {
-            Some(v) => v.parse().with_context(|| format!("LABFORGE_HTTP_ADDR={v}"))?,
-            None => file.http_addr.unwrap_or_else(|| ([0, 0, 0, 0], 3000).into()),
+            Some(v) => v
+                .parse()
+                .with_context(|| format!("LABFORGE_HTTP_ADDR={v}"))?,
+            None => file
+                .http_addr
+                .unwrap_or_else(|| ([0, 0, 0, 0], 3000).into()),
         };
         let ssh_addr = match parse_env("LABFORGE_SSH_ADDR")? {
-            Some(v) => v.parse().with_context(|| format!("LABFORGE_SSH_ADDR={v}"))?,
+            Some(v) => v
+                .parse()
+                .with_context(|| format!("LABFORGE_SSH_ADDR={v}"))?,
             None => file.ssh_addr.unwrap_or_else(|| ([0, 0, 0, 0], 2222).into()),
         };
         let base_url = parse_env("LABFORGE_BASE_URL")?
@@ -113,7 +121,9 @@ impl Config {
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             bail!("LABFORGE_BASE_URL must start with http:// or https://, got {base_url}");
         }
-        let database_url = parse_env("DATABASE_URL")?.or(file.database_url).map(Secret::new);
+        let database_url = parse_env("DATABASE_URL")?
+            .or(file.database_url)
+            .map(Secret::new);
         let push_to_create = match parse_env("LABFORGE_PUSH_TO_CREATE")? {
             Some(v) => parse_bool(&v).context("LABFORGE_PUSH_TO_CREATE")?,
             None => file.push_to_create.unwrap_or(true),
@@ -148,7 +158,12 @@ impl Config {
     /// Builds a config from `KEY=value` pairs alone (no file, no process environment): for
     /// tests and embedding, where the caller's environment must not leak in.
     pub fn from_pairs(pairs: &[(&str, &str)]) -> anyhow::Result<Self> {
-        let lookup = |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| (*v).to_owned());
+        let lookup = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| (*v).to_owned())
+        };
         Self::from_sources(FileConfig::default(), PathBuf::from("."), lookup)
     }
 
@@ -158,7 +173,11 @@ impl Config {
 }
 
 fn default_base_url(addr: SocketAddr) -> String {
-    let host = if addr.ip().is_unspecified() { "localhost".to_owned() } else { addr.ip().to_string() };
+    let host = if addr.ip().is_unspecified() {
+        "localhost".to_owned()
+    } else {
+        addr.ip().to_string()
+    };
     format!("http://{host}:{}", addr.port())
 }
 
@@ -176,10 +195,14 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(file: &str, env: &[(&str, &str)]) -> anyhow::Result<Config> {
-        let env: HashMap<String, String> =
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let parsed: FileConfig = toml::from_str(file)?;
-        Config::from_sources(parsed, PathBuf::from("/etc/labforge"), |k| env.get(k).cloned())
+        Config::from_sources(parsed, PathBuf::from("/etc/labforge"), |k| {
+            env.get(k).cloned()
+        })
     }
 
     #[test]
@@ -215,7 +238,10 @@ mod tests {
         let c = load("", &[("DATABASE_URL", "postgres://u:hunter2@db/x")]).unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert_eq!(c.database_url.unwrap().expose(), "postgres://u:hunter2@db/x");
+        assert_eq!(
+            c.database_url.unwrap().expose(),
+            "postgres://u:hunter2@db/x"
+        );
     }
 
     #[test]

@@ -47,7 +47,12 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Serve => App::build(config).await?.run_until_stopped(shutdown_signal()).await,
+        Command::Serve => {
+            App::build(config)
+                .await?
+                .run_until_stopped(shutdown_signal())
+                .await
+        }
         Command::Migrate => Services::open(&config).await?.close(false).await,
         Command::Admin(command) => labforge::admin::run(&config, command).await,
     }
@@ -59,5 +64,8 @@ fn init_logging(serving: bool) {
     let default = if serving { "info,sqlx=warn" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

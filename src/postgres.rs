@@ -60,7 +60,7 @@ impl ManagedCluster {
         cluster.prepare_socket_dir()?;
         cluster.write_settings(options)?;
         if !cluster.is_running()? {
-            cluster.start()?;
+            cluster.start_with_retries()?;
             cluster.started_here = true;
         }
         Ok(cluster)
@@ -79,14 +79,21 @@ impl ManagedCluster {
 
     /// Fast shutdown: running transactions are rolled back, the cluster is consistent.
     pub fn stop(&self) -> anyhow::Result<()> {
-        let status = self
+        // Captured, not inherited: an admin command's stdout is for its own output only.
+        let out = self
             .pg_ctl()
             .args(["stop", "-m", "fast", "-w", "-t", "60", "-D"])
             .arg(&self.data)
-            .status()
+            .stdin(Stdio::null())
+            .output()
             .context("running pg_ctl stop")?;
-        if !status.success() {
-            bail!("pg_ctl stop failed ({status}); see {}", self.log.display());
+        if !out.status.success() {
+            bail!(
+                "pg_ctl stop failed ({}): {}; see {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim(),
+                self.log.display()
+            );
         }
         Ok(())
     }
@@ -96,7 +103,11 @@ impl ManagedCluster {
         cmd.env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("LC_ALL", "C")
-            .current_dir(&self.data.parent().expect("data lives under the cluster root"));
+            .current_dir(
+                self.data
+                    .parent()
+                    .expect("data lives under the cluster root"),
+            );
         if let Some(user) = &self.run_as {
             cmd.uid(user.uid.as_raw()).gid(user.gid.as_raw());
         }
@@ -109,7 +120,9 @@ impl ManagedCluster {
 
     /// PostgreSQL running as another user needs to enter every folder above its data.
     fn check_reachable(&self, root: &Path) -> anyhow::Result<()> {
-        let Some(user) = &self.run_as else { return Ok(()) };
+        let Some(user) = &self.run_as else {
+            return Ok(());
+        };
         for dir in root.ancestors().skip(1) {
             let meta = fs::metadata(dir)?;
             let mode = meta.permissions().mode();
@@ -142,7 +155,10 @@ impl ManagedCluster {
 
     fn initdb(&self, options: ClusterOptions) -> anyhow::Result<()> {
         tracing::info!(data = %self.data.display(), "creating PostgreSQL cluster (initdb)");
-        let root = self.data.parent().expect("data lives under the cluster root");
+        let root = self
+            .data
+            .parent()
+            .expect("data lives under the cluster root");
         self.give_to_run_as(root)?;
         fs::set_permissions(root, fs::Permissions::from_mode(0o700))?;
         // initdb refuses a non-empty folder; a half-finished earlier initdb is moved aside.
@@ -151,15 +167,28 @@ impl ManagedCluster {
             fs::rename(&self.data, &aside)?;
         }
         let mut cmd = self.command("initdb");
-        cmd.args(["-U", SUPERUSER, "-E", "UTF8", "--locale=C", "--auth-local=trust"])
-            .args(["--auth-host=reject", "-D"])
-            .arg(&self.data);
+        cmd.args([
+            "-U",
+            SUPERUSER,
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--auth-local=trust",
+        ])
+        .args(["--auth-host=reject", "-D"])
+        .arg(&self.data);
         if options.unsafe_fast {
             cmd.arg("--no-sync");
         }
-        let out = cmd.stdin(Stdio::null()).output().context("running initdb")?;
+        let out = cmd
+            .stdin(Stdio::null())
+            .output()
+            .context("running initdb")?;
         if !out.status.success() {
-            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         let conf = self.data.join("postgresql.conf");
         let mut text = fs::read_to_string(&conf)?;
@@ -177,9 +206,14 @@ impl ManagedCluster {
 
     /// Rewritten at every start, so a moved data folder still gets the right socket path.
     fn write_settings(&self, options: ClusterOptions) -> anyhow::Result<()> {
-        let dir = self.socket_dir.to_str().ok_or_else(|| anyhow!("socket path is not UTF-8"))?;
+        let dir = self
+            .socket_dir
+            .to_str()
+            .ok_or_else(|| anyhow!("socket path is not UTF-8"))?;
         if dir.len() > 90 {
-            bail!("the socket folder path {dir} is too long for a unix socket; use a shorter LABFORGE_DATA_DIR");
+            bail!(
+                "the socket folder path {dir} is too long for a unix socket; use a shorter LABFORGE_DATA_DIR"
+            );
         }
         let mut text = format!(
             "listen_addresses = ''\nunix_socket_directories = '{}'\nunix_socket_permissions = 0700\n",
@@ -198,11 +232,18 @@ impl ManagedCluster {
     /// crash) and is removed, which is exactly what PostgreSQL would do for a dead pid.
     fn is_running(&self) -> anyhow::Result<bool> {
         let pid_file = self.data.join("postmaster.pid");
-        let Ok(text) = fs::read_to_string(&pid_file) else { return Ok(false) };
-        let pid: i32 = text.lines().next().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+        let Ok(text) = fs::read_to_string(&pid_file) else {
+            return Ok(false);
+        };
+        let pid: i32 = text
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(0);
         let ours = pid > 0
-            && fs::read_link(format!("/proc/{pid}/cwd"))
-                .is_ok_and(|cwd| cwd == self.data || cwd.canonicalize().is_ok_and(|c| c == self.data));
+            && fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| {
+                cwd == self.data || cwd.canonicalize().is_ok_and(|c| c == self.data)
+            });
         if ours {
             tracing::info!(pid, "PostgreSQL cluster already running; using it");
             return Ok(true);
@@ -210,6 +251,23 @@ impl ManagedCluster {
         tracing::warn!(pid, "removing stale postmaster.pid left by a crash");
         fs::remove_file(&pid_file)?;
         Ok(false)
+    }
+
+    /// After a crash, backends of the killed server can hold its shared memory for a moment
+    /// and the first start is refused; a few spaced retries ride that out.
+    fn start_with_retries(&self) -> anyhow::Result<()> {
+        const ATTEMPTS: u32 = 5;
+        for attempt in 1.. {
+            match self.start() {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < ATTEMPTS => {
+                    tracing::warn!(attempt, error = %e, "PostgreSQL did not start; retrying");
+                    std::thread::sleep(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the loop returns")
     }
 
     fn start(&self) -> anyhow::Result<()> {
@@ -245,13 +303,20 @@ impl ManagedCluster {
 
 /// Looks on PATH first, then in Debian's and other distributions' versioned folders (newest first).
 fn find_binaries() -> anyhow::Result<PathBuf> {
-    let has_all = |dir: &Path| ["initdb", "pg_ctl", "postgres"].iter().all(|b| dir.join(b).is_file());
-    if let Some(path) = std::env::var_os("PATH") {
-        if let Some(dir) = std::env::split_paths(&path).find(|d| has_all(d)) {
-            return Ok(dir);
-        }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    find_binaries_in(&path, Path::new("/usr/lib/postgresql"))
+}
+
+fn find_binaries_in(path: &std::ffi::OsStr, versioned_root: &Path) -> anyhow::Result<PathBuf> {
+    let has_all = |dir: &Path| {
+        ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|b| dir.join(b).is_file())
+    };
+    if let Some(dir) = std::env::split_paths(path).find(|d| has_all(d)) {
+        return Ok(dir);
     }
-    let mut versioned: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+    let mut versioned: Vec<(u32, PathBuf)> = fs::read_dir(versioned_root)
         .into_iter()
         .flatten()
         .flatten()
@@ -296,5 +361,47 @@ pub async fn wait_ready(options: &PgConnectOptions) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    Err(anyhow!("PostgreSQL did not accept connections within 60 s: {last:?}"))
+    Err(anyhow!(
+        "PostgreSQL did not accept connections within 60 s: {last:?}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_bin(dir: &Path) {
+        fs::create_dir_all(dir).unwrap();
+        for b in ["initdb", "pg_ctl", "postgres"] {
+            fs::write(dir.join(b), "").unwrap();
+        }
+    }
+
+    #[test]
+    fn missing_binaries_say_what_to_install() {
+        let empty = tempfile::tempdir().unwrap();
+        let err = find_binaries_in(empty.path().as_os_str(), empty.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("apt-get install postgresql"), "{err}");
+        assert!(err.contains("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn path_wins_then_the_newest_versioned_folder() {
+        let root = tempfile::tempdir().unwrap();
+        fake_bin(&root.path().join("13/bin"));
+        fake_bin(&root.path().join("15/bin"));
+        let none = std::ffi::OsString::new();
+        assert_eq!(
+            find_binaries_in(&none, root.path()).unwrap(),
+            root.path().join("15/bin")
+        );
+        let on_path = root.path().join("custom");
+        fake_bin(&on_path);
+        assert_eq!(
+            find_binaries_in(on_path.as_os_str(), root.path()).unwrap(),
+            on_path
+        );
+    }
 }

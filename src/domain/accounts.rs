@@ -8,24 +8,45 @@ const MAX_PASSWORD: usize = 1024;
 const MIN_PASSWORD: usize = 8;
 
 impl Forge {
-    pub async fn create_user(&self, name: &Username, email: &Email, password: &str, admin: bool) -> Result<User> {
+    pub async fn create_user(
+        &self,
+        name: &Username,
+        email: &Email,
+        password: &str,
+        admin: bool,
+    ) -> Result<User> {
         if password.chars().count() < MIN_PASSWORD {
-            return Err(Error::InvalidInput(format!("the password needs at least {MIN_PASSWORD} characters")));
+            return Err(Error::InvalidInput(format!(
+                "the password needs at least {MIN_PASSWORD} characters"
+            )));
         }
         if password.len() > MAX_PASSWORD {
-            return Err(Error::InvalidInput(format!("the password is longer than {MAX_PASSWORD} bytes")));
+            return Err(Error::InvalidInput(format!(
+                "the password is longer than {MAX_PASSWORD} bytes"
+            )));
         }
         let password = password.to_owned();
         let hash = blocking(move || hash_password(&password)).await??;
         let row = self
             .db
-            .insert_user(NewUser { name: name.as_str(), email: email.as_str(), password_hash: &hash, is_admin: admin })
+            .insert_user(NewUser {
+                name: name.as_str(),
+                email: email.as_str(),
+                password_hash: &hash,
+                is_admin: admin,
+            })
             .await?;
         Ok(user_from_row(&row))
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        Ok(self.db.list_users().await?.iter().map(user_from_row).collect())
+        Ok(self
+            .db
+            .list_users()
+            .await?
+            .iter()
+            .map(user_from_row)
+            .collect())
     }
 
     pub async fn user(&self, name: &Username) -> Result<User> {
@@ -80,7 +101,9 @@ impl Forge {
 fn check_title(title: &str) -> Result<&str> {
     let title = title.trim();
     if title.is_empty() || title.len() > 200 || title.chars().any(char::is_control) {
-        return Err(Error::InvalidInput("a title needs 1 to 200 printable characters".into()));
+        return Err(Error::InvalidInput(
+            "a title needs 1 to 200 printable characters".into(),
+        ));
     }
     Ok(title)
 }

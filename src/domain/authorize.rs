@@ -7,9 +7,19 @@ use crate::storage::RepoRow;
 /// What `actor` may do with `repo`, given their collaborator row if any. Pure, so every rule is
 /// unit-tested: owners and site admins have admin, collaborators their level, everyone reads
 /// public repositories, and a token's scope caps the result.
-pub fn effective_access(actor: Option<&Actor>, repo: &Repo, collaborator: Option<RepoAccess>) -> RepoAccess {
-    let public_floor = if repo.is_private { RepoAccess::None } else { RepoAccess::Read };
-    let Some(actor) = actor else { return public_floor };
+pub fn effective_access(
+    actor: Option<&Actor>,
+    repo: &Repo,
+    collaborator: Option<RepoAccess>,
+) -> RepoAccess {
+    let public_floor = if repo.is_private {
+        RepoAccess::None
+    } else {
+        RepoAccess::Read
+    };
+    let Some(actor) = actor else {
+        return public_floor;
+    };
     let granted = if actor.user.id == repo.owner_id || actor.user.role == SiteRole::Admin {
         RepoAccess::Admin
     } else {
@@ -37,8 +47,16 @@ pub(super) fn repo_from_row(row: RepoRow) -> Repo {
 impl Forge {
     /// Loads the repository and checks that `actor` has at least `need`. A repository the actor
     /// may not read is `NotFound`, exactly like one that does not exist, so existence never leaks.
-    pub async fn authorize(&self, actor: Option<&Actor>, path: &RepoPath, need: RepoAccess) -> Result<Repo> {
-        let row = self.db.repo_by_path(path.owner.as_str(), path.name.as_str()).await?;
+    pub async fn authorize(
+        &self,
+        actor: Option<&Actor>,
+        path: &RepoPath,
+        need: RepoAccess,
+    ) -> Result<Repo> {
+        let row = self
+            .db
+            .repo_by_path(path.owner.as_str(), path.name.as_str())
+            .await?;
         let repo = repo_from_row(row.ok_or(Error::NotFound)?);
         let collaborator = match actor {
             Some(a) if a.user.id != repo.owner_id => self
@@ -80,7 +98,15 @@ mod tests {
     }
 
     fn actor(id: i64, role: SiteRole, scope: Option<TokenScope>) -> Actor {
-        Actor { user: User { id, name: format!("u{id}"), email: String::new(), role }, scope }
+        Actor {
+            user: User {
+                id,
+                name: format!("u{id}"),
+                email: String::new(),
+                role,
+            },
+            scope,
+        }
     }
 
     #[test]
@@ -93,30 +119,54 @@ mod tests {
     fn owner_and_site_admin_have_admin() {
         let owner = actor(10, SiteRole::User, None);
         let admin = actor(99, SiteRole::Admin, None);
-        assert_eq!(effective_access(Some(&owner), &repo(true), None), RepoAccess::Admin);
-        assert_eq!(effective_access(Some(&admin), &repo(true), None), RepoAccess::Admin);
+        assert_eq!(
+            effective_access(Some(&owner), &repo(true), None),
+            RepoAccess::Admin
+        );
+        assert_eq!(
+            effective_access(Some(&admin), &repo(true), None),
+            RepoAccess::Admin
+        );
     }
 
     #[test]
     fn outsider_sees_nothing_private() {
         let outsider = actor(11, SiteRole::User, None);
-        assert_eq!(effective_access(Some(&outsider), &repo(true), None), RepoAccess::None);
-        assert_eq!(effective_access(Some(&outsider), &repo(false), None), RepoAccess::Read);
+        assert_eq!(
+            effective_access(Some(&outsider), &repo(true), None),
+            RepoAccess::None
+        );
+        assert_eq!(
+            effective_access(Some(&outsider), &repo(false), None),
+            RepoAccess::Read
+        );
     }
 
     #[test]
     fn collaborator_gets_their_level() {
         let c = actor(12, SiteRole::User, None);
-        assert_eq!(effective_access(Some(&c), &repo(true), Some(RepoAccess::Write)), RepoAccess::Write);
-        assert_eq!(effective_access(Some(&c), &repo(true), Some(RepoAccess::Read)), RepoAccess::Read);
+        assert_eq!(
+            effective_access(Some(&c), &repo(true), Some(RepoAccess::Write)),
+            RepoAccess::Write
+        );
+        assert_eq!(
+            effective_access(Some(&c), &repo(true), Some(RepoAccess::Read)),
+            RepoAccess::Read
+        );
     }
 
     #[test]
     fn read_token_caps_even_the_owner() {
         let owner = actor(10, SiteRole::User, Some(TokenScope::Read));
-        assert_eq!(effective_access(Some(&owner), &repo(true), None), RepoAccess::Read);
+        assert_eq!(
+            effective_access(Some(&owner), &repo(true), None),
+            RepoAccess::Read
+        );
         let writer = actor(10, SiteRole::User, Some(TokenScope::Write));
-        assert_eq!(effective_access(Some(&writer), &repo(true), None), RepoAccess::Admin);
+        assert_eq!(
+            effective_access(Some(&writer), &repo(true), None),
+            RepoAccess::Admin
+        );
     }
 
     /// Soft Serve's escalation: a repository named like an admin command must not make anyone a
@@ -128,7 +178,10 @@ mod tests {
         for name in ["admin", "user", "settings", "repo"] {
             let mut r = repo(true);
             r.name = name.into();
-            assert_eq!(effective_access(Some(&outsider), &r, None), RepoAccess::None);
+            assert_eq!(
+                effective_access(Some(&outsider), &r, None),
+                RepoAccess::None
+            );
         }
         assert_eq!(outsider.user.role, SiteRole::User);
     }

@@ -1,7 +1,7 @@
 //! Passwords (argon2id) and access tokens (random, stored as SHA-256, compared in constant time).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use sha2::{Digest, Sha256};
 
 use super::{Error, Forge, Result, blocking};
@@ -18,7 +18,8 @@ pub struct NewTokenSecret(pub String);
 pub(super) fn hash_password(password: &str) -> Result<String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| Error::Internal(anyhow::anyhow!("random: {e}")))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -26,8 +27,11 @@ pub(super) fn hash_password(password: &str) -> Result<String> {
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// A valid hash of nothing anyone knows; verifying against it for unknown users makes a wrong
@@ -52,7 +56,11 @@ pub(super) fn user_from_row(row: &UserRow) -> User {
         id: row.id,
         name: row.name.clone(),
         email: row.email.clone(),
-        role: if row.is_admin { SiteRole::Admin } else { SiteRole::User },
+        role: if row.is_admin {
+            SiteRole::Admin
+        } else {
+            SiteRole::User
+        },
     }
 }
 
@@ -64,30 +72,51 @@ impl Forge {
             return Ok(actor);
         }
         let row = self.db.user_by_name(username).await?;
-        let hash = row.as_ref().map_or_else(|| dummy_hash().to_owned(), |r| r.password_hash.clone());
+        let hash = row
+            .as_ref()
+            .map_or_else(|| dummy_hash().to_owned(), |r| r.password_hash.clone());
         let password = password.to_owned();
         let ok = blocking(move || verify_password(&password, &hash)).await?;
         match row {
-            Some(row) if ok => Ok(Actor { user: user_from_row(&row), scope: None }),
+            Some(row) if ok => Ok(Actor {
+                user: user_from_row(&row),
+                scope: None,
+            }),
             _ => Err(Error::BadCredentials),
         }
     }
 
     /// `Ok(None)` when `candidate` does not look like a token at all.
     pub async fn authenticate_token(&self, candidate: &str) -> Result<Option<Actor>> {
-        let Some(hex) = candidate.strip_prefix(TOKEN_PREFIX) else { return Ok(None) };
+        let Some(hex) = candidate.strip_prefix(TOKEN_PREFIX) else {
+            return Ok(None);
+        };
         if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
-        let row = self.db.token_by_lookup(&hex[..LOOKUP_LEN]).await?.ok_or(Error::BadCredentials)?;
+        let row = self
+            .db
+            .token_by_lookup(&hex[..LOOKUP_LEN])
+            .await?
+            .ok_or(Error::BadCredentials)?;
         let presented = Sha256::digest(candidate.as_bytes());
         if !constant_time_eq::constant_time_eq(&presented, &row.token_hash) || row.expired {
             return Err(Error::BadCredentials);
         }
-        let user = self.db.user_by_id(row.user_id).await?.ok_or(Error::BadCredentials)?;
+        let user = self
+            .db
+            .user_by_id(row.user_id)
+            .await?
+            .ok_or(Error::BadCredentials)?;
         self.db.touch_token(row.id).await?;
-        let scope = row.scope.parse::<TokenScope>().map_err(|e| Error::Internal(anyhow::anyhow!(e)))?;
-        Ok(Some(Actor { user: user_from_row(&user), scope: Some(scope) }))
+        let scope = row
+            .scope
+            .parse::<TokenScope>()
+            .map_err(|e| Error::Internal(anyhow::anyhow!(e)))?;
+        Ok(Some(Actor {
+            user: user_from_row(&user),
+            scope: Some(scope),
+        }))
     }
 }
 

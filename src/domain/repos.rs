@@ -18,7 +18,9 @@ impl Forge {
     ) -> Result<Repo> {
         let owner = self.user(owner).await?;
         if description.len() > 1000 || description.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(Error::InvalidInput("the description must be printable and at most 1000 bytes".into()));
+            return Err(Error::InvalidInput(
+                "the description must be printable and at most 1000 bytes".into(),
+            ));
         }
         let pending = self
             .db
@@ -30,7 +32,9 @@ impl Forge {
                 default_branch: DEFAULT_BRANCH,
             })
             .await?;
-        let dir = self.repos.dir_for_stored(&pending.row.owner, &pending.row.name)?;
+        let dir = self
+            .repos
+            .dir_for_stored(&pending.row.owner, &pending.row.name)?;
         let store = self.repos.clone();
         blocking(move || store.create(&dir, DEFAULT_BRANCH)).await??;
         let row = pending.commit().await?;
@@ -39,10 +43,21 @@ impl Forge {
     }
 
     pub async fn list_repos(&self) -> Result<Vec<Repo>> {
-        Ok(self.db.list_repos().await?.into_iter().map(repo_from_row).collect())
+        Ok(self
+            .db
+            .list_repos()
+            .await?
+            .into_iter()
+            .map(repo_from_row)
+            .collect())
     }
 
-    pub async fn set_collaborator(&self, path: &RepoPath, user: &Username, access: RepoAccess) -> Result<()> {
+    pub async fn set_collaborator(
+        &self,
+        path: &RepoPath,
+        user: &Username,
+        access: RepoAccess,
+    ) -> Result<()> {
         let repo = self
             .db
             .repo_by_path(path.owner.as_str(), path.name.as_str())
@@ -50,9 +65,14 @@ impl Forge {
             .ok_or_else(|| Error::InvalidInput(format!("there is no repository {path}")))?;
         let user = self.user(user).await?;
         if user.id == repo.owner_id {
-            return Err(Error::InvalidInput(format!("{} owns {path} already", user.name)));
+            return Err(Error::InvalidInput(format!(
+                "{} owns {path} already",
+                user.name
+            )));
         }
-        self.db.set_collaborator(repo.id, user.id, access.as_str()).await?;
+        self.db
+            .set_collaborator(repo.id, user.id, access.as_str())
+            .await?;
         Ok(())
     }
 
@@ -61,7 +81,9 @@ impl Forge {
     pub async fn authorize_push(&self, actor: Option<&Actor>, path: &RepoPath) -> Result<Repo> {
         match self.authorize(actor, path, RepoAccess::Write).await {
             Err(Error::NotFound) if self.push_to_create => {
-                let Some(actor) = actor else { return Err(Error::NotFound) };
+                let Some(actor) = actor else {
+                    return Err(Error::NotFound);
+                };
                 let own_namespace = actor.user.name.eq_ignore_ascii_case(path.owner.as_str());
                 if !own_namespace || actor.scope.is_some_and(|s| s.cap() < RepoAccess::Write) {
                     return Err(Error::NotFound);

@@ -32,7 +32,9 @@ impl PublicKey {
             ));
         }
         let encoded = fields.next().ok_or("the key has no data after its type")?;
-        let blob = STANDARD.decode(encoded).map_err(|_| "the key data is not valid base64")?;
+        let blob = STANDARD
+            .decode(encoded)
+            .map_err(|_| "the key data is not valid base64")?;
         // The blob starts with its own type as an SSH string; a mismatch means a mangled key.
         let inner = blob
             .get(..4)
@@ -42,11 +44,17 @@ impl PublicKey {
         if inner != algorithm.as_bytes() {
             return Err("the key data does not match its type".into());
         }
-        Ok(Self { algorithm: algorithm.to_owned(), blob })
+        Ok(Self {
+            algorithm: algorithm.to_owned(),
+            blob,
+        })
     }
 
     pub fn fingerprint(&self) -> String {
-        format!("SHA256:{}", STANDARD_NO_PAD.encode(Sha256::digest(&self.blob)))
+        format!(
+            "SHA256:{}",
+            STANDARD_NO_PAD.encode(Sha256::digest(&self.blob))
+        )
     }
 
     /// The canonical line, without the comment (comments are the user's title instead).

@@ -23,7 +23,9 @@ impl RepoStore {
     /// two; it is moved to the trash rather than deleted, so no pushed object is ever lost.
     fn move_into_place(&self, tmp: &Path, dir: &RepoDir) -> Result<(), GitError> {
         let target = dir.path();
-        let parent = target.parent().expect("a repo dir always has an owner folder");
+        let parent = target
+            .parent()
+            .expect("a repo dir always has an owner folder");
         std::fs::create_dir_all(parent)?;
         if target.exists() {
             let trash = self.trash();

@@ -44,7 +44,11 @@ impl RepoStore {
     }
 
     pub fn dir(&self, owner: &Username, name: &RepoName) -> RepoDir {
-        RepoDir(self.root.join(owner.as_str()).join(format!("{}.git", name.as_str())))
+        RepoDir(
+            self.root
+                .join(owner.as_str())
+                .join(format!("{}.git", name.as_str())),
+        )
     }
 
     /// Folder for names read back from the database (they were parsed before they were stored;

@@ -124,7 +124,9 @@ impl GitRunner {
         let git = std::env::split_paths(&path)
             .map(|d| d.join("git"))
             .find(|p| p.is_file())
-            .ok_or_else(|| anyhow!("git was not found on PATH; install git (Debian: apt-get install git)"))?;
+            .ok_or_else(|| {
+                anyhow!("git was not found on PATH; install git (Debian: apt-get install git)")
+            })?;
         Ok(Self { git, timeout })
     }
 
@@ -165,13 +167,18 @@ impl GitRunner {
         }
         cmd.stdin(Stdio::piped());
         let child = cmd.spawn()?;
-        Ok(GitChild { child, deadline: tokio::time::Instant::now() + self.timeout })
+        Ok(GitChild {
+            child,
+            deadline: tokio::time::Instant::now() + self.timeout,
+        })
     }
 
     /// Runs a fixed maintenance command (`args` are ours, never a client's) in `dir`.
     pub async fn run_in(&self, dir: &RepoDir, args: &[&str]) -> anyhow::Result<()> {
         let mut cmd = self.base_command();
-        cmd.args(args).env("GIT_DIR", dir.path()).current_dir(dir.path());
+        cmd.args(args)
+            .env("GIT_DIR", dir.path())
+            .current_dir(dir.path());
         let out = tokio::time::timeout(self.timeout, cmd.output())
             .await
             .with_context(|| format!("git {} timed out", args.join(" ")))?
@@ -204,7 +211,10 @@ mod tests {
     fn only_version_passes() {
         assert_eq!(GitProtocol::parse("version=2"), Some(GitProtocol(2)));
         assert_eq!(GitProtocol::parse("version=0"), Some(GitProtocol(0)));
-        assert_eq!(GitProtocol::parse("foo=bar:version=1"), Some(GitProtocol(1)));
+        assert_eq!(
+            GitProtocol::parse("foo=bar:version=1"),
+            Some(GitProtocol(1))
+        );
         assert_eq!(GitProtocol::parse("version=3"), None);
         assert_eq!(GitProtocol::parse("version=2 LD_PRELOAD=x"), None);
         assert_eq!(GitProtocol::parse(""), None);
@@ -213,7 +223,10 @@ mod tests {
     #[test]
     fn services_parse_strictly() {
         assert_eq!(Service::parse("git-upload-pack"), Some(Service::UploadPack));
-        assert_eq!(Service::parse("git-receive-pack"), Some(Service::ReceivePack));
+        assert_eq!(
+            Service::parse("git-receive-pack"),
+            Some(Service::ReceivePack)
+        );
         assert_eq!(Service::parse("git-upload-pack "), None);
         assert_eq!(Service::parse("upload-pack"), None);
         assert!(Service::ReceivePack.writes() && !Service::UploadPack.writes());

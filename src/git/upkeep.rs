@@ -27,7 +27,11 @@ pub struct Upkeep {
 
 impl Upkeep {
     pub fn new(runner: GitRunner, delay: Duration) -> Arc<Self> {
-        Arc::new(Self { runner, delay, pending: Mutex::new(HashMap::new()) })
+        Arc::new(Self {
+            runner,
+            delay,
+            pending: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Notes a push; starts a waiter for the repository unless one is already waiting.
@@ -55,7 +59,10 @@ impl Upkeep {
             }
             tokio::time::sleep_until(due).await;
         }
-        self.pending.lock().expect("upkeep lock is never poisoned").remove(&key);
+        self.pending
+            .lock()
+            .expect("upkeep lock is never poisoned")
+            .remove(&key);
         for step in STEPS {
             if let Err(e) = self.runner.run_in(&dir, step).await {
                 tracing::warn!(repo = %key.display(), error = %e, "repository upkeep failed");

@@ -34,7 +34,9 @@ impl FromStr for RepoAccess {
             "read" => Ok(RepoAccess::Read),
             "write" => Ok(RepoAccess::Write),
             "admin" => Ok(RepoAccess::Admin),
-            other => Err(format!("access must be read, write or admin, not '{other}'")),
+            other => Err(format!(
+                "access must be read, write or admin, not '{other}'"
+            )),
         }
     }
 }

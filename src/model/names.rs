@@ -10,7 +10,9 @@ pub enum NameError {
     Empty { kind: &'static str },
     #[error("{kind} is longer than 100 characters")]
     TooLong { kind: &'static str },
-    #[error("{kind} may only contain letters, digits, '.', '_' and '-', and must start with a letter or digit")]
+    #[error(
+        "{kind} may only contain letters, digits, '.', '_' and '-', and must start with a letter or digit"
+    )]
     BadCharacters { kind: &'static str },
     #[error("{kind} must not be '.' or '..' or end in '.git'")]
     Reserved { kind: &'static str },
@@ -152,8 +154,14 @@ mod tests {
 
     #[test]
     fn refuses_dot_and_dotdot() {
-        assert!(matches!(RepoName::parse("."), Err(NameError::BadCharacters { .. })));
-        assert!(matches!(RepoName::parse(".."), Err(NameError::BadCharacters { .. })));
+        assert!(matches!(
+            RepoName::parse("."),
+            Err(NameError::BadCharacters { .. })
+        ));
+        assert!(matches!(
+            RepoName::parse(".."),
+            Err(NameError::BadCharacters { .. })
+        ));
         assert!(RepoName::parse_url_segment("...git").is_err());
     }
 
@@ -180,7 +188,10 @@ mod tests {
 
     #[test]
     fn dot_git_suffix_at_most_once() {
-        assert_eq!(RepoName::parse_url_segment("dns.git").unwrap().as_str(), "dns");
+        assert_eq!(
+            RepoName::parse_url_segment("dns.git").unwrap().as_str(),
+            "dns"
+        );
         assert_eq!(RepoName::parse_url_segment("dns").unwrap().as_str(), "dns");
         assert!(RepoName::parse_url_segment("x.git.git").is_err());
         assert!(RepoName::parse("x.git").is_err());
@@ -199,7 +210,10 @@ mod tests {
     fn refuses_empty_and_too_long() {
         assert!(matches!(RepoName::parse(""), Err(NameError::Empty { .. })));
         assert!(RepoName::parse(&"a".repeat(100)).is_ok());
-        assert!(matches!(RepoName::parse(&"a".repeat(101)), Err(NameError::TooLong { .. })));
+        assert!(matches!(
+            RepoName::parse(&"a".repeat(101)),
+            Err(NameError::TooLong { .. })
+        ));
     }
 
     #[test]

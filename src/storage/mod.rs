@@ -27,10 +27,10 @@ pub type Result<T> = std::result::Result<T, StorageError>;
 
 /// Turns a unique-constraint violation into `Conflict`, the one place that knows how.
 fn on_constraint(e: sqlx::Error) -> StorageError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
-            return StorageError::Conflict(db.constraint().unwrap_or("unique").to_owned());
-        }
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        return StorageError::Conflict(db.constraint().unwrap_or("unique").to_owned());
     }
     StorageError::Db(e)
 }
@@ -57,7 +57,9 @@ impl Db {
     }
 
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query!("SELECT 1 AS one").fetch_one(&self.pool).await?;
+        sqlx::query!("SELECT 1 AS one")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(())
     }
 

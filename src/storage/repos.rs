@@ -84,9 +84,12 @@ impl Db {
     }
 
     pub async fn mark_pushed(&self, repo_id: i64) -> Result<()> {
-        sqlx::query!("UPDATE repositories SET pushed_at = now() WHERE id = $1", repo_id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query!(
+            "UPDATE repositories SET pushed_at = now() WHERE id = $1",
+            repo_id
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

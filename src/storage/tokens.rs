@@ -23,7 +23,11 @@ pub struct TokenRow {
 
 /// How stale `last_used_at` may get before a use writes it again: keeps a clone's many
 /// requests from turning into many writes.
-const LAST_USED_RESOLUTION: PgInterval = PgInterval { months: 0, days: 0, microseconds: 60_000_000 };
+const LAST_USED_RESOLUTION: PgInterval = PgInterval {
+    months: 0,
+    days: 0,
+    microseconds: 60_000_000,
+};
 
 impl Db {
     pub async fn insert_token(&self, new: NewToken<'_>) -> Result<i64> {

@@ -3,19 +3,19 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use base64::Engine;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 use super::pack_stream::{OnExit, feed_stdin, pkt_line, stdout_body};
 use crate::domain::{Error, Forge};
-use crate::git::runner::ServiceRequest;
+use crate::git::runner::{GitChild, ServiceRequest};
 use crate::git::{GitProtocol, Service};
 use crate::model::{Actor, Repo, RepoAccess, RepoName, RepoPath, Username};
 
@@ -44,69 +44,147 @@ struct InfoRefsQuery {
 
 /// A refusal as git's HTTP client expects it: plain text, and 401 with a challenge so git asks
 /// for credentials. Anonymous callers get 401 for private and missing repositories alike.
-fn refuse(error: Error, anonymous: bool) -> Response {
-    let (status, text) = match error {
-        Error::NotFound | Error::Forbidden(_) if anonymous => return challenge("authentication required"),
-        Error::BadCredentials => return challenge("authentication failed"),
-        Error::NotFound => (StatusCode::NOT_FOUND, "repository not found".to_owned()),
-        Error::Forbidden(why) => (StatusCode::FORBIDDEN, why),
-        Error::InvalidInput(why) => (StatusCode::BAD_REQUEST, why),
-        Error::Conflict(why) => (StatusCode::CONFLICT, why),
-        Error::Internal(e) => {
-            tracing::error!(error = ?e, "git over HTTP failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_owned())
+struct Refusal {
+    error: Error,
+    anonymous: bool,
+}
+
+impl Refusal {
+    fn to(anonymous: bool) -> impl FnOnce(Error) -> Refusal {
+        move |error| Refusal { error, anonymous }
+    }
+}
+
+impl From<Error> for Refusal {
+    fn from(error: Error) -> Self {
+        Refusal {
+            error,
+            anonymous: false,
         }
-    };
-    (status, format!("{text}\n")).into_response()
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let (status, text) = match self.error {
+            Error::NotFound | Error::Forbidden(_) if self.anonymous => {
+                return challenge("authentication required");
+            }
+            Error::BadCredentials => return challenge("authentication failed"),
+            Error::NotFound => (StatusCode::NOT_FOUND, "repository not found".to_owned()),
+            Error::Forbidden(why) => (StatusCode::FORBIDDEN, why),
+            Error::InvalidInput(why) => (StatusCode::BAD_REQUEST, why),
+            Error::Conflict(why) => (StatusCode::CONFLICT, why),
+            Error::Internal(e) => {
+                tracing::error!(error = ?e, "git over HTTP failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error".to_owned(),
+                )
+            }
+        };
+        (status, format!("{text}\n")).into_response()
+    }
 }
 
 fn challenge(text: &str) -> Response {
     let mut res = (StatusCode::UNAUTHORIZED, format!("{text}\n")).into_response();
-    res.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"labforge\""));
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"labforge\""),
+    );
     res
 }
 
-fn parse_path(owner: &str, repo: &str) -> Result<RepoPath, Response> {
-    let parsed = Username::parse(owner)
-        .and_then(|owner| Ok(RepoPath { owner, name: RepoName::parse_url_segment(repo)? }));
-    parsed.map_err(|e| refuse(e.into(), false))
+fn parse_path(owner: &str, repo: &str) -> Result<RepoPath, Refusal> {
+    let owner = Username::parse(owner).map_err(Error::from)?;
+    let name = RepoName::parse_url_segment(repo).map_err(Error::from)?;
+    Ok(RepoPath { owner, name })
 }
 
 /// HTTP Basic credentials, if sent. A malformed header is a failed login, not anonymous.
-async fn authenticate(forge: &Forge, headers: &HeaderMap) -> Result<Option<Actor>, Response> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
-    let bad = || refuse(Error::BadCredentials, true);
-    let encoded = value.to_str().ok().and_then(|v| v.strip_prefix("Basic ")).ok_or_else(bad)?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
+async fn authenticate(forge: &Forge, headers: &HeaderMap) -> Result<Option<Actor>, Refusal> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bad = || Refusal {
+        error: Error::BadCredentials,
+        anonymous: true,
+    };
+    let encoded = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Basic "))
+        .ok_or_else(bad)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
     let (user, password) = decoded.split_once(':').ok_or_else(bad)?;
-    match forge.authenticate_basic(user, password).await {
-        Ok(actor) => Ok(Some(actor)),
-        Err(e) => Err(refuse(e, true)),
-    }
+    let actor = forge
+        .authenticate_basic(user, password)
+        .await
+        .map_err(Refusal::to(true))?;
+    Ok(Some(actor))
 }
 
 /// Reads, or pushes (which may create the repository), as the service needs.
-async fn authorize(forge: &Forge, actor: Option<&Actor>, path: &RepoPath, service: Service) -> Result<Repo, Response> {
+async fn authorize(
+    forge: &Forge,
+    actor: Option<&Actor>,
+    path: &RepoPath,
+    service: Service,
+) -> Result<Repo, Refusal> {
     let result = if service.writes() {
         forge.authorize_push(actor, path).await
     } else {
         forge.authorize(actor, path, RepoAccess::Read).await
     };
-    result.map_err(|e| refuse(e, actor.is_none()))
+    result.map_err(Refusal::to(actor.is_none()))
 }
 
 fn protocol(headers: &HeaderMap) -> Option<GitProtocol> {
-    headers.get("git-protocol").and_then(|v| v.to_str().ok()).and_then(GitProtocol::parse)
+    headers
+        .get("git-protocol")
+        .and_then(|v| v.to_str().ok())
+        .and_then(GitProtocol::parse)
 }
 
 fn no_cache(mut res: Response, content_type: String) -> Response {
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(&content_type).expect("service names are ASCII"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, max-age=0, must-revalidate"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type).expect("service names are ASCII"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, max-age=0, must-revalidate"),
+    );
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     res
+}
+
+fn spawn(
+    st: &GitHttpState,
+    repo: &Repo,
+    service: Service,
+    advertise_refs: bool,
+    protocol: Option<GitProtocol>,
+) -> Result<GitChild, Refusal> {
+    let dir = st.forge.repo_dir(repo)?;
+    let child = st
+        .forge
+        .runner
+        .spawn_service(ServiceRequest {
+            service,
+            dir: &dir,
+            stateless_rpc: true,
+            advertise_refs,
+            protocol,
+            hook_env: Vec::new(),
+        })
+        .map_err(|e| Error::Internal(e.into()))?;
+    Ok(child)
 }
 
 async fn advertise_refs(
@@ -114,47 +192,34 @@ async fn advertise_refs(
     Path((owner, repo)): Path<(String, String)>,
     Query(query): Query<InfoRefsQuery>,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, Refusal> {
     let service = query.service.as_deref().and_then(Service::parse);
     let Some(service) = service.filter(|s| *s != Service::UploadArchive) else {
-        return (StatusCode::FORBIDDEN, "only git's smart HTTP protocol is served; use git 1.6.6 or newer\n")
-            .into_response();
+        return Ok((
+            StatusCode::FORBIDDEN,
+            "only git's smart HTTP protocol is served; use git 1.6.6 or newer\n",
+        )
+            .into_response());
     };
-    let path = match parse_path(&owner, &repo) {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    let actor = match authenticate(&st.forge, &headers).await {
-        Ok(a) => a,
-        Err(res) => return res,
-    };
-    let repo = match authorize(&st.forge, actor.as_ref(), &path, service).await {
-        Ok(r) => r,
-        Err(res) => return res,
-    };
+    let path = parse_path(&owner, &repo)?;
+    let actor = authenticate(&st.forge, &headers).await?;
+    let repo = authorize(&st.forge, actor.as_ref(), &path, service).await?;
     let protocol = protocol(&headers);
-    let child = st.forge.repo_dir(&repo).map_err(|e| refuse(e, false)).and_then(|dir| {
-        st.forge
-            .runner
-            .spawn_service(ServiceRequest {
-                service,
-                dir: &dir,
-                stateless_rpc: true,
-                advertise_refs: true,
-                protocol,
-                hook_env: Vec::new(),
-            })
-            .map_err(|e| refuse(Error::Internal(e.into()), false))
-    });
-    let child = match child {
-        Ok(c) => c,
-        Err(res) => return res,
-    };
+    let child = spawn(&st, &repo, service, true, protocol)?;
     // Protocol v2 starts with the capability advertisement itself; v0/v1 want the service line.
-    let prefix = (protocol.map(GitProtocol::version) != Some(2))
-        .then(|| [pkt_line(&format!("# service={}\n", service.name())), "0000".into()].concat().into());
+    let prefix = (protocol.map(GitProtocol::version) != Some(2)).then(|| {
+        [
+            pkt_line(&format!("# service={}\n", service.name())),
+            "0000".into(),
+        ]
+        .concat()
+        .into()
+    });
     let body = stdout_body(child, prefix, None, None, "advertise-refs");
-    no_cache(Response::new(body), format!("application/x-{}-advertisement", service.name()))
+    Ok(no_cache(
+        Response::new(body),
+        format!("application/x-{}-advertisement", service.name()),
+    ))
 }
 
 async fn upload_pack(
@@ -162,7 +227,7 @@ async fn upload_pack(
     Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
+) -> Result<Response, Refusal> {
     run_rpc(st, &owner, &repo, headers, body, Service::UploadPack).await
 }
 
@@ -171,55 +236,60 @@ async fn receive_pack(
     Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
+) -> Result<Response, Refusal> {
     run_rpc(st, &owner, &repo, headers, body, Service::ReceivePack).await
 }
 
-async fn run_rpc(st: GitHttpState, owner: &str, repo: &str, headers: HeaderMap, body: Body, service: Service) -> Response {
-    let expected = format!("application/x-{}-request", service.name());
-    if headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
-        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("expected Content-Type {expected}\n")).into_response();
+/// `Content-Encoding` of a request body: plain or gzip (git gzips large upload-pack requests).
+fn is_gzip(headers: &HeaderMap) -> Result<bool, String> {
+    match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?"))
+    {
+        None | Some("identity") => Ok(false),
+        Some("gzip" | "x-gzip") => Ok(true),
+        Some(other) => Err(format!("unsupported Content-Encoding {other}\n")),
     }
-    let gzip = match headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?")) {
-        None | Some("identity") => false,
-        Some("gzip" | "x-gzip") => true,
-        Some(other) => {
-            return (StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("unsupported Content-Encoding {other}\n")).into_response();
-        }
+}
+
+async fn run_rpc(
+    st: GitHttpState,
+    owner: &str,
+    repo: &str,
+    headers: HeaderMap,
+    body: Body,
+    service: Service,
+) -> Result<Response, Refusal> {
+    let expected = format!("application/x-{}-request", service.name());
+    if headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        != Some(expected.as_str())
+    {
+        return Ok((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("expected Content-Type {expected}\n"),
+        )
+            .into_response());
+    }
+    let gzip = match is_gzip(&headers) {
+        Ok(g) => g,
+        Err(why) => return Ok((StatusCode::UNSUPPORTED_MEDIA_TYPE, why).into_response()),
     };
-    let path = match parse_path(owner, repo) {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    let actor = match authenticate(&st.forge, &headers).await {
-        Ok(a) => a,
-        Err(res) => return res,
-    };
-    let repo = match authorize(&st.forge, actor.as_ref(), &path, service).await {
-        Ok(r) => r,
-        Err(res) => return res,
-    };
-    let dir = match st.forge.repo_dir(&repo) {
-        Ok(d) => d,
-        Err(e) => return refuse(e, false),
-    };
+    let path = parse_path(owner, repo)?;
+    let actor = authenticate(&st.forge, &headers).await?;
+    let repo = authorize(&st.forge, actor.as_ref(), &path, service).await?;
     // Queue, rather than fail, when every upload-pack slot is busy.
     let permit = match service {
-        Service::UploadPack => Some(Arc::clone(&st.upload_slots).acquire_owned().await.expect("never closed")),
+        Service::UploadPack => Some(
+            Arc::clone(&st.upload_slots)
+                .acquire_owned()
+                .await
+                .expect("never closed"),
+        ),
         _ => None,
     };
-    let spawned = st.forge.runner.spawn_service(ServiceRequest {
-        service,
-        dir: &dir,
-        stateless_rpc: true,
-        advertise_refs: false,
-        protocol: protocol(&headers),
-        hook_env: Vec::new(),
-    });
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) => return refuse(Error::Internal(e.into()), false),
-    };
+    let mut child = spawn(&st, &repo, service, false, protocol(&headers))?;
     feed_stdin(&mut child, body, gzip);
     let on_exit: Option<OnExit> = service.writes().then(|| {
         let forge = Arc::clone(&st.forge);
@@ -234,5 +304,8 @@ async fn run_rpc(st: GitHttpState, owner: &str, repo: &str, headers: HeaderMap, 
         }) as OnExit
     });
     let body = stdout_body(child, None, permit, on_exit, service.name());
-    no_cache(Response::new(body), format!("application/x-{}-result", service.name()))
+    Ok(no_cache(
+        Response::new(body),
+        format!("application/x-{}-result", service.name()),
+    ))
 }

@@ -21,7 +21,9 @@ pub type OnExit = Box<dyn FnOnce(bool) + Send>;
 
 /// Feeds `body` (gunzipped when `gzip`) into the child's stdin on its own task.
 pub fn feed_stdin(child: &mut GitChild, body: Body, gzip: bool) {
-    let Some(mut stdin) = child.child.stdin.take() else { return };
+    let Some(mut stdin) = child.child.stdin.take() else {
+        return;
+    };
     let reader = StreamReader::new(body.into_data_stream().map_err(io::Error::other));
     tokio::spawn(async move {
         let result = if gzip {
@@ -91,7 +93,13 @@ pub fn stdout_body(
     };
     let stderr = collect_stderr(&mut child);
     let deadline = child.deadline;
-    let running = Running { child, stderr, _permit: permit, on_exit, what };
+    let running = Running {
+        child,
+        stderr,
+        _permit: permit,
+        on_exit,
+        what,
+    };
     let out = ReaderStream::with_capacity(stdout, 64 * 1024);
     let body = stream::unfold((out, Some(running)), move |(mut out, running)| async move {
         let running = running?;
@@ -104,7 +112,10 @@ pub fn stdout_body(
             }
             Err(_) => {
                 tracing::warn!(what, "git ran past its deadline; killed");
-                Some((Err(io::Error::new(io::ErrorKind::TimedOut, "git timed out")), (out, None)))
+                Some((
+                    Err(io::Error::new(io::ErrorKind::TimedOut, "git timed out")),
+                    (out, None),
+                ))
             }
         }
     });
@@ -123,6 +134,9 @@ mod tests {
 
     #[test]
     fn pkt_line_counts_its_own_header() {
-        assert_eq!(&pkt_line("# service=git-upload-pack\n")[..], b"001e# service=git-upload-pack\n");
+        assert_eq!(
+            &pkt_line("# service=git-upload-pack\n")[..],
+            b"001e# service=git-upload-pack\n"
+        );
     }
 }

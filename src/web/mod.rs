@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 
 use crate::domain::Forge;
 
@@ -22,7 +22,9 @@ where
     S: Clone + Send + Sync + 'static,
     WebState: FromRef<S>,
 {
-    Router::new().route("/healthz", get(show_health)).fallback(show_not_found)
+    Router::new()
+        .route("/healthz", get(show_health))
+        .fallback(show_not_found)
 }
 
 /// 200 when the database answers; load balancers and compose health checks poll this.
@@ -49,7 +51,10 @@ struct ErrorPage<'a> {
 
 /// An HTML error page; the message is for people and never carries internal details.
 pub fn error_page(status: StatusCode, message: &str) -> Response {
-    let page = ErrorPage { status: status.as_u16(), message };
+    let page = ErrorPage {
+        status: status.as_u16(),
+        message,
+    };
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {

@@ -29,11 +29,17 @@ fn cluster() -> &'static ManagedCluster {
 
 /// A fresh, empty database for one test.
 async fn fresh_database() -> PgConnectOptions {
-    let cluster = tokio::task::spawn_blocking(cluster).await.expect("cluster thread");
+    let cluster = tokio::task::spawn_blocking(cluster)
+        .await
+        .expect("cluster thread");
     let server = cluster.connect_options("postgres");
-    labforge::postgres::wait_ready(&server).await.expect("test cluster ready");
+    labforge::postgres::wait_ready(&server)
+        .await
+        .expect("test cluster ready");
     let name = format!("t_{}", random_hex(8));
-    labforge::storage::ensure_database(server, &name).await.expect("create test database");
+    labforge::storage::ensure_database(server, &name)
+        .await
+        .expect("create test database");
     cluster.connect_options(&name)
 }
 
@@ -64,7 +70,15 @@ impl TestApp {
         let work = tempfile::tempdir().expect("tempdir");
         let db = fresh_database().await;
         let running = Running::start(&data, &db, extra).await;
-        Self { base: running.base, forge: running.forge, data, work, db, stop: Some(running.stop), task: Some(running.task) }
+        Self {
+            base: running.base,
+            forge: running.forge,
+            data,
+            work,
+            db,
+            stop: Some(running.stop),
+            task: Some(running.task),
+        }
     }
 
     /// Stops the server gracefully and starts it again on the same data and database.
@@ -82,7 +96,9 @@ impl TestApp {
             let _ = tx.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server stops cleanly");
+            task.await
+                .expect("server task")
+                .expect("server stops cleanly");
         }
     }
 
@@ -100,12 +116,21 @@ impl TestApp {
 
     pub async fn create_token(&self, user: &str, scope: TokenScope) -> String {
         let title = format!("t-{}", random_hex(4));
-        self.forge.create_token(&Username::parse(user).unwrap(), &title, scope, None).await.expect("token").0
+        self.forge
+            .create_token(&Username::parse(user).unwrap(), &title, scope, None)
+            .await
+            .expect("token")
+            .0
     }
 
     pub async fn create_repo(&self, owner: &str, name: &str, private: bool) {
         self.forge
-            .create_repo(&Username::parse(owner).unwrap(), &RepoName::parse(name).unwrap(), private, "")
+            .create_repo(
+                &Username::parse(owner).unwrap(),
+                &RepoName::parse(name).unwrap(),
+                private,
+                "",
+            )
             .await
             .expect("create repo");
     }
@@ -158,14 +183,21 @@ impl Running {
         ];
         pairs.extend_from_slice(extra);
         let config = Config::from_pairs(&pairs).expect("test config");
-        let app = App::build_with_database(config, Some(db.clone())).await.expect("app builds");
+        let app = App::build_with_database(config, Some(db.clone()))
+            .await
+            .expect("app builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let forge = app.forge();
         let (stop, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
         }));
-        Self { base, forge, stop, task }
+        Self {
+            base,
+            forge,
+            stop,
+            task,
+        }
     }
 }
 

@@ -1,3 +1,5 @@
 //! The one integration test binary: real PostgreSQL, real `git`, real `labforge` binary.
 
+mod cli;
 mod helpers;
+mod http_git;
