@@ -11,7 +11,8 @@ use axum::Router;
 use axum::extract::FromRef;
 use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -21,6 +22,7 @@ use crate::git::{GitRunner, RepoStore, Upkeep};
 use crate::postgres::{ClusterOptions, ManagedCluster};
 use crate::storage::{self, Db};
 use crate::transport::http_git::GitHttpState;
+use crate::transport::ssh::SshServer;
 use crate::web::WebState;
 
 #[derive(Clone)]
@@ -121,9 +123,10 @@ impl Services {
 
 pub struct App {
     listener: TcpListener,
+    ssh: SshServer,
     router: Router,
     services: Services,
-    config: Config,
+    config: Arc<Config>,
 }
 
 impl App {
@@ -144,6 +147,8 @@ impl App {
             forge: Arc::clone(&services.forge),
             upload_slots: Arc::new(Semaphore::new(config.max_upload_packs)),
         };
+        let config = Arc::new(config);
+        let ssh = SshServer::bind(Arc::clone(&config), Arc::clone(&services.forge)).await?;
         let router = Router::new()
             .merge(crate::transport::http_git::router())
             .merge(crate::web::router())
@@ -155,6 +160,7 @@ impl App {
             .with_state(state);
         Ok(Self {
             listener,
+            ssh,
             router,
             services,
             config,
@@ -171,31 +177,52 @@ impl App {
         self.local_addr().port()
     }
 
+    pub fn ssh_port(&self) -> u16 {
+        self.ssh.local_addr().port()
+    }
+
     pub fn forge(&self) -> Arc<Forge> {
         Arc::clone(&self.services.forge)
     }
 
-    /// Serves until `shutdown` resolves, then lets running requests (pushes) finish for up to
-    /// the configured grace period, then closes the database (stopping a managed cluster).
+    /// Serves HTTP and SSH until `shutdown` resolves, then lets running requests and sessions
+    /// (pushes) finish for up to the grace period, then closes the database (stopping a managed
+    /// cluster).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        tracing::info!(addr = %self.local_addr(), base_url = %self.config.base_url, "labforge is serving HTTP");
-        let signalled = Arc::new(Notify::new());
-        let notify = Arc::clone(&signalled);
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        tracing::info!(
+            http = %self.local_addr(),
+            ssh = %self.ssh.local_addr(),
+            ssh_host_key = %self.ssh.fingerprint(),
+            base_url = %self.config.base_url,
+            "labforge is serving"
+        );
+        let stop = CancellationToken::new();
+        let trigger = stop.clone();
+        tokio::spawn(async move {
             shutdown.await;
-            tracing::info!("shutting down: waiting for running requests");
-            notify.notify_one();
+            tracing::info!("shutting down: waiting for running requests and sessions");
+            trigger.cancel();
         });
         let grace = self.config.shutdown_grace;
-        tokio::select! {
-            result = server => result.context("HTTP server failed")?,
-            () = async { signalled.notified().await; tokio::time::sleep(grace).await } => {
-                tracing::warn!(?grace, "requests still running after the grace period; stopping anyway");
+        let http = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let http = async {
+            tokio::select! {
+                result = http => result.context("HTTP server failed"),
+                () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
+                    tracing::warn!(?grace, "HTTP requests still running after the grace period; stopping anyway");
+                    Ok(())
+                }
             }
-        }
+        };
+        let ssh = self
+            .ssh
+            .run_until_stopped(stop.clone().cancelled_owned(), grace);
+        let (http_result, ()) = tokio::join!(http, ssh);
+        http_result?;
         self.services.close(true).await?;
         tracing::info!("stopped");
         Ok(())

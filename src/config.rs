@@ -47,6 +47,17 @@ pub struct Config {
     pub upkeep_delay: Duration,
     /// How long shutdown waits for running requests (pushes) to finish.
     pub shutdown_grace: Duration,
+    /// `host:port` users reach SSH at, for clone URLs; port 22 gives `git@host:OWNER/REPO.git`.
+    pub ssh_public: String,
+    /// Open SSH connections at most; more are refused at once.
+    pub ssh_max_connections: usize,
+    /// Connections still authenticating at most (OpenSSH's MaxStartups; 100 clients cloning at
+    /// once must fit).
+    pub ssh_max_unauthenticated: usize,
+    /// A connection that has not authenticated by then is closed.
+    pub ssh_auth_timeout: Duration,
+    /// A connection with no traffic for this long is closed.
+    pub ssh_idle_timeout: Duration,
     /// Folder of the config file, for resolving relative paths in it.
     pub config_dir: PathBuf,
 }
@@ -65,6 +76,11 @@ struct FileConfig {
     git_timeout_secs: Option<u64>,
     upkeep_delay_secs: Option<u64>,
     shutdown_grace_secs: Option<u64>,
+    ssh_public: Option<String>,
+    ssh_max_connections: Option<usize>,
+    ssh_max_unauthenticated: Option<usize>,
+    ssh_auth_timeout_secs: Option<u64>,
+    ssh_idle_timeout_secs: Option<u64>,
 }
 
 impl Config {
@@ -140,7 +156,41 @@ impl Config {
             };
             Ok(Duration::from_secs(v))
         };
+        let ssh_public = match parse_env("LABFORGE_SSH_PUBLIC")?.or(file.ssh_public) {
+            Some(v) => v,
+            None => format!("{}:{}", host_of(&base_url), ssh_addr.port()),
+        };
+        let count =
+            |key: &str, file_value: Option<usize>, default: usize| -> anyhow::Result<usize> {
+                Ok(match parse_env(key)? {
+                    Some(v) => v.parse().with_context(|| format!("{key}={v}"))?,
+                    None => file_value.unwrap_or(default),
+                })
+            };
         Ok(Self {
+            ssh_max_connections: count(
+                "LABFORGE_SSH_MAX_CONNECTIONS",
+                file.ssh_max_connections,
+                512,
+            )?
+            .max(1),
+            ssh_max_unauthenticated: count(
+                "LABFORGE_SSH_MAX_UNAUTHENTICATED",
+                file.ssh_max_unauthenticated,
+                128,
+            )?
+            .max(1),
+            ssh_auth_timeout: secs(
+                "LABFORGE_SSH_AUTH_TIMEOUT_SECS",
+                file.ssh_auth_timeout_secs,
+                30,
+            )?,
+            ssh_idle_timeout: secs(
+                "LABFORGE_SSH_IDLE_TIMEOUT_SECS",
+                file.ssh_idle_timeout_secs,
+                600,
+            )?,
+            ssh_public,
             data_dir,
             http_addr,
             ssh_addr,
@@ -179,6 +229,31 @@ fn default_base_url(addr: SocketAddr) -> String {
         addr.ip().to_string()
     };
     format!("http://{host}:{}", addr.port())
+}
+
+/// The host part of a URL (`https://git.lab:8443/x` → `git.lab`), for the default SSH address.
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or(v6);
+    }
+    authority.split(':').next().unwrap_or(authority)
+}
+
+impl Config {
+    pub fn http_clone_url(&self, owner: &str, repo: &str) -> String {
+        format!("{}/{owner}/{repo}.git", self.base_url)
+    }
+
+    /// `ssh://git@host:2222/OWNER/REPO.git`, or the short `git@host:OWNER/REPO.git` on port 22.
+    pub fn ssh_clone_url(&self, owner: &str, repo: &str) -> String {
+        match self.ssh_public.rsplit_once(':') {
+            Some((host, "22")) => format!("git@{host}:{owner}/{repo}.git"),
+            Some((host, port)) => format!("ssh://git@{host}:{port}/{owner}/{repo}.git"),
+            None => format!("git@{}:{owner}/{repo}.git", self.ssh_public),
+        }
+    }
 }
 
 fn parse_bool(v: &str) -> anyhow::Result<bool> {
@@ -242,6 +317,22 @@ mod tests {
             c.database_url.unwrap().expose(),
             "postgres://u:hunter2@db/x"
         );
+    }
+
+    #[test]
+    fn clone_urls_follow_the_public_addresses() {
+        let c = load("", &[("LABFORGE_BASE_URL", "https://git.lab:8443/")]).unwrap();
+        assert_eq!(c.ssh_public, "git.lab:2222");
+        assert_eq!(
+            c.http_clone_url("lab", "dns"),
+            "https://git.lab:8443/lab/dns.git"
+        );
+        assert_eq!(
+            c.ssh_clone_url("lab", "dns"),
+            "ssh://git@git.lab:2222/lab/dns.git"
+        );
+        let c = load("", &[("LABFORGE_SSH_PUBLIC", "git.lab:22")]).unwrap();
+        assert_eq!(c.ssh_clone_url("lab", "dns"), "git@git.lab:lab/dns.git");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 use super::credentials::{hash_password, new_token, user_from_row};
 use super::{Error, Forge, NewTokenSecret, PublicKey, Result, blocking};
-use crate::model::{Email, TokenScope, User, Username};
+use crate::model::{Actor, Email, SshKey, TokenScope, User, Username};
 use crate::storage::{NewKey, NewToken, NewUser};
 
 /// argon2 has no length limit, but a megabyte password is an attack, not a password.
@@ -106,4 +106,41 @@ fn check_title(title: &str) -> Result<&str> {
         ));
     }
     Ok(title)
+}
+
+impl Forge {
+    /// The user whose key has `fingerprint` (`SHA256:…`), for SSH sessions. Call it only with a
+    /// key whose signature was verified: the key that signed is the key that identifies.
+    pub async fn authenticate_key(&self, fingerprint: &str) -> Result<Option<Actor>> {
+        let Some(key) = self.db.key_by_fingerprint(fingerprint).await? else {
+            return Ok(None);
+        };
+        let Some(user) = self.db.user_by_id(key.user_id).await? else {
+            return Ok(None);
+        };
+        self.db.touch_key(key.id).await?;
+        Ok(Some(Actor {
+            user: user_from_row(&user),
+            scope: None,
+        }))
+    }
+
+    /// Whether a key is known at all; lets SSH skip the signature for unknown keys.
+    pub async fn key_is_known(&self, fingerprint: &str) -> Result<bool> {
+        Ok(self.db.key_by_fingerprint(fingerprint).await?.is_some())
+    }
+
+    pub async fn list_keys(&self, user: &User) -> Result<Vec<SshKey>> {
+        let rows = self.db.keys_for_user(user.id).await?;
+        Ok(rows
+            .into_iter()
+            .map(|k| SshKey {
+                title: k.title,
+                algorithm: k.algorithm,
+                fingerprint: k.fingerprint,
+                created_at: k.created_at,
+                last_used_at: k.last_used_at,
+            })
+            .collect())
+    }
 }

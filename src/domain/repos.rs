@@ -1,4 +1,4 @@
-use super::authorize::repo_from_row;
+use super::authorize::{effective_access, repo_from_row};
 use super::{Error, Forge, Result, blocking};
 use crate::git::RepoDir;
 use crate::model::{Actor, Repo, RepoAccess, RepoName, RepoPath, Username};
@@ -49,6 +49,25 @@ impl Forge {
             .await?
             .into_iter()
             .map(repo_from_row)
+            .collect())
+    }
+
+    /// Repositories `actor` can read, each with the access they have, most recently pushed first.
+    pub async fn visible_repos(&self, actor: &Actor) -> Result<Vec<(Repo, RepoAccess)>> {
+        let is_admin = actor.user.role == crate::model::SiteRole::Admin;
+        let rows = self.db.repos_visible_to(actor.user.id, is_admin).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(row, collaborator)| {
+                let repo = repo_from_row(row);
+                let level = effective_access(
+                    Some(actor),
+                    &repo,
+                    collaborator.and_then(|c| c.parse().ok()),
+                );
+                (repo, level)
+            })
+            .filter(|(_, level)| *level >= RepoAccess::Read)
             .collect())
     }
 

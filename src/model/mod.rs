@@ -40,3 +40,13 @@ impl Repo {
         format!("{}/{}", self.owner, self.name)
     }
 }
+
+/// An SSH key as shown to its owner.
+#[derive(Debug, Clone)]
+pub struct SshKey {
+    pub title: String,
+    pub algorithm: String,
+    pub fingerprint: String,
+    pub created_at: time::OffsetDateTime,
+    pub last_used_at: Option<time::OffsetDateTime>,
+}

@@ -24,3 +24,49 @@ impl Db {
         .map_err(on_constraint)
     }
 }
+
+#[derive(Debug, Clone)]
+pub struct KeyRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub title: String,
+    pub algorithm: String,
+    pub fingerprint: String,
+    pub created_at: time::OffsetDateTime,
+    pub last_used_at: Option<time::OffsetDateTime>,
+}
+
+impl Db {
+    pub async fn key_by_fingerprint(&self, fingerprint: &str) -> Result<Option<KeyRow>> {
+        Ok(sqlx::query_as!(
+            KeyRow,
+            "SELECT id, user_id, title, algorithm, fingerprint, created_at, last_used_at
+             FROM ssh_keys WHERE fingerprint = $1",
+            fingerprint
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn keys_for_user(&self, user_id: i64) -> Result<Vec<KeyRow>> {
+        Ok(sqlx::query_as!(
+            KeyRow,
+            "SELECT id, user_id, title, algorithm, fingerprint, created_at, last_used_at
+             FROM ssh_keys WHERE user_id = $1 ORDER BY created_at, id",
+            user_id
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn touch_key(&self, id: i64) -> Result<()> {
+        sqlx::query!(
+            "UPDATE ssh_keys SET last_used_at = now()
+             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+            id
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -6,7 +6,7 @@ mod repos;
 mod tokens;
 mod users;
 
-pub use keys::NewKey;
+pub use keys::{KeyRow, NewKey};
 pub use repos::{NewRepo, PendingRepo, RepoRow};
 pub use tokens::{NewToken, TokenRow};
 pub use users::{NewUser, UserRow};

@@ -83,6 +83,43 @@ impl Db {
         .await?)
     }
 
+    /// Repositories `user_id` may read, with their collaborator level if any: their own, those
+    /// shared with them, public ones, or every one for a site admin. Most recently pushed first.
+    pub async fn repos_visible_to(
+        &self,
+        user_id: i64,
+        is_admin: bool,
+    ) -> Result<Vec<(RepoRow, Option<String>)>> {
+        let rows = sqlx::query!(
+            r#"SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
+                      r.default_branch, c.access AS "access?"
+               FROM repositories r
+               JOIN users u ON u.id = r.owner_id
+               LEFT JOIN collaborators c ON c.repo_id = r.id AND c.user_id = $1
+               WHERE $2 OR r.owner_id = $1 OR NOT r.is_private OR c.user_id IS NOT NULL
+               ORDER BY r.pushed_at DESC NULLS LAST, lower(u.name), lower(r.name)"#,
+            user_id,
+            is_admin
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let row = RepoRow {
+                    id: r.id,
+                    owner_id: r.owner_id,
+                    owner: r.owner,
+                    name: r.name,
+                    description: r.description,
+                    is_private: r.is_private,
+                    default_branch: r.default_branch,
+                };
+                (row, r.access)
+            })
+            .collect())
+    }
+
     pub async fn mark_pushed(&self, repo_id: i64) -> Result<()> {
         sqlx::query!(
             "UPDATE repositories SET pushed_at = now() WHERE id = $1",

@@ -2,3 +2,4 @@
 
 pub mod http_git;
 mod pack_stream;
+pub mod ssh;

@@ -18,6 +18,7 @@ fn labforge(data: &Path, port: u16) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("LABFORGE_DATA_DIR", data)
         .env("LABFORGE_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("LABFORGE_SSH_ADDR", "127.0.0.1:0")
         .env("LABFORGE_UPKEEP_DELAY_SECS", "3600")
         .kill_on_drop(true);
     cmd

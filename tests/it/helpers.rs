@@ -51,6 +51,7 @@ pub fn random_hex(bytes: usize) -> String {
 
 pub struct TestApp {
     pub base: String,
+    pub ssh_port: u16,
     pub forge: Arc<Forge>,
     pub data: TempDir,
     /// Work folder for client-side clones.
@@ -72,6 +73,7 @@ impl TestApp {
         let running = Running::start(&data, &db, extra).await;
         Self {
             base: running.base,
+            ssh_port: running.ssh_port,
             forge: running.forge,
             data,
             work,
@@ -86,6 +88,7 @@ impl TestApp {
         self.shutdown().await;
         let running = Running::start(&self.data, &self.db, &[]).await;
         self.base = running.base;
+        self.ssh_port = running.ssh_port;
         self.forge = running.forge;
         self.stop = Some(running.stop);
         self.task = Some(running.task);
@@ -167,6 +170,7 @@ impl TestApp {
 
 struct Running {
     base: String,
+    ssh_port: u16,
     forge: Arc<Forge>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<anyhow::Result<()>>,
@@ -178,6 +182,7 @@ impl Running {
         let mut pairs = vec![
             ("LABFORGE_DATA_DIR", data_dir.as_str()),
             ("LABFORGE_HTTP_ADDR", "127.0.0.1:0"),
+            ("LABFORGE_SSH_ADDR", "127.0.0.1:0"),
             ("LABFORGE_UPKEEP_DELAY_SECS", "0"),
             ("LABFORGE_SHUTDOWN_GRACE_SECS", "10"),
         ];
@@ -187,6 +192,7 @@ impl Running {
             .await
             .expect("app builds");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let ssh_port = app.ssh_port();
         let forge = app.forge();
         let (stop, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until_stopped(async move {
@@ -194,6 +200,7 @@ impl Running {
         }));
         Self {
             base,
+            ssh_port,
             forge,
             stop,
             task,

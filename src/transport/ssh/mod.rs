@@ -1,0 +1,174 @@
+//! The built-in SSH server (russh): git over SSH with the stock OpenSSH client, and a small
+//! command interface. Public keys only, no compression, bounded connections.
+
+mod commands;
+mod exec;
+mod git_channel;
+mod handler;
+mod host_key;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context;
+use russh::{MethodKind, MethodSet, Preferred, compression};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::domain::Forge;
+use handler::SshSession;
+
+/// What every SSH session shares.
+#[derive(Clone)]
+pub struct SshState {
+    pub forge: Arc<Forge>,
+    pub config: Arc<Config>,
+}
+
+pub struct SshServer {
+    listener: TcpListener,
+    russh: Arc<russh::server::Config>,
+    state: SshState,
+    fingerprint: String,
+}
+
+impl SshServer {
+    /// Loads (or creates, on first start) the host key and binds the listener.
+    pub async fn bind(config: Arc<Config>, forge: Arc<Forge>) -> anyhow::Result<Self> {
+        let key = host_key::load_or_create(&config.data_dir)?;
+        let fingerprint = key
+            .public_key()
+            .fingerprint(russh::keys::HashAlg::Sha256)
+            .to_string();
+        let listener = TcpListener::bind(config.ssh_addr)
+            .await
+            .with_context(|| format!("binding SSH on {}", config.ssh_addr))?;
+        let russh = russh::server::Config {
+            server_id: russh::SshId::Standard("SSH-2.0-labforge".into()),
+            methods: MethodSet::from(&[MethodKind::PublicKey][..]),
+            keys: vec![key],
+            auth_rejection_time: Duration::from_millis(300),
+            auth_rejection_time_initial: Some(Duration::ZERO),
+            max_auth_attempts: 6,
+            inactivity_timeout: Some(config.ssh_idle_timeout),
+            keepalive_interval: Some(Duration::from_secs(30)),
+            keepalive_max: 4,
+            nodelay: true,
+            preferred: Preferred {
+                compression: (&[compression::NONE][..]).into(),
+                ..Preferred::default()
+            },
+            ..Default::default()
+        };
+        Ok(Self {
+            listener,
+            russh: Arc::new(russh),
+            state: SshState { forge, config },
+            fingerprint,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Accepts until `shutdown`, then waits up to `grace` for running sessions (pushes).
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>, grace: Duration) {
+        let cfg = &self.state.config;
+        let connections = Arc::new(Semaphore::new(cfg.ssh_max_connections));
+        let unauthenticated = Arc::new(Semaphore::new(cfg.ssh_max_unauthenticated));
+        let auth_timeout = cfg.ssh_auth_timeout;
+        let sessions = TaskTracker::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (socket, peer) = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ssh accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            // Caps are checked before any work: a flood costs one accept and one close each.
+            let Ok(conn_permit) = Arc::clone(&connections).try_acquire_owned() else {
+                tracing::warn!(%peer, "ssh connection refused: too many connections");
+                continue;
+            };
+            let Ok(unauth_permit) = Arc::clone(&unauthenticated).try_acquire_owned() else {
+                tracing::warn!(%peer, "ssh connection refused: too many unauthenticated connections");
+                continue;
+            };
+            let authenticated = Arc::new(AtomicBool::new(false));
+            let handler = SshSession::new(
+                self.state.clone(),
+                Some(peer),
+                unauth_permit,
+                Arc::clone(&authenticated),
+            );
+            let config = Arc::clone(&self.russh);
+            sessions.spawn(async move {
+                let _conn_permit = conn_permit;
+                let _ = socket.set_nodelay(true);
+                serve_connection(config, socket, handler, authenticated, auth_timeout).await;
+            });
+        }
+        sessions.close();
+        if tokio::time::timeout(grace, sessions.wait()).await.is_err() {
+            tracing::warn!("ssh sessions still running after the grace period");
+        }
+    }
+}
+
+/// Runs one connection; closes it if it has not authenticated within `auth_timeout`.
+async fn serve_connection(
+    config: Arc<russh::server::Config>,
+    socket: tokio::net::TcpStream,
+    handler: SshSession,
+    authenticated: Arc<AtomicBool>,
+    auth_timeout: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + auth_timeout;
+    let session =
+        match tokio::time::timeout_at(deadline, russh::server::run_stream(config, socket, handler))
+            .await
+        {
+            Ok(Ok(session)) => session,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "ssh handshake failed");
+                return;
+            }
+            Err(_) => return,
+        };
+    let handle = session.handle();
+    let watchdog = async {
+        tokio::time::sleep_until(deadline).await;
+        if !authenticated.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = handle
+                .disconnect(
+                    russh::Disconnect::ByApplication,
+                    "authentication timed out".into(),
+                    String::new(),
+                )
+                .await;
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        result = session => if let Err(e) = result { tracing::debug!(error = %e, "ssh session ended with an error") },
+        () = watchdog => {}
+    }
+}
