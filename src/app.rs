@@ -28,14 +28,12 @@ use crate::web::WebState;
 #[derive(Clone)]
 struct AppState {
     forge: Arc<Forge>,
-    upload_slots: Arc<Semaphore>,
 }
 
 impl FromRef<AppState> for GitHttpState {
     fn from_ref(s: &AppState) -> Self {
         GitHttpState {
             forge: Arc::clone(&s.forge),
-            upload_slots: Arc::clone(&s.upload_slots),
         }
     }
 }
@@ -101,6 +99,7 @@ impl Services {
             runner,
             upkeep,
             push_to_create: config.push_to_create,
+            upload_slots: Arc::new(Semaphore::new(config.max_upload_packs)),
         };
         Ok(Self {
             forge: Arc::new(forge),
@@ -145,10 +144,18 @@ impl App {
             .with_context(|| format!("binding HTTP on {}", config.http_addr))?;
         let state = AppState {
             forge: Arc::clone(&services.forge),
-            upload_slots: Arc::new(Semaphore::new(config.max_upload_packs)),
         };
-        let config = Arc::new(config);
-        let ssh = SshServer::bind(Arc::clone(&config), Arc::clone(&services.forge)).await?;
+        let ssh_listener = TcpListener::bind(config.ssh_addr)
+            .await
+            .with_context(|| format!("binding SSH on {}", config.ssh_addr))?;
+        let http_port = listener.local_addr()?.port();
+        let config =
+            Arc::new(config.with_bound_ports(http_port, ssh_listener.local_addr()?.port()));
+        let ssh = SshServer::new(
+            ssh_listener,
+            Arc::clone(&config),
+            Arc::clone(&services.forge),
+        )?;
         let router = Router::new()
             .merge(crate::transport::http_git::router())
             .merge(crate::web::router())

@@ -217,6 +217,18 @@ impl Config {
         Self::from_sources(FileConfig::default(), PathBuf::from("."), lookup)
     }
 
+    /// After binding: a configured port 0 (tests) becomes the real port in the public addresses
+    /// derived from it, so clone URLs point somewhere real.
+    pub fn with_bound_ports(mut self, http: u16, ssh: u16) -> Self {
+        if let Some(stem) = self.base_url.strip_suffix(":0") {
+            self.base_url = format!("{stem}:{http}");
+        }
+        if let Some(stem) = self.ssh_public.strip_suffix(":0") {
+            self.ssh_public = format!("{stem}:{ssh}");
+        }
+        self
+    }
+
     pub fn repos_dir(&self) -> PathBuf {
         self.data_dir.join("repos")
     }

@@ -75,6 +75,9 @@ pub struct Forge {
     pub runner: GitRunner,
     pub upkeep: Arc<Upkeep>,
     pub push_to_create: bool,
+    /// Bounds concurrent upload-packs over every transport (pack generation is the CPU-heavy
+    /// part of a clone); more requests queue for a slot rather than fail.
+    pub upload_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Runs CPU-heavy or blocking work (argon2, gix) off the async threads, keeping the span.

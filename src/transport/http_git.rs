@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use serde::Deserialize;
-use tokio::sync::Semaphore;
 
 use super::pack_stream::{OnExit, feed_stdin, pkt_line, stdout_body};
 use crate::domain::{Error, Forge};
@@ -22,8 +21,6 @@ use crate::model::{Actor, Repo, RepoAccess, RepoName, RepoPath, Username};
 #[derive(Clone)]
 pub struct GitHttpState {
     pub forge: Arc<Forge>,
-    /// Bounds concurrent upload-packs (pack generation is the CPU-heavy part); others queue.
-    pub upload_slots: Arc<Semaphore>,
 }
 
 pub fn router<S>() -> Router<S>
@@ -282,7 +279,7 @@ async fn run_rpc(
     // Queue, rather than fail, when every upload-pack slot is busy.
     let permit = match service {
         Service::UploadPack => Some(
-            Arc::clone(&st.upload_slots)
+            Arc::clone(&st.forge.upload_slots)
                 .acquire_owned()
                 .await
                 .expect("never closed"),

@@ -19,7 +19,7 @@ use crate::model::Repo;
 const STDIN_QUEUE: usize = 64;
 const READ_CHUNK: usize = 32 * 1024;
 
-pub fn start(
+pub async fn start(
     st: &SshState,
     repo: Repo,
     service: Service,
@@ -28,6 +28,11 @@ pub fn start(
     handle: Handle,
 ) -> anyhow::Result<(mpsc::Sender<Bytes>, oneshot::Sender<()>)> {
     let dir = st.forge.repo_dir(&repo)?;
+    // The same slots as smart HTTP: a clone waits for one instead of failing.
+    let permit = match service {
+        Service::UploadPack => Some(Arc::clone(&st.forge.upload_slots).acquire_owned().await?),
+        _ => None,
+    };
     let mut child = st.forge.runner.spawn_service(ServiceRequest {
         service,
         dir: &dir,
@@ -44,6 +49,7 @@ pub fn start(
     let forge = Arc::clone(&st.forge);
     tokio::spawn(async move {
         let ok = pump(child, channel, handle, kill_rx).await;
+        drop(permit);
         if ok
             && service.writes()
             && let Err(e) = forge.after_push(&repo).await

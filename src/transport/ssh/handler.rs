@@ -137,7 +137,8 @@ impl SshSession {
             state.protocol,
             channel,
             session.handle(),
-        )?;
+        )
+        .await?;
         state.stdin = Some(stdin_tx);
         state._kill = Some(kill_tx);
         session.channel_success(channel)?;

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use anyhow::Context;
 use russh::{MethodKind, MethodSet, Preferred, compression};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -38,16 +37,17 @@ pub struct SshServer {
 }
 
 impl SshServer {
-    /// Loads (or creates, on first start) the host key and binds the listener.
-    pub async fn bind(config: Arc<Config>, forge: Arc<Forge>) -> anyhow::Result<Self> {
+    /// Loads (or creates, on first start) the host key; serves on `listener`.
+    pub fn new(
+        listener: TcpListener,
+        config: Arc<Config>,
+        forge: Arc<Forge>,
+    ) -> anyhow::Result<Self> {
         let key = host_key::load_or_create(&config.data_dir)?;
         let fingerprint = key
             .public_key()
             .fingerprint(russh::keys::HashAlg::Sha256)
             .to_string();
-        let listener = TcpListener::bind(config.ssh_addr)
-            .await
-            .with_context(|| format!("binding SSH on {}", config.ssh_addr))?;
         let russh = russh::server::Config {
             server_id: russh::SshId::Standard("SSH-2.0-labforge".into()),
             methods: MethodSet::from(&[MethodKind::PublicKey][..]),
