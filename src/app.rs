@@ -17,7 +17,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::Config;
-use crate::domain::Forge;
+use crate::domain::{Forge, PasswordCheck};
 use crate::git::{GitRunner, RepoStore, Upkeep};
 use crate::postgres::{ClusterOptions, ManagedCluster};
 use crate::storage::{self, Db};
@@ -50,6 +50,8 @@ impl FromRef<AppState> for WebState {
 pub struct Services {
     pub forge: Arc<Forge>,
     cluster: Option<ManagedCluster>,
+    /// Held by `serve`: tells admin commands the cluster is in use.
+    serve_lock: Option<std::fs::File>,
 }
 
 impl Services {
@@ -92,6 +94,11 @@ impl Services {
         let runner = GitRunner::detect(config.git_timeout)?;
         std::fs::create_dir_all(config.repos_dir())
             .with_context(|| format!("creating {}", config.repos_dir().display()))?;
+        // Private repositories are files on disk: no other local account may read them.
+        std::fs::set_permissions(
+            config.repos_dir(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )?;
         let upkeep = Upkeep::new(runner.clone(), config.upkeep_delay);
         let forge = Forge {
             db,
@@ -100,10 +107,14 @@ impl Services {
             upkeep,
             push_to_create: config.push_to_create,
             upload_slots: Arc::new(Semaphore::new(config.max_upload_packs)),
+            passwords: PasswordCheck::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         };
         Ok(Self {
             forge: Arc::new(forge),
             cluster,
+            serve_lock: None,
         })
     }
 
@@ -111,8 +122,9 @@ impl Services {
     /// an admin command only if it was the one that started it).
     pub async fn close(self, stop_cluster: bool) -> anyhow::Result<()> {
         self.forge.db.close().await;
+        drop(self.serve_lock);
         if let Some(cluster) = self.cluster
-            && (stop_cluster || cluster.started_here)
+            && (stop_cluster || (cluster.started_here && !cluster.serve_is_using()))
         {
             tokio::task::spawn_blocking(move || cluster.stop()).await??;
         }
@@ -138,7 +150,10 @@ impl App {
         config: Config,
         database: Option<PgConnectOptions>,
     ) -> anyhow::Result<Self> {
-        let services = Services::open_with(&config, database).await?;
+        let mut services = Services::open_with(&config, database).await?;
+        if let Some(cluster) = &services.cluster {
+            services.serve_lock = Some(cluster.hold_for_serve()?);
+        }
         let listener = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding HTTP on {}", config.http_addr))?;

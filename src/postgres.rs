@@ -77,6 +77,29 @@ impl ManagedCluster {
         &self.socket_dir
     }
 
+    fn serve_lock_path(&self) -> PathBuf {
+        self.data
+            .parent()
+            .expect("data lives under the cluster root")
+            .join("serve.lock")
+    }
+
+    /// Held (shared) by `serve` for its whole life, so an admin command that started the
+    /// cluster before `serve` came up knows not to stop it under `serve`.
+    pub fn hold_for_serve(&self) -> anyhow::Result<File> {
+        let file = File::create(self.serve_lock_path())?;
+        file.lock_shared().context("taking the serve lock")?;
+        Ok(file)
+    }
+
+    /// Whether a `serve` holds the cluster.
+    pub fn serve_is_using(&self) -> bool {
+        match File::create(self.serve_lock_path()) {
+            Ok(file) => file.try_lock().is_err(),
+            Err(_) => false,
+        }
+    }
+
     /// Fast shutdown: running transactions are rolled back, the cluster is consistent.
     pub fn stop(&self) -> anyhow::Result<()> {
         // Captured, not inherited: an admin command's stdout is for its own output only.
@@ -240,10 +263,14 @@ impl ManagedCluster {
             .next()
             .and_then(|l| l.trim().parse().ok())
             .unwrap_or(0);
+        // The data folder may be a symlink (moved to another disk); compare real paths.
+        let data = self
+            .data
+            .canonicalize()
+            .unwrap_or_else(|_| self.data.clone());
         let ours = pid > 0
-            && fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| {
-                cwd == self.data || cwd.canonicalize().is_ok_and(|c| c == self.data)
-            });
+            && fs::read_link(format!("/proc/{pid}/cwd"))
+                .is_ok_and(|cwd| cwd == data || cwd.canonicalize().is_ok_and(|c| c == data));
         if ours {
             tracing::info!(pid, "PostgreSQL cluster already running; using it");
             return Ok(true);
@@ -336,18 +363,42 @@ fn find_binaries_in(path: &std::ffi::OsStr, versioned_root: &Path) -> anyhow::Re
     })
 }
 
-/// As root, PostgreSQL must run as someone else: its own `postgres` account if the system has
-/// one, else `nobody`. As anyone else, it runs as us.
+/// Our own account for PostgreSQL when the system has no `postgres` one.
+const OWN_PG_USER: &str = "labforge-pg";
+
+/// As root, PostgreSQL must run as someone else: the system's `postgres` account, else our own
+/// `labforge-pg` system account (created once with `useradd`). Never a shared account such as
+/// `nobody`: with trust authentication on the socket, any daemon running as that account could
+/// use the database. As anyone else, it runs as us.
 fn unprivileged_user() -> anyhow::Result<Option<nix::unistd::User>> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(None);
     }
-    for name in ["postgres", "nobody"] {
+    for name in ["postgres", OWN_PG_USER] {
         if let Some(user) = nix::unistd::User::from_name(name)? {
             return Ok(Some(user));
         }
     }
-    bail!("running as root, but there is no 'postgres' or 'nobody' user to run PostgreSQL as")
+    let created = Command::new("useradd")
+        .args([
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            OWN_PG_USER,
+        ])
+        .stdin(Stdio::null())
+        .output();
+    match created {
+        Ok(out) if out.status.success() => {}
+        _ => bail!(
+            "running as root, PostgreSQL needs an unprivileged account: there is no 'postgres' user and \
+             creating '{OWN_PG_USER}' with useradd failed. Create one of them, or set DATABASE_URL."
+        ),
+    }
+    nix::unistd::User::from_name(OWN_PG_USER)?
+        .ok_or_else(|| anyhow!("useradd did not create {OWN_PG_USER}"))
+        .map(Some)
 }
 
 /// Waits until the server accepts connections (it may still be recovering after a crash).

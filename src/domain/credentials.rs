@@ -4,7 +4,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use sha2::{Digest, Sha256};
 
-use super::{Error, Forge, Result, blocking};
+use super::{Error, Forge, Result};
 use crate::model::{Actor, SiteRole, TokenScope, User};
 use crate::storage::UserRow;
 
@@ -26,7 +26,7 @@ pub(super) fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| Error::Internal(anyhow::anyhow!("hashing password: {e}")))
 }
 
-fn verify_password(password: &str, hash: &str) -> bool {
+pub(super) fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| {
         Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
@@ -75,8 +75,10 @@ impl Forge {
         let hash = row
             .as_ref()
             .map_or_else(|| dummy_hash().to_owned(), |r| r.password_hash.clone());
-        let password = password.to_owned();
-        let ok = blocking(move || verify_password(&password, &hash)).await?;
+        let ok = self
+            .passwords
+            .verify(row.as_ref().map(|r| r.id), password, hash)
+            .await?;
         match row {
             Some(row) if ok => Ok(Actor {
                 user: user_from_row(&row),

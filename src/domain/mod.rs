@@ -3,6 +3,7 @@
 mod accounts;
 mod authorize;
 mod credentials;
+mod password_check;
 mod repos;
 mod ssh_key;
 
@@ -14,6 +15,7 @@ use crate::storage::{Db, StorageError};
 
 pub use authorize::effective_access;
 pub use credentials::NewTokenSecret;
+pub use password_check::PasswordCheck;
 pub use ssh_key::PublicKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +80,7 @@ pub struct Forge {
     /// Bounds concurrent upload-packs over every transport (pack generation is the CPU-heavy
     /// part of a clone); more requests queue for a slot rather than fail.
     pub upload_slots: Arc<tokio::sync::Semaphore>,
+    pub passwords: PasswordCheck,
 }
 
 /// Runs CPU-heavy or blocking work (argon2, gix) off the async threads, keeping the span.

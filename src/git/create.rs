@@ -12,7 +12,9 @@ impl RepoStore {
         let staging = self.staging();
         std::fs::create_dir_all(&staging)?;
         let tmp = staging.join(format!("{}-{}.git", std::process::id(), random_suffix()));
-        let result = init_bare(&tmp, default_branch).and_then(|()| self.move_into_place(&tmp, dir));
+        let result = init_bare(&tmp, default_branch)
+            .and_then(|()| sync_tree(&tmp))
+            .and_then(|()| self.move_into_place(&tmp, dir));
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&tmp);
         }
@@ -40,8 +42,28 @@ impl RepoStore {
             std::fs::rename(target, aside)?;
         }
         std::fs::rename(tmp, target)?;
+        // The rename lives in the owner folder, a new owner folder in the repos root.
+        std::fs::File::open(parent)?.sync_all()?;
+        if let Some(root) = parent.parent() {
+            std::fs::File::open(root)?.sync_all()?;
+        }
         Ok(())
     }
+}
+
+/// Flushes every file and folder of the new repository to disk before it is renamed into
+/// place and its row committed: after a power cut the row never points at a half-written folder.
+fn sync_tree(path: &Path) -> Result<(), GitError> {
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            sync_tree(&entry.path())?;
+        } else {
+            std::fs::File::open(entry.path())?.sync_all()?;
+        }
+    }
+    std::fs::File::open(path)?.sync_all()?;
+    Ok(())
 }
 
 fn init_bare(path: &Path, default_branch: &str) -> Result<(), GitError> {

@@ -1,7 +1,9 @@
 //! The one place that starts git. Every git process gets a cleared environment with a short
 //! allowlist, server-side settings on the command line (where repository config cannot override
-//! them), `--end-of-options` before the repository path, a deadline, and `kill_on_drop` so a
-//! client that goes away takes its git child with it.
+//! them), `--end-of-options` before the repository path, its own process group, and a deadline.
+//! Dropping a `GitChild` (the client went away) or passing the deadline (even while nobody reads
+//! its output) ends the whole group: git's helpers such as `pack-objects` go too, not just the
+//! process we started.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -104,10 +106,48 @@ pub struct ServiceRequest<'a> {
     pub hook_env: Vec<(&'static str, String)>,
 }
 
-/// A running git service; killed when dropped unless it has finished.
+/// A running git service; its process group is ended when this is dropped or at the deadline.
 pub struct GitChild {
     pub child: Child,
     pub deadline: tokio::time::Instant,
+    watchdog: tokio::task::AbortHandle,
+}
+
+impl GitChild {
+    fn new(child: Child, deadline: tokio::time::Instant) -> Self {
+        let pid = child.id();
+        let watchdog = tokio::spawn(async move {
+            tokio::time::sleep_until(deadline).await;
+            if let Some(pid) = pid {
+                tracing::warn!(pid, "git ran past its deadline; ending its process group");
+                signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        })
+        .abort_handle();
+        Self {
+            child,
+            deadline,
+            watchdog,
+        }
+    }
+}
+
+impl Drop for GitChild {
+    fn drop(&mut self) {
+        self.watchdog.abort();
+        // `id()` is None once the child was reaped, so a finished git's (reusable) pid is
+        // never signalled. SIGTERM lets git's helpers remove their lock and temporary files;
+        // tokio's kill_on_drop then SIGKILLs the leader.
+        if let Some(pid) = self.child.id() {
+            signal_group(pid, nix::sys::signal::Signal::SIGTERM);
+        }
+    }
+}
+
+fn signal_group(pid: u32, signal: nix::sys::signal::Signal) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal);
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +179,7 @@ impl GitRunner {
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("LC_ALL", "C")
             .kill_on_drop(true)
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -158,7 +199,12 @@ impl GitRunner {
         if req.advertise_refs {
             cmd.arg("--advertise-refs");
         }
-        cmd.arg("--end-of-options").arg(req.dir.path());
+        // upload-archive takes exactly one argument and no options parser; the path is absolute
+        // (the root is canonical), so it can never be read as an option there.
+        if req.service != Service::UploadArchive {
+            cmd.arg("--end-of-options");
+        }
+        cmd.arg(req.dir.path());
         if let Some(p) = req.protocol {
             cmd.env("GIT_PROTOCOL", format!("version={}", p.version()));
         }
@@ -167,10 +213,10 @@ impl GitRunner {
         }
         cmd.stdin(Stdio::piped());
         let child = cmd.spawn()?;
-        Ok(GitChild {
+        Ok(GitChild::new(
             child,
-            deadline: tokio::time::Instant::now() + self.timeout,
-        })
+            tokio::time::Instant::now() + self.timeout,
+        ))
     }
 
     /// Runs a fixed maintenance command (`args` are ours, never a client's) in `dir`.
@@ -178,12 +224,22 @@ impl GitRunner {
         let mut cmd = self.base_command();
         cmd.args(args)
             .env("GIT_DIR", dir.path())
-            .current_dir(dir.path());
-        let out = tokio::time::timeout(self.timeout, cmd.output())
-            .await
-            .with_context(|| format!("git {} timed out", args.join(" ")))?
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        let child = cmd
+            .spawn()
             .with_context(|| format!("starting git {}", args.join(" ")))?;
-        check_status(out.status, &out.stderr, args)
+        let mut child = GitChild::new(child, tokio::time::Instant::now() + self.timeout);
+        let stderr = child.child.stderr.take();
+        let (status, stderr) = tokio::join!(child.child.wait(), async move {
+            let mut buf = Vec::new();
+            if let Some(mut e) = stderr {
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut e, &mut buf).await;
+            }
+            buf
+        });
+        check_status(status.context("waiting for git")?, &stderr, args)
     }
 
     pub fn git_path(&self) -> &Path {

@@ -13,7 +13,16 @@ use super::{GitRunner, RepoDir};
 
 /// The upkeep steps, in order; each is git's own command through the runner.
 const STEPS: &[&[&str]] = &[
-    &["repack", "-a", "-d", "-q", "--write-bitmap-index"],
+    // Unreachable objects (a mistaken force-push) go to a cruft pack and are kept two weeks,
+    // since bare repositories have no reflog to recover them from.
+    &[
+        "repack",
+        "-d",
+        "-q",
+        "--cruft",
+        "--cruft-expiration=2.weeks.ago",
+        "--write-bitmap-index",
+    ],
     &["commit-graph", "write", "--reachable", "--changed-paths"],
     &["pack-refs", "--all", "--prune"],
 ];
@@ -47,28 +56,39 @@ impl Upkeep {
         }
     }
 
+    /// Waits for a quiet spell, runs the steps, and goes round again if pushes arrived during
+    /// the run. The entry stays in `pending` until then, so one repository never has two
+    /// repacks at once.
     async fn wait_then_run(self: Arc<Self>, key: PathBuf, dir: RepoDir) {
         loop {
-            let last = {
-                let pending = self.pending.lock().expect("upkeep lock is never poisoned");
-                *pending.get(&key).expect("only this task removes the entry")
-            };
-            let due = last + self.delay;
-            if Instant::now() >= due {
-                break;
+            loop {
+                let last = self.last_push(&key);
+                let due = last + self.delay;
+                if Instant::now() >= due {
+                    break;
+                }
+                tokio::time::sleep_until(due).await;
             }
-            tokio::time::sleep_until(due).await;
-        }
-        self.pending
-            .lock()
-            .expect("upkeep lock is never poisoned")
-            .remove(&key);
-        for step in STEPS {
-            if let Err(e) = self.runner.run_in(&dir, step).await {
-                tracing::warn!(repo = %key.display(), error = %e, "repository upkeep failed");
+            let started = Instant::now();
+            for step in STEPS {
+                if let Err(e) = self.runner.run_in(&dir, step).await {
+                    tracing::warn!(repo = %key.display(), error = %e, "repository upkeep failed");
+                    break;
+                }
+            }
+            tracing::info!(repo = %key.display(), "repository upkeep done");
+            let mut pending = self.pending.lock().expect("upkeep lock is never poisoned");
+            if pending.get(&key).is_some_and(|last| *last <= started) {
+                pending.remove(&key);
                 return;
             }
         }
-        tracing::info!(repo = %key.display(), "repository repacked");
+    }
+
+    fn last_push(&self, key: &PathBuf) -> Instant {
+        let pending = self.pending.lock().expect("upkeep lock is never poisoned");
+        *pending
+            .get(key)
+            .expect("only the repository's own task removes its entry")
     }
 }

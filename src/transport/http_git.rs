@@ -203,8 +203,10 @@ async fn advertise_refs(
     let repo = authorize(&st.forge, actor.as_ref(), &path, service).await?;
     let protocol = protocol(&headers);
     let child = spawn(&st, &repo, service, true, protocol)?;
-    // Protocol v2 starts with the capability advertisement itself; v0/v1 want the service line.
-    let prefix = (protocol.map(GitProtocol::version) != Some(2)).then(|| {
+    // Protocol v2 (upload-pack only: receive-pack answers v0 whatever was asked) starts with the
+    // capability advertisement itself; v0/v1 want the service line first.
+    let speaks_v2 = service == Service::UploadPack && protocol.map(GitProtocol::version) == Some(2);
+    let prefix = (!speaks_v2).then(|| {
         [
             pkt_line(&format!("# service={}\n", service.name())),
             "0000".into(),

@@ -658,3 +658,64 @@ async fn hostile_names_are_refused_before_touching_the_disk() {
         .collect();
     assert!(entries.is_empty(), "nothing was created: {entries:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn atomic_pushes_and_push_options() {
+    let app = TestApp::spawn().await;
+    alice_with_repo(&app, false).await;
+    let url = app.url(Some(("alice", "alice-password")), "alice/dns");
+    let src = app.workdir("src");
+    local_repo(&src, 2).await;
+    git_ok(&src, &["branch", "other"]).await;
+    git_ok(&src, &["push", "-q", &url, "main", "other"]).await;
+    // Rewrite `other` so pushing it is not a fast-forward, and advance main.
+    git_ok(&src, &["checkout", "-q", "-B", "other", "main~1"]).await;
+    git_ok(&src, &["commit", "-q", "--allow-empty", "-m", "diverged"]).await;
+    git_ok(&src, &["checkout", "-q", "main"]).await;
+    git_ok(&src, &["commit", "-q", "--allow-empty", "-m", "ahead"]).await;
+    let server = app.server_repo("alice/dns");
+    let before = refs(&server).await;
+    let out = git(&src, &["push", "--atomic", &url, "main", "other"]).await;
+    assert!(
+        !out.status.success(),
+        "a non-fast-forward in an atomic push fails it whole"
+    );
+    assert_eq!(
+        refs(&server).await,
+        before,
+        "atomic: main did not move either"
+    );
+    // Push options are advertised and accepted.
+    let out = git(
+        &src,
+        &["push", "-o", "ci.skip", "-o", "note=hello", &url, "main"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        git_ok(&server, &["rev-parse", "main"]).await,
+        git_ok(&src, &["rev-parse", "main"]).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_v2_request_for_receive_pack_still_gets_the_v0_service_line() {
+    let app = TestApp::spawn().await;
+    alice_with_repo(&app, false).await;
+    let res = reqwest::Client::new()
+        .get(format!(
+            "{}/alice/dns.git/info/refs?service=git-receive-pack",
+            app.base
+        ))
+        .header("git-protocol", "version=2")
+        .basic_auth("alice", Some("alice-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.starts_with("001f# service=git-receive-pack\n0000"),
+        "{body}"
+    );
+}

@@ -632,3 +632,58 @@ async fn a_hundred_concurrent_clones_over_ssh_all_succeed() {
         failures[0]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_that_never_authenticates_is_closed() {
+    use tokio::io::AsyncReadExt;
+    let app = TestApp::spawn_with(&[("LABFORGE_SSH_AUTH_TIMEOUT_SECS", "1")]).await;
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", app.ssh_port))
+        .await
+        .unwrap();
+    // Say nothing; the server greets, then hangs up once the timeout passes.
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        socket.read_to_end(&mut seen),
+    )
+    .await;
+    assert!(read.is_ok(), "the server kept a silent connection open");
+    assert!(
+        seen.starts_with(b"SSH-2.0-labforge"),
+        "{:?}",
+        String::from_utf8_lossy(&seen)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn git_archive_remote_over_ssh() {
+    let app = TestApp::spawn().await;
+    let key = user_with_key(&app, "alice", "ed25519").await;
+    app.create_repo("alice", "dns", false).await;
+    let ssh = SshClient::new(&app, &key);
+    let src = app.workdir("src");
+    local_repo(&src, 2).await;
+    ssh.git_ok(&src, &["push", "-q", &ssh.url("alice/dns"), "main"])
+        .await;
+    let tar = app.work.path().join("out.tar");
+    ssh.git_ok(
+        app.work.path(),
+        &[
+            "archive",
+            &format!("--remote={}", ssh.url("alice/dns")),
+            "-o",
+            tar.to_str().unwrap(),
+            "main",
+        ],
+    )
+    .await;
+    let listing = std::process::Command::new("tar")
+        .arg("tf")
+        .arg(&tar)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&listing.stdout),
+        "file0.txt\nfile1.txt\n"
+    );
+}

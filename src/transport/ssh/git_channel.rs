@@ -9,6 +9,7 @@ use russh::ChannelId;
 use russh::server::Handle;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, timeout_at};
 
 use super::SshState;
 use crate::git::runner::{GitChild, ServiceRequest};
@@ -19,36 +20,56 @@ use crate::model::Repo;
 const STDIN_QUEUE: usize = 64;
 const READ_CHUNK: usize = 32 * 1024;
 
-pub async fn start(
+/// Starts the service in the background and returns its stdin feed and kill switch at once, so
+/// the session keeps answering while a clone waits for an upload slot.
+pub fn start(
     st: &SshState,
     repo: Repo,
     service: Service,
     protocol: Option<GitProtocol>,
     channel: ChannelId,
     handle: Handle,
-) -> anyhow::Result<(mpsc::Sender<Bytes>, oneshot::Sender<()>)> {
-    let dir = st.forge.repo_dir(&repo)?;
-    // The same slots as smart HTTP: a clone waits for one instead of failing.
-    let permit = match service {
-        Service::UploadPack => Some(Arc::clone(&st.forge.upload_slots).acquire_owned().await?),
-        _ => None,
-    };
-    let mut child = st.forge.runner.spawn_service(ServiceRequest {
-        service,
-        dir: &dir,
-        stateless_rpc: false,
-        advertise_refs: false,
-        protocol,
-        hook_env: Vec::new(),
-    })?;
+) -> (mpsc::Sender<Bytes>, oneshot::Sender<()>) {
     let (stdin_tx, stdin_rx) = mpsc::channel::<Bytes>(STDIN_QUEUE);
-    if let Some(stdin) = child.child.stdin.take() {
-        tokio::spawn(feed_stdin(stdin, stdin_rx));
-    }
-    let (kill_tx, kill_rx) = oneshot::channel();
+    let (kill_tx, mut kill_rx) = oneshot::channel();
     let forge = Arc::clone(&st.forge);
     tokio::spawn(async move {
-        let ok = pump(child, channel, handle, kill_rx).await;
+        // The same slots as smart HTTP: a clone waits for one instead of failing.
+        let permit = match service {
+            Service::UploadPack => tokio::select! {
+                _ = &mut kill_rx => return,
+                permit = Arc::clone(&forge.upload_slots).acquire_owned() => Some(permit.expect("never closed")),
+            },
+            _ => None,
+        };
+        let spawned = forge
+            .repo_dir(&repo)
+            .map_err(anyhow::Error::from)
+            .and_then(|dir| {
+                Ok(forge.runner.spawn_service(ServiceRequest {
+                    service,
+                    dir: &dir,
+                    stateless_rpc: false,
+                    advertise_refs: false,
+                    protocol,
+                    hook_env: Vec::new(),
+                })?)
+            });
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                tracing::error!(error = ?e, "starting git for an SSH session");
+                let _ = handle
+                    .extended_data(channel, 1, Bytes::from_static(b"error: internal error\n"))
+                    .await;
+                finish(&handle, channel, 1).await;
+                return;
+            }
+        };
+        if let Some(stdin) = child.child.stdin.take() {
+            tokio::spawn(feed_stdin(stdin, stdin_rx));
+        }
+        let ok = pump(child, channel, &handle, kill_rx).await;
         drop(permit);
         if ok
             && service.writes()
@@ -57,7 +78,7 @@ pub async fn start(
             tracing::warn!(error = %e, "after-push bookkeeping failed");
         }
     });
-    Ok((stdin_tx, kill_tx))
+    (stdin_tx, kill_tx)
 }
 
 async fn feed_stdin(mut stdin: tokio::process::ChildStdin, mut rx: mpsc::Receiver<Bytes>) {
@@ -69,11 +90,35 @@ async fn feed_stdin(mut stdin: tokio::process::ChildStdin, mut rx: mpsc::Receive
     // Sender dropped (client EOF or channel gone): closing stdin tells git the input ended.
 }
 
+/// Ends the channel as OpenSSH does: EOF, exit status, close.
+async fn finish(handle: &Handle, channel: ChannelId, code: u32) {
+    let _ = handle.eof(channel).await;
+    let _ = handle.exit_status_request(channel, code).await;
+    let _ = handle.close(channel).await;
+}
+
+/// Sends data, giving up at the deadline: a client that stops reading (its window stays
+/// closed) must not hold git and its upload slot forever.
+async fn send(
+    handle: &Handle,
+    channel: ChannelId,
+    ext: Option<u32>,
+    data: &[u8],
+    deadline: Instant,
+) -> bool {
+    let data = Bytes::copy_from_slice(data);
+    let sent = match ext {
+        None => timeout_at(deadline, handle.data(channel, data)).await,
+        Some(code) => timeout_at(deadline, handle.extended_data(channel, code, data)).await,
+    };
+    matches!(sent, Ok(Ok(())))
+}
+
 /// Streams git's output to the channel until git exits; returns whether it succeeded.
 async fn pump(
     mut child: GitChild,
     channel: ChannelId,
-    handle: Handle,
+    handle: &Handle,
     mut kill: oneshot::Receiver<()>,
 ) -> bool {
     let (Some(mut stdout), Some(mut stderr)) =
@@ -81,28 +126,23 @@ async fn pump(
     else {
         return false;
     };
+    let deadline = child.deadline;
     let (mut out_buf, mut err_buf) = (vec![0u8; READ_CHUNK], vec![0u8; READ_CHUNK]);
     let (mut out_open, mut err_open) = (true, true);
     while out_open || err_open {
         tokio::select! {
-            _ = &mut kill => return false, // channel or connection gone: dropping `child` kills git
-            () = tokio::time::sleep_until(child.deadline) => {
-                tracing::warn!("git over SSH ran past its deadline; killed");
-                let _ = handle.extended_data(channel, 1, Bytes::from_static(b"error: timed out\n")).await;
-                let _ = child.child.start_kill();
-                out_open = false;
-                err_open = false;
-            }
+            _ = &mut kill => return false, // channel or connection gone: dropping `child` ends git
             n = stdout.read(&mut out_buf), if out_open => match n {
                 Ok(0) | Err(_) => out_open = false,
-                Ok(n) => if handle.data(channel, Bytes::copy_from_slice(&out_buf[..n])).await.is_err() { return false },
+                Ok(n) => if !send(handle, channel, None, &out_buf[..n], deadline).await { return false },
             },
             n = stderr.read(&mut err_buf), if err_open => match n {
                 Ok(0) | Err(_) => err_open = false,
-                Ok(n) => if handle.extended_data(channel, 1, Bytes::copy_from_slice(&err_buf[..n])).await.is_err() { return false },
+                Ok(n) => if !send(handle, channel, Some(1), &err_buf[..n], deadline).await { return false },
             },
         }
     }
+    // Output closed; the watchdog in GitChild bounds this wait by the deadline.
     let status = tokio::select! {
         _ = &mut kill => return false,
         status = child.child.wait() => status,
@@ -111,8 +151,6 @@ async fn pump(
         Ok(s) => (s.success(), s.code().map_or(128, |c| c as u32)),
         Err(_) => (false, 128),
     };
-    let _ = handle.eof(channel).await;
-    let _ = handle.exit_status_request(channel, code).await;
-    let _ = handle.close(channel).await;
+    finish(handle, channel, code).await;
     ok
 }

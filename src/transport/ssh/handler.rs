@@ -137,8 +137,7 @@ impl SshSession {
             state.protocol,
             channel,
             session.handle(),
-        )
-        .await?;
+        );
         state.stdin = Some(stdin_tx);
         state._kill = Some(kill_tx);
         session.channel_success(channel)?;

@@ -1,0 +1,96 @@
+# Shared by the bench scripts: build labforge, make the synthetic repos, start the anchors and a
+# labforge that serves the very same bare repositories. Source it; it cleans up on exit.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SHARED=${SHARED:-$ROOT/../shared}
+BENCH=${BENCH_DIR:-/tmp/labforge-bench}
+REPOS=$BENCH/repos
+LF_DATA=$BENCH/labforge
+PEERS_PORT=18080
+LF_HTTP=18480
+LF_SSH=18482
+export PEERS_STATE=$BENCH/peers
+LF=$ROOT/target/release/labforge
+PASSWORD=bench-password
+
+need_pkg() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if ((${#missing[@]})); then
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+build() { (cd "$ROOT" && cargo build --release --quiet); }
+
+make_repos() {
+  mkdir -p "$REPOS"
+  for kind in "$@"; do
+    [ -d "$REPOS/$kind.git" ] || python3 "$SHARED/bench/mkrepo.py" "$kind" "$REPOS/$kind.git" >/dev/null
+  done
+}
+
+lf_env() {
+  env -u DATABASE_URL ${LF_EXTRA_ENV:-} LABFORGE_DATA_DIR="$LF_DATA" LABFORGE_HTTP_ADDR="127.0.0.1:$LF_HTTP" \
+    LABFORGE_SSH_ADDR="127.0.0.1:$LF_SSH" LABFORGE_UPKEEP_DELAY_SECS=3600 "$@"
+}
+
+LF_PID=
+start_labforge() {
+  # `env` execs labforge, so $! is labforge's own pid (RSS is measured on it).
+  env -u DATABASE_URL ${LF_EXTRA_ENV:-} LABFORGE_DATA_DIR="$LF_DATA" LABFORGE_HTTP_ADDR="127.0.0.1:$LF_HTTP" \
+    LABFORGE_SSH_ADDR="127.0.0.1:$LF_SSH" LABFORGE_UPKEEP_DELAY_SECS=3600 "$LF" serve >"$BENCH/labforge.log" 2>&1 &
+  LF_PID=$!
+  for _ in $(seq 600); do
+    curl -fs "http://127.0.0.1:$LF_HTTP/healthz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "labforge did not start; see $BENCH/labforge.log" >&2
+  exit 1
+}
+
+stop_all() {
+  [ -n "$LF_PID" ] && kill "$LF_PID" 2>/dev/null && wait "$LF_PID" 2>/dev/null || true
+  "$SHARED/bench/peers" down >/dev/null 2>&1 || true
+}
+
+# User `bench` (the anchors' SSH client key is also bench's key) owning public copies of the repos.
+import_repos() {
+  echo "$PASSWORD" | lf_env "$LF" admin user create bench --email bench@lab.test --password-stdin 2>/dev/null || true
+  lf_env "$LF" admin key add bench --title peers <"$PEERS_STATE/client_key.pub" >/dev/null 2>&1 || true
+  for kind in "$@"; do
+    lf_env "$LF" admin repo create "bench/$kind" >/dev/null 2>&1 || true
+    rm -rf "$LF_DATA/repos/bench/$kind.git"
+    cp -a "$REPOS/$kind.git" "$LF_DATA/repos/bench/$kind.git"
+  done
+}
+
+setup() {
+  need_pkg curl wrk
+  build
+  make_repos "$@"
+  mkdir -p "$BENCH"
+  "$SHARED/bench/peers" up "$REPOS" "$PEERS_PORT" >/dev/null
+  trap stop_all EXIT
+  import_repos "$@"
+  start_labforge
+}
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# Runs a command (its output to $BENCH/cmd.out) while sampling a process's RSS; prints the peak.
+peak_rss_during() {
+  local pid=$1; shift
+  local peak=0 sampler
+  ( while :; do rss_kib "$pid"; sleep 0.05; done ) >"$BENCH/rss.samples" 2>/dev/null &
+  sampler=$!
+  "$@" >"$BENCH/cmd.out"
+  kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+  peak=$(sort -n "$BENCH/rss.samples" | tail -n 1)
+  echo "${peak:-0}"
+}
+
+# aggregate MiB/s from packload's line
+mibps() { sed -n 's/.*aggregate=\([0-9.]*\)MiB\/s.*/\1/p'; }
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b else 'n/a')" "$1" "$2"; }
