@@ -12,19 +12,12 @@ LOAD="$SHARED/bench/packload.py"
 
 idle=$(rss_kib "$LF_PID")
 python3 "$LOAD" "$HB_URL" --rounds 1 >/dev/null; python3 "$LOAD" "$LF_URL" --rounds 1 >/dev/null  # warm caches
-echo "# clone of medium over smart HTTP (server side), $ROUNDS rounds"
+echo "# clone of medium over smart HTTP (server side): median of ${TRIALS:-3} alternating trials of $ROUNDS rounds"
 for c in 1 4; do
-  hb=$(python3 "$LOAD" "$HB_URL" --concurrency "$c" --rounds "$ROUNDS")
-  if [ "$c" = 4 ]; then
-    peak=$(peak_rss_during "$LF_PID" python3 "$LOAD" "$LF_URL" --concurrency "$c" --rounds "$ROUNDS")
-    lf=$(cat "$BENCH/cmd.out")
-  else
-    lf=$(python3 "$LOAD" "$LF_URL" --concurrency "$c" --rounds "$ROUNDS")
-  fi
-  echo "http-backend c=$c: $hb"
-  echo "labforge     c=$c: $lf"
-  echo "ratio        c=$c: $(ratio "$(echo "$lf" | mibps)" "$(echo "$hb" | mibps)")x http-backend"
+  read -r hb lf < <(alternate_mibps "$HB_URL" "$LF_URL" "$c" "$ROUNDS")
+  echo "c=$c  http-backend ${hb} MiB/s  labforge ${lf} MiB/s  ratio $(ratio "$lf" "$hb")x"
 done
+peak=$(peak_rss_during "$LF_PID" python3 "$LOAD" "$LF_URL" --concurrency 4 --rounds "$ROUNDS")
 echo "# info/refs requests per second (wrk, 2 threads, 16 connections, 10 s, anonymous)"
 wrk_rps() { wrk -t2 -c16 -d10s "$1" | awk '/Requests\/sec/ {print $2}'; }
 hb_rps=$(wrk_rps "$HB_URL/info/refs?service=git-upload-pack")

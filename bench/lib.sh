@@ -94,3 +94,15 @@ peak_rss_during() {
 # aggregate MiB/s from packload's line
 mibps() { sed -n 's/.*aggregate=\([0-9.]*\)MiB\/s.*/\1/p'; }
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b else 'n/a')" "$1" "$2"; }
+
+# Median aggregate MiB/s of TRIALS packload runs per server, alternating servers between trials
+# so drift on a shared machine hits both alike. Prints "A_MEDIAN B_MEDIAN".
+alternate_mibps() {
+  local a_url=$1 b_url=$2 c=$3 rounds=$4 trials=${TRIALS:-3} as=() bs=()
+  for _ in $(seq "$trials"); do
+    as+=("$(python3 "$LOAD" "$a_url" --concurrency "$c" --rounds "$rounds" | mibps)")
+    bs+=("$(python3 "$LOAD" "$b_url" --concurrency "$c" --rounds "$rounds" | mibps)")
+  done
+  echo "$(median "${as[@]}") $(median "${bs[@]}")"
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

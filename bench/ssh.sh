@@ -13,13 +13,10 @@ LF_URL="ssh://git@127.0.0.1:$LF_SSH/bench/medium.git"
 OS_URL="ssh://root@127.0.0.1:$((PEERS_PORT + 2))$REPOS/medium.git"
 LOAD="$SHARED/bench/packload.py"
 python3 "$LOAD" "$OS_URL" >/dev/null; python3 "$LOAD" "$LF_URL" >/dev/null  # warm caches
-echo "# clone of medium over SSH (server side), $ROUNDS rounds"
+echo "# clone of medium over SSH (server side): median of ${TRIALS:-3} alternating trials of $ROUNDS rounds"
 for c in 1 4; do
-  os=$(python3 "$LOAD" "$OS_URL" --concurrency "$c" --rounds "$ROUNDS")
-  lf=$(python3 "$LOAD" "$LF_URL" --concurrency "$c" --rounds "$ROUNDS")
-  echo "openssh  c=$c: $os"
-  echo "labforge c=$c: $lf"
-  echo "ratio    c=$c: $(ratio "$(echo "$lf" | mibps)" "$(echo "$os" | mibps)")x OpenSSH"
+  read -r os lf < <(alternate_mibps "$OS_URL" "$LF_URL" "$c" "$ROUNDS")
+  echo "c=$c  openssh ${os} MiB/s  labforge ${lf} MiB/s  ratio $(ratio "$lf" "$os")x"
 done
 echo "# full 'git clone' of small, $SMALL times each, median wall time"
 clone_ms() {
