@@ -67,6 +67,9 @@ pub enum TokenCommand {
         title: String,
         #[arg(long, default_value = "write", value_parser = ["read", "write"])]
         scope: String,
+        /// Expire the token after this many days (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
     },
 }
 
@@ -135,10 +138,17 @@ async fn execute(forge: &Forge, command: AdminCommand) -> anyhow::Result<()> {
             let fingerprint = forge.add_key(&name, &title, &line).await?;
             println!("{fingerprint}");
         }
-        AdminCommand::Token(TokenCommand::Create { name, title, scope }) => {
+        AdminCommand::Token(TokenCommand::Create {
+            name,
+            title,
+            scope,
+            expires_in_days,
+        }) => {
             let name = Username::parse(&name)?;
             let scope: TokenScope = scope.parse().map_err(anyhow::Error::msg)?;
-            let token = forge.create_token(&name, &title, scope, None).await?;
+            let expires = expires_in_days
+                .map(|d| time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(d)));
+            let token = forge.create_token(&name, &title, scope, expires).await?;
             println!("{}", token.0);
         }
         AdminCommand::Repo(RepoCommand::Create {

@@ -719,3 +719,28 @@ async fn a_v2_request_for_receive_pack_still_gets_the_v0_service_line() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_tokens_are_refused() {
+    let app = TestApp::spawn().await;
+    alice_with_repo(&app, true).await;
+    let past = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
+    let alice = labforge::model::Username::parse("alice").unwrap();
+    let expired = app
+        .forge
+        .create_token(&alice, "old", TokenScope::Read, Some(past))
+        .await
+        .unwrap()
+        .0;
+    let res = reqwest::Client::new()
+        .get(format!(
+            "{}/alice/dns.git/info/refs?service=git-upload-pack",
+            app.base
+        ))
+        .basic_auth("alice", Some(&expired))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.text().await.unwrap(), "authentication failed\n");
+}
