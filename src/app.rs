@@ -28,6 +28,7 @@ use crate::web::WebState;
 #[derive(Clone)]
 struct AppState {
     forge: Arc<Forge>,
+    config: Arc<Config>,
 }
 
 impl FromRef<AppState> for GitHttpState {
@@ -42,6 +43,7 @@ impl FromRef<AppState> for WebState {
     fn from_ref(s: &AppState) -> Self {
         WebState {
             forge: Arc::clone(&s.forge),
+            config: Arc::clone(&s.config),
         }
     }
 }
@@ -107,6 +109,7 @@ impl Services {
             upkeep,
             push_to_create: config.push_to_create,
             upload_slots: Arc::new(Semaphore::new(config.max_upload_packs)),
+            reads: Arc::default(),
             passwords: PasswordCheck::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
@@ -157,9 +160,6 @@ impl App {
         let listener = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding HTTP on {}", config.http_addr))?;
-        let state = AppState {
-            forge: Arc::clone(&services.forge),
-        };
         let ssh_listener = TcpListener::bind(config.ssh_addr)
             .await
             .with_context(|| format!("binding SSH on {}", config.ssh_addr))?;
@@ -171,6 +171,10 @@ impl App {
             Arc::clone(&config),
             Arc::clone(&services.forge),
         )?;
+        let state = AppState {
+            forge: Arc::clone(&services.forge),
+            config: Arc::clone(&config),
+        };
         let router = Router::new()
             .merge(crate::transport::http_git::router())
             .merge(crate::web::router())

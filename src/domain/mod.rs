@@ -2,6 +2,7 @@
 
 mod accounts;
 mod authorize;
+mod browse;
 mod credentials;
 mod password_check;
 mod repos;
@@ -81,6 +82,8 @@ pub struct Forge {
     /// part of a clone); more requests queue for a slot rather than fail.
     pub upload_slots: Arc<tokio::sync::Semaphore>,
     pub passwords: PasswordCheck,
+    /// Cached gix handles and tree-page answers for the web pages.
+    pub reads: Arc<crate::git::read::ReadCache>,
 }
 
 /// Runs CPU-heavy or blocking work (argon2, gix) off the async threads, keeping the span.

@@ -4,7 +4,7 @@ pub mod access;
 pub mod names;
 
 pub use access::{RepoAccess, SiteRole, TokenScope};
-pub use names::{Email, NameError, RepoName, RepoPath, Username};
+pub use names::{Email, NameError, RepoName, RepoPath, TreePath, Username};
 
 pub type UserId = i64;
 pub type RepoId = i64;

@@ -118,6 +118,56 @@ impl fmt::Display for RepoPath {
     }
 }
 
+/// A path inside a repository's tree, from a URL: `/`-separated segments, none empty, `.` or
+/// `..`, no NUL. The empty path is the root. It is only ever looked up in a git tree, never on disk,
+/// but the same strictness keeps odd names out of links and logs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct TreePath(String);
+
+impl TreePath {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        let s = s.trim_matches('/');
+        if s.is_empty() {
+            return Ok(Self::default());
+        }
+        let kind = "a path";
+        if s.len() > 4096 {
+            return Err(NameError::TooLong { kind });
+        }
+        for seg in s.split('/') {
+            if seg.is_empty() || seg == "." || seg == ".." {
+                return Err(NameError::Reserved { kind });
+            }
+            if seg.contains('\0') {
+                return Err(NameError::BadCharacters { kind });
+            }
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `a/b` joined with `c` is `a/b/c`.
+    pub fn join(&self, name: &str) -> String {
+        if self.0.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.0)
+        }
+    }
+
+    /// The last segment (the file name), empty for the root.
+    pub fn file_name(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or("")
+    }
+}
+
 /// An e-mail address, checked only as far as is useful: one `@`, no spaces or control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
@@ -220,6 +270,17 @@ mod tests {
     fn repo_path_round_trips() {
         let p = RepoPath::parse("lab/dns.git").unwrap();
         assert_eq!(p.to_string(), "lab/dns");
+    }
+
+    #[test]
+    fn tree_paths() {
+        assert!(TreePath::parse("").unwrap().is_root());
+        assert_eq!(TreePath::parse("/a/b/").unwrap().as_str(), "a/b");
+        assert_eq!(TreePath::parse("a/b").unwrap().join("c"), "a/b/c");
+        assert_eq!(TreePath::parse("a/b.txt").unwrap().file_name(), "b.txt");
+        for bad in ["a/../b", "..", "a//b", "./a", "a/\0"] {
+            assert!(TreePath::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

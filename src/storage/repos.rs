@@ -120,6 +120,20 @@ impl Db {
             .collect())
     }
 
+    /// Public repositories, most recently pushed first.
+    pub async fn public_repos(&self) -> Result<Vec<RepoRow>> {
+        Ok(sqlx::query_as!(
+            RepoRow,
+            "SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
+                    r.default_branch
+             FROM repositories r JOIN users u ON u.id = r.owner_id
+             WHERE NOT r.is_private
+             ORDER BY r.pushed_at DESC NULLS LAST, lower(u.name), lower(r.name)"
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     pub async fn mark_pushed(&self, repo_id: i64) -> Result<()> {
         sqlx::query!(
             "UPDATE repositories SET pushed_at = now() WHERE id = $1",

@@ -1,5 +1,4 @@
-//! The browser-facing room: pages rendered with askama from `templates/`. For now the health
-//! check and the error page; the repository pages join here.
+//! The browser-facing room: pages rendered with askama from `templates/`.
 
 use std::sync::Arc;
 
@@ -10,11 +9,18 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
+use crate::config::Config;
 use crate::domain::Forge;
+
+mod error;
+mod markdown;
+mod pages;
+mod view;
 
 #[derive(Clone)]
 pub struct WebState {
     pub forge: Arc<Forge>,
+    pub config: Arc<Config>,
 }
 
 pub fn router<S>() -> Router<S>
@@ -24,6 +30,9 @@ where
 {
     Router::new()
         .route("/healthz", get(show_health))
+        .merge(pages::home::router())
+        .merge(pages::repo::router())
+        .merge(pages::history::router())
         .fallback(show_not_found)
 }
 

@@ -4,3 +4,4 @@ mod cli;
 mod helpers;
 mod http_git;
 mod ssh;
+mod web;

@@ -1,0 +1,506 @@
+//! Reading repositories for the web pages, in-process with gix. Owned view structs come out; no
+//! gix type leaves this room. Every function here blocks: call it from `spawn_blocking`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use gix::ObjectId;
+use gix::bstr::ByteSlice;
+
+use super::{GitError, RepoDir};
+use crate::model::TreePath;
+
+fn gx(e: impl std::fmt::Display) -> GitError {
+    GitError::Gix(e.to_string())
+}
+
+/// A commit id as hex; the only way commits are named outside this room.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CommitId(pub String);
+
+impl CommitId {
+    pub fn short(&self) -> &str {
+        &self.0[..self.0.len().min(10)]
+    }
+    fn oid(&self) -> Result<ObjectId, GitError> {
+        ObjectId::from_hex(self.0.as_bytes()).map_err(gx)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CommitInfo {
+    pub id: CommitId,
+    pub subject: String,
+    pub body: String,
+    pub author_name: String,
+    pub author_email: String,
+    /// Seconds since the epoch (author time).
+    pub time: i64,
+    pub parents: Vec<CommitId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Dir,
+    File,
+    Symlink,
+    Submodule,
+}
+
+#[derive(Debug, Clone)]
+pub struct TreeEntry {
+    pub name: String,
+    pub kind: EntryKind,
+    /// The commit that last changed this entry, when found within the search budget.
+    pub last_commit: Option<CommitInfo>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefInfo {
+    pub name: String,
+    pub commit: CommitInfo,
+}
+
+/// What a URL's `REF/PATH` part names.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// As it appears in URLs: a branch or tag name, or a commit id.
+    pub rev: String,
+    pub commit: CommitId,
+    pub path: TreePath,
+}
+
+pub struct BlobView {
+    pub data: Vec<u8>,
+    pub size: u64,
+    pub is_binary: bool,
+}
+
+/// Each entry of a directory with the commit that last changed it (if found).
+type LastCommits = Vec<(String, Option<CommitInfo>)>;
+
+/// Cached per-repository handles and last-commit answers, shared by all requests. Answers are
+/// keyed by commit id and path, so they never go stale: a push makes new commit ids.
+#[derive(Default)]
+pub struct ReadCache {
+    repos: Mutex<HashMap<std::path::PathBuf, gix::ThreadSafeRepository>>,
+    last_commits: Mutex<HashMap<(String, String), LastCommits>>,
+}
+
+const REPO_CACHE: usize = 256;
+const LAST_COMMIT_CACHE: usize = 1024;
+/// How long the one pass over history for a tree page may take before it gives up on the
+/// entries still unresolved (they show no last commit rather than slowing the page).
+const LAST_COMMIT_BUDGET: Duration = Duration::from_secs(2);
+
+impl ReadCache {
+    pub fn open(&self, dir: &RepoDir) -> Result<Reader<'_>, GitError> {
+        let key = dir.path().to_path_buf();
+        let mut repos = self.repos.lock().expect("never poisoned");
+        if !repos.contains_key(&key) {
+            if repos.len() >= REPO_CACHE {
+                repos.clear();
+            }
+            let opts = gix::open::Options::isolated().strict_config(false);
+            repos.insert(
+                key.clone(),
+                gix::open_opts(&key, opts).map_err(gx)?.into_sync(),
+            );
+        }
+        let repo = repos.get(&key).expect("inserted above").to_thread_local();
+        Ok(Reader { repo, cache: self })
+    }
+}
+
+pub struct Reader<'c> {
+    repo: gix::Repository,
+    cache: &'c ReadCache,
+}
+
+impl Reader<'_> {
+    fn info(&self, commit: &gix::Commit<'_>) -> Result<CommitInfo, GitError> {
+        let message = commit.message().map_err(gx)?;
+        let author = commit.author().map_err(gx)?;
+        Ok(CommitInfo {
+            id: CommitId(commit.id.to_hex().to_string()),
+            subject: message.title.to_str_lossy().trim().to_owned(),
+            body: message
+                .body
+                .map(|b| b.to_str_lossy().trim().to_owned())
+                .unwrap_or_default(),
+            author_name: author.name.to_str_lossy().trim().to_owned(),
+            author_email: author.email.to_str_lossy().trim().to_owned(),
+            time: author.seconds(),
+            parents: commit
+                .parent_ids()
+                .map(|p| CommitId(p.to_hex().to_string()))
+                .collect(),
+        })
+    }
+
+    pub fn commit(&self, id: &CommitId) -> Result<CommitInfo, GitError> {
+        let commit = self.repo.find_commit(id.oid()?).map_err(gx)?;
+        self.info(&commit)
+    }
+
+    fn refs(&self, prefix: &str) -> Result<Vec<RefInfo>, GitError> {
+        let platform = self.repo.references().map_err(gx)?;
+        let mut out = Vec::new();
+        for reference in platform.prefixed(prefix).map_err(gx)? {
+            let mut reference = reference.map_err(gx)?;
+            let name = reference.name().as_bstr().to_str_lossy();
+            let name = name.strip_prefix(prefix).unwrap_or(&name).to_owned();
+            let Ok(commit) = reference.peel_to_commit() else {
+                continue;
+            }; // tags of trees or blobs
+            out.push(RefInfo {
+                name,
+                commit: self.info(&commit)?,
+            });
+        }
+        out.sort_by(|a, b| b.commit.time.cmp(&a.commit.time).then(a.name.cmp(&b.name)));
+        Ok(out)
+    }
+
+    pub fn branches(&self) -> Result<Vec<RefInfo>, GitError> {
+        self.refs("refs/heads/")
+    }
+
+    pub fn tags(&self) -> Result<Vec<RefInfo>, GitError> {
+        self.refs("refs/tags/")
+    }
+
+    /// The commit a branch points at, if the branch exists.
+    pub fn branch_head(&self, branch: &str) -> Result<Option<CommitInfo>, GitError> {
+        let Ok(Some(mut reference)) = self
+            .repo
+            .try_find_reference(format!("refs/heads/{branch}").as_str())
+        else {
+            return Ok(None);
+        };
+        let commit = reference.peel_to_commit().map_err(gx)?;
+        Ok(Some(self.info(&commit)?))
+    }
+
+    /// Splits `REF/PATH`: the longest existing branch or tag wins (branch names contain slashes),
+    /// else the first segment as a full or abbreviated commit id.
+    pub fn resolve(&self, rest: &str) -> Result<Option<Resolved>, GitError> {
+        let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        for n in (1..=segments.len()).rev() {
+            let candidate = segments[..n].join("/");
+            for prefix in ["refs/heads/", "refs/tags/"] {
+                let full = format!("{prefix}{candidate}");
+                if let Ok(Some(mut reference)) = self.repo.try_find_reference(full.as_str())
+                    && let Ok(commit) = reference.peel_to_commit()
+                {
+                    return self.resolved(candidate, commit.id, &segments[n..]);
+                }
+            }
+        }
+        let Some(first) = segments.first() else {
+            return Ok(None);
+        };
+        let hex =
+            first.len() >= 4 && first.len() <= 40 && first.bytes().all(|b| b.is_ascii_hexdigit());
+        if hex
+            && let Ok(id) = self.repo.rev_parse_single(*first)
+            && let Ok(commit) = id.object().map_err(gx)?.peel_to_commit()
+        {
+            return self.resolved((*first).to_owned(), commit.id, &segments[1..]);
+        }
+        Ok(None)
+    }
+
+    fn resolved(
+        &self,
+        rev: String,
+        commit: ObjectId,
+        rest: &[&str],
+    ) -> Result<Option<Resolved>, GitError> {
+        match TreePath::parse(&rest.join("/")) {
+            Ok(path) => Ok(Some(Resolved {
+                rev,
+                commit: CommitId(commit.to_hex().to_string()),
+                path,
+            })),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The object at `path` in the commit's tree: (is_dir, id), or None if there is none.
+    fn lookup(
+        &self,
+        commit: ObjectId,
+        path: &TreePath,
+    ) -> Result<Option<(bool, ObjectId)>, GitError> {
+        let tree = self
+            .repo
+            .find_commit(commit)
+            .map_err(gx)?
+            .tree()
+            .map_err(gx)?;
+        if path.is_root() {
+            return Ok(Some((true, tree.id)));
+        }
+        let entry = tree.lookup_entry_by_path(path.as_str()).map_err(gx)?;
+        Ok(entry.map(|e| (e.mode().is_tree(), e.object_id())))
+    }
+
+    pub fn is_dir(&self, commit: &CommitId, path: &TreePath) -> Result<Option<bool>, GitError> {
+        Ok(self.lookup(commit.oid()?, path)?.map(|(dir, _)| dir))
+    }
+
+    fn entries(&self, tree_id: ObjectId) -> Result<Vec<(String, EntryKind, ObjectId)>, GitError> {
+        let tree = self.repo.find_tree(tree_id).map_err(gx)?;
+        let mut out = Vec::new();
+        for entry in tree.iter() {
+            let entry = entry.map_err(gx)?;
+            let mode = entry.mode();
+            let kind = if mode.is_tree() {
+                EntryKind::Dir
+            } else if mode.is_commit() {
+                EntryKind::Submodule
+            } else if mode.is_link() {
+                EntryKind::Symlink
+            } else {
+                EntryKind::File
+            };
+            out.push((
+                entry.filename().to_str_lossy().into_owned(),
+                kind,
+                entry.object_id(),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// A directory's entries, folders first, each with the commit that last changed it.
+    pub fn list_tree(
+        &self,
+        commit: &CommitId,
+        path: &TreePath,
+    ) -> Result<Option<Vec<TreeEntry>>, GitError> {
+        let Some((true, tree_id)) = self.lookup(commit.oid()?, path)? else {
+            return Ok(None);
+        };
+        let entries = self.entries(tree_id)?;
+        let last = self.last_commits(commit, path, &entries)?;
+        let mut out: Vec<TreeEntry> = entries
+            .into_iter()
+            .map(|(name, kind, _)| {
+                let last_commit = last
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .and_then(|(_, c)| c.clone());
+                TreeEntry {
+                    name,
+                    kind,
+                    last_commit,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (a.kind != EntryKind::Dir)
+                .cmp(&(b.kind != EntryKind::Dir))
+                .then(a.name.cmp(&b.name))
+        });
+        Ok(Some(out))
+    }
+
+    /// One pass over history from `start`: each commit whose copy of the directory differs from
+    /// its first parent's settles the entries that differ. Peers run `git log` once per entry;
+    /// this is one walk, cut short when every entry is settled, bounded in time, and cached.
+    fn last_commits(
+        &self,
+        start: &CommitId,
+        path: &TreePath,
+        entries: &[(String, EntryKind, ObjectId)],
+    ) -> Result<LastCommits, GitError> {
+        let key = (start.0.clone(), path.as_str().to_owned());
+        if let Some(hit) = self
+            .cache
+            .last_commits
+            .lock()
+            .expect("never poisoned")
+            .get(&key)
+        {
+            return Ok(hit.clone());
+        }
+        let mut pending: HashMap<String, ()> =
+            entries.iter().map(|(n, _, _)| (n.clone(), ())).collect();
+        let mut found: HashMap<String, CommitInfo> = HashMap::new();
+        let deadline = Instant::now() + LAST_COMMIT_BUDGET;
+        let walk = self
+            .repo
+            .rev_walk([start.oid()?])
+            .sorting(gix::revision::walk::Sorting::ByCommitTime(
+                Default::default(),
+            ))
+            .all()
+            .map_err(gx)?;
+        let mut complete = true;
+        for info in walk {
+            if pending.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                complete = false;
+                break;
+            }
+            let info = info.map_err(gx)?;
+            let here = self.lookup(info.id, path)?;
+            let parent = match info.parent_ids().next() {
+                Some(p) => self.lookup(p.detach(), path)?,
+                None => None,
+            };
+            if here.map(|h| h.1) == parent.map(|p| p.1) {
+                continue; // the directory is identical: nothing in it changed here
+            }
+            let mine: HashMap<String, ObjectId> = match here {
+                Some((true, id)) => self
+                    .entries(id)?
+                    .into_iter()
+                    .map(|(n, _, i)| (n, i))
+                    .collect(),
+                _ => HashMap::new(),
+            };
+            let theirs: HashMap<String, ObjectId> = match parent {
+                Some((true, id)) => self
+                    .entries(id)?
+                    .into_iter()
+                    .map(|(n, _, i)| (n, i))
+                    .collect(),
+                _ => HashMap::new(),
+            };
+            let changed: Vec<String> = pending
+                .keys()
+                .filter(|name| mine.get(*name) != theirs.get(*name))
+                .cloned()
+                .collect();
+            if !changed.is_empty() {
+                let commit = info.object().map_err(gx)?;
+                let ci = self.info(&commit)?;
+                for name in changed {
+                    pending.remove(&name);
+                    found.insert(name, ci.clone());
+                }
+            }
+        }
+        let result: LastCommits = entries
+            .iter()
+            .map(|(n, _, _)| (n.clone(), found.get(n).cloned()))
+            .collect();
+        if complete {
+            let mut cache = self.cache.last_commits.lock().expect("never poisoned");
+            if cache.len() >= LAST_COMMIT_CACHE {
+                cache.clear();
+            }
+            cache.insert(key, result.clone());
+        }
+        Ok(result)
+    }
+
+    /// A file's bytes, read whole when it is at most `limit` bytes (else only its size).
+    pub fn read_blob(
+        &self,
+        commit: &CommitId,
+        path: &TreePath,
+        limit: u64,
+    ) -> Result<Option<BlobView>, GitError> {
+        let Some((false, id)) = self.lookup(commit.oid()?, path)? else {
+            return Ok(None);
+        };
+        let header = self.repo.find_header(id).map_err(gx)?;
+        let size = header.size();
+        if size > limit {
+            return Ok(Some(BlobView {
+                data: Vec::new(),
+                size,
+                is_binary: true,
+            }));
+        }
+        let blob = self.repo.find_blob(id).map_err(gx)?;
+        let data = blob.data.clone();
+        let is_binary = data.iter().take(8000).any(|b| *b == 0);
+        Ok(Some(BlobView {
+            data,
+            size,
+            is_binary,
+        }))
+    }
+
+    /// Commits reachable from `start`, newest first; with a path, only those that changed it.
+    /// Returns the page and whether there are more.
+    pub fn log(
+        &self,
+        start: &CommitId,
+        path: &TreePath,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<CommitInfo>, bool), GitError> {
+        let walk = self
+            .repo
+            .rev_walk([start.oid()?])
+            .sorting(gix::revision::walk::Sorting::ByCommitTime(
+                Default::default(),
+            ))
+            .all()
+            .map_err(gx)?;
+        let mut out = Vec::new();
+        let mut seen = 0usize;
+        for info in walk {
+            let info = info.map_err(gx)?;
+            if !path.is_root() {
+                let here = self.lookup(info.id, path)?.map(|h| h.1);
+                let parent = match info.parent_ids().next() {
+                    Some(p) => self.lookup(p.detach(), path)?.map(|p| p.1),
+                    None => None,
+                };
+                if here == parent {
+                    continue;
+                }
+            }
+            if seen >= skip {
+                if out.len() == limit {
+                    return Ok((out, true));
+                }
+                out.push(self.info(&info.object().map_err(gx)?)?);
+            }
+            seen += 1;
+        }
+        Ok((out, false))
+    }
+
+    /// The README at the root of the commit's tree, if any: (file name, text).
+    pub fn readme(&self, commit: &CommitId) -> Result<Option<(String, String)>, GitError> {
+        let Some((true, root)) = self.lookup(commit.oid()?, &TreePath::default())? else {
+            return Ok(None);
+        };
+        let entries = self.entries(root)?;
+        let pick = [
+            "README.md",
+            "readme.md",
+            "README.markdown",
+            "README",
+            "README.txt",
+        ]
+        .iter()
+        .find_map(|want| {
+            entries
+                .iter()
+                .find(|(n, k, _)| n == want && *k == EntryKind::File)
+        });
+        let Some((name, _, id)) = pick else {
+            return Ok(None);
+        };
+        let blob = self.repo.find_blob(*id).map_err(gx)?;
+        if blob.data.len() > 512 * 1024 {
+            return Ok(None);
+        }
+        Ok(Some((
+            name.clone(),
+            String::from_utf8_lossy(&blob.data).into_owned(),
+        )))
+    }
+}

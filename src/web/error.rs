@@ -1,0 +1,49 @@
+//! Errors as pages: a real 404 for anything missing or not visible, a generic 500 that never
+//! shows internals to the client (they are logged).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::error_page;
+use crate::domain::Error;
+
+pub enum WebError {
+    NotFound,
+    BadRequest(String),
+    Internal(anyhow::Error),
+}
+
+impl From<Error> for WebError {
+    fn from(e: Error) -> Self {
+        match e {
+            // A private repository is not found, exactly like a missing one.
+            Error::NotFound | Error::Forbidden(_) | Error::BadCredentials => WebError::NotFound,
+            Error::InvalidInput(why) | Error::Conflict(why) => WebError::BadRequest(why),
+            Error::Internal(e) => WebError::Internal(e),
+        }
+    }
+}
+
+impl From<crate::model::NameError> for WebError {
+    fn from(_: crate::model::NameError) -> Self {
+        WebError::NotFound
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            WebError::NotFound => {
+                error_page(StatusCode::NOT_FOUND, "There is nothing at this address.")
+            }
+            WebError::BadRequest(why) => error_page(StatusCode::BAD_REQUEST, &why),
+            WebError::Internal(e) => {
+                tracing::error!(error = ?e, "page failed");
+                error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on our side.",
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! One module per group of pages, each exporting `router()`.
+
+pub mod history;
+pub mod home;
+pub mod repo;
+
+use super::WebState;
+use super::error::WebError;
+use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
+
+/// The repository named in the URL, if the visitor may read it (else a 404, never a 403: a
+/// private repository's existence does not leak). Pages serve anonymous visitors for now; the
+/// signed-in view arrives with sessions.
+async fn readable_repo(st: &WebState, owner: &str, name: &str) -> Result<Repo, WebError> {
+    let path = RepoPath {
+        owner: Username::parse(owner)?,
+        name: RepoName::parse_url_segment(name)?,
+    };
+    Ok(st.forge.authorize(None, &path, RepoAccess::Read).await?)
+}
+
+/// What every repository page's header shows.
+pub struct RepoHeader {
+    pub owner: String,
+    pub name: String,
+    pub description: String,
+    pub is_private: bool,
+    pub default_branch: String,
+    /// The revision the page is at (a branch, tag or commit id), for the tabs' links.
+    pub rev: String,
+}
+
+impl RepoHeader {
+    fn new(repo: &Repo, rev: &str) -> Self {
+        Self {
+            owner: repo.owner.clone(),
+            name: repo.name.clone(),
+            description: repo.description.clone(),
+            is_private: repo.is_private,
+            default_branch: repo.default_branch.clone(),
+            rev: rev.to_owned(),
+        }
+    }
+}
+
+fn render(page: impl askama::Template) -> Result<axum::response::Response, WebError> {
+    use axum::response::IntoResponse;
+    let html = page.render().map_err(|e| WebError::Internal(e.into()))?;
+    Ok(axum::response::Html(html).into_response())
+}

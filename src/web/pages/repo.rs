@@ -1,0 +1,277 @@
+//! `/OWNER/REPO` (summary), `/tree/REF/PATH`, `/blob/REF/PATH`, `/raw/REF/PATH`.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRef, Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::{RepoHeader, readable_repo, render};
+use crate::git::read::{EntryKind, TreeEntry};
+use crate::model::TreePath;
+use crate::web::WebState;
+use crate::web::error::WebError;
+use crate::web::markdown;
+use crate::web::view::{CommitRow, breadcrumbs};
+
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    WebState: FromRef<S>,
+{
+    Router::new()
+        .route("/{owner}/{repo}", get(show_summary))
+        .route("/{owner}/{repo}/tree/{*rest}", get(show_tree))
+        .route("/{owner}/{repo}/blob/{*rest}", get(show_blob))
+        .route("/{owner}/{repo}/raw/{*rest}", get(show_raw))
+}
+
+/// Files larger than this are offered for download instead of shown.
+const SHOW_LIMIT: u64 = 1024 * 1024;
+/// Raw downloads are read whole into memory; this bounds that.
+const RAW_LIMIT: u64 = 256 * 1024 * 1024;
+
+struct EntryRow {
+    name: String,
+    /// `tree` or `blob`: the URL segment for the entry's page.
+    kind: &'static str,
+    path: String,
+    commit: String,
+    subject: String,
+    age: String,
+}
+
+fn entry_rows(dir: &TreePath, entries: Vec<TreeEntry>) -> Vec<EntryRow> {
+    entries
+        .into_iter()
+        .map(|e| {
+            let row = e.last_commit.as_ref().map(CommitRow::from);
+            EntryRow {
+                kind: if e.kind == EntryKind::Dir {
+                    "tree"
+                } else {
+                    "blob"
+                },
+                path: dir.join(&e.name),
+                name: e.name,
+                commit: row.as_ref().map(|r| r.id.clone()).unwrap_or_default(),
+                subject: row.as_ref().map(|r| r.subject.clone()).unwrap_or_default(),
+                age: row.map(|r| r.age).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "repo/summary.html")]
+struct SummaryPage {
+    repo: RepoHeader,
+    tab: &'static str,
+    http_url: String,
+    ssh_url: String,
+    head: Option<CommitRow>,
+    branches: usize,
+    tags: usize,
+    entries: Vec<EntryRow>,
+    readme: Option<String>,
+}
+
+async fn show_summary(
+    State(st): State<WebState>,
+    Path((owner, name)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let repo = readable_repo(&st, &owner, &name).await?;
+    let branch = repo.default_branch.clone();
+    let (head, entries, readme, branches, tags) = st
+        .forge
+        .read_repo(&repo, move |r| {
+            let Some(head) = r.branch_head(&branch)? else {
+                return Ok((None, Vec::new(), None, 0, 0));
+            };
+            let root = TreePath::default();
+            let entries = r.list_tree(&head.id, &root)?.unwrap_or_default();
+            let readme = r.readme(&head.id)?;
+            Ok((
+                Some(head),
+                entries,
+                readme,
+                r.branches()?.len(),
+                r.tags()?.len(),
+            ))
+        })
+        .await?;
+    let readme = readme.map(|(file, text)| {
+        if file.to_ascii_lowercase().ends_with(".md")
+            || file.to_ascii_lowercase().ends_with(".markdown")
+        {
+            markdown::render(&text)
+        } else {
+            format!("<pre>{}</pre>", ammonia::clean_text(&text))
+        }
+    });
+    render(SummaryPage {
+        tab: "code",
+        http_url: st.config.http_clone_url(&repo.owner, &repo.name),
+        ssh_url: st.config.ssh_clone_url(&repo.owner, &repo.name),
+        head: head.as_ref().map(CommitRow::from),
+        branches,
+        tags,
+        entries: entry_rows(&TreePath::default(), entries),
+        readme,
+        repo: RepoHeader::new(&repo, &repo.default_branch),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "repo/tree.html")]
+struct TreePage {
+    repo: RepoHeader,
+    tab: &'static str,
+    crumbs: Vec<(String, String)>,
+    entries: Vec<EntryRow>,
+}
+
+async fn show_tree(
+    State(st): State<WebState>,
+    Path((owner, name, rest)): Path<(String, String, String)>,
+) -> Result<Response, WebError> {
+    let repo = readable_repo(&st, &owner, &name).await?;
+    let found = st
+        .forge
+        .read_repo(&repo, move |r| {
+            let Some(at) = r.resolve(&rest)? else {
+                return Ok(None);
+            };
+            let entries = r.list_tree(&at.commit, &at.path)?;
+            Ok(entries.map(|e| (at, e)))
+        })
+        .await?;
+    let (at, entries) = found.ok_or(WebError::NotFound)?;
+    render(TreePage {
+        repo: RepoHeader::new(&repo, &at.rev),
+        tab: "code",
+        crumbs: breadcrumbs(at.path.as_str()),
+        entries: entry_rows(&at.path, entries),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "repo/blob.html")]
+struct BlobPage {
+    repo: RepoHeader,
+    tab: &'static str,
+    crumbs: Vec<(String, String)>,
+    path: String,
+    size: u64,
+    is_image: bool,
+    lines: Vec<String>,
+    notice: &'static str,
+}
+
+fn image_type(path: &str) -> Option<&'static str> {
+    let ext = path.rsplit('.').next()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        _ => return None, // SVG can carry script: never served as an image
+    })
+}
+
+async fn show_blob(
+    State(st): State<WebState>,
+    Path((owner, name, rest)): Path<(String, String, String)>,
+) -> Result<Response, WebError> {
+    let repo = readable_repo(&st, &owner, &name).await?;
+    let found = st
+        .forge
+        .read_repo(&repo, move |r| {
+            let Some(at) = r.resolve(&rest)? else {
+                return Ok(None);
+            };
+            let blob = r.read_blob(&at.commit, &at.path, SHOW_LIMIT)?;
+            Ok(blob.map(|b| (at, b)))
+        })
+        .await?;
+    let (at, blob) = found.ok_or(WebError::NotFound)?;
+    let is_image = image_type(at.path.as_str()).is_some() && blob.size <= RAW_LIMIT;
+    let (lines, notice) = if is_image {
+        (Vec::new(), "")
+    } else if blob.size > SHOW_LIMIT {
+        (Vec::new(), "This file is too large to show.")
+    } else if blob.is_binary {
+        (Vec::new(), "This is a binary file.")
+    } else {
+        (
+            String::from_utf8_lossy(&blob.data)
+                .lines()
+                .map(str::to_owned)
+                .collect(),
+            "This file is empty.",
+        )
+    };
+    render(BlobPage {
+        repo: RepoHeader::new(&repo, &at.rev),
+        tab: "code",
+        crumbs: breadcrumbs(at.path.as_str()),
+        path: at.path.as_str().to_owned(),
+        size: blob.size,
+        is_image,
+        lines,
+        notice,
+    })
+}
+
+/// The exact bytes, served so a browser cannot run them: text as `text/plain`, known image types
+/// as themselves, anything else as an attachment; never sniffed, under a CSP that allows nothing.
+async fn show_raw(
+    State(st): State<WebState>,
+    Path((owner, name, rest)): Path<(String, String, String)>,
+) -> Result<Response, WebError> {
+    let repo = readable_repo(&st, &owner, &name).await?;
+    let found = st
+        .forge
+        .read_repo(&repo, move |r| {
+            let Some(at) = r.resolve(&rest)? else {
+                return Ok(None);
+            };
+            let blob = r.read_blob(&at.commit, &at.path, RAW_LIMIT)?;
+            Ok(blob.map(|b| (at, b)))
+        })
+        .await?;
+    let (at, blob) = found.ok_or(WebError::NotFound)?;
+    if blob.size > RAW_LIMIT {
+        return Err(WebError::BadRequest(
+            "This file is too large to download here; clone the repository.".into(),
+        ));
+    }
+    let file_name = at.path.file_name().replace(['"', '\\', '\r', '\n'], "_");
+    let (content_type, disposition) = match (image_type(at.path.as_str()), blob.is_binary) {
+        (Some(image), _) => (image.to_owned(), "inline".to_owned()),
+        (None, false) => ("text/plain; charset=utf-8".to_owned(), "inline".to_owned()),
+        (None, true) => (
+            "application/octet-stream".to_owned(),
+            format!("attachment; filename=\"{file_name}\""),
+        ),
+    };
+    let mut res = blob.data.into_response();
+    let h = res.headers_mut();
+    let value = |s: &str| {
+        HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+    };
+    h.insert(header::CONTENT_TYPE, value(&content_type));
+    h.insert(header::CONTENT_DISPOSITION, value(&disposition));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
+        ),
+    );
+    Ok(res)
+}

@@ -1,0 +1,86 @@
+//! Display strings for pages, computed before rendering so templates stay simple.
+
+use crate::git::read::CommitInfo;
+
+/// "3 days ago", as peers show commit ages.
+pub fn age(time: i64) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let secs = (now - time).max(0);
+    let (n, unit) = match secs {
+        s if s < 60 => return "just now".into(),
+        s if s < 3600 => (s / 60, "minute"),
+        s if s < 86_400 => (s / 3600, "hour"),
+        s if s < 30 * 86_400 => (s / 86_400, "day"),
+        s if s < 365 * 86_400 => (s / (30 * 86_400), "month"),
+        s => (s / (365 * 86_400), "year"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+/// `2026-11-26 12:00 UTC`.
+pub fn date(time: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(time)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// A commit as rows of the log and tree pages show it.
+pub struct CommitRow {
+    pub id: String,
+    pub short: String,
+    pub subject: String,
+    pub author: String,
+    pub age: String,
+    pub date: String,
+}
+
+impl From<&CommitInfo> for CommitRow {
+    fn from(c: &CommitInfo) -> Self {
+        Self {
+            id: c.id.0.clone(),
+            short: c.id.short().to_owned(),
+            subject: c.subject.clone(),
+            author: c.author_name.clone(),
+            age: age(c.time),
+            date: date(c.time),
+        }
+    }
+}
+
+/// Links for a path, one per segment: `a/b/c` → [("a", "a"), ("b", "a/b"), ("c", "a/b/c")].
+pub fn breadcrumbs(path: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut acc = String::new();
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        if !acc.is_empty() {
+            acc.push('/');
+        }
+        acc.push_str(seg);
+        out.push((seg.to_owned(), acc.clone()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_naturally() {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        assert_eq!(age(now), "just now");
+        assert_eq!(age(now - 3 * 86_400), "3 days ago");
+        assert_eq!(age(now - 3600), "1 hour ago");
+    }
+
+    #[test]
+    fn breadcrumbs_accumulate() {
+        assert_eq!(
+            breadcrumbs("a/b"),
+            vec![("a".into(), "a".into()), ("b".into(), "a/b".into())]
+        );
+        assert!(breadcrumbs("").is_empty());
+    }
+}
