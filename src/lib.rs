@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod child_body;
 pub mod config;
 pub mod domain;
 pub mod git;

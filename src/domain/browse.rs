@@ -6,7 +6,8 @@ use std::sync::Arc;
 use super::authorize::repo_from_row;
 use super::{Error, Forge, Result};
 use crate::git::GitError;
-use crate::git::read::Reader;
+use crate::git::read::{CommitId, Reader};
+use crate::git::runner::{ArchiveFormat, GitChild};
 use crate::model::{Actor, Repo};
 
 impl Forge {
@@ -28,6 +29,20 @@ impl Forge {
         .await
         .map_err(|e| Error::Internal(anyhow::anyhow!("read task failed: {e}")))?
         .map_err(Error::from)
+    }
+
+    /// Starts `git archive` of a resolved commit; the caller streams its stdout.
+    pub fn archive(
+        &self,
+        repo: &Repo,
+        format: ArchiveFormat,
+        prefix: &str,
+        commit: &CommitId,
+    ) -> Result<GitChild> {
+        let dir = self.repo_dir(repo)?;
+        self.runner
+            .spawn_archive(&dir, format, prefix, &commit.0)
+            .map_err(|e| Error::Internal(e.into()))
     }
 
     /// Repositories listed on the front page and user pages: what `actor` may read (public

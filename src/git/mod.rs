@@ -2,6 +2,7 @@
 //! function that spawns git (`runner`). No gix type leaves this room.
 
 mod create;
+pub mod diff;
 pub mod read;
 pub mod runner;
 pub mod upkeep;

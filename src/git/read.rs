@@ -119,6 +119,26 @@ pub struct Reader<'c> {
 }
 
 impl Reader<'_> {
+    pub(super) fn repository(&self) -> &gix::Repository {
+        &self.repo
+    }
+
+    /// The full id of a commit named by a full or abbreviated id, if it exists.
+    pub(super) fn commit_oid(&self, id: &CommitId) -> Result<Option<ObjectId>, GitError> {
+        let hex =
+            id.0.len() >= 4 && id.0.len() <= 40 && id.0.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex {
+            return Ok(None);
+        }
+        let Ok(found) = self.repo.rev_parse_single(id.0.as_str()) else {
+            return Ok(None);
+        };
+        match found.object().map_err(gx)?.peel_to_commit() {
+            Ok(commit) => Ok(Some(commit.id)),
+            Err(_) => Ok(None),
+        }
+    }
+
     fn info(&self, commit: &gix::Commit<'_>) -> Result<CommitInfo, GitError> {
         let message = commit.message().map_err(gx)?;
         let author = commit.author().map_err(gx)?;

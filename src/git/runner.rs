@@ -93,6 +93,21 @@ impl GitProtocol {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveFormat {
+    TarGz,
+    Zip,
+}
+
+impl ArchiveFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArchiveFormat::TarGz => "tar.gz",
+            ArchiveFormat::Zip => "zip",
+        }
+    }
+}
+
 /// How a service should run for one request.
 pub struct ServiceRequest<'a> {
     pub service: Service,
@@ -212,6 +227,30 @@ impl GitRunner {
             cmd.env(k, v);
         }
         cmd.stdin(Stdio::piped());
+        let child = cmd.spawn()?;
+        Ok(GitChild::new(
+            child,
+            tokio::time::Instant::now() + self.timeout,
+        ))
+    }
+
+    /// `git archive` of `commit` (a full id from the reader) as `tar.gz` or `zip`, every path
+    /// under `prefix/`; stdout is the archive.
+    pub fn spawn_archive(
+        &self,
+        dir: &RepoDir,
+        format: ArchiveFormat,
+        prefix: &str,
+        commit: &str,
+    ) -> std::io::Result<GitChild> {
+        let mut cmd = self.base_command();
+        cmd.arg("archive")
+            .arg(format!("--format={}", format.as_str()))
+            .arg(format!("--prefix={prefix}/"))
+            .arg("--end-of-options")
+            .arg(commit)
+            .env("GIT_DIR", dir.path())
+            .current_dir(dir.path());
         let child = cmd.spawn()?;
         Ok(GitChild::new(
             child,

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use base64::Engine;
 use serde::Deserialize;
 
-use super::pack_stream::{OnExit, feed_stdin, pkt_line, stdout_body};
+use crate::child_body::{OnExit, feed_stdin, pkt_line, stdout_body};
 use crate::domain::{Error, Forge};
 use crate::git::runner::{GitChild, ServiceRequest};
 use crate::git::{GitProtocol, Service};

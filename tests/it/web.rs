@@ -243,6 +243,9 @@ async fn missing_things_and_private_repositories_are_real_404s() {
         "/alice/dns/commits/main",
         "/alice/dns/branches",
         "/alice/dns/tags",
+        "/alice/dns/archive/main.tar.gz",
+        "/alice/dns/archive/main.zip",
+        "/alice/dns/commit/main",
         "/alice/nothing",
         "/nobody",
         "/alice/dns/tree/no-such-branch",
@@ -275,6 +278,8 @@ async fn missing_refs_and_paths_are_404s() {
         "/alice/dns/blob/main/../../etc/passwd",
         "/alice/dns/commits/main/missing-file",
         "/alice/dns/tree/deadbeef",
+        "/alice/dns/commit/deadbeef",
+        "/alice/dns/commit/zzzz",
     ] {
         assert_eq!(get(&app, path).await.0, 404, "{path}");
     }
@@ -343,4 +348,171 @@ async fn hostile_readmes_and_file_names_render_inert() {
         .await
         .unwrap();
     assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_commit_page_shows_the_diff_and_the_patch_applies() {
+    let app = TestApp::spawn().await;
+    let src = sample_repo(&app, false).await;
+    let head = git_ok(&src, &["rev-parse", "feature/split-zones"])
+        .await
+        .trim()
+        .to_owned();
+    let parent = git_ok(&src, &["rev-parse", "feature/split-zones~1"])
+        .await
+        .trim()
+        .to_owned();
+    let (status, html) = get(&app, &format!("/alice/dns/commit/{head}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Move the router"));
+    assert!(html.contains(&parent), "parent listed");
+    assert!(html.contains("zones/home/db.home"));
+    assert!(
+        html.contains("+1</span> <span class=\"del\">−1</span>"),
+        "counts:\n{html}"
+    );
+    assert!(
+        html.contains("<span class=\"del\">-router IN A 192.168.1.1</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span class=\"add\">+router IN A 192.168.1.254</span>"),
+        "{html}"
+    );
+    // Abbreviated ids work; the root commit diffs against nothing.
+    assert_eq!(
+        get(&app, &format!("/alice/dns/commit/{}", &head[..8]))
+            .await
+            .0,
+        200
+    );
+    let root = git_ok(&src, &["rev-list", "--max-parents=0", "main"])
+        .await
+        .trim()
+        .to_owned();
+    let (_, html) = get(&app, &format!("/alice/dns/commit/{root}")).await;
+    assert!(html.contains("README.md") && html.contains("added"));
+
+    // The patch applies to the parent with git itself.
+    let patch = reqwest::get(format!("{}/alice/dns/commit/{head}.patch", app.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let check = app.workdir("check");
+    git_ok(
+        app.work.path(),
+        &[
+            "clone",
+            "-q",
+            &app.url(None, "alice/dns"),
+            check.to_str().unwrap(),
+        ],
+    )
+    .await;
+    git_ok(&check, &["checkout", "-q", &parent]).await;
+    std::fs::write(app.work.path().join("p.patch"), &patch).unwrap();
+    git_ok(
+        &check,
+        &[
+            "apply",
+            "--check",
+            app.work.path().join("p.patch").to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(
+        patch.starts_with(&format!("From {head} "))
+            && patch.contains("Subject: [PATCH] Move the router")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_diff_is_cut_with_a_notice() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    app.create_repo("alice", "big", false).await;
+    let src = app.workdir("src");
+    git_ok(&src, &["init", "-q", "-b", "main"]).await;
+    let lines: String = (0..30_000).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(src.join("a.txt"), &lines).unwrap();
+    git_ok(&src, &["add", "."]).await;
+    git_ok(&src, &["commit", "-q", "-m", "big"]).await;
+    git_ok(
+        &src,
+        &[
+            "push",
+            "-q",
+            &app.url(Some(("alice", "alice-password")), "alice/big"),
+            "main",
+        ],
+    )
+    .await;
+    let head = git_ok(&src, &["rev-parse", "HEAD"]).await.trim().to_owned();
+    let (status, html) = get(&app, &format!("/alice/big/commit/{head}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("This diff is too large to show whole here."),
+        "notice"
+    );
+    assert!(
+        html.contains(&format!("/alice/big/commit/{head}.patch")),
+        "link to the patch"
+    );
+    assert!(!html.contains("line 29999"), "not rendered");
+    let patch = reqwest::get(format!("{}/alice/big/commit/{head}.patch", app.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(patch.contains("+line 29999\n"), "the patch is whole");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn archives_match_git_archive() {
+    let app = TestApp::spawn().await;
+    let src = sample_repo(&app, false).await;
+    for (rev, ext) in [
+        ("main", "tar.gz"),
+        ("feature/split-zones", "zip"),
+        ("v1", "tar.gz"),
+    ] {
+        let res = reqwest::get(format!("{}/alice/dns/archive/{rev}.{ext}", app.base))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{rev}.{ext}");
+        let bytes = res.bytes().await.unwrap();
+        let file = app.work.path().join(format!("a.{ext}"));
+        std::fs::write(&file, &bytes).unwrap();
+        // Compare the listing and contents with git's own archive of the same commit.
+        let want = app.work.path().join(format!("want.{ext}"));
+        let prefix = format!("dns-{}/", rev.replace('/', "-"));
+        git_ok(
+            &src,
+            &[
+                "archive",
+                &format!("--prefix={prefix}"),
+                "-o",
+                want.to_str().unwrap(),
+                rev,
+            ],
+        )
+        .await;
+        let list = |f: &std::path::Path| {
+            let out = if ext == "zip" {
+                std::process::Command::new("python3").args(["-c", "import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); print('\\n'.join(f'{i.filename} {z.read(i).hex()}' for i in z.infolist()))"]).arg(f).output()
+            } else {
+                std::process::Command::new("tar")
+                    .args(["-xzOf"])
+                    .arg(f)
+                    .output()
+            };
+            out.unwrap().stdout
+        };
+        assert_eq!(list(&file), list(&want), "{rev}.{ext} contents");
+    }
+    assert_eq!(get(&app, "/alice/dns/archive/main.rar").await.0, 404);
+    assert_eq!(get(&app, "/alice/dns/archive/nope.zip").await.0, 404);
 }

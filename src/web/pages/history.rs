@@ -8,9 +8,11 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::{RepoHeader, readable_repo, render};
+use crate::git::diff::{Change, DiffLimits, FileDiff};
+use crate::git::read::CommitId;
 use crate::web::WebState;
 use crate::web::error::WebError;
-use crate::web::view::CommitRow;
+use crate::web::view::{CommitRow, age, date};
 
 const PAGE_SIZE: usize = 50;
 
@@ -21,6 +23,7 @@ where
 {
     Router::new()
         .route("/{owner}/{repo}/commits/{*rest}", get(show_commits))
+        .route("/{owner}/{repo}/commit/{id}", get(show_commit))
         .route("/{owner}/{repo}/branches", get(show_branches))
         .route("/{owner}/{repo}/tags", get(show_tags))
 }
@@ -113,4 +116,112 @@ async fn show_tags(
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
     show_refs(st, owner, name, true).await
+}
+
+struct FileView {
+    path: String,
+    change: &'static str,
+    additions: u32,
+    deletions: u32,
+    binary: bool,
+    skipped: bool,
+    /// (css class, text) per diff line.
+    lines: Vec<(&'static str, String)>,
+}
+
+impl From<FileDiff> for FileView {
+    fn from(f: FileDiff) -> Self {
+        let lines = f
+            .hunks
+            .lines()
+            .map(|l| {
+                let class = match l.as_bytes().first() {
+                    Some(b'+') => "add",
+                    Some(b'-') => "del",
+                    Some(b'@') => "hunk",
+                    _ => "ctx",
+                };
+                (class, l.to_owned())
+            })
+            .collect();
+        Self {
+            path: f.path,
+            change: match f.change {
+                Change::Added => "added",
+                Change::Modified => "modified",
+                Change::Deleted => "deleted",
+            },
+            additions: f.additions,
+            deletions: f.deletions,
+            binary: f.binary,
+            skipped: f.skipped,
+            lines,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "repo/commit.html")]
+struct CommitPage {
+    repo: RepoHeader,
+    tab: &'static str,
+    id: String,
+    subject: String,
+    body: String,
+    author: String,
+    email: String,
+    age: String,
+    date: String,
+    parents: Vec<String>,
+    files: Vec<FileView>,
+    truncated: bool,
+}
+
+/// `/commit/SHA`: message, author, parents, changed files with counts and the diff, cut with a
+/// notice when large; `/commit/SHA.patch`: the whole patch as text.
+async fn show_commit(
+    State(st): State<WebState>,
+    Path((owner, name, id)): Path<(String, String, String)>,
+) -> Result<Response, WebError> {
+    let repo = readable_repo(&st, &owner, &name).await?;
+    let (id, patch) = match id.strip_suffix(".patch") {
+        Some(stem) => (stem.to_owned(), true),
+        None => (id, false),
+    };
+    let limits = if patch {
+        DiffLimits::PATCH
+    } else {
+        DiffLimits::PAGE
+    };
+    let diff = st
+        .forge
+        .read_repo(&repo, move |r| r.commit_diff(&CommitId(id), limits))
+        .await?;
+    let diff = diff.ok_or(WebError::NotFound)?;
+    if patch {
+        use axum::response::IntoResponse;
+        let headers = [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            ),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ];
+        return Ok((headers, diff.to_patch()).into_response());
+    }
+    let c = &diff.commit;
+    render(CommitPage {
+        repo: RepoHeader::new(&repo, &c.id.0),
+        tab: "commits",
+        id: c.id.0.clone(),
+        subject: c.subject.clone(),
+        body: c.body.clone(),
+        author: c.author_name.clone(),
+        email: c.author_email.clone(),
+        age: age(c.time),
+        date: date(c.time),
+        parents: c.parents.iter().map(|p| p.0.clone()).collect(),
+        truncated: diff.truncated,
+        files: diff.files.into_iter().map(FileView::from).collect(),
+    })
 }

@@ -9,6 +9,7 @@ use axum::routing::get;
 
 use super::{RepoHeader, readable_repo, render};
 use crate::git::read::{EntryKind, TreeEntry};
+use crate::git::runner::ArchiveFormat;
 use crate::model::TreePath;
 use crate::web::WebState;
 use crate::web::error::WebError;
@@ -25,6 +26,7 @@ where
         .route("/{owner}/{repo}/tree/{*rest}", get(show_tree))
         .route("/{owner}/{repo}/blob/{*rest}", get(show_blob))
         .route("/{owner}/{repo}/raw/{*rest}", get(show_raw))
+        .route("/{owner}/{repo}/archive/{*rest}", get(download_archive))
 }
 
 /// Files larger than this are offered for download instead of shown.
@@ -272,6 +274,40 @@ async fn show_raw(
         HeaderValue::from_static(
             "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
         ),
+    );
+    Ok(res)
+}
+
+/// `/archive/REF.tar.gz` and `.zip`: git's own archive of the commit, streamed.
+async fn download_archive(
+    State(st): State<WebState>,
+    Path((owner, name, rest)): Path<(String, String, String)>,
+) -> Result<Response, WebError> {
+    let repo = readable_repo(&st, &owner, &name).await?;
+    let (rev, format, content_type) = if let Some(stem) = rest.strip_suffix(".tar.gz") {
+        (stem.to_owned(), ArchiveFormat::TarGz, "application/gzip")
+    } else if let Some(stem) = rest.strip_suffix(".zip") {
+        (stem.to_owned(), ArchiveFormat::Zip, "application/zip")
+    } else {
+        return Err(WebError::NotFound);
+    };
+    let at = st.forge.read_repo(&repo, move |r| r.resolve(&rev)).await?;
+    let at = at.filter(|a| a.path.is_root()).ok_or(WebError::NotFound)?;
+    let prefix = format!("{}-{}", repo.name, at.rev.replace(['/', '"', '\\'], "-"));
+    let child = st.forge.archive(&repo, format, &prefix, &at.commit)?;
+    let body = crate::child_body::stdout_body(child, None, None, None, "archive");
+    let disposition = format!("attachment; filename=\"{prefix}.{}\"", format.as_str());
+    let mut res = Response::new(body);
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition)
+            .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
     );
     Ok(res)
 }

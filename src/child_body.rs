@@ -1,4 +1,4 @@
-//! Streams a git child's stdout as an HTTP body, and its request body into the child's stdin,
+//! Streams a git child's stdout as an HTTP body (git over HTTP, archives), and its request body into the child's stdin,
 //! never holding a whole pack in memory. Dropping the body (client gone) kills the child.
 
 use std::io;
