@@ -15,7 +15,7 @@ impl Forge {
     pub async fn read_repo<T, F>(self: &Arc<Self>, repo: &Repo, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Reader<'_>) -> std::result::Result<T, GitError> + Send + 'static,
+        F: FnOnce(&Reader) -> std::result::Result<T, GitError> + Send + 'static,
     {
         let dir = self.repo_dir(repo)?;
         let forge = Arc::clone(self);

@@ -61,7 +61,7 @@ impl DiffLimits {
     };
 }
 
-impl Reader<'_> {
+impl Reader {
     pub fn commit_diff(
         &self,
         id: &CommitId,

@@ -3,6 +3,7 @@
 
 mod create;
 pub mod diff;
+mod last_commit;
 pub mod read;
 pub mod runner;
 pub mod upkeep;

@@ -2,8 +2,7 @@
 //! gix type leaves this room. Every function here blocks: call it from `spawn_blocking`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
@@ -23,7 +22,7 @@ impl CommitId {
     pub fn short(&self) -> &str {
         &self.0[..self.0.len().min(10)]
     }
-    fn oid(&self) -> Result<ObjectId, GitError> {
+    pub(super) fn oid(&self) -> Result<ObjectId, GitError> {
         ObjectId::from_hex(self.0.as_bytes()).map_err(gx)
     }
 }
@@ -56,6 +55,13 @@ pub struct TreeEntry {
     pub last_commit: Option<CommitInfo>,
 }
 
+/// A folder's entries; `complete` is false while some last commits are still being looked for.
+#[derive(Debug, Clone)]
+pub struct Folder {
+    pub entries: Vec<TreeEntry>,
+    pub complete: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct RefInfo {
     pub name: String,
@@ -77,25 +83,17 @@ pub struct BlobView {
     pub is_binary: bool,
 }
 
-/// Each entry of a directory with the commit that last changed it (if found).
-type LastCommits = Vec<(String, Option<CommitInfo>)>;
-
 /// Cached per-repository handles and last-commit answers, shared by all requests. Answers are
 /// keyed by commit id and path, so they never go stale: a push makes new commit ids.
 #[derive(Default)]
 pub struct ReadCache {
     repos: Mutex<HashMap<std::path::PathBuf, gix::ThreadSafeRepository>>,
-    last_commits: Mutex<HashMap<(String, String), LastCommits>>,
+    pub(super) last_commits: super::last_commit::AnswerCache,
 }
 
 const REPO_CACHE: usize = 256;
-const LAST_COMMIT_CACHE: usize = 1024;
-/// How long the one pass over history for a tree page may take before it gives up on the
-/// entries still unresolved (they show no last commit rather than slowing the page).
-const LAST_COMMIT_BUDGET: Duration = Duration::from_secs(2);
-
 impl ReadCache {
-    pub fn open(&self, dir: &RepoDir) -> Result<Reader<'_>, GitError> {
+    pub fn open(self: &Arc<Self>, dir: &RepoDir) -> Result<Reader, GitError> {
         let key = dir.path().to_path_buf();
         let mut repos = self.repos.lock().expect("never poisoned");
         if !repos.contains_key(&key) {
@@ -109,16 +107,19 @@ impl ReadCache {
             );
         }
         let repo = repos.get(&key).expect("inserted above").to_thread_local();
-        Ok(Reader { repo, cache: self })
+        Ok(Reader {
+            repo,
+            cache: Arc::clone(self),
+        })
     }
 }
 
-pub struct Reader<'c> {
-    repo: gix::Repository,
-    cache: &'c ReadCache,
+pub struct Reader {
+    pub(super) repo: gix::Repository,
+    pub(super) cache: Arc<ReadCache>,
 }
 
-impl Reader<'_> {
+impl Reader {
     pub(super) fn repository(&self) -> &gix::Repository {
         &self.repo
     }
@@ -139,7 +140,7 @@ impl Reader<'_> {
         }
     }
 
-    fn info(&self, commit: &gix::Commit<'_>) -> Result<CommitInfo, GitError> {
+    pub(super) fn info(&self, commit: &gix::Commit<'_>) -> Result<CommitInfo, GitError> {
         let message = commit.message().map_err(gx)?;
         let author = commit.author().map_err(gx)?;
         Ok(CommitInfo {
@@ -249,7 +250,7 @@ impl Reader<'_> {
     }
 
     /// The object at `path` in the commit's tree: (is_dir, id), or None if there is none.
-    fn lookup(
+    pub(super) fn lookup(
         &self,
         commit: ObjectId,
         path: &TreePath,
@@ -300,125 +301,29 @@ impl Reader<'_> {
         &self,
         commit: &CommitId,
         path: &TreePath,
-    ) -> Result<Option<Vec<TreeEntry>>, GitError> {
+    ) -> Result<Option<Folder>, GitError> {
         let Some((true, tree_id)) = self.lookup(commit.oid()?, path)? else {
             return Ok(None);
         };
         let entries = self.entries(tree_id)?;
-        let last = self.last_commits(commit, path, &entries)?;
-        let mut out: Vec<TreeEntry> = entries
+        let names: Vec<String> = entries.iter().map(|(n, _, _)| n.clone()).collect();
+        let (last, complete) = self.last_commits(commit, path, &names)?;
+        // `last` is in the order of `names`, which is the order of `entries`.
+        let mut entries: Vec<TreeEntry> = entries
             .into_iter()
-            .map(|(name, kind, _)| {
-                let last_commit = last
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .and_then(|(_, c)| c.clone());
-                TreeEntry {
-                    name,
-                    kind,
-                    last_commit,
-                }
+            .zip(last)
+            .map(|((name, kind, _), (_, last_commit))| TreeEntry {
+                name,
+                kind,
+                last_commit,
             })
             .collect();
-        out.sort_by(|a, b| {
+        entries.sort_by(|a, b| {
             (a.kind != EntryKind::Dir)
                 .cmp(&(b.kind != EntryKind::Dir))
                 .then(a.name.cmp(&b.name))
         });
-        Ok(Some(out))
-    }
-
-    /// One pass over history from `start`: each commit whose copy of the directory differs from
-    /// its first parent's settles the entries that differ. Peers run `git log` once per entry;
-    /// this is one walk, cut short when every entry is settled, bounded in time, and cached.
-    fn last_commits(
-        &self,
-        start: &CommitId,
-        path: &TreePath,
-        entries: &[(String, EntryKind, ObjectId)],
-    ) -> Result<LastCommits, GitError> {
-        let key = (start.0.clone(), path.as_str().to_owned());
-        if let Some(hit) = self
-            .cache
-            .last_commits
-            .lock()
-            .expect("never poisoned")
-            .get(&key)
-        {
-            return Ok(hit.clone());
-        }
-        let mut pending: HashMap<String, ()> =
-            entries.iter().map(|(n, _, _)| (n.clone(), ())).collect();
-        let mut found: HashMap<String, CommitInfo> = HashMap::new();
-        let deadline = Instant::now() + LAST_COMMIT_BUDGET;
-        let walk = self
-            .repo
-            .rev_walk([start.oid()?])
-            .sorting(gix::revision::walk::Sorting::ByCommitTime(
-                Default::default(),
-            ))
-            .all()
-            .map_err(gx)?;
-        let mut complete = true;
-        for info in walk {
-            if pending.is_empty() {
-                break;
-            }
-            if Instant::now() > deadline {
-                complete = false;
-                break;
-            }
-            let info = info.map_err(gx)?;
-            let here = self.lookup(info.id, path)?;
-            let parent = match info.parent_ids().next() {
-                Some(p) => self.lookup(p.detach(), path)?,
-                None => None,
-            };
-            if here.map(|h| h.1) == parent.map(|p| p.1) {
-                continue; // the directory is identical: nothing in it changed here
-            }
-            let mine: HashMap<String, ObjectId> = match here {
-                Some((true, id)) => self
-                    .entries(id)?
-                    .into_iter()
-                    .map(|(n, _, i)| (n, i))
-                    .collect(),
-                _ => HashMap::new(),
-            };
-            let theirs: HashMap<String, ObjectId> = match parent {
-                Some((true, id)) => self
-                    .entries(id)?
-                    .into_iter()
-                    .map(|(n, _, i)| (n, i))
-                    .collect(),
-                _ => HashMap::new(),
-            };
-            let changed: Vec<String> = pending
-                .keys()
-                .filter(|name| mine.get(*name) != theirs.get(*name))
-                .cloned()
-                .collect();
-            if !changed.is_empty() {
-                let commit = info.object().map_err(gx)?;
-                let ci = self.info(&commit)?;
-                for name in changed {
-                    pending.remove(&name);
-                    found.insert(name, ci.clone());
-                }
-            }
-        }
-        let result: LastCommits = entries
-            .iter()
-            .map(|(n, _, _)| (n.clone(), found.get(n).cloned()))
-            .collect();
-        if complete {
-            let mut cache = self.cache.last_commits.lock().expect("never poisoned");
-            if cache.len() >= LAST_COMMIT_CACHE {
-                cache.clear();
-            }
-            cache.insert(key, result.clone());
-        }
-        Ok(result)
+        Ok(Some(Folder { entries, complete }))
     }
 
     /// A file's bytes, read whole when it is at most `limit` bytes (else only its size).

@@ -92,7 +92,10 @@ async fn show_summary(
                 return Ok((None, Vec::new(), None, 0, 0));
             };
             let root = TreePath::default();
-            let entries = r.list_tree(&head.id, &root)?.unwrap_or_default();
+            let entries = r
+                .list_tree(&head.id, &root)?
+                .map(|f| f.entries)
+                .unwrap_or_default();
             let readme = r.readme(&head.id)?;
             Ok((
                 Some(head),
@@ -132,6 +135,8 @@ struct TreePage {
     tab: &'static str,
     crumbs: Vec<(String, String)>,
     entries: Vec<EntryRow>,
+    /// Some last commits are still being looked for (long history); a reload will have them.
+    pending: bool,
 }
 
 async fn show_tree(
@@ -149,12 +154,13 @@ async fn show_tree(
             Ok(entries.map(|e| (at, e)))
         })
         .await?;
-    let (at, entries) = found.ok_or(WebError::NotFound)?;
+    let (at, folder) = found.ok_or(WebError::NotFound)?;
     render(TreePage {
         repo: RepoHeader::new(&repo, &at.rev),
         tab: "code",
         crumbs: breadcrumbs(at.path.as_str()),
-        entries: entry_rows(&at.path, entries),
+        entries: entry_rows(&at.path, folder.entries),
+        pending: !folder.complete,
     })
 }
 
