@@ -110,6 +110,7 @@ impl Services {
             push_to_create: config.push_to_create,
             upload_slots: Arc::new(Semaphore::new(config.max_upload_packs)),
             reads: Arc::default(),
+            logins: Default::default(),
             passwords: PasswordCheck::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
@@ -233,8 +234,12 @@ impl App {
             trigger.cancel();
         });
         let grace = self.config.shutdown_grace;
-        let http = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let http = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop.clone().cancelled_owned());
         let http = async {
             tokio::select! {
                 result = http => result.context("HTTP server failed"),

@@ -36,7 +36,7 @@ pub(super) fn verify_password(password: &str, hash: &str) -> bool {
 
 /// A valid hash of nothing anyone knows; verifying against it for unknown users makes a wrong
 /// user name take as long as a wrong password.
-fn dummy_hash() -> &'static str {
+pub(super) fn dummy_hash() -> &'static str {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     HASH.get_or_init(|| hash_password("labforge-dummy-password").expect("hashing a constant works"))
 }

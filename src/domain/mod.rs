@@ -6,6 +6,7 @@ mod browse;
 mod credentials;
 mod password_check;
 mod repos;
+mod sessions;
 mod ssh_key;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::storage::{Db, StorageError};
 pub use authorize::effective_access;
 pub use credentials::NewTokenSecret;
 pub use password_check::PasswordCheck;
+pub use sessions::{LoginThrottle, NewSession, Session};
 pub use ssh_key::PublicKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +86,7 @@ pub struct Forge {
     pub passwords: PasswordCheck,
     /// Cached gix handles and tree-page answers for the web pages.
     pub reads: Arc<crate::git::read::ReadCache>,
+    pub logins: LoginThrottle,
 }
 
 /// Runs CPU-heavy or blocking work (argon2, gix) off the async threads, keeping the span.

@@ -3,11 +3,13 @@
 
 mod keys;
 mod repos;
+mod sessions;
 mod tokens;
 mod users;
 
 pub use keys::{KeyRow, NewKey};
 pub use repos::{NewRepo, PendingRepo, RepoRow};
+pub use sessions::SessionRow;
 pub use tokens::{NewToken, TokenRow};
 pub use users::{NewUser, UserRow};
 

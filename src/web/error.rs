@@ -10,6 +10,7 @@ use crate::domain::Error;
 pub enum WebError {
     NotFound,
     BadRequest(String),
+    Forbidden(String),
     Internal(anyhow::Error),
 }
 
@@ -37,6 +38,7 @@ impl IntoResponse for WebError {
                 error_page(StatusCode::NOT_FOUND, "There is nothing at this address.")
             }
             WebError::BadRequest(why) => error_page(StatusCode::BAD_REQUEST, &why),
+            WebError::Forbidden(why) => error_page(StatusCode::FORBIDDEN, &why),
             WebError::Internal(e) => {
                 tracing::error!(error = ?e, "page failed");
                 error_page(

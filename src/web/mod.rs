@@ -15,6 +15,7 @@ use crate::domain::Forge;
 mod error;
 mod markdown;
 mod pages;
+mod session;
 mod view;
 
 #[derive(Clone)]
@@ -30,6 +31,7 @@ where
 {
     Router::new()
         .route("/healthz", get(show_health))
+        .merge(pages::auth::router())
         .merge(pages::home::router())
         .merge(pages::repo::router())
         .merge(pages::history::router())
@@ -54,6 +56,7 @@ async fn show_not_found() -> Response {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    nav: session::Nav,
     status: u16,
     message: &'a str,
 }
@@ -61,6 +64,7 @@ struct ErrorPage<'a> {
 /// An HTML error page; the message is for people and never carries internal details.
 pub fn error_page(status: StatusCode, message: &str) -> Response {
     let page = ErrorPage {
+        nav: session::Nav::default(),
         status: status.as_u16(),
         message,
     };

@@ -5,3 +5,4 @@ mod helpers;
 mod http_git;
 mod ssh;
 mod web;
+mod web_auth;

@@ -12,6 +12,7 @@ use crate::git::diff::{Change, DiffLimits, FileDiff};
 use crate::git::read::CommitId;
 use crate::web::WebState;
 use crate::web::error::WebError;
+use crate::web::session::{MaybeUser, Nav};
 use crate::web::view::{CommitRow, age, date};
 
 const PAGE_SIZE: usize = 50;
@@ -36,6 +37,7 @@ struct PageQuery {
 #[derive(Template)]
 #[template(path = "repo/commits.html")]
 struct CommitsPage {
+    nav: Nav,
     repo: RepoHeader,
     tab: &'static str,
     path: String,
@@ -46,10 +48,11 @@ struct CommitsPage {
 
 async fn show_commits(
     State(st): State<WebState>,
+    user: MaybeUser,
     Path((owner, name, rest)): Path<(String, String, String)>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &owner, &name).await?;
+    let repo = readable_repo(&st, &user, &owner, &name).await?;
     let page = q.page.unwrap_or(1).clamp(1, 100_000);
     let found = st
         .forge
@@ -66,6 +69,7 @@ async fn show_commits(
         .await?;
     let (at, commits, has_more) = found.ok_or(WebError::NotFound)?;
     render(CommitsPage {
+        nav: user.nav(),
         repo: RepoHeader::new(&repo, &at.rev),
         tab: "commits",
         path: at.path.as_str().to_owned(),
@@ -78,6 +82,7 @@ async fn show_commits(
 #[derive(Template)]
 #[template(path = "repo/refs.html")]
 struct RefsPage {
+    nav: Nav,
     repo: RepoHeader,
     tab: &'static str,
     refs: Vec<(String, CommitRow)>,
@@ -85,16 +90,18 @@ struct RefsPage {
 
 async fn show_refs(
     st: WebState,
+    user: MaybeUser,
     owner: String,
     name: String,
     tags: bool,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &owner, &name).await?;
+    let repo = readable_repo(&st, &user, &owner, &name).await?;
     let refs = st
         .forge
         .read_repo(&repo, move |r| if tags { r.tags() } else { r.branches() })
         .await?;
     render(RefsPage {
+        nav: user.nav(),
         repo: RepoHeader::new(&repo, &repo.default_branch),
         tab: if tags { "tags" } else { "branches" },
         refs: refs
@@ -106,16 +113,18 @@ async fn show_refs(
 
 async fn show_branches(
     State(st): State<WebState>,
+    user: MaybeUser,
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    show_refs(st, owner, name, false).await
+    show_refs(st, user, owner, name, false).await
 }
 
 async fn show_tags(
     State(st): State<WebState>,
+    user: MaybeUser,
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    show_refs(st, owner, name, true).await
+    show_refs(st, user, owner, name, true).await
 }
 
 struct FileView {
@@ -163,6 +172,7 @@ impl From<FileDiff> for FileView {
 #[derive(Template)]
 #[template(path = "repo/commit.html")]
 struct CommitPage {
+    nav: Nav,
     repo: RepoHeader,
     tab: &'static str,
     id: String,
@@ -181,9 +191,10 @@ struct CommitPage {
 /// notice when large; `/commit/SHA.patch`: the whole patch as text.
 async fn show_commit(
     State(st): State<WebState>,
+    user: MaybeUser,
     Path((owner, name, id)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &owner, &name).await?;
+    let repo = readable_repo(&st, &user, &owner, &name).await?;
     let (id, patch) = match id.strip_suffix(".patch") {
         Some(stem) => (stem.to_owned(), true),
         None => (id, false),
@@ -211,6 +222,7 @@ async fn show_commit(
     }
     let c = &diff.commit;
     render(CommitPage {
+        nav: user.nav(),
         repo: RepoHeader::new(&repo, &c.id.0),
         tab: "commits",
         id: c.id.0.clone(),

@@ -10,6 +10,7 @@ use super::render;
 use crate::model::{Repo, Username};
 use crate::web::WebState;
 use crate::web::error::WebError;
+use crate::web::session::{MaybeUser, Nav};
 
 pub fn router<S>() -> Router<S>
 where
@@ -24,13 +25,15 @@ where
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
+    nav: Nav,
     heading: String,
     repos: Vec<Repo>,
 }
 
-async fn show_home(State(st): State<WebState>) -> Result<Response, WebError> {
-    let repos = st.forge.listed_repos(None, None).await?;
+async fn show_home(State(st): State<WebState>, user: MaybeUser) -> Result<Response, WebError> {
+    let repos = st.forge.listed_repos(user.actor(), None).await?;
     render(HomePage {
+        nav: user.nav(),
         heading: "Repositories".into(),
         repos,
     })
@@ -38,17 +41,22 @@ async fn show_home(State(st): State<WebState>) -> Result<Response, WebError> {
 
 async fn show_user(
     State(st): State<WebState>,
+    user: MaybeUser,
     Path(owner): Path<String>,
 ) -> Result<Response, WebError> {
     let owner = Username::parse(&owner)?;
-    let user = st
+    let owner = st
         .forge
         .user(&owner)
         .await
         .map_err(|_| WebError::NotFound)?;
-    let repos = st.forge.listed_repos(None, Some(&user.name)).await?;
+    let repos = st
+        .forge
+        .listed_repos(user.actor(), Some(&owner.name))
+        .await?;
     render(HomePage {
-        heading: user.name,
+        nav: user.nav(),
+        heading: owner.name,
         repos,
     })
 }

@@ -1,22 +1,31 @@
 //! One module per group of pages, each exporting `router()`.
 
+pub mod auth;
 pub mod history;
 pub mod home;
 pub mod repo;
 
 use super::WebState;
 use super::error::WebError;
+use super::session::MaybeUser;
 use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
 
 /// The repository named in the URL, if the visitor may read it (else a 404, never a 403: a
-/// private repository's existence does not leak). Pages serve anonymous visitors for now; the
-/// signed-in view arrives with sessions.
-async fn readable_repo(st: &WebState, owner: &str, name: &str) -> Result<Repo, WebError> {
+/// private repository's existence does not leak).
+async fn readable_repo(
+    st: &WebState,
+    user: &MaybeUser,
+    owner: &str,
+    name: &str,
+) -> Result<Repo, WebError> {
     let path = RepoPath {
         owner: Username::parse(owner)?,
         name: RepoName::parse_url_segment(name)?,
     };
-    Ok(st.forge.authorize(None, &path, RepoAccess::Read).await?)
+    Ok(st
+        .forge
+        .authorize(user.actor(), &path, RepoAccess::Read)
+        .await?)
 }
 
 /// What every repository page's header shows.

@@ -14,6 +14,7 @@ use crate::model::TreePath;
 use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::markdown;
+use crate::web::session::{MaybeUser, Nav};
 use crate::web::view::{CommitRow, breadcrumbs};
 
 pub fn router<S>() -> Router<S>
@@ -68,6 +69,7 @@ fn entry_rows(dir: &TreePath, entries: Vec<TreeEntry>) -> Vec<EntryRow> {
 #[derive(Template)]
 #[template(path = "repo/summary.html")]
 struct SummaryPage {
+    nav: Nav,
     repo: RepoHeader,
     tab: &'static str,
     http_url: String,
@@ -81,9 +83,10 @@ struct SummaryPage {
 
 async fn show_summary(
     State(st): State<WebState>,
+    user: MaybeUser,
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &owner, &name).await?;
+    let repo = readable_repo(&st, &user, &owner, &name).await?;
     let branch = repo.default_branch.clone();
     let (head, entries, readme, branches, tags) = st
         .forge
@@ -116,6 +119,7 @@ async fn show_summary(
         }
     });
     render(SummaryPage {
+        nav: user.nav(),
         tab: "code",
         http_url: st.config.http_clone_url(&repo.owner, &repo.name),
         ssh_url: st.config.ssh_clone_url(&repo.owner, &repo.name),
@@ -131,6 +135,7 @@ async fn show_summary(
 #[derive(Template)]
 #[template(path = "repo/tree.html")]
 struct TreePage {
+    nav: Nav,
     repo: RepoHeader,
     tab: &'static str,
     crumbs: Vec<(String, String)>,
@@ -141,9 +146,10 @@ struct TreePage {
 
 async fn show_tree(
     State(st): State<WebState>,
+    user: MaybeUser,
     Path((owner, name, rest)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &owner, &name).await?;
+    let repo = readable_repo(&st, &user, &owner, &name).await?;
     let found = st
         .forge
         .read_repo(&repo, move |r| {
@@ -156,6 +162,7 @@ async fn show_tree(
         .await?;
     let (at, folder) = found.ok_or(WebError::NotFound)?;
     render(TreePage {
+        nav: user.nav(),
         repo: RepoHeader::new(&repo, &at.rev),
         tab: "code",
         crumbs: breadcrumbs(at.path.as_str()),
@@ -167,6 +174,7 @@ async fn show_tree(
 #[derive(Template)]
 #[template(path = "repo/blob.html")]
 struct BlobPage {
+    nav: Nav,
     repo: RepoHeader,
     tab: &'static str,
     crumbs: Vec<(String, String)>,
@@ -190,9 +198,10 @@ fn image_type(path: &str) -> Option<&'static str> {
 
 async fn show_blob(
     State(st): State<WebState>,
+    user: MaybeUser,
     Path((owner, name, rest)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &owner, &name).await?;
+    let repo = readable_repo(&st, &user, &owner, &name).await?;
     let found = st
         .forge
         .read_repo(&repo, move |r| {
@@ -221,6 +230,7 @@ async fn show_blob(
         )
     };
     render(BlobPage {
+        nav: user.nav(),
         repo: RepoHeader::new(&repo, &at.rev),
         tab: "code",
         crumbs: breadcrumbs(at.path.as_str()),
@@ -236,9 +246,10 @@ async fn show_blob(
 /// as themselves, anything else as an attachment; never sniffed, under a CSP that allows nothing.
 async fn show_raw(
     State(st): State<WebState>,
+    user: MaybeUser,
     Path((owner, name, rest)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &owner, &name).await?;
+    let repo = readable_repo(&st, &user, &owner, &name).await?;
     let found = st
         .forge
         .read_repo(&repo, move |r| {
@@ -287,9 +298,10 @@ async fn show_raw(
 /// `/archive/REF.tar.gz` and `.zip`: git's own archive of the commit, streamed.
 async fn download_archive(
     State(st): State<WebState>,
+    user: MaybeUser,
     Path((owner, name, rest)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &owner, &name).await?;
+    let repo = readable_repo(&st, &user, &owner, &name).await?;
     let (rev, format, content_type) = if let Some(stem) = rest.strip_suffix(".tar.gz") {
         (stem.to_owned(), ArchiveFormat::TarGz, "application/gzip")
     } else if let Some(stem) = rest.strip_suffix(".zip") {

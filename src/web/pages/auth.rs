@@ -1,0 +1,182 @@
+//! `/login` and `/logout`. Both POSTs are protected against cross-site requests: sign-in with a
+//! double-submit token (there is no session yet), sign-out with the session's CSRF token.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, FromRef, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::render;
+use crate::domain::Error;
+use crate::web::WebState;
+use crate::web::error::WebError;
+use crate::web::session::{LOGIN_COOKIE, MaybeUser, Nav, SESSION_COOKIE, cookie, set_cookie};
+
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    WebState: FromRef<S>,
+{
+    Router::new()
+        .route("/login", get(show_login).post(sign_in))
+        .route("/logout", post(sign_out))
+}
+
+const SESSION_SECS: i64 = 30 * 86_400;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    nav: Nav,
+    login_csrf: String,
+    next: String,
+    username: String,
+    error: String,
+}
+
+/// Only paths on this site: `/x`, never `//host` or `https://…`, so sign-in is no open redirect.
+fn safe_next(next: &str) -> String {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+fn login_form(
+    st: &WebState,
+    status: StatusCode,
+    next: &str,
+    username: &str,
+    error: &str,
+) -> Result<Response, WebError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| WebError::Internal(anyhow::anyhow!("random: {e}")))?;
+    let login_csrf: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let page = LoginPage {
+        nav: Nav::default(),
+        login_csrf: login_csrf.clone(),
+        next: safe_next(next),
+        username: username.to_owned(),
+        error: error.to_owned(),
+    };
+    let mut res = render(page)?;
+    *res.status_mut() = status;
+    let secure = st.config.base_url.starts_with("https://");
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(LOGIN_COOKIE, &login_csrf, 3600, secure),
+    );
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn show_login(
+    State(st): State<WebState>,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, WebError> {
+    login_form(
+        &st,
+        StatusCode::OK,
+        q.next.as_deref().unwrap_or("/"),
+        "",
+        "",
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+    next: Option<String>,
+}
+
+async fn sign_in(
+    State(st): State<WebState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if expected.is_empty()
+        || !constant_time_eq::constant_time_eq(expected.as_bytes(), form.csrf.as_bytes())
+    {
+        return Err(WebError::Forbidden(
+            "The sign-in form expired or came from another site. Try again.".into(),
+        ));
+    }
+    let next = safe_next(form.next.as_deref().unwrap_or("/"));
+    match st
+        .forge
+        .sign_in(&form.username, &form.password, Some(peer.ip()))
+        .await
+    {
+        Ok(session) => {
+            let secure = st.config.base_url.starts_with("https://");
+            let mut res = Redirect::to(&next).into_response();
+            let h = res.headers_mut();
+            h.append(
+                header::SET_COOKIE,
+                set_cookie(SESSION_COOKIE, &session.token, SESSION_SECS, secure),
+            );
+            h.append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", 0, secure));
+            Ok(res)
+        }
+        Err(Error::BadCredentials) => login_form(
+            &st,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            &form.username,
+            "Wrong user name or password.",
+        ),
+        Err(Error::Forbidden(why)) => login_form(
+            &st,
+            StatusCode::TOO_MANY_REQUESTS,
+            &next,
+            &form.username,
+            &why,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    csrf: String,
+}
+
+async fn sign_out(
+    State(st): State<WebState>,
+    user: MaybeUser,
+    headers: HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> Result<Response, WebError> {
+    let Some(session) = &user.0 else {
+        return Ok(Redirect::to("/").into_response());
+    };
+    if !constant_time_eq::constant_time_eq(session.csrf.as_bytes(), form.csrf.as_bytes()) {
+        return Err(WebError::Forbidden(
+            "That request came from another site.".into(),
+        ));
+    }
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        st.forge.sign_out(&token).await?;
+    }
+    let secure = st.config.base_url.starts_with("https://");
+    let mut res = Redirect::to("/").into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, "", 0, secure),
+    );
+    Ok(res)
+}

@@ -1,0 +1,92 @@
+//! Who is looking: the session cookie, read by the `MaybeUser` extractor. A cookie that names no
+//! live session is refused (and cleared) rather than silently treated as anonymous.
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::WebState;
+use super::error::WebError;
+use crate::domain::Session;
+use crate::model::Actor;
+
+pub const SESSION_COOKIE: &str = "labforge_session";
+/// Double-submit token for the sign-in form, which has no session yet.
+pub const LOGIN_COOKIE: &str = "labforge_login";
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// `Set-Cookie` for `name`: HttpOnly, SameSite=Lax, Secure when the site is served over https.
+pub fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let text =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
+    HeaderValue::from_str(&text).expect("cookie names and hex values are valid header text")
+}
+
+pub struct MaybeUser(pub Option<Session>);
+
+impl MaybeUser {
+    pub fn actor(&self) -> Option<&Actor> {
+        self.0.as_ref().map(|s| &s.actor)
+    }
+
+    /// What the page header needs.
+    pub fn nav(&self) -> Nav {
+        match &self.0 {
+            Some(s) => Nav {
+                user: Some(s.actor.user.name.clone()),
+                csrf: s.csrf.clone(),
+            },
+            None => Nav::default(),
+        }
+    }
+}
+
+/// The signed-in user's name and CSRF token, for the header's sign-out form.
+#[derive(Default)]
+pub struct Nav {
+    pub user: Option<String>,
+    pub csrf: String,
+}
+
+impl<S> FromRequestParts<S> for MaybeUser
+where
+    S: Send + Sync,
+    WebState: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Ok(MaybeUser(None));
+        };
+        let st = WebState::from_ref(state);
+        match st.forge.session(&token).await {
+            Ok(Some(session)) => Ok(MaybeUser(Some(session))),
+            Ok(None) => {
+                let secure = st.config.base_url.starts_with("https://");
+                let mut res = super::error_page(
+                    StatusCode::UNAUTHORIZED,
+                    "Your session has ended. Please sign in again.",
+                );
+                res.headers_mut().append(
+                    header::SET_COOKIE,
+                    set_cookie(SESSION_COOKIE, "", 0, secure),
+                );
+                Err(res)
+            }
+            Err(e) => Err(WebError::from(e).into_response()),
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Signing in and out of the web UI, and the access matrix of every browsing route.
+
+use reqwest::redirect::Policy;
+
+use crate::helpers::*;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+fn cookie_value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned()
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Posts the sign-in form as a browser would; returns the response.
+async fn post_login(app: &TestApp, user: &str, password: &str, next: &str) -> reqwest::Response {
+    let form = client()
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    let login_cookie = cookie_value(&set_cookie(&form, "labforge_login").expect("login cookie"));
+    let html = form.text().await.unwrap();
+    let csrf = hidden(&html, "csrf");
+    client()
+        .post(format!("{}/login", app.base))
+        .header("cookie", format!("labforge_login={login_cookie}"))
+        .form(&[
+            ("username", user),
+            ("password", password),
+            ("csrf", &csrf),
+            ("next", next),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Signs in and returns the `Cookie` header value for the session.
+async fn session(app: &TestApp, user: &str, password: &str) -> String {
+    let res = post_login(app, user, password, "/").await;
+    assert_eq!(res.status(), 303, "sign-in redirects");
+    format!(
+        "labforge_session={}",
+        cookie_value(&set_cookie(&res, "labforge_session").expect("session cookie"))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_and_out() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+
+    let res = post_login(&app, "alice", "wrong-password", "/").await;
+    assert_eq!(res.status(), 401);
+    assert!(set_cookie(&res, "labforge_session").is_none());
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Wrong user name or password.")
+    );
+
+    // A cross-site POST (no matching double-submit cookie) is refused.
+    let res = client()
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("username", "alice"),
+            ("password", "alice-password"),
+            ("csrf", "forged"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    let res = post_login(&app, "alice", "alice-password", "//evil.example/x").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/", "no open redirect");
+    let cookie = set_cookie(&res, "labforge_session").unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let session = format!("labforge_session={}", cookie_value(&cookie));
+
+    let home = client()
+        .get(format!("{}/", app.base))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    let html = home.text().await.unwrap();
+    assert!(html.contains("Sign out"), "signed in: {html}");
+    let csrf = hidden(&html, "csrf");
+
+    // Sign-out needs the session's CSRF token.
+    let res = client()
+        .post(format!("{}/logout", app.base))
+        .header("cookie", &session)
+        .form(&[("csrf", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = client()
+        .post(format!("{}/logout", app.base))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    // The old cookie is refused, not silently treated as anonymous.
+    let res = client()
+        .get(format!("{}/", app.base))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.text().await.unwrap().contains("Your session has ended"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_attempts_are_rate_limited() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    for _ in 0..10 {
+        assert_eq!(
+            post_login(&app, "alice", "nope-nope", "/").await.status(),
+            401
+        );
+    }
+    let res = post_login(&app, "alice", "alice-password", "/").await;
+    assert_eq!(
+        res.status(),
+        429,
+        "even the right password waits once the limit is hit"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn access_matrix_of_every_browsing_route() {
+    let app = TestApp::spawn().await;
+    for u in ["alice", "reader", "outsider"] {
+        app.create_user(u, &format!("{u}-password")).await;
+    }
+    app.create_repo("alice", "pub", false).await;
+    app.create_repo("alice", "priv", true).await;
+    app.add_collaborator("alice/priv", "reader", "read").await;
+    app.add_collaborator("alice/pub", "reader", "read").await;
+    let src = app.workdir("src");
+    git_ok(&src, &["init", "-q", "-b", "main"]).await;
+    std::fs::create_dir_all(src.join("zones")).unwrap();
+    std::fs::write(src.join("zones/db.secret"), "SECRET-CONTENT-4711\n").unwrap();
+    std::fs::write(src.join("README.md"), "# SECRET-README-4711\n").unwrap();
+    git_ok(&src, &["add", "."]).await;
+    git_ok(&src, &["commit", "-q", "-m", "SECRET-SUBJECT-4711"]).await;
+    let sha = git_ok(&src, &["rev-parse", "HEAD"]).await.trim().to_owned();
+    for repo in ["alice/pub", "alice/priv"] {
+        git_ok(
+            &src,
+            &[
+                "push",
+                "-q",
+                &app.url(Some(("alice", "alice-password")), repo),
+                "main",
+            ],
+        )
+        .await;
+    }
+    let routes = [
+        String::new(),
+        "/tree/main".into(),
+        "/tree/main/zones".into(),
+        "/blob/main/zones/db.secret".into(),
+        "/raw/main/zones/db.secret".into(),
+        "/commits/main".into(),
+        "/commits/main/zones".into(),
+        format!("/commit/{sha}"),
+        format!("/commit/{sha}.patch"),
+        "/branches".into(),
+        "/tags".into(),
+        "/archive/main.tar.gz".into(),
+        "/archive/main.zip".into(),
+    ];
+    let reader = session(&app, "reader", "reader-password").await;
+    let outsider = session(&app, "outsider", "outsider-password").await;
+    let mut checked = 0;
+    for (who, cookie) in [
+        ("anonymous", None),
+        ("reader", Some(&reader)),
+        ("outsider", Some(&outsider)),
+    ] {
+        for repo in ["alice/pub", "alice/priv"] {
+            let visible = repo == "alice/pub" || who == "reader";
+            for route in &routes {
+                let mut req = client().get(format!("{}/{repo}{route}", app.base));
+                if let Some(c) = cookie {
+                    req = req.header("cookie", c.as_str());
+                }
+                let res = req.send().await.unwrap();
+                let status = res.status().as_u16();
+                let body = res.bytes().await.unwrap();
+                let text = String::from_utf8_lossy(&body);
+                if visible {
+                    assert_eq!(status, 200, "{who} {repo}{route}");
+                } else {
+                    assert_eq!(status, 404, "{who} {repo}{route}");
+                    assert!(!text.contains("4711"), "{who} {repo}{route} leaked content");
+                }
+                checked += 1;
+            }
+        }
+        // Listings follow the same rule.
+        let mut req = client().get(format!("{}/", app.base));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c.as_str());
+        }
+        let listing = req.send().await.unwrap().text().await.unwrap();
+        assert_eq!(
+            listing.contains("alice/priv"),
+            who == "reader",
+            "{who}'s front page"
+        );
+    }
+    assert_eq!(checked, 3 * 2 * routes.len());
+}
