@@ -29,6 +29,7 @@ use crate::web::WebState;
 struct AppState {
     forge: Arc<Forge>,
     config: Arc<Config>,
+    ssh_fingerprint: Arc<str>,
 }
 
 impl FromRef<AppState> for GitHttpState {
@@ -44,6 +45,7 @@ impl FromRef<AppState> for WebState {
         WebState {
             forge: Arc::clone(&s.forge),
             config: Arc::clone(&s.config),
+            ssh_fingerprint: Arc::clone(&s.ssh_fingerprint),
         }
     }
 }
@@ -175,6 +177,7 @@ impl App {
         let state = AppState {
             forge: Arc::clone(&services.forge),
             config: Arc::clone(&config),
+            ssh_fingerprint: ssh.fingerprint().into(),
         };
         let router = Router::new()
             .merge(crate::transport::http_git::router())

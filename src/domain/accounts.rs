@@ -1,6 +1,6 @@
 use super::credentials::{hash_password, new_token, user_from_row};
 use super::{Error, Forge, NewTokenSecret, PublicKey, Result, blocking};
-use crate::model::{Actor, Email, SshKey, TokenScope, User, Username};
+use crate::model::{Actor, Email, SshKey, TokenScope, TokenSummary, User, Username};
 use crate::storage::{NewKey, NewToken, NewUser};
 
 /// argon2 has no length limit, but a megabyte password is an attack, not a password.
@@ -15,16 +15,7 @@ impl Forge {
         password: &str,
         admin: bool,
     ) -> Result<User> {
-        if password.chars().count() < MIN_PASSWORD {
-            return Err(Error::InvalidInput(format!(
-                "the password needs at least {MIN_PASSWORD} characters"
-            )));
-        }
-        if password.len() > MAX_PASSWORD {
-            return Err(Error::InvalidInput(format!(
-                "the password is longer than {MAX_PASSWORD} bytes"
-            )));
-        }
+        check_password_rules(password)?;
         let password = password.to_owned();
         let hash = blocking(move || hash_password(&password)).await??;
         let row = self
@@ -135,6 +126,7 @@ impl Forge {
         Ok(rows
             .into_iter()
             .map(|k| SshKey {
+                id: k.id,
                 title: k.title,
                 algorithm: k.algorithm,
                 fingerprint: k.fingerprint,
@@ -143,4 +135,70 @@ impl Forge {
             })
             .collect())
     }
+}
+
+impl Forge {
+    pub async fn delete_key(&self, user: &User, id: i64) -> Result<()> {
+        if self.db.delete_key(user.id, id).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    pub async fn list_tokens(&self, user: &User) -> Result<Vec<TokenSummary>> {
+        let rows = self.db.tokens_for_user(user.id).await?;
+        Ok(rows
+            .into_iter()
+            .map(|t| TokenSummary {
+                id: t.id,
+                title: t.title,
+                scope: t.scope,
+                created_at: t.created_at,
+                last_used_at: t.last_used_at,
+                expires_at: t.expires_at,
+            })
+            .collect())
+    }
+
+    pub async fn delete_token(&self, user: &User, id: i64) -> Result<()> {
+        if self.db.delete_token(user.id, id).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// Changes a password after checking the current one.
+    pub async fn change_password(&self, user: &User, current: &str, new: &str) -> Result<()> {
+        let row = self.db.user_by_id(user.id).await?.ok_or(Error::NotFound)?;
+        if !self
+            .passwords
+            .verify(Some(row.id), current, row.password_hash)
+            .await?
+        {
+            return Err(Error::InvalidInput(
+                "the current password is not right".into(),
+            ));
+        }
+        check_password_rules(new)?;
+        let new = new.to_owned();
+        let hash = blocking(move || hash_password(&new)).await??;
+        self.db.set_password_hash(user.id, &hash).await?;
+        Ok(())
+    }
+}
+
+fn check_password_rules(password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(Error::InvalidInput(format!(
+            "the password needs at least {MIN_PASSWORD} characters"
+        )));
+    }
+    if password.len() > MAX_PASSWORD {
+        return Err(Error::InvalidInput(format!(
+            "the password is longer than {MAX_PASSWORD} bytes"
+        )));
+    }
+    Ok(())
 }

@@ -44,9 +44,21 @@ impl Repo {
 /// An SSH key as shown to its owner.
 #[derive(Debug, Clone)]
 pub struct SshKey {
+    pub id: i64,
     pub title: String,
     pub algorithm: String,
     pub fingerprint: String,
     pub created_at: time::OffsetDateTime,
     pub last_used_at: Option<time::OffsetDateTime>,
+}
+
+/// An access token as listed to its owner (the secret itself is never shown again).
+#[derive(Debug, Clone)]
+pub struct TokenSummary {
+    pub id: i64,
+    pub title: String,
+    pub scope: String,
+    pub created_at: time::OffsetDateTime,
+    pub last_used_at: Option<time::OffsetDateTime>,
+    pub expires_at: Option<time::OffsetDateTime>,
 }

@@ -70,3 +70,17 @@ impl Db {
         Ok(())
     }
 }
+
+impl Db {
+    /// Removes one of the user's keys; false if they have no key with that id.
+    pub async fn delete_key(&self, user_id: i64, id: i64) -> Result<bool> {
+        let done = sqlx::query!(
+            "DELETE FROM ssh_keys WHERE id = $1 AND user_id = $2",
+            id,
+            user_id
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

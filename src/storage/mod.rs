@@ -10,7 +10,7 @@ mod users;
 pub use keys::{KeyRow, NewKey};
 pub use repos::{NewRepo, PendingRepo, RepoRow};
 pub use sessions::SessionRow;
-pub use tokens::{NewToken, TokenRow};
+pub use tokens::{NewToken, TokenListRow, TokenRow};
 pub use users::{NewUser, UserRow};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

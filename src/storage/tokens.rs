@@ -70,3 +70,37 @@ impl Db {
         Ok(())
     }
 }
+
+#[derive(Debug, Clone)]
+pub struct TokenListRow {
+    pub id: i64,
+    pub title: String,
+    pub scope: String,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl Db {
+    pub async fn tokens_for_user(&self, user_id: i64) -> Result<Vec<TokenListRow>> {
+        Ok(sqlx::query_as!(
+            TokenListRow,
+            "SELECT id, title, scope, created_at, last_used_at, expires_at
+             FROM access_tokens WHERE user_id = $1 ORDER BY created_at, id",
+            user_id
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn delete_token(&self, user_id: i64, id: i64) -> Result<bool> {
+        let done = sqlx::query!(
+            "DELETE FROM access_tokens WHERE id = $1 AND user_id = $2",
+            id,
+            user_id
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -61,3 +61,16 @@ impl Db {
         .await?)
     }
 }
+
+impl Db {
+    pub async fn set_password_hash(&self, user_id: i64, hash: &str) -> Result<()> {
+        sqlx::query!(
+            "UPDATE users SET password_hash = $2 WHERE id = $1",
+            user_id,
+            hash
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

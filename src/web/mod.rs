@@ -22,6 +22,8 @@ mod view;
 pub struct WebState {
     pub forge: Arc<Forge>,
     pub config: Arc<Config>,
+    /// The SSH host key's fingerprint, shown on the keys page.
+    pub ssh_fingerprint: Arc<str>,
 }
 
 pub fn router<S>() -> Router<S>
@@ -35,6 +37,7 @@ where
         .merge(pages::home::router())
         .merge(pages::repo::router())
         .merge(pages::history::router())
+        .merge(pages::settings::router())
         .fallback(show_not_found)
 }
 

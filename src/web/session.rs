@@ -90,3 +90,56 @@ where
         }
     }
 }
+
+/// A page that needs a signed-in user: anyone else is sent to the sign-in form, and back after.
+pub struct RequireUser(pub Session);
+
+fn encode_path(path: &str) -> String {
+    path.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+impl<S> FromRequestParts<S> for RequireUser
+where
+    S: Send + Sync,
+    WebState: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match MaybeUser::from_request_parts(parts, state).await?.0 {
+            Some(session) => Ok(RequireUser(session)),
+            None => {
+                let next = encode_path(parts.uri.path());
+                Err(axum::response::Redirect::to(&format!("/login?next={next}")).into_response())
+            }
+        }
+    }
+}
+
+impl RequireUser {
+    /// Every state-changing form carries the session's CSRF token; a mismatch is a cross-site
+    /// request (or a stale page) and changes nothing.
+    pub fn check_csrf(&self, sent: &str) -> Result<(), WebError> {
+        if constant_time_eq::constant_time_eq(self.0.csrf.as_bytes(), sent.as_bytes()) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden(
+                "That request came from another site or an old page; reload and try again.".into(),
+            ))
+        }
+    }
+
+    pub fn nav(&self) -> Nav {
+        Nav {
+            user: Some(self.0.actor.user.name.clone()),
+            csrf: self.0.csrf.clone(),
+        }
+    }
+}

@@ -255,3 +255,260 @@ async fn access_matrix_of_every_browsing_route() {
     }
     assert_eq!(checked, 3 * 2 * routes.len());
 }
+
+/// GET a page as the session, returning (status, body).
+async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+    let res = client()
+        .get(format!("{}{path}", app.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+async fn post(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let res = client()
+        .post(format!("{}{path}", app.base))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_keys_tokens_password_and_new_repositories() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    // Signed out: sent to sign in, and back afterwards.
+    let res = client()
+        .get(format!("{}/settings/keys", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/login?next=/settings/keys");
+
+    let cookie = session(&app, "alice", "alice-password").await;
+    let (_, html) = page(&app, &cookie, "/settings/keys").await;
+    let csrf = hidden(&html, "csrf");
+    assert!(
+        html.contains("This server's SSH host key: <code>SHA256:"),
+        "host key shown"
+    );
+
+    // Keys: add, listed with fingerprint, refused without CSRF, removed.
+    let key =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAGzC5KUB16oCYBiinwbyRhEcZYlQ5ec1ecYLcopPXN9 test@lab";
+    let (status, _) = post(
+        &app,
+        &cookie,
+        "/settings/keys",
+        &[("csrf", "forged"), ("title", "laptop"), ("key", key)],
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(
+        page(&app, &cookie, "/settings/keys")
+            .await
+            .1
+            .contains("No SSH keys yet.")
+    );
+    let (status, html) = post(
+        &app,
+        &cookie,
+        "/settings/keys",
+        &[("csrf", &csrf), ("title", "laptop"), ("key", key)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("SHA256:9fF9ieAqxiDEdI8kkRF5Roy1hMadNw/j9fbrNu7uVkM")
+            && html.contains("laptop"),
+        "{html}"
+    );
+    let (_, html) = post(
+        &app,
+        &cookie,
+        "/settings/keys",
+        &[("csrf", &csrf), ("title", "again"), ("key", key)],
+    )
+    .await;
+    assert!(html.contains("that SSH key is already in use"));
+    let (_, html) = post(
+        &app,
+        &cookie,
+        "/settings/keys",
+        &[
+            ("csrf", &csrf),
+            ("title", "bad"),
+            ("key", "ssh-ed25519 nonsense"),
+        ],
+    )
+    .await;
+    assert!(html.contains("the key data is truncated"), "{html}");
+    let id = html
+        .split("/settings/keys/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, _) = post(
+        &app,
+        &cookie,
+        &format!("/settings/keys/{id}/delete"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(
+        page(&app, &cookie, "/settings/keys")
+            .await
+            .1
+            .contains("No SSH keys yet.")
+    );
+
+    // Tokens: shown once, work for git, revoked.
+    app.create_repo("alice", "dns", true).await;
+    let (_, html) = post(
+        &app,
+        &cookie,
+        "/settings/tokens",
+        &[
+            ("csrf", &csrf),
+            ("title", "ci"),
+            ("scope", "read"),
+            ("expires_in_days", "30"),
+        ],
+    )
+    .await;
+    let token = html
+        .split("<code>lf_")
+        .nth(1)
+        .map(|t| format!("lf_{}", &t[..40]))
+        .expect("token shown once");
+    assert!(html.contains("expires "), "{html}");
+    assert!(
+        !page(&app, &cookie, "/settings/tokens")
+            .await
+            .1
+            .contains(&token),
+        "not shown again"
+    );
+    let info_refs = format!(
+        "{}/alice/dns.git/info/refs?service=git-upload-pack",
+        app.base
+    );
+    let res = client()
+        .get(&info_refs)
+        .basic_auth("alice", Some(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let list = page(&app, &cookie, "/settings/tokens").await.1;
+    let id = list
+        .split("/settings/tokens/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    post(
+        &app,
+        &cookie,
+        &format!("/settings/tokens/{id}/delete"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    let res = client()
+        .get(&info_refs)
+        .basic_auth("alice", Some(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "revoked");
+
+    // Password: the current one is checked, then the new one works and the old one does not.
+    let (_, html) = post(
+        &app,
+        &cookie,
+        "/settings/password",
+        &[
+            ("csrf", &csrf),
+            ("current", "wrong-one"),
+            ("new", "brand-new-pass"),
+            ("confirm", "brand-new-pass"),
+        ],
+    )
+    .await;
+    assert!(html.contains("the current password is not right"));
+    let (_, html) = post(
+        &app,
+        &cookie,
+        "/settings/password",
+        &[
+            ("csrf", &csrf),
+            ("current", "alice-password"),
+            ("new", "brand-new-pass"),
+            ("confirm", "brand-new-pass"),
+        ],
+    )
+    .await;
+    assert!(html.contains("Your password was changed."));
+    assert_eq!(
+        post_login(&app, "alice", "alice-password", "/")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        post_login(&app, "alice", "brand-new-pass", "/")
+            .await
+            .status(),
+        303
+    );
+
+    // New repository.
+    let res = client()
+        .post(format!("{}/new", app.base))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "firewall"),
+            ("description", "nftables rules"),
+            ("private", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/alice/firewall");
+    let (status, html) = page(&app, &cookie, "/alice/firewall").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("nftables rules") && html.contains("private"));
+    assert_eq!(get_anon(&app, "/alice/firewall").await, 404);
+    let (_, html) = post(
+        &app,
+        &cookie,
+        "/new",
+        &[("csrf", &csrf), ("name", "../x"), ("description", "")],
+    )
+    .await;
+    assert!(html.contains("may only contain"), "{html}");
+}
+
+async fn get_anon(app: &TestApp, path: &str) -> u16 {
+    client()
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}

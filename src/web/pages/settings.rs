@@ -1,0 +1,338 @@
+//! `/settings/keys`, `/settings/tokens`, `/settings/password` (your own only) and `/new`.
+//! Every POST checks the session's CSRF token before it changes anything.
+
+use askama::Template;
+use axum::extract::{FromRef, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::render;
+use crate::domain::Error;
+use crate::model::{RepoName, TokenScope, Username};
+use crate::web::WebState;
+use crate::web::error::WebError;
+use crate::web::session::{Nav, RequireUser};
+use crate::web::view::date;
+
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    WebState: FromRef<S>,
+{
+    Router::new()
+        .route("/settings/keys", get(show_keys).post(add_key))
+        .route("/settings/keys/{id}/delete", post(delete_key))
+        .route("/settings/tokens", get(show_tokens).post(create_token))
+        .route("/settings/tokens/{id}/delete", post(delete_token))
+        .route(
+            "/settings/password",
+            get(show_password).post(change_password),
+        )
+        .route("/new", get(show_new).post(create_repo))
+}
+
+/// A domain refusal shown on the same page, or a real error.
+fn message_or_error(e: Error) -> Result<String, WebError> {
+    match e {
+        Error::InvalidInput(m) | Error::Conflict(m) => Ok(m),
+        other => Err(other.into()),
+    }
+}
+
+struct KeyRow {
+    id: i64,
+    title: String,
+    fingerprint: String,
+    algorithm: String,
+    added: String,
+    used: String,
+}
+
+#[derive(Template)]
+#[template(path = "settings/keys.html")]
+struct KeysPage {
+    nav: Nav,
+    tab: &'static str,
+    message: String,
+    keys: Vec<KeyRow>,
+    host_key: String,
+}
+
+async fn keys_page(
+    st: &WebState,
+    user: &RequireUser,
+    message: String,
+) -> Result<Response, WebError> {
+    let keys = st.forge.list_keys(&user.0.actor.user).await?;
+    render(KeysPage {
+        nav: user.nav(),
+        tab: "keys",
+        message,
+        keys: keys
+            .into_iter()
+            .map(|k| KeyRow {
+                id: k.id,
+                title: k.title,
+                fingerprint: k.fingerprint,
+                algorithm: k.algorithm,
+                added: date(k.created_at.unix_timestamp()),
+                used: k
+                    .last_used_at
+                    .map_or_else(|| "never".into(), |t| date(t.unix_timestamp())),
+            })
+            .collect(),
+        host_key: st.ssh_fingerprint.to_string(),
+    })
+}
+
+async fn show_keys(State(st): State<WebState>, user: RequireUser) -> Result<Response, WebError> {
+    keys_page(&st, &user, String::new()).await
+}
+
+#[derive(Deserialize)]
+struct KeyForm {
+    csrf: String,
+    title: String,
+    key: String,
+}
+
+async fn add_key(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Form(form): Form<KeyForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let name = Username::parse(&user.0.actor.user.name)?;
+    let message = match st.forge.add_key(&name, &form.title, &form.key).await {
+        Ok(fingerprint) => format!("Added key {fingerprint}."),
+        Err(e) => message_or_error(e)?,
+    };
+    keys_page(&st, &user, message).await
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn delete_key(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    st.forge.delete_key(&user.0.actor.user, id).await?;
+    Ok(Redirect::to("/settings/keys").into_response())
+}
+
+struct TokenRow {
+    id: i64,
+    title: String,
+    scope: String,
+    created: String,
+    used: String,
+    expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "settings/tokens.html")]
+struct TokensPage {
+    nav: Nav,
+    tab: &'static str,
+    message: String,
+    tokens: Vec<TokenRow>,
+    new_token: Option<String>,
+}
+
+async fn tokens_page(
+    st: &WebState,
+    user: &RequireUser,
+    message: String,
+    new_token: Option<String>,
+) -> Result<Response, WebError> {
+    let tokens = st.forge.list_tokens(&user.0.actor.user).await?;
+    render(TokensPage {
+        nav: user.nav(),
+        tab: "tokens",
+        message,
+        new_token,
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenRow {
+                id: t.id,
+                title: t.title,
+                scope: t.scope,
+                created: date(t.created_at.unix_timestamp()),
+                used: t
+                    .last_used_at
+                    .map_or_else(|| "never".into(), |d| date(d.unix_timestamp())),
+                expires: t.expires_at.map_or_else(
+                    || "never expires".into(),
+                    |d| format!("expires {}", date(d.unix_timestamp())),
+                ),
+            })
+            .collect(),
+    })
+}
+
+async fn show_tokens(State(st): State<WebState>, user: RequireUser) -> Result<Response, WebError> {
+    tokens_page(&st, &user, String::new(), None).await
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    csrf: String,
+    title: String,
+    scope: String,
+    expires_in_days: Option<String>,
+}
+
+async fn create_token(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let scope: TokenScope = form.scope.parse().map_err(WebError::BadRequest)?;
+    let days = match form.expires_in_days.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(d) => Some(
+            d.parse::<u32>()
+                .map_err(|_| WebError::BadRequest("expiry must be a number of days".into()))?,
+        ),
+    };
+    let expires = days
+        .map(|d| time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(d.min(3650))));
+    let name = Username::parse(&user.0.actor.user.name)?;
+    match st
+        .forge
+        .create_token(&name, &form.title, scope, expires)
+        .await
+    {
+        Ok(secret) => tokens_page(&st, &user, String::new(), Some(secret.0)).await,
+        Err(e) => tokens_page(&st, &user, message_or_error(e)?, None).await,
+    }
+}
+
+async fn delete_token(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    st.forge.delete_token(&user.0.actor.user, id).await?;
+    Ok(Redirect::to("/settings/tokens").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "settings/password.html")]
+struct PasswordPage {
+    nav: Nav,
+    tab: &'static str,
+    message: String,
+}
+
+async fn show_password(user: RequireUser) -> Result<Response, WebError> {
+    render(PasswordPage {
+        nav: user.nav(),
+        tab: "password",
+        message: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+async fn change_password(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let message = if form.new != form.confirm {
+        "The new passwords do not match.".to_owned()
+    } else {
+        match st
+            .forge
+            .change_password(&user.0.actor.user, &form.current, &form.new)
+            .await
+        {
+            Ok(()) => "Your password was changed.".to_owned(),
+            Err(e) => message_or_error(e)?,
+        }
+    };
+    render(PasswordPage {
+        nav: user.nav(),
+        tab: "password",
+        message,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "new.html")]
+struct NewRepoPage {
+    nav: Nav,
+    message: String,
+    name: String,
+    description: String,
+}
+
+async fn show_new(user: RequireUser) -> Result<Response, WebError> {
+    render(NewRepoPage {
+        nav: user.nav(),
+        message: String::new(),
+        name: String::new(),
+        description: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+struct NewRepoForm {
+    csrf: String,
+    name: String,
+    description: String,
+    private: Option<String>,
+}
+
+async fn create_repo(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Form(form): Form<NewRepoForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let again = |message: String| {
+        render(NewRepoPage {
+            nav: user.nav(),
+            message,
+            name: form.name.clone(),
+            description: form.description.clone(),
+        })
+    };
+    let name = match RepoName::parse(form.name.trim()) {
+        Ok(n) => n,
+        Err(e) => return again(e.to_string()),
+    };
+    let owner = Username::parse(&user.0.actor.user.name)?;
+    match st
+        .forge
+        .create_repo(
+            &owner,
+            &name,
+            form.private.is_some(),
+            form.description.trim(),
+        )
+        .await
+    {
+        Ok(repo) => Ok(Redirect::to(&format!("/{}/{}", repo.owner, repo.name)).into_response()),
+        Err(e) => again(message_or_error(e)?),
+    }
+}
