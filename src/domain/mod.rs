@@ -5,6 +5,7 @@ mod authorize;
 mod browse;
 mod credentials;
 mod password_check;
+mod repo_settings;
 mod repos;
 mod sessions;
 mod ssh_key;
@@ -18,6 +19,7 @@ use crate::storage::{Db, StorageError};
 pub use authorize::effective_access;
 pub use credentials::NewTokenSecret;
 pub use password_check::PasswordCheck;
+pub use repo_settings::Collaborator;
 pub use sessions::{LoginThrottle, NewSession, Session};
 pub use ssh_key::PublicKey;
 

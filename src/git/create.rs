@@ -66,6 +66,45 @@ fn sync_tree(path: &Path) -> Result<(), GitError> {
     Ok(())
 }
 
+impl RepoStore {
+    /// Points HEAD (the branch clones check out) at `branch`.
+    pub fn set_head(&self, dir: &RepoDir, branch: &str) -> Result<(), GitError> {
+        let gix_err = |e: &dyn std::fmt::Display| GitError::Gix(e.to_string());
+        let repo =
+            gix::open_opts(dir.path(), gix::open::Options::isolated()).map_err(|e| gix_err(&e))?;
+        let target: gix::refs::FullName = format!("refs/heads/{branch}")
+            .as_str()
+            .try_into()
+            .map_err(|e| gix_err(&e))?;
+        let name: gix::refs::FullName = "HEAD".try_into().expect("HEAD is a valid ref name");
+        repo.edit_reference(RefEdit::update(name, target, PreviousValue::Any, ""))
+            .map_err(|e| gix_err(&e))?;
+        Ok(())
+    }
+
+    /// Moves a deleted repository's folder to the trash (the operator empties it): a deletion
+    /// from the web can still be undone by hand.
+    pub fn discard(&self, dir: &RepoDir) -> Result<(), GitError> {
+        let trash = self.trash();
+        std::fs::create_dir_all(&trash)?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let target = dir.path();
+        let owner = target
+            .parent()
+            .and_then(Path::file_name)
+            .unwrap_or_default()
+            .to_string_lossy();
+        let name = target.file_name().unwrap_or_default().to_string_lossy();
+        std::fs::rename(
+            target,
+            trash.join(format!("{stamp}-deleted-{owner}-{name}")),
+        )?;
+        Ok(())
+    }
+}
+
 fn init_bare(path: &Path, default_branch: &str) -> Result<(), GitError> {
     let gix_err = |e: &dyn std::fmt::Display| GitError::Gix(e.to_string());
     let repo = gix::init_bare(path).map_err(|e| gix_err(&e))?;

@@ -8,7 +8,7 @@ mod tokens;
 mod users;
 
 pub use keys::{KeyRow, NewKey};
-pub use repos::{NewRepo, PendingRepo, RepoRow};
+pub use repos::{CollaboratorRow, NewRepo, PendingRepo, RepoRow};
 pub use sessions::SessionRow;
 pub use tokens::{NewToken, TokenListRow, TokenRow};
 pub use users::{NewUser, UserRow};

@@ -168,3 +168,63 @@ impl Db {
         Ok(())
     }
 }
+
+pub struct CollaboratorRow {
+    pub name: String,
+    pub access: String,
+}
+
+impl Db {
+    pub async fn update_repo(
+        &self,
+        id: i64,
+        description: &str,
+        is_private: bool,
+        default_branch: &str,
+    ) -> Result<()> {
+        sqlx::query!(
+            "UPDATE repositories SET description = $2, is_private = $3, default_branch = $4 WHERE id = $1",
+            id,
+            description,
+            is_private,
+            default_branch
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn collaborators(&self, repo_id: i64) -> Result<Vec<CollaboratorRow>> {
+        Ok(sqlx::query_as!(
+            CollaboratorRow,
+            "SELECT u.name, c.access FROM collaborators c JOIN users u ON u.id = c.user_id
+             WHERE c.repo_id = $1 ORDER BY lower(u.name)",
+            repo_id
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn remove_collaborator(&self, repo_id: i64, user_id: i64) -> Result<bool> {
+        let done = sqlx::query!(
+            "DELETE FROM collaborators WHERE repo_id = $1 AND user_id = $2",
+            repo_id,
+            user_id
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes the row inside a transaction the caller commits once the folder is moved away.
+    pub async fn begin_delete_repo(
+        &self,
+        id: i64,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query!("DELETE FROM repositories WHERE id = $1", id)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+}

@@ -38,6 +38,7 @@ where
         .merge(pages::repo::router())
         .merge(pages::history::router())
         .merge(pages::settings::router())
+        .merge(pages::repo_settings::router())
         .fallback(show_not_found)
 }
 

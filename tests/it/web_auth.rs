@@ -512,3 +512,135 @@ async fn get_anon(app: &TestApp, path: &str) -> u16 {
         .status()
         .as_u16()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repository_settings_for_admins_only() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    app.create_user("bob", "bob-password").await;
+    app.create_repo("alice", "dns", false).await;
+    let src = app.workdir("src");
+    local_repo(&src, 1).await;
+    git_ok(&src, &["branch", "stable"]).await;
+    git_ok(
+        &src,
+        &[
+            "push",
+            "-q",
+            &app.url(Some(("alice", "alice-password")), "alice/dns"),
+            "main",
+            "stable",
+        ],
+    )
+    .await;
+    let alice = session(&app, "alice", "alice-password").await;
+    let bob = session(&app, "bob", "bob-password").await;
+    let csrf = hidden(&page(&app, &alice, "/alice/dns/settings").await.1, "csrf");
+    let bob_csrf = hidden(&page(&app, &bob, "/").await.1, "csrf");
+
+    // A non-admin sees no settings and cannot post them.
+    assert_eq!(page(&app, &bob, "/alice/dns/settings").await.0, 404);
+    let (status, _) = post(
+        &app,
+        &bob,
+        "/alice/dns/settings",
+        &[
+            ("csrf", &bob_csrf),
+            ("description", "pwned"),
+            ("default_branch", "main"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // General: description, visibility, default branch (HEAD follows).
+    let (status, html) = post(
+        &app,
+        &alice,
+        "/alice/dns/settings",
+        &[
+            ("csrf", &csrf),
+            ("description", "Zones"),
+            ("default_branch", "stable"),
+            ("private", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Saved."), "{html}");
+    assert_eq!(
+        git_ok(&app.server_repo("alice/dns"), &["symbolic-ref", "HEAD"])
+            .await
+            .trim(),
+        "refs/heads/stable"
+    );
+    assert_eq!(get_anon(&app, "/alice/dns").await, 404, "now private");
+    let (_, html) = post(
+        &app,
+        &alice,
+        "/alice/dns/settings",
+        &[
+            ("csrf", &csrf),
+            ("description", "Zones"),
+            ("default_branch", "../x"),
+            ("private", "on"),
+        ],
+    )
+    .await;
+    assert!(html.contains("is not a valid branch name"));
+
+    // Collaborators: bob gets read, sees it, loses it again.
+    assert_eq!(page(&app, &bob, "/alice/dns").await.0, 404);
+    let (_, html) = post(
+        &app,
+        &alice,
+        "/alice/dns/settings/collaborators",
+        &[("csrf", &csrf), ("user", "bob"), ("access", "read")],
+    )
+    .await;
+    assert!(html.contains("bob now has read access."), "{html}");
+    assert_eq!(page(&app, &bob, "/alice/dns").await.0, 200);
+    let (_, html) = post(
+        &app,
+        &alice,
+        "/alice/dns/settings/collaborators",
+        &[("csrf", &csrf), ("user", "nobody-here"), ("access", "read")],
+    )
+    .await;
+    assert!(html.contains("there is no user"), "{html}");
+    let (status, _) = post(
+        &app,
+        &alice,
+        "/alice/dns/settings/collaborators/bob/remove",
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(page(&app, &bob, "/alice/dns").await.0, 404);
+
+    // Delete needs the typed name; the folder goes to the trash, not away.
+    let (_, html) = post(
+        &app,
+        &alice,
+        "/alice/dns/settings/delete",
+        &[("csrf", &csrf), ("confirm", "dns")],
+    )
+    .await;
+    assert!(html.contains("Type alice/dns exactly"));
+    assert_eq!(page(&app, &alice, "/alice/dns").await.0, 200);
+    let (status, _) = post(
+        &app,
+        &alice,
+        "/alice/dns/settings/delete",
+        &[("csrf", &csrf), ("confirm", "alice/dns")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(page(&app, &alice, "/alice/dns").await.0, 404);
+    assert!(!app.server_repo("alice/dns").exists());
+    let trash: Vec<_> = std::fs::read_dir(app.data.path().join("repos/.trash"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(trash.len(), 1, "moved to the trash");
+}

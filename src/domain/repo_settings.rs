@@ -1,0 +1,91 @@
+//! What a repository's admins may change: description, visibility, default branch,
+//! collaborators, and deleting it. Callers authorize `Admin` first.
+
+use super::{Error, Forge, Result, blocking};
+use crate::model::{Repo, RepoAccess, Username};
+
+pub struct Collaborator {
+    pub name: String,
+    pub access: String,
+}
+
+impl Forge {
+    pub async fn update_repo(
+        &self,
+        repo: &Repo,
+        description: &str,
+        is_private: bool,
+        default_branch: &str,
+    ) -> Result<()> {
+        if description.len() > 1000 || description.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(Error::InvalidInput(
+                "the description must be printable and at most 1000 bytes".into(),
+            ));
+        }
+        let branch = default_branch.trim();
+        let valid_branch = !branch.is_empty()
+            && branch.len() <= 200
+            && !branch.starts_with(['-', '/'])
+            && !branch.contains("..")
+            && !branch.ends_with(['/', '.'])
+            && branch
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
+        if !valid_branch {
+            return Err(Error::InvalidInput(format!(
+                "'{branch}' is not a valid branch name"
+            )));
+        }
+        if branch != repo.default_branch {
+            let dir = self.repo_dir(repo)?;
+            let store = self.repos.clone();
+            let b = branch.to_owned();
+            blocking(move || store.set_head(&dir, &b)).await??;
+        }
+        self.db
+            .update_repo(repo.id, description.trim(), is_private, branch)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn collaborators(&self, repo: &Repo) -> Result<Vec<Collaborator>> {
+        let rows = self.db.collaborators(repo.id).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Collaborator {
+                name: r.name,
+                access: r.access,
+            })
+            .collect())
+    }
+
+    pub async fn add_collaborator(
+        &self,
+        repo: &Repo,
+        user: &Username,
+        access: RepoAccess,
+    ) -> Result<()> {
+        let path = crate::model::RepoPath::parse(&repo.full_name())?;
+        self.set_collaborator(&path, user, access).await
+    }
+
+    pub async fn remove_collaborator(&self, repo: &Repo, user: &Username) -> Result<()> {
+        let user = self.user(user).await?;
+        if self.db.remove_collaborator(repo.id, user.id).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// Deletes the row and moves the folder to the trash; the row goes only if the move worked.
+    pub async fn delete_repo(&self, repo: &Repo) -> Result<()> {
+        let tx = self.db.begin_delete_repo(repo.id).await?;
+        let dir = self.repo_dir(repo)?;
+        let store = self.repos.clone();
+        blocking(move || store.discard(&dir)).await??;
+        tx.commit().await.map_err(|e| Error::Internal(e.into()))?;
+        tracing::info!(repo = %repo.full_name(), "repository deleted (folder moved to the trash)");
+        Ok(())
+    }
+}

@@ -1,0 +1,195 @@
+//! `/OWNER/REPO/settings`, for the repository's admins only (anyone else gets a 404, as for a
+//! repository they cannot see): description, visibility, default branch, collaborators, delete.
+
+use askama::Template;
+use axum::extract::{FromRef, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::{RepoHeader, render};
+use crate::domain::{Collaborator, Error};
+use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
+use crate::web::WebState;
+use crate::web::error::WebError;
+use crate::web::session::{Nav, RequireUser};
+
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    WebState: FromRef<S>,
+{
+    Router::new()
+        .route(
+            "/{owner}/{repo}/settings",
+            get(show_settings).post(update_settings),
+        )
+        .route(
+            "/{owner}/{repo}/settings/collaborators",
+            post(add_collaborator),
+        )
+        .route(
+            "/{owner}/{repo}/settings/collaborators/{user}/remove",
+            post(remove_collaborator),
+        )
+        .route("/{owner}/{repo}/settings/delete", post(delete_repository))
+}
+
+async fn admin_repo(
+    st: &WebState,
+    user: &RequireUser,
+    owner: &str,
+    name: &str,
+) -> Result<Repo, WebError> {
+    let path = RepoPath {
+        owner: Username::parse(owner)?,
+        name: RepoName::parse_url_segment(name)?,
+    };
+    Ok(st
+        .forge
+        .authorize(Some(&user.0.actor), &path, RepoAccess::Admin)
+        .await?)
+}
+
+#[derive(Template)]
+#[template(path = "repo/settings.html")]
+struct SettingsPage {
+    nav: Nav,
+    repo: RepoHeader,
+    tab: &'static str,
+    message: String,
+    collaborators: Vec<Collaborator>,
+}
+
+async fn settings_page(
+    st: &WebState,
+    user: &RequireUser,
+    repo: &Repo,
+    message: String,
+) -> Result<Response, WebError> {
+    let collaborators = st.forge.collaborators(repo).await?;
+    render(SettingsPage {
+        nav: user.nav(),
+        repo: RepoHeader::new(repo, &repo.default_branch),
+        tab: "settings",
+        message,
+        collaborators,
+    })
+}
+
+fn message_or_error(e: Error) -> Result<String, WebError> {
+    match e {
+        Error::InvalidInput(m) | Error::Conflict(m) => Ok(m),
+        other => Err(other.into()),
+    }
+}
+
+async fn show_settings(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let repo = admin_repo(&st, &user, &owner, &name).await?;
+    settings_page(&st, &user, &repo, String::new()).await
+}
+
+#[derive(Deserialize)]
+struct GeneralForm {
+    csrf: String,
+    description: String,
+    default_branch: String,
+    private: Option<String>,
+}
+
+async fn update_settings(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name)): Path<(String, String)>,
+    Form(form): Form<GeneralForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let repo = admin_repo(&st, &user, &owner, &name).await?;
+    let message = match st
+        .forge
+        .update_repo(
+            &repo,
+            &form.description,
+            form.private.is_some(),
+            &form.default_branch,
+        )
+        .await
+    {
+        Ok(()) => "Saved.".to_owned(),
+        Err(e) => message_or_error(e)?,
+    };
+    let repo = admin_repo(&st, &user, &owner, &name).await?;
+    settings_page(&st, &user, &repo, message).await
+}
+
+#[derive(Deserialize)]
+struct CollaboratorForm {
+    csrf: String,
+    user: String,
+    access: String,
+}
+
+async fn add_collaborator(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name)): Path<(String, String)>,
+    Form(form): Form<CollaboratorForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let repo = admin_repo(&st, &user, &owner, &name).await?;
+    let access: RepoAccess = form.access.parse().map_err(WebError::BadRequest)?;
+    let message = match Username::parse(form.user.trim()) {
+        Err(e) => e.to_string(),
+        Ok(who) => match st.forge.add_collaborator(&repo, &who, access).await {
+            Ok(()) => format!("{who} now has {access} access."),
+            Err(e) => message_or_error(e)?,
+        },
+    };
+    settings_page(&st, &user, &repo, message).await
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn remove_collaborator(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name, who)): Path<(String, String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let repo = admin_repo(&st, &user, &owner, &name).await?;
+    st.forge
+        .remove_collaborator(&repo, &Username::parse(&who)?)
+        .await?;
+    Ok(Redirect::to(&format!("/{}/{}/settings", repo.owner, repo.name)).into_response())
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    csrf: String,
+    confirm: String,
+}
+
+async fn delete_repository(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name)): Path<(String, String)>,
+    Form(form): Form<DeleteForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let repo = admin_repo(&st, &user, &owner, &name).await?;
+    if form.confirm.trim() != repo.full_name() {
+        let message = format!("Type {} exactly to delete it.", repo.full_name());
+        return settings_page(&st, &user, &repo, message).await;
+    }
+    st.forge.delete_repo(&repo).await?;
+    Ok(Redirect::to(&format!("/{}", repo.owner)).into_response())
+}
