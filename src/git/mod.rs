@@ -1,6 +1,7 @@
 //! Everything that touches a repository on disk: gix for creating and reading, and the one
 //! function that spawns git (`runner`). No gix type leaves this room.
 
+pub mod blame;
 mod create;
 pub mod diff;
 mod last_commit;

@@ -516,3 +516,83 @@ async fn archives_match_git_archive() {
     assert_eq!(get(&app, "/alice/dns/archive/main.rar").await.0, 404);
     assert_eq!(get(&app, "/alice/dns/archive/nope.zip").await.0, 404);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn blame_attributes_each_line_and_gives_up_visibly() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    app.create_repo("alice", "fw", false).await;
+    let src = app.workdir("src");
+    git_ok(&src, &["init", "-q", "-b", "main"]).await;
+    let commit = |text: &'static str, msg: &'static str| {
+        let src = src.clone();
+        async move {
+            std::fs::write(src.join("rules.nft"), text).unwrap();
+            git_ok(&src, &["add", "."]).await;
+            git_ok(&src, &["commit", "-q", "-m", msg]).await;
+            git_ok(&src, &["rev-parse", "HEAD"]).await.trim().to_owned()
+        }
+    };
+    let a = commit("allow ssh\nallow http\ndeny all\n", "first rules").await;
+    let b = commit("allow ssh\nallow https\ndeny all\n", "https only").await;
+    let c = commit("allow ssh\nallow https\ndeny all\nlog drops\n", "log drops").await;
+    git_ok(
+        &src,
+        &[
+            "push",
+            "-q",
+            &app.url(Some(("alice", "alice-password")), "alice/fw"),
+            "main",
+        ],
+    )
+    .await;
+
+    let (status, html) = get(&app, "/alice/fw/blame/main/rules.nft").await;
+    assert_eq!(status, 200);
+    // Each line's row links the commit that wrote it; git blame agrees.
+    let porcelain = git_ok(&src, &["blame", "--porcelain", "main", "--", "rules.nft"]).await;
+    let want: Vec<&str> = porcelain
+        .lines()
+        .filter(|l| {
+            l.len() > 40
+                && l.as_bytes()[40] == b' '
+                && l[..40].bytes().all(|b| b.is_ascii_hexdigit())
+        })
+        .map(|l| &l[..40])
+        .collect();
+    assert_eq!(want, vec![a.as_str(), b.as_str(), a.as_str(), c.as_str()]);
+    let rows: Vec<&str> = html.split("<tr id=\"L").skip(1).collect();
+    assert_eq!(rows.len(), 4);
+    for (row, sha) in rows.iter().zip(&want) {
+        assert!(
+            row.contains(&format!("/alice/fw/commit/{sha}")),
+            "row {row} should name {sha}"
+        );
+    }
+    assert!(!html.contains("not traced within the time limit"));
+
+    // With no time at all, nothing is traced and the result says it is incomplete.
+    let repo = app
+        .forge
+        .authorize(
+            None,
+            &labforge::model::RepoPath::parse("alice/fw").unwrap(),
+            labforge::model::RepoAccess::Read,
+        )
+        .await
+        .unwrap();
+    let blame = app
+        .forge
+        .read_repo(&repo, move |r| {
+            r.blame(
+                &labforge::git::read::CommitId(c),
+                &labforge::model::TreePath::parse("rules.nft").unwrap(),
+                std::time::Duration::ZERO,
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!blame.complete);
+    assert!(blame.origin.iter().all(Option::is_none));
+}

@@ -25,6 +25,7 @@ where
     Router::new()
         .route("/{owner}/{repo}/commits/{*rest}", get(show_commits))
         .route("/{owner}/{repo}/commit/{id}", get(show_commit))
+        .route("/{owner}/{repo}/blame/{*rest}", get(show_blame))
         .route("/{owner}/{repo}/branches", get(show_branches))
         .route("/{owner}/{repo}/tags", get(show_tags))
 }
@@ -235,5 +236,89 @@ async fn show_commit(
         parents: c.parents.iter().map(|p| p.0.clone()).collect(),
         truncated: diff.truncated,
         files: diff.files.into_iter().map(FileView::from).collect(),
+    })
+}
+
+/// How long a blame may take before the page shows what it found.
+const BLAME_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
+struct BlameRow {
+    line: String,
+    /// First line of a run of lines from the same commit: the commit is shown there.
+    first: bool,
+    commit: String,
+    short: String,
+    subject: String,
+    age: String,
+    date: String,
+}
+
+#[derive(Template)]
+#[template(path = "repo/blame.html")]
+struct BlamePage {
+    nav: Nav,
+    repo: RepoHeader,
+    tab: &'static str,
+    path: String,
+    rows: Vec<BlameRow>,
+    complete: bool,
+    too_large: bool,
+}
+
+async fn show_blame(
+    State(st): State<WebState>,
+    user: MaybeUser,
+    Path((owner, name, rest)): Path<(String, String, String)>,
+) -> Result<Response, WebError> {
+    let repo = readable_repo(&st, &user, &owner, &name).await?;
+    let found = st
+        .forge
+        .read_repo(&repo, move |r| {
+            let Some(at) = r.resolve(&rest)? else {
+                return Ok(None);
+            };
+            if r.is_dir(&at.commit, &at.path)? != Some(false) {
+                return Ok(None);
+            }
+            let blame = r.blame(&at.commit, &at.path, BLAME_BUDGET)?;
+            Ok(Some((at, blame)))
+        })
+        .await?;
+    let (at, blame) = found.ok_or(WebError::NotFound)?;
+    let (rows, complete, too_large) = match blame {
+        None => (Vec::new(), true, true),
+        Some(b) => {
+            let commits: Vec<CommitRow> = b.commits.iter().map(CommitRow::from).collect();
+            let mut previous = None;
+            let rows = b
+                .lines
+                .into_iter()
+                .zip(b.origin)
+                .map(|(line, origin)| {
+                    let first = previous != Some(origin);
+                    previous = Some(origin);
+                    let c = origin.map(|i| &commits[i]);
+                    BlameRow {
+                        line,
+                        first,
+                        commit: c.map(|c| c.id.clone()).unwrap_or_default(),
+                        short: c.map(|c| c.short.clone()).unwrap_or_default(),
+                        subject: c.map(|c| c.subject.clone()).unwrap_or_default(),
+                        age: c.map(|c| c.age.clone()).unwrap_or_default(),
+                        date: c.map(|c| c.date.clone()).unwrap_or_default(),
+                    }
+                })
+                .collect();
+            (rows, b.complete, false)
+        }
+    };
+    render(BlamePage {
+        nav: user.nav(),
+        repo: RepoHeader::new(&repo, &at.rev),
+        tab: "code",
+        path: at.path.as_str().to_owned(),
+        rows,
+        complete,
+        too_large,
     })
 }

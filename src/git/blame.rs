@@ -1,0 +1,147 @@
+//! Blame, bounded in time: which commit last changed each line of a file. Walks the first-parent
+//! history and, at each commit that changed the file, diffs it against its parent (imara-diff):
+//! lines the commit added are its own; unchanged lines are followed into the parent's version.
+//! When the time budget runs out the remaining lines are reported as not found, and the page
+//! says so, instead of the request hanging on a long history.
+
+use std::time::{Duration, Instant};
+
+use gix::ObjectId;
+use imara_diff::{Algorithm, Diff, InternedInput};
+
+use super::GitError;
+use super::read::{CommitId, CommitInfo, Reader};
+use crate::model::TreePath;
+
+fn gx(e: impl std::fmt::Display) -> GitError {
+    GitError::Gix(e.to_string())
+}
+
+pub struct Blame {
+    /// The file's lines at the starting commit.
+    pub lines: Vec<String>,
+    /// For each line, an index into `commits`, or None if not found within the budget.
+    pub origin: Vec<Option<usize>>,
+    pub commits: Vec<CommitInfo>,
+    /// False when the budget ran out before every line was attributed.
+    pub complete: bool,
+}
+
+/// Larger files are not blamed (the page offers the raw file instead).
+pub const MAX_BLAME_BYTES: u64 = 512 * 1024;
+
+impl Reader {
+    pub fn blame(
+        &self,
+        start: &CommitId,
+        path: &TreePath,
+        budget: Duration,
+    ) -> Result<Option<Blame>, GitError> {
+        let deadline = Instant::now() + budget;
+        let start = start.oid()?;
+        let Some((false, blob_id)) = self.lookup(start, path)? else {
+            return Ok(None);
+        };
+        let Some(text) = self.text(blob_id)? else {
+            return Ok(None);
+        };
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let mut origin: Vec<Option<usize>> = vec![None; lines.len()];
+        let mut commits: Vec<CommitInfo> = Vec::new();
+        // tracked[i] = (line index in the version being examined, line index at the start)
+        let mut tracked: Vec<(u32, usize)> = (0..lines.len()).map(|i| (i as u32, i)).collect();
+        let mut current_text = text;
+        let mut current_blob = blob_id;
+        let walk = self
+            .repository()
+            .rev_walk([start])
+            .first_parent_only()
+            .all()
+            .map_err(gx)?;
+        let mut complete = true;
+        for info in walk {
+            if tracked.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                complete = false;
+                break;
+            }
+            let info = info.map_err(gx)?;
+            let parent = info.parent_ids().next().map(|p| p.detach());
+            let parent_blob = match parent {
+                Some(p) => match self.lookup(p, path)? {
+                    Some((false, id)) => Some(id),
+                    _ => None,
+                },
+                None => None,
+            };
+            if parent_blob == Some(current_blob) {
+                continue; // this commit did not touch the file
+            }
+            let commit_index = commits.len();
+            let parent_text = match parent_blob {
+                Some(id) => self.text(id)?,
+                None => None,
+            };
+            let Some(parent_text) = parent_text else {
+                // Created here (or the parent's copy is binary/huge): every remaining line is this commit's.
+                commits.push(self.info(&info.object().map_err(gx)?)?);
+                for (_, head_line) in tracked.drain(..) {
+                    origin[head_line] = Some(commit_index);
+                }
+                break;
+            };
+            let input = InternedInput::new(parent_text.as_str(), current_text.as_str());
+            let mut diff = Diff::compute(Algorithm::Histogram, &input);
+            diff.postprocess_lines(&input);
+            let mut used = false;
+            let mut next = Vec::with_capacity(tracked.len());
+            for (line, head_line) in tracked {
+                if diff.is_added(line) {
+                    origin[head_line] = Some(commit_index);
+                    used = true;
+                } else {
+                    next.push((map_to_before(&diff, line), head_line));
+                }
+            }
+            tracked = next;
+            if used {
+                commits.push(self.info(&info.object().map_err(gx)?)?);
+            }
+            current_text = parent_text;
+            current_blob = parent_blob.expect("a parent text implies a parent blob");
+        }
+        Ok(Some(Blame {
+            lines,
+            origin,
+            commits,
+            complete: complete && tracked.is_empty(),
+        }))
+    }
+
+    fn text(&self, id: ObjectId) -> Result<Option<String>, GitError> {
+        if self.repository().find_header(id).map_err(gx)?.size() > MAX_BLAME_BYTES {
+            return Ok(None);
+        }
+        let blob = self.repository().find_blob(id).map_err(gx)?;
+        if blob.data.iter().take(8000).any(|b| *b == 0) {
+            return Ok(None);
+        }
+        Ok(Some(String::from_utf8_lossy(&blob.data).into_owned()))
+    }
+}
+
+/// The line of the parent's version that an unchanged line `after` of the child corresponds to:
+/// its index minus the lines added before it plus the lines removed before it.
+fn map_to_before(diff: &Diff, after: u32) -> u32 {
+    let mut shift: i64 = 0;
+    for hunk in diff.hunks() {
+        if hunk.after.start > after {
+            break;
+        }
+        shift += i64::from(hunk.before.end - hunk.before.start)
+            - i64::from(hunk.after.end - hunk.after.start);
+    }
+    (i64::from(after) + shift) as u32
+}
