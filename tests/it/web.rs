@@ -8,7 +8,7 @@ async fn get(app: &TestApp, path: &str) -> (u16, String) {
 }
 
 /// alice/dns with a README, a nested folder, a branch with a slash, a tag and a binary file.
-async fn sample_repo(app: &TestApp, private: bool) -> std::path::PathBuf {
+pub(crate) async fn sample_repo(app: &TestApp, private: bool) -> std::path::PathBuf {
     app.create_user("alice", "alice-password").await;
     app.create_repo("alice", "dns", private).await;
     let src = app.workdir("src");
@@ -595,4 +595,88 @@ async fn blame_attributes_each_line_and_gives_up_visibly() {
         .unwrap();
     assert!(!blame.complete);
     assert!(blame.origin.iter().all(Option::is_none));
+}
+
+/// The `huge` repository from ../shared/bench/mkrepo.py: a 50 MiB blob, a 10 MiB one-line file,
+/// a 100,000-line diff. Every page answers quickly with a notice instead of rendering it all.
+#[tokio::test(flavor = "multi_thread")]
+async fn huge_inputs_answer_quickly_with_a_notice() {
+    let app = TestApp::spawn().await;
+    app.create_user("bench", "bench-password").await;
+    app.create_repo("bench", "huge", false).await;
+    let mkrepo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/mkrepo.py");
+    let built = app.work.path().join("huge.git");
+    let out = tokio::process::Command::new("python3")
+        .arg(&mkrepo)
+        .arg("huge")
+        .arg(&built)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mkrepo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let target = app.server_repo("bench/huge");
+    std::fs::remove_dir_all(&target).unwrap();
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&built)
+        .arg(&target)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let head = git_ok(&target, &["rev-parse", "main"])
+        .await
+        .trim()
+        .to_owned();
+
+    let pages: Vec<(String, Option<&str>)> = vec![
+        ("/bench/huge".into(), None),
+        ("/bench/huge/tree/main/blobs".into(), None),
+        (
+            "/bench/huge/blob/main/blobs/fifty-mib.txt".into(),
+            Some("too large to show"),
+        ),
+        (
+            "/bench/huge/blob/main/blobs/one-line.json".into(),
+            Some("too large to show"),
+        ),
+        (
+            "/bench/huge/blob/main/blobs/random.bin".into(),
+            Some("This is a binary file."),
+        ),
+        (
+            "/bench/huge/blob/main/src/big.conf".into(),
+            Some("too large to show"),
+        ),
+        (
+            format!("/bench/huge/commit/{head}"),
+            Some("too large to show whole here"),
+        ),
+        (
+            "/bench/huge/blame/main/src/big.conf".into(),
+            Some("too large or binary to blame"),
+        ),
+        ("/bench/huge/commits/main".into(), None),
+    ];
+    for (path, notice) in pages {
+        let started = std::time::Instant::now();
+        let (status, html) = get(&app, &path).await;
+        let took = started.elapsed();
+        assert_eq!(status, 200, "{path}");
+        if let Some(n) = notice {
+            assert!(html.contains(n), "{path} says `{n}`");
+        }
+        assert!(
+            html.len() < 2 * 1024 * 1024,
+            "{path} stays small: {} bytes",
+            html.len()
+        );
+        assert!(
+            took < std::time::Duration::from_secs(2),
+            "{path} took {took:?}"
+        );
+    }
 }
