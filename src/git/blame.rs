@@ -50,7 +50,10 @@ impl Reader {
         let mut commits: Vec<CommitInfo> = Vec::new();
         // tracked[i] = (line index in the version being examined, line index at the start)
         let mut tracked: Vec<(u32, usize)> = (0..lines.len()).map(|i| (i as u32, i)).collect();
-        let mut current_text = text;
+        // Lines are interned by hash, and each version is hashed once: the parent examined at
+        // one step is the child at the next, so its tokens are reused.
+        let mut input: InternedInput<u64> = InternedInput::default();
+        input.update_after(line_hashes(text.as_bytes()));
         let mut current_blob = blob_id;
         let walk = self
             .repository()
@@ -80,11 +83,11 @@ impl Reader {
                 continue; // this commit did not touch the file
             }
             let commit_index = commits.len();
-            let parent_text = match parent_blob {
-                Some(id) => self.text(id)?,
+            let parent_data = match parent_blob {
+                Some(id) => self.text_bytes(id)?,
                 None => None,
             };
-            let Some(parent_text) = parent_text else {
+            let Some(parent_data) = parent_data else {
                 // Created here (or the parent's copy is binary/huge): every remaining line is this commit's.
                 commits.push(self.info(&info.object().map_err(gx)?)?);
                 for (_, head_line) in tracked.drain(..) {
@@ -92,9 +95,9 @@ impl Reader {
                 }
                 break;
             };
-            let input = InternedInput::new(parent_text.as_str(), current_text.as_str());
+            input.update_before(line_hashes(&parent_data));
             let mut diff = Diff::compute(Algorithm::Histogram, &input);
-            diff.postprocess_lines(&input);
+            diff.postprocess_no_heuristic(&input);
             let mut used = false;
             let mut next = Vec::with_capacity(tracked.len());
             for (line, head_line) in tracked {
@@ -109,8 +112,8 @@ impl Reader {
             if used {
                 commits.push(self.info(&info.object().map_err(gx)?)?);
             }
-            current_text = parent_text;
-            current_blob = parent_blob.expect("a parent text implies a parent blob");
+            std::mem::swap(&mut input.before, &mut input.after);
+            current_blob = parent_blob.expect("parent data implies a parent blob");
         }
         Ok(Some(Blame {
             lines,
@@ -121,6 +124,13 @@ impl Reader {
     }
 
     fn text(&self, id: ObjectId) -> Result<Option<String>, GitError> {
+        Ok(self
+            .text_bytes(id)?
+            .map(|data| String::from_utf8_lossy(&data).into_owned()))
+    }
+
+    /// A text blob's bytes; None when binary or larger than the blame limit.
+    fn text_bytes(&self, id: ObjectId) -> Result<Option<Vec<u8>>, GitError> {
         if self.repository().find_header(id).map_err(gx)?.size() > MAX_BLAME_BYTES {
             return Ok(None);
         }
@@ -128,8 +138,26 @@ impl Reader {
         if blob.data.iter().take(8000).any(|b| *b == 0) {
             return Ok(None);
         }
-        Ok(Some(String::from_utf8_lossy(&blob.data).into_owned()))
+        Ok(Some(blob.data.clone()))
     }
+}
+
+/// One hash per line (without its line ending), the tokens the diff compares; the same split
+/// as `str::lines`, so token indices are line numbers.
+fn line_hashes(data: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    use std::hash::{Hash, Hasher};
+    let body = data.strip_suffix(b"\n").unwrap_or(data);
+    let lines = if data.is_empty() {
+        None
+    } else {
+        Some(body.split(|b| *b == b'\n'))
+    };
+    lines.into_iter().flatten().map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        line.hash(&mut h);
+        h.finish()
+    })
 }
 
 /// The line of the parent's version that an unchanged line `after` of the child corresponds to:

@@ -255,15 +255,13 @@ impl Reader {
         commit: ObjectId,
         path: &TreePath,
     ) -> Result<Option<(bool, ObjectId)>, GitError> {
-        let tree = self
-            .repo
-            .find_commit(commit)
-            .map_err(gx)?
-            .tree()
-            .map_err(gx)?;
+        let commit = self.repo.find_commit(commit).map_err(gx)?;
         if path.is_root() {
-            return Ok(Some((true, tree.id)));
+            // The id is in the commit itself: no need to read the tree (history passes call
+            // this for every commit).
+            return Ok(Some((true, commit.tree_id().map_err(gx)?.detach())));
         }
+        let tree = commit.tree().map_err(gx)?;
         let entry = tree.lookup_entry_by_path(path.as_str()).map_err(gx)?;
         Ok(entry.map(|e| (e.mode().is_tree(), e.object_id())))
     }
