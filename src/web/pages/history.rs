@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::{RepoHeader, readable_repo, render};
+use super::{RepoHeader, read_at, readable_repo, render};
 use crate::git::diff::{Change, DiffLimits, FileDiff};
 use crate::git::read::CommitId;
 use crate::web::WebState;
@@ -55,20 +55,14 @@ async fn show_commits(
 ) -> Result<Response, WebError> {
     let repo = readable_repo(&st, &user, &owner, &name).await?;
     let page = q.page.unwrap_or(1).clamp(1, 100_000);
-    let found = st
-        .forge
-        .read_repo(&repo, move |r| {
-            let Some(at) = r.resolve(&rest)? else {
-                return Ok(None);
-            };
-            if r.is_dir(&at.commit, &at.path)?.is_none() {
-                return Ok(None); // a path that does not exist at this revision
-            }
-            let (commits, more) = r.log(&at.commit, &at.path, (page - 1) * PAGE_SIZE, PAGE_SIZE)?;
-            Ok(Some((at, commits, more)))
-        })
-        .await?;
-    let (at, commits, has_more) = found.ok_or(WebError::NotFound)?;
+    let (at, (commits, has_more)) = read_at(&st, &repo, rest, move |r, at| {
+        if r.is_dir(&at.commit, &at.path)?.is_none() {
+            return Ok(None); // a path that does not exist at this revision
+        }
+        r.log(&at.commit, &at.path, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+            .map(Some)
+    })
+    .await?;
     render(CommitsPage {
         nav: user.nav(),
         repo: RepoHeader::new(&repo, &at.rev),
@@ -271,20 +265,13 @@ async fn show_blame(
     Path((owner, name, rest)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
     let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let found = st
-        .forge
-        .read_repo(&repo, move |r| {
-            let Some(at) = r.resolve(&rest)? else {
-                return Ok(None);
-            };
-            if r.is_dir(&at.commit, &at.path)? != Some(false) {
-                return Ok(None);
-            }
-            let blame = r.blame(&at.commit, &at.path, BLAME_BUDGET)?;
-            Ok(Some((at, blame)))
-        })
-        .await?;
-    let (at, blame) = found.ok_or(WebError::NotFound)?;
+    let (at, blame) = read_at(&st, &repo, rest, |r, at| {
+        if r.is_dir(&at.commit, &at.path)? != Some(false) {
+            return Ok(None); // only files have a blame
+        }
+        r.blame(&at.commit, &at.path, BLAME_BUDGET).map(Some)
+    })
+    .await?;
     let (rows, complete, too_large) = match blame {
         None => (Vec::new(), true, true),
         Some(b) => {

@@ -10,6 +10,8 @@ pub mod settings;
 use super::WebState;
 use super::error::WebError;
 use super::session::MaybeUser;
+use crate::git::GitError;
+use crate::git::read::{Reader, Resolved};
 use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
 
 /// The repository named in the URL, if the visitor may read it (else a 404, never a 403: a
@@ -58,4 +60,36 @@ fn render(page: impl askama::Template) -> Result<axum::response::Response, WebEr
     use axum::response::IntoResponse;
     let html = page.render().map_err(|e| WebError::Internal(e.into()))?;
     Ok(axum::response::Html(html).into_response())
+}
+
+/// The common shape of pages at `REF/PATH`: resolve `rest` in the repository, then read what
+/// the page needs with `f` (None from either step is a 404), all on the blocking pool.
+async fn read_at<T, F>(
+    st: &WebState,
+    repo: &Repo,
+    rest: String,
+    f: F,
+) -> Result<(Resolved, T), WebError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Reader, &Resolved) -> Result<Option<T>, GitError> + Send + 'static,
+{
+    let found = st
+        .forge
+        .read_repo(repo, move |r| {
+            let Some(at) = r.resolve(&rest)? else {
+                return Ok(None);
+            };
+            Ok(f(r, &at)?.map(|value| (at, value)))
+        })
+        .await?;
+    found.ok_or(WebError::NotFound)
+}
+
+/// A refusal the page shows as a message (bad input, a name taken); anything else is an error.
+fn message_or_error(e: crate::domain::Error) -> Result<String, WebError> {
+    match e {
+        crate::domain::Error::InvalidInput(m) | crate::domain::Error::Conflict(m) => Ok(m),
+        other => Err(other.into()),
+    }
 }

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::{RepoHeader, readable_repo, render};
+use super::{RepoHeader, read_at, readable_repo, render};
 use crate::git::read::{EntryKind, TreeEntry};
 use crate::git::runner::ArchiveFormat;
 use crate::model::TreePath;
@@ -150,17 +150,7 @@ async fn show_tree(
     Path((owner, name, rest)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
     let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let found = st
-        .forge
-        .read_repo(&repo, move |r| {
-            let Some(at) = r.resolve(&rest)? else {
-                return Ok(None);
-            };
-            let entries = r.list_tree(&at.commit, &at.path)?;
-            Ok(entries.map(|e| (at, e)))
-        })
-        .await?;
-    let (at, folder) = found.ok_or(WebError::NotFound)?;
+    let (at, folder) = read_at(&st, &repo, rest, |r, at| r.list_tree(&at.commit, &at.path)).await?;
     render(TreePage {
         nav: user.nav(),
         repo: RepoHeader::new(&repo, &at.rev),
@@ -202,17 +192,10 @@ async fn show_blob(
     Path((owner, name, rest)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
     let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let found = st
-        .forge
-        .read_repo(&repo, move |r| {
-            let Some(at) = r.resolve(&rest)? else {
-                return Ok(None);
-            };
-            let blob = r.read_blob(&at.commit, &at.path, SHOW_LIMIT)?;
-            Ok(blob.map(|b| (at, b)))
-        })
-        .await?;
-    let (at, blob) = found.ok_or(WebError::NotFound)?;
+    let (at, blob) = read_at(&st, &repo, rest, |r, at| {
+        r.read_blob(&at.commit, &at.path, SHOW_LIMIT)
+    })
+    .await?;
     let is_image = image_type(at.path.as_str()).is_some() && blob.size <= RAW_LIMIT;
     let (lines, notice) = if is_image {
         (Vec::new(), "")
@@ -250,17 +233,10 @@ async fn show_raw(
     Path((owner, name, rest)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
     let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let found = st
-        .forge
-        .read_repo(&repo, move |r| {
-            let Some(at) = r.resolve(&rest)? else {
-                return Ok(None);
-            };
-            let blob = r.read_blob(&at.commit, &at.path, RAW_LIMIT)?;
-            Ok(blob.map(|b| (at, b)))
-        })
-        .await?;
-    let (at, blob) = found.ok_or(WebError::NotFound)?;
+    let (at, blob) = read_at(&st, &repo, rest, |r, at| {
+        r.read_blob(&at.commit, &at.path, RAW_LIMIT)
+    })
+    .await?;
     if blob.size > RAW_LIMIT {
         return Err(WebError::BadRequest(
             "This file is too large to download here; clone the repository.".into(),

@@ -8,8 +8,8 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::{RepoHeader, render};
-use crate::domain::{Collaborator, Error};
+use super::{RepoHeader, message_or_error, render};
+use crate::domain::Collaborator;
 use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
 use crate::web::WebState;
 use crate::web::error::WebError;
@@ -76,13 +76,6 @@ async fn settings_page(
         message,
         collaborators,
     })
-}
-
-fn message_or_error(e: Error) -> Result<String, WebError> {
-    match e {
-        Error::InvalidInput(m) | Error::Conflict(m) => Ok(m),
-        other => Err(other.into()),
-    }
 }
 
 async fn show_settings(

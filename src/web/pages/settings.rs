@@ -8,8 +8,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::render;
-use crate::domain::Error;
+use super::{message_or_error, render};
 use crate::model::{RepoName, TokenScope, Username};
 use crate::web::WebState;
 use crate::web::error::WebError;
@@ -31,14 +30,6 @@ where
             get(show_password).post(change_password),
         )
         .route("/new", get(show_new).post(create_repo))
-}
-
-/// A domain refusal shown on the same page, or a real error.
-fn message_or_error(e: Error) -> Result<String, WebError> {
-    match e {
-        Error::InvalidInput(m) | Error::Conflict(m) => Ok(m),
-        other => Err(other.into()),
-    }
 }
 
 struct KeyRow {
