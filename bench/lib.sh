@@ -61,8 +61,12 @@ import_repos() {
   lf_env "$LF" admin key add bench --title peers <"$PEERS_STATE/client_key.pub" >/dev/null 2>&1 || true
   for kind in "$@"; do
     lf_env "$LF" admin repo create "bench/$kind" >/dev/null 2>&1 || true
-    rm -rf "$LF_DATA/repos/bench/$kind.git"
-    cp -a "$REPOS/$kind.git" "$LF_DATA/repos/bench/$kind.git"
+    # Replace the empty repository the first time only, so what labforge kept on disk survives.
+    if [ ! -e "$LF_DATA/repos/bench/$kind.git/labforge-bench-copy" ]; then
+      rm -rf "$LF_DATA/repos/bench/$kind.git"
+      cp -a "$REPOS/$kind.git" "$LF_DATA/repos/bench/$kind.git"
+      touch "$LF_DATA/repos/bench/$kind.git/labforge-bench-copy"
+    fi
   done
 }
 

@@ -229,6 +229,21 @@ impl App {
             base_url = %self.config.base_url,
             "labforge is serving"
         );
+        // Warm every repository's front page in the background, one at a time (cheap when the
+        // answer is already kept on disk).
+        let forge = Arc::clone(&self.services.forge);
+        tokio::spawn(async move {
+            match forge.list_repos().await {
+                Ok(repos) => {
+                    for repo in &repos {
+                        if let Some(task) = forge.warm_pages(repo) {
+                            let _ = task.await;
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "listing repositories to warm their pages"),
+            }
+        });
         let stop = CancellationToken::new();
         let trigger = stop.clone();
         tokio::spawn(async move {

@@ -125,6 +125,20 @@ impl Forge {
     pub async fn after_push(&self, repo: &Repo) -> Result<()> {
         self.db.mark_pushed(repo.id).await?;
         self.upkeep.schedule(self.repo_dir(repo)?);
+        self.warm_pages(repo);
         Ok(())
+    }
+
+    /// Precomputes the summary's last-commit column for the default branch in the background,
+    /// so the first visit after a push (or a restart) does not wait for the history pass.
+    pub fn warm_pages(&self, repo: &Repo) -> Option<tokio::task::JoinHandle<()>> {
+        let dir = self.repo_dir(repo).ok()?;
+        let reads = std::sync::Arc::clone(&self.reads);
+        let branch = repo.default_branch.clone();
+        Some(tokio::task::spawn_blocking(move || {
+            if let Err(e) = reads.open(&dir).and_then(|r| r.warm(&branch)) {
+                tracing::debug!(error = %e, "warming the tree cache failed");
+            }
+        }))
     }
 }

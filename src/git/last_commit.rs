@@ -61,10 +61,14 @@ impl Reader {
         {
             return Ok((hit.clone(), true));
         }
+        if let Some(answers) = self.load_persisted(&key, names) {
+            remember_in_memory(&self.cache, key, answers.clone());
+            return Ok((answers, true));
+        }
         let (found, complete) = self.walk(start.oid()?, path, names, INLINE_BUDGET)?;
         let answers = arrange(names, &found);
         if complete {
-            remember(&self.cache, key, answers.clone());
+            self.remember(key, answers.clone());
         } else {
             self.finish_in_background(key, start.oid()?, path.clone(), names.to_vec());
         }
@@ -92,7 +96,7 @@ impl Reader {
                 cache: Arc::clone(&cache),
             };
             match reader.walk(start, &path, &names, BACKGROUND_BUDGET) {
-                Ok((found, _)) => remember(&cache, key.clone(), arrange(&names, &found)),
+                Ok((found, _)) => reader.remember(key.clone(), arrange(&names, &found)),
                 Err(e) => {
                     tracing::warn!(error = %e, "finding last commits in the background failed")
                 }
@@ -104,6 +108,83 @@ impl Reader {
                 .expect("never poisoned")
                 .remove(&key);
         });
+    }
+
+    /// Computes (and keeps, on disk too) the last commits of the root folder at `branch`, so the
+    /// first visit after a push, or after a restart, is served from the cache.
+    pub fn warm(&self, branch: &str) -> Result<(), GitError> {
+        let Some(head) = self.branch_head(branch)? else {
+            return Ok(());
+        };
+        let root = TreePath::default();
+        let key: Key = (head.id.0.clone(), String::new());
+        if self.persisted_file(&key).exists() {
+            return Ok(());
+        }
+        let Some((true, tree)) = self.lookup(head.id.oid()?, &root)? else {
+            return Ok(());
+        };
+        let t = self.repo.find_tree(tree).map_err(gx)?;
+        let mut names = Vec::new();
+        for e in t.iter() {
+            names.push(String::from_utf8_lossy(e.map_err(gx)?.filename()).into_owned());
+        }
+        let (found, _) = self.walk(head.id.oid()?, &root, &names, BACKGROUND_BUDGET)?;
+        self.remember(key, arrange(&names, &found));
+        Ok(())
+    }
+
+    fn remember(&self, key: Key, answers: LastCommits) {
+        if let Err(e) = self.persist(&key, &answers) {
+            tracing::debug!(error = %e, "could not keep last commits on disk");
+        }
+        remember_in_memory(&self.cache, key, answers);
+    }
+
+    /// `REPO.git/labforge/last-commit/COMMIT-PATHHASH`: `name NUL commit-id NUL` per entry found.
+    fn persisted_file(&self, key: &Key) -> std::path::PathBuf {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.1.hash(&mut h);
+        self.repo
+            .path()
+            .join("labforge/last-commit")
+            .join(format!("{}-{:016x}", key.0, h.finish()))
+    }
+
+    fn persist(&self, key: &Key, answers: &LastCommits) -> std::io::Result<()> {
+        let file = self.persisted_file(key);
+        let dir = file.parent().expect("the cache file has a folder");
+        std::fs::create_dir_all(dir)?;
+        let mut data = Vec::new();
+        for (name, commit) in answers {
+            if let Some(c) = commit {
+                data.extend_from_slice(name.as_bytes());
+                data.push(0);
+                data.extend_from_slice(c.id.0.as_bytes());
+                data.push(0);
+            }
+        }
+        let tmp = file.with_extension("tmp");
+        std::fs::write(&tmp, data)?;
+        std::fs::rename(tmp, file)
+    }
+
+    fn load_persisted(&self, key: &Key, names: &[String]) -> Option<LastCommits> {
+        let data = std::fs::read(self.persisted_file(key)).ok()?;
+        let mut found = HashMap::new();
+        let mut parts = data.split(|b| *b == 0);
+        while let (Some(name), Some(id)) = (parts.next(), parts.next()) {
+            if name.is_empty() {
+                break;
+            }
+            let id = CommitId(String::from_utf8(id.to_vec()).ok()?);
+            found.insert(
+                String::from_utf8_lossy(name).into_owned(),
+                self.commit(&id).ok()?,
+            );
+        }
+        Some(arrange(names, &found))
     }
 
     fn listing(
@@ -210,7 +291,7 @@ fn arrange(names: &[String], found: &HashMap<String, CommitInfo>) -> LastCommits
         .collect()
 }
 
-fn remember(cache: &ReadCache, key: Key, answers: LastCommits) {
+fn remember_in_memory(cache: &ReadCache, key: Key, answers: LastCommits) {
     let mut done = cache.last_commits.done.lock().expect("never poisoned");
     if done.len() >= CACHE_ENTRIES {
         done.clear();

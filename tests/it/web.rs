@@ -680,3 +680,32 @@ async fn huge_inputs_answer_quickly_with_a_notice() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn last_commits_are_computed_after_a_push_and_kept_across_restarts() {
+    let mut app = TestApp::spawn().await;
+    sample_repo(&app, false).await;
+    let cache = app.server_repo("alice/dns").join("labforge/last-commit");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_dir(&cache).map_or(true, |d| d.count() == 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the push warmed the front page's last commits"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    app.restart().await;
+    let (_, html) = get(&app, "/alice/dns").await;
+    let row = |name: &str| {
+        html.lines()
+            .skip_while(|l| !l.contains(&format!(">{name}")))
+            .take(3)
+            .collect::<String>()
+    };
+    assert!(
+        row("named.conf").contains("Add named.conf"),
+        "{}",
+        row("named.conf")
+    );
+    assert!(row("zones/").contains("Initial zones"));
+}
