@@ -98,6 +98,7 @@ impl Reader {
             input.update_before(line_hashes(&parent_data));
             let mut diff = Diff::compute(Algorithm::Histogram, &input);
             diff.postprocess_no_heuristic(&input);
+            let to_parent = unchanged_lines_to_parent(&diff, input.before.len(), input.after.len());
             let mut used = false;
             let mut next = Vec::with_capacity(tracked.len());
             for (line, head_line) in tracked {
@@ -105,7 +106,7 @@ impl Reader {
                     origin[head_line] = Some(commit_index);
                     used = true;
                 } else {
-                    next.push((map_to_before(&diff, line), head_line));
+                    next.push((to_parent[line as usize], head_line));
                 }
             }
             tracked = next;
@@ -134,11 +135,11 @@ impl Reader {
         if self.repository().find_header(id).map_err(gx)?.size() > MAX_BLAME_BYTES {
             return Ok(None);
         }
-        let blob = self.repository().find_blob(id).map_err(gx)?;
+        let mut blob = self.repository().find_blob(id).map_err(gx)?;
         if blob.data.iter().take(8000).any(|b| *b == 0) {
             return Ok(None);
         }
-        Ok(Some(blob.data.clone()))
+        Ok(Some(std::mem::take(&mut blob.data)))
     }
 }
 
@@ -160,16 +161,20 @@ fn line_hashes(data: &[u8]) -> impl Iterator<Item = u64> + '_ {
     })
 }
 
-/// The line of the parent's version that an unchanged line `after` of the child corresponds to:
-/// its index minus the lines added before it plus the lines removed before it.
-fn map_to_before(diff: &Diff, after: u32) -> u32 {
-    let mut shift: i64 = 0;
-    for hunk in diff.hunks() {
-        if hunk.after.start > after {
-            break;
+/// For each line of the child, the parent's line it is unchanged from (`u32::MAX` for added
+/// lines): unchanged lines pair up in order, skipping the parent's removed lines. One pass.
+fn unchanged_lines_to_parent(diff: &Diff, before_len: usize, after_len: usize) -> Vec<u32> {
+    let mut map = vec![u32::MAX; after_len];
+    let mut before = 0u32;
+    for (after, slot) in map.iter_mut().enumerate() {
+        if diff.is_added(after as u32) {
+            continue;
         }
-        shift += i64::from(hunk.before.end - hunk.before.start)
-            - i64::from(hunk.after.end - hunk.after.start);
+        while (before as usize) < before_len && diff.is_removed(before) {
+            before += 1;
+        }
+        *slot = before;
+        before += 1;
     }
-    (i64::from(after) + shift) as u32
+    map
 }
