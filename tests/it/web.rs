@@ -709,3 +709,31 @@ async fn last_commits_are_computed_after_a_push_and_kept_across_restarts() {
     );
     assert!(row("zones/").contains("Initial zones"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plain_readme_is_shown_as_escaped_text() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    app.create_repo("alice", "plain", false).await;
+    let src = app.workdir("src");
+    git_ok(&src, &["init", "-q", "-b", "main"]).await;
+    std::fs::write(src.join("README"), "Plain <b>text</b> readme\n").unwrap();
+    git_ok(&src, &["add", "."]).await;
+    git_ok(&src, &["commit", "-q", "-m", "readme"]).await;
+    git_ok(
+        &src,
+        &[
+            "push",
+            "-q",
+            &app.url(Some(("alice", "alice-password")), "alice/plain"),
+            "main",
+        ],
+    )
+    .await;
+    let (_, html) = get(&app, "/alice/plain").await;
+    assert!(
+        html.contains("<pre>Plain &lt;b&gt;text&lt;/b&gt; readme\n</pre>")
+            || html.contains("<pre>Plain &#60;b&#62;text&#60;/b&#62; readme\n</pre>"),
+        "{html}"
+    );
+}

@@ -66,6 +66,12 @@ fn entry_rows(dir: &TreePath, entries: Vec<TreeEntry>) -> Vec<EntryRow> {
         .collect()
 }
 
+/// A README as the summary shows it: sanitized markdown, or plain text the template escapes.
+enum Readme {
+    Html(String),
+    Text(String),
+}
+
 #[derive(Template)]
 #[template(path = "repo/summary.html")]
 struct SummaryPage {
@@ -78,7 +84,7 @@ struct SummaryPage {
     branches: usize,
     tags: usize,
     entries: Vec<EntryRow>,
-    readme: Option<String>,
+    readme: Option<Readme>,
 }
 
 async fn show_summary(
@@ -110,12 +116,11 @@ async fn show_summary(
         })
         .await?;
     let readme = readme.map(|(file, text)| {
-        if file.to_ascii_lowercase().ends_with(".md")
-            || file.to_ascii_lowercase().ends_with(".markdown")
-        {
-            markdown::render(&text)
+        let lower = file.to_ascii_lowercase();
+        if lower.ends_with(".md") || lower.ends_with(".markdown") {
+            Readme::Html(markdown::render(&text))
         } else {
-            format!("<pre>{}</pre>", ammonia::clean_text(&text))
+            Readme::Text(text)
         }
     });
     render(SummaryPage {
