@@ -15,7 +15,7 @@ async fn refs(dir: &std::path::Path) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn push_then_clone_with_protocol_v0_and_v2_gives_identical_refs() {
+async fn push_then_clone_with_protocol_v0_v1_and_v2_gives_identical_refs() {
     let app = TestApp::spawn().await;
     alice_with_repo(&app, false).await;
     let src = app.workdir("src");
@@ -38,7 +38,7 @@ async fn push_then_clone_with_protocol_v0_and_v2_gives_identical_refs() {
     )
     .await;
 
-    for version in ["0", "2"] {
+    for version in ["0", "1", "2"] {
         let dest = app.workdir(&format!("clone-v{version}"));
         let anon = app.url(None, "alice/dns");
         let out = git_env(
@@ -59,6 +59,11 @@ async fn push_then_clone_with_protocol_v0_and_v2_gives_identical_refs() {
         // The trace shows which protocol was really spoken.
         let spoke_v2 = stderr(&out).contains("git< version 2");
         assert_eq!(spoke_v2, version == "2", "protocol v{version} negotiated");
+        assert_eq!(
+            stderr(&out).contains("git< version 1"),
+            version == "1",
+            "protocol v{version} negotiated"
+        );
         assert_eq!(refs(&dest).await, refs(&src).await, "v{version} refs");
     }
     let server_refs = refs(&app.server_repo("alice/dns")).await;
