@@ -53,6 +53,26 @@ impl Forge {
         path: &RepoPath,
         need: RepoAccess,
     ) -> Result<Repo> {
+        let (repo, level) = self.access(actor, path).await?;
+        if level >= need {
+            Ok(repo)
+        } else if level == RepoAccess::None {
+            Err(Error::NotFound)
+        } else {
+            Err(Error::Forbidden(format!(
+                "you have {level} access to {}; this needs {need}",
+                repo.full_name()
+            )))
+        }
+    }
+
+    /// The repository and what `actor` may do with it (`NotFound` only if it does not exist;
+    /// callers that show anything must go through `authorize`).
+    pub async fn access(
+        &self,
+        actor: Option<&Actor>,
+        path: &RepoPath,
+    ) -> Result<(Repo, RepoAccess)> {
         let row = self
             .db
             .repo_by_path(path.owner.as_str(), path.name.as_str())
@@ -67,16 +87,7 @@ impl Forge {
             _ => None,
         };
         let level = effective_access(actor, &repo, collaborator);
-        if level >= need {
-            Ok(repo)
-        } else if level == RepoAccess::None {
-            Err(Error::NotFound)
-        } else {
-            Err(Error::Forbidden(format!(
-                "you have {level} access to {}; this needs {need}",
-                repo.full_name()
-            )))
-        }
+        Ok((repo, level))
     }
 }
 

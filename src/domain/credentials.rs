@@ -41,10 +41,15 @@ pub(super) fn dummy_hash() -> &'static str {
     HASH.get_or_init(|| hash_password("labforge-dummy-password").expect("hashing a constant works"))
 }
 
+/// `bytes` random bytes from the OS, as lowercase hex: tokens, session ids, CSRF tokens.
+pub fn random_hex(bytes: usize) -> Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| Error::Internal(anyhow::anyhow!("random: {e}")))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 pub(super) fn new_token() -> Result<(NewTokenSecret, String, Vec<u8>)> {
-    let mut bytes = [0u8; 20];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Internal(anyhow::anyhow!("random: {e}")))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = random_hex(20)?;
     let token = format!("{TOKEN_PREFIX}{hex}");
     let lookup = hex[..LOOKUP_LEN].to_owned();
     let hash = Sha256::digest(token.as_bytes()).to_vec();

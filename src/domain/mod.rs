@@ -17,7 +17,7 @@ use crate::model::NameError;
 use crate::storage::{Db, StorageError};
 
 pub use authorize::effective_access;
-pub use credentials::NewTokenSecret;
+pub use credentials::{NewTokenSecret, random_hex};
 pub use password_check::PasswordCheck;
 pub use repo_settings::Collaborator;
 pub use sessions::{LoginThrottle, NewSession, Session};

@@ -59,14 +59,25 @@ impl Forge {
             .collect())
     }
 
+    /// Adds a collaborator or changes their access; the owner already has it all.
     pub async fn add_collaborator(
         &self,
         repo: &Repo,
         user: &Username,
         access: RepoAccess,
     ) -> Result<()> {
-        let path = crate::model::RepoPath::parse(&repo.full_name())?;
-        self.set_collaborator(&path, user, access).await
+        let user = self.user(user).await?;
+        if user.id == repo.owner_id {
+            return Err(Error::InvalidInput(format!(
+                "{} owns {} already",
+                user.name,
+                repo.full_name()
+            )));
+        }
+        self.db
+            .set_collaborator(repo.id, user.id, access.as_str())
+            .await?;
+        Ok(())
     }
 
     pub async fn remove_collaborator(&self, repo: &Repo, user: &Username) -> Result<()> {

@@ -71,28 +71,20 @@ impl Forge {
             .collect())
     }
 
+    /// `labforge admin collaborator add`: by path, for the operator.
     pub async fn set_collaborator(
         &self,
         path: &RepoPath,
         user: &Username,
         access: RepoAccess,
     ) -> Result<()> {
-        let repo = self
+        let row = self
             .db
             .repo_by_path(path.owner.as_str(), path.name.as_str())
             .await?
             .ok_or_else(|| Error::InvalidInput(format!("there is no repository {path}")))?;
-        let user = self.user(user).await?;
-        if user.id == repo.owner_id {
-            return Err(Error::InvalidInput(format!(
-                "{} owns {path} already",
-                user.name
-            )));
-        }
-        self.db
-            .set_collaborator(repo.id, user.id, access.as_str())
-            .await?;
-        Ok(())
+        self.add_collaborator(&repo_from_row(row), user, access)
+            .await
     }
 
     /// Authorizes a push; with push-to-create on, a push by OWNER to a missing `OWNER/NEW`

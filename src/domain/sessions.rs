@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::credentials::user_from_row;
+use super::credentials::{random_hex, user_from_row};
 use super::{Error, Forge, Result};
 use crate::model::Actor;
 
@@ -30,12 +30,6 @@ pub struct NewSession {
 pub struct Session {
     pub actor: Actor,
     pub csrf: String,
-}
-
-fn random_hex(bytes: usize) -> Result<String> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(|e| Error::Internal(anyhow::anyhow!("random: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn token_hash(token: &str) -> Vec<u8> {

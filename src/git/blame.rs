@@ -10,12 +10,8 @@ use gix::ObjectId;
 use imara_diff::{Algorithm, Diff, InternedInput};
 
 use super::GitError;
-use super::read::{CommitId, CommitInfo, Reader};
+use super::read::{CommitId, CommitInfo, Reader, is_binary};
 use crate::model::TreePath;
-
-fn gx(e: impl std::fmt::Display) -> GitError {
-    GitError::Gix(e.to_string())
-}
 
 pub struct Blame {
     /// The file's lines at the starting commit.
@@ -60,7 +56,7 @@ impl Reader {
             .rev_walk([start])
             .first_parent_only()
             .all()
-            .map_err(gx)?;
+            .map_err(GitError::gix)?;
         let mut complete = true;
         for info in walk {
             if tracked.is_empty() {
@@ -70,7 +66,7 @@ impl Reader {
                 complete = false;
                 break;
             }
-            let info = info.map_err(gx)?;
+            let info = info.map_err(GitError::gix)?;
             let parent = info.parent_ids().next().map(|p| p.detach());
             let parent_blob = match parent {
                 Some(p) => match self.lookup(p, path)? {
@@ -89,7 +85,7 @@ impl Reader {
             };
             let Some(parent_data) = parent_data else {
                 // Created here (or the parent's copy is binary/huge): every remaining line is this commit's.
-                commits.push(self.info(&info.object().map_err(gx)?)?);
+                commits.push(self.info(&info.object().map_err(GitError::gix)?)?);
                 for (_, head_line) in tracked.drain(..) {
                     origin[head_line] = Some(commit_index);
                 }
@@ -111,7 +107,7 @@ impl Reader {
             }
             tracked = next;
             if used {
-                commits.push(self.info(&info.object().map_err(gx)?)?);
+                commits.push(self.info(&info.object().map_err(GitError::gix)?)?);
             }
             std::mem::swap(&mut input.before, &mut input.after);
             current_blob = parent_blob.expect("parent data implies a parent blob");
@@ -132,14 +128,9 @@ impl Reader {
 
     /// A text blob's bytes; None when binary or larger than the blame limit.
     fn text_bytes(&self, id: ObjectId) -> Result<Option<Vec<u8>>, GitError> {
-        if self.repository().find_header(id).map_err(gx)?.size() > MAX_BLAME_BYTES {
-            return Ok(None);
-        }
-        let mut blob = self.repository().find_blob(id).map_err(gx)?;
-        if blob.data.iter().take(8000).any(|b| *b == 0) {
-            return Ok(None);
-        }
-        Ok(Some(std::mem::take(&mut blob.data)))
+        Ok(self
+            .blob_bytes(id, MAX_BLAME_BYTES)?
+            .filter(|data| !is_binary(data)))
     }
 }
 

@@ -69,16 +69,15 @@ fn sync_tree(path: &Path) -> Result<(), GitError> {
 impl RepoStore {
     /// Points HEAD (the branch clones check out) at `branch`.
     pub fn set_head(&self, dir: &RepoDir, branch: &str) -> Result<(), GitError> {
-        let gix_err = |e: &dyn std::fmt::Display| GitError::Gix(e.to_string());
         let repo =
-            gix::open_opts(dir.path(), gix::open::Options::isolated()).map_err(|e| gix_err(&e))?;
+            gix::open_opts(dir.path(), gix::open::Options::isolated()).map_err(GitError::gix)?;
         let target: gix::refs::FullName = format!("refs/heads/{branch}")
             .as_str()
             .try_into()
-            .map_err(|e| gix_err(&e))?;
+            .map_err(GitError::gix)?;
         let name: gix::refs::FullName = "HEAD".try_into().expect("HEAD is a valid ref name");
         repo.edit_reference(RefEdit::update(name, target, PreviousValue::Any, ""))
-            .map_err(|e| gix_err(&e))?;
+            .map_err(GitError::gix)?;
         Ok(())
     }
 
@@ -106,13 +105,12 @@ impl RepoStore {
 }
 
 fn init_bare(path: &Path, default_branch: &str) -> Result<(), GitError> {
-    let gix_err = |e: &dyn std::fmt::Display| GitError::Gix(e.to_string());
-    let repo = gix::init_bare(path).map_err(|e| gix_err(&e))?;
+    let repo = gix::init_bare(path).map_err(GitError::gix)?;
     let head = format!("refs/heads/{default_branch}");
-    let target: gix::refs::FullName = head.as_str().try_into().map_err(|e| gix_err(&e))?;
+    let target: gix::refs::FullName = head.as_str().try_into().map_err(GitError::gix)?;
     let name: gix::refs::FullName = "HEAD".try_into().expect("HEAD is a valid ref name");
     repo.edit_reference(RefEdit::update(name, target, PreviousValue::Any, ""))
-        .map_err(|e| gix_err(&e))?;
+        .map_err(GitError::gix)?;
     Ok(())
 }
 

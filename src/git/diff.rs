@@ -7,11 +7,7 @@ use gix::bstr::ByteSlice;
 use imara_diff::{Algorithm, BasicLineDiffPrinter, Diff, InternedInput, UnifiedDiffConfig};
 
 use super::GitError;
-use super::read::{CommitId, CommitInfo, Reader};
-
-fn gx(e: impl std::fmt::Display) -> GitError {
-    GitError::Gix(e.to_string())
-}
+use super::read::{CommitId, CommitInfo, Reader, is_binary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -70,16 +66,16 @@ impl Reader {
         let Some(oid) = self.commit_oid(id)? else {
             return Ok(None);
         };
-        let commit = self.repository().find_commit(oid).map_err(gx)?;
+        let commit = self.repository().find_commit(oid).map_err(GitError::gix)?;
         let info = self.commit(&CommitId(oid.to_hex().to_string()))?;
-        let new_tree = commit.tree_id().map_err(gx)?.detach();
+        let new_tree = commit.tree_id().map_err(GitError::gix)?.detach();
         let old_tree = match commit.parent_ids().next() {
             Some(p) => Some(
                 self.repository()
                     .find_commit(p.detach())
-                    .map_err(gx)?
+                    .map_err(GitError::gix)?
                     .tree_id()
-                    .map_err(gx)?
+                    .map_err(GitError::gix)?
                     .detach(),
             ),
             None => None,
@@ -164,10 +160,10 @@ impl Reader {
         }
         let read = |id: Option<ObjectId>| -> Result<Vec<(String, bool, ObjectId)>, GitError> {
             let Some(id) = id else { return Ok(Vec::new()) };
-            let tree = self.repository().find_tree(id).map_err(gx)?;
+            let tree = self.repository().find_tree(id).map_err(GitError::gix)?;
             let mut entries = Vec::new();
             for e in tree.iter() {
-                let e = e.map_err(gx)?;
+                let e = e.map_err(GitError::gix)?;
                 if e.mode().is_commit() {
                     continue; // submodules: their commits are not in this repository
                 }
@@ -212,12 +208,7 @@ impl Reader {
         let Some(id) = id else {
             return Ok(Some(Vec::new()));
         };
-        if self.repository().find_header(id).map_err(gx)?.size() > max {
-            return Ok(None);
-        }
-        Ok(Some(
-            self.repository().find_blob(id).map_err(gx)?.data.clone(),
-        ))
+        self.blob_bytes(id, max)
     }
 }
 
@@ -227,10 +218,6 @@ fn split(entry: Option<&(String, bool, ObjectId)>) -> (Option<ObjectId>, Option<
         Some((_, false, id)) => (None, Some(*id)),
         None => (None, None),
     }
-}
-
-fn is_binary(data: &[u8]) -> bool {
-    data.iter().take(8000).any(|b| *b == 0)
 }
 
 impl CommitDiff {

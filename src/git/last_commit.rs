@@ -34,10 +34,6 @@ pub struct AnswerCache {
     running: Mutex<HashSet<Key>>,
 }
 
-fn gx(e: impl std::fmt::Display) -> GitError {
-    GitError::Gix(e.to_string())
-}
-
 /// A folder's entries as (name, id), sorted by name for binary search.
 type Listing = Arc<Vec<(Vec<u8>, ObjectId)>>;
 
@@ -124,10 +120,10 @@ impl Reader {
         let Some((true, tree)) = self.lookup(head.id.oid()?, &root)? else {
             return Ok(());
         };
-        let t = self.repo.find_tree(tree).map_err(gx)?;
+        let t = self.repo.find_tree(tree).map_err(GitError::gix)?;
         let mut names = Vec::new();
         for e in t.iter() {
-            names.push(String::from_utf8_lossy(e.map_err(gx)?.filename()).into_owned());
+            names.push(String::from_utf8_lossy(e.map_err(GitError::gix)?.filename()).into_owned());
         }
         let (found, _) = self.walk(head.id.oid()?, &root, &names, BACKGROUND_BUDGET)?;
         self.remember(key, arrange(&names, &found));
@@ -195,10 +191,10 @@ impl Reader {
         if let Some(l) = memo.get(&tree) {
             return Ok(Arc::clone(l));
         }
-        let t = self.repo.find_tree(tree).map_err(gx)?;
+        let t = self.repo.find_tree(tree).map_err(GitError::gix)?;
         let mut entries = Vec::new();
         for e in t.iter() {
-            let e = e.map_err(gx)?;
+            let e = e.map_err(GitError::gix)?;
             entries.push((e.filename().to_vec(), e.object_id()));
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -236,7 +232,7 @@ impl Reader {
                 Default::default(),
             ))
             .all()
-            .map_err(gx)?;
+            .map_err(GitError::gix)?;
         for info in walk {
             if pending.is_empty() {
                 return Ok((found, true));
@@ -244,7 +240,7 @@ impl Reader {
             if Instant::now() > deadline {
                 return Ok((found, false));
             }
-            let info = info.map_err(gx)?;
+            let info = info.map_err(GitError::gix)?;
             let here = self.folder(info.id, path)?;
             let parent = match info.parent_ids().next() {
                 Some(p) => self.folder(p.detach(), path)?,
@@ -273,7 +269,7 @@ impl Reader {
                 .filter(|n| get(&mine, n) != get(&theirs, n))
                 .collect();
             if !changed.is_empty() {
-                let commit = self.info(&info.object().map_err(gx)?)?;
+                let commit = self.info(&info.object().map_err(GitError::gix)?)?;
                 for name in changed {
                     pending.remove(name);
                     found.insert(name.to_owned(), commit.clone());

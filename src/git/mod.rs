@@ -26,6 +26,13 @@ pub enum GitError {
     Io(#[from] std::io::Error),
 }
 
+impl GitError {
+    /// Wraps any gix error (gix has many error types; the message is what we keep).
+    pub(crate) fn gix(e: impl std::fmt::Display) -> Self {
+        GitError::Gix(e.to_string())
+    }
+}
+
 /// A bare repository's folder. Built only from parsed names, so it always lies under the root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoDir(PathBuf);

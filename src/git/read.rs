@@ -10,10 +10,6 @@ use gix::bstr::ByteSlice;
 use super::{GitError, RepoDir};
 use crate::model::TreePath;
 
-fn gx(e: impl std::fmt::Display) -> GitError {
-    GitError::Gix(e.to_string())
-}
-
 /// A commit id as hex; the only way commits are named outside this room.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CommitId(pub String);
@@ -23,7 +19,7 @@ impl CommitId {
         &self.0[..self.0.len().min(10)]
     }
     pub(super) fn oid(&self) -> Result<ObjectId, GitError> {
-        ObjectId::from_hex(self.0.as_bytes()).map_err(gx)
+        ObjectId::from_hex(self.0.as_bytes()).map_err(GitError::gix)
     }
 }
 
@@ -103,7 +99,9 @@ impl ReadCache {
             let opts = gix::open::Options::isolated().strict_config(false);
             repos.insert(
                 key.clone(),
-                gix::open_opts(&key, opts).map_err(gx)?.into_sync(),
+                gix::open_opts(&key, opts)
+                    .map_err(GitError::gix)?
+                    .into_sync(),
             );
         }
         let repo = repos.get(&key).expect("inserted above").to_thread_local();
@@ -120,6 +118,15 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// A blob's bytes, or None when it is larger than `max` (then it is not read at all).
+    pub(super) fn blob_bytes(&self, id: ObjectId, max: u64) -> Result<Option<Vec<u8>>, GitError> {
+        if self.repo.find_header(id).map_err(GitError::gix)?.size() > max {
+            return Ok(None);
+        }
+        let mut blob = self.repo.find_blob(id).map_err(GitError::gix)?;
+        Ok(Some(std::mem::take(&mut blob.data)))
+    }
+
     pub(super) fn repository(&self) -> &gix::Repository {
         &self.repo
     }
@@ -134,15 +141,15 @@ impl Reader {
         let Ok(found) = self.repo.rev_parse_single(id.0.as_str()) else {
             return Ok(None);
         };
-        match found.object().map_err(gx)?.peel_to_commit() {
+        match found.object().map_err(GitError::gix)?.peel_to_commit() {
             Ok(commit) => Ok(Some(commit.id)),
             Err(_) => Ok(None),
         }
     }
 
     pub(super) fn info(&self, commit: &gix::Commit<'_>) -> Result<CommitInfo, GitError> {
-        let message = commit.message().map_err(gx)?;
-        let author = commit.author().map_err(gx)?;
+        let message = commit.message().map_err(GitError::gix)?;
+        let author = commit.author().map_err(GitError::gix)?;
         Ok(CommitInfo {
             id: CommitId(commit.id.to_hex().to_string()),
             subject: message.title.to_str_lossy().trim().to_owned(),
@@ -161,15 +168,15 @@ impl Reader {
     }
 
     pub fn commit(&self, id: &CommitId) -> Result<CommitInfo, GitError> {
-        let commit = self.repo.find_commit(id.oid()?).map_err(gx)?;
+        let commit = self.repo.find_commit(id.oid()?).map_err(GitError::gix)?;
         self.info(&commit)
     }
 
     fn refs(&self, prefix: &str) -> Result<Vec<RefInfo>, GitError> {
-        let platform = self.repo.references().map_err(gx)?;
+        let platform = self.repo.references().map_err(GitError::gix)?;
         let mut out = Vec::new();
-        for reference in platform.prefixed(prefix).map_err(gx)? {
-            let mut reference = reference.map_err(gx)?;
+        for reference in platform.prefixed(prefix).map_err(GitError::gix)? {
+            let mut reference = reference.map_err(GitError::gix)?;
             let name = reference.name().as_bstr().to_str_lossy();
             let name = name.strip_prefix(prefix).unwrap_or(&name).to_owned();
             let Ok(commit) = reference.peel_to_commit() else {
@@ -200,7 +207,7 @@ impl Reader {
         else {
             return Ok(None);
         };
-        let commit = reference.peel_to_commit().map_err(gx)?;
+        let commit = reference.peel_to_commit().map_err(GitError::gix)?;
         Ok(Some(self.info(&commit)?))
     }
 
@@ -226,7 +233,7 @@ impl Reader {
             first.len() >= 4 && first.len() <= 40 && first.bytes().all(|b| b.is_ascii_hexdigit());
         if hex
             && let Ok(id) = self.repo.rev_parse_single(*first)
-            && let Ok(commit) = id.object().map_err(gx)?.peel_to_commit()
+            && let Ok(commit) = id.object().map_err(GitError::gix)?.peel_to_commit()
         {
             return self.resolved((*first).to_owned(), commit.id, &segments[1..]);
         }
@@ -255,14 +262,19 @@ impl Reader {
         commit: ObjectId,
         path: &TreePath,
     ) -> Result<Option<(bool, ObjectId)>, GitError> {
-        let commit = self.repo.find_commit(commit).map_err(gx)?;
+        let commit = self.repo.find_commit(commit).map_err(GitError::gix)?;
         if path.is_root() {
             // The id is in the commit itself: no need to read the tree (history passes call
             // this for every commit).
-            return Ok(Some((true, commit.tree_id().map_err(gx)?.detach())));
+            return Ok(Some((
+                true,
+                commit.tree_id().map_err(GitError::gix)?.detach(),
+            )));
         }
-        let tree = commit.tree().map_err(gx)?;
-        let entry = tree.lookup_entry_by_path(path.as_str()).map_err(gx)?;
+        let tree = commit.tree().map_err(GitError::gix)?;
+        let entry = tree
+            .lookup_entry_by_path(path.as_str())
+            .map_err(GitError::gix)?;
         Ok(entry.map(|e| (e.mode().is_tree(), e.object_id())))
     }
 
@@ -271,10 +283,10 @@ impl Reader {
     }
 
     fn entries(&self, tree_id: ObjectId) -> Result<Vec<(String, EntryKind, ObjectId)>, GitError> {
-        let tree = self.repo.find_tree(tree_id).map_err(gx)?;
+        let tree = self.repo.find_tree(tree_id).map_err(GitError::gix)?;
         let mut out = Vec::new();
         for entry in tree.iter() {
-            let entry = entry.map_err(gx)?;
+            let entry = entry.map_err(GitError::gix)?;
             let mode = entry.mode();
             let kind = if mode.is_tree() {
                 EntryKind::Dir
@@ -334,18 +346,15 @@ impl Reader {
         let Some((false, id)) = self.lookup(commit.oid()?, path)? else {
             return Ok(None);
         };
-        let header = self.repo.find_header(id).map_err(gx)?;
-        let size = header.size();
-        if size > limit {
+        let size = self.repo.find_header(id).map_err(GitError::gix)?.size();
+        let Some(data) = self.blob_bytes(id, limit)? else {
             return Ok(Some(BlobView {
                 data: Vec::new(),
                 size,
                 is_binary: true,
             }));
-        }
-        let blob = self.repo.find_blob(id).map_err(gx)?;
-        let data = blob.data.clone();
-        let is_binary = data.iter().take(8000).any(|b| *b == 0);
+        };
+        let is_binary = is_binary(&data);
         Ok(Some(BlobView {
             data,
             size,
@@ -369,11 +378,11 @@ impl Reader {
                 Default::default(),
             ))
             .all()
-            .map_err(gx)?;
+            .map_err(GitError::gix)?;
         let mut out = Vec::new();
         let mut seen = 0usize;
         for info in walk {
-            let info = info.map_err(gx)?;
+            let info = info.map_err(GitError::gix)?;
             if !path.is_root() {
                 let here = self.lookup(info.id, path)?.map(|h| h.1);
                 let parent = match info.parent_ids().next() {
@@ -388,7 +397,7 @@ impl Reader {
                 if out.len() == limit {
                     return Ok((out, true));
                 }
-                out.push(self.info(&info.object().map_err(gx)?)?);
+                out.push(self.info(&info.object().map_err(GitError::gix)?)?);
             }
             seen += 1;
         }
@@ -417,13 +426,18 @@ impl Reader {
         let Some((name, _, id)) = pick else {
             return Ok(None);
         };
-        let blob = self.repo.find_blob(*id).map_err(gx)?;
-        if blob.data.len() > 512 * 1024 {
+        // A README larger than this is not rendered on the summary (it is one click away).
+        let Some(data) = self.blob_bytes(*id, 512 * 1024)? else {
             return Ok(None);
-        }
+        };
         Ok(Some((
             name.clone(),
-            String::from_utf8_lossy(&blob.data).into_owned(),
+            String::from_utf8_lossy(&data).into_owned(),
         )))
     }
+}
+
+/// Git's own rule: a NUL in the first 8000 bytes makes a file binary.
+pub(super) fn is_binary(data: &[u8]) -> bool {
+    data.iter().take(8000).any(|b| *b == 0)
 }

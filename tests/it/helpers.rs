@@ -158,6 +158,20 @@ impl TestApp {
         }
     }
 
+    /// `git push -q` of `refs` from `dir` over HTTP as `user` (password or token); must succeed.
+    pub async fn push(
+        &self,
+        dir: &Path,
+        (user, password): (&str, &str),
+        repo: &str,
+        refs: &[&str],
+    ) {
+        let url = self.url(Some((user, password)), repo);
+        let mut args = vec!["push", "-q", url.as_str()];
+        args.extend_from_slice(refs);
+        git_ok(dir, &args).await;
+    }
+
     /// The bare repository on the server's disk.
     pub fn server_repo(&self, repo: &str) -> PathBuf {
         self.data.path().join("repos").join(format!("{repo}.git"))

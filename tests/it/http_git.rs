@@ -77,16 +77,8 @@ async fn shallow_and_blobless_clones() {
     alice_with_repo(&app, false).await;
     let src = app.workdir("src");
     local_repo(&src, 5).await;
-    git_ok(
-        &src,
-        &[
-            "push",
-            "-q",
-            &app.url(Some(("alice", "alice-password")), "alice/dns"),
-            "main",
-        ],
-    )
-    .await;
+    app.push(&src, ("alice", "alice-password"), "alice/dns", &["main"])
+        .await;
     let url = app.url(None, "alice/dns");
 
     let shallow = app.workdir("shallow");
@@ -155,16 +147,8 @@ async fn tokens_work_as_passwords_and_read_tokens_cannot_push() {
     let src = app.workdir("src");
     local_repo(&src, 1).await;
     // The user name does not matter with a token, as on GitHub and Gitea.
-    git_ok(
-        &src,
-        &[
-            "push",
-            "-q",
-            &app.url(Some(("x-token", &write)), "alice/dns"),
-            "main",
-        ],
-    )
-    .await;
+    app.push(&src, ("x-token", &write), "alice/dns", &["main"])
+        .await;
 
     let clone = app.workdir("clone");
     git_ok(
@@ -256,16 +240,8 @@ async fn a_reader_can_clone_but_not_push() {
     app.add_collaborator("alice/dns", "bob", "read").await;
     let src = app.workdir("src");
     local_repo(&src, 1).await;
-    git_ok(
-        &src,
-        &[
-            "push",
-            "-q",
-            &app.url(Some(("alice", "alice-password")), "alice/dns"),
-            "main",
-        ],
-    )
-    .await;
+    app.push(&src, ("alice", "alice-password"), "alice/dns", &["main"])
+        .await;
     let before = refs(&app.server_repo("alice/dns")).await;
 
     let bob_url = app.url(Some(("bob", "bob-password")), "alice/dns");
@@ -352,14 +328,11 @@ async fn push_to_create_makes_a_private_repository_for_its_owner_only() {
     app.create_user("bob", "bob-password").await;
     let src = app.workdir("src");
     local_repo(&src, 1).await;
-    git_ok(
+    app.push(
         &src,
-        &[
-            "push",
-            "-q",
-            &app.url(Some(("alice", "alice-password")), "alice/firewall"),
-            "main",
-        ],
+        ("alice", "alice-password"),
+        "alice/firewall",
+        &["main"],
     )
     .await;
     assert!(app.server_repo("alice/firewall").join("HEAD").exists());
@@ -415,16 +388,8 @@ async fn a_20_mb_push_round_trips() {
     std::fs::write(src.join("big.bin"), &big).unwrap();
     git_ok(&src, &["add", "."]).await;
     git_ok(&src, &["commit", "-q", "-m", "big"]).await;
-    git_ok(
-        &src,
-        &[
-            "push",
-            "-q",
-            &app.url(Some(("alice", "alice-password")), "alice/dns"),
-            "main",
-        ],
-    )
-    .await;
+    app.push(&src, ("alice", "alice-password"), "alice/dns", &["main"])
+        .await;
 
     let clone = app.workdir("clone");
     git_ok(
@@ -502,16 +467,8 @@ async fn a_restart_keeps_users_repositories_and_history() {
     let token = app.create_token("alice", TokenScope::Write).await;
     let src = app.workdir("src");
     local_repo(&src, 2).await;
-    git_ok(
-        &src,
-        &[
-            "push",
-            "-q",
-            &app.url(Some(("alice", "alice-password")), "alice/dns"),
-            "main",
-        ],
-    )
-    .await;
+    app.push(&src, ("alice", "alice-password"), "alice/dns", &["main"])
+        .await;
 
     app.restart().await;
 
@@ -545,16 +502,8 @@ async fn pushes_are_followed_by_a_repack_with_bitmap_and_commit_graph() {
     alice_with_repo(&app, false).await;
     let src = app.workdir("src");
     local_repo(&src, 3).await;
-    git_ok(
-        &src,
-        &[
-            "push",
-            "-q",
-            &app.url(Some(("alice", "alice-password")), "alice/dns"),
-            "main",
-        ],
-    )
-    .await;
+    app.push(&src, ("alice", "alice-password"), "alice/dns", &["main"])
+        .await;
     let repo = app.server_repo("alice/dns");
     let done = || {
         let packs: Vec<_> = std::fs::read_dir(repo.join("objects/pack"))
@@ -587,16 +536,8 @@ async fn gzip_request_bodies_are_understood() {
     alice_with_repo(&app, false).await;
     let src = app.workdir("src");
     local_repo(&src, 1).await;
-    git_ok(
-        &src,
-        &[
-            "push",
-            "-q",
-            &app.url(Some(("alice", "alice-password")), "alice/dns"),
-            "main",
-        ],
-    )
-    .await;
+    app.push(&src, ("alice", "alice-password"), "alice/dns", &["main"])
+        .await;
     // A protocol v2 ls-refs request, sent plain and gzip-encoded.
     let request = b"0014command=ls-refs\n00010009peel\n0000";
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -2,6 +2,14 @@
 
 use crate::helpers::*;
 
+/// The listing row of entry `name` (its link, last-commit subject and age).
+fn entry_row(html: &str, name: &str) -> String {
+    html.lines()
+        .skip_while(|l| !l.contains(&format!(">{name}")))
+        .take(3)
+        .collect()
+}
+
 async fn get(app: &TestApp, path: &str) -> (u16, String) {
     let res = reqwest::get(format!("{}{path}", app.base)).await.unwrap();
     (res.status().as_u16(), res.text().await.unwrap())
@@ -102,12 +110,7 @@ async fn tree_lists_entries_with_their_last_commit() {
     let (status, html) = get(&app, "/alice/dns/tree/main").await;
     assert_eq!(status, 200);
     // named.conf was last changed by the second commit, zones/ by the first.
-    let row = |name: &str| {
-        html.lines()
-            .skip_while(|l| !l.contains(&format!(">{name}")))
-            .take(3)
-            .collect::<String>()
-    };
+    let row = |name: &str| entry_row(&html, name);
     assert!(
         row("named.conf").contains("Add named.conf"),
         "{}",
@@ -213,16 +216,8 @@ async fn the_log_pages_by_fifty() {
         )
         .await;
     }
-    git_ok(
-        &src,
-        &[
-            "push",
-            "-q",
-            &app.url(Some(("alice", "alice-password")), "alice/long"),
-            "main",
-        ],
-    )
-    .await;
+    app.push(&src, ("alice", "alice-password"), "alice/long", &["main"])
+        .await;
     let (_, first) = get(&app, "/alice/long/commits/main").await;
     let (_, second) = get(&app, "/alice/long/commits/main?page=2").await;
     assert_eq!(first.matches("change number").count(), 50);
@@ -311,16 +306,8 @@ async fn hostile_readmes_and_file_names_render_inert() {
         &["commit", "-q", "-m", "<b onmouseover=alert(1)>subject</b>"],
     )
     .await;
-    git_ok(
-        &src,
-        &[
-            "push",
-            "-q",
-            &app.url(Some(("alice", "alice-password")), "alice/evil"),
-            "main",
-        ],
-    )
-    .await;
+    app.push(&src, ("alice", "alice-password"), "alice/evil", &["main"])
+        .await;
     for path in [
         "/alice/evil",
         "/alice/evil/tree/main",
@@ -439,16 +426,8 @@ async fn a_huge_diff_is_cut_with_a_notice() {
     std::fs::write(src.join("a.txt"), &lines).unwrap();
     git_ok(&src, &["add", "."]).await;
     git_ok(&src, &["commit", "-q", "-m", "big"]).await;
-    git_ok(
-        &src,
-        &[
-            "push",
-            "-q",
-            &app.url(Some(("alice", "alice-password")), "alice/big"),
-            "main",
-        ],
-    )
-    .await;
+    app.push(&src, ("alice", "alice-password"), "alice/big", &["main"])
+        .await;
     let head = git_ok(&src, &["rev-parse", "HEAD"]).await.trim().to_owned();
     let (status, html) = get(&app, &format!("/alice/big/commit/{head}")).await;
     assert_eq!(status, 200);
@@ -536,16 +515,8 @@ async fn blame_attributes_each_line_and_gives_up_visibly() {
     let a = commit("allow ssh\nallow http\ndeny all\n", "first rules").await;
     let b = commit("allow ssh\nallow https\ndeny all\n", "https only").await;
     let c = commit("allow ssh\nallow https\ndeny all\nlog drops\n", "log drops").await;
-    git_ok(
-        &src,
-        &[
-            "push",
-            "-q",
-            &app.url(Some(("alice", "alice-password")), "alice/fw"),
-            "main",
-        ],
-    )
-    .await;
+    app.push(&src, ("alice", "alice-password"), "alice/fw", &["main"])
+        .await;
 
     let (status, html) = get(&app, "/alice/fw/blame/main/rules.nft").await;
     assert_eq!(status, 200);
@@ -696,12 +667,7 @@ async fn last_commits_are_computed_after_a_push_and_kept_across_restarts() {
     }
     app.restart().await;
     let (_, html) = get(&app, "/alice/dns").await;
-    let row = |name: &str| {
-        html.lines()
-            .skip_while(|l| !l.contains(&format!(">{name}")))
-            .take(3)
-            .collect::<String>()
-    };
+    let row = |name: &str| entry_row(&html, name);
     assert!(
         row("named.conf").contains("Add named.conf"),
         "{}",
@@ -720,16 +686,8 @@ async fn a_plain_readme_is_shown_as_escaped_text() {
     std::fs::write(src.join("README"), "Plain <b>text</b> readme\n").unwrap();
     git_ok(&src, &["add", "."]).await;
     git_ok(&src, &["commit", "-q", "-m", "readme"]).await;
-    git_ok(
-        &src,
-        &[
-            "push",
-            "-q",
-            &app.url(Some(("alice", "alice-password")), "alice/plain"),
-            "main",
-        ],
-    )
-    .await;
+    app.push(&src, ("alice", "alice-password"), "alice/plain", &["main"])
+        .await;
     let (_, html) = get(&app, "/alice/plain").await;
     assert!(
         html.contains("<pre>Plain &lt;b&gt;text&lt;/b&gt; readme\n</pre>")

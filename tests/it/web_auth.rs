@@ -187,16 +187,8 @@ async fn access_matrix_of_every_browsing_route() {
     git_ok(&src, &["commit", "-q", "-m", "SECRET-SUBJECT-4711"]).await;
     let sha = git_ok(&src, &["rev-parse", "HEAD"]).await.trim().to_owned();
     for repo in ["alice/pub", "alice/priv"] {
-        git_ok(
-            &src,
-            &[
-                "push",
-                "-q",
-                &app.url(Some(("alice", "alice-password")), repo),
-                "main",
-            ],
-        )
-        .await;
+        app.push(&src, ("alice", "alice-password"), repo, &["main"])
+            .await;
     }
     let routes = [
         String::new(),
@@ -522,15 +514,11 @@ async fn repository_settings_for_admins_only() {
     let src = app.workdir("src");
     local_repo(&src, 1).await;
     git_ok(&src, &["branch", "stable"]).await;
-    git_ok(
+    app.push(
         &src,
-        &[
-            "push",
-            "-q",
-            &app.url(Some(("alice", "alice-password")), "alice/dns"),
-            "main",
-            "stable",
-        ],
+        ("alice", "alice-password"),
+        "alice/dns",
+        &["main", "stable"],
     )
     .await;
     let alice = session(&app, "alice", "alice-password").await;

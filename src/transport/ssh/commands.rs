@@ -166,13 +166,7 @@ async fn repo_info(st: &SshState, actor: &Actor, path: &str) -> Result<Output, E
         .forge
         .authorize(Some(actor), &path, RepoAccess::Read)
         .await?;
-    let access = st
-        .forge
-        .visible_repos(actor)
-        .await?
-        .into_iter()
-        .find(|(r, _)| r.id == repo.id)
-        .map_or(RepoAccess::Read, |(_, a)| a);
+    let (_, access) = st.forge.access(Some(actor), &path).await?;
     Ok(Output::ok(format!(
         "name: {}\ndescription: {}\nvisibility: {}\ndefault branch: {}\nyour access: {access}\nssh: {}\nhttp: {}\n",
         repo.full_name(),

@@ -55,9 +55,7 @@ fn login_form(
     username: &str,
     error: &str,
 ) -> Result<Response, WebError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| WebError::Internal(anyhow::anyhow!("random: {e}")))?;
-    let login_csrf: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let login_csrf = crate::domain::random_hex(16)?;
     let page = LoginPage {
         nav: Nav::default(),
         login_csrf: login_csrf.clone(),
