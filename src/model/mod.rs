@@ -2,9 +2,11 @@
 
 pub mod access;
 pub mod names;
+pub mod push;
 
 pub use access::{RepoAccess, SiteRole, TokenScope};
 pub use names::{Email, NameError, RepoName, RepoPath, TreePath, Username};
+pub use push::{PushEvent, RefUpdate, ZERO_ID};
 
 pub type UserId = i64;
 pub type RepoId = i64;

@@ -2,15 +2,19 @@
 //! `sqlx::query!` against the offline data in `.sqlx/`.
 
 mod keys;
+mod pushes;
 mod repos;
 mod sessions;
 mod tokens;
+mod tx;
 mod users;
 
 pub use keys::{KeyRow, NewKey};
+pub use pushes::{NewPush, PendingPushRow};
 pub use repos::{CollaboratorRow, NewRepo, PendingRepo, RepoRow};
 pub use sessions::SessionRow;
 pub use tokens::{NewToken, TokenListRow, TokenRow};
+pub use tx::Tx;
 pub use users::{NewUser, UserRow};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
