@@ -40,6 +40,15 @@ impl FromRef<AppState> for GitHttpState {
     }
 }
 
+impl FromRef<AppState> for crate::api::ApiState {
+    fn from_ref(s: &AppState) -> Self {
+        crate::api::ApiState {
+            forge: Arc::clone(&s.forge),
+            config: Arc::clone(&s.config),
+        }
+    }
+}
+
 impl FromRef<AppState> for WebState {
     fn from_ref(s: &AppState) -> Self {
         WebState {
@@ -181,6 +190,7 @@ impl App {
         };
         let router = Router::new()
             .merge(crate::transport::http_git::router())
+            .nest("/api/v1", crate::api::router())
             .merge(crate::web::router())
             .layer(
                 TraceLayer::new_for_http()

@@ -1,6 +1,7 @@
 //! labforge: a lightweight self-hosted git forge. See ARCHITECTURE.md for the rooms.
 
 pub mod admin;
+pub mod api;
 pub mod app;
 pub mod child_body;
 pub mod config;

@@ -1,5 +1,6 @@
 //! The one integration test binary: real PostgreSQL, real `git`, real `labforge` binary.
 
+mod api;
 mod browser;
 mod cli;
 mod helpers;

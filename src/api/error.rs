@@ -1,0 +1,52 @@
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::Error;
+
+/// What an API call can fail with; the body is Gitea's `{"message": "..."}`.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthorized,
+    NotFound,
+    Forbidden(String),
+    Invalid(String),
+    Conflict(String),
+    Internal(anyhow::Error),
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NotFound => ApiError::NotFound,
+            Error::Forbidden(why) => ApiError::Forbidden(why),
+            Error::BadCredentials => ApiError::Unauthorized,
+            Error::InvalidInput(why) => ApiError::Invalid(why),
+            Error::Conflict(why) => ApiError::Conflict(why),
+            Error::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match &self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "token is required or invalid"),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not found"),
+            ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, why.as_str()),
+            ApiError::Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, why.as_str()),
+            ApiError::Conflict(why) => (StatusCode::CONFLICT, why.as_str()),
+            ApiError::Internal(e) => {
+                tracing::error!(error = ?e, "api: internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            }
+        };
+        (status, Json(Message { message })).into_response()
+    }
+}
