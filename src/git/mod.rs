@@ -5,6 +5,7 @@ pub mod blame;
 mod create;
 pub mod diff;
 mod last_commit;
+mod push_commits;
 pub mod read;
 pub mod runner;
 pub mod upkeep;

@@ -1,0 +1,65 @@
+//! The commits a ref update brought in: what webhooks list in `commits[]` and what issue
+//! references (`fixes #12`) are read from.
+
+use gix::ObjectId;
+use gix::bstr::ByteSlice;
+
+use super::GitError;
+use super::read::{CommitInfo, Reader};
+use crate::model::RefUpdate;
+
+impl Reader {
+    /// Commits reachable from the update's new id and not from its old one, oldest first, at most
+    /// `limit` of them (the newest `limit`). For a new ref, commits already on another branch are
+    /// not counted as pushed. Empty for a deletion. Call after git applied the update.
+    pub fn commits_in_push(
+        &self,
+        update: &RefUpdate,
+        limit: usize,
+    ) -> Result<Vec<CommitInfo>, GitError> {
+        if update.is_delete() {
+            return Ok(Vec::new());
+        }
+        let new = ObjectId::from_hex(update.new.as_bytes()).map_err(GitError::gix)?;
+        if self
+            .repository()
+            .find_object(new)
+            .map_err(GitError::gix)?
+            .peel_to_commit()
+            .is_err()
+        {
+            return Ok(Vec::new()); // a tag of a tree or blob
+        }
+        let mut hidden = Vec::new();
+        if update.is_create() {
+            let refs = self.repository().references().map_err(GitError::gix)?;
+            for r in refs.prefixed("refs/heads/").map_err(GitError::gix)? {
+                let mut r = r.map_err(GitError::gix)?;
+                if r.name().as_bstr().to_str_lossy() == update.name {
+                    continue;
+                }
+                if let Ok(commit) = r.peel_to_commit() {
+                    hidden.push(commit.id);
+                }
+            }
+        } else {
+            hidden.push(ObjectId::from_hex(update.old.as_bytes()).map_err(GitError::gix)?);
+        }
+        let walk = self
+            .repository()
+            .rev_walk([new])
+            .with_hidden(hidden)
+            .sorting(gix::revision::walk::Sorting::ByCommitTime(
+                Default::default(),
+            ))
+            .all()
+            .map_err(GitError::gix)?;
+        let mut out = Vec::new();
+        for info in walk.take(limit) {
+            let info = info.map_err(GitError::gix)?;
+            out.push(self.info(&info.object().map_err(GitError::gix)?)?);
+        }
+        out.reverse();
+        Ok(out)
+    }
+}
