@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -17,6 +18,8 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::Config;
+use crate::domain::deploys::DeployState;
+use crate::domain::push::HookGate;
 use crate::domain::{Forge, PasswordCheck};
 use crate::git::{GitRunner, RepoStore, Upkeep};
 use crate::postgres::{ClusterOptions, ManagedCluster};
@@ -115,13 +118,23 @@ impl Services {
         let upkeep = Upkeep::new(runner.clone(), config.upkeep_delay);
         let forge = Forge {
             db,
-            repos: RepoStore::new(config.repos_dir().canonicalize()?),
+            repos: RepoStore::new(config.repos_dir().canonicalize()?)
+                .with_hook_program(config.program.clone()),
             runner,
             upkeep,
             push_to_create: config.push_to_create,
             upload_slots: Arc::new(Semaphore::new(config.max_upload_packs)),
             reads: Arc::default(),
             logins: Default::default(),
+            hooks: Arc::new(HookGate::new(
+                config.data_dir.join("labforge.sock"),
+                crate::domain::random_hex(32)?,
+            )),
+            deploys: Arc::new(DeployState::new(
+                config.deploys.clone(),
+                config.base_url.clone(),
+                config.data_dir.join("deploys"),
+            )),
             passwords: PasswordCheck::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
@@ -149,6 +162,7 @@ impl Services {
 
 pub struct App {
     listener: TcpListener,
+    hook_socket: tokio::net::UnixListener,
     ssh: SshServer,
     router: Router,
     services: Services,
@@ -169,6 +183,14 @@ impl App {
         if let Some(cluster) = &services.cluster {
             services.serve_lock = Some(cluster.hold_for_serve()?);
         }
+        let forge = Arc::clone(&services.forge);
+        prepare_repositories(&forge).await?;
+        crate::worker::deploys::recover(&forge).await?;
+        let settled = forge.settle_pending_pushes().await?;
+        if settled > 0 {
+            tracing::info!(settled, "settled pushes left pending by the last run");
+        }
+        let hook_socket = crate::transport::hook_rpc::bind(&forge.hooks.socket)?;
         let listener = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding HTTP on {}", config.http_addr))?;
@@ -178,6 +200,7 @@ impl App {
         let http_port = listener.local_addr()?.port();
         let config =
             Arc::new(config.with_bound_ports(http_port, ssh_listener.local_addr()?.port()));
+        forge.deploys.set_base_url(config.base_url.clone());
         let ssh = SshServer::new(
             ssh_listener,
             Arc::clone(&config),
@@ -200,6 +223,7 @@ impl App {
             .with_state(state);
         Ok(Self {
             listener,
+            hook_socket,
             ssh,
             router,
             services,
@@ -261,6 +285,17 @@ impl App {
             tracing::info!("shutting down: waiting for running requests and sessions");
             trigger.cancel();
         });
+        // Hooks answer until the last push has finished, so they stop after HTTP and SSH.
+        let after_transports = CancellationToken::new();
+        let hooks = tokio::spawn(crate::transport::hook_rpc::serve(
+            self.hook_socket,
+            Arc::clone(&self.services.forge),
+            after_transports.clone(),
+        ));
+        let deploys = tokio::spawn(crate::worker::deploys::run(
+            Arc::clone(&self.services.forge),
+            after_transports.clone(),
+        ));
         let grace = self.config.shutdown_grace;
         let http = axum::serve(
             self.listener,
@@ -281,11 +316,42 @@ impl App {
             .ssh
             .run_until_stopped(stop.clone().cancelled_owned(), grace);
         let (http_result, ()) = tokio::join!(http, ssh);
+        after_transports.cancel();
+        let _ = tokio::join!(hooks, deploys);
         http_result?;
         self.services.close(true).await?;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Every repository gets the current hook shims (a moved binary, an edited hook file or a
+/// repository restored from backup is repaired here), before any push can arrive.
+async fn prepare_repositories(forge: &Arc<Forge>) -> anyhow::Result<()> {
+    let Some(program) = forge.repos.hook_program().map(Path::to_path_buf) else {
+        return Ok(());
+    };
+    let mut dirs = Vec::new();
+    for repo in forge.list_repos().await? {
+        dirs.push(forge.repo_dir(&repo)?);
+    }
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut rewritten = 0;
+        for dir in &dirs {
+            if !dir.path().exists() {
+                tracing::warn!(path = %dir.path().display(), "repository folder is missing");
+                continue;
+            }
+            if dir.install_hook_shims(&program)? {
+                rewritten += 1;
+            }
+        }
+        if rewritten > 0 {
+            tracing::info!(rewritten, "installed git hook shims");
+        }
+        Ok(())
+    })
+    .await?
 }
 
 /// Resolves on SIGINT or SIGTERM.

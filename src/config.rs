@@ -6,6 +6,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod deploy;
+
+pub use deploy::{Deploy, DeployTrigger, parse_duration};
+
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
@@ -60,6 +64,11 @@ pub struct Config {
     pub ssh_idle_timeout: Duration,
     /// Folder of the config file, for resolving relative paths in it.
     pub config_dir: PathBuf,
+    /// The `labforge` binary the repositories' hook shims exec: this executable unless
+    /// `LABFORGE_PROGRAM` says otherwise (tests, where this process is the test runner).
+    pub program: PathBuf,
+    /// `[[deploy]]`: what pushes run, defined by the operator only.
+    pub deploys: Vec<Deploy>,
 }
 
 /// The file's shape: every field optional, names as in the environment without the prefix.
@@ -81,6 +90,8 @@ struct FileConfig {
     ssh_max_unauthenticated: Option<usize>,
     ssh_auth_timeout_secs: Option<u64>,
     ssh_idle_timeout_secs: Option<u64>,
+    #[serde(default)]
+    deploy: Vec<deploy::FileDeploy>,
 }
 
 impl Config {
@@ -89,17 +100,19 @@ impl Config {
         let env_file = std::env::var_os("LABFORGE_CONFIG").map(PathBuf::from);
         let file = file.map(Path::to_path_buf).or(env_file);
         let (parsed, config_dir) = match &file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading config file {}", path.display()))?;
-                let parsed: FileConfig = toml::from_str(&text)
-                    .with_context(|| format!("parsing config file {}", path.display()))?;
-                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                (parsed, dir)
-            }
+            Some(path) => Self::read_file(path)?,
             None => (FileConfig::default(), PathBuf::from(".")),
         };
         Self::from_sources(parsed, config_dir, |k| std::env::var(k).ok())
+    }
+
+    fn read_file(path: &Path) -> anyhow::Result<(FileConfig, PathBuf)> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        let parsed: FileConfig = toml::from_str(&text)
+            .with_context(|| format!("parsing config file {}", path.display()))?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok((parsed, dir))
     }
 
     fn from_sources(
@@ -201,6 +214,11 @@ impl Config {
             git_timeout: secs("LABFORGE_GIT_TIMEOUT_SECS", file.git_timeout_secs, 3600)?,
             upkeep_delay: secs("LABFORGE_UPKEEP_DELAY_SECS", file.upkeep_delay_secs, 60)?,
             shutdown_grace: secs("LABFORGE_SHUTDOWN_GRACE_SECS", file.shutdown_grace_secs, 30)?,
+            program: match parse_env("LABFORGE_PROGRAM")? {
+                Some(p) => PathBuf::from(p),
+                None => std::env::current_exe().context("finding this program's path")?,
+            },
+            deploys: deploy::parse_deploys(file.deploy, &config_dir)?,
             config_dir,
         })
     }
@@ -214,7 +232,12 @@ impl Config {
                 .find(|(key, _)| *key == k)
                 .map(|(_, v)| (*v).to_owned())
         };
-        Self::from_sources(FileConfig::default(), PathBuf::from("."), lookup)
+        // A LABFORGE_CONFIG pair names a file to read, as the variable does for `serve`.
+        let (file, dir) = match lookup("LABFORGE_CONFIG") {
+            Some(path) => Self::read_file(Path::new(&path))?,
+            None => (FileConfig::default(), PathBuf::from(".")),
+        };
+        Self::from_sources(file, dir, lookup)
     }
 
     /// After binding: a configured port 0 (tests) becomes the real port in the public addresses

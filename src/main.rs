@@ -26,10 +26,20 @@ enum Command {
     /// Operator commands: users, keys, tokens, repositories, collaborators.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Run by git inside receive-pack (the repositories' hook shims); not for people.
+    #[command(hide = true)]
+    Hook {
+        #[arg(value_parser = ["pre-receive", "post-receive"])]
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Hooks run twice per push: no runtime, no config, no logging set-up.
+    if let Command::Hook { name } = &cli.command {
+        return ExitCode::from(labforge::transport::hook_client::run(name));
+    }
     init_logging(matches!(cli.command, Command::Serve));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -55,6 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => Services::open(&config).await?.close(false).await,
         Command::Admin(command) => labforge::admin::run(&config, command).await,
+        Command::Hook { .. } => unreachable!("hooks return before the runtime starts"),
     }
 }
 

@@ -45,6 +45,11 @@ pub(super) fn repo_from_row(row: RepoRow) -> Repo {
 }
 
 impl Forge {
+    /// For the server's own bookkeeping (settling pushes, workers): no access check.
+    pub async fn repo_by_id(&self, id: i64) -> Result<Option<Repo>> {
+        Ok(self.db.repo_by_id(id).await?.map(repo_from_row))
+    }
+
     /// Loads the repository and checks that `actor` has at least `need`. A repository the actor
     /// may not read is `NotFound`, exactly like one that does not exist, so existence never leaks.
     pub async fn authorize(

@@ -4,7 +4,9 @@ mod accounts;
 mod authorize;
 mod browse;
 mod credentials;
+pub mod deploys;
 mod password_check;
+pub mod push;
 mod repo_settings;
 mod repos;
 mod sessions;
@@ -89,6 +91,9 @@ pub struct Forge {
     /// Cached gix handles and tree-page answers for the web pages.
     pub reads: Arc<crate::git::read::ReadCache>,
     pub logins: LoginThrottle,
+    /// The unix socket and secret git hooks use, and the tickets of running receive-packs.
+    pub hooks: Arc<push::HookGate>,
+    pub deploys: Arc<deploys::DeployState>,
 }
 
 /// Runs CPU-heavy or blocking work (argon2, gix) off the async threads, keeping the span.

@@ -2,7 +2,7 @@ use std::path::Path;
 
 use gix::refs::transaction::{PreviousValue, RefEdit};
 
-use super::{GitError, RepoDir, RepoStore};
+use super::{GitError, RepoDir, RepoStore, hooks};
 
 impl RepoStore {
     /// Creates a bare repository with HEAD on `default_branch`. It is built in a staging folder
@@ -13,6 +13,10 @@ impl RepoStore {
         std::fs::create_dir_all(&staging)?;
         let tmp = staging.join(format!("{}-{}.git", std::process::id(), random_suffix()));
         let result = init_bare(&tmp, default_branch)
+            .and_then(|()| match &self.hook_program {
+                Some(program) => hooks::install_shims(&tmp, program).map(drop),
+                None => Ok(()),
+            })
             .and_then(|()| sync_tree(&tmp))
             .and_then(|()| self.move_into_place(&tmp, dir));
         if result.is_err() {

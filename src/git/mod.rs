@@ -4,6 +4,7 @@
 pub mod blame;
 mod create;
 pub mod diff;
+mod hooks;
 mod last_commit;
 mod push_commits;
 pub mod read;
@@ -48,11 +49,26 @@ impl RepoDir {
 #[derive(Debug, Clone)]
 pub struct RepoStore {
     root: PathBuf,
+    /// The program the hook shims exec (`labforge`); None leaves repositories without hooks
+    /// (admin commands that never receive pushes).
+    hook_program: Option<PathBuf>,
 }
 
 impl RepoStore {
     pub fn new(root: PathBuf) -> Self {
-        Self { root }
+        Self {
+            root,
+            hook_program: None,
+        }
+    }
+
+    pub fn with_hook_program(mut self, program: PathBuf) -> Self {
+        self.hook_program = Some(program);
+        self
+    }
+
+    pub fn hook_program(&self) -> Option<&Path> {
+        self.hook_program.as_deref()
     }
 
     pub fn dir(&self, owner: &Username, name: &RepoName) -> RepoDir {

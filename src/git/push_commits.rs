@@ -9,6 +9,19 @@ use super::read::{CommitInfo, Reader};
 use crate::model::RefUpdate;
 
 impl Reader {
+    /// The object a (direct) ref points at now, as git wrote it in the push (a tag object stays
+    /// a tag object); None if it does not exist or is symbolic.
+    pub fn ref_target(&self, name: &str) -> Result<Option<String>, GitError> {
+        let Some(r) = self
+            .repository()
+            .try_find_reference(name)
+            .map_err(GitError::gix)?
+        else {
+            return Ok(None);
+        };
+        Ok(r.target().try_id().map(|id| id.to_hex().to_string()))
+    }
+
     /// Commits reachable from the update's new id and not from its old one, oldest first, at most
     /// `limit` of them (the newest `limit`). For a new ref, commits already on another branch are
     /// not counted as pushed. Empty for a deletion. Call after git applied the update.

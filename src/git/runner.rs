@@ -126,6 +126,8 @@ pub struct GitChild {
     pub child: Child,
     pub deadline: tokio::time::Instant,
     watchdog: tokio::task::AbortHandle,
+    /// Things that must live exactly as long as the process (a push's hook ticket).
+    attached: Vec<Box<dyn Send + Sync>>,
 }
 
 impl GitChild {
@@ -143,7 +145,13 @@ impl GitChild {
             child,
             deadline,
             watchdog,
+            attached: Vec::new(),
         }
+    }
+
+    /// Keeps `guard` alive until this child is dropped.
+    pub fn attach(&mut self, guard: impl Send + Sync + 'static) {
+        self.attached.push(Box::new(guard));
     }
 }
 
@@ -279,6 +287,79 @@ impl GitRunner {
             buf
         });
         check_status(status.context("waiting for git")?, &stderr, args)
+    }
+
+    /// Whether `old` is an ancestor of `new` (a fast-forward), during a push: the pushed objects
+    /// are still in receive-pack's quarantine folder, which must be a folder of the repository's
+    /// own `objects/` (checked here, since the path comes from a hook).
+    pub async fn is_ancestor(
+        &self,
+        dir: &RepoDir,
+        quarantine: Option<&Path>,
+        old: &str,
+        new: &str,
+    ) -> anyhow::Result<bool> {
+        let is_id = |s: &str| s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        anyhow::ensure!(is_id(old) && is_id(new), "not object ids: {old} {new}");
+        let mut cmd = self.base_command();
+        cmd.args(["merge-base", "--is-ancestor", old, new])
+            .env("GIT_DIR", dir.path())
+            .current_dir(dir.path())
+            .stdout(Stdio::null());
+        if let Some(q) = quarantine {
+            let objects = dir.path().join("objects");
+            let inside = q.parent() == Some(objects.as_path())
+                && q.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.starts_with("tmp_objdir-incoming-") || n.starts_with("incoming-")
+                });
+            anyhow::ensure!(
+                inside,
+                "quarantine folder {} is not the repository's",
+                q.display()
+            );
+            cmd.env("GIT_OBJECT_DIRECTORY", q)
+                .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", &objects)
+                .env("GIT_QUARANTINE_PATH", q);
+        }
+        let child = cmd.spawn().context("starting git merge-base")?;
+        let mut child = GitChild::new(child, tokio::time::Instant::now() + self.timeout);
+        let status = child
+            .child
+            .wait()
+            .await
+            .context("waiting for git merge-base")?;
+        match status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(anyhow!(
+                "git merge-base --is-ancestor {old} {new} failed ({status})"
+            )),
+        }
+    }
+
+    /// Writes `commit`'s tree as an uncompressed tar file: a deploy's clean export.
+    pub async fn export_tar(&self, dir: &RepoDir, commit: &str, dest: &Path) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
+            "not a commit id: {commit}"
+        );
+        let output = format!("--output={}", dest.display());
+        self.run_in(
+            dir,
+            &[
+                "archive",
+                "--format=tar",
+                &output,
+                "--end-of-options",
+                commit,
+            ],
+        )
+        .await
+    }
+
+    /// When a service started now will be ended.
+    pub fn deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now() + self.timeout
     }
 
     pub fn git_path(&self) -> &Path {

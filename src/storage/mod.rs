@@ -1,7 +1,9 @@
 //! All SQL lives in this room, one file per table group, checked at compile time by
 //! `sqlx::query!` against the offline data in `.sqlx/`.
 
+mod deploys;
 mod keys;
+mod protection;
 mod pushes;
 mod repos;
 mod sessions;
@@ -9,7 +11,9 @@ mod tokens;
 mod tx;
 mod users;
 
+pub use deploys::{DeployLogRow, DeployRunRow, NewDeployRun};
 pub use keys::{KeyRow, NewKey};
+pub use protection::ProtectedBranchRow;
 pub use pushes::{NewPush, PendingPushRow};
 pub use repos::{CollaboratorRow, NewRepo, PendingRepo, RepoRow};
 pub use sessions::SessionRow;

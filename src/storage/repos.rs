@@ -71,6 +71,18 @@ impl Db {
         .await?)
     }
 
+    pub async fn repo_by_id(&self, id: i64) -> Result<Option<RepoRow>> {
+        Ok(sqlx::query_as!(
+            RepoRow,
+            "SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
+                    r.default_branch
+             FROM repositories r JOIN users u ON u.id = r.owner_id WHERE r.id = $1",
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     pub async fn list_repos(&self) -> Result<Vec<RepoRow>> {
         Ok(sqlx::query_as!(
             RepoRow,

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use base64::Engine;
 use serde::Deserialize;
 
-use crate::child_body::{OnExit, feed_stdin, pkt_line, stdout_body};
+use crate::child_body::{feed_stdin, pkt_line, stdout_body};
 use crate::domain::{Error, Forge};
 use crate::git::runner::{GitChild, ServiceRequest};
 use crate::git::{GitProtocol, Service};
@@ -161,15 +161,24 @@ fn no_cache(mut res: Response, content_type: String) -> Response {
     res
 }
 
+/// `pusher` is set for a receive-pack that will run hooks; it gets a ticket that lives with git.
 fn spawn(
     st: &GitHttpState,
     repo: &Repo,
     service: Service,
     advertise_refs: bool,
     protocol: Option<GitProtocol>,
+    pusher: Option<&Actor>,
 ) -> Result<GitChild, Refusal> {
     let dir = st.forge.repo_dir(repo)?;
-    let child = st
+    let ticket = match pusher {
+        Some(actor) => Some(
+            st.forge
+                .receive_ticket(repo, actor, st.forge.runner.deadline())?,
+        ),
+        None => None,
+    };
+    let mut child = st
         .forge
         .runner
         .spawn_service(ServiceRequest {
@@ -178,9 +187,12 @@ fn spawn(
             stateless_rpc: true,
             advertise_refs,
             protocol,
-            hook_env: Vec::new(),
+            hook_env: ticket.as_ref().map(|t| t.hook_env()).unwrap_or_default(),
         })
         .map_err(|e| Error::Internal(e.into()))?;
+    if let Some(ticket) = ticket {
+        child.attach(ticket);
+    }
     Ok(child)
 }
 
@@ -202,7 +214,7 @@ async fn advertise_refs(
     let actor = authenticate(&st.forge, &headers).await?;
     let repo = authorize(&st.forge, actor.as_ref(), &path, service).await?;
     let protocol = protocol(&headers);
-    let child = spawn(&st, &repo, service, true, protocol)?;
+    let child = spawn(&st, &repo, service, true, protocol, None)?;
     // Protocol v2 (upload-pack only: receive-pack answers v0 whatever was asked) starts with the
     // capability advertisement itself; v0/v1 want the service line first.
     let speaks_v2 = service == Service::UploadPack && protocol.map(GitProtocol::version) == Some(2);
@@ -288,21 +300,14 @@ async fn run_rpc(
         ),
         _ => None,
     };
-    let mut child = spawn(&st, &repo, service, false, protocol(&headers))?;
+    let pusher = match service {
+        Service::ReceivePack => actor.as_ref(),
+        _ => None,
+    };
+    let mut child = spawn(&st, &repo, service, false, protocol(&headers), pusher)?;
     feed_stdin(&mut child, body, gzip);
-    let on_exit: Option<OnExit> = service.writes().then(|| {
-        let forge = Arc::clone(&st.forge);
-        Box::new(move |ok: bool| {
-            if ok {
-                tokio::spawn(async move {
-                    if let Err(e) = forge.after_push(&repo).await {
-                        tracing::warn!(error = %e, "after-push bookkeeping failed");
-                    }
-                });
-            }
-        }) as OnExit
-    });
-    let body = stdout_body(child, None, permit, on_exit, service.name());
+    // After a push, post-receive did the bookkeeping.
+    let body = stdout_body(child, None, permit, None, service.name());
     Ok(no_cache(
         Response::new(body),
         format!("application/x-{}-result", service.name()),

@@ -1,5 +1,7 @@
-//! How git reaches the forge: smart HTTP now; SSH and the hook socket join here.
+//! How git reaches the forge: smart HTTP, SSH, and git's own hooks over the unix socket.
 
+pub mod hook_client;
+pub mod hook_rpc;
+mod hook_wire;
 pub mod http_git;
-
 pub mod ssh;

@@ -57,6 +57,8 @@ pub struct TestApp {
     /// Work folder for client-side clones.
     pub work: TempDir,
     db: PgConnectOptions,
+    /// The configuration pairs the app was started with, kept for restarts.
+    extra: Vec<(String, String)>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -78,6 +80,10 @@ impl TestApp {
             data,
             work,
             db,
+            extra: extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             stop: Some(running.stop),
             task: Some(running.task),
         }
@@ -86,7 +92,12 @@ impl TestApp {
     /// Stops the server gracefully and starts it again on the same data and database.
     pub async fn restart(&mut self) {
         self.shutdown().await;
-        let running = Running::start(&self.data, &self.db, &[]).await;
+        let extra: Vec<(&str, &str)> = self
+            .extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let running = Running::start(&self.data, &self.db, &extra).await;
         self.base = running.base;
         self.ssh_port = running.ssh_port;
         self.forge = running.forge;
@@ -199,6 +210,8 @@ impl Running {
             ("LABFORGE_SSH_ADDR", "127.0.0.1:0"),
             ("LABFORGE_UPKEEP_DELAY_SECS", "0"),
             ("LABFORGE_SHUTDOWN_GRACE_SECS", "10"),
+            // The hook shims exec the real binary (this process is the test runner).
+            ("LABFORGE_PROGRAM", env!("CARGO_BIN_EXE_labforge")),
         ];
         pairs.extend_from_slice(extra);
         let config = Config::from_pairs(&pairs).expect("test config");

@@ -4,6 +4,7 @@ mod api;
 mod browser;
 mod cli;
 mod helpers;
+mod hooks;
 mod http_git;
 mod ssh;
 mod web;

@@ -14,7 +14,7 @@ use tokio::time::{Instant, timeout_at};
 use super::SshState;
 use crate::git::runner::{GitChild, ServiceRequest};
 use crate::git::{GitProtocol, Service};
-use crate::model::Repo;
+use crate::model::{Actor, Repo};
 
 /// Up to 64 packets (about 2 MiB) wait for git's stdin before the client is slowed down.
 const STDIN_QUEUE: usize = 64;
@@ -25,6 +25,7 @@ const READ_CHUNK: usize = 32 * 1024;
 pub fn start(
     st: &SshState,
     repo: Repo,
+    actor: Actor,
     service: Service,
     protocol: Option<GitProtocol>,
     channel: ChannelId,
@@ -46,14 +47,25 @@ pub fn start(
             .repo_dir(&repo)
             .map_err(anyhow::Error::from)
             .and_then(|dir| {
-                Ok(forge.runner.spawn_service(ServiceRequest {
+                // A push's hooks find their pusher through this ticket; it lives with git.
+                let ticket = match service {
+                    Service::ReceivePack => {
+                        Some(forge.receive_ticket(&repo, &actor, forge.runner.deadline())?)
+                    }
+                    _ => None,
+                };
+                let mut child = forge.runner.spawn_service(ServiceRequest {
                     service,
                     dir: &dir,
                     stateless_rpc: false,
                     advertise_refs: false,
                     protocol,
-                    hook_env: Vec::new(),
-                })?)
+                    hook_env: ticket.as_ref().map(|t| t.hook_env()).unwrap_or_default(),
+                })?;
+                if let Some(ticket) = ticket {
+                    child.attach(ticket);
+                }
+                Ok(child)
             });
         let mut child = match spawned {
             Ok(child) => child,
@@ -69,14 +81,9 @@ pub fn start(
         if let Some(stdin) = child.child.stdin.take() {
             tokio::spawn(feed_stdin(stdin, stdin_rx));
         }
-        let ok = pump(child, channel, &handle, kill_rx).await;
+        // After a push, post-receive did the bookkeeping.
+        let _ = pump(child, channel, &handle, kill_rx).await;
         drop(permit);
-        if ok
-            && service.writes()
-            && let Err(e) = forge.after_push(&repo).await
-        {
-            tracing::warn!(error = %e, "after-push bookkeeping failed");
-        }
     });
     (stdin_tx, kill_tx)
 }

@@ -133,6 +133,7 @@ impl SshSession {
         let (stdin_tx, kill_tx) = git_channel::start(
             &self.st,
             repo,
+            actor,
             service,
             state.protocol,
             channel,

@@ -1,0 +1,229 @@
+//! `[[deploy]]` in the config file: commands the operator lets a push run. Only the operator
+//! defines them (repository admins cannot), which is why they live in the file and not in the UI.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::model::RepoPath;
+
+/// The file's shape of one `[[deploy]]` table; this form is a contract with users' files.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileDeploy {
+    name: String,
+    repo: String,
+    branch: Option<String>,
+    tag: Option<String>,
+    run: PathBuf,
+    #[serde(default)]
+    args: Vec<String>,
+    timeout: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+}
+
+/// Which pushed refs start a deploy: a glob on the branch name or on the tag name.
+#[derive(Debug, Clone)]
+pub enum DeployTrigger {
+    Branch(glob::Pattern),
+    Tag(glob::Pattern),
+}
+
+#[derive(Debug, Clone)]
+pub struct Deploy {
+    pub name: String,
+    pub repo: RepoPath,
+    pub trigger: DeployTrigger,
+    /// Absolute, or relative to the config file's folder, resolved at load.
+    pub run: PathBuf,
+    pub args: Vec<String>,
+    pub timeout: Duration,
+    /// Extra environment; the values are redacted from stored logs.
+    pub env: Vec<(String, String)>,
+}
+
+impl Deploy {
+    /// Whether a push to `ref_name` (full, `refs/heads/...`) starts this deploy.
+    pub fn matches_ref(&self, ref_name: &str) -> bool {
+        match &self.trigger {
+            DeployTrigger::Branch(p) => ref_name
+                .strip_prefix("refs/heads/")
+                .is_some_and(|b| p.matches(b)),
+            DeployTrigger::Tag(p) => ref_name
+                .strip_prefix("refs/tags/")
+                .is_some_and(|t| p.matches(t)),
+        }
+    }
+
+    /// The trigger as written, for pages: `branch main` or `tag v*`.
+    pub fn trigger_text(&self) -> String {
+        match &self.trigger {
+            DeployTrigger::Branch(p) => format!("branch {}", p.as_str()),
+            DeployTrigger::Tag(p) => format!("tag {}", p.as_str()),
+        }
+    }
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+pub(super) fn parse_deploys(
+    file: Vec<FileDeploy>,
+    config_dir: &Path,
+) -> anyhow::Result<Vec<Deploy>> {
+    let mut out: Vec<Deploy> = Vec::with_capacity(file.len());
+    for d in file {
+        let what = format!("[[deploy]] {:?}", d.name);
+        let name_ok = !d.name.is_empty()
+            && d.name.len() <= 64
+            && d.name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !name_ok {
+            bail!("{what}: name must be 1-64 letters, digits, '.', '_' or '-'");
+        }
+        if out.iter().any(|o| o.name == d.name) {
+            bail!("{what}: the name is used twice; deploy names are unique");
+        }
+        let repo =
+            RepoPath::parse(&d.repo).with_context(|| format!("{what}: repo {:?}", d.repo))?;
+        let pattern =
+            |p: &str| glob::Pattern::new(p).with_context(|| format!("{what}: bad pattern {p:?}"));
+        let trigger = match (&d.branch, &d.tag) {
+            (Some(b), None) => DeployTrigger::Branch(pattern(b)?),
+            (None, Some(t)) => DeployTrigger::Tag(pattern(t)?),
+            _ => bail!("{what}: set exactly one of branch = \"...\" or tag = \"...\""),
+        };
+        let run = if d.run.is_absolute() {
+            d.run
+        } else {
+            config_dir.join(d.run)
+        };
+        let timeout = match &d.timeout {
+            Some(t) => parse_duration(t).with_context(|| format!("{what}: timeout {t:?}"))?,
+            None => DEFAULT_TIMEOUT,
+        };
+        for key in d.env.keys() {
+            let ok = !key.is_empty()
+                && !key.starts_with("LABFORGE_")
+                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !ok {
+                bail!("{what}: env name {key:?} must be letters, digits and '_', not LABFORGE_*");
+            }
+        }
+        out.push(Deploy {
+            name: d.name,
+            repo,
+            trigger,
+            run,
+            args: d.args,
+            timeout,
+            env: d.env.into_iter().collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// `90`, `30s`, `10m`, `1h`, `1h30m`: a bare number is seconds.
+pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86400,
+            _ => bail!("unknown unit {c:?}; use s, m, h or d"),
+        };
+        let n: u64 = number
+            .parse()
+            .context("a number must come before each unit")?;
+        total += n * unit;
+        number.clear();
+    }
+    if !number.is_empty() || total == 0 {
+        bail!("expected a duration like 30s, 10m or 1h");
+    }
+    Ok(Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml_text: &str) -> anyhow::Result<Vec<Deploy>> {
+        #[derive(Deserialize)]
+        struct F {
+            deploy: Vec<FileDeploy>,
+        }
+        let f: F = toml::from_str(toml_text)?;
+        parse_deploys(f.deploy, Path::new("/etc/labforge"))
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        for bad in ["", "m", "10x", "5m3", "0s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_documented_form_parses() {
+        let d = parse(
+            r#"[[deploy]]
+name = "dns"
+repo = "lab/dns"
+branch = "main"
+run = "hooks/deploy-rsync.sh"
+args = ["/srv/dns"]
+timeout = "10m"
+env = { TARGET = "dns1" }
+"#,
+        )
+        .unwrap();
+        assert_eq!(d[0].run, Path::new("/etc/labforge/hooks/deploy-rsync.sh"));
+        assert_eq!(d[0].timeout, Duration::from_secs(600));
+        assert!(d[0].matches_ref("refs/heads/main"));
+        assert!(!d[0].matches_ref("refs/heads/dev"));
+        assert!(!d[0].matches_ref("refs/tags/main"));
+        assert_eq!(d[0].env, vec![("TARGET".to_owned(), "dns1".to_owned())]);
+    }
+
+    #[test]
+    fn tags_and_globs() {
+        let d = parse("[[deploy]]\nname='r'\nrepo='a/b'\ntag='v*'\nrun='/bin/true'\n").unwrap();
+        assert!(d[0].matches_ref("refs/tags/v1.2"));
+        assert!(!d[0].matches_ref("refs/heads/v1"));
+        assert_eq!(d[0].timeout, DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn mistakes_are_refused() {
+        let base = "name='x'\nrepo='a/b'\nrun='/bin/true'\n";
+        for bad in [
+            format!("[[deploy]]\n{base}"),                          // no trigger
+            format!("[[deploy]]\n{base}branch='main'\ntag='v*'\n"), // both
+            format!("[[deploy]]\n{base}branch='main'\n[[deploy]]\n{base}branch='x'\n"), // twice
+            "[[deploy]]\nname='x'\nrepo='nope'\nrun='/bin/true'\nbranch='m'\n".into(),
+            format!("[[deploy]]\n{base}branch='main'\nenv={{LABFORGE_REPO='x'}}\n"),
+            format!("[[deploy]]\n{base}branch='main'\ncommand='x'\n"),
+        ] {
+            assert!(parse(&bad).is_err(), "{bad}");
+        }
+    }
+}

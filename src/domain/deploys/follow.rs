@@ -1,0 +1,99 @@
+//! `git push -o deploy=wait`: the run's output, live, as `remote:` lines, then its result.
+
+use std::time::Duration;
+
+use super::QueuedRun;
+use crate::domain::push::Say;
+use crate::domain::{Forge, Result};
+
+const POLL: Duration = Duration::from_millis(100);
+
+impl Forge {
+    pub(in crate::domain) async fn follow_deploy(
+        &self,
+        run: &QueuedRun,
+        until: tokio::time::Instant,
+        to: &Say,
+    ) -> Result<()> {
+        let label = format!("deploy {} #{}", run.deploy_name, run.id);
+        let mut seen = 0;
+        loop {
+            // Read the status first: lines written before a run ended are all there after it.
+            let status = self.db.deploy_status(run.id).await?.unwrap_or_default();
+            for line in self.db.deploy_log(run.id, seen, 1000).await? {
+                seen = line.seq;
+                if to.send(format!("{label}| {}", line.line)).await.is_err() {
+                    return Ok(()); // the pusher went away; the run goes on
+                }
+            }
+            if !matches!(status.as_str(), "queued" | "running") {
+                let outcome = match self.db.deploy_outcome(run.id).await? {
+                    Some((status, code, ms)) => outcome_text(&status, code, ms),
+                    None => "is gone".into(),
+                };
+                let _ = to.send(format!("{label} {outcome}: {}", run.url)).await;
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= until {
+                let _ = to
+                    .send(format!(
+                        "{label} is still {status}; follow it at {}",
+                        run.url
+                    ))
+                    .await;
+                return Ok(());
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+/// `succeeded in 1.2s`, `failed (exit code 3) after 0.4s`, `timed out after 10m0s`...
+pub fn outcome_text(status: &str, code: Option<i32>, ms: Option<f64>) -> String {
+    let took = ms
+        .map(|ms| format_duration(ms / 1000.0))
+        .unwrap_or_default();
+    match (status, code) {
+        ("succeeded", _) => format!("succeeded in {took}"),
+        ("failed", Some(c)) => format!("failed (exit code {c}) after {took}"),
+        ("failed", None) => format!("failed after {took}"),
+        ("timed_out", _) => format!("timed out after {took}"),
+        ("cancelled", _) => "was cancelled".into(),
+        ("superseded", _) => "was superseded by a newer push".into(),
+        ("interrupted", _) => {
+            "was interrupted (the server stopped); re-run it from the page".into()
+        }
+        (other, _) => format!("is {other}"),
+    }
+}
+
+/// Seconds as `0.4s`, `12.0s`, `3m05s`.
+pub fn format_duration(secs: f64) -> String {
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        let s = secs.round() as u64;
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_read_well() {
+        assert_eq!(
+            outcome_text("succeeded", Some(0), Some(1234.0)),
+            "succeeded in 1.2s"
+        );
+        assert_eq!(
+            outcome_text("failed", Some(3), Some(400.0)),
+            "failed (exit code 3) after 0.4s"
+        );
+        assert_eq!(
+            outcome_text("timed_out", None, Some(185_000.0)),
+            "timed out after 3m05s"
+        );
+    }
+}

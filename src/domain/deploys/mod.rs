@@ -1,0 +1,273 @@
+//! Deploys: the operator's `[[deploy]]` commands, queued by pushes (post-receive's transaction),
+//! re-runs and "deploy this commit"; run by the worker. Runs of one deploy never overlap, and
+//! only the newest queued commit runs next.
+
+mod follow;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::{Error, Forge, Result};
+use crate::config::{Deploy, DeployTrigger};
+use crate::model::{Actor, PushEvent, Repo, ZERO_ID};
+use crate::storage::{NewDeployRun, Tx};
+
+pub use crate::storage::{DeployLogRow as DeployLogLine, DeployRunRow as DeployRun};
+
+/// The deploys' shared state: configuration, the worker's wake-up, cancellation of running runs.
+pub struct DeployState {
+    configs: Vec<Deploy>,
+    /// Set again once the listeners are bound (a configured port 0 becomes the real one).
+    base_url: std::sync::RwLock<String>,
+    /// Where runs get their exported working folders.
+    pub work_dir: PathBuf,
+    wakeup: Notify,
+    running: Mutex<HashMap<i64, CancellationToken>>,
+}
+
+/// A run just queued, as the pusher is told about it.
+#[derive(Debug, Clone)]
+pub struct QueuedRun {
+    pub id: i64,
+    pub deploy_name: String,
+    pub url: String,
+}
+
+impl DeployState {
+    pub fn new(configs: Vec<Deploy>, base_url: String, work_dir: PathBuf) -> Self {
+        Self {
+            configs,
+            base_url: std::sync::RwLock::new(base_url),
+            work_dir,
+            wakeup: Notify::new(),
+            running: Mutex::default(),
+        }
+    }
+
+    pub fn wake(&self) {
+        self.wakeup.notify_one();
+    }
+
+    /// Resolves when a run may be waiting (or at once if one was queued since the last call).
+    pub async fn woken(&self) {
+        self.wakeup.notified().await;
+    }
+
+    /// The deploys configured for `repo`.
+    pub fn for_repo<'a>(&'a self, repo: &Repo) -> impl Iterator<Item = &'a Deploy> + 'a {
+        let (owner, name) = (repo.owner.clone(), repo.name.clone());
+        self.configs.iter().filter(move |d| {
+            d.repo.owner.as_str().eq_ignore_ascii_case(&owner)
+                && d.repo.name.as_str().eq_ignore_ascii_case(&name)
+        })
+    }
+
+    pub fn config(&self, repo: &Repo, name: &str) -> Option<&Deploy> {
+        self.for_repo(repo).find(|d| d.name == name)
+    }
+
+    pub fn url(&self, repo: &Repo, id: i64) -> String {
+        let base = self
+            .base_url
+            .read()
+            .expect("never poisoned: only assignments under it");
+        format!("{base}/{}/{}/deploys/{id}", repo.owner, repo.name)
+    }
+
+    pub fn set_base_url(&self, url: String) {
+        *self
+            .base_url
+            .write()
+            .expect("never poisoned: only assignments under it") = url;
+    }
+
+    /// Registers a running run; the token is cancelled by `cancel_deploy`.
+    pub fn started(&self, id: i64) -> CancellationToken {
+        let token = CancellationToken::new();
+        self.running_map().insert(id, token.clone());
+        token
+    }
+
+    pub fn finished(&self, id: i64) {
+        self.running_map().remove(&id);
+    }
+
+    fn running_map(&self) -> std::sync::MutexGuard<'_, HashMap<i64, CancellationToken>> {
+        self.running
+            .lock()
+            .expect("run map is never poisoned: no code panics while holding it")
+    }
+}
+
+impl Forge {
+    /// Queues a run of every deploy the event's refs trigger, inside the push's transaction.
+    pub(super) async fn queue_push_deploys(
+        &self,
+        tx: &mut Tx,
+        repo: &Repo,
+        event: &PushEvent,
+    ) -> Result<Vec<QueuedRun>> {
+        let mut out = Vec::new();
+        for update in event.refs.iter().filter(|u| !u.is_delete()) {
+            for deploy in self
+                .deploys
+                .for_repo(repo)
+                .filter(|d| d.matches_ref(&update.name))
+            {
+                let id = tx
+                    .queue_deploy_run(NewDeployRun {
+                        repo_id: repo.id,
+                        deploy_name: &deploy.name,
+                        ref_name: &update.name,
+                        old_id: &update.old,
+                        new_id: &update.new,
+                        push_event_id: Some(event.id),
+                        reason: "push",
+                        rerun_of: None,
+                        triggered_by_id: event.pusher_id,
+                        triggered_by_name: &event.pusher,
+                    })
+                    .await?;
+                out.push(QueuedRun {
+                    id,
+                    deploy_name: deploy.name.clone(),
+                    url: self.deploys.url(repo, id),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn deploy_runs(&self, repo: &Repo, page: i64) -> Result<Vec<DeployRun>> {
+        Ok(self.db.deploy_runs(repo.id, 50, page.max(0) * 50).await?)
+    }
+
+    pub async fn deploy_run(&self, repo: &Repo, id: i64) -> Result<DeployRun> {
+        self.db
+            .deploy_run(repo.id, id)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    pub async fn deploy_log(&self, run: &DeployRun) -> Result<Vec<DeployLogLine>> {
+        Ok(self.db.deploy_log(run.id, 0, 100_000).await?)
+    }
+
+    pub async fn last_good_deploys(&self, repo: &Repo) -> Result<Vec<DeployRun>> {
+        Ok(self.db.last_good_deploys(repo.id).await?)
+    }
+
+    /// Runs `run` again: same deploy, ref and commit. The caller checked write access.
+    pub async fn rerun_deploy(
+        &self,
+        actor: &Actor,
+        repo: &Repo,
+        run: &DeployRun,
+    ) -> Result<QueuedRun> {
+        if self.deploys.config(repo, &run.deploy_name).is_none() {
+            return Err(Error::InvalidInput(format!(
+                "deploy {} is no longer configured for this repository",
+                run.deploy_name
+            )));
+        }
+        self.queue_manual(
+            actor,
+            repo,
+            &run.deploy_name,
+            &run.ref_name,
+            &run.new_id,
+            "rerun",
+            Some(run.id),
+        )
+        .await
+    }
+
+    /// Deploys a chosen commit (an earlier one is a rollback). The caller checked write access.
+    pub async fn deploy_commit(
+        &self,
+        actor: &Actor,
+        repo: &Repo,
+        deploy_name: &str,
+        commit: &str,
+    ) -> Result<QueuedRun> {
+        let deploy = self
+            .deploys
+            .config(repo, deploy_name)
+            .ok_or_else(|| Error::InvalidInput(format!("no deploy named {deploy_name} here")))?;
+        let dir = self.repo_dir(repo)?;
+        let reads = std::sync::Arc::clone(&self.reads);
+        let wanted = crate::git::read::CommitId(commit.to_owned());
+        let full = super::blocking(move || reads.open(&dir)?.commit(&wanted).map(|c| c.id.0))
+            .await?
+            .map_err(|_| Error::NotFound)?;
+        // The ref the run reports: the configured branch when it names one branch.
+        let ref_name = match &deploy.trigger {
+            DeployTrigger::Branch(p) if !p.as_str().contains(['*', '?', '[']) => {
+                format!("refs/heads/{}", p.as_str())
+            }
+            DeployTrigger::Tag(p) if !p.as_str().contains(['*', '?', '[']) => {
+                format!("refs/tags/{}", p.as_str())
+            }
+            _ => full.clone(),
+        };
+        let name = deploy.name.clone();
+        self.queue_manual(actor, repo, &name, &ref_name, &full, "manual", None)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn queue_manual(
+        &self,
+        actor: &Actor,
+        repo: &Repo,
+        deploy_name: &str,
+        ref_name: &str,
+        commit: &str,
+        reason: &str,
+        rerun_of: Option<i64>,
+    ) -> Result<QueuedRun> {
+        let mut tx = self.db.begin().await?;
+        let id = tx
+            .queue_deploy_run(NewDeployRun {
+                repo_id: repo.id,
+                deploy_name,
+                ref_name,
+                old_id: ZERO_ID,
+                new_id: commit,
+                push_event_id: None,
+                reason,
+                rerun_of,
+                triggered_by_id: Some(actor.user.id),
+                triggered_by_name: &actor.user.name,
+            })
+            .await?;
+        tx.commit().await?;
+        self.deploys.wake();
+        Ok(QueuedRun {
+            id,
+            deploy_name: deploy_name.to_owned(),
+            url: self.deploys.url(repo, id),
+        })
+    }
+
+    /// Cancels a queued run, or stops a running one (the worker records it `cancelled`).
+    pub async fn cancel_deploy(&self, repo: &Repo, run: &DeployRun) -> Result<()> {
+        if run.repo_id != repo.id {
+            return Err(Error::NotFound);
+        }
+        if self.db.cancel_queued_deploy(run.id).await? {
+            return Ok(());
+        }
+        match self.deploys.running_map().get(&run.id) {
+            Some(token) => {
+                token.cancel();
+                Ok(())
+            }
+            None => Err(Error::Conflict("this run has already ended".into())),
+        }
+    }
+}

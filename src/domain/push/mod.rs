@@ -1,0 +1,126 @@
+//! Pushes as git's hooks report them. The transport that starts receive-pack takes a ticket
+//! (a random nonce naming the pusher and repository, kept here in memory) and hands it to the
+//! hooks through their environment; `labforge hook NAME` brings it back over the unix socket.
+//! So identity never comes from anything a client or a repository controls, and a push that did
+//! not come through a running server has no ticket and is refused.
+
+mod policy;
+mod receive;
+mod settle;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::model::{Actor, Repo};
+
+pub use receive::Say;
+
+/// The socket hooks call and the secret they must show; the secret changes at every start.
+pub struct HookGate {
+    pub socket: PathBuf,
+    pub secret: String,
+    tickets: Mutex<HashMap<String, PushContext>>,
+}
+
+#[derive(Clone)]
+pub(super) struct PushContext {
+    pub repo: Repo,
+    pub actor: Actor,
+    /// The pending push event pre-receive recorded.
+    pub pending: Option<i64>,
+    /// `-o deploy=wait` stops following a run here, before the transport's deadline ends git.
+    pub wait_until: tokio::time::Instant,
+}
+
+impl HookGate {
+    pub fn new(socket: PathBuf, secret: String) -> Self {
+        Self {
+            socket,
+            secret,
+            tickets: Mutex::default(),
+        }
+    }
+
+    fn context(&self, nonce: &str) -> Option<PushContext> {
+        self.tickets
+            .lock()
+            .expect("ticket map is never poisoned: no code panics while holding it")
+            .get(nonce)
+            .cloned()
+    }
+
+    fn set_pending(&self, nonce: &str, id: i64) {
+        if let Some(ctx) = self
+            .tickets
+            .lock()
+            .expect("ticket map is never poisoned: no code panics while holding it")
+            .get_mut(nonce)
+        {
+            ctx.pending = Some(id);
+        }
+    }
+}
+
+/// Lives as long as the receive-pack it was made for; dropping it makes the nonce worthless.
+pub struct ReceiveTicket {
+    nonce: String,
+    gate: Arc<HookGate>,
+}
+
+impl ReceiveTicket {
+    /// The variables receive-pack passes on to its hooks.
+    pub fn hook_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "LABFORGE_HOOK_SOCKET",
+                self.gate.socket.display().to_string(),
+            ),
+            ("LABFORGE_HOOK_SECRET", self.gate.secret.clone()),
+            ("LABFORGE_PUSH_NONCE", self.nonce.clone()),
+        ]
+    }
+}
+
+impl Drop for ReceiveTicket {
+    fn drop(&mut self) {
+        self.gate
+            .tickets
+            .lock()
+            .expect("ticket map is never poisoned: no code panics while holding it")
+            .remove(&self.nonce);
+    }
+}
+
+impl super::Forge {
+    /// A ticket for one receive-pack run by `actor` on `repo` (already authorized for writing);
+    /// `deadline` is when the transport will end git.
+    pub fn receive_ticket(
+        &self,
+        repo: &Repo,
+        actor: &Actor,
+        deadline: tokio::time::Instant,
+    ) -> super::Result<ReceiveTicket> {
+        let nonce = super::random_hex(16)?;
+        let context = PushContext {
+            repo: repo.clone(),
+            actor: actor.clone(),
+            pending: None,
+            wait_until: deadline - std::time::Duration::from_secs(15),
+        };
+        self.hooks
+            .tickets
+            .lock()
+            .expect("ticket map is never poisoned: no code panics while holding it")
+            .insert(nonce.clone(), context);
+        Ok(ReceiveTicket {
+            nonce,
+            gate: Arc::clone(&self.hooks),
+        })
+    }
+
+    /// Whether a hook's secret is this process's (constant time).
+    pub fn hook_secret_is_valid(&self, secret: &str) -> bool {
+        constant_time_eq::constant_time_eq(secret.as_bytes(), self.hooks.secret.as_bytes())
+    }
+}

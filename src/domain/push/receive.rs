@@ -1,0 +1,128 @@
+//! What the hooks ask: pre-receive (may this push happen?) and post-receive (it happened: record
+//! it and queue what it triggers, in one transaction).
+
+use std::path::Path;
+
+use super::PushContext;
+use crate::domain::{Error, Forge, Result};
+use crate::model::{PushEvent, RefUpdate, Repo};
+use crate::storage::{NewPush, Tx};
+
+/// Lines for the pusher; the hook prints them and git shows them as `remote:` lines.
+pub type Say = tokio::sync::mpsc::Sender<String>;
+
+async fn say(to: &Say, line: impl Into<String>) {
+    // The pusher may have gone; the push goes on without an audience.
+    let _ = to.send(line.into()).await;
+}
+
+impl Forge {
+    /// Decides a push. On yes, records it as pending (post-receive confirms it); on no, says
+    /// which rule refused which ref. Refuses any push without a live ticket: fail closed.
+    pub async fn pre_receive(
+        &self,
+        nonce: &str,
+        updates: &[RefUpdate],
+        push_options: &[String],
+        quarantine: Option<&Path>,
+        to: &Say,
+    ) -> Result<bool> {
+        let Some(ctx) = self.hooks.context(nonce) else {
+            say(to, "labforge: this push has no valid ticket (did the server restart?); nothing was changed").await;
+            return Ok(false);
+        };
+        let path = crate::model::RepoPath::parse(&ctx.repo.full_name())?;
+        let (repo, access) = self.access(Some(&ctx.actor), &path).await?;
+        let rules = self.branch_rules(&repo).await?;
+        let mut refused = false;
+        for update in updates {
+            if let Some(why) = self
+                .refusal(&repo, &rules, access, update, quarantine)
+                .await?
+            {
+                say(to, format!("labforge: refusing {why}")).await;
+                refused = true;
+            }
+        }
+        if refused {
+            say(to, "labforge: nothing was changed").await;
+            return Ok(false);
+        }
+        let id = self
+            .db
+            .insert_pending_push(NewPush {
+                repo_id: repo.id,
+                pusher_id: Some(ctx.actor.user.id),
+                pusher_name: &ctx.actor.user.name,
+                nonce,
+                push_options,
+                refs: updates,
+            })
+            .await?;
+        self.hooks.set_pending(nonce, id);
+        Ok(true)
+    }
+
+    /// Records what git did and queues what it triggers, then tells the pusher; with
+    /// `-o deploy=wait` it follows each triggered run to its end.
+    pub async fn post_receive(&self, nonce: &str, updates: &[RefUpdate], to: &Say) -> Result<()> {
+        let Some(PushContext {
+            repo,
+            pending: Some(pending),
+            wait_until,
+            ..
+        }) = self.hooks.context(nonce)
+        else {
+            say(
+                to,
+                "labforge: this push was not recorded (no ticket); deploys did not run",
+            )
+            .await;
+            return Ok(());
+        };
+        let Some((event, runs)) = self.record_received(&repo, pending, updates).await? else {
+            return Ok(());
+        };
+        let wait = event.push_options.iter().any(|o| o == "deploy=wait");
+        for run in &runs {
+            say(
+                to,
+                format!("deploy {} #{} queued: {}", run.deploy_name, run.id, run.url),
+            )
+            .await;
+        }
+        if wait {
+            for run in &runs {
+                self.follow_deploy(run, wait_until, to).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks pending push `pending` received with `updates` and queues its jobs, in one
+    /// transaction; then wakes the workers. None if it was already settled.
+    pub(in crate::domain) async fn record_received(
+        &self,
+        repo: &Repo,
+        pending: i64,
+        updates: &[RefUpdate],
+    ) -> Result<Option<(PushEvent, Vec<super::super::deploys::QueuedRun>)>> {
+        let mut tx: Tx = self.db.begin().await?;
+        let Some(event) = tx.receive_push(pending, updates).await? else {
+            return Ok(None);
+        };
+        let runs = self.queue_push_deploys(&mut tx, repo, &event).await?;
+        tx.commit().await?;
+        self.deploys.wake();
+        if let Err(e) = self.after_push(repo).await {
+            tracing::warn!(error = %e, repo = %repo.full_name(), "after-push bookkeeping failed");
+        }
+        Ok(Some((event, runs)))
+    }
+}
+
+impl From<tokio::sync::mpsc::error::SendError<String>> for Error {
+    fn from(_: tokio::sync::mpsc::error::SendError<String>) -> Self {
+        Error::Internal(anyhow::anyhow!("the hook connection closed"))
+    }
+}

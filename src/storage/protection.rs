@@ -1,0 +1,53 @@
+use super::{Db, Result, on_constraint};
+use crate::model::RepoId;
+
+#[derive(Debug, Clone)]
+pub struct ProtectedBranchRow {
+    pub id: i64,
+    pub pattern: String,
+    pub admins_only: bool,
+}
+
+impl Db {
+    pub async fn protected_branches(&self, repo_id: RepoId) -> Result<Vec<ProtectedBranchRow>> {
+        Ok(sqlx::query_as!(
+            ProtectedBranchRow,
+            "SELECT id, pattern, admins_only FROM protected_branches WHERE repo_id = $1
+             ORDER BY pattern",
+            repo_id
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Adds a rule, or updates `admins_only` of the rule with the same pattern.
+    pub async fn protect_branch(
+        &self,
+        repo_id: RepoId,
+        pattern: &str,
+        admins_only: bool,
+    ) -> Result<()> {
+        sqlx::query!(
+            "INSERT INTO protected_branches (repo_id, pattern, admins_only) VALUES ($1, $2, $3)
+             ON CONFLICT (repo_id, pattern) DO UPDATE SET admins_only = EXCLUDED.admins_only",
+            repo_id,
+            pattern,
+            admins_only
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(on_constraint)?;
+        Ok(())
+    }
+
+    pub async fn unprotect_branch(&self, repo_id: RepoId, id: i64) -> Result<bool> {
+        let done = sqlx::query!(
+            "DELETE FROM protected_branches WHERE repo_id = $1 AND id = $2",
+            repo_id,
+            id
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,130 @@
+//! The server side of the hook socket (`DATA_DIR/labforge.sock`, mode 0600): authenticates the
+//! per-start secret, then hands the request to the domain and streams its lines back.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio_util::sync::CancellationToken;
+
+use super::hook_wire::{HookReply, HookRequest, MAX_REQUEST};
+use crate::domain::Forge;
+use crate::model::RefUpdate;
+
+/// Binds the socket (replacing one left by an earlier run); only our user may connect.
+pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path)
+        .map_err(|e| anyhow::anyhow!("binding the hook socket {}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(listener)
+}
+
+pub async fn serve(listener: UnixListener, forge: Arc<Forge>, stop: CancellationToken) {
+    loop {
+        let stream = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "hook socket accept failed");
+                    continue;
+                }
+            },
+        };
+        let forge = Arc::clone(&forge);
+        tokio::spawn(async move {
+            if let Err(e) = answer(stream, &forge).await {
+                tracing::warn!(error = %e, "hook request failed");
+            }
+        });
+    }
+}
+
+async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    BufReader::new(read.take(MAX_REQUEST as u64))
+        .read_line(&mut line)
+        .await?;
+    let request: HookRequest = serde_json::from_str(&line)?;
+    if !forge.hook_secret_is_valid(&request.secret) {
+        send(
+            &mut write,
+            &HookReply::Say("labforge: the hook's secret is wrong; refusing".into()),
+        )
+        .await?;
+        return send(&mut write, &HookReply::Done { ok: false }).await;
+    }
+    let updates: Option<Vec<RefUpdate>> = request
+        .updates
+        .iter()
+        .map(|l| RefUpdate::parse_hook_line(l))
+        .collect();
+    let Some(updates) = updates else {
+        send(
+            &mut write,
+            &HookReply::Say("labforge: git sent a ref update it could not read".into()),
+        )
+        .await?;
+        return send(&mut write, &HookReply::Done { ok: false }).await;
+    };
+    let (say, mut said) = tokio::sync::mpsc::channel::<String>(64);
+    let work = async {
+        let result = match request.hook.as_str() {
+            "pre-receive" => {
+                let quarantine = request.quarantine.as_deref().map(Path::new);
+                forge
+                    .pre_receive(
+                        &request.nonce,
+                        &updates,
+                        &request.push_options,
+                        quarantine,
+                        &say,
+                    )
+                    .await
+            }
+            "post-receive" => forge
+                .post_receive(&request.nonce, &updates, &say)
+                .await
+                .map(|()| true),
+            other => Err(crate::domain::Error::InvalidInput(format!(
+                "unknown hook {other}"
+            ))),
+        };
+        drop(say);
+        result
+    };
+    let relay = async {
+        while let Some(text) = said.recv().await {
+            if send(&mut write, &HookReply::Say(text)).await.is_err() {
+                break;
+            }
+        }
+    };
+    let (result, ()) = tokio::join!(work, relay);
+    let ok = match result {
+        Ok(ok) => ok,
+        Err(e) => {
+            tracing::error!(error = %e, hook = %request.hook, "hook handling failed");
+            send(
+                &mut write,
+                &HookReply::Say("labforge: internal error; the push is refused".into()),
+            )
+            .await?;
+            false
+        }
+    };
+    send(&mut write, &HookReply::Done { ok }).await
+}
+
+async fn send(
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+    reply: &HookReply,
+) -> anyhow::Result<()> {
+    let mut line = serde_json::to_vec(reply)?;
+    line.push(b'\n');
+    write.write_all(&line).await?;
+    Ok(())
+}

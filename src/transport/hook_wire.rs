@@ -1,0 +1,28 @@
+//! What `labforge hook NAME` and the server say to each other over the unix socket: one JSON
+//! request line, then JSON reply lines until `Done`.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct HookRequest {
+    pub secret: String,
+    pub nonce: String,
+    /// `pre-receive` or `post-receive`.
+    pub hook: String,
+    /// git's stdin lines, `OLD NEW REFNAME`.
+    pub updates: Vec<String>,
+    pub push_options: Vec<String>,
+    /// `GIT_QUARANTINE_PATH` (pre-receive), where the pushed objects wait.
+    pub quarantine: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum HookReply {
+    /// A line for the pusher.
+    Say(String),
+    /// The hook's verdict: pre-receive exits non-zero (refusing the push) unless `ok`.
+    Done { ok: bool },
+}
+
+/// Requests larger than this are refused (a push of every tag of a big mirror fits easily).
+pub const MAX_REQUEST: usize = 16 << 20;

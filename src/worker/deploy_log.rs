@@ -1,0 +1,115 @@
+//! A run's output on its way to the database: lines stamped and numbered as they arrive,
+//! secrets (the deploy's `env` values) replaced, written in batches, capped with a notice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+use crate::domain::Forge;
+use crate::storage::DeployLogRow;
+
+const MAX_LINES: i32 = 10_000;
+const MAX_BYTES: usize = 1 << 20;
+const MAX_LINE: usize = 4096;
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+pub struct LogLine {
+    pub stream: char,
+    pub text: String,
+}
+
+/// Collects lines until every sender is gone; returns whether the log was truncated.
+pub async fn write_log(
+    forge: Arc<Forge>,
+    run_id: i64,
+    secrets: Vec<String>,
+    mut lines: mpsc::Receiver<LogLine>,
+) -> bool {
+    let mut seq = 0;
+    let mut bytes = 0usize;
+    let mut truncated = false;
+    let mut batch: Vec<DeployLogRow> = Vec::new();
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    loop {
+        tokio::select! {
+            line = lines.recv() => {
+                let Some(line) = line else { break };
+                if truncated {
+                    continue; // keep draining so the process never blocks on a full pipe
+                }
+                if seq >= MAX_LINES || bytes >= MAX_BYTES {
+                    truncated = true;
+                    seq += 1;
+                    batch.push(row(seq, 's', format!(
+                        "labforge: output truncated after {MAX_LINES} lines or {} KiB; the rest was dropped",
+                        MAX_BYTES / 1024
+                    )));
+                    continue;
+                }
+                let text = redact(&line.text, &secrets);
+                bytes += text.len();
+                seq += 1;
+                batch.push(row(seq, line.stream, text));
+                if batch.len() >= 500 {
+                    flush(&forge, run_id, &mut batch).await;
+                }
+            }
+            _ = tick.tick() => flush(&forge, run_id, &mut batch).await,
+        }
+    }
+    flush(&forge, run_id, &mut batch).await;
+    truncated
+}
+
+fn row(seq: i32, stream: char, mut line: String) -> DeployLogRow {
+    if line.len() > MAX_LINE {
+        let mut cut = MAX_LINE;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+        line.push_str(" [line cut]");
+    }
+    DeployLogRow {
+        seq,
+        at: OffsetDateTime::now_utc(),
+        stream: stream.to_string(),
+        line,
+    }
+}
+
+async fn flush(forge: &Forge, run_id: i64, batch: &mut Vec<DeployLogRow>) {
+    if batch.is_empty() {
+        return;
+    }
+    if let Err(e) = forge.db.append_deploy_log(run_id, batch).await {
+        tracing::warn!(error = %e, run_id, "storing deploy output failed");
+    }
+    batch.clear();
+}
+
+/// Replaces every secret value (3 characters or more; shorter ones would blank ordinary text).
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    for s in secrets.iter().filter(|s| s.len() >= 3) {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "[redacted]");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_and_long_lines_cut() {
+        let secrets = vec!["hunter2".to_owned(), "x".to_owned()];
+        assert_eq!(redact("pw=hunter2 x", &secrets), "pw=[redacted] x");
+        let long = row(1, 'o', "é".repeat(MAX_LINE));
+        assert!(long.line.len() <= MAX_LINE + 12 && long.line.ends_with("[line cut]"));
+    }
+}

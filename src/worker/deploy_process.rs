@@ -1,0 +1,146 @@
+//! Running one deploy command: a clean export of the commit as its working folder, a cleared
+//! environment, its own process group (so a timeout or cancel ends everything it started), and
+//! stdout/stderr read line by line into the log.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::deploy_log::LogLine;
+use crate::git::{GitRunner, RepoDir};
+
+const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// Exports `commit` of `repo` into `dest` (created; must not exist).
+pub async fn export(
+    runner: &GitRunner,
+    repo: &RepoDir,
+    commit: &str,
+    dest: &Path,
+) -> anyhow::Result<()> {
+    let tar_path = dest.with_extension("tar");
+    runner.export_tar(repo, commit, &tar_path).await?;
+    let (tar_file, folder) = (tar_path.clone(), dest.to_path_buf());
+    let unpacked = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        std::fs::create_dir_all(&folder)?;
+        let file = std::fs::File::open(&tar_file)?;
+        let mut archive = tar::Archive::new(file);
+        archive.set_preserve_permissions(true);
+        // unpack() refuses entries that would land outside `folder`.
+        archive.unpack(&folder).context("unpacking the export")?;
+        Ok(())
+    })
+    .await?;
+    let _ = std::fs::remove_file(&tar_path);
+    unpacked
+}
+
+pub struct Spec {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub workdir: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub stdin: Vec<u8>,
+    pub timeout: Duration,
+}
+
+pub enum Ending {
+    Exited(Option<i32>),
+    TimedOut,
+    Stopped,
+}
+
+/// Runs the command to its end, the timeout or `stop`, sending its output to `log`.
+pub async fn run(
+    spec: Spec,
+    log: mpsc::Sender<LogLine>,
+    stop: CancellationToken,
+) -> anyhow::Result<Ending> {
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .current_dir(&spec.workdir)
+        .env_clear()
+        .env("PATH", SAFE_PATH)
+        .env("LANG", "C.UTF-8")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    // HOME stays: scripts reach other machines with the service user's SSH keys.
+    if let Some(home) = std::env::var_os("HOME") {
+        cmd.env("HOME", home);
+    }
+    cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", spec.program.display()))?;
+    let pid = child.id();
+    if let Some(mut stdin) = child.stdin.take() {
+        let body = spec.stdin;
+        tokio::spawn(async move {
+            let _ = stdin.write_all(&body).await; // a script that ignores stdin closes it early
+        });
+    }
+    let out = tokio::spawn(pump(child.stdout.take(), 'o', log.clone()));
+    let err = tokio::spawn(pump(child.stderr.take(), 'e', log));
+    let ending = tokio::select! {
+        status = child.wait() => Ending::Exited(status?.code()),
+        () = tokio::time::sleep(spec.timeout) => Ending::TimedOut,
+        () = stop.cancelled() => Ending::Stopped,
+    };
+    if !matches!(ending, Ending::Exited(_)) {
+        end_group(pid, &mut child).await;
+    } else if let Some(pid) = pid {
+        // The command is done; anything it left running in its group goes too.
+        signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+    }
+    let _ = tokio::join!(out, err);
+    Ok(ending)
+}
+
+/// SIGTERM to the group, SIGKILL five seconds later if the leader is still there.
+async fn end_group(pid: Option<u32>, child: &mut tokio::process::Child) {
+    let Some(pid) = pid else { return };
+    signal_group(pid, nix::sys::signal::Signal::SIGTERM);
+    if tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .is_err()
+    {
+        signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = child.wait().await;
+    }
+    signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+}
+
+fn signal_group(pid: u32, signal: nix::sys::signal::Signal) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal);
+    }
+}
+
+async fn pump(stream: Option<impl AsyncRead + Unpin>, kind: char, log: mpsc::Sender<LogLine>) {
+    let Some(stream) = stream else { return };
+    let mut reader = BufReader::new(stream);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&buf)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_owned();
+                if log.send(LogLine { stream: kind, text }).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}

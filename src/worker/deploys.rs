@@ -1,0 +1,196 @@
+//! The deploy loop: takes queued runs (FOR UPDATE SKIP LOCKED, one deploy never twice at once),
+//! runs each in its own task, records how it ended. At start, runs a dead process left
+//! `running` are marked `interrupted`; queued ones simply run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::deploy_log::{LogLine, write_log};
+use super::deploy_process::{self, Ending, Spec};
+use crate::domain::Forge;
+use crate::domain::deploys::DeployRun;
+
+/// Also looks for work this often, in case a wake-up was missed (another process queued).
+const POLL: Duration = Duration::from_secs(2);
+
+pub async fn recover(forge: &Forge) -> anyhow::Result<()> {
+    for id in forge.db.interrupt_running_deploys().await? {
+        tracing::warn!(
+            run = id,
+            "deploy run was interrupted by a restart; it can be re-run"
+        );
+    }
+    Ok(())
+}
+
+pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
+    let mut running = JoinSet::new();
+    loop {
+        loop {
+            match forge.db.claim_deploy_run().await {
+                Ok(Some(run)) => {
+                    let forge = Arc::clone(&forge);
+                    let stop = stop.clone();
+                    running.spawn(async move { execute(forge, run, stop).await });
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "taking a deploy run failed");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = forge.deploys.woken() => {}
+            () = tokio::time::sleep(POLL) => {}
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+        }
+    }
+    // Shutdown: running commands were told to stop; wait for them to be recorded.
+    while running.join_next().await.is_some() {}
+}
+
+async fn execute(forge: Arc<Forge>, run: DeployRun, shutdown: CancellationToken) {
+    let token = forge.deploys.started(run.id);
+    let stop = CancellationToken::new();
+    let (cancel, quit) = (token.clone(), shutdown.clone());
+    let stopper = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! { () = cancel.cancelled() => {}, () = quit.cancelled() => {} }
+            stop.cancel();
+        })
+    };
+    let (status, code, truncated) = match prepare_and_run(&forge, &run, stop).await {
+        Ok((ending, truncated)) => match ending {
+            Ending::Exited(Some(0)) => ("succeeded", Some(0), truncated),
+            Ending::Exited(code) => ("failed", code, truncated),
+            Ending::TimedOut => ("timed_out", None, truncated),
+            Ending::Stopped if shutdown.is_cancelled() => ("interrupted", None, truncated),
+            Ending::Stopped => ("cancelled", None, truncated),
+        },
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), run = run.id, "deploy could not run");
+            system_line(
+                &forge,
+                run.id,
+                &format!("labforge: the deploy could not run: {e:#}"),
+            )
+            .await;
+            ("failed", None, false)
+        }
+    };
+    stopper.abort();
+    if let Err(e) = forge
+        .db
+        .finish_deploy_run(run.id, status, code, truncated)
+        .await
+    {
+        tracing::error!(error = %e, run = run.id, "recording the end of a deploy failed");
+    }
+    forge.deploys.finished(run.id);
+    forge.deploys.wake(); // the next queued run of this deploy may go now
+    tracing::info!(run = run.id, deploy = %run.deploy_name, status, "deploy ended");
+}
+
+async fn prepare_and_run(
+    forge: &Arc<Forge>,
+    run: &DeployRun,
+    stop: CancellationToken,
+) -> anyhow::Result<(Ending, bool)> {
+    let repo = forge
+        .repo_by_id(run.repo_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the repository is gone"))?;
+    let config = forge
+        .deploys
+        .config(&repo, &run.deploy_name)
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("deploy {} is no longer configured", run.deploy_name))?;
+    let workdir = forge.deploys.work_dir.join(format!("run-{}", run.id));
+    let _ = tokio::fs::remove_dir_all(&workdir).await;
+    tokio::fs::create_dir_all(&forge.deploys.work_dir).await?;
+    let dir = forge.repo_dir(&repo)?;
+    deploy_process::export(&forge.runner, &dir, &run.new_id, &workdir).await?;
+
+    let url = forge.deploys.url(&repo, run.id);
+    let mut env = vec![
+        ("LABFORGE_REPO".to_owned(), repo.full_name()),
+        ("LABFORGE_REF".to_owned(), run.ref_name.clone()),
+        ("LABFORGE_OLD".to_owned(), run.old_id.clone()),
+        ("LABFORGE_NEW".to_owned(), run.new_id.clone()),
+        ("LABFORGE_PUSHER".to_owned(), run.triggered_by_name.clone()),
+        ("LABFORGE_DEPLOY_ID".to_owned(), run.id.to_string()),
+        ("LABFORGE_DEPLOY_URL".to_owned(), url.clone()),
+    ];
+    env.extend(config.env.iter().cloned());
+    let event = serde_json::json!({
+        "deploy": {"id": run.id, "name": run.deploy_name, "url": url, "reason": run.reason},
+        "repository": {"full_name": repo.full_name(), "default_branch": repo.default_branch},
+        "ref": run.ref_name, "before": run.old_id, "after": run.new_id,
+        "pusher": {"login": run.triggered_by_name},
+    });
+    let secrets: Vec<String> = config.env.iter().map(|(_, v)| v.clone()).collect();
+    let (log_tx, log_rx) = tokio::sync::mpsc::channel::<LogLine>(1024);
+    let writer = tokio::spawn(write_log(Arc::clone(forge), run.id, secrets, log_rx));
+    let _ = log_tx
+        .send(LogLine {
+            stream: 's',
+            text: format!(
+                "labforge: running {} for {} at {}",
+                run.deploy_name,
+                run.ref_name,
+                &run.new_id[..12.min(run.new_id.len())]
+            ),
+        })
+        .await;
+    let spec = Spec {
+        program: config.run.clone(),
+        args: config.args.clone(),
+        workdir: workdir.clone(),
+        env,
+        stdin: serde_json::to_vec(&event)?,
+        timeout: config.timeout,
+    };
+    let ending = deploy_process::run(spec, log_tx.clone(), stop).await;
+    let note = match &ending {
+        Ok(Ending::Exited(Some(c))) => format!("labforge: exited with code {c}"),
+        Ok(Ending::Exited(None)) => "labforge: ended by a signal".to_owned(),
+        Ok(Ending::TimedOut) => format!(
+            "labforge: stopped after the timeout ({}s)",
+            config.timeout.as_secs()
+        ),
+        Ok(Ending::Stopped) => "labforge: stopped".to_owned(),
+        Err(e) => format!("labforge: {e:#}"),
+    };
+    let _ = log_tx
+        .send(LogLine {
+            stream: 's',
+            text: note,
+        })
+        .await;
+    drop(log_tx);
+    let truncated = writer.await.unwrap_or(false);
+    let _ = tokio::fs::remove_dir_all(&workdir).await;
+    Ok((ending?, truncated))
+}
+
+async fn system_line(forge: &Forge, run_id: i64, text: &str) {
+    let existing = forge
+        .db
+        .deploy_log(run_id, 0, 100_000)
+        .await
+        .map(|l| l.len())
+        .unwrap_or(0);
+    let row = crate::storage::DeployLogRow {
+        seq: i32::try_from(existing).unwrap_or(i32::MAX - 1) + 1,
+        at: time::OffsetDateTime::now_utc(),
+        stream: "s".into(),
+        line: text.to_owned(),
+    };
+    let _ = forge.db.append_deploy_log(run_id, &[row]).await;
+}

@@ -1,0 +1,5 @@
+//! Background work taken from the PostgreSQL outbox: deploy runs (and webhook deliveries).
+
+mod deploy_log;
+mod deploy_process;
+pub mod deploys;

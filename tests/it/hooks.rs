@@ -1,0 +1,356 @@
+//! Push hooks with real pushes: protected branches refuse with the rule, deploys run with the
+//! right environment and files, `-o deploy=wait` streams, quick pushes supersede, and a push that
+//! did not come through the server is refused.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use labforge::model::RepoPath;
+
+use crate::helpers::{TestApp, git, git_ok, local_repo, stderr};
+
+const PW: &str = "correct-horse-battery";
+
+/// An app with `[[deploy]]` entries (TOML text) in a config file next to the scripts.
+async fn app_with_deploys(deploys: &str) -> (TestApp, tempfile::TempDir) {
+    let conf = tempfile::tempdir().unwrap();
+    let file = conf.path().join("labforge.toml");
+    std::fs::write(&file, deploys).unwrap();
+    let file = file.to_str().unwrap().to_owned();
+    let app = TestApp::spawn_with(&[("LABFORGE_CONFIG", &file)]).await;
+    (app, conf)
+}
+
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path
+}
+
+async fn setup(app: &TestApp) -> PathBuf {
+    app.create_user("alice", PW).await;
+    app.create_repo("alice", "dns", false).await;
+    let local = app.workdir("dns");
+    local_repo(&local, 2).await;
+    local
+}
+
+fn server_ref(app: &TestApp, repo: &str, name: &str) -> String {
+    let out = std::process::Command::new("git")
+        .args([
+            "--git-dir",
+            app.server_repo(repo).to_str().unwrap(),
+            "rev-parse",
+            "--verify",
+            "-q",
+            name,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Waits until every run of the repository has ended; returns them newest first.
+async fn settled_runs(app: &TestApp, repo: &str) -> Vec<labforge::domain::deploys::DeployRun> {
+    let repo = app
+        .forge
+        .authorize(
+            None,
+            &RepoPath::parse(repo).unwrap(),
+            labforge::model::RepoAccess::Read,
+        )
+        .await
+        .unwrap();
+    for _ in 0..300 {
+        let runs = app.forge.deploy_runs(&repo, 0).await.unwrap();
+        if runs
+            .iter()
+            .all(|r| !matches!(r.status.as_str(), "queued" | "running"))
+        {
+            return runs;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("deploy runs did not finish in 30 s");
+}
+
+#[tokio::test]
+async fn protected_branch_refuses_force_push_deletion_and_non_admins() {
+    let app = TestApp::spawn().await;
+    let local = setup(&app).await;
+    app.push(&local, ("alice", PW), "alice/dns", &["main"])
+        .await;
+    let repo = app
+        .forge
+        .authorize(
+            None,
+            &RepoPath::parse("alice/dns").unwrap(),
+            labforge::model::RepoAccess::Read,
+        )
+        .await
+        .unwrap();
+    app.forge
+        .protect_branch(&repo, "main", false)
+        .await
+        .unwrap();
+    let before = server_ref(&app, "alice/dns", "refs/heads/main");
+
+    // A rewritten history: force-push refused, ref unchanged.
+    git_ok(&local, &["reset", "-q", "--hard", "HEAD~1"]).await;
+    std::fs::write(local.join("other.txt"), "x\n").unwrap();
+    git_ok(&local, &["add", "."]).await;
+    git_ok(&local, &["commit", "-q", "-m", "rewritten"]).await;
+    let url = app.url(Some(("alice", PW)), "alice/dns");
+    let out = git(&local, &["push", "-f", &url, "main"]).await;
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("remote: labforge: refusing refs/heads/main: force-push"),
+        "{err}"
+    );
+    assert!(err.contains("protected by rule \"main\""), "{err}");
+    assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), before);
+
+    // Deletion refused.
+    let out = git(&local, &["push", &url, ":main"]).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("deleting it is not allowed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), before);
+
+    // A fast-forward passes; an unprotected branch may be force-pushed and deleted.
+    git_ok(&local, &["reset", "-q", "--hard", &before]).await;
+    std::fs::write(local.join("ff.txt"), "ff\n").unwrap();
+    git_ok(&local, &["add", "."]).await;
+    git_ok(&local, &["commit", "-q", "-m", "fast forward"]).await;
+    git_ok(&local, &["push", "-q", &url, "main", "main:scratch"]).await;
+    git_ok(&local, &["push", "-q", "-f", &url, "HEAD~2:scratch"]).await;
+    git_ok(&local, &["push", "-q", &url, ":scratch"]).await;
+
+    // Admins only: a writer is refused, the owner passes.
+    app.forge.protect_branch(&repo, "main", true).await.unwrap();
+    app.create_user("bob", PW).await;
+    app.add_collaborator("alice/dns", "bob", "write").await;
+    std::fs::write(local.join("bob.txt"), "bob\n").unwrap();
+    git_ok(&local, &["add", "."]).await;
+    git_ok(&local, &["commit", "-q", "-m", "by bob"]).await;
+    let bob_url = app.url(Some(("bob", PW)), "alice/dns");
+    let out = git(&local, &["push", &bob_url, "main"]).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("only repository admins may push here"),
+        "{}",
+        stderr(&out)
+    );
+    git_ok(&local, &["push", "-q", &url, "main"]).await;
+}
+
+#[tokio::test]
+async fn a_matching_push_runs_the_deploy_with_its_environment_and_files() {
+    let conf = tempfile::tempdir().unwrap();
+    let out_file = conf.path().join("seen.txt");
+    script(
+        conf.path(),
+        "deploy.sh",
+        &format!(
+            "{{ env | grep -E '^(LABFORGE_|TARGET|SECRET_TOKEN)' | sort; echo \"args=$*\"; echo \"pwd-files=$(ls | tr '\\n' ' ')\"; \
+             echo \"zone=$(cat zone.txt)\"; echo \"stdin=$(cat)\"; }} > {out}; echo deploying to $TARGET with $SECRET_TOKEN; echo warn >&2",
+            out = out_file.display()
+        ),
+    );
+    let toml = r#"[[deploy]]
+name = "dns"
+repo = "alice/dns"
+branch = "main"
+run = "deploy.sh"
+args = ["/srv/dns"]
+timeout = "1m"
+env = { TARGET = "dns1", SECRET_TOKEN = "s3cr3t-value" }
+"#;
+    std::fs::write(conf.path().join("labforge.toml"), toml).unwrap();
+    let file = conf
+        .path()
+        .join("labforge.toml")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let app = TestApp::spawn_with(&[("LABFORGE_CONFIG", &file)]).await;
+    let local = setup(&app).await;
+    std::fs::write(local.join("zone.txt"), "lab. IN SOA ns1.lab.\n").unwrap();
+    git_ok(&local, &["add", "."]).await;
+    git_ok(&local, &["commit", "-q", "-m", "zone"]).await;
+    let head = git_ok(&local, &["rev-parse", "HEAD"])
+        .await
+        .trim()
+        .to_owned();
+    let url = app.url(Some(("alice", PW)), "alice/dns");
+
+    let out = git(&local, &["push", &url, "main"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("remote: deploy dns #") && err.contains(" queued: http://127.0.0.1:"),
+        "{err}"
+    );
+    assert!(err.contains("/alice/dns/deploys/"), "{err}");
+
+    let runs = settled_runs(&app, "alice/dns").await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, "succeeded");
+    assert_eq!(runs[0].new_id, head);
+    let seen = std::fs::read_to_string(&out_file).unwrap();
+    for want in [
+        "LABFORGE_REPO=alice/dns".to_owned(),
+        "LABFORGE_REF=refs/heads/main".to_owned(),
+        format!("LABFORGE_NEW={head}"),
+        format!("LABFORGE_OLD={}", "0".repeat(40)),
+        "LABFORGE_PUSHER=alice".to_owned(),
+        format!("LABFORGE_DEPLOY_ID={}", runs[0].id),
+        format!(
+            "LABFORGE_DEPLOY_URL={}/alice/dns/deploys/{}",
+            app.base, runs[0].id
+        ),
+        "TARGET=dns1".to_owned(),
+        "args=/srv/dns".to_owned(),
+        "zone=lab. IN SOA ns1.lab.".to_owned(),
+    ] {
+        assert!(seen.contains(&want), "missing {want} in:\n{seen}");
+    }
+    assert!(
+        seen.contains("pwd-files=file0.txt file1.txt zone.txt"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains(&format!("\"after\":\"{head}\"")),
+        "stdin is the event: {seen}"
+    );
+
+    // The stored log has stdout and stderr, with the secret redacted.
+    let log = app.forge.deploy_log(&runs[0]).await.unwrap();
+    let text: Vec<String> = log
+        .iter()
+        .map(|l| format!("{} {}", l.stream, l.line))
+        .collect();
+    assert!(
+        text.contains(&"o deploying to [redacted] with [redacted]".to_owned()),
+        "{text:?}"
+    );
+    assert!(text.contains(&"e warn".to_owned()), "{text:?}");
+    assert!(!text.iter().any(|l| l.contains("s3cr3t-value")));
+
+    // Another branch does not deploy.
+    git_ok(&local, &["push", "-q", &url, "main:dev"]).await;
+    let runs = settled_runs(&app, "alice/dns").await;
+    assert_eq!(runs.len(), 1, "a push to dev queued nothing");
+}
+
+#[tokio::test]
+async fn deploy_wait_streams_the_output_and_the_failure() {
+    let (app, conf) = app_with_deploys("").await;
+    drop(app);
+    script(
+        conf.path(),
+        "fail.sh",
+        "echo 'hello from the deploy'; sleep 0.3; echo 'bad zone' >&2; exit 3",
+    );
+    std::fs::write(
+        conf.path().join("labforge.toml"),
+        "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"fail.sh\"\n",
+    )
+    .unwrap();
+    let file = conf
+        .path()
+        .join("labforge.toml")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let app = TestApp::spawn_with(&[("LABFORGE_CONFIG", &file)]).await;
+    let local = setup(&app).await;
+    let url = app.url(Some(("alice", PW)), "alice/dns");
+    let out = git(&local, &["push", "-o", "deploy=wait", &url, "main"]).await;
+    assert!(
+        out.status.success(),
+        "the push itself succeeded: {}",
+        stderr(&out)
+    );
+    let err = stderr(&out);
+    assert!(err.contains("| hello from the deploy"), "{err}");
+    assert!(err.contains("| bad zone"), "{err}");
+    assert!(err.contains("failed (exit code 3) after"), "{err}");
+    let hello = err.find("hello from the deploy").unwrap();
+    let failed = err.find("failed (exit code 3)").unwrap();
+    assert!(hello < failed);
+}
+
+#[tokio::test]
+async fn quick_pushes_run_at_most_two_deploys_the_last_being_the_newest() {
+    let conf = tempfile::tempdir().unwrap();
+    script(conf.path(), "slow.sh", "sleep 1.5; echo done");
+    std::fs::write(
+        conf.path().join("labforge.toml"),
+        "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"slow.sh\"\n",
+    )
+    .unwrap();
+    let file = conf
+        .path()
+        .join("labforge.toml")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let app = TestApp::spawn_with(&[("LABFORGE_CONFIG", &file)]).await;
+    let local = setup(&app).await;
+    let url = app.url(Some(("alice", PW)), "alice/dns");
+    for i in 0..3 {
+        std::fs::write(local.join("n.txt"), format!("{i}\n")).unwrap();
+        git_ok(&local, &["add", "."]).await;
+        git_ok(&local, &["commit", "-q", "-m", &format!("change {i}")]).await;
+        git_ok(&local, &["push", "-q", &url, "main"]).await;
+    }
+    let head = git_ok(&local, &["rev-parse", "HEAD"])
+        .await
+        .trim()
+        .to_owned();
+    let runs = settled_runs(&app, "alice/dns").await;
+    assert_eq!(runs.len(), 3);
+    let ran: Vec<_> = runs.iter().filter(|r| r.status == "succeeded").collect();
+    assert!(
+        ran.len() <= 2,
+        "{:?}",
+        runs.iter().map(|r| &r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        ran[0].new_id, head,
+        "the last run deployed the newest commit"
+    );
+    assert!(runs.iter().any(|r| r.status == "superseded"));
+}
+
+#[tokio::test]
+async fn a_push_straight_into_the_repository_on_disk_is_refused() {
+    let mut app = TestApp::spawn().await;
+    let local = setup(&app).await;
+    app.push(&local, ("alice", PW), "alice/dns", &["main"])
+        .await;
+    let before = server_ref(&app, "alice/dns", "refs/heads/main");
+    std::fs::write(local.join("sneaky.txt"), "x\n").unwrap();
+    git_ok(&local, &["add", "."]).await;
+    git_ok(&local, &["commit", "-q", "-m", "sneaky"]).await;
+    let on_disk = app.server_repo("alice/dns").to_str().unwrap().to_owned();
+    for running in [true, false] {
+        if !running {
+            app.shutdown().await;
+        }
+        let out = git(&local, &["push", &on_disk, "main"]).await;
+        assert!(!out.status.success(), "running={running}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("takes pushes only through the labforge server"),
+            "{err}"
+        );
+        assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), before);
+    }
+}
