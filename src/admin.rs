@@ -28,6 +28,18 @@ pub enum AdminCommand {
     /// Collaborators on a repository.
     #[command(subcommand)]
     Collaborator(CollaboratorCommand),
+    /// Protect branches matching PATTERN (a glob) of OWNER/REPO: no force-push, no deletion.
+    Protect {
+        path: String,
+        pattern: String,
+        /// Also allow only repository admins to push to them.
+        #[arg(long)]
+        admins_only: bool,
+    },
+    /// Remove the protection rule PATTERN from OWNER/REPO.
+    Unprotect { path: String, pattern: String },
+    /// The newest deploy runs of OWNER/REPO: id, deploy, status, ref, commit, exit code.
+    Deploys { path: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,6 +186,44 @@ async fn execute(forge: &Forge, command: AdminCommand) -> anyhow::Result<()> {
             let access: RepoAccess = access.parse().map_err(anyhow::Error::msg)?;
             forge.set_collaborator(&path, &user, access).await?;
             eprintln!("{user} now has {access} access to {path}");
+        }
+        AdminCommand::Protect {
+            path,
+            pattern,
+            admins_only,
+        } => {
+            let repo = forge.repo_by_path(&RepoPath::parse(&path)?).await?;
+            forge.protect_branch(&repo, &pattern, admins_only).await?;
+            let who = if admins_only {
+                "; only admins may push"
+            } else {
+                ""
+            };
+            eprintln!("branches matching {pattern} of {path} are protected{who}");
+        }
+        AdminCommand::Deploys { path } => {
+            let repo = forge.repo_by_path(&RepoPath::parse(&path)?).await?;
+            for r in forge.deploy_runs(&repo, 0).await? {
+                let code = r
+                    .exit_code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{code}",
+                    r.id, r.deploy_name, r.status, r.ref_name, r.new_id
+                );
+            }
+        }
+        AdminCommand::Unprotect { path, pattern } => {
+            let repo = forge.repo_by_path(&RepoPath::parse(&path)?).await?;
+            let rule = forge
+                .branch_rules(&repo)
+                .await?
+                .into_iter()
+                .find(|r| r.pattern == pattern)
+                .with_context(|| format!("{path} has no rule {pattern}"))?;
+            forge.unprotect_branch(&repo, rule.id).await?;
+            eprintln!("removed the rule {pattern} from {path}");
         }
     }
     Ok(())

@@ -45,6 +45,15 @@ pub(super) fn repo_from_row(row: RepoRow) -> Repo {
 }
 
 impl Forge {
+    /// For the operator's commands: no access check.
+    pub async fn repo_by_path(&self, path: &RepoPath) -> Result<Repo> {
+        let row = self
+            .db
+            .repo_by_path(path.owner.as_str(), path.name.as_str())
+            .await?;
+        Ok(repo_from_row(row.ok_or(Error::NotFound)?))
+    }
+
     /// For the server's own bookkeeping (settling pushes, workers): no access check.
     pub async fn repo_by_id(&self, id: i64) -> Result<Option<Repo>> {
         Ok(self.db.repo_by_id(id).await?.map(repo_from_row))

@@ -12,7 +12,7 @@ use crate::helpers::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_labforge");
 
-fn labforge(data: &Path, port: u16) -> Command {
+pub(crate) fn labforge(data: &Path, port: u16) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -25,7 +25,7 @@ fn labforge(data: &Path, port: u16) -> Command {
 }
 
 /// Runs an admin command with `stdin`; returns (success, stdout, stderr).
-async fn admin(data: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
+pub(crate) async fn admin(data: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
     let mut child = labforge(data, 0)
         .arg("admin")
         .args(args)
@@ -45,7 +45,7 @@ async fn admin(data: &Path, args: &[&str], stdin: &str) -> (bool, String, String
     )
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -53,7 +53,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn serve(data: &Path, port: u16) -> Child {
+pub(crate) async fn serve(data: &Path, port: u16) -> Child {
     let log = std::fs::File::create(data.join(format!("serve-{}.log", random_hex(3)))).unwrap();
     let child = labforge(data, port)
         .arg("serve")

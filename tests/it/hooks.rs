@@ -354,3 +354,79 @@ async fn a_push_straight_into_the_repository_on_disk_is_refused() {
         assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), before);
     }
 }
+
+#[tokio::test]
+async fn a_push_whose_post_receive_never_came_is_settled_at_start() {
+    let conf = tempfile::tempdir().unwrap();
+    script(conf.path(), "ok.sh", "echo deployed");
+    std::fs::write(
+        conf.path().join("labforge.toml"),
+        "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"ok.sh\"\n",
+    )
+    .unwrap();
+    let file = conf
+        .path()
+        .join("labforge.toml")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut app = TestApp::spawn_with(&[("LABFORGE_CONFIG", &file)]).await;
+    let local = setup(&app).await;
+    app.push(&local, ("alice", PW), "alice/dns", &["main"])
+        .await;
+    assert_eq!(settled_runs(&app, "alice/dns").await.len(), 1);
+    let head = server_ref(&app, "alice/dns", "refs/heads/main");
+    let parent = git_ok(&local, &["rev-parse", "HEAD~1"])
+        .await
+        .trim()
+        .to_owned();
+    let repo = app
+        .forge
+        .authorize(
+            None,
+            &RepoPath::parse("alice/dns").unwrap(),
+            labforge::model::RepoAccess::Read,
+        )
+        .await
+        .unwrap();
+    // As if the server died after git moved main (applied) and before post-receive; and a
+    // second push that git never applied.
+    let applied = labforge::model::RefUpdate {
+        name: "refs/heads/main".into(),
+        old: parent.clone(),
+        new: head.clone(),
+    };
+    let never = labforge::model::RefUpdate {
+        name: "refs/heads/main".into(),
+        old: head.clone(),
+        new: parent.clone(),
+    };
+    for (nonce, update) in [("n-applied", &applied), ("n-never", &never)] {
+        app.forge
+            .db
+            .insert_pending_push(labforge::storage::NewPush {
+                repo_id: repo.id,
+                pusher_id: None,
+                pusher_name: "alice",
+                nonce,
+                push_options: &[],
+                refs: std::slice::from_ref(update),
+            })
+            .await
+            .unwrap();
+    }
+    app.restart().await;
+    let runs = settled_runs(&app, "alice/dns").await;
+    assert_eq!(runs.len(), 2, "the applied push queued its deploy once");
+    assert_eq!(
+        (runs[0].status.as_str(), runs[0].new_id.as_str()),
+        ("succeeded", head.as_str())
+    );
+    assert!(app.forge.db.pending_pushes().await.unwrap().is_empty());
+    app.restart().await;
+    assert_eq!(
+        settled_runs(&app, "alice/dns").await.len(),
+        2,
+        "nothing is done twice"
+    );
+}

@@ -3,6 +3,7 @@
 mod api;
 mod browser;
 mod cli;
+mod deploy_crash;
 mod helpers;
 mod hooks;
 mod http_git;

@@ -687,3 +687,54 @@ async fn git_archive_remote_over_ssh() {
         "file0.txt\nfile1.txt\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hooks_speak_to_the_pusher_over_ssh_too() {
+    let conf = tempfile::tempdir().unwrap();
+    let deploy = conf.path().join("hello.sh");
+    std::fs::write(&deploy, "#!/bin/sh\necho \"hello $LABFORGE_PUSHER\"\n").unwrap();
+    std::fs::set_permissions(&deploy, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let file = conf.path().join("labforge.toml");
+    std::fs::write(
+        &file,
+        "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"hello.sh\"\n",
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(&[("LABFORGE_CONFIG", file.to_str().unwrap())]).await;
+    let key = user_with_key(&app, "alice", "ed25519").await;
+    app.create_repo("alice", "dns", false).await;
+    let ssh = SshClient::new(&app, &key);
+    let src = app.workdir("src");
+    local_repo(&src, 2).await;
+    let out = ssh
+        .git(
+            &src,
+            &["push", "-o", "deploy=wait", &ssh.url("alice/dns"), "main"],
+        )
+        .await;
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("remote: deploy dns #1 queued: "), "{err}");
+    assert!(err.contains("remote: deploy dns #1| hello alice"), "{err}");
+    assert!(err.contains("remote: deploy dns #1 succeeded in "), "{err}");
+
+    let repo = app
+        .forge
+        .authorize(
+            None,
+            &labforge::model::RepoPath::parse("alice/dns").unwrap(),
+            labforge::model::RepoAccess::Read,
+        )
+        .await
+        .unwrap();
+    app.forge.protect_branch(&repo, "ma*", false).await.unwrap();
+    let out = ssh
+        .git(&src, &["push", &ssh.url("alice/dns"), "+HEAD~1:main"])
+        .await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("remote: labforge: refusing refs/heads/main: force-push"),
+        "{}",
+        stderr(&out)
+    );
+}
