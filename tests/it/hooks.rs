@@ -430,3 +430,80 @@ async fn a_push_whose_post_receive_never_came_is_settled_at_start() {
         "nothing is done twice"
     );
 }
+
+#[tokio::test]
+async fn deploy_pages_show_runs_logs_and_the_last_good_commit() {
+    let conf = tempfile::tempdir().unwrap();
+    script(
+        conf.path(),
+        "ok.sh",
+        "echo \"deployed <b>$LABFORGE_NEW</b>\"",
+    );
+    std::fs::write(
+        conf.path().join("labforge.toml"),
+        "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"ok.sh\"\n",
+    )
+    .unwrap();
+    let file = conf
+        .path()
+        .join("labforge.toml")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let app = TestApp::spawn_with(&[("LABFORGE_CONFIG", &file)]).await;
+    let local = setup(&app).await;
+    app.push(&local, ("alice", PW), "alice/dns", &["main"])
+        .await;
+    let runs = settled_runs(&app, "alice/dns").await;
+    let head = server_ref(&app, "alice/dns", "refs/heads/main");
+    let base = app.base.clone();
+    let get = |path: String| {
+        let url = format!("{base}{path}");
+        async move {
+            let res = reqwest::get(url).await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let (status, list) = get("/alice/dns/deploys".into()).await;
+    assert_eq!(status, 200);
+    assert!(
+        list.contains(&format!("#{}", runs[0].id)) && list.contains("succeeded"),
+        "{list}"
+    );
+    assert!(list.contains("on branch main"), "{list}");
+    let (status, page) = get(format!("/alice/dns/deploys/{}", runs[0].id)).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(&format!("deployed &#60;b&#62;{head}&#60;/b&#62;")),
+        "log shown, escaped: {page}"
+    );
+    assert!(
+        !page.contains("Re-run"),
+        "anonymous visitors get no buttons"
+    );
+    let (_, summary) = get("/alice/dns".into()).await;
+    assert!(
+        summary.contains("last good") && summary.contains(&head[..10]),
+        "{summary}"
+    );
+    assert_eq!(get("/alice/dns/deploys/999".into()).await.0, 404);
+    // A private repository's deploys are a 404 to anyone who cannot read it.
+    let repo = app
+        .forge
+        .authorize(
+            None,
+            &RepoPath::parse("alice/dns").unwrap(),
+            labforge::model::RepoAccess::Read,
+        )
+        .await
+        .unwrap();
+    app.forge
+        .update_repo(&repo, "", true, "main")
+        .await
+        .unwrap();
+    assert_eq!(get("/alice/dns/deploys".into()).await.0, 404);
+    assert_eq!(
+        get(format!("/alice/dns/deploys/{}", runs[0].id)).await.0,
+        404
+    );
+}

@@ -67,6 +67,15 @@ pub fn outcome_text(status: &str, code: Option<i32>, ms: Option<f64>) -> String 
     }
 }
 
+/// A status in a word or three, for lists.
+pub fn outcome_word(status: &str, code: Option<i32>) -> String {
+    match (status, code) {
+        ("failed", Some(c)) => format!("failed (exit {c})"),
+        ("timed_out", _) => "timed out".into(),
+        (other, _) => other.into(),
+    }
+}
+
 /// Seconds as `0.4s`, `12.0s`, `3m05s`.
 pub fn format_duration(secs: f64) -> String {
     if secs < 60.0 {

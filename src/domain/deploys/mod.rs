@@ -17,6 +17,7 @@ use crate::model::{Actor, PushEvent, Repo, ZERO_ID};
 use crate::storage::{NewDeployRun, Tx};
 
 pub use crate::storage::{DeployLogRow as DeployLogLine, DeployRunRow as DeployRun};
+pub use follow::{format_duration, outcome_text, outcome_word};
 
 /// The deploys' shared state: configuration, the worker's wake-up, cancellation of running runs.
 pub struct DeployState {

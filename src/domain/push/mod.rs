@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::model::{Actor, Repo};
 
+pub use policy::{BranchRule, parse_branch_pattern};
 pub use receive::Say;
 
 /// The socket hooks call and the secret they must show; the secret changes at every start.

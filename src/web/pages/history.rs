@@ -180,6 +180,8 @@ struct CommitPage {
     parents: Vec<String>,
     files: Vec<FileView>,
     truncated: bool,
+    /// "Deploy this commit" buttons, for writers.
+    deploys: Vec<String>,
 }
 
 /// `/commit/SHA`: message, author, parents, changed files with counts and the diff, cut with a
@@ -230,6 +232,7 @@ async fn show_commit(
         parents: c.parents.iter().map(|p| p.0.clone()).collect(),
         truncated: diff.truncated,
         files: diff.files.into_iter().map(FileView::from).collect(),
+        deploys: super::deploys::startable_deploys(&st, user.actor(), &repo).await?,
     })
 }
 

@@ -85,6 +85,7 @@ struct SummaryPage {
     tags: usize,
     entries: Vec<EntryRow>,
     readme: Option<Readme>,
+    deploys: Vec<super::deploys::ConfiguredDeploy>,
 }
 
 async fn show_summary(
@@ -133,6 +134,7 @@ async fn show_summary(
         tags,
         entries: entry_rows(&TreePath::default(), entries),
         readme,
+        deploys: super::deploys::configured_deploys(&st, &repo).await?,
         repo: RepoHeader::new(&repo, &repo.default_branch),
     })
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{RepoHeader, message_or_error, render};
 use crate::domain::Collaborator;
+use crate::domain::push::BranchRule;
 use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
 use crate::web::WebState;
 use crate::web::error::WebError;
@@ -34,6 +35,11 @@ where
             post(remove_collaborator),
         )
         .route("/{owner}/{repo}/settings/delete", post(delete_repository))
+        .route("/{owner}/{repo}/settings/branches", post(protect_branch))
+        .route(
+            "/{owner}/{repo}/settings/branches/{id}/remove",
+            post(unprotect_branch),
+        )
 }
 
 async fn admin_repo(
@@ -60,6 +66,7 @@ struct SettingsPage {
     tab: &'static str,
     message: String,
     collaborators: Vec<Collaborator>,
+    rules: Vec<BranchRule>,
 }
 
 async fn settings_page(
@@ -69,12 +76,14 @@ async fn settings_page(
     message: String,
 ) -> Result<Response, WebError> {
     let collaborators = st.forge.collaborators(repo).await?;
+    let rules = st.forge.branch_rules(repo).await?;
     render(SettingsPage {
         nav: user.nav(),
         repo: RepoHeader::new(repo, &repo.default_branch),
         tab: "settings",
         message,
         collaborators,
+        rules,
     })
 }
 
@@ -185,4 +194,42 @@ async fn delete_repository(
     }
     st.forge.delete_repo(&repo).await?;
     Ok(Redirect::to(&format!("/{}", repo.owner)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ProtectForm {
+    csrf: String,
+    pattern: String,
+    admins_only: Option<String>,
+}
+
+async fn protect_branch(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name)): Path<(String, String)>,
+    Form(form): Form<ProtectForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let repo = admin_repo(&st, &user, &owner, &name).await?;
+    let message = match st
+        .forge
+        .protect_branch(&repo, &form.pattern, form.admins_only.is_some())
+        .await
+    {
+        Ok(()) => format!("Branches matching {} are protected.", form.pattern.trim()),
+        Err(e) => message_or_error(e)?,
+    };
+    settings_page(&st, &user, &repo, message).await
+}
+
+async fn unprotect_branch(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name, id)): Path<(String, String, i64)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let repo = admin_repo(&st, &user, &owner, &name).await?;
+    st.forge.unprotect_branch(&repo, id).await?;
+    Ok(Redirect::to(&format!("/{}/{}/settings", repo.owner, repo.name)).into_response())
 }

@@ -1,0 +1,340 @@
+//! `/OWNER/REPO/deploys` and `/OWNER/REPO/deploys/N`: runs, their logs (followed while they
+//! run), re-run and cancel for writers; `POST /OWNER/REPO/deploys` deploys a chosen commit.
+//! Readers see runs and logs (the deploy's `env` values are redacted from them).
+
+use askama::Template;
+use axum::extract::{FromRef, Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::{RepoHeader, message_or_error, render};
+use crate::domain::deploys::{DeployLogLine, DeployRun, format_duration, outcome_word};
+use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
+use crate::web::WebState;
+use crate::web::error::WebError;
+use crate::web::session::{MaybeUser, Nav, RequireUser};
+
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    WebState: FromRef<S>,
+{
+    Router::new()
+        .route(
+            "/{owner}/{repo}/deploys",
+            get(list_deploys).post(deploy_commit),
+        )
+        .route("/{owner}/{repo}/deploys/{id}", get(show_deploy))
+        .route("/{owner}/{repo}/deploys/{id}/rerun", post(rerun_deploy))
+        .route("/{owner}/{repo}/deploys/{id}/cancel", post(cancel_deploy))
+}
+
+/// The repository if `actor` may read it, and whether they may also write.
+async fn repo_access(
+    st: &WebState,
+    actor: Option<&crate::model::Actor>,
+    owner: &str,
+    name: &str,
+) -> Result<(Repo, bool), WebError> {
+    let path = RepoPath {
+        owner: Username::parse(owner)?,
+        name: RepoName::parse_url_segment(name)?,
+    };
+    let repo = st.forge.authorize(actor, &path, RepoAccess::Read).await?;
+    let (_, level) = st.forge.access(actor, &path).await?;
+    Ok((repo, level >= RepoAccess::Write))
+}
+
+/// The deploys `actor` may start by hand on `repo` (empty unless they may write).
+pub async fn startable_deploys(
+    st: &WebState,
+    actor: Option<&crate::model::Actor>,
+    repo: &Repo,
+) -> Result<Vec<String>, WebError> {
+    let (_, can_write) = repo_access(st, actor, &repo.owner, &repo.name).await?;
+    if !can_write {
+        return Ok(Vec::new());
+    }
+    Ok(st
+        .forge
+        .deploys
+        .for_repo(repo)
+        .map(|d| d.name.clone())
+        .collect())
+}
+
+pub struct RunRow {
+    pub id: i64,
+    pub deploy: String,
+    pub status: String,
+    pub status_text: String,
+    pub commit: String,
+    pub short: String,
+    pub ref_name: String,
+    pub by: String,
+    pub reason: String,
+    pub rerun_of: Option<i64>,
+    pub exit_code: Option<i32>,
+    pub duration: String,
+    pub queued_age: String,
+    pub queued_date: String,
+    pub live: bool,
+    pub truncated: bool,
+}
+
+impl From<&DeployRun> for RunRow {
+    fn from(r: &DeployRun) -> Self {
+        let duration = match (r.started_at, r.finished_at) {
+            (Some(s), Some(f)) => format_duration((f - s).as_seconds_f64()),
+            (Some(s), None) => {
+                let secs = (time::OffsetDateTime::now_utc() - s).as_seconds_f64();
+                format!("{} so far", format_duration(secs))
+            }
+            _ => String::new(),
+        };
+        let queued = r.queued_at.unix_timestamp();
+        RunRow {
+            id: r.id,
+            deploy: r.deploy_name.clone(),
+            status: r.status.clone(),
+            status_text: outcome_word(&r.status, r.exit_code),
+            commit: r.new_id.clone(),
+            short: r.new_id.chars().take(10).collect(),
+            ref_name: r
+                .ref_name
+                .strip_prefix("refs/heads/")
+                .unwrap_or(&r.ref_name)
+                .to_owned(),
+            by: r.triggered_by_name.clone(),
+            reason: r.reason.clone(),
+            rerun_of: r.rerun_of,
+            exit_code: r.exit_code,
+            duration,
+            queued_age: crate::web::view::age(queued),
+            queued_date: crate::web::view::date(queued),
+            live: matches!(r.status.as_str(), "queued" | "running"),
+            truncated: r.log_truncated,
+        }
+    }
+}
+
+pub struct LastGood {
+    pub id: i64,
+    pub commit: String,
+    pub short: String,
+}
+
+pub struct ConfiguredDeploy {
+    pub name: String,
+    pub trigger: String,
+    pub last_good: Option<LastGood>,
+}
+
+/// The repository's deploys with each one's last good run, for this page and the summary.
+pub async fn configured_deploys(
+    st: &WebState,
+    repo: &Repo,
+) -> Result<Vec<ConfiguredDeploy>, WebError> {
+    let good = st.forge.last_good_deploys(repo).await?;
+    Ok(st
+        .forge
+        .deploys
+        .for_repo(repo)
+        .map(|d| ConfiguredDeploy {
+            name: d.name.clone(),
+            trigger: d.trigger_text(),
+            last_good: good
+                .iter()
+                .find(|g| g.deploy_name == d.name)
+                .map(|g| LastGood {
+                    id: g.id,
+                    commit: g.new_id.clone(),
+                    short: g.new_id.chars().take(10).collect(),
+                }),
+        })
+        .collect())
+}
+
+#[derive(Template)]
+#[template(path = "repo/deploys.html")]
+struct DeploysPage {
+    nav: Nav,
+    repo: RepoHeader,
+    tab: &'static str,
+    configured: Vec<ConfiguredDeploy>,
+    runs: Vec<RunRow>,
+    page: i64,
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<i64>,
+}
+
+async fn list_deploys(
+    State(st): State<WebState>,
+    user: MaybeUser,
+    Path((owner, name)): Path<(String, String)>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, WebError> {
+    let (repo, _) = repo_access(&st, user.actor(), &owner, &name).await?;
+    let page = q.page.unwrap_or(1).max(1);
+    let runs = st.forge.deploy_runs(&repo, page - 1).await?;
+    render(DeploysPage {
+        nav: user.nav(),
+        repo: RepoHeader::new(&repo, &repo.default_branch),
+        tab: "deploys",
+        configured: configured_deploys(&st, &repo).await?,
+        runs: runs.iter().map(RunRow::from).collect(),
+        page,
+    })
+}
+
+pub struct LogRow {
+    pub stream: String,
+    pub time: String,
+    pub line: String,
+}
+
+impl From<&DeployLogLine> for LogRow {
+    fn from(l: &DeployLogLine) -> Self {
+        let format = time::macros::format_description!("[hour]:[minute]:[second]");
+        LogRow {
+            stream: l.stream.clone(),
+            time: l.at.format(&format).unwrap_or_default(),
+            line: l.line.clone(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "repo/deploy.html")]
+struct DeployPage {
+    nav: Nav,
+    repo: RepoHeader,
+    tab: &'static str,
+    run: RunRow,
+    log: Vec<LogRow>,
+    can_write: bool,
+    message: String,
+}
+
+async fn deploy_page(
+    st: &WebState,
+    nav: Nav,
+    repo: &Repo,
+    can_write: bool,
+    id: i64,
+    message: String,
+) -> Result<Response, WebError> {
+    let run = st.forge.deploy_run(repo, id).await?;
+    let log = st.forge.deploy_log(&run).await?;
+    render(DeployPage {
+        nav,
+        repo: RepoHeader::new(repo, &repo.default_branch),
+        tab: "deploys",
+        run: RunRow::from(&run),
+        log: log.iter().map(LogRow::from).collect(),
+        can_write,
+        message,
+    })
+}
+
+async fn show_deploy(
+    State(st): State<WebState>,
+    user: MaybeUser,
+    Path((owner, name, id)): Path<(String, String, i64)>,
+) -> Result<Response, WebError> {
+    let (repo, can_write) = repo_access(&st, user.actor(), &owner, &name).await?;
+    deploy_page(&st, user.nav(), &repo, can_write, id, String::new()).await
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+/// A writer's action on a run: the repository (404/403 as usual) and the run.
+async fn writable_run(
+    st: &WebState,
+    user: &RequireUser,
+    owner: &str,
+    name: &str,
+    id: i64,
+) -> Result<(Repo, DeployRun), WebError> {
+    let (repo, can_write) = repo_access(st, Some(&user.0.actor), owner, name).await?;
+    if !can_write {
+        return Err(WebError::Forbidden(
+            "deploys are started and stopped by writers".into(),
+        ));
+    }
+    let run = st.forge.deploy_run(&repo, id).await?;
+    Ok((repo, run))
+}
+
+async fn rerun_deploy(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name, id)): Path<(String, String, i64)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let (repo, run) = writable_run(&st, &user, &owner, &name, id).await?;
+    match st.forge.rerun_deploy(&user.0.actor, &repo, &run).await {
+        Ok(queued) => Ok(Redirect::to(&format!(
+            "/{}/{}/deploys/{}",
+            repo.owner, repo.name, queued.id
+        ))
+        .into_response()),
+        Err(e) => {
+            let message = message_or_error(e)?;
+            deploy_page(&st, user.nav(), &repo, true, id, message).await
+        }
+    }
+}
+
+async fn cancel_deploy(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name, id)): Path<(String, String, i64)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let (repo, run) = writable_run(&st, &user, &owner, &name, id).await?;
+    let message = match st.forge.cancel_deploy(&repo, &run).await {
+        Ok(()) => "Cancelling.".to_owned(),
+        Err(e) => message_or_error(e)?,
+    };
+    deploy_page(&st, user.nav(), &repo, true, id, message).await
+}
+
+#[derive(Deserialize)]
+struct DeployCommitForm {
+    csrf: String,
+    deploy: String,
+    commit: String,
+}
+
+async fn deploy_commit(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name)): Path<(String, String)>,
+    Form(form): Form<DeployCommitForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let (repo, can_write) = repo_access(&st, Some(&user.0.actor), &owner, &name).await?;
+    if !can_write {
+        return Err(WebError::Forbidden("deploys are started by writers".into()));
+    }
+    let queued = st
+        .forge
+        .deploy_commit(&user.0.actor, &repo, &form.deploy, form.commit.trim())
+        .await?;
+    Ok(Redirect::to(&format!(
+        "/{}/{}/deploys/{}",
+        repo.owner, repo.name, queued.id
+    ))
+    .into_response())
+}
