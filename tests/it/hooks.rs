@@ -289,7 +289,16 @@ async fn deploy_wait_streams_the_output_and_the_failure() {
 #[tokio::test]
 async fn quick_pushes_run_at_most_two_deploys_the_last_being_the_newest() {
     let conf = tempfile::tempdir().unwrap();
-    script(conf.path(), "slow.sh", "sleep 1.5; echo done");
+    let release = conf.path().join("release");
+    // Each run waits for the test to let it go: no timing in this test.
+    script(
+        conf.path(),
+        "slow.sh",
+        &format!(
+            "while [ ! -e {} ]; do sleep 0.05; done; echo done",
+            release.display()
+        ),
+    );
     std::fs::write(
         conf.path().join("labforge.toml"),
         "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"slow.sh\"\n",
@@ -314,6 +323,7 @@ async fn quick_pushes_run_at_most_two_deploys_the_last_being_the_newest() {
         .await
         .trim()
         .to_owned();
+    std::fs::write(&release, "").unwrap();
     let runs = settled_runs(&app, "alice/dns").await;
     assert_eq!(runs.len(), 3);
     let ran: Vec<_> = runs.iter().filter(|r| r.status == "succeeded").collect();
