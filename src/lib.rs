@@ -12,3 +12,4 @@ pub mod postgres;
 pub mod storage;
 pub mod transport;
 pub mod web;
+pub mod worker;

@@ -9,6 +9,7 @@ mod repo_settings;
 mod repos;
 mod sessions;
 mod ssh_key;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -89,6 +90,7 @@ pub struct Forge {
     /// Cached gix handles and tree-page answers for the web pages.
     pub reads: Arc<crate::git::read::ReadCache>,
     pub logins: LoginThrottle,
+    pub webhooks: webhooks::WebhookService,
 }
 
 /// Runs CPU-heavy or blocking work (argon2, gix) off the async threads, keeping the span.

@@ -1,0 +1,3 @@
+//! Background work from the PostgreSQL outbox, started by `serve` and stopped with it.
+
+pub mod webhooks;
