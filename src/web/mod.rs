@@ -39,6 +39,7 @@ where
         .merge(pages::history::router())
         .merge(pages::settings::router())
         .merge(pages::repo_settings::router())
+        .merge(pages::repo_hooks::router())
         .fallback(show_not_found)
 }
 

@@ -8,3 +8,4 @@ mod http_git;
 mod ssh;
 mod web;
 mod web_auth;
+mod webhooks;

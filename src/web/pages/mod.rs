@@ -4,6 +4,7 @@ pub mod auth;
 pub mod history;
 pub mod home;
 pub mod repo;
+pub mod repo_hooks;
 pub mod repo_settings;
 pub mod settings;
 

@@ -36,7 +36,7 @@ where
         .route("/{owner}/{repo}/settings/delete", post(delete_repository))
 }
 
-async fn admin_repo(
+pub(super) async fn admin_repo(
     st: &WebState,
     user: &RequireUser,
     owner: &str,
@@ -60,21 +60,24 @@ struct SettingsPage {
     tab: &'static str,
     message: String,
     collaborators: Vec<Collaborator>,
+    hooks: Vec<super::repo_hooks::HookView>,
 }
 
-async fn settings_page(
+pub(super) async fn settings_page(
     st: &WebState,
     user: &RequireUser,
     repo: &Repo,
     message: String,
 ) -> Result<Response, WebError> {
     let collaborators = st.forge.collaborators(repo).await?;
+    let hooks = st.forge.webhooks(repo).await?;
     render(SettingsPage {
         nav: user.nav(),
         repo: RepoHeader::new(repo, &repo.default_branch),
         tab: "settings",
         message,
         collaborators,
+        hooks: hooks.iter().map(super::repo_hooks::HookView::new).collect(),
     })
 }
 
