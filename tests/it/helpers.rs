@@ -57,6 +57,8 @@ pub struct TestApp {
     /// Work folder for client-side clones.
     pub work: TempDir,
     db: PgConnectOptions,
+    /// The extra config pairs, kept for `restart`.
+    extra: Vec<(String, String)>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -78,15 +80,24 @@ impl TestApp {
             data,
             work,
             db,
+            extra: extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             stop: Some(running.stop),
             task: Some(running.task),
         }
     }
 
-    /// Stops the server gracefully and starts it again on the same data and database.
+    /// Stops the server gracefully and starts it again on the same data, database and config.
     pub async fn restart(&mut self) {
         self.shutdown().await;
-        let running = Running::start(&self.data, &self.db, &[]).await;
+        let extra: Vec<(&str, &str)> = self
+            .extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let running = Running::start(&self.data, &self.db, &extra).await;
         self.base = running.base;
         self.ssh_port = running.ssh_port;
         self.forge = running.forge;
