@@ -161,6 +161,21 @@ impl Db {
         Ok(())
     }
 
+    /// Deletes the hook's finished deliveries beyond the newest `keep`, so the log stays bounded.
+    pub async fn prune_deliveries(&self, hook_id: i64, keep: i64) -> Result<u64> {
+        let done = sqlx::query!(
+            "DELETE FROM webhook_deliveries
+             WHERE hook_id = $1 AND state IN ('delivered', 'failed')
+               AND id < (SELECT id FROM webhook_deliveries WHERE hook_id = $1
+                         ORDER BY id DESC OFFSET $2 LIMIT 1)",
+            hook_id,
+            keep
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// At start: deliveries a crash cut off mid-attempt are due again at once. Returns how many.
     pub async fn retry_interrupted_deliveries(&self) -> Result<u64> {
         let done = sqlx::query!(

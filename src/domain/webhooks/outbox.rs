@@ -17,6 +17,8 @@ const BACKOFF: [u32; 5] = [1, 4, 10, 30, 80];
 pub const MAX_ATTEMPTS: i32 = BACKOFF.len() as i32 + 1;
 /// Deliveries shown per hook.
 const LISTED: i64 = 50;
+/// Finished deliveries kept per hook; older ones are deleted as new ones finish.
+const KEPT: i64 = 200;
 
 /// A delivery as its hook's page and the API show it.
 #[derive(Debug, Clone)]
@@ -213,6 +215,9 @@ impl Forge {
                 },
             )
             .await?;
+        if state != DeliveryState::Retrying {
+            self.db.prune_deliveries(claimed.hook_id, KEPT).await?;
+        }
         Ok(state)
     }
 
