@@ -138,6 +138,7 @@ impl Services {
             passwords: PasswordCheck::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
+            webhooks: crate::domain::webhooks::WebhookService::new(Arc::new(config.clone())),
         };
         Ok(Self {
             forge: Arc::new(forge),
@@ -201,6 +202,10 @@ impl App {
         let config =
             Arc::new(config.with_bound_ports(http_port, ssh_listener.local_addr()?.port()));
         forge.deploys.set_base_url(config.base_url.clone());
+        services
+            .forge
+            .webhooks
+            .set_public_config(Arc::clone(&config));
         let ssh = SshServer::new(
             ssh_listener,
             Arc::clone(&config),
@@ -315,7 +320,8 @@ impl App {
         let ssh = self
             .ssh
             .run_until_stopped(stop.clone().cancelled_owned(), grace);
-        let (http_result, ()) = tokio::join!(http, ssh);
+        let webhooks = crate::worker::webhooks::run(Arc::clone(&self.services.forge), stop.clone());
+        let (http_result, (), ()) = tokio::join!(http, ssh, webhooks);
         after_transports.cancel();
         let _ = tokio::join!(hooks, deploys);
         http_result?;

@@ -69,6 +69,27 @@ pub struct Config {
     pub program: PathBuf,
     /// `[[deploy]]`: what pushes run, defined by the operator only.
     pub deploys: Vec<Deploy>,
+    pub webhook: WebhookConfig,
+}
+
+/// `[webhook]`: where deliveries may go and how they are retried.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// `allowed_hosts` (`LABFORGE_WEBHOOK_ALLOWED_HOSTS`), checked after DNS resolution.
+    pub allowed_hosts: crate::model::HostAllowList,
+    /// The first retry's delay; later ones are 4, 10, 30 and 80 times it (30 s gives 30 s,
+    /// 2 min, 5 min, 15 min, 40 min).
+    pub retry_base: Duration,
+    /// Upper bound on one delivery attempt, connecting included.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWebhookConfig {
+    allowed_hosts: Option<String>,
+    retry_base_secs: Option<u64>,
+    timeout_secs: Option<u64>,
 }
 
 /// The file's shape: every field optional, names as in the environment without the prefix.
@@ -92,6 +113,7 @@ struct FileConfig {
     ssh_idle_timeout_secs: Option<u64>,
     #[serde(default)]
     deploy: Vec<deploy::FileDeploy>,
+    webhook: Option<FileWebhookConfig>,
 }
 
 impl Config {
@@ -180,7 +202,31 @@ impl Config {
                     None => file_value.unwrap_or(default),
                 })
             };
+        let file_webhook = file.webhook.unwrap_or_default();
+        let allowed_hosts = match parse_env("LABFORGE_WEBHOOK_ALLOWED_HOSTS")? {
+            Some(v) => crate::model::HostAllowList::parse(&v).map_err(anyhow::Error::msg)?,
+            None => match &file_webhook.allowed_hosts {
+                Some(v) => crate::model::HostAllowList::parse(v).map_err(anyhow::Error::msg)?,
+                None => crate::model::HostAllowList::default(),
+            },
+        };
+        let webhook = WebhookConfig {
+            allowed_hosts,
+            retry_base: secs(
+                "LABFORGE_WEBHOOK_RETRY_BASE_SECS",
+                file_webhook.retry_base_secs,
+                30,
+            )?
+            .max(Duration::from_secs(1)),
+            timeout: secs(
+                "LABFORGE_WEBHOOK_TIMEOUT_SECS",
+                file_webhook.timeout_secs,
+                10,
+            )?
+            .max(Duration::from_secs(1)),
+        };
         Ok(Self {
+            webhook,
             ssh_max_connections: count(
                 "LABFORGE_SSH_MAX_CONNECTIONS",
                 file.ssh_max_connections,
@@ -368,6 +414,32 @@ mod tests {
         );
         let c = load("", &[("LABFORGE_SSH_PUBLIC", "git.lab:22")]).unwrap();
         assert_eq!(c.ssh_clone_url("lab", "dns"), "git@git.lab:lab/dns.git");
+    }
+
+    #[test]
+    fn webhook_section_and_its_environment() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(c.webhook.allowed_hosts.to_string(), "private,external");
+        assert_eq!(c.webhook.retry_base, Duration::from_secs(30));
+        let c = load(
+            "[webhook]\nallowed_hosts = \"loopback, *.lab\"\nretry_base_secs = 2",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            c.webhook
+                .allowed_hosts
+                .allows("x", "127.0.0.1".parse().unwrap())
+        );
+        assert_eq!(c.webhook.retry_base, Duration::from_secs(2));
+        let c = load(
+            "[webhook]\nallowed_hosts = \"loopback\"",
+            &[("LABFORGE_WEBHOOK_ALLOWED_HOSTS", "external")],
+        )
+        .unwrap();
+        assert_eq!(c.webhook.allowed_hosts.to_string(), "external");
+        assert!(load("[webhook]\nallowed_hosts = \"http://x\"", &[]).is_err());
+        assert!(load("[webhook]\nallowed = \"*\"", &[]).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod repo_settings;
 mod repos;
 mod sessions;
 mod ssh_key;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -94,6 +95,7 @@ pub struct Forge {
     /// The unix socket and secret git hooks use, and the tickets of running receive-packs.
     pub hooks: Arc<push::HookGate>,
     pub deploys: Arc<deploys::DeployState>,
+    pub webhooks: webhooks::WebhookService,
 }
 
 /// Runs CPU-heavy or blocking work (argon2, gix) off the async threads, keeping the span.

@@ -1,12 +1,16 @@
 //! Plain types shared by every room. No I/O, no imports from the rest of the crate.
 
 pub mod access;
+pub mod allow_list;
 pub mod names;
 pub mod push;
+pub mod webhook;
 
 pub use access::{RepoAccess, SiteRole, TokenScope};
+pub use allow_list::HostAllowList;
 pub use names::{Email, NameError, RepoName, RepoPath, TreePath, Username};
 pub use push::{PushEvent, RefUpdate, ZERO_ID};
+pub use webhook::{ContentType, DeliveryState, Webhook, WebhookEventKind};
 
 pub type UserId = i64;
 pub type RepoId = i64;

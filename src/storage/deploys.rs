@@ -155,6 +155,19 @@ impl Db {
         .await?)
     }
 
+    pub async fn deploy_run_by_id(&self, id: i64) -> Result<Option<DeployRunRow>> {
+        Ok(sqlx::query_as!(
+            DeployRunRow,
+            "SELECT id, repo_id, deploy_name, ref_name, old_id, new_id, reason, rerun_of,
+                    triggered_by_name, status, exit_code, log_truncated, queued_at, started_at,
+                    finished_at
+             FROM deploy_runs WHERE id = $1",
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     pub async fn deploy_runs(
         &self,
         repo_id: RepoId,

@@ -10,6 +10,8 @@ mod sessions;
 mod tokens;
 mod tx;
 mod users;
+mod webhook_deliveries;
+mod webhooks;
 
 pub use deploys::{DeployLogRow, DeployRunRow, NewDeployRun};
 pub use keys::{KeyRow, NewKey};
@@ -20,6 +22,8 @@ pub use sessions::SessionRow;
 pub use tokens::{NewToken, TokenListRow, TokenRow};
 pub use tx::Tx;
 pub use users::{NewUser, UserRow};
+pub use webhook_deliveries::{AttemptRecord, ClaimedDeliveryRow, DeliveryRow, NewDelivery};
+pub use webhooks::{WebhookFields, WebhookRow};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};

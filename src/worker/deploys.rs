@@ -56,6 +56,7 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
 
 async fn execute(forge: Arc<Forge>, run: DeployRun, shutdown: CancellationToken) {
     let token = forge.deploys.started(run.id);
+    forge.queue_deploy_event(run.id).await;
     let stop = CancellationToken::new();
     let (cancel, quit) = (token.clone(), shutdown.clone());
     let stopper = {
@@ -93,6 +94,7 @@ async fn execute(forge: Arc<Forge>, run: DeployRun, shutdown: CancellationToken)
         tracing::error!(error = %e, run = run.id, "recording the end of a deploy failed");
     }
     forge.deploys.finished(run.id);
+    forge.queue_deploy_event(run.id).await;
     forge.deploys.wake(); // the next queued run of this deploy may go now
     tracing::info!(run = run.id, deploy = %run.deploy_name, status, "deploy ended");
 }

@@ -3,3 +3,4 @@
 mod deploy_log;
 mod deploy_process;
 pub mod deploys;
+pub mod webhooks;

@@ -89,7 +89,7 @@ impl TestApp {
         }
     }
 
-    /// Stops the server gracefully and starts it again on the same data and database.
+    /// Stops the server gracefully and starts it again on the same data, database and config.
     pub async fn restart(&mut self) {
         self.shutdown().await;
         let extra: Vec<(&str, &str)> = self

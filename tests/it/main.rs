@@ -10,3 +10,4 @@ mod http_git;
 mod ssh;
 mod web;
 mod web_auth;
+mod webhooks;

@@ -31,7 +31,7 @@ fn cookie_value(set_cookie: &str) -> String {
         .to_owned()
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)
@@ -65,7 +65,7 @@ async fn post_login(app: &TestApp, user: &str, password: &str, next: &str) -> re
 }
 
 /// Signs in and returns the `Cookie` header value for the session.
-async fn session(app: &TestApp, user: &str, password: &str) -> String {
+pub(crate) async fn session(app: &TestApp, user: &str, password: &str) -> String {
     let res = post_login(app, user, password, "/").await;
     assert_eq!(res.status(), 303, "sign-in redirects");
     format!(
@@ -249,7 +249,7 @@ async fn access_matrix_of_every_browsing_route() {
 }
 
 /// GET a page as the session, returning (status, body).
-async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+pub(crate) async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
     let res = client()
         .get(format!("{}{path}", app.base))
         .header("cookie", cookie)
@@ -259,7 +259,12 @@ async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
-async fn post(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn post(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
     let res = client()
         .post(format!("{}{path}", app.base))
         .header("cookie", cookie)

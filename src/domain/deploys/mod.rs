@@ -255,6 +255,53 @@ impl Forge {
         })
     }
 
+    /// Tells webhooks (event `deploy`) that run `id` is now `status`. Best effort: a failure
+    /// to queue is logged, never fails the deploy.
+    pub async fn queue_deploy_event(&self, id: i64) {
+        if let Err(e) = self.try_queue_deploy_event(id).await {
+            tracing::warn!(error = %e, run = id, "queueing the deploy webhook event failed");
+        }
+    }
+
+    async fn try_queue_deploy_event(&self, id: i64) -> Result<()> {
+        let Some(run) = self.db.deploy_run_by_id(id).await? else {
+            return Ok(());
+        };
+        let Some(repo) = self.repo_by_id(run.repo_id).await? else {
+            return Ok(());
+        };
+        let payload = serde_json::json!({
+            "action": run.status,
+            "deploy": {
+                "id": run.id, "name": run.deploy_name, "status": run.status,
+                "ref": run.ref_name, "sha": run.new_id, "before": run.old_id,
+                "reason": run.reason, "exit_code": run.exit_code,
+                "url": self.deploys.url(&repo, run.id),
+                "queued_at": run.queued_at.unix_timestamp(),
+                "started_at": run.started_at.map(|t| t.unix_timestamp()),
+                "finished_at": run.finished_at.map(|t| t.unix_timestamp()),
+            },
+            "repository": self.webhook_repository(&repo),
+            "sender": {"login": run.triggered_by_name, "username": run.triggered_by_name},
+        });
+        let branch = run.ref_name.strip_prefix("refs/heads/").map(str::to_owned);
+        let mut tx = self.db.begin().await?;
+        let queued = self
+            .queue_webhook_event(
+                &mut tx,
+                &repo,
+                crate::model::WebhookEventKind::Deploy,
+                branch.as_deref(),
+                payload,
+            )
+            .await?;
+        tx.commit().await?;
+        if queued > 0 {
+            self.webhook_wakeup();
+        }
+        Ok(())
+    }
+
     /// Cancels a queued run, or stops a running one (the worker records it `cancelled`).
     pub async fn cancel_deploy(&self, repo: &Repo, run: &DeployRun) -> Result<()> {
         if run.repo_id != repo.id {

@@ -112,8 +112,11 @@ impl Forge {
             return Ok(None);
         };
         let runs = self.queue_push_deploys(&mut tx, repo, &event).await?;
+        let hooks = self.prepare_push_webhooks(repo, &event).await?;
+        self.queue_push_webhooks(&mut tx, &hooks).await?;
         tx.commit().await?;
         self.deploys.wake();
+        self.webhook_wakeup();
         if let Err(e) = self.after_push(repo).await {
             tracing::warn!(error = %e, repo = %repo.full_name(), "after-push bookkeeping failed");
         }

@@ -5,6 +5,7 @@ pub mod deploys;
 pub mod history;
 pub mod home;
 pub mod repo;
+pub mod repo_hooks;
 pub mod repo_settings;
 pub mod settings;
 

@@ -42,7 +42,7 @@ where
         )
 }
 
-async fn admin_repo(
+pub(super) async fn admin_repo(
     st: &WebState,
     user: &RequireUser,
     owner: &str,
@@ -67,9 +67,10 @@ struct SettingsPage {
     message: String,
     collaborators: Vec<Collaborator>,
     rules: Vec<BranchRule>,
+    hooks: Vec<super::repo_hooks::HookView>,
 }
 
-async fn settings_page(
+pub(super) async fn settings_page(
     st: &WebState,
     user: &RequireUser,
     repo: &Repo,
@@ -77,6 +78,7 @@ async fn settings_page(
 ) -> Result<Response, WebError> {
     let collaborators = st.forge.collaborators(repo).await?;
     let rules = st.forge.branch_rules(repo).await?;
+    let hooks = st.forge.webhooks(repo).await?;
     render(SettingsPage {
         nav: user.nav(),
         repo: RepoHeader::new(repo, &repo.default_branch),
@@ -84,6 +86,7 @@ async fn settings_page(
         message,
         collaborators,
         rules,
+        hooks: hooks.iter().map(super::repo_hooks::HookView::new).collect(),
     })
 }
 

@@ -1,0 +1,333 @@
+//! `/repos/{owner}/{repo}/hooks`: webhooks in Gitea's API shape, for repository admins. The
+//! secret goes in and never comes out. `.../deliveries` (list, redeliver) is labforge's own.
+
+use axum::extract::{FromRef, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::{ApiError, ApiState, RequireApiActor, repo_path};
+use crate::domain::webhooks::{Delivery, WebhookSettings};
+use crate::model::{Actor, ContentType, Repo, RepoAccess, Webhook, WebhookEventKind};
+
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
+    Router::new()
+        .route(
+            "/repos/{owner}/{repo}/hooks",
+            get(list_hooks).post(create_hook),
+        )
+        .route(
+            "/repos/{owner}/{repo}/hooks/{id}",
+            get(show_hook).patch(edit_hook).delete(delete_hook),
+        )
+        .route("/repos/{owner}/{repo}/hooks/{id}/tests", post(test_hook))
+        .route(
+            "/repos/{owner}/{repo}/hooks/{id}/deliveries",
+            get(list_deliveries),
+        )
+        .route(
+            "/repos/{owner}/{repo}/hooks/{id}/deliveries/{delivery}/redeliver",
+            post(redeliver),
+        )
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339)
+        .expect("a valid time formats as RFC 3339")
+}
+
+#[derive(Serialize)]
+struct HookConfig {
+    url: String,
+    content_type: &'static str,
+}
+
+/// Gitea's Hook object.
+#[derive(Serialize)]
+struct ApiHook {
+    id: i64,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    config: HookConfig,
+    events: Vec<&'static str>,
+    active: bool,
+    branch_filter: String,
+    authorization_header: &'static str,
+    created_at: String,
+    updated_at: String,
+}
+
+impl ApiHook {
+    fn from_hook(h: &Webhook) -> Self {
+        ApiHook {
+            id: h.id,
+            kind: "gitea",
+            config: HookConfig {
+                url: h.url.clone(),
+                content_type: h.content_type.as_str(),
+            },
+            events: h.events.iter().map(|e| e.as_str()).collect(),
+            active: h.active,
+            branch_filter: h.branch_filter.clone(),
+            authorization_header: "",
+            created_at: rfc3339(h.created_at),
+            updated_at: rfc3339(h.updated_at),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ConfigOption {
+    url: Option<String>,
+    content_type: Option<String>,
+    secret: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CreateHookOption {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    config: ConfigOption,
+    #[serde(default)]
+    events: Vec<String>,
+    #[serde(default)]
+    branch_filter: String,
+    #[serde(default)]
+    active: bool,
+}
+
+#[derive(Deserialize)]
+struct EditHookOption {
+    config: Option<ConfigOption>,
+    events: Option<Vec<String>>,
+    branch_filter: Option<String>,
+    active: Option<bool>,
+}
+
+fn parse_events(names: &[String]) -> Result<Vec<WebhookEventKind>, ApiError> {
+    if names.is_empty() {
+        // Gitea's default for a hook created without events.
+        return Ok(vec![WebhookEventKind::Push]);
+    }
+    names
+        .iter()
+        .map(|n| n.parse().map_err(ApiError::Invalid))
+        .collect()
+}
+
+fn parse_content_type(s: Option<&str>) -> Result<Option<ContentType>, ApiError> {
+    s.map(|s| s.parse().map_err(ApiError::Invalid)).transpose()
+}
+
+async fn admin_repo(
+    st: &ApiState,
+    actor: &Actor,
+    owner: &str,
+    repo: &str,
+) -> Result<Repo, ApiError> {
+    let path = repo_path(owner, repo)?;
+    Ok(st
+        .forge
+        .authorize(Some(actor), &path, RepoAccess::Admin)
+        .await?)
+}
+
+async fn list_hooks(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Result<Json<Vec<ApiHook>>, ApiError> {
+    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
+    let hooks = st.forge.webhooks(&repo).await?;
+    Ok(Json(hooks.iter().map(ApiHook::from_hook).collect()))
+}
+
+async fn create_hook(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo)): Path<(String, String)>,
+    Json(body): Json<CreateHookOption>,
+) -> Result<Response, ApiError> {
+    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
+    if let Some(kind) = body.kind.as_deref()
+        && !matches!(kind, "gitea" | "forgejo" | "gogs")
+    {
+        return Err(ApiError::Invalid(format!(
+            "hook type '{kind}' is not supported; use gitea"
+        )));
+    }
+    let settings = WebhookSettings {
+        url: body
+            .config
+            .url
+            .ok_or_else(|| ApiError::Invalid("config.url is required".into()))?,
+        content_type: parse_content_type(body.config.content_type.as_deref())?
+            .unwrap_or(ContentType::Json),
+        secret: body.config.secret,
+        events: parse_events(&body.events)?,
+        branch_filter: body.branch_filter,
+        active: body.active,
+    };
+    let hook = st.forge.create_webhook(&repo, settings).await?;
+    Ok((StatusCode::CREATED, Json(ApiHook::from_hook(&hook))).into_response())
+}
+
+fn hook_id(id: &str) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| ApiError::NotFound)
+}
+
+async fn show_hook(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo, id)): Path<(String, String, String)>,
+) -> Result<Json<ApiHook>, ApiError> {
+    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
+    let hook = st.forge.webhook(&repo, hook_id(&id)?).await?;
+    Ok(Json(ApiHook::from_hook(&hook)))
+}
+
+async fn edit_hook(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo, id)): Path<(String, String, String)>,
+    Json(body): Json<EditHookOption>,
+) -> Result<Json<ApiHook>, ApiError> {
+    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
+    let current = st.forge.webhook(&repo, hook_id(&id)?).await?;
+    let mut settings = WebhookSettings::of(&current);
+    let config = body.config.unwrap_or_default();
+    if let Some(url) = config.url {
+        settings.url = url;
+    }
+    if let Some(ct) = parse_content_type(config.content_type.as_deref())? {
+        settings.content_type = ct;
+    }
+    settings.secret = config.secret;
+    if let Some(events) = body.events {
+        settings.events = parse_events(&events)?;
+    }
+    if let Some(filter) = body.branch_filter {
+        settings.branch_filter = filter;
+    }
+    if let Some(active) = body.active {
+        settings.active = active;
+    }
+    let hook = st.forge.update_webhook(&repo, current.id, settings).await?;
+    Ok(Json(ApiHook::from_hook(&hook)))
+}
+
+async fn delete_hook(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo, id)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
+    st.forge.delete_webhook(&repo, hook_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn test_hook(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo, id)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
+    let hook = st.forge.webhook(&repo, hook_id(&id)?).await?;
+    let sender = st.forge.webhook_sender(&actor.user);
+    st.forge.test_webhook(&repo, &hook, &sender).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A delivery and its last attempt, for scripts.
+#[derive(Serialize)]
+struct ApiDelivery {
+    id: i64,
+    guid: String,
+    event: String,
+    action: String,
+    state: &'static str,
+    attempts: i32,
+    redelivery_of: Option<i64>,
+    created_at: String,
+    last_attempt_at: Option<String>,
+    next_attempt_at: Option<String>,
+    delivered_at: Option<String>,
+    request_headers: String,
+    payload: String,
+    response_status: Option<i32>,
+    response_headers: String,
+    response_body: String,
+    duration_ms: Option<i32>,
+    error: String,
+}
+
+impl ApiDelivery {
+    fn from_delivery(d: Delivery) -> Self {
+        let waiting = matches!(
+            d.state,
+            crate::model::DeliveryState::Queued | crate::model::DeliveryState::Retrying
+        );
+        ApiDelivery {
+            id: d.id,
+            guid: d.guid,
+            event: d.event,
+            action: d.action,
+            state: d.state.as_str(),
+            attempts: d.attempts,
+            redelivery_of: d.redelivery_of,
+            created_at: rfc3339(d.created_at),
+            last_attempt_at: d.last_attempt_at.map(rfc3339),
+            next_attempt_at: waiting.then(|| rfc3339(d.next_attempt_at)),
+            delivered_at: d.delivered_at.map(rfc3339),
+            request_headers: d.request_headers,
+            payload: d.payload,
+            response_status: d.response_status,
+            response_headers: d.response_headers,
+            response_body: d.response_body,
+            duration_ms: d.duration_ms,
+            error: d.error,
+        }
+    }
+}
+
+async fn list_deliveries(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo, id)): Path<(String, String, String)>,
+) -> Result<Json<Vec<ApiDelivery>>, ApiError> {
+    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
+    let deliveries = st.forge.webhook_deliveries(&repo, hook_id(&id)?).await?;
+    Ok(Json(
+        deliveries
+            .into_iter()
+            .map(ApiDelivery::from_delivery)
+            .collect(),
+    ))
+}
+
+#[derive(Serialize)]
+struct Queued {
+    id: i64,
+}
+
+async fn redeliver(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo, id, delivery)): Path<(String, String, String, String)>,
+) -> Result<Response, ApiError> {
+    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
+    let delivery: i64 = delivery.parse().map_err(|_| ApiError::NotFound)?;
+    let id = st
+        .forge
+        .redeliver_webhook(&repo, hook_id(&id)?, delivery)
+        .await?;
+    Ok((StatusCode::CREATED, Json(Queued { id })).into_response())
+}

@@ -1,0 +1,96 @@
+//! Webhooks, defined by repository admins: their settings (this file), the payloads and the
+//! queueing callers do inside their own transaction (`queue.rs`, `payload.rs`), and the outbox
+//! the delivery worker drains (`outbox.rs`). Callers authorize `Admin` before any of these.
+
+mod hooks;
+mod outbox;
+mod payload;
+mod queue;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::model::HostAllowList;
+
+pub use hooks::WebhookSettings;
+pub use outbox::{AttemptOutcome, ClaimedDelivery, Delivery};
+pub use payload::{repository_json, user_json};
+pub use queue::PreparedPush;
+
+/// What the webhook parts of the forge share: the worker's settings and its wake-up.
+pub struct WebhookService {
+    wake: Arc<Notify>,
+    pub allowed_hosts: HostAllowList,
+    pub retry_base: Duration,
+    pub timeout: Duration,
+    /// For the links in payloads; replaced once the listeners are bound (tests bind port 0).
+    config: RwLock<Arc<Config>>,
+}
+
+impl WebhookService {
+    pub fn new(config: Arc<Config>) -> Self {
+        Self {
+            wake: Arc::new(Notify::new()),
+            allowed_hosts: config.webhook.allowed_hosts.clone(),
+            retry_base: config.webhook.retry_base,
+            timeout: config.webhook.timeout,
+            config: RwLock::new(config),
+        }
+    }
+
+    /// Uses `config`'s public addresses in payloads from now on.
+    pub fn set_public_config(&self, config: Arc<Config>) {
+        *self.config.write().expect("never poisoned") = config;
+    }
+
+    fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config.read().expect("never poisoned"))
+    }
+
+    /// Resolves when someone called `wake_up`, or at once if they did since the last wait.
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+}
+
+impl super::Forge {
+    /// Tells the delivery worker that deliveries were queued. Call after the transaction that
+    /// queued them commits; the worker also polls every few seconds, so a missed call only
+    /// delays.
+    pub fn webhook_wakeup(&self) {
+        self.webhooks.wake.notify_one();
+    }
+}
+
+/// A random UUID (version 4) for `X-GitHub-Delivery` and `webhook-id`.
+fn new_guid() -> super::Result<String> {
+    let hex = super::random_hex(16)?;
+    let mut bytes: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex from random_hex"))
+        .collect();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn guids_look_like_uuids() {
+        let g = super::new_guid().unwrap();
+        assert_eq!(g.len(), 36);
+        assert_eq!(&g[14..15], "4");
+        assert_ne!(g, super::new_guid().unwrap());
+    }
+}

@@ -1,0 +1,108 @@
+//! Payloads in Gitea's and GitHub's shape, so receivers written for them (CI systems, chat
+//! bridges, adnanh/webhook rules) read ours unchanged.
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::Config;
+use crate::git::read::CommitInfo;
+use crate::model::{RefUpdate, Repo};
+
+/// The `repository` object of every payload.
+pub fn repository_json(config: &Config, repo: &Repo) -> Value {
+    json!({
+        "id": repo.id,
+        "owner": {
+            "id": repo.owner_id,
+            "login": repo.owner,
+            "username": repo.owner,
+        },
+        "name": repo.name,
+        "full_name": repo.full_name(),
+        "description": repo.description,
+        "private": repo.is_private,
+        "fork": false,
+        "html_url": format!("{}/{}", config.base_url, repo.full_name()),
+        "url": format!("{}/api/v1/repos/{}", config.base_url, repo.full_name()),
+        "clone_url": config.http_clone_url(&repo.owner, &repo.name),
+        "ssh_url": config.ssh_clone_url(&repo.owner, &repo.name),
+        "default_branch": repo.default_branch,
+    })
+}
+
+/// A user as payloads show one (`pusher`, `sender`); `id` 0 when the account is gone.
+pub fn user_json(config: &Config, id: Option<i64>, name: &str, email: &str) -> Value {
+    json!({
+        "id": id.unwrap_or(0),
+        "login": name,
+        "username": name,
+        "full_name": "",
+        "email": email,
+        "html_url": format!("{}/{name}", config.base_url),
+    })
+}
+
+fn rfc3339(secs: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .format(&Rfc3339)
+        .expect("a valid time formats as RFC 3339")
+}
+
+fn commit_json(config: &Config, repo: &Repo, c: &CommitInfo) -> Value {
+    let message = if c.body.is_empty() {
+        c.subject.clone()
+    } else {
+        format!("{}\n\n{}", c.subject, c.body)
+    };
+    // CommitInfo carries the author only; the committer is reported as the author.
+    let person = json!({"name": c.author_name, "email": c.author_email, "username": ""});
+    json!({
+        "id": c.id.0,
+        "message": message,
+        "url": format!("{}/{}/commit/{}", config.base_url, repo.full_name(), c.id.0),
+        "author": person,
+        "committer": person,
+        "timestamp": rfc3339(c.time),
+        "added": [],
+        "removed": [],
+        "modified": [],
+    })
+}
+
+/// One ref's push payload. `commits` are oldest first (at most the newest 20), `total` how many
+/// the push brought in.
+pub(super) fn push_payload(
+    config: &Config,
+    repo: &Repo,
+    update: &RefUpdate,
+    commits: &[CommitInfo],
+    total: usize,
+    pusher: &Value,
+) -> Value {
+    let commit_values: Vec<Value> = commits
+        .iter()
+        .map(|c| commit_json(config, repo, c))
+        .collect();
+    let head = commits
+        .iter()
+        .find(|c| c.id.0 == update.new)
+        .map(|c| commit_json(config, repo, c))
+        .unwrap_or(Value::Null);
+    json!({
+        "ref": update.name,
+        "before": update.old,
+        "after": update.new,
+        // labforge has no compare page yet; Gitea sends "" for new branches too.
+        "compare_url": "",
+        "created": update.is_create(),
+        "deleted": update.is_delete(),
+        "commits": commit_values,
+        "total_commits": total,
+        "head_commit": head,
+        "repository": repository_json(config, repo),
+        "pusher": pusher,
+        "sender": pusher,
+    })
+}

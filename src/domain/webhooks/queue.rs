@@ -1,0 +1,200 @@
+//! Queueing deliveries inside the caller's transaction: the push (post-receive), deploy status
+//! changes and issues write their event and its deliveries together, so neither is lost without
+//! the other. The git reading a push payload needs happens before, in `prepare_push_webhooks`.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::super::{Error, Forge, Result, blocking};
+use super::hooks::hook_from_row;
+use super::new_guid;
+use super::payload::{push_payload, user_json};
+use crate::git::read::CommitInfo;
+use crate::model::{PushEvent, RefUpdate, Repo, Webhook, WebhookEventKind};
+use crate::storage::{NewDelivery, Tx};
+
+/// GitHub lists at most 20 commits in a push payload.
+const COMMITS_PER_PAYLOAD: usize = 20;
+/// How far `total_commits` counts before it stops.
+const COUNT_LIMIT: usize = 10_000;
+
+/// A push's payloads, built from the repository before the transaction that queues them.
+pub struct PreparedPush {
+    repo_id: i64,
+    /// One payload per ref, with the name its branch filter is matched against.
+    refs: Vec<(Option<String>, Value)>,
+}
+
+/// The name a hook's branch filter sees: the branch, else the tag (as Gitea matches it).
+fn filter_name(update: &RefUpdate) -> Option<String> {
+    update.branch().or(update.tag()).map(str::to_owned)
+}
+
+impl Forge {
+    /// Reads what the push's payloads list (commits per ref, counted up to 10,000, the newest
+    /// 20 listed) and builds them. Call after git applied the push and before the transaction
+    /// that records it; it writes nothing.
+    pub async fn prepare_push_webhooks(
+        &self,
+        repo: &Repo,
+        event: &PushEvent,
+    ) -> Result<PreparedPush> {
+        let dir = self.repo_dir(repo)?;
+        let reads = Arc::clone(&self.reads);
+        let updates = event.refs.clone();
+        let per_ref: Vec<(Vec<CommitInfo>, usize)> = blocking(move || {
+            let reader = reads.open(&dir)?;
+            updates
+                .iter()
+                .map(|u| {
+                    let mut commits = reader.commits_in_push(u, COUNT_LIMIT)?;
+                    let total = commits.len();
+                    commits.drain(..total.saturating_sub(COMMITS_PER_PAYLOAD));
+                    Ok((commits, total))
+                })
+                .collect::<std::result::Result<Vec<_>, crate::git::GitError>>()
+        })
+        .await??;
+        let email = match event.pusher_id {
+            Some(id) => self.db.user_by_id(id).await?.map(|u| u.email),
+            None => None,
+        };
+        let config = self.webhooks.config();
+        let pusher = user_json(
+            &config,
+            event.pusher_id,
+            &event.pusher,
+            email.as_deref().unwrap_or(""),
+        );
+        let refs = event
+            .refs
+            .iter()
+            .zip(per_ref)
+            .map(|(update, (commits, total))| {
+                let payload = push_payload(&config, repo, update, &commits, total, &pusher);
+                (filter_name(update), payload)
+            })
+            .collect();
+        Ok(PreparedPush {
+            repo_id: repo.id,
+            refs,
+        })
+    }
+
+    /// Queues one delivery per active `push` hook and ref that its branch filter lets through,
+    /// inside `tx`. Returns how many; call `webhook_wakeup()` after committing.
+    pub async fn queue_push_webhooks(&self, tx: &mut Tx, prepared: &PreparedPush) -> Result<usize> {
+        let hooks = active_hooks(tx, prepared.repo_id, WebhookEventKind::Push).await?;
+        let mut queued = 0;
+        for (name, payload) in &prepared.refs {
+            for hook in &hooks {
+                if hook.wants(WebhookEventKind::Push, name.as_deref()) {
+                    insert(tx, hook.id, WebhookEventKind::Push, payload, None).await?;
+                    queued += 1;
+                }
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Queues `payload` for every active hook of `repo` subscribed to `kind` whose branch filter
+    /// lets `branch` through (None: not about a branch; every such hook). For `deploy` status
+    /// changes and `issues`/`issue_comment`; build `repository` and `sender` with
+    /// `webhooks::repository_json` and `user_json`. Call `webhook_wakeup()` after committing.
+    pub async fn queue_webhook_event(
+        &self,
+        tx: &mut Tx,
+        repo: &Repo,
+        kind: WebhookEventKind,
+        branch: Option<&str>,
+        payload: Value,
+    ) -> Result<usize> {
+        let hooks = active_hooks(tx, repo.id, kind).await?;
+        let mut queued = 0;
+        for hook in hooks.iter().filter(|h| h.wants(kind, branch)) {
+            insert(tx, hook.id, kind, &payload, None).await?;
+            queued += 1;
+        }
+        Ok(queued)
+    }
+
+    /// Gitea's "test delivery": a push payload for the default branch's head (before = after),
+    /// sent to this hook whatever its events and filter. NotFound if the branch has no commit.
+    pub async fn test_webhook(&self, repo: &Repo, hook: &Webhook, sender: &Value) -> Result<i64> {
+        let dir = self.repo_dir(repo)?;
+        let reads = Arc::clone(&self.reads);
+        let branch = repo.default_branch.clone();
+        let head = blocking(move || reads.open(&dir)?.branch_head(&branch))
+            .await??
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "{} has no commits on {} to send",
+                    repo.full_name(),
+                    repo.default_branch
+                ))
+            })?;
+        let update = RefUpdate {
+            name: format!("refs/heads/{}", repo.default_branch),
+            old: head.id.0.clone(),
+            new: head.id.0.clone(),
+        };
+        let config = self.webhooks.config();
+        let payload = push_payload(&config, repo, &update, &[head], 1, sender);
+        let mut tx = self.db.begin().await?;
+        let id = insert(&mut tx, hook.id, WebhookEventKind::Push, &payload, None).await?;
+        tx.commit().await?;
+        self.webhook_wakeup();
+        Ok(id)
+    }
+
+    /// The `sender` object for `actor`, for payloads built outside a push.
+    pub fn webhook_sender(&self, user: &crate::model::User) -> Value {
+        user_json(
+            &self.webhooks.config(),
+            Some(user.id),
+            &user.name,
+            &user.email,
+        )
+    }
+
+    /// The `repository` object of payloads, with this forge's public links.
+    pub fn webhook_repository(&self, repo: &Repo) -> Value {
+        super::repository_json(&self.webhooks.config(), repo)
+    }
+}
+
+async fn active_hooks(tx: &mut Tx, repo_id: i64, kind: WebhookEventKind) -> Result<Vec<Webhook>> {
+    Ok(tx
+        .active_webhooks(repo_id, kind.as_str())
+        .await?
+        .into_iter()
+        .map(hook_from_row)
+        .collect())
+}
+
+/// Serializes the payload once: these bytes are what every attempt and redelivery sends.
+pub(super) async fn insert(
+    tx: &mut Tx,
+    hook_id: i64,
+    kind: WebhookEventKind,
+    payload: &Value,
+    redelivery_of: Option<i64>,
+) -> Result<i64> {
+    let body = serde_json::to_string(payload).map_err(|e| Error::Internal(e.into()))?;
+    let action = payload
+        .get("action")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    Ok(tx
+        .insert_delivery(NewDelivery {
+            hook_id,
+            event: kind.as_str(),
+            action: &action,
+            guid: &new_guid()?,
+            payload: &body,
+            redelivery_of,
+        })
+        .await?)
+}

@@ -1,0 +1,226 @@
+//! One delivery attempt over HTTP(S), with the target checked against `allowed_hosts` after DNS
+//! resolution and the connection made to exactly the checked addresses.
+//!
+//! reqwest (HTTP/1.1, rustls on ring with the system's CA store) is given a resolver that does
+//! the one lookup, keeps only the allowed addresses and hands those to the connector: there is no
+//! second lookup a rebinding DNS server could answer differently. Connections are not pooled,
+//! so every attempt resolves and checks anew. URLs with an IP literal never reach a resolver and
+//! are checked before the request. Redirects are not followed; proxies from the environment are
+//! not used.
+
+use std::error::Error as StdError;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+use super::sign;
+use crate::domain::webhooks::{AttemptOutcome, ClaimedDelivery};
+use crate::model::{ContentType, HostAllowList};
+
+/// Response bodies are kept up to this many bytes.
+const BODY_HEAD: usize = 4096;
+
+/// Why a target was refused; found again in reqwest's error chain to report it plainly.
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for Refused {}
+
+fn refusal(host: &str, ips: &[IpAddr], allow: &HostAllowList) -> Refused {
+    let list: Vec<String> = ips.iter().map(ToString::to_string).collect();
+    Refused(format!(
+        "refused: {host} resolves to {}, which webhook allowed_hosts ({allow}) does not allow",
+        list.join(", ")
+    ))
+}
+
+struct CheckedResolver {
+    allow: HostAllowList,
+}
+
+impl Resolve for CheckedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow = self.allow.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = found
+                .iter()
+                .filter(|a| allow.allows(&host, a.ip()))
+                .copied()
+                .collect();
+            if allowed.is_empty() {
+                let ips: Vec<IpAddr> = found.iter().map(SocketAddr::ip).collect();
+                return Err(
+                    Box::new(refusal(&host, &ips, &allow)) as Box<dyn StdError + Send + Sync>
+                );
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+pub struct Sender {
+    client: reqwest::Client,
+    allow: HostAllowList,
+    timeout: Duration,
+}
+
+impl Sender {
+    pub fn new(allow: HostAllowList, timeout: Duration) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .dns_resolver(std::sync::Arc::new(CheckedResolver {
+                allow: allow.clone(),
+            }))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .pool_max_idle_per_host(0)
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(concat!("labforge/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            client,
+            allow,
+            timeout,
+        })
+    }
+
+    /// Sends the delivery once and reports what happened; never fails, the outcome says.
+    pub async fn send(&self, d: &ClaimedDelivery) -> AttemptOutcome {
+        let started = Instant::now();
+        let (body, content_type) = match d.content_type {
+            ContentType::Json => (d.payload.clone().into_bytes(), "application/json"),
+            ContentType::Form => (
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("payload", &d.payload)
+                    .finish()
+                    .into_bytes(),
+                "application/x-www-form-urlencoded",
+            ),
+        };
+        let headers = request_headers(d, content_type, &body);
+        let mut outcome = AttemptOutcome {
+            request_headers: headers.clone(),
+            ..AttemptOutcome::default()
+        };
+        if let Err(refused) = self.check_literal(&d.url) {
+            outcome.error = Some(refused.0);
+            outcome.duration = started.elapsed();
+            return outcome;
+        }
+        let mut request = self.client.post(&d.url).body(body);
+        for (k, v) in &headers {
+            request = request.header(k, v);
+        }
+        let result = tokio::time::timeout(self.timeout + Duration::from_secs(1), async {
+            let mut response = request.send().await?;
+            let status = response.status().as_u16();
+            let headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let mut head = Vec::new();
+            while head.len() < BODY_HEAD {
+                match response.chunk().await? {
+                    Some(chunk) => head.extend_from_slice(&chunk),
+                    None => break,
+                }
+            }
+            Ok::<_, reqwest::Error>((status, headers, head))
+        })
+        .await;
+        outcome.duration = started.elapsed();
+        match result {
+            Ok(Ok((status, headers, mut head))) => {
+                head.truncate(BODY_HEAD);
+                outcome.status = Some(status);
+                outcome.response_headers = headers;
+                outcome.body_head = String::from_utf8_lossy(&head).into_owned();
+            }
+            Ok(Err(e)) => outcome.error = Some(describe(&e, self.timeout)),
+            Err(_) => {
+                outcome.error = Some(format!("timed out after {} s", self.timeout.as_secs()));
+            }
+        }
+        outcome
+    }
+
+    /// An IP literal in the URL is checked here, since no resolver sees it.
+    fn check_literal(&self, raw: &str) -> Result<(), Refused> {
+        let url = url::Url::parse(raw).map_err(|e| Refused(format!("bad URL: {e}")))?;
+        let ip = match url.host() {
+            Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
+            Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
+            Some(url::Host::Domain(_)) => return Ok(()),
+            None => return Err(Refused("the URL has no host".into())),
+        };
+        let host = url.host_str().unwrap_or_default();
+        if self.allow.allows(host, ip) {
+            Ok(())
+        } else {
+            Err(refusal(host, &[ip], &self.allow))
+        }
+    }
+}
+
+fn request_headers(d: &ClaimedDelivery, content_type: &str, body: &[u8]) -> Vec<(String, String)> {
+    let mut h: Vec<(String, String)> = vec![
+        ("Content-Type".into(), content_type.into()),
+        (
+            "User-Agent".into(),
+            concat!("labforge/", env!("CARGO_PKG_VERSION")).into(),
+        ),
+        ("X-GitHub-Event".into(), d.event.clone()),
+        ("X-Gitea-Event".into(), d.event.clone()),
+        ("X-Gitea-Event-Type".into(), d.event.clone()),
+        ("X-GitHub-Delivery".into(), d.guid.clone()),
+        ("X-Gitea-Delivery".into(), d.guid.clone()),
+        ("X-GitHub-Hook-ID".into(), d.hook_id.to_string()),
+        ("webhook-id".into(), d.guid.clone()),
+    ];
+    let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    h.push(("webhook-timestamp".into(), timestamp.to_string()));
+    if !d.secret.is_empty() {
+        let sig = sign::body_signature(&d.secret, body);
+        h.push(("X-Hub-Signature-256".into(), format!("sha256={sig}")));
+        h.push(("X-Gitea-Signature".into(), sig));
+        h.push((
+            "webhook-signature".into(),
+            sign::standard_signature(&d.secret, &d.guid, timestamp, body),
+        ));
+    }
+    h
+}
+
+/// reqwest's error with its causes, or just our refusal when that is what it was.
+fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+    let mut causes = Vec::new();
+    let mut source: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(refused) = s.downcast_ref::<Refused>() {
+            return refused.0.clone();
+        }
+        causes.push(s.to_string());
+        source = s.source();
+    }
+    if e.is_timeout() {
+        return format!("timed out after {} s", timeout.as_secs());
+    }
+    causes.dedup();
+    causes.join(": ")
+}
