@@ -125,22 +125,39 @@ fn signal_group(pid: u32, signal: nix::sys::signal::Signal) {
     }
 }
 
+/// Longest line kept whole; the rest of a longer line is read and dropped (a script printing a
+/// megabyte without a newline must not grow memory).
+const LINE_CAP: usize = 8192;
+
 async fn pump(stream: Option<impl AsyncRead + Unpin>, kind: char, log: mpsc::Sender<LogLine>) {
     let Some(stream) = stream else { return };
     let mut reader = BufReader::new(stream);
-    let mut buf = Vec::new();
+    let mut line: Vec<u8> = Vec::new();
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&buf)
-                    .trim_end_matches(['\n', '\r'])
-                    .to_owned();
-                if log.send(LogLine { stream: kind, text }).await.is_err() {
-                    return;
-                }
-            }
+        let chunk = match reader.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(chunk) => chunk,
+        };
+        let (take, ends_line) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = LINE_CAP.saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..take.min(room)]);
+        reader.consume(take);
+        if ends_line && !send_line(&log, kind, &mut line).await {
+            return;
         }
     }
+    if !line.is_empty() {
+        send_line(&log, kind, &mut line).await;
+    }
+}
+
+async fn send_line(log: &mpsc::Sender<LogLine>, kind: char, line: &mut Vec<u8>) -> bool {
+    let text = String::from_utf8_lossy(line)
+        .trim_end_matches(['\n', '\r'])
+        .to_owned();
+    line.clear();
+    log.send(LogLine { stream: kind, text }).await.is_ok()
 }

@@ -517,3 +517,198 @@ async fn deploy_pages_show_runs_logs_and_the_last_good_commit() {
         404
     );
 }
+
+#[tokio::test]
+async fn writers_rerun_cancel_and_roll_back_from_the_pages_readers_cannot() {
+    use crate::web_auth::{hidden, page, post, session};
+    let conf = tempfile::tempdir().unwrap();
+    let gate = conf.path().join("gate");
+    // A run waits while the gate file exists, so a run can be caught running.
+    script(
+        conf.path(),
+        "gated.sh",
+        &format!(
+            "while [ -e {} ]; do sleep 0.05; done; echo \"at $LABFORGE_NEW\"",
+            gate.display()
+        ),
+    );
+    std::fs::write(
+        conf.path().join("labforge.toml"),
+        "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"gated.sh\"\n",
+    )
+    .unwrap();
+    let file = conf
+        .path()
+        .join("labforge.toml")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let app = TestApp::spawn_with(&[("LABFORGE_CONFIG", &file)]).await;
+    let local = setup(&app).await;
+    app.push(&local, ("alice", PW), "alice/dns", &["main"])
+        .await;
+    let first = git_ok(&local, &["rev-parse", "HEAD"])
+        .await
+        .trim()
+        .to_owned();
+    std::fs::write(local.join("two.txt"), "2\n").unwrap();
+    git_ok(&local, &["add", "."]).await;
+    git_ok(&local, &["commit", "-q", "-m", "two"]).await;
+    app.push(&local, ("alice", PW), "alice/dns", &["main"])
+        .await;
+    let runs = settled_runs(&app, "alice/dns").await;
+    assert_eq!(runs.len(), 2);
+    let alice = session(&app, "alice", PW).await;
+
+    // Roll back: deploy the first commit again from its commit page.
+    let (_, commit_page) = page(&app, &alice, &format!("/alice/dns/commit/{first}")).await;
+    assert!(
+        commit_page.contains("Deploy this commit to dns"),
+        "{commit_page}"
+    );
+    let csrf = hidden(&commit_page, "csrf");
+    let (status, body) = post(
+        &app,
+        &alice,
+        "/alice/dns/deploys",
+        &[("csrf", &csrf), ("deploy", "dns"), ("commit", &first)],
+    )
+    .await;
+    assert_eq!(status, 303, "{body}"); // to the new run's page
+    let runs = settled_runs(&app, "alice/dns").await;
+    assert_eq!(
+        (runs[0].reason.as_str(), runs[0].new_id.as_str()),
+        ("manual", first.as_str())
+    );
+    assert_eq!(runs[0].status, "succeeded");
+
+    // Re-run, held at the gate, then cancelled while running.
+    std::fs::write(&gate, "").unwrap();
+    let (status, _) = post(
+        &app,
+        &alice,
+        &format!("/alice/dns/deploys/{}/rerun", runs[1].id),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let repo = app
+        .forge
+        .authorize(
+            None,
+            &RepoPath::parse("alice/dns").unwrap(),
+            labforge::model::RepoAccess::Read,
+        )
+        .await
+        .unwrap();
+    let rerun = loop {
+        let latest = app.forge.deploy_runs(&repo, 0).await.unwrap().remove(0);
+        if latest.status == "running" {
+            break latest;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        (rerun.reason.as_str(), rerun.rerun_of),
+        ("rerun", Some(runs[1].id))
+    );
+    let (_, live) = page(&app, &alice, &format!("/alice/dns/deploys/{}", rerun.id)).await;
+    assert!(
+        live.contains("http-equiv=\"refresh\"") && live.contains(">Cancel</button>"),
+        "{live}"
+    );
+
+    // A reader sees the run but may not cancel it.
+    app.create_user("bob", PW).await;
+    app.add_collaborator("alice/dns", "bob", "read").await;
+    let bob = session(&app, "bob", PW).await;
+    let (status, bob_view) = page(&app, &bob, &format!("/alice/dns/deploys/{}", rerun.id)).await;
+    assert_eq!(status, 200);
+    assert!(!bob_view.contains(">Cancel</button>"));
+    let bob_csrf = hidden(&bob_view, "csrf");
+    let (status, _) = post(
+        &app,
+        &bob,
+        &format!("/alice/dns/deploys/{}/cancel", rerun.id),
+        &[("csrf", &bob_csrf)],
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    let (status, _) = post(
+        &app,
+        &alice,
+        &format!("/alice/dns/deploys/{}/cancel", rerun.id),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let runs = settled_runs(&app, "alice/dns").await;
+    assert_eq!(runs[0].status, "cancelled");
+    std::fs::remove_file(&gate).unwrap();
+}
+
+#[tokio::test]
+async fn admins_set_protected_branches_on_the_settings_page() {
+    use crate::web_auth::{hidden, page, post, session};
+    let app = TestApp::spawn().await;
+    let local = setup(&app).await;
+    app.push(&local, ("alice", PW), "alice/dns", &["main"])
+        .await;
+    let alice = session(&app, "alice", PW).await;
+    let (_, settings) = page(&app, &alice, "/alice/dns/settings").await;
+    assert!(settings.contains("Protected branches"));
+    let csrf = hidden(&settings, "csrf");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("pattern", "release/*"),
+        ("admins_only", "on"),
+    ];
+    let (status, body) = post(&app, &alice, "/alice/dns/settings/branches", &form).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("<code>release/*</code>") && body.contains("admins only"),
+        "{body}"
+    );
+    let (_, body) = post(
+        &app,
+        &alice,
+        "/alice/dns/settings/branches",
+        &[("csrf", &csrf), ("pattern", "refs/heads/x")],
+    )
+    .await;
+    assert!(
+        body.contains("a branch pattern is a glob on the branch name"),
+        "{body}"
+    );
+    // The rule holds for pushes: deleting release/1 is refused.
+    let url = app.url(Some(("alice", PW)), "alice/dns");
+    git_ok(&local, &["push", "-q", &url, "main:release/1"]).await;
+    let out = git(&local, &["push", &url, ":release/1"]).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("protected by rule \"release/*\""),
+        "{}",
+        stderr(&out)
+    );
+    // Removing it from the page lifts it.
+    let repo = app
+        .forge
+        .authorize(
+            None,
+            &RepoPath::parse("alice/dns").unwrap(),
+            labforge::model::RepoAccess::Read,
+        )
+        .await
+        .unwrap();
+    let rule = app.forge.branch_rules(&repo).await.unwrap().remove(0);
+    let (status, _) = post(
+        &app,
+        &alice,
+        &format!("/alice/dns/settings/branches/{}/remove", rule.id),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    git_ok(&local, &["push", "-q", &url, ":release/1"]).await;
+}
