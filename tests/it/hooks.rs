@@ -52,7 +52,10 @@ fn server_ref(app: &TestApp, repo: &str, name: &str) -> String {
 }
 
 /// Waits until every run of the repository has ended; returns them newest first.
-async fn settled_runs(app: &TestApp, repo: &str) -> Vec<labforge::domain::deploys::DeployRun> {
+pub(crate) async fn settled_runs(
+    app: &TestApp,
+    repo: &str,
+) -> Vec<labforge::domain::deploys::DeployRun> {
     let repo = app
         .forge
         .authorize(
