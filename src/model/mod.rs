@@ -1,10 +1,12 @@
 //! Plain types shared by every room. No I/O, no imports from the rest of the crate.
 
 pub mod access;
+pub mod issue;
 pub mod names;
 pub mod push;
 
 pub use access::{RepoAccess, SiteRole, TokenScope};
+pub use issue::{Comment, Issue, IssueId, Label, TimelineEvent};
 pub use names::{Email, NameError, RepoName, RepoPath, TreePath, Username};
 pub use push::{PushEvent, RefUpdate, ZERO_ID};
 
@@ -35,6 +37,9 @@ pub struct Repo {
     pub description: String,
     pub is_private: bool,
     pub default_branch: String,
+    /// Open issues, for the repository tabs; counted when the repository is loaded for a
+    /// visitor (`Forge::access`), None where nobody needed it.
+    pub open_issues: Option<i64>,
 }
 
 impl Repo {

@@ -1,7 +1,10 @@
 //! All SQL lives in this room, one file per table group, checked at compile time by
 //! `sqlx::query!` against the offline data in `.sqlx/`.
 
+mod comments;
+mod issues;
 mod keys;
+mod labels;
 mod pushes;
 mod repos;
 mod sessions;
@@ -9,6 +12,8 @@ mod tokens;
 mod tx;
 mod users;
 
+pub use comments::NewEvent;
+pub use issues::{IssueFilter, NewIssue};
 pub use keys::{KeyRow, NewKey};
 pub use pushes::{NewPush, PendingPushRow};
 pub use repos::{CollaboratorRow, NewRepo, PendingRepo, RepoRow};
