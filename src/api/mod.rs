@@ -4,6 +4,7 @@
 
 mod auth;
 mod error;
+mod issues;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ where
     Router::new()
         .route("/version", get(show_version))
         .route("/user", get(show_current_user))
+        .merge(issues::router())
         .fallback(|| async { ApiError::NotFound })
 }
 

@@ -4,14 +4,14 @@ use reqwest::redirect::Policy;
 
 use crate::helpers::*;
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
         .unwrap()
 }
 
-fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
     res.headers()
         .get_all("set-cookie")
         .iter()
@@ -20,7 +20,7 @@ fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn cookie_value(set_cookie: &str) -> String {
+pub(crate) fn cookie_value(set_cookie: &str) -> String {
     set_cookie
         .split(';')
         .next()
@@ -31,7 +31,7 @@ fn cookie_value(set_cookie: &str) -> String {
         .to_owned()
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)
@@ -41,7 +41,12 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 /// Posts the sign-in form as a browser would; returns the response.
-async fn post_login(app: &TestApp, user: &str, password: &str, next: &str) -> reqwest::Response {
+pub(crate) async fn post_login(
+    app: &TestApp,
+    user: &str,
+    password: &str,
+    next: &str,
+) -> reqwest::Response {
     let form = client()
         .get(format!("{}/login", app.base))
         .send()
@@ -65,7 +70,7 @@ async fn post_login(app: &TestApp, user: &str, password: &str, next: &str) -> re
 }
 
 /// Signs in and returns the `Cookie` header value for the session.
-async fn session(app: &TestApp, user: &str, password: &str) -> String {
+pub(crate) async fn session(app: &TestApp, user: &str, password: &str) -> String {
     let res = post_login(app, user, password, "/").await;
     assert_eq!(res.status(), 303, "sign-in redirects");
     format!(
@@ -249,7 +254,7 @@ async fn access_matrix_of_every_browsing_route() {
 }
 
 /// GET a page as the session, returning (status, body).
-async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+pub(crate) async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
     let res = client()
         .get(format!("{}{path}", app.base))
         .header("cookie", cookie)
@@ -259,7 +264,12 @@ async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
-async fn post(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn post(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
     let res = client()
         .post(format!("{}{path}", app.base))
         .header("cookie", cookie)

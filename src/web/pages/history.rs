@@ -180,6 +180,8 @@ struct CommitPage {
     parents: Vec<String>,
     files: Vec<FileView>,
     truncated: bool,
+    /// (number, title, open) of the issues the message mentions.
+    issues: Vec<(i64, String, bool)>,
 }
 
 /// `/commit/SHA`: message, author, parents, changed files with counts and the diff, cut with a
@@ -216,6 +218,8 @@ async fn show_commit(
         return Ok((headers, diff.to_patch()).into_response());
     }
     let c = &diff.commit;
+    let message = format!("{}\n\n{}", c.subject, c.body);
+    let issues = st.forge.mentioned_issues(&repo, &message).await?;
     render(CommitPage {
         nav: user.nav(),
         repo: RepoHeader::new(&repo, &c.id.0),
@@ -230,6 +234,10 @@ async fn show_commit(
         parents: c.parents.iter().map(|p| p.0.clone()).collect(),
         truncated: diff.truncated,
         files: diff.files.into_iter().map(FileView::from).collect(),
+        issues: issues
+            .into_iter()
+            .map(|i| (i.number, i.title.clone(), i.is_open()))
+            .collect(),
     })
 }
 

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod history;
 pub mod home;
+pub mod issues;
 pub mod repo;
 pub mod repo_settings;
 pub mod settings;
@@ -41,6 +42,8 @@ pub struct RepoHeader {
     pub default_branch: String,
     /// The revision the page is at (a branch, tag or commit id), for the tabs' links.
     pub rev: String,
+    /// For the Issues tab.
+    pub open_issues: Option<i64>,
 }
 
 impl RepoHeader {
@@ -52,6 +55,7 @@ impl RepoHeader {
             is_private: repo.is_private,
             default_branch: repo.default_branch.clone(),
             rev: rev.to_owned(),
+            open_issues: repo.open_issues,
         }
     }
 }
