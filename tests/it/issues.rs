@@ -536,3 +536,42 @@ async fn hostile_titles_bodies_and_comments_render_inert() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn numbers_are_dense_and_unique_under_concurrent_openers() {
+    let app = TestApp::spawn().await;
+    users(&app, &["alice"]).await;
+    app.create_repo("alice", "dns", false).await;
+    app.create_repo("alice", "other", false).await;
+    let dns = access_as(&app, "alice", "alice/dns").await;
+    let other = access_as(&app, "alice", "alice/other").await;
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let forge = app.forge.clone();
+        let who = if i % 3 == 0 {
+            other.clone()
+        } else {
+            dns.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            forge
+                .open_issue(&who, &format!("Race {i}"), "")
+                .await
+                .unwrap()
+                .number
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.unwrap());
+    }
+    numbers.sort_unstable();
+    let mut want: Vec<i64> = (1..=16).chain(1..=8).collect();
+    want.sort_unstable();
+    assert_eq!(
+        numbers, want,
+        "each repository counts from 1 without gaps or repeats"
+    );
+    let (_, html) = get_as(&app, None, "/alice/dns/issues").await;
+    assert!(html.contains("16 open"), "{html}");
+}

@@ -96,8 +96,15 @@ impl Forge {
                     done.closed.push(r.number);
                     if let Some(sender) = pusher {
                         let issue = tx.issue_by_id(id).await?;
-                        self.issues_hook(&mut tx, repo, IssueAction::Closed, &issue, sender)
-                            .await?;
+                        self.issues_hook(
+                            &mut tx,
+                            repo,
+                            IssueAction::Closed,
+                            &issue,
+                            sender,
+                            Some(sha),
+                        )
+                        .await?;
                     }
                 }
             } else if tx.insert_event(event("referenced")).await? {

@@ -23,8 +23,15 @@ impl Forge {
         let issue = tx.issue_by_id(id).await?;
         self.record_mentions(&mut tx, &who.repo, &issue, actor.user.id, body)
             .await?;
-        self.issues_hook(&mut tx, &who.repo, IssueAction::Opened, &issue, &actor.user)
-            .await?;
+        self.issues_hook(
+            &mut tx,
+            &who.repo,
+            IssueAction::Opened,
+            &issue,
+            &actor.user,
+            None,
+        )
+        .await?;
         tx.commit().await?;
         Ok(issue)
     }
@@ -63,8 +70,15 @@ impl Forge {
         let issue = tx.issue_by_id(id).await?;
         self.record_mentions(&mut tx, &who.repo, &issue, actor.user.id, body)
             .await?;
-        self.issues_hook(&mut tx, &who.repo, IssueAction::Edited, &issue, &actor.user)
-            .await?;
+        self.issues_hook(
+            &mut tx,
+            &who.repo,
+            IssueAction::Edited,
+            &issue,
+            &actor.user,
+            None,
+        )
+        .await?;
         tx.commit().await?;
         Ok(issue)
     }
@@ -106,7 +120,7 @@ impl Forge {
         } else {
             IssueAction::Closed
         };
-        self.issues_hook(&mut tx, &who.repo, action, &issue, &actor.user)
+        self.issues_hook(&mut tx, &who.repo, action, &issue, &actor.user, None)
             .await?;
         tx.commit().await?;
         Ok(issue)
@@ -216,10 +230,11 @@ impl Forge {
         action: IssueAction,
         issue: &Issue,
         sender: &User,
+        commit: Option<&str>,
     ) -> Result<()> {
-        let _ = (tx, repo, action, issue, sender);
+        let _ = (tx, repo, action, issue, sender, commit);
         // wire: let labels = self.with_labels(vec![issue.clone()]).await?.pop().map(|(_, l)| l).unwrap_or_default();
-        // wire: let payload = super::payload::issues_event(BASE_URL, action, repo, issue, &labels, sender, None);
+        // wire: let payload = super::payload::issues_event(BASE_URL, action, repo, issue, &labels, sender, commit);
         // wire: self.queue_webhook_event(tx, repo, "issues", None, payload).await?;
         Ok(())
     }

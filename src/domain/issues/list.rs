@@ -64,9 +64,19 @@ impl Forge {
             open_count,
             closed_count,
         };
-        let all_labels = self.db.labels(repo.id).await?;
+        let names: Vec<&str> = q
+            .labels
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+            .collect();
+        let all_labels = if names.is_empty() {
+            Vec::new()
+        } else {
+            self.db.labels(repo.id).await?
+        };
         let mut label_ids = Vec::new();
-        for name in q.labels.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        for name in names {
             match all_labels
                 .iter()
                 .find(|l| l.name.eq_ignore_ascii_case(name))
