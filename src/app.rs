@@ -191,6 +191,7 @@ impl App {
         if settled > 0 {
             tracing::info!(settled, "settled pushes left pending by the last run");
         }
+        forge.replay_issue_refs().await?;
         let hook_socket = crate::transport::hook_rpc::bind(&forge.hooks.socket)?;
         let listener = TcpListener::bind(config.http_addr)
             .await

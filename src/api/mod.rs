@@ -5,6 +5,7 @@
 mod auth;
 mod error;
 mod hooks;
+mod issues;
 
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ where
         .route("/version", get(show_version))
         .route("/user", get(show_current_user))
         .merge(hooks::router())
+        .merge(issues::router())
         .fallback(|| async { ApiError::NotFound })
 }
 

@@ -41,6 +41,7 @@ pub(super) fn repo_from_row(row: RepoRow) -> Repo {
         description: row.description,
         is_private: row.is_private,
         default_branch: row.default_branch,
+        open_issues: None,
     }
 }
 
@@ -91,7 +92,8 @@ impl Forge {
             .db
             .repo_by_path(path.owner.as_str(), path.name.as_str())
             .await?;
-        let repo = repo_from_row(row.ok_or(Error::NotFound)?);
+        let mut repo = repo_from_row(row.ok_or(Error::NotFound)?);
+        repo.open_issues = Some(self.db.open_issue_count(repo.id).await?);
         let collaborator = match actor {
             Some(a) if a.user.id != repo.owner_id => self
                 .db
@@ -119,6 +121,7 @@ mod tests {
             description: String::new(),
             is_private: private,
             default_branch: "main".into(),
+            open_issues: None,
         }
     }
 

@@ -5,6 +5,7 @@ mod authorize;
 mod browse;
 mod credentials;
 pub mod deploys;
+pub mod issues;
 mod password_check;
 pub mod push;
 mod repo_settings;
@@ -21,6 +22,7 @@ use crate::storage::{Db, StorageError};
 
 pub use authorize::effective_access;
 pub use credentials::{NewTokenSecret, random_hex};
+pub use issues::{IssueAccess, IssueList, IssueQuery, IssueState, PushedRefs};
 pub use password_check::PasswordCheck;
 pub use repo_settings::Collaborator;
 pub use sessions::{LoginThrottle, NewSession, Session};
@@ -68,6 +70,7 @@ fn conflict_message(constraint: &str) -> String {
         "ssh_keys_fingerprint_key" => "that SSH key is already in use".into(),
         "access_tokens_user_title_key" => "you already have a token with that title".into(),
         "repositories_owner_name_key" => "a repository with that name already exists".into(),
+        "labels_repo_name_key" => "a label with that name already exists".into(),
         other => format!("already exists ({other})"),
     }
 }

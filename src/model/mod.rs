@@ -2,12 +2,14 @@
 
 pub mod access;
 pub mod allow_list;
+pub mod issue;
 pub mod names;
 pub mod push;
 pub mod webhook;
 
 pub use access::{RepoAccess, SiteRole, TokenScope};
 pub use allow_list::HostAllowList;
+pub use issue::{Comment, Issue, IssueId, Label, TimelineEvent};
 pub use names::{Email, NameError, RepoName, RepoPath, TreePath, Username};
 pub use push::{PushEvent, RefUpdate, ZERO_ID};
 pub use webhook::{ContentType, DeliveryState, Webhook, WebhookEventKind};
@@ -39,6 +41,9 @@ pub struct Repo {
     pub description: String,
     pub is_private: bool,
     pub default_branch: String,
+    /// Open issues, for the repository tabs; counted when the repository is loaded for a
+    /// visitor (`Forge::access`), None where nobody needed it.
+    pub open_issues: Option<i64>,
 }
 
 impl Repo {

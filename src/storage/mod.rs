@@ -1,8 +1,11 @@
 //! All SQL lives in this room, one file per table group, checked at compile time by
 //! `sqlx::query!` against the offline data in `.sqlx/`.
 
+mod comments;
 mod deploys;
+mod issues;
 mod keys;
+mod labels;
 mod protection;
 mod pushes;
 mod repos;
@@ -13,7 +16,9 @@ mod users;
 mod webhook_deliveries;
 mod webhooks;
 
+pub use comments::NewEvent;
 pub use deploys::{DeployLogRow, DeployRunRow, NewDeployRun};
+pub use issues::{IssueFilter, NewIssue};
 pub use keys::{KeyRow, NewKey};
 pub use protection::ProtectedBranchRow;
 pub use pushes::{NewPush, PendingPushRow};

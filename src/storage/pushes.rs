@@ -104,6 +104,52 @@ impl Db {
     }
 }
 
+impl Db {
+    /// A pending push as post-receive will record it with `refs`, read before its transaction
+    /// (so what is prepared from it needs no second connection inside the transaction).
+    pub async fn pending_push_as_event(&self, id: i64, refs: &[RefUpdate]) -> Result<Option<PushEvent>> {
+        let Some(e) = sqlx::query!(
+            "SELECT id, repo_id, pusher_id, pusher_name, push_options FROM push_events
+             WHERE id = $1 AND state = 'pending'",
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(PushEvent {
+            id: e.id,
+            repo_id: e.repo_id,
+            pusher_id: e.pusher_id,
+            pusher: e.pusher_name,
+            refs: refs.to_vec(),
+            push_options: e.push_options,
+            received_at: OffsetDateTime::now_utc(),
+        }))
+    }
+
+    /// Received pushes whose commits have not been applied to issues yet, oldest first.
+    pub async fn pushes_without_issue_refs(&self) -> Result<Vec<i64>> {
+        Ok(sqlx::query_scalar!(
+            "SELECT id FROM push_events
+             WHERE state = 'received' AND issues_applied_at IS NULL ORDER BY id"
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn mark_issue_refs_applied(&self, id: i64) -> Result<()> {
+        sqlx::query!(
+            "UPDATE push_events SET issues_applied_at = now() WHERE id = $1",
+            id
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
 impl Tx {
     /// Marks a pending push received with the updates git actually made (a subset of those
     /// pre-receive allowed when some failed). Returns None when the push is unknown or settled.

@@ -37,6 +37,7 @@ where
         .merge(pages::home::router())
         .merge(pages::repo::router())
         .merge(pages::history::router())
+        .merge(pages::issues::router())
         .merge(pages::settings::router())
         .merge(pages::repo_settings::router())
         .merge(pages::deploys::router())

@@ -2,6 +2,23 @@
 
 use crate::helpers::*;
 
+/// Markdown that tries to run script every way the web UI issue listed; shared by every page
+/// that renders user text.
+pub(crate) const HOSTILE_MARKDOWN: &str = "# Hi\n\n<script>alert(1)</script>\n\n[click](javascript:alert(1))\n\n<img src=x onerror=alert(1)>\n\n\
+     <svg onload=alert(1)><circle/></svg>\n\n<a href=\"jAvAsCrIpT:alert(1)\">x</a>\n";
+
+/// What must not appear in a page's lower-cased HTML after rendering hostile text. Escaped text
+/// may spell these out; a live tag or attribute needs a raw `<` or `"`.
+pub(crate) const HOSTILE_MARKERS: [&str; 7] = [
+    "<script",
+    "href=\"javascript:",
+    "onerror=",
+    "onload=\"",
+    "<svg",
+    "onmouseover=\"",
+    "<b onmouseover",
+];
+
 /// The listing row of entry `name` (its link, last-commit subject and age).
 fn entry_row(html: &str, name: &str) -> String {
     html.lines()
@@ -287,12 +304,7 @@ async fn hostile_readmes_and_file_names_render_inert() {
     app.create_repo("alice", "evil", false).await;
     let src = app.workdir("src");
     git_ok(&src, &["init", "-q", "-b", "main"]).await;
-    std::fs::write(
-        src.join("README.md"),
-        "# Hi\n\n<script>alert(1)</script>\n\n[click](javascript:alert(1))\n\n<img src=x onerror=alert(1)>\n\n\
-         <svg onload=alert(1)><circle/></svg>\n\n<a href=\"jAvAsCrIpT:alert(1)\">x</a>\n",
-    )
-    .unwrap();
+    std::fs::write(src.join("README.md"), HOSTILE_MARKDOWN).unwrap();
     std::fs::write(src.join("<script>alert(1)<"), "x").unwrap();
     std::fs::write(src.join("\" onmouseover=\"alert(1)"), "y").unwrap();
     std::fs::write(
@@ -317,16 +329,7 @@ async fn hostile_readmes_and_file_names_render_inert() {
         let (status, html) = get(&app, path).await;
         assert_eq!(status, 200, "{path}");
         let lower = html.to_lowercase();
-        // Escaped text may spell these out; a live tag or attribute needs a raw `<` or `"`.
-        for bad in [
-            "<script",
-            "href=\"javascript:",
-            "onerror=",
-            "onload=\"",
-            "<svg",
-            "onmouseover=\"",
-            "<b onmouseover",
-        ] {
+        for bad in HOSTILE_MARKERS {
             assert!(!lower.contains(bad), "{path}: `{bad}` survived:\n{html}");
         }
     }

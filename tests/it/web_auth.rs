@@ -4,14 +4,14 @@ use reqwest::redirect::Policy;
 
 use crate::helpers::*;
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
         .unwrap()
 }
 
-fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
     res.headers()
         .get_all("set-cookie")
         .iter()
@@ -20,7 +20,7 @@ fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn cookie_value(set_cookie: &str) -> String {
+pub(crate) fn cookie_value(set_cookie: &str) -> String {
     set_cookie
         .split(';')
         .next()
@@ -41,7 +41,12 @@ pub(crate) fn hidden(html: &str, name: &str) -> String {
 }
 
 /// Posts the sign-in form as a browser would; returns the response.
-async fn post_login(app: &TestApp, user: &str, password: &str, next: &str) -> reqwest::Response {
+pub(crate) async fn post_login(
+    app: &TestApp,
+    user: &str,
+    password: &str,
+    next: &str,
+) -> reqwest::Response {
     let form = client()
         .get(format!("{}/login", app.base))
         .send()

@@ -107,12 +107,17 @@ impl Forge {
         pending: i64,
         updates: &[RefUpdate],
     ) -> Result<Option<(PushEvent, Vec<super::super::deploys::QueuedRun>)>> {
+        // Webhook payloads read git and the database: before the transaction, never holding
+        // its connection while waiting for another.
+        let Some(draft) = self.db.pending_push_as_event(pending, updates).await? else {
+            return Ok(None);
+        };
+        let hooks = self.prepare_push_webhooks(repo, &draft).await?;
         let mut tx: Tx = self.db.begin().await?;
         let Some(event) = tx.receive_push(pending, updates).await? else {
             return Ok(None);
         };
         let runs = self.queue_push_deploys(&mut tx, repo, &event).await?;
-        let hooks = self.prepare_push_webhooks(repo, &event).await?;
         self.queue_push_webhooks(&mut tx, &hooks).await?;
         tx.commit().await?;
         self.deploys.wake();
@@ -120,7 +125,38 @@ impl Forge {
         if let Err(e) = self.after_push(repo).await {
             tracing::warn!(error = %e, repo = %repo.full_name(), "after-push bookkeeping failed");
         }
+        self.apply_issue_refs(repo, &event).await;
         Ok(Some((event, runs)))
+    }
+
+    /// `fixes #12` and friends from the pushed commits; on failure it is retried at the next
+    /// start (see `replay_issue_refs`), never lost and never done twice.
+    async fn apply_issue_refs(&self, repo: &Repo, event: &PushEvent) {
+        let applied = match self.apply_pushed_commits(repo, event).await {
+            Ok(_) => self
+                .db
+                .mark_issue_refs_applied(event.id)
+                .await
+                .map_err(Error::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = applied {
+            tracing::warn!(error = %e, push = event.id, "applying commit references to issues failed; retried at the next start");
+        }
+    }
+
+    /// At start: pushes received but not applied to issues (the server stopped in between).
+    pub async fn replay_issue_refs(&self) -> Result<usize> {
+        let pending = self.db.pushes_without_issue_refs().await?;
+        for id in &pending {
+            let Some(event) = self.db.push_event(*id).await? else {
+                continue;
+            };
+            if let Some(repo) = self.repo_by_id(event.repo_id).await? {
+                self.apply_issue_refs(&repo, &event).await;
+            }
+        }
+        Ok(pending.len())
     }
 }
 

@@ -50,6 +50,11 @@ impl WebhookService {
         Arc::clone(&self.config.read().expect("never poisoned"))
     }
 
+    /// The public base URL payloads link to.
+    pub fn base_url(&self) -> String {
+        self.config().base_url.clone()
+    }
+
     /// Resolves when someone called `wake_up`, or at once if they did since the last wait.
     pub async fn woken(&self) {
         self.wake.notified().await;

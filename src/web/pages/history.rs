@@ -182,6 +182,8 @@ struct CommitPage {
     truncated: bool,
     /// "Deploy this commit" buttons, for writers.
     deploys: Vec<String>,
+    /// (number, title, open) of the issues the message mentions.
+    issues: Vec<(i64, String, bool)>,
 }
 
 /// `/commit/SHA`: message, author, parents, changed files with counts and the diff, cut with a
@@ -218,6 +220,8 @@ async fn show_commit(
         return Ok((headers, diff.to_patch()).into_response());
     }
     let c = &diff.commit;
+    let message = format!("{}\n\n{}", c.subject, c.body);
+    let issues = st.forge.mentioned_issues(&repo, &message).await?;
     render(CommitPage {
         nav: user.nav(),
         repo: RepoHeader::new(&repo, &c.id.0),
@@ -233,6 +237,10 @@ async fn show_commit(
         truncated: diff.truncated,
         files: diff.files.into_iter().map(FileView::from).collect(),
         deploys: super::deploys::startable_deploys(&st, user.actor(), &repo).await?,
+        issues: issues
+            .into_iter()
+            .map(|i| (i.number, i.title.clone(), i.is_open()))
+            .collect(),
     })
 }
 

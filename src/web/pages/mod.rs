@@ -4,6 +4,7 @@ pub mod auth;
 pub mod deploys;
 pub mod history;
 pub mod home;
+pub mod issues;
 pub mod repo;
 pub mod repo_hooks;
 pub mod repo_settings;
@@ -43,6 +44,8 @@ pub struct RepoHeader {
     pub default_branch: String,
     /// The revision the page is at (a branch, tag or commit id), for the tabs' links.
     pub rev: String,
+    /// For the Issues tab.
+    pub open_issues: Option<i64>,
 }
 
 impl RepoHeader {
@@ -54,6 +57,7 @@ impl RepoHeader {
             is_private: repo.is_private,
             default_branch: repo.default_branch.clone(),
             rev: rev.to_owned(),
+            open_issues: repo.open_issues,
         }
     }
 }

@@ -1,0 +1,303 @@
+//! Issues, comments and labels in Gitea's shape (`/api/v1/repos/{owner}/{repo}/issues...`).
+//! The JSON objects come from `domain::issues::payload`, the same ones webhooks carry.
+
+use axum::extract::{FromRef, Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{ApiActor, ApiError, ApiState, RequireApiActor, repo_path};
+use crate::domain::issues::payload::{comment_json, issue_json, label_json};
+use crate::domain::{IssueAccess, IssueQuery, IssueState};
+use crate::model::Actor;
+
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
+    Router::new()
+        .route(
+            "/repos/{owner}/{repo}/issues",
+            get(list_issues).post(create_issue),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{index}",
+            get(show_issue).patch(update_issue),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{index}/comments",
+            get(list_comments).post(create_comment),
+        )
+        .route(
+            "/repos/{owner}/{repo}/labels",
+            get(list_labels).post(create_label),
+        )
+}
+
+async fn access(
+    st: &ApiState,
+    actor: Option<&Actor>,
+    owner: &str,
+    repo: &str,
+) -> Result<IssueAccess, ApiError> {
+    Ok(st
+        .forge
+        .issue_access(actor, &repo_path(owner, repo)?)
+        .await?)
+}
+
+/// Gitea's paging: `page` from 1, `limit` up to 50 (default 30).
+fn paging(page: Option<i64>, limit: Option<i64>) -> (i64, i64) {
+    (page.unwrap_or(1).max(1), limit.unwrap_or(30).clamp(1, 50))
+}
+
+async fn issue_value(st: &ApiState, who: &IssueAccess, number: i64) -> Result<Value, ApiError> {
+    let (issue, labels) = st.forge.issue(&who.repo, number).await?;
+    Ok(issue_json(&st.config.base_url, &who.repo, &issue, &labels))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    /// Comma-separated label names; issues carry all of them.
+    labels: Option<String>,
+    q: Option<String>,
+    created_by: Option<String>,
+    page: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn list_issues(
+    State(st): State<ApiState>,
+    ApiActor(actor): ApiActor,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let who = access(&st, actor.as_ref(), &owner, &repo).await?;
+    let (page, per_page) = paging(q.page, q.limit);
+    let query = IssueQuery {
+        state: IssueState::parse(q.state.as_deref()),
+        labels: q
+            .labels
+            .unwrap_or_default()
+            .split(',')
+            .map(str::to_owned)
+            .collect(),
+        author: q.created_by,
+        text: q.q,
+        page,
+        per_page,
+    };
+    let list = st.forge.list_issues(&who, &query).await?;
+    Ok(Json(
+        list.issues
+            .iter()
+            .map(|(i, l)| issue_json(&st.config.base_url, &who.repo, i, l))
+            .collect(),
+    ))
+}
+
+/// Labels as Gitea clients send them: ids, or (newer clients) names.
+fn label_names(
+    st_labels: &[crate::model::Label],
+    given: &[Value],
+) -> Result<Vec<String>, ApiError> {
+    given
+        .iter()
+        .map(|v| match v {
+            Value::String(name) => Ok(name.clone()),
+            Value::Number(n) => st_labels
+                .iter()
+                .find(|l| Some(l.id) == n.as_i64())
+                .map(|l| l.name.clone())
+                .ok_or_else(|| ApiError::Invalid(format!("there is no label with id {n}"))),
+            _ => Err(ApiError::Invalid("labels are ids or names".into())),
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct CreateIssue {
+    title: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    labels: Vec<Value>,
+    #[serde(default)]
+    closed: bool,
+}
+
+async fn create_issue(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo)): Path<(String, String)>,
+    Json(body): Json<CreateIssue>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let who = access(&st, Some(&actor), &owner, &repo).await?;
+    // Check labels before anything is written, so a bad one opens nothing.
+    let names = if body.labels.is_empty() {
+        Vec::new()
+    } else {
+        let all = st.forge.labels(&who.repo).await?;
+        if !who.can_triage() {
+            return Err(ApiError::Forbidden(
+                "setting labels needs write access".into(),
+            ));
+        }
+        label_names(&all, &body.labels)?
+    };
+    let issue = st.forge.open_issue(&who, &body.title, &body.body).await?;
+    if !names.is_empty() {
+        st.forge
+            .set_issue_labels(&who, issue.number, &names)
+            .await?;
+    }
+    if body.closed {
+        st.forge.set_issue_state(&who, issue.number, false).await?;
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(issue_value(&st, &who, issue.number).await?),
+    ))
+}
+
+async fn show_issue(
+    State(st): State<ApiState>,
+    ApiActor(actor): ApiActor,
+    Path((owner, repo, index)): Path<(String, String, i64)>,
+) -> Result<Json<Value>, ApiError> {
+    let who = access(&st, actor.as_ref(), &owner, &repo).await?;
+    Ok(Json(issue_value(&st, &who, index).await?))
+}
+
+#[derive(Deserialize)]
+struct EditIssue {
+    title: Option<String>,
+    body: Option<String>,
+    state: Option<String>,
+    labels: Option<Vec<Value>>,
+}
+
+async fn update_issue(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo, index)): Path<(String, String, i64)>,
+    Json(body): Json<EditIssue>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let who = access(&st, Some(&actor), &owner, &repo).await?;
+    let open = match body.state.as_deref() {
+        None => None,
+        Some("open") => Some(true),
+        Some("closed") => Some(false),
+        Some(other) => {
+            return Err(ApiError::Invalid(format!(
+                "state '{other}' is not open or closed"
+            )));
+        }
+    };
+    if body.title.is_some() || body.body.is_some() {
+        st.forge
+            .edit_issue(&who, index, body.title.as_deref(), body.body.as_deref())
+            .await?;
+    }
+    if let Some(labels) = &body.labels {
+        let all = st.forge.labels(&who.repo).await?;
+        let names = label_names(&all, labels)?;
+        st.forge.set_issue_labels(&who, index, &names).await?;
+    }
+    if let Some(open) = open {
+        st.forge.set_issue_state(&who, index, open).await?;
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(issue_value(&st, &who, index).await?),
+    ))
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn list_comments(
+    State(st): State<ApiState>,
+    ApiActor(actor): ApiActor,
+    Path((owner, repo, index)): Path<(String, String, i64)>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let who = access(&st, actor.as_ref(), &owner, &repo).await?;
+    let (issue, _) = st.forge.issue(&who.repo, index).await?;
+    // Gitea lists every comment unless asked to page.
+    let (page, per_page) = match (q.page, q.limit) {
+        (None, None) => (1, 100),
+        (p, l) => paging(p, l),
+    };
+    let comments = st.forge.comments(&issue, page, per_page).await?;
+    Ok(Json(
+        comments
+            .iter()
+            .map(|c| comment_json(&st.config.base_url, &who.repo, &issue, c))
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+struct CreateComment {
+    body: String,
+}
+
+async fn create_comment(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo, index)): Path<(String, String, i64)>,
+    Json(body): Json<CreateComment>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let who = access(&st, Some(&actor), &owner, &repo).await?;
+    let comment = st.forge.comment_on_issue(&who, index, &body.body).await?;
+    let (issue, _) = st.forge.issue(&who.repo, index).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(comment_json(
+            &st.config.base_url,
+            &who.repo,
+            &issue,
+            &comment,
+        )),
+    ))
+}
+
+async fn list_labels(
+    State(st): State<ApiState>,
+    ApiActor(actor): ApiActor,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let who = access(&st, actor.as_ref(), &owner, &repo).await?;
+    let labels = st.forge.labels(&who.repo).await?;
+    Ok(Json(labels.iter().map(label_json).collect()))
+}
+
+#[derive(Deserialize)]
+struct CreateLabel {
+    name: String,
+    color: String,
+    #[serde(default)]
+    description: String,
+}
+
+async fn create_label(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo)): Path<(String, String)>,
+    Json(body): Json<CreateLabel>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let who = access(&st, Some(&actor), &owner, &repo).await?;
+    let label = st
+        .forge
+        .create_label(&who, &body.name, &body.color, &body.description)
+        .await?;
+    Ok((StatusCode::CREATED, Json(label_json(&label))))
+}

@@ -1,0 +1,162 @@
+//! Labels: a repository's list (writers manage it) and the labels on an issue.
+
+use super::{Error, Forge, IssueAccess, Result};
+use crate::model::{Label, Repo};
+use crate::storage::NewEvent;
+
+/// `#rrggbb` or `rrggbb` (as Gitea accepts), stored lower case with the `#`.
+pub fn parse_color(s: &str) -> Result<String> {
+    let hex = s.trim().trim_start_matches('#');
+    if hex.len() == 6 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(format!("#{}", hex.to_ascii_lowercase()))
+    } else {
+        Err(Error::InvalidInput(format!(
+            "'{s}' is not a colour like #d73a4a"
+        )))
+    }
+}
+
+/// 1 to 50 characters, one line, no comma (lists of labels in URLs are comma-separated).
+pub fn check_label_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.chars().count() > 50
+        || name.chars().any(|c| c.is_control() || c == ',')
+    {
+        return Err(Error::InvalidInput(
+            "a label name is 1 to 50 characters, without commas".into(),
+        ));
+    }
+    Ok(name)
+}
+
+fn check_description(d: &str) -> Result<&str> {
+    let d = d.trim();
+    if d.chars().count() > 200 || d.chars().any(char::is_control) {
+        return Err(Error::InvalidInput(
+            "a label description is one line of at most 200 characters".into(),
+        ));
+    }
+    Ok(d)
+}
+
+impl Forge {
+    pub async fn labels(&self, repo: &Repo) -> Result<Vec<Label>> {
+        Ok(self.db.labels(repo.id).await?)
+    }
+
+    pub async fn create_label(
+        &self,
+        who: &IssueAccess,
+        name: &str,
+        color: &str,
+        description: &str,
+    ) -> Result<Label> {
+        who.require(who.can_triage(), "manage labels")?;
+        let label = self
+            .db
+            .insert_label(
+                who.repo.id,
+                check_label_name(name)?,
+                &parse_color(color)?,
+                check_description(description)?,
+            )
+            .await?;
+        Ok(label)
+    }
+
+    pub async fn update_label(
+        &self,
+        who: &IssueAccess,
+        id: i64,
+        name: &str,
+        color: &str,
+        description: &str,
+    ) -> Result<()> {
+        who.require(who.can_triage(), "manage labels")?;
+        let found = self
+            .db
+            .update_label(
+                who.repo.id,
+                id,
+                check_label_name(name)?,
+                &parse_color(color)?,
+                check_description(description)?,
+            )
+            .await?;
+        if found { Ok(()) } else { Err(Error::NotFound) }
+    }
+
+    pub async fn delete_label(&self, who: &IssueAccess, id: i64) -> Result<()> {
+        who.require(who.can_triage(), "manage labels")?;
+        if self.db.delete_label(who.repo.id, id).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// Makes issue `number` carry exactly the labels named (case-insensitively); an unknown
+    /// name is refused. Each label added or removed is a timeline event.
+    pub async fn set_issue_labels(
+        &self,
+        who: &IssueAccess,
+        number: i64,
+        names: &[String],
+    ) -> Result<Vec<Label>> {
+        let actor = who.require(who.can_triage(), "set labels")?;
+        let all = self.db.labels(who.repo.id).await?;
+        let mut ids = Vec::new();
+        for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+            let label = all
+                .iter()
+                .find(|l| l.name.eq_ignore_ascii_case(name))
+                .ok_or_else(|| Error::InvalidInput(format!("there is no label '{name}'")))?;
+            ids.push(label.id);
+        }
+        let mut tx = self.db.begin().await?;
+        let id = self.locked(&mut tx, &who.repo, number).await?;
+        let (added, removed) = tx.set_issue_labels(who.repo.id, id, &ids).await?;
+        for (kind, label) in added
+            .iter()
+            .map(|l| ("labeled", l))
+            .chain(removed.iter().map(|l| ("unlabeled", l)))
+        {
+            tx.insert_event(NewEvent {
+                issue_id: id,
+                actor_id: Some(actor.user.id),
+                kind,
+                label_name: Some(&label.name),
+                label_color: Some(&label.color),
+                ..NewEvent::default()
+            })
+            .await?;
+        }
+        tx.commit().await?;
+        let mut now: Vec<Label> = all.into_iter().filter(|l| ids.contains(&l.id)).collect();
+        now.dedup_by_key(|l| l.id);
+        Ok(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_with_or_without_hash() {
+        assert_eq!(parse_color("#D73A4A").unwrap(), "#d73a4a");
+        assert_eq!(parse_color("00aabb").unwrap(), "#00aabb");
+        for bad in ["", "#fff", "red", "#12345g", "#1234567", "javascript:x"] {
+            assert!(parse_color(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn label_names() {
+        assert_eq!(check_label_name(" bug ").unwrap(), "bug");
+        assert!(check_label_name("a,b").is_err());
+        assert!(check_label_name("").is_err());
+        assert!(check_label_name(&"x".repeat(51)).is_err());
+    }
+}

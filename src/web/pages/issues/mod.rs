@@ -1,0 +1,147 @@
+//! The issue tracker's pages: `/OWNER/REPO/issues` (list, new), `/issues/N` (the issue with its
+//! timeline and forms) and `/labels`. Forms post back with the session's CSRF token; a
+//! "Preview" button re-renders the form with the rendered markdown, so no JavaScript is needed.
+
+mod labels;
+mod list;
+mod show;
+
+use std::collections::HashSet;
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::{get, post};
+
+use crate::domain::IssueAccess;
+use crate::domain::issues::refs::ref_spans;
+use crate::model::{Actor, Label, Repo, RepoName, RepoPath, Username};
+use crate::web::WebState;
+use crate::web::error::WebError;
+use crate::web::markdown;
+
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    WebState: FromRef<S>,
+{
+    Router::new()
+        .route("/{owner}/{repo}/issues", get(list::show_issues))
+        .route(
+            "/{owner}/{repo}/issues/new",
+            get(list::new_issue).post(list::create_issue),
+        )
+        .route("/{owner}/{repo}/issues/{number}", get(show::show_issue))
+        .route(
+            "/{owner}/{repo}/issues/{number}/comment",
+            post(show::add_comment),
+        )
+        .route(
+            "/{owner}/{repo}/issues/{number}/state",
+            post(show::change_state),
+        )
+        .route(
+            "/{owner}/{repo}/issues/{number}/edit",
+            post(show::edit_issue),
+        )
+        .route(
+            "/{owner}/{repo}/issues/{number}/comments/{id}/edit",
+            post(show::edit_comment),
+        )
+        .route(
+            "/{owner}/{repo}/issues/{number}/labels",
+            post(show::set_labels),
+        )
+        .route(
+            "/{owner}/{repo}/labels",
+            get(labels::show_labels).post(labels::create_label),
+        )
+        .route(
+            "/{owner}/{repo}/labels/{id}/edit",
+            post(labels::update_label),
+        )
+        .route(
+            "/{owner}/{repo}/labels/{id}/delete",
+            post(labels::delete_label),
+        )
+}
+
+/// The repository in the URL as `actor` sees its issues (a 404 if they cannot read it).
+async fn issue_access(
+    st: &WebState,
+    actor: Option<&Actor>,
+    owner: &str,
+    name: &str,
+) -> Result<IssueAccess, WebError> {
+    let path = RepoPath {
+        owner: Username::parse(owner)?,
+        name: RepoName::parse_url_segment(name)?,
+    };
+    Ok(st.forge.issue_access(actor, &path).await?)
+}
+
+/// For actions on a repository the visitor can see: a refusal is a 403 that says why (the
+/// repository's existence is no secret to them), anything else as usual.
+fn refused(e: crate::domain::Error) -> WebError {
+    match e {
+        crate::domain::Error::Forbidden(why) => WebError::Forbidden(why),
+        other => other.into(),
+    }
+}
+
+/// A label as chips show it: its colour and a text colour that stays readable on it.
+pub struct LabelView {
+    pub id: i64,
+    pub name: String,
+    pub color: String,
+    pub text: &'static str,
+    pub description: String,
+}
+
+impl From<&Label> for LabelView {
+    fn from(l: &Label) -> Self {
+        let channel =
+            |i: usize| u32::from_str_radix(l.color.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0);
+        // Perceived brightness (ITU-R BT.601 weights).
+        let brightness = channel(1) * 299 + channel(3) * 587 + channel(5) * 114;
+        Self {
+            id: l.id,
+            name: l.name.clone(),
+            color: l.color.clone(),
+            text: if brightness > 150_000 {
+                "#000000"
+            } else {
+                "#ffffff"
+            },
+            description: l.description.clone(),
+        }
+    }
+}
+
+/// Renders markdown with `#N` linked for every number in `known`.
+fn render_text(repo: &Repo, text: &str, known: &HashSet<i64>) -> String {
+    markdown::render_with_issue_links(text, |n| {
+        known
+            .contains(&n)
+            .then(|| format!("/{}/{}/issues/{n}", repo.owner, repo.name))
+    })
+}
+
+/// The issue numbers that `texts` mention and that exist, for `render_text`.
+async fn known_refs<'a>(
+    st: &WebState,
+    repo: &Repo,
+    texts: impl Iterator<Item = &'a str>,
+) -> Result<HashSet<i64>, WebError> {
+    let mut numbers: Vec<i64> = texts
+        .flat_map(|t| ref_spans(t).into_iter().map(|(_, n)| n))
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    numbers.truncate(500);
+    Ok(st
+        .forge
+        .existing_issues(repo, &numbers)
+        .await?
+        .into_iter()
+        .collect())
+}

@@ -1,0 +1,370 @@
+//! `/OWNER/REPO/issues/N`: the issue, its timeline, and the forms to comment, close, reopen,
+//! edit and label it.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{LabelView, issue_access, known_refs, refused, render_text};
+use crate::domain::IssueAccess;
+use crate::model::{Label, TimelineEvent};
+use crate::web::WebState;
+use crate::web::error::WebError;
+use crate::web::pages::{RepoHeader, message_or_error, render};
+use crate::web::session::{MaybeUser, Nav, RequireUser};
+use crate::web::view::{age, date};
+
+struct CommentView {
+    id: i64,
+    author: String,
+    html: String,
+    body: String,
+    can_edit: bool,
+    edited: bool,
+}
+
+struct EventView {
+    kind: String,
+    actor: String,
+    age: String,
+    date: String,
+    comment: Option<CommentView>,
+    label: Option<LabelView>,
+    commit: Option<String>,
+    short: String,
+    source_number: Option<i64>,
+    old_title: String,
+}
+
+/// What a form that went back to the page carried (a preview, or a refusal to show).
+#[derive(Default)]
+struct Draft {
+    message: String,
+    comment: String,
+    comment_preview: Option<String>,
+    /// (title, body, preview) of the issue's edit form, open when set.
+    edit: Option<(String, String, Option<String>)>,
+    /// (comment id, body, preview) of a comment's edit form.
+    comment_edit: Option<(i64, String, Option<String>)>,
+}
+
+#[derive(Template)]
+#[template(path = "repo/issues/show.html")]
+struct IssuePage {
+    nav: Nav,
+    repo: RepoHeader,
+    tab: &'static str,
+    number: i64,
+    title: String,
+    body: String,
+    body_html: String,
+    is_open: bool,
+    author: String,
+    age: String,
+    date: String,
+    closed_by: String,
+    closed_by_commit: String,
+    labels: Vec<LabelView>,
+    /// Every label of the repository and whether the issue carries it (for writers' form).
+    label_choices: Vec<(LabelView, bool)>,
+    timeline: Vec<EventView>,
+    signed_in: bool,
+    can_participate: bool,
+    can_edit: bool,
+    can_triage: bool,
+    draft: Draft,
+}
+
+impl IssuePage {
+    fn edit_title(&self) -> &str {
+        self.draft.edit.as_ref().map_or(&self.title, |e| &e.0)
+    }
+    fn edit_body(&self) -> &str {
+        self.draft.edit.as_ref().map_or(&self.body, |e| &e.1)
+    }
+    fn edit_preview(&self) -> Option<&str> {
+        self.draft.edit.as_ref().and_then(|e| e.2.as_deref())
+    }
+    /// The body a comment's edit form shows: the draft's for the comment being edited.
+    fn comment_edit_body<'a>(&'a self, c: &'a CommentView) -> &'a str {
+        match &self.draft.comment_edit {
+            Some((id, body, _)) if *id == c.id => body,
+            _ => &c.body,
+        }
+    }
+    fn comment_edit_preview(&self, id: i64) -> Option<&str> {
+        match &self.draft.comment_edit {
+            Some((cid, _, preview)) if *cid == id => preview.as_deref(),
+            _ => None,
+        }
+    }
+    fn editing_comment(&self, id: i64) -> bool {
+        matches!(&self.draft.comment_edit, Some((cid, _, _)) if *cid == id)
+    }
+}
+
+fn label_of(e: &TimelineEvent) -> Option<LabelView> {
+    let name = e.label_name.clone()?;
+    Some(LabelView::from(&Label {
+        id: 0,
+        name,
+        color: e.label_color.clone().unwrap_or_else(|| "#cccccc".into()),
+        description: String::new(),
+    }))
+}
+
+async fn issue_page(
+    st: &WebState,
+    nav: Nav,
+    who: &IssueAccess,
+    number: i64,
+    draft: Draft,
+) -> Result<Response, WebError> {
+    let repo = &who.repo;
+    let (issue, labels) = st.forge.issue(repo, number).await?;
+    let events = st.forge.timeline(&issue).await?;
+    let texts = std::iter::once(issue.body.as_str()).chain(
+        events
+            .iter()
+            .filter_map(|e| e.comment.as_ref().map(|c| c.body.as_str())),
+    );
+    let known = known_refs(st, repo, texts).await?;
+    let all_labels = if who.can_triage() {
+        st.forge.labels(repo).await?
+    } else {
+        Vec::new()
+    };
+    let timeline = events
+        .iter()
+        .filter(|e| e.kind != "opened")
+        .map(|e| EventView {
+            kind: e.kind.clone(),
+            actor: e.actor.clone(),
+            age: age(e.created_at.unix_timestamp()),
+            date: date(e.created_at.unix_timestamp()),
+            comment: e.comment.as_ref().map(|c| CommentView {
+                id: c.id,
+                author: c.author.clone(),
+                html: render_text(repo, &c.body, &known),
+                body: c.body.clone(),
+                can_edit: who.can_edit(c.author_id),
+                edited: c.updated_at != c.created_at,
+            }),
+            label: label_of(e),
+            short: e
+                .commit_id
+                .as_deref()
+                .map_or("", |c| &c[..c.len().min(10)])
+                .to_owned(),
+            commit: e.commit_id.clone(),
+            source_number: e.source_number,
+            old_title: e.old_title.clone().unwrap_or_default(),
+        })
+        .collect();
+    render(IssuePage {
+        nav,
+        repo: RepoHeader::new(repo, &repo.default_branch),
+        tab: "issues",
+        number: issue.number,
+        title: issue.title.clone(),
+        body_html: render_text(repo, &issue.body, &known),
+        body: issue.body.clone(),
+        is_open: issue.is_open(),
+        author: issue.author.clone(),
+        age: age(issue.created_at.unix_timestamp()),
+        date: date(issue.created_at.unix_timestamp()),
+        closed_by: issue.closed_by.clone().unwrap_or_default(),
+        closed_by_commit: issue.closed_by_commit.clone().unwrap_or_default(),
+        label_choices: all_labels
+            .iter()
+            .map(|l| (LabelView::from(l), labels.iter().any(|x| x.id == l.id)))
+            .collect(),
+        labels: labels.iter().map(LabelView::from).collect(),
+        timeline,
+        signed_in: who.actor.is_some(),
+        can_participate: who.can_participate(),
+        can_edit: who.can_edit(issue.author_id),
+        can_triage: who.can_triage(),
+        draft,
+    })
+}
+
+pub(super) async fn show_issue(
+    State(st): State<WebState>,
+    user: MaybeUser,
+    Path((owner, name, number)): Path<(String, String, i64)>,
+) -> Result<Response, WebError> {
+    let who = issue_access(&st, user.actor(), &owner, &name).await?;
+    issue_page(&st, user.nav(), &who, number, Draft::default()).await
+}
+
+fn back_to(who: &IssueAccess, number: i64) -> Response {
+    Redirect::to(&format!(
+        "/{}/{}/issues/{number}",
+        who.repo.owner, who.repo.name
+    ))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+pub(super) struct TextForm {
+    csrf: String,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    action: String,
+}
+
+pub(super) async fn add_comment(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name, number)): Path<(String, String, i64)>,
+    Form(form): Form<TextForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
+    let mut draft = Draft {
+        comment: form.body.clone(),
+        ..Draft::default()
+    };
+    if form.action == "preview" {
+        let known = known_refs(&st, &who.repo, [form.body.as_str()].into_iter()).await?;
+        draft.comment_preview = Some(render_text(&who.repo, &form.body, &known));
+        return issue_page(&st, user.nav(), &who, number, draft).await;
+    }
+    match st.forge.comment_on_issue(&who, number, &form.body).await {
+        Ok(c) => Ok(Redirect::to(&format!(
+            "/{}/{}/issues/{number}#comment-{}",
+            who.repo.owner, who.repo.name, c.id
+        ))
+        .into_response()),
+        Err(e @ (crate::domain::Error::Forbidden(_) | crate::domain::Error::NotFound)) => {
+            Err(refused(e))
+        }
+        Err(e) => {
+            draft.message = message_or_error(e)?;
+            issue_page(&st, user.nav(), &who, number, draft).await
+        }
+    }
+}
+
+pub(super) async fn edit_issue(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name, number)): Path<(String, String, i64)>,
+    Form(form): Form<TextForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
+    let title = form.title.unwrap_or_default();
+    let mut draft = Draft::default();
+    if form.action == "preview" {
+        let known = known_refs(&st, &who.repo, [form.body.as_str()].into_iter()).await?;
+        let html = render_text(&who.repo, &form.body, &known);
+        draft.edit = Some((title, form.body, Some(html)));
+        return issue_page(&st, user.nav(), &who, number, draft).await;
+    }
+    match st
+        .forge
+        .edit_issue(&who, number, Some(&title), Some(&form.body))
+        .await
+    {
+        Ok(_) => Ok(back_to(&who, number)),
+        Err(e @ (crate::domain::Error::Forbidden(_) | crate::domain::Error::NotFound)) => {
+            Err(refused(e))
+        }
+        Err(e) => {
+            draft.message = message_or_error(e)?;
+            draft.edit = Some((title, form.body, None));
+            issue_page(&st, user.nav(), &who, number, draft).await
+        }
+    }
+}
+
+pub(super) async fn edit_comment(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name, number, id)): Path<(String, String, i64, i64)>,
+    Form(form): Form<TextForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
+    let mut draft = Draft::default();
+    if form.action == "preview" {
+        let known = known_refs(&st, &who.repo, [form.body.as_str()].into_iter()).await?;
+        let html = render_text(&who.repo, &form.body, &known);
+        draft.comment_edit = Some((id, form.body, Some(html)));
+        return issue_page(&st, user.nav(), &who, number, draft).await;
+    }
+    match st.forge.edit_comment(&who, number, id, &form.body).await {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/{}/{}/issues/{number}#comment-{id}",
+            who.repo.owner, who.repo.name
+        ))
+        .into_response()),
+        Err(e @ (crate::domain::Error::Forbidden(_) | crate::domain::Error::NotFound)) => {
+            Err(refused(e))
+        }
+        Err(e) => {
+            draft.message = message_or_error(e)?;
+            draft.comment_edit = Some((id, form.body, None));
+            issue_page(&st, user.nav(), &who, number, draft).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct StateForm {
+    csrf: String,
+    /// `open` or `closed`.
+    state: String,
+}
+
+pub(super) async fn change_state(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name, number)): Path<(String, String, i64)>,
+    Form(form): Form<StateForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
+    let open = match form.state.as_str() {
+        "open" => true,
+        "closed" => false,
+        _ => return Err(WebError::BadRequest("state must be open or closed".into())),
+    };
+    st.forge
+        .set_issue_state(&who, number, open)
+        .await
+        .map_err(refused)?;
+    Ok(back_to(&who, number))
+}
+
+/// The labels form: `csrf` and one `label` field per checked label.
+pub(super) async fn set_labels(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name, number)): Path<(String, String, i64)>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let csrf = fields
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map_or("", |(_, v)| v.as_str());
+    user.check_csrf(csrf)?;
+    let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
+    let names: Vec<String> = fields
+        .into_iter()
+        .filter(|(k, _)| k == "label")
+        .map(|(_, v)| v)
+        .collect();
+    st.forge
+        .set_issue_labels(&who, number, &names)
+        .await
+        .map_err(refused)?;
+    Ok(back_to(&who, number))
+}
