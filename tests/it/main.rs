@@ -3,7 +3,9 @@
 mod browser;
 mod cli;
 mod helpers;
+mod highlight;
 mod http_git;
 mod ssh;
 mod web;
+mod web_assets;
 mod web_auth;

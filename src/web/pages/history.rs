@@ -12,6 +12,7 @@ use crate::git::diff::{Change, DiffLimits, FileDiff};
 use crate::git::read::CommitId;
 use crate::web::WebState;
 use crate::web::error::WebError;
+use crate::web::highlight::{self, Budget, DiffLine};
 use crate::web::session::{MaybeUser, Nav};
 use crate::web::view::{CommitRow, age, date};
 
@@ -129,26 +130,18 @@ struct FileView {
     deletions: u32,
     binary: bool,
     skipped: bool,
-    /// (css class, text) per diff line.
-    lines: Vec<(&'static str, String)>,
+    lines: Vec<DiffLine>,
 }
 
-impl From<FileDiff> for FileView {
-    fn from(f: FileDiff) -> Self {
-        let lines = f
-            .hunks
-            .lines()
-            .map(|l| {
-                let class = match l.as_bytes().first() {
-                    Some(b'+') => "add",
-                    Some(b'-') => "del",
-                    Some(b'@') => "hunk",
-                    _ => "ctx",
-                };
-                (class, l.to_owned())
-            })
-            .collect();
-        Self {
+/// The page's view of a commit's files, highlighted when the whole diff is small enough.
+fn file_views(files: Vec<FileDiff>) -> Vec<FileView> {
+    let total: usize = files.iter().map(|f| f.hunks.lines().count()).sum();
+    let highlight = total <= highlight::MAX_DIFF_LINES;
+    let budget = Budget::new();
+    files
+        .into_iter()
+        .map(|f| FileView {
+            lines: highlight::diff(&f.path, &f.hunks, highlight, &budget),
             path: f.path,
             change: match f.change {
                 Change::Added => "added",
@@ -159,9 +152,8 @@ impl From<FileDiff> for FileView {
             deletions: f.deletions,
             binary: f.binary,
             skipped: f.skipped,
-            lines,
-        }
-    }
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -199,11 +191,22 @@ async fn show_commit(
     } else {
         DiffLimits::PAGE
     };
-    let diff = st
+    let found = st
         .forge
-        .read_repo(&repo, move |r| r.commit_diff(&CommitId(id), limits))
+        .read_repo(&repo, move |r| {
+            let Some(mut diff) = r.commit_diff(&CommitId(id), limits)? else {
+                return Ok(None);
+            };
+            // Highlighting is CPU work: done here, on the blocking pool with the diff.
+            let files = if patch {
+                Vec::new()
+            } else {
+                file_views(std::mem::take(&mut diff.files))
+            };
+            Ok(Some((diff, files)))
+        })
         .await?;
-    let diff = diff.ok_or(WebError::NotFound)?;
+    let (diff, files) = found.ok_or(WebError::NotFound)?;
     if patch {
         use axum::response::IntoResponse;
         let headers = [
@@ -229,7 +232,7 @@ async fn show_commit(
         date: date(c.time),
         parents: c.parents.iter().map(|p| p.0.clone()).collect(),
         truncated: diff.truncated,
-        files: diff.files.into_iter().map(FileView::from).collect(),
+        files,
     })
 }
 
