@@ -98,7 +98,7 @@ mod tests {
             ("README.md", "Markdown"),
             ("src/main.rs", "Rust"),
             ("cmd/main.go", "Go"),
-            ("app.js", "JavaScript"),
+            ("app.js", "JavaScript (Babel)"),
             ("main.tf", "Terraform"),
             ("config.toml.example", "TOML"),
             ("Makefile", "Makefile"),

@@ -1,5 +1,5 @@
 //! Syntax highlighting for blob pages and commit diffs, on the server: syntect's parser with the
-//! grammars bat curates (two-face; pure-Rust `fancy-regex`, no C), its scopes folded into a few
+//! grammars bat curates (two-face; Oniguruma regexes), its scopes folded into a few
 //! `hl-*` classes that base.html colours for both themes. Only the parser is used: lines come
 //! back as (class, text) spans that the templates escape like any other text, so no HTML is built
 //! here and the spans of a line always join to exactly that line.
@@ -11,16 +11,17 @@
 
 mod classes;
 mod detect;
+mod memo;
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use syntect::parsing::{ParseState, ScopeStack, SyntaxReference, SyntaxSet};
 
-/// Above this size a file shows plain: syntect with fancy-regex parses a few MB/s of typical
-/// config and code (bench/RESULTS.md), so 256 KiB stays well under the time budget, and it is
-/// 10× the largest hand-written config files we have seen in homelab repositories.
-pub const MAX_BYTES: usize = 256 * 1024;
+/// Above this size a file shows plain. syntect with Oniguruma parsed 0.75–4 MB/s of real files
+/// here (Rust and Python slowest, TOML and YAML fastest), so 128 KiB stays under the time
+/// budget with every grammar, and it is far above hand-written config files.
+pub const MAX_BYTES: usize = 128 * 1024;
 /// More lines than this show plain (a 10,000-line page is already long to read).
 pub const MAX_LINES: usize = 10_000;
 /// A line longer than this (minified JSON, base64 blobs) makes the whole file plain: regex
@@ -32,8 +33,12 @@ pub const MAX_DIFF_LINES: usize = 5_000;
 /// Wall time one page may spend highlighting; lines after it show plain.
 const BUDGET: Duration = Duration::from_millis(200);
 
-/// Loaded once, on first use (about 20 ms to decode; regexes compile lazily per grammar).
+/// Loaded once, on first use (about 2 ms to decode; each grammar's regexes compile on its first
+/// use, 5–60 ms once per language per process).
 static SYNTAXES: LazyLock<SyntaxSet> = LazyLock::new(two_face::syntax::extra_newlines);
+
+static FILES: LazyLock<memo::Memo<Vec<Line>>> = LazyLock::new(memo::Memo::new);
+static DIFFS: LazyLock<memo::Memo<Vec<Arc<Vec<DiffLine>>>>> = LazyLock::new(memo::Memo::new);
 
 /// A piece of a line and its class (`""` for plain text).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,15 +58,23 @@ pub struct DiffLine {
 }
 
 /// A file's lines (as `str::lines` splits them), highlighted when its language is known and it
-/// is within the limits, else plain.
-pub fn file(path: &str, text: &str) -> Vec<Line> {
-    unwind_or(
-        || highlight_file(path, text),
-        || text.lines().map(plain).collect(),
+/// is within the limits, else plain. `key` names the content (commit id and path): a file seen
+/// before is served from memory.
+pub fn file(key: &str, path: &str, text: &str) -> Arc<Vec<Line>> {
+    FILES.get_or_compute(
+        key,
+        || {
+            unwind_or(
+                || highlight_file(path, text),
+                || (text.lines().map(plain).collect(), false),
+            )
+        },
+        |lines| lines.iter().map(memo::line_bytes).sum(),
     )
 }
 
-fn highlight_file(path: &str, text: &str) -> Vec<Line> {
+/// The lines and whether they were highlighted whole (worth keeping).
+fn highlight_file(path: &str, text: &str) -> (Vec<Line>, bool) {
     let first = text.lines().next().unwrap_or("");
     let syntax = detect::syntax_for(path, first).filter(|_| {
         text.len() <= MAX_BYTES
@@ -70,6 +83,7 @@ fn highlight_file(path: &str, text: &str) -> Vec<Line> {
     });
     let budget = Budget::new();
     let mut hl = syntax.map(Highlighter::new);
+    let mut whole = hl.is_some();
     let mut out = Vec::new();
     for l in text.lines() {
         let spans = hl
@@ -77,24 +91,51 @@ fn highlight_file(path: &str, text: &str) -> Vec<Line> {
             .filter(|_| budget.left())
             .and_then(|h| h.line(l));
         out.push(spans.unwrap_or_else(|| {
-            hl = None; // out of time, or the grammar failed on this input: the rest is plain
+            // Out of time, or the grammar failed on this input: the rest is plain.
+            whole &= hl.take().is_none();
             plain(l)
         }));
     }
-    out
+    (out, whole)
 }
 
-/// The lines of a file's unified diff hunks; `highlight` is false when the page's diff is too big
-/// (see [`MAX_DIFF_LINES`]). The old and new sides are parsed separately (context lines feed
-/// both) so a deleted line cannot leave the added ones inside a string; each hunk starts afresh.
-pub fn diff(path: &str, hunks: &str, highlight: bool, budget: &Budget) -> Vec<DiffLine> {
-    unwind_or(
-        || highlight_diff(path, hunks, highlight, budget),
-        || highlight_diff(path, hunks, false, budget),
+/// Each file's diff lines, for (path, unified hunks) pairs of one commit, `key` its id; a commit
+/// seen before is served from memory. Highlighted when all hunks together are at most
+/// [`MAX_DIFF_LINES`], within one page's time budget.
+pub fn diffs(key: &str, files: &[(&str, &str)]) -> Arc<Vec<Arc<Vec<DiffLine>>>> {
+    DIFFS.get_or_compute(
+        key,
+        || {
+            let total: usize = files.iter().map(|(_, h)| h.lines().count()).sum();
+            let highlight = total <= MAX_DIFF_LINES;
+            let budget = Budget::new();
+            let mut whole = highlight;
+            let out = files
+                .iter()
+                .map(|&(path, hunks)| {
+                    let (lines, done) = unwind_or(
+                        || highlight_diff(path, hunks, highlight, &budget),
+                        || highlight_diff(path, hunks, false, &budget),
+                    );
+                    whole &= done;
+                    Arc::new(lines)
+                })
+                .collect();
+            (out, whole)
+        },
+        |files| memo::diff_bytes(files),
     )
 }
 
-fn highlight_diff(path: &str, hunks: &str, highlight: bool, budget: &Budget) -> Vec<DiffLine> {
+/// One file's diff lines and whether nothing was cut short. The old and new sides are parsed
+/// separately (context lines feed both) so a deleted line cannot leave the added ones inside a
+/// string; each hunk starts afresh.
+fn highlight_diff(
+    path: &str,
+    hunks: &str,
+    highlight: bool,
+    budget: &Budget,
+) -> (Vec<DiffLine>, bool) {
     let syntax = highlight
         .then(|| {
             let first = hunks.lines().find(|l| !l.starts_with('@')).unwrap_or("");
@@ -103,7 +144,8 @@ fn highlight_diff(path: &str, hunks: &str, highlight: bool, budget: &Budget) -> 
         .flatten()
         .filter(|_| hunks.lines().all(|l| l.len() <= MAX_LINE_BYTES));
     let mut sides: Option<(Highlighter, Highlighter)> = None;
-    hunks
+    let mut whole = true;
+    let lines = hunks
         .lines()
         .map(|l| {
             let (class, marker, rest) = match l.as_bytes().first() {
@@ -129,7 +171,7 @@ fn highlight_diff(path: &str, hunks: &str, highlight: bool, budget: &Budget) -> 
                         _ => old.line(rest).and_then(|_| new.line(rest)),
                     });
             let mut spans = spans.unwrap_or_else(|| {
-                sides = None;
+                whole &= sides.take().is_none();
                 plain(rest)
             });
             if !marker.is_empty() {
@@ -137,16 +179,17 @@ fn highlight_diff(path: &str, hunks: &str, highlight: bool, budget: &Budget) -> 
             }
             DiffLine { class, spans }
         })
-        .collect()
+        .collect();
+    (lines, whole)
 }
 
 /// Time left for highlighting on one page.
-pub struct Budget {
+struct Budget {
     deadline: Instant,
 }
 
 impl Budget {
-    pub fn new() -> Self {
+    fn new() -> Self {
         Self {
             deadline: Instant::now() + BUDGET,
         }
@@ -154,12 +197,6 @@ impl Budget {
 
     fn left(&self) -> bool {
         Instant::now() < self.deadline
-    }
-}
-
-impl Default for Budget {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -255,7 +292,8 @@ mod tests {
     #[test]
     fn spans_join_to_the_exact_lines() {
         let text = "[server]\r\nname = \"web\" # the <b>front</b>\n\nport = 8080\nlast";
-        let lines = file("config.toml", text);
+        let (lines, whole) = highlight_file("config.toml", text);
+        assert!(whole);
         let want: Vec<&str> = text.lines().collect();
         let got: Vec<String> = lines.iter().map(joined).collect();
         assert_eq!(got, want);
@@ -266,7 +304,7 @@ mod tests {
 
     #[test]
     fn shell_keywords_strings_and_variables() {
-        let lines = file(
+        let (lines, _) = highlight_file(
             "backup.sh",
             "#!/bin/sh\nif [ -n \"$HOST\" ]; then\n  echo 'done'\nfi\n",
         );
@@ -278,28 +316,21 @@ mod tests {
     #[test]
     fn files_past_the_limits_are_plain() {
         let long = format!("a = \"{}\"\n", "x".repeat(MAX_LINE_BYTES));
-        assert!(
-            file("x.toml", &long)
-                .iter()
-                .flatten()
-                .all(|s| s.class.is_empty())
-        );
+        let (lines, whole) = highlight_file("x.toml", &long);
+        assert!(!whole && lines.iter().flatten().all(|s| s.class.is_empty()));
         let many = "a = 1\n".repeat(MAX_LINES + 1);
-        let lines = file("x.toml", &many);
+        let (lines, _) = highlight_file("x.toml", &many);
         assert_eq!(lines.len(), MAX_LINES + 1);
         assert!(lines.iter().flatten().all(|s| s.class.is_empty()));
-        assert!(
-            file("notes.txt", "a = \"b\"")
-                .iter()
-                .flatten()
-                .all(|s| s.class.is_empty())
-        );
+        let (lines, whole) = highlight_file("notes.txt", "a = \"b\"");
+        assert!(!whole && lines.iter().flatten().all(|s| s.class.is_empty()));
     }
 
     #[test]
     fn diffs_keep_their_markers_and_text() {
         let hunks = "@@ -1,2 +1,2 @@\n [web]\n-port = 80\n+port = \"8080\"\n";
-        let lines = diff("app.toml", hunks, true, &Budget::new());
+        let (lines, whole) = highlight_diff("app.toml", hunks, true, &Budget::new());
+        assert!(whole);
         let classes: Vec<&str> = lines.iter().map(|l| l.class).collect();
         assert_eq!(classes, ["hunk", "ctx", "del", "add"]);
         let text: Vec<String> = lines.iter().map(|l| joined(&l.spans)).collect();
@@ -307,11 +338,25 @@ mod tests {
         let add = &lines[3].spans;
         assert_eq!(add[0], span("", "+"));
         assert!(add.contains(&span("hl-str", "\"8080\"")), "{add:?}");
-        let plain_diff = diff("app.toml", hunks, false, &Budget::new());
+        let (plain_diff, _) = highlight_diff("app.toml", hunks, false, &Budget::new());
         assert!(
             plain_diff
                 .iter()
                 .all(|l| l.spans.iter().all(|s| s.class.is_empty()))
         );
+    }
+
+    #[test]
+    fn a_file_seen_before_is_served_from_memory() {
+        let first = file("test-commit\0a.toml", "a.toml", "a = 1\n");
+        let again = file("test-commit\0a.toml", "a.toml", "a = 1\n");
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(first[0][2], span("hl-num", "1"));
+        let d = diffs(
+            "test-commit",
+            &[("a.toml", "@@ -1 +1 @@\n-a = 1\n+a = 2\n")],
+        );
+        assert!(Arc::ptr_eq(&d, &diffs("test-commit", &[])));
+        assert_eq!(d[0][2].spans.last(), Some(&span("hl-num", "2")));
     }
 }

@@ -1,5 +1,7 @@
 //! `/commits/REF[/PATH]` (50 a page), `/branches`, `/tags`.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::{FromRef, Path, Query, State};
@@ -12,7 +14,7 @@ use crate::git::diff::{Change, DiffLimits, FileDiff};
 use crate::git::read::CommitId;
 use crate::web::WebState;
 use crate::web::error::WebError;
-use crate::web::highlight::{self, Budget, DiffLine};
+use crate::web::highlight::{self, DiffLine};
 use crate::web::session::{MaybeUser, Nav};
 use crate::web::view::{CommitRow, age, date};
 
@@ -130,18 +132,21 @@ struct FileView {
     deletions: u32,
     binary: bool,
     skipped: bool,
-    lines: Vec<DiffLine>,
+    lines: Arc<Vec<DiffLine>>,
 }
 
-/// The page's view of a commit's files, highlighted when the whole diff is small enough.
-fn file_views(files: Vec<FileDiff>) -> Vec<FileView> {
-    let total: usize = files.iter().map(|f| f.hunks.lines().count()).sum();
-    let highlight = total <= highlight::MAX_DIFF_LINES;
-    let budget = Budget::new();
+/// The page's view of a commit's files, their diffs highlighted (see `highlight::diffs`).
+fn file_views(commit: &str, files: Vec<FileDiff>) -> Vec<FileView> {
+    let hunks: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.path.as_str(), f.hunks.as_str()))
+        .collect();
+    let lines = highlight::diffs(commit, &hunks);
     files
         .into_iter()
-        .map(|f| FileView {
-            lines: highlight::diff(&f.path, &f.hunks, highlight, &budget),
+        .zip(lines.iter())
+        .map(|(f, lines)| FileView {
+            lines: Arc::clone(lines),
             path: f.path,
             change: match f.change {
                 Change::Added => "added",
@@ -201,7 +206,7 @@ async fn show_commit(
             let files = if patch {
                 Vec::new()
             } else {
-                file_views(std::mem::take(&mut diff.files))
+                file_views(&diff.commit.id.0, std::mem::take(&mut diff.files))
             };
             Ok(Some((diff, files)))
         })

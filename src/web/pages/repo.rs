@@ -1,5 +1,7 @@
 //! `/OWNER/REPO` (summary), `/tree/REF/PATH`, `/blob/REF/PATH`, `/raw/REF/PATH`.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::{FromRef, Path, State};
@@ -178,7 +180,7 @@ struct BlobPage {
     size: u64,
     is_image: bool,
     /// Each line's (class, text) spans; plain text is one span with no class.
-    lines: Vec<Line>,
+    lines: Arc<Vec<Line>>,
     notice: &'static str,
 }
 
@@ -207,9 +209,10 @@ async fn show_blob(
             image_type(at.path.as_str()).is_none() && blob.size <= SHOW_LIMIT && !blob.is_binary;
         // Highlighting is CPU work: done here, on the blocking pool with the read.
         let lines = if shown_as_text {
-            highlight::file(at.path.as_str(), &String::from_utf8_lossy(&blob.data))
+            let key = format!("{}\0{}", at.commit.0, at.path.as_str());
+            highlight::file(&key, at.path.as_str(), &String::from_utf8_lossy(&blob.data))
         } else {
-            Vec::new()
+            Arc::default()
         };
         Ok(Some((blob, lines)))
     })
