@@ -107,7 +107,11 @@ impl Db {
 impl Db {
     /// A pending push as post-receive will record it with `refs`, read before its transaction
     /// (so what is prepared from it needs no second connection inside the transaction).
-    pub async fn pending_push_as_event(&self, id: i64, refs: &[RefUpdate]) -> Result<Option<PushEvent>> {
+    pub async fn pending_push_as_event(
+        &self,
+        id: i64,
+        refs: &[RefUpdate],
+    ) -> Result<Option<PushEvent>> {
         let Some(e) = sqlx::query!(
             "SELECT id, repo_id, pusher_id, pusher_name, push_options FROM push_events
              WHERE id = $1 AND state = 'pending'",

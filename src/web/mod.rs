@@ -12,7 +12,9 @@ use axum::routing::get;
 use crate::config::Config;
 use crate::domain::Forge;
 
+mod assets;
 mod error;
+mod highlight;
 mod markdown;
 mod pages;
 mod session;
@@ -33,6 +35,7 @@ where
 {
     Router::new()
         .route("/healthz", get(show_health))
+        .merge(assets::router())
         .merge(pages::auth::router())
         .merge(pages::home::router())
         .merge(pages::repo::router())
@@ -76,7 +79,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
         message,
     };
     match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
+        Ok(html) => assets::with_page_csp((status, Html(html)).into_response()),
         Err(e) => {
             tracing::error!(error = %e, "rendering the error page failed");
             (status, message.to_owned()).into_response()

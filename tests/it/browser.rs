@@ -1,7 +1,7 @@
 //! What a browser shows: headless Chromium (Debian's `chromium`, installed by .ci/run) loads the
-//! summary, a tree, a blob and a commit page; none may log anything to the console (the pages
-//! carry no script, so any message is an error), and a screenshot of each is kept under
-//! target/tmp/screenshots for people to look at.
+//! summary, a tree, a blob and a commit page; none may log anything to the console (the only
+//! script is the summary's copy button, so any message is an error, a CSP refusal included), and
+//! a screenshot of each is kept under target/tmp/screenshots for people to look at.
 
 use std::path::PathBuf;
 
@@ -86,6 +86,8 @@ async fn chromium_renders_the_main_pages_without_console_errors() {
     // The browser's own DOM has the rendered README heading and the diff lines.
     let (dom, _) = run_chromium(&format!("{}/alice/dns", app.base), "--dump-dom", &profile).await;
     assert!(dom.contains("<h1>Lab DNS</h1>"), "{dom}");
+    // The copy buttons come from /-/static/copy.js, which the page's CSP allows.
+    assert_eq!(dom.matches(">Copy</button>").count(), 2, "{dom}");
     let (dom, _) = run_chromium(
         &format!("{}/alice/dns/commit/{head}", app.base),
         "--dump-dom",

@@ -267,7 +267,11 @@ impl Forge {
     }
 
     /// The issue's labels as the payload shows them, read through the change's transaction.
-    async fn issue_labels_for_hook(&self, tx: &mut Tx, issue: &Issue) -> Result<Vec<crate::model::Label>> {
+    async fn issue_labels_for_hook(
+        &self,
+        tx: &mut Tx,
+        issue: &Issue,
+    ) -> Result<Vec<crate::model::Label>> {
         Ok(tx.labels_of_issue(issue.id).await?)
     }
 }

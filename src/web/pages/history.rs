@@ -1,5 +1,7 @@
 //! `/commits/REF[/PATH]` (50 a page), `/branches`, `/tags`.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::{FromRef, Path, Query, State};
@@ -12,6 +14,7 @@ use crate::git::diff::{Change, DiffLimits, FileDiff};
 use crate::git::read::CommitId;
 use crate::web::WebState;
 use crate::web::error::WebError;
+use crate::web::highlight::{self, DiffLine};
 use crate::web::session::{MaybeUser, Nav};
 use crate::web::view::{CommitRow, age, date};
 
@@ -129,26 +132,21 @@ struct FileView {
     deletions: u32,
     binary: bool,
     skipped: bool,
-    /// (css class, text) per diff line.
-    lines: Vec<(&'static str, String)>,
+    lines: Arc<Vec<DiffLine>>,
 }
 
-impl From<FileDiff> for FileView {
-    fn from(f: FileDiff) -> Self {
-        let lines = f
-            .hunks
-            .lines()
-            .map(|l| {
-                let class = match l.as_bytes().first() {
-                    Some(b'+') => "add",
-                    Some(b'-') => "del",
-                    Some(b'@') => "hunk",
-                    _ => "ctx",
-                };
-                (class, l.to_owned())
-            })
-            .collect();
-        Self {
+/// The page's view of a commit's files, their diffs highlighted (see `highlight::diffs`).
+fn file_views(commit: &str, files: Vec<FileDiff>) -> Vec<FileView> {
+    let hunks: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.path.as_str(), f.hunks.as_str()))
+        .collect();
+    let lines = highlight::diffs(commit, &hunks);
+    files
+        .into_iter()
+        .zip(lines.iter())
+        .map(|(f, lines)| FileView {
+            lines: Arc::clone(lines),
             path: f.path,
             change: match f.change {
                 Change::Added => "added",
@@ -159,9 +157,8 @@ impl From<FileDiff> for FileView {
             deletions: f.deletions,
             binary: f.binary,
             skipped: f.skipped,
-            lines,
-        }
-    }
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -203,11 +200,22 @@ async fn show_commit(
     } else {
         DiffLimits::PAGE
     };
-    let diff = st
+    let found = st
         .forge
-        .read_repo(&repo, move |r| r.commit_diff(&CommitId(id), limits))
+        .read_repo(&repo, move |r| {
+            let Some(mut diff) = r.commit_diff(&CommitId(id), limits)? else {
+                return Ok(None);
+            };
+            // Highlighting is CPU work: done here, on the blocking pool with the diff.
+            let files = if patch {
+                Vec::new()
+            } else {
+                file_views(&diff.commit.id.0, std::mem::take(&mut diff.files))
+            };
+            Ok(Some((diff, files)))
+        })
         .await?;
-    let diff = diff.ok_or(WebError::NotFound)?;
+    let (diff, files) = found.ok_or(WebError::NotFound)?;
     if patch {
         use axum::response::IntoResponse;
         let headers = [
@@ -235,7 +243,7 @@ async fn show_commit(
         date: date(c.time),
         parents: c.parents.iter().map(|p| p.0.clone()).collect(),
         truncated: diff.truncated,
-        files: diff.files.into_iter().map(FileView::from).collect(),
+        files,
         deploys: super::deploys::startable_deploys(&st, user.actor(), &repo).await?,
         issues: issues
             .into_iter()

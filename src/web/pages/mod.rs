@@ -65,7 +65,9 @@ impl RepoHeader {
 fn render(page: impl askama::Template) -> Result<axum::response::Response, WebError> {
     use axum::response::IntoResponse;
     let html = page.render().map_err(|e| WebError::Internal(e.into()))?;
-    Ok(axum::response::Html(html).into_response())
+    Ok(super::assets::with_page_csp(
+        axum::response::Html(html).into_response(),
+    ))
 }
 
 /// The common shape of pages at `REF/PATH`: resolve `rest` in the repository, then read what

@@ -1,5 +1,7 @@
 //! `/OWNER/REPO` (summary), `/tree/REF/PATH`, `/blob/REF/PATH`, `/raw/REF/PATH`.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::{FromRef, Path, State};
@@ -13,6 +15,7 @@ use crate::git::runner::ArchiveFormat;
 use crate::model::TreePath;
 use crate::web::WebState;
 use crate::web::error::WebError;
+use crate::web::highlight::{self, Line};
 use crate::web::markdown;
 use crate::web::session::{MaybeUser, Nav};
 use crate::web::view::{CommitRow, breadcrumbs};
@@ -178,7 +181,8 @@ struct BlobPage {
     path: String,
     size: u64,
     is_image: bool,
-    lines: Vec<String>,
+    /// Each line's (class, text) spans; plain text is one span with no class.
+    lines: Arc<Vec<Line>>,
     notice: &'static str,
 }
 
@@ -199,25 +203,31 @@ async fn show_blob(
     Path((owner, name, rest)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
     let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let (at, blob) = read_at(&st, &repo, rest, |r, at| {
-        r.read_blob(&at.commit, &at.path, SHOW_LIMIT)
+    let (at, (blob, lines)) = read_at(&st, &repo, rest, |r, at| {
+        let Some(blob) = r.read_blob(&at.commit, &at.path, SHOW_LIMIT)? else {
+            return Ok(None);
+        };
+        let shown_as_text =
+            image_type(at.path.as_str()).is_none() && blob.size <= SHOW_LIMIT && !blob.is_binary;
+        // Highlighting is CPU work: done here, on the blocking pool with the read.
+        let lines = if shown_as_text {
+            let key = format!("{}\0{}", at.commit.0, at.path.as_str());
+            highlight::file(&key, at.path.as_str(), &String::from_utf8_lossy(&blob.data))
+        } else {
+            Arc::default()
+        };
+        Ok(Some((blob, lines)))
     })
     .await?;
     let is_image = image_type(at.path.as_str()).is_some() && blob.size <= RAW_LIMIT;
-    let (lines, notice) = if is_image {
-        (Vec::new(), "")
+    let notice = if is_image {
+        ""
     } else if blob.size > SHOW_LIMIT {
-        (Vec::new(), "This file is too large to show.")
+        "This file is too large to show."
     } else if blob.is_binary {
-        (Vec::new(), "This is a binary file.")
+        "This is a binary file."
     } else {
-        (
-            String::from_utf8_lossy(&blob.data)
-                .lines()
-                .map(str::to_owned)
-                .collect(),
-            "This file is empty.",
-        )
+        "This file is empty."
     };
     render(BlobPage {
         nav: user.nav(),
