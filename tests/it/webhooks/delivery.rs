@@ -410,3 +410,78 @@ async fn a_real_git_push_and_its_deploy_reach_the_receiver() {
         "one push, one delivery"
     );
 }
+
+/// Issues raise `issues` and `issue_comment` events through the same outbox, and a commit that
+/// closes an issue raises `issues` with action `closed`.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_events_reach_the_receiver() {
+    let (app, token, dir) = setup(LOOPBACK).await;
+    let port = free_port();
+    let (_recorder, out) = start_recorder(&app.workdir("recorder"), port).await;
+    let url = format!("http://127.0.0.1:{port}/issues");
+    create_hook(
+        &app,
+        &token,
+        &url,
+        "s3cret",
+        json!({"events": ["issues", "issue_comment"]}),
+    )
+    .await;
+    let res = api(&app, &token, reqwest::Method::POST, "/issues")
+        .json(&json!({"title": "Resolver down", "body": "since 03:00"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let res = api(&app, &token, reqwest::Method::POST, "/issues/1/comments")
+        .json(&json!({"body": "looking"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    std::fs::write(dir.join("fix.txt"), "x\n").unwrap();
+    git_ok(&dir, &["add", "."]).await;
+    git_ok(&dir, &["commit", "-q", "-m", "Fixes #1"]).await;
+    app.push(&dir, ("alice", PW), "alice/dns", &["main"]).await;
+    let sha = head(&dir).await;
+
+    let got = wait_for(20, "three issue events", || {
+        let out = out.clone();
+        async move {
+            let r = recorded(&out);
+            (r.len() >= 3).then_some(r)
+        }
+    })
+    .await;
+    let seen: Vec<(String, String)> = got
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+            (
+                r["headers"]["x-gitea-event"].as_str().unwrap().to_owned(),
+                body["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for want in [
+        ("issues", "opened"),
+        ("issue_comment", "created"),
+        ("issues", "closed"),
+    ] {
+        assert!(
+            seen.contains(&(want.0.into(), want.1.into())),
+            "{want:?} in {seen:?}"
+        );
+    }
+    let closed = got
+        .iter()
+        .find(|r| r["body"].as_str().unwrap().contains("\"closed\""))
+        .unwrap();
+    let body: Value = serde_json::from_str(closed["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["issue"]["number"], 1);
+    assert!(
+        closed["body"].as_str().unwrap().contains(&sha),
+        "the closing commit is named"
+    );
+    assert_eq!(body["repository"]["full_name"], "alice/dns");
+}
