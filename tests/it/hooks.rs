@@ -11,14 +11,16 @@ use crate::helpers::{TestApp, git, git_ok, local_repo, stderr};
 
 const PW: &str = "correct-horse-battery";
 
-/// An app with `[[deploy]]` entries (TOML text) in a config file next to the scripts.
-async fn app_with_deploys(deploys: &str) -> (TestApp, tempfile::TempDir) {
-    let conf = tempfile::tempdir().unwrap();
-    let file = conf.path().join("labforge.toml");
-    std::fs::write(&file, deploys).unwrap();
-    let file = file.to_str().unwrap().to_owned();
-    let app = TestApp::spawn_with(&[("LABFORGE_CONFIG", &file)]).await;
-    (app, conf)
+/// An app whose config (in `conf`) deploys alice/dns's main with a script running `body`.
+async fn dns_deploy_app(conf: &Path, body: &str) -> TestApp {
+    script(conf, "deploy.sh", body);
+    let file = conf.join("labforge.toml");
+    std::fs::write(
+        &file,
+        "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"deploy.sh\"\n",
+    )
+    .unwrap();
+    TestApp::spawn_with(&[("LABFORGE_CONFIG", file.to_str().unwrap())]).await
 }
 
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
@@ -253,25 +255,12 @@ env = { TARGET = "dns1", SECRET_TOKEN = "s3cr3t-value" }
 
 #[tokio::test]
 async fn deploy_wait_streams_the_output_and_the_failure() {
-    let (app, conf) = app_with_deploys("").await;
-    drop(app);
-    script(
+    let conf = tempfile::tempdir().unwrap();
+    let app = dns_deploy_app(
         conf.path(),
-        "fail.sh",
         "echo 'hello from the deploy'; sleep 0.3; echo 'bad zone' >&2; exit 3",
-    );
-    std::fs::write(
-        conf.path().join("labforge.toml"),
-        "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"fail.sh\"\n",
     )
-    .unwrap();
-    let file = conf
-        .path()
-        .join("labforge.toml")
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let app = TestApp::spawn_with(&[("LABFORGE_CONFIG", &file)]).await;
+    .await;
     let local = setup(&app).await;
     let url = app.url(Some(("alice", PW)), "alice/dns");
     let out = git(&local, &["push", "-o", "deploy=wait", &url, "main"]).await;
@@ -294,26 +283,14 @@ async fn quick_pushes_run_at_most_two_deploys_the_last_being_the_newest() {
     let conf = tempfile::tempdir().unwrap();
     let release = conf.path().join("release");
     // Each run waits for the test to let it go: no timing in this test.
-    script(
+    let app = dns_deploy_app(
         conf.path(),
-        "slow.sh",
         &format!(
             "while [ ! -e {} ]; do sleep 0.05; done; echo done",
             release.display()
         ),
-    );
-    std::fs::write(
-        conf.path().join("labforge.toml"),
-        "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"slow.sh\"\n",
     )
-    .unwrap();
-    let file = conf
-        .path()
-        .join("labforge.toml")
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let app = TestApp::spawn_with(&[("LABFORGE_CONFIG", &file)]).await;
+    .await;
     let local = setup(&app).await;
     let url = app.url(Some(("alice", PW)), "alice/dns");
     for i in 0..3 {
@@ -371,19 +348,7 @@ async fn a_push_straight_into_the_repository_on_disk_is_refused() {
 #[tokio::test]
 async fn a_push_whose_post_receive_never_came_is_settled_at_start() {
     let conf = tempfile::tempdir().unwrap();
-    script(conf.path(), "ok.sh", "echo deployed");
-    std::fs::write(
-        conf.path().join("labforge.toml"),
-        "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"ok.sh\"\n",
-    )
-    .unwrap();
-    let file = conf
-        .path()
-        .join("labforge.toml")
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let mut app = TestApp::spawn_with(&[("LABFORGE_CONFIG", &file)]).await;
+    let mut app = dns_deploy_app(conf.path(), "echo deployed").await;
     let local = setup(&app).await;
     app.push(&local, ("alice", PW), "alice/dns", &["main"])
         .await;
@@ -447,23 +412,7 @@ async fn a_push_whose_post_receive_never_came_is_settled_at_start() {
 #[tokio::test]
 async fn deploy_pages_show_runs_logs_and_the_last_good_commit() {
     let conf = tempfile::tempdir().unwrap();
-    script(
-        conf.path(),
-        "ok.sh",
-        "echo \"deployed <b>$LABFORGE_NEW</b>\"",
-    );
-    std::fs::write(
-        conf.path().join("labforge.toml"),
-        "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"ok.sh\"\n",
-    )
-    .unwrap();
-    let file = conf
-        .path()
-        .join("labforge.toml")
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let app = TestApp::spawn_with(&[("LABFORGE_CONFIG", &file)]).await;
+    let app = dns_deploy_app(conf.path(), "echo \"deployed <b>$LABFORGE_NEW</b>\"").await;
     let local = setup(&app).await;
     app.push(&local, ("alice", PW), "alice/dns", &["main"])
         .await;
@@ -527,26 +476,14 @@ async fn writers_rerun_cancel_and_roll_back_from_the_pages_readers_cannot() {
     let conf = tempfile::tempdir().unwrap();
     let gate = conf.path().join("gate");
     // A run waits while the gate file exists, so a run can be caught running.
-    script(
+    let app = dns_deploy_app(
         conf.path(),
-        "gated.sh",
         &format!(
             "while [ -e {} ]; do sleep 0.05; done; echo \"at $LABFORGE_NEW\"",
             gate.display()
         ),
-    );
-    std::fs::write(
-        conf.path().join("labforge.toml"),
-        "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"gated.sh\"\n",
     )
-    .unwrap();
-    let file = conf
-        .path()
-        .join("labforge.toml")
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let app = TestApp::spawn_with(&[("LABFORGE_CONFIG", &file)]).await;
+    .await;
     let local = setup(&app).await;
     app.push(&local, ("alice", PW), "alice/dns", &["main"])
         .await;
