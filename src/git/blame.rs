@@ -4,12 +4,14 @@
 //! When the time budget runs out the remaining lines are reported as not found, and the page
 //! says so, instead of the request hanging on a long history.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use gix::ObjectId;
 use imara_diff::{Algorithm, Diff, InternedInput};
 
 use super::GitError;
+use super::prefetch::Prefetched;
 use super::read::{CommitId, CommitInfo, Reader, is_binary};
 use crate::model::TreePath;
 
@@ -49,49 +51,61 @@ impl Reader {
         // Lines are interned by hash, and each version is hashed once: the parent examined at
         // one step is the child at the next, so its tokens are reused.
         let mut input: InternedInput<u64> = InternedInput::default();
-        input.update_after(line_hashes(text.as_bytes()));
-        let mut current_blob = blob_id;
+        let mut after_hashes: Vec<u64> = line_hashes(text.as_bytes()).collect();
+        let mut before_hashes: Vec<u64> = Vec::new();
+        input.update_after(after_hashes.iter().copied());
         let walk = self
             .repository()
             .rev_walk([start])
             .first_parent_only()
             .all()
             .map_err(GitError::gix)?;
+        let mut changes = Changes {
+            walk,
+            path,
+            child_blob: blob_id,
+            ahead: VecDeque::new(),
+            done: false,
+        };
+        let mut blobs: Prefetched<Option<Vec<u8>>> = Prefetched::default();
         let mut complete = true;
-        for info in walk {
-            if tracked.is_empty() {
-                break;
-            }
+        while !tracked.is_empty() {
             if Instant::now() > deadline {
                 complete = false;
                 break;
             }
-            let info = info.map_err(GitError::gix)?;
-            let parent = info.parent_ids().next().map(|p| p.detach());
-            let parent_blob = match parent {
-                Some(p) => match self.lookup(p, path)? {
-                    Some((false, id)) => Some(id),
-                    _ => None,
-                },
-                None => None,
+            let Some(change) = changes.next(self, deadline)? else {
+                // History ended, or the deadline passed while looking ahead.
+                complete &= changes.done;
+                break;
             };
-            if parent_blob == Some(current_blob) {
-                continue; // this commit did not touch the file
-            }
             let commit_index = commits.len();
-            let parent_data = match parent_blob {
-                Some(id) => self.text_bytes(id)?,
+            let parent_data = match change.parent_blob {
+                Some(id) => {
+                    let older = changes.ahead.iter().map_while(|c| c.parent_blob);
+                    blobs.take(self, id, older, |id| self.text_bytes(id))?
+                }
                 None => None,
             };
             let Some(parent_data) = parent_data else {
                 // Created here (or the parent's copy is binary/huge): every remaining line is this commit's.
-                commits.push(self.info(&info.object().map_err(GitError::gix)?)?);
+                commits.push(self.commit_info(change.commit)?);
                 for (_, head_line) in tracked.drain(..) {
                     origin[head_line] = Some(commit_index);
                 }
                 break;
             };
-            input.update_before(line_hashes(&parent_data));
+            before_hashes.clear();
+            before_hashes.extend(line_hashes(&parent_data));
+            // The interner keeps every line of every version seen; once it is much larger than
+            // the two versions compared, start it afresh: a small table stays in the CPU cache
+            // and the histogram diff sizes its tables by the number of distinct tokens.
+            let live = before_hashes.len() + after_hashes.len();
+            if input.interner.num_tokens() as usize > 4 * live + 1024 {
+                input.clear();
+                input.update_after(after_hashes.iter().copied());
+            }
+            input.update_before(before_hashes.iter().copied());
             let mut diff = Diff::compute(Algorithm::Histogram, &input);
             diff.postprocess_no_heuristic(&input);
             let to_parent = unchanged_lines_to_parent(&diff, input.before.len(), input.after.len());
@@ -107,10 +121,10 @@ impl Reader {
             }
             tracked = next;
             if used {
-                commits.push(self.info(&info.object().map_err(GitError::gix)?)?);
+                commits.push(self.commit_info(change.commit)?);
             }
             std::mem::swap(&mut input.before, &mut input.after);
-            current_blob = parent_blob.expect("parent data implies a parent blob");
+            std::mem::swap(&mut before_hashes, &mut after_hashes);
         }
         Ok(Some(Blame {
             lines,
@@ -118,6 +132,10 @@ impl Reader {
             commits,
             complete: complete && tracked.is_empty(),
         }))
+    }
+
+    fn commit_info(&self, id: ObjectId) -> Result<CommitInfo, GitError> {
+        self.info(&self.repository().find_commit(id).map_err(GitError::gix)?)
     }
 
     fn text(&self, id: ObjectId) -> Result<Option<String>, GitError> {
@@ -134,21 +152,77 @@ impl Reader {
     }
 }
 
+/// A commit on the first-parent walk that changed the file, and the file's blob in its parent
+/// (None: the file was created here, or the parent has no file at that path).
+struct Change {
+    commit: ObjectId,
+    parent_blob: Option<ObjectId>,
+}
+
+/// How many changes the walk looks ahead, so the blobs they need can be read in a cheap order
+/// (see `prefetch`).
+const LOOKAHEAD: usize = 64;
+
+/// The first-parent walk, reduced to the commits that changed the file, looked ahead by up to
+/// `LOOKAHEAD` changes.
+struct Changes<'r, 'p> {
+    walk: gix::revision::Walk<'r>,
+    path: &'p TreePath,
+    /// The file's blob in the last commit examined.
+    child_blob: ObjectId,
+    ahead: VecDeque<Change>,
+    /// The walk is exhausted (or reached the commit that created the file).
+    done: bool,
+}
+
+impl Changes<'_, '_> {
+    fn next(&mut self, reader: &Reader, deadline: Instant) -> Result<Option<Change>, GitError> {
+        while !self.done && self.ahead.len() < LOOKAHEAD && Instant::now() <= deadline {
+            let Some(info) = self.walk.next() else {
+                self.done = true;
+                break;
+            };
+            let info = info.map_err(GitError::gix)?;
+            let parent_blob = match info.parent_ids().next() {
+                Some(p) => match reader.lookup(p.detach(), self.path)? {
+                    Some((false, id)) => Some(id),
+                    _ => None,
+                },
+                None => None,
+            };
+            if parent_blob == Some(self.child_blob) {
+                continue; // this commit did not touch the file
+            }
+            self.ahead.push_back(Change {
+                commit: info.id,
+                parent_blob,
+            });
+            match parent_blob {
+                Some(id) => self.child_blob = id,
+                None => self.done = true,
+            }
+        }
+        Ok(self.ahead.pop_front())
+    }
+}
+
 /// One hash per line (without its line ending), the tokens the diff compares; the same split
 /// as `str::lines`, so token indices are line numbers.
 fn line_hashes(data: &[u8]) -> impl Iterator<Item = u64> + '_ {
-    use std::hash::{Hash, Hasher};
+    use std::hash::BuildHasher;
+    // 64-bit hashes stand for the lines (as SipHash's did before): two different lines
+    // colliding is vanishingly unlikely. Fixed seed: tokens are only compared within one blame.
+    let hasher = foldhash::fast::FixedState::with_seed(0);
     let body = data.strip_suffix(b"\n").unwrap_or(data);
-    let lines = if data.is_empty() {
-        None
-    } else {
-        Some(body.split(|b| *b == b'\n'))
-    };
-    lines.into_iter().flatten().map(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        line.hash(&mut h);
-        h.finish()
+    let mut rest = (!data.is_empty()).then_some(body);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        let (line, tail) = match memchr::memchr(b'\n', text) {
+            Some(i) => (&text[..i], Some(&text[i + 1..])),
+            None => (text, None),
+        };
+        rest = tail;
+        Some(hasher.hash_one(line.strip_suffix(b"\r").unwrap_or(line)))
     })
 }
 
@@ -168,4 +242,25 @@ fn unchanged_lines_to_parent(diff: &Diff, before_len: usize, after_len: usize) -
         before += 1;
     }
     map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_hashes_split_like_str_lines() {
+        for text in [
+            "", "\n", "a", "a\n", "a\n\n", "a\r\nb", "\n\nx\n", "a\nb\r\n",
+        ] {
+            use std::hash::BuildHasher;
+            let hasher = foldhash::fast::FixedState::with_seed(0);
+            let ours: Vec<u64> = line_hashes(text.as_bytes()).collect();
+            let expected: Vec<u64> = text
+                .lines()
+                .map(|l| hasher.hash_one(l.as_bytes()))
+                .collect();
+            assert_eq!(ours, expected, "{text:?}");
+        }
+    }
 }

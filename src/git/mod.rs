@@ -6,6 +6,7 @@ mod create;
 pub mod diff;
 mod hooks;
 mod last_commit;
+mod prefetch;
 mod push_commits;
 pub mod read;
 pub mod runner;

@@ -1,0 +1,90 @@
+//! Times `Reader::blame` in-process (no server): `blame_time REPO.git PATH [RUNS]`.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use labforge::git::RepoStore;
+use labforge::git::read::{CommitId, ReadCache};
+use labforge::model::TreePath;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let repo = std::path::Path::new(&args[1]);
+
+    let runs: usize = args.get(3).map_or(3, |r| r.parse().expect("a number"));
+    let name = repo
+        .file_stem()
+        .expect("bench input is well-formed")
+        .to_str()
+        .expect("bench input is well-formed");
+    let owner = repo.parent().expect("bench input is well-formed");
+    let store = RepoStore::new(
+        owner
+            .parent()
+            .expect("bench input is well-formed")
+            .to_path_buf(),
+    );
+    let dir = store
+        .dir_for_stored(
+            owner
+                .file_name()
+                .expect("bench input is well-formed")
+                .to_str()
+                .expect("bench input is well-formed"),
+            name,
+        )
+        .expect("dir");
+    let cache = Arc::new(ReadCache::default());
+    let head = std::process::Command::new("git")
+        .args(["-C", &args[1], "rev-parse", "main"])
+        .output()
+        .expect("bench input is well-formed");
+    let head = CommitId(
+        String::from_utf8(head.stdout)
+            .expect("bench input is well-formed")
+            .trim()
+            .to_owned(),
+    );
+    if args[2] == "--warm" {
+        for _ in 0..runs {
+            let _ = std::fs::remove_dir_all(repo.join("labforge"));
+            let reader = ReadCache::open(&Arc::new(ReadCache::default()), &dir).expect("open");
+            let t = Instant::now();
+            reader.warm("main").expect("warm");
+            println!("warm {:?}", t.elapsed());
+        }
+        return;
+    }
+    for _ in 0..runs {
+        let reader = cache.open(&dir).expect("open");
+        let t = Instant::now();
+        let path = TreePath::parse(&args[2]).expect("a valid path");
+        let b = reader
+            .blame(&head, &path, Duration::from_secs(30))
+            .expect("bench input is well-formed")
+            .expect("bench input is well-formed");
+        let mut sig = 0u64;
+        for o in &b.origin {
+            sig = sig
+                .wrapping_mul(31)
+                .wrapping_add(o.map_or(0, |i| i as u64 + 1));
+        }
+        let ids: Vec<_> = b
+            .origin
+            .iter()
+            .map(|o| o.map(|i| b.commits[i].id.short().to_owned()))
+            .collect();
+        let mut h = 0u64;
+        for s in ids.iter().flatten() {
+            for c in s.bytes() {
+                h = h.wrapping_mul(131).wrapping_add(c as u64);
+            }
+        }
+        println!(
+            "{:?} lines={} commits={} complete={} sig={h:x}",
+            t.elapsed(),
+            b.lines.len(),
+            b.commits.len(),
+            b.complete
+        );
+    }
+}
