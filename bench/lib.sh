@@ -6,11 +6,13 @@ SHARED=${SHARED:-$ROOT/../shared}
 BENCH=${BENCH_DIR:-/tmp/labforge-bench}
 REPOS=$BENCH/repos
 LF_DATA=$BENCH/labforge
-PEERS_PORT=18080
-LF_HTTP=18480
-LF_SSH=18482
+# Overridable so two benches can run side by side (each with its own BENCH_DIR and ports).
+PEERS_PORT=${PEERS_PORT:-18080}
+LF_HTTP=${LF_HTTP:-18480}
+LF_SSH=${LF_SSH:-18482}
 export PEERS_STATE=$BENCH/peers
-LF=$ROOT/target/release/labforge
+# LF_BIN: a labforge binary built elsewhere (then `build` leaves it alone), to compare builds.
+LF=${LF_BIN:-$ROOT/target/release/labforge}
 PASSWORD=bench-password
 
 need_pkg() {
@@ -22,7 +24,7 @@ need_pkg() {
   fi
 }
 
-build() { (cd "$ROOT" && cargo build --release --quiet); }
+build() { [ -n "${LF_BIN:-}" ] || (cd "$ROOT" && cargo build --release --quiet); }
 
 make_repos() {
   mkdir -p "$REPOS"

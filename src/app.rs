@@ -303,8 +303,15 @@ impl App {
             after_transports.clone(),
         ));
         let grace = self.config.shutdown_grace;
+        // Without TCP_NODELAY a response written in pieces (headers, then git's output) waits
+        // for the client's delayed ACK, about 40 ms each time.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "setting TCP_NODELAY failed");
+            }
+        });
         let http = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

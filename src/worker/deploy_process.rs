@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -17,28 +17,52 @@ use crate::git::{GitRunner, RepoDir};
 
 const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
-/// Exports `commit` of `repo` into `dest` (created; must not exist).
+/// Exports `commit` of `repo` into `dest` (created; must not exist), unpacking git's tar
+/// stream as it comes.
 pub async fn export(
     runner: &GitRunner,
     repo: &RepoDir,
     commit: &str,
     dest: &Path,
 ) -> anyhow::Result<()> {
-    let tar_path = dest.with_extension("tar");
-    runner.export_tar(repo, commit, &tar_path).await?;
-    let (tar_file, folder) = (tar_path.clone(), dest.to_path_buf());
-    let unpacked = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+    let mut git = runner.spawn_export_tar(repo, commit)?;
+    let stdout = git
+        .child
+        .stdout
+        .take()
+        .context("git archive's stdout is piped")?;
+    // A plain blocking file, read on a blocking thread by the (synchronous) tar reader.
+    let stdout = std::fs::File::from(stdout.into_owned_fd()?);
+    let stderr = git.child.stderr.take();
+    let folder = dest.to_path_buf();
+    let unpack = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         std::fs::create_dir_all(&folder)?;
-        let file = std::fs::File::open(&tar_file)?;
-        let mut archive = tar::Archive::new(file);
+        let mut archive = tar::Archive::new(stdout);
         archive.set_preserve_permissions(true);
         // unpack() refuses entries that would land outside `folder`.
         archive.unpack(&folder).context("unpacking the export")?;
+        // git writes padding after the end-of-archive block; read it all so git never writes
+        // to a closed pipe (and dies of SIGPIPE after a good export).
+        std::io::copy(&mut archive.into_inner(), &mut std::io::sink())?;
         Ok(())
-    })
-    .await?;
-    let _ = std::fs::remove_file(&tar_path);
-    unpacked
+    });
+    let errors = async move {
+        let mut buf = Vec::new();
+        if let Some(mut e) = stderr {
+            let _ = e.read_to_end(&mut buf).await;
+        }
+        buf
+    };
+    let (unpacked, errors) = tokio::join!(unpack, errors);
+    let status = git.child.wait().await.context("waiting for git archive")?;
+    // An unpacking error comes first: it is the cause when git then failed on a closed pipe.
+    unpacked??;
+    anyhow::ensure!(
+        status.success(),
+        "git archive failed ({status}): {}",
+        String::from_utf8_lossy(&errors).trim()
+    );
+    Ok(())
 }
 
 pub struct Spec {
