@@ -37,7 +37,8 @@ pub async fn export(
     let folder = dest.to_path_buf();
     let unpack = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         std::fs::create_dir_all(&folder)?;
-        let mut archive = tar::Archive::new(stdout);
+        // Buffered: the tar reader asks for 512-byte headers, each a syscall on a bare pipe.
+        let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(1 << 18, stdout));
         archive.set_preserve_permissions(true);
         // unpack() refuses entries that would land outside `folder`.
         archive.unpack(&folder).context("unpacking the export")?;
