@@ -88,12 +88,13 @@ impl Forge {
         actor: Option<&Actor>,
         path: &RepoPath,
     ) -> Result<(Repo, RepoAccess)> {
-        let row = self
+        let (row, open_issues) = self
             .db
-            .repo_by_path(path.owner.as_str(), path.name.as_str())
-            .await?;
-        let mut repo = repo_from_row(row.ok_or(Error::NotFound)?);
-        repo.open_issues = Some(self.db.open_issue_count(repo.id).await?);
+            .repo_by_path_with_open_issues(path.owner.as_str(), path.name.as_str())
+            .await?
+            .ok_or(Error::NotFound)?;
+        let mut repo = repo_from_row(row);
+        repo.open_issues = Some(open_issues);
         let collaborator = match actor {
             Some(a) if a.user.id != repo.owner_id => self
                 .db

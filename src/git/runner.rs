@@ -15,7 +15,8 @@ use tokio::process::{Child, Command};
 
 use super::RepoDir;
 
-const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+/// The PATH every child labforge starts gets (git here, deploy commands in the worker).
+pub const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// Settings every git process runs with. `-c` outranks every config file.
 const SERVER_CONFIG: &[&str] = &[
@@ -167,7 +168,8 @@ impl Drop for GitChild {
     }
 }
 
-fn signal_group(pid: u32, signal: nix::sys::signal::Signal) {
+/// Sends `signal` to the process group led by `pid` (children start their own groups).
+pub fn signal_group(pid: u32, signal: nix::sys::signal::Signal) {
     if let Ok(pid) = i32::try_from(pid) {
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal);
     }

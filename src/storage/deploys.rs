@@ -223,6 +223,19 @@ impl Db {
         Ok(())
     }
 
+    /// Adds one of labforge's own lines after whatever the run has logged.
+    pub async fn append_deploy_note(&self, run_id: i64, line: &str) -> Result<()> {
+        sqlx::query!(
+            "INSERT INTO deploy_log (run_id, seq, at, stream, line)
+             SELECT $1, COALESCE(max(seq), 0) + 1, now(), 's', $2 FROM deploy_log WHERE run_id = $1",
+            run_id,
+            line
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Lines after `after_seq`, in order, at most `limit`.
     pub async fn deploy_log(
         &self,

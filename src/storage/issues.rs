@@ -17,17 +17,6 @@ pub struct IssueFilter<'a> {
 }
 
 impl Db {
-    /// Open issues of a repository, for the tabs (a counter row, not a count).
-    pub async fn open_issue_count(&self, repo_id: RepoId) -> Result<i64> {
-        Ok(sqlx::query_scalar!(
-            "SELECT open_count FROM issue_counters WHERE repo_id = $1",
-            repo_id
-        )
-        .fetch_optional(&self.pool)
-        .await?
-        .unwrap_or(0))
-    }
-
     /// (open, closed) issues of a repository.
     pub async fn issue_counts(&self, repo_id: RepoId) -> Result<(i64, i64)> {
         let row = sqlx::query!(

@@ -71,6 +71,38 @@ impl Db {
         .await?)
     }
 
+    /// `repo_by_path` with the open issue count the repository tabs show, in the same query
+    /// (every access check reads the repository; this keeps it one round trip).
+    pub async fn repo_by_path_with_open_issues(
+        &self,
+        owner: &str,
+        name: &str,
+    ) -> Result<Option<(RepoRow, i64)>> {
+        let row = sqlx::query!(
+            r#"SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
+                      r.default_branch, COALESCE(c.open_count, 0)::int8 AS "open_issues!"
+               FROM repositories r JOIN users u ON u.id = r.owner_id
+               LEFT JOIN issue_counters c ON c.repo_id = r.id
+               WHERE lower(u.name) = lower($1) AND lower(r.name) = lower($2)"#,
+            owner,
+            name
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| {
+            let repo = RepoRow {
+                id: r.id,
+                owner_id: r.owner_id,
+                owner: r.owner,
+                name: r.name,
+                description: r.description,
+                is_private: r.is_private,
+                default_branch: r.default_branch,
+            };
+            (repo, r.open_issues)
+        }))
+    }
+
     pub async fn repo_by_id(&self, id: i64) -> Result<Option<RepoRow>> {
         Ok(sqlx::query_as!(
             RepoRow,

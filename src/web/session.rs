@@ -123,6 +123,12 @@ where
     }
 }
 
+/// A form whose only field is the CSRF token (remove, cancel, re-run buttons).
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
 impl RequireUser {
     /// Every state-changing form carries the session's CSRF token; a mismatch is a cross-site
     /// request (or a stale page) and changes nothing.

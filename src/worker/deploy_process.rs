@@ -13,9 +13,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::deploy_log::LogLine;
+use crate::git::runner::{SAFE_PATH, signal_group};
 use crate::git::{GitRunner, RepoDir};
-
-const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// Exports `commit` of `repo` into `dest` (created; must not exist), unpacking git's tar
 /// stream as it comes.
@@ -142,12 +141,6 @@ async fn end_group(pid: Option<u32>, child: &mut tokio::process::Child) {
         let _ = child.wait().await;
     }
     signal_group(pid, nix::sys::signal::Signal::SIGKILL);
-}
-
-fn signal_group(pid: u32, signal: nix::sys::signal::Signal) {
-    if let Ok(pid) = i32::try_from(pid) {
-        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal);
-    }
 }
 
 /// Longest line kept whole; the rest of a longer line is read and dropped (a script printing a

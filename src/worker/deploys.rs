@@ -76,12 +76,10 @@ async fn execute(forge: Arc<Forge>, run: DeployRun, shutdown: CancellationToken)
         },
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), run = run.id, "deploy could not run");
-            system_line(
-                &forge,
-                run.id,
-                &format!("labforge: the deploy could not run: {e:#}"),
-            )
-            .await;
+            let note = format!("labforge: the deploy could not run: {e:#}");
+            if let Err(e) = forge.db.append_deploy_note(run.id, &note).await {
+                tracing::warn!(error = %e, run = run.id, "storing a deploy note failed");
+            }
             ("failed", None, false)
         }
     };
@@ -179,20 +177,4 @@ async fn prepare_and_run(
     let truncated = writer.await.unwrap_or(false);
     let _ = tokio::fs::remove_dir_all(&workdir).await;
     Ok((ending?, truncated))
-}
-
-async fn system_line(forge: &Forge, run_id: i64, text: &str) {
-    let existing = forge
-        .db
-        .deploy_log(run_id, 0, 100_000)
-        .await
-        .map(|l| l.len())
-        .unwrap_or(0);
-    let row = crate::storage::DeployLogRow {
-        seq: i32::try_from(existing).unwrap_or(i32::MAX - 1) + 1,
-        at: time::OffsetDateTime::now_utc(),
-        stream: "s".into(),
-        line: text.to_owned(),
-    };
-    let _ = forge.db.append_deploy_log(run_id, &[row]).await;
 }

@@ -14,7 +14,7 @@ use crate::domain::deploys::{DeployLogLine, DeployRun, format_duration, outcome_
 use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
 use crate::web::WebState;
 use crate::web::error::WebError;
-use crate::web::session::{MaybeUser, Nav, RequireUser};
+use crate::web::session::{CsrfForm, MaybeUser, Nav, RequireUser};
 
 pub fn router<S>() -> Router<S>
 where
@@ -42,8 +42,11 @@ async fn repo_access(
         owner: Username::parse(owner)?,
         name: RepoName::parse_url_segment(name)?,
     };
-    let repo = st.forge.authorize(actor, &path, RepoAccess::Read).await?;
-    let (_, level) = st.forge.access(actor, &path).await?;
+    // One lookup for both answers; unreadable is a 404, exactly as `authorize` says it.
+    let (repo, level) = st.forge.access(actor, &path).await?;
+    if level < RepoAccess::Read {
+        return Err(WebError::NotFound);
+    }
     Ok((repo, level >= RepoAccess::Write))
 }
 
@@ -249,11 +252,6 @@ async fn show_deploy(
 ) -> Result<Response, WebError> {
     let (repo, can_write) = repo_access(&st, user.actor(), &owner, &name).await?;
     deploy_page(&st, user.nav(), &repo, can_write, id, String::new()).await
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 /// A writer's action on a run: the repository (404/403 as usual) and the run.

@@ -16,7 +16,7 @@ use crate::domain::webhooks::{Delivery, WebhookSettings};
 use crate::model::{ContentType, Repo, Webhook, WebhookEventKind};
 use crate::web::WebState;
 use crate::web::error::WebError;
-use crate::web::session::{Nav, RequireUser};
+use crate::web::session::{CsrfForm, Nav, RequireUser};
 
 pub fn router<S>() -> Router<S>
 where
@@ -275,11 +275,6 @@ async fn update_hook(
         },
     };
     hook_page(&st, &user, &repo, id, message).await
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 async fn delete_hook(

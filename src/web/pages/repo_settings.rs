@@ -14,7 +14,7 @@ use crate::domain::push::BranchRule;
 use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
 use crate::web::WebState;
 use crate::web::error::WebError;
-use crate::web::session::{Nav, RequireUser};
+use crate::web::session::{CsrfForm, Nav, RequireUser};
 
 pub fn router<S>() -> Router<S>
 where
@@ -156,11 +156,6 @@ async fn add_collaborator(
         },
     };
     settings_page(&st, &user, &repo, message).await
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 async fn remove_collaborator(

@@ -12,7 +12,7 @@ use super::{message_or_error, render};
 use crate::model::{RepoName, TokenScope, Username};
 use crate::web::WebState;
 use crate::web::error::WebError;
-use crate::web::session::{Nav, RequireUser};
+use crate::web::session::{CsrfForm, Nav, RequireUser};
 use crate::web::view::date;
 
 pub fn router<S>() -> Router<S>
@@ -101,11 +101,6 @@ async fn add_key(
         Err(e) => message_or_error(e)?,
     };
     keys_page(&st, &user, message).await
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 async fn delete_key(

@@ -11,7 +11,7 @@ use crate::domain::IssueAccess;
 use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::pages::{RepoHeader, message_or_error, render};
-use crate::web::session::{MaybeUser, Nav, RequireUser};
+use crate::web::session::{CsrfForm, MaybeUser, Nav, RequireUser};
 
 #[derive(Template)]
 #[template(path = "repo/issues/labels.html")]
@@ -108,11 +108,6 @@ pub(super) async fn update_label(
         .update_label(&who, id, &form.name, &form.color, &form.description)
         .await;
     after(&st, &user, &who, result).await
-}
-
-#[derive(Deserialize)]
-pub(super) struct CsrfForm {
-    csrf: String,
 }
 
 pub(super) async fn delete_label(
