@@ -23,6 +23,14 @@ async fn dns_deploy_app(conf: &Path, body: &str) -> TestApp {
     TestApp::spawn_with(&[("LABFORGE_CONFIG", file.to_str().unwrap())]).await
 }
 
+/// alice/dns as the domain sees it (the repository every test here pushes to).
+async fn dns_repo(app: &TestApp) -> labforge::model::Repo {
+    app.forge
+        .repo_by_path(&RepoPath::parse("alice/dns").unwrap())
+        .await
+        .unwrap()
+}
+
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
@@ -86,15 +94,7 @@ async fn protected_branch_refuses_force_push_deletion_and_non_admins() {
     let local = setup(&app).await;
     app.push(&local, ("alice", PW), "alice/dns", &["main"])
         .await;
-    let repo = app
-        .forge
-        .authorize(
-            None,
-            &RepoPath::parse("alice/dns").unwrap(),
-            labforge::model::RepoAccess::Read,
-        )
-        .await
-        .unwrap();
+    let repo = dns_repo(&app).await;
     app.forge
         .protect_branch(&repo, "main", false)
         .await
@@ -358,15 +358,7 @@ async fn a_push_whose_post_receive_never_came_is_settled_at_start() {
         .await
         .trim()
         .to_owned();
-    let repo = app
-        .forge
-        .authorize(
-            None,
-            &RepoPath::parse("alice/dns").unwrap(),
-            labforge::model::RepoAccess::Read,
-        )
-        .await
-        .unwrap();
+    let repo = dns_repo(&app).await;
     // As if the server died after git moved main (applied) and before post-receive; and a
     // second push that git never applied.
     let applied = labforge::model::RefUpdate {
@@ -450,15 +442,7 @@ async fn deploy_pages_show_runs_logs_and_the_last_good_commit() {
     );
     assert_eq!(get("/alice/dns/deploys/999".into()).await.0, 404);
     // A private repository's deploys are a 404 to anyone who cannot read it.
-    let repo = app
-        .forge
-        .authorize(
-            None,
-            &RepoPath::parse("alice/dns").unwrap(),
-            labforge::model::RepoAccess::Read,
-        )
-        .await
-        .unwrap();
+    let repo = dns_repo(&app).await;
     app.forge
         .update_repo(&repo, "", true, "main")
         .await
@@ -532,15 +516,7 @@ async fn writers_rerun_cancel_and_roll_back_from_the_pages_readers_cannot() {
     )
     .await;
     assert_eq!(status, 303);
-    let repo = app
-        .forge
-        .authorize(
-            None,
-            &RepoPath::parse("alice/dns").unwrap(),
-            labforge::model::RepoAccess::Read,
-        )
-        .await
-        .unwrap();
+    let repo = dns_repo(&app).await;
     let rerun = loop {
         let latest = app.forge.deploy_runs(&repo, 0).await.unwrap().remove(0);
         if latest.status == "running" {
@@ -632,15 +608,7 @@ async fn admins_set_protected_branches_on_the_settings_page() {
         stderr(&out)
     );
     // Removing it from the page lifts it.
-    let repo = app
-        .forge
-        .authorize(
-            None,
-            &RepoPath::parse("alice/dns").unwrap(),
-            labforge::model::RepoAccess::Read,
-        )
-        .await
-        .unwrap();
+    let repo = dns_repo(&app).await;
     let rule = app.forge.branch_rules(&repo).await.unwrap().remove(0);
     let (status, _) = post(
         &app,
