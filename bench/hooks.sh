@@ -8,7 +8,7 @@
 #   lf-bare     labforge smart HTTP to a copy of `small` whose hook shims were removed after start
 #   lf-hooks    labforge smart HTTP to `small` with the shims (policy, push recorded): the normal case
 #   lf-deploy   labforge smart HTTP to a copy of `small` (600 files) with a [[deploy]]
-#   lf-tiny     the same to a one-file repository with a [[deploy]]: the delay without the export
+#   lf-tiny     the same to a one-file repository with a [[deploy]]: the delay with no tree to speak of
 # In the two deploy repositories the installed shims are run by a wrapper that stamps when each
 # hook started and ended; the deploy script's first act is to stamp the time it started.
 # Prints p50/p90 per variant, "hooks add" (lf-hooks - lf-bare), the hooks' own time, the deploy
@@ -216,7 +216,7 @@ for v, repo in (("lf-deploy", "deployed"), ("lf-tiny", "tiny")):
     row("git push started -> deploy started", d_start)
     print(f"  goal (p50 <= 100 ms after receive-pack): {'met' if pct(d_hook, 50) <= 100 else 'NOT met'}")
     row("  where: post-receive started -> run claimed", d_claim)
-    row("         claimed -> script started (export)", d_spawn)
+    row("         claimed -> script started (folder)", d_spawn)
     row("  hooks' own time: pre-receive", pre)
     row("                   post-receive (queues it)", post)
 print("# hooks' own time per push (pre + post, both deploy repositories), ms")

@@ -1,7 +1,7 @@
 #!/bin/sh
 # deploy-ansible.sh: run the pushed repository's Ansible playbook against its inventory.
 #
-# Runs, in the export of the pushed commit (so the repository's ansible.cfg, roles/, group_vars/
+# Runs, in the pushed commit's files (so the repository's ansible.cfg, roles/, group_vars/
 # and host_vars/ apply):
 #   ansible-playbook -i INVENTORY PLAYBOOK [OPTION...]
 # with colours off (ANSIBLE_NOCOLOR=1, ANSIBLE_FORCE_COLOR=0) and unbuffered output, so the

@@ -1,11 +1,12 @@
 #!/bin/sh
 # deploy-compose.sh: bring a Docker Compose stack up to the pushed commit.
 #
-# Copies the export of the pushed commit into a stable folder, COMPOSE_DIR, and runs
+# Copies the pushed commit's files into a stable folder, COMPOSE_DIR, and runs
 #   docker compose pull --quiet && docker compose up -d [UP_OPTION...]
-# there. A stable folder rather than labforge's throwaway export, because compose names the
-# project after its folder and resolves the stack's relative paths (bind mounts such as ./data,
-# env_file, build contexts) from it: they must stay put from one deploy to the next.
+# there. A folder of its own rather than labforge's working folder (which is reset to each
+# commit, anything else in it removed), because compose names the project after its folder
+# and resolves the stack's relative paths (bind mounts such as ./data, env_file, build
+# contexts) from it: they must stay put from one deploy to the next.
 #
 # Nothing is deleted from COMPOSE_DIR: it may also hold what does not belong in git (a .env with
 # secrets, a ./data volume). A file removed from the repository stays there until removed by hand.
@@ -60,7 +61,7 @@ fi
 [ -n "$dir" ] || fail 2 "no stack folder: pass it as the first argument (args = [\"/srv/web\"]) or set COMPOSE_DIR"
 case $dir in
 /*) ;;
-*) fail 2 "COMPOSE_DIR '$dir' is relative; a deploy runs in a throwaway export, so give an absolute folder" ;;
+*) fail 2 "COMPOSE_DIR '$dir' is relative; a deploy runs in labforge's working folder, so give an absolute folder" ;;
 esac
 
 source=${COMPOSE_SOURCE:-.}

@@ -1,7 +1,7 @@
 #!/bin/sh
 # deploy-rsync.sh: copy the pushed commit to a folder, here or on another machine.
 #
-# labforge runs a deploy in a clean export of the pushed commit; this script makes TARGET a mirror
+# labforge runs a deploy in a folder holding exactly the pushed commit's files; this script makes TARGET a mirror
 # of that export with rsync (over ssh when TARGET is remote). Only files whose content changed are
 # written, and they are put in place together at the end (--delay-updates), so a service reading
 # the folder does not see half of a push.
@@ -64,7 +64,7 @@ esac
 case $target in
 /*) remote=0 path=$target ;;
 *:*) remote=1 path=${target#*:} ;;
-*) fail 2 "target '$target' is relative; a deploy runs in a throwaway export, so give an absolute folder or host:/folder" ;;
+*) fail 2 "target '$target' is relative; a deploy runs in labforge's working folder, so give an absolute folder or host:/folder" ;;
 esac
 
 if [ "$delete" = 1 ]; then

@@ -273,9 +273,47 @@ impl GitRunner {
         let mut cmd = self.base_command();
         cmd.args(args)
             .env("GIT_DIR", dir.path())
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
+            .current_dir(dir.path());
+        self.run_to_end(cmd, args).await
+    }
+
+    /// Makes `work_tree` hold exactly the files of `commit`: a deploy's working folder, kept
+    /// from run to run. `git clean` drops what the last run left that is not tracked, then
+    /// `read-tree --reset -u` writes only what differs from `commit`: changed, added and
+    /// removed files, and tracked files the last run touched (found by their stat data in
+    /// `index`, which lives outside the folder). So a push costs the files it changed, not
+    /// the whole tree: creating thousands of files per deploy took 100-400 ms for a 600-file
+    /// tree here (ext4 without a journal scans past every recently deleted inode).
+    pub async fn sync_work_tree(
+        &self,
+        dir: &RepoDir,
+        commit: &str,
+        work_tree: &Path,
+        index: &Path,
+    ) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
+            "not a commit id: {commit}"
+        );
+        let steps: [&[&str]; 2] = [
+            &["clean", "-ffdxq"],
+            &["read-tree", "--reset", "-u", "--end-of-options", commit],
+        ];
+        for args in steps {
+            let mut cmd = self.base_command();
+            cmd.args(args)
+                .env("GIT_DIR", dir.path())
+                .env("GIT_WORK_TREE", work_tree)
+                .env("GIT_INDEX_FILE", index)
+                .current_dir(work_tree);
+            self.run_to_end(cmd, args).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs `cmd` (git `args`, for the error) to its end; stderr becomes the error.
+    async fn run_to_end(&self, mut cmd: Command, args: &[&str]) -> anyhow::Result<()> {
+        cmd.stdin(Stdio::null()).stdout(Stdio::null());
         let child = cmd
             .spawn()
             .with_context(|| format!("starting git {}", args.join(" ")))?;
@@ -337,25 +375,6 @@ impl GitRunner {
                 "git merge-base --is-ancestor {old} {new} failed ({status})"
             )),
         }
-    }
-
-    /// `git archive --format=tar` of `commit` on stdout: a deploy's clean export. The caller
-    /// unpacks while git writes (no tar file in between), so the export takes about as long
-    /// as the slower of the two instead of both one after the other.
-    pub fn spawn_export_tar(&self, dir: &RepoDir, commit: &str) -> anyhow::Result<GitChild> {
-        anyhow::ensure!(
-            commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
-            "not a commit id: {commit}"
-        );
-        let mut cmd = self.base_command();
-        cmd.args(["archive", "--format=tar", "--end-of-options", commit])
-            .env("GIT_DIR", dir.path())
-            .current_dir(dir.path());
-        let child = cmd.spawn().context("starting git archive")?;
-        Ok(GitChild::new(
-            child,
-            tokio::time::Instant::now() + self.timeout,
-        ))
     }
 
     /// When a service started now will be ended.

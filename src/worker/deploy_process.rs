@@ -1,4 +1,4 @@
-//! Running one deploy command: a clean export of the commit as its working folder, a cleared
+//! Running one deploy command: the commit's files as its working folder, a cleared
 //! environment, its own process group (so a timeout or cancel ends everything it started), and
 //! stdout/stderr read line by line into the log.
 
@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -16,53 +16,43 @@ use super::deploy_log::LogLine;
 use crate::git::runner::{SAFE_PATH, signal_group};
 use crate::git::{GitRunner, RepoDir};
 
-/// Exports `commit` of `repo` into `dest` (created; must not exist), unpacking git's tar
-/// stream as it comes.
-pub async fn export(
+/// Makes `folder/tree` hold exactly `commit`'s files and returns it: the run's working folder.
+/// The folder is kept between runs of one deploy (which never overlap), so only what changed
+/// is written (see `GitRunner::sync_work_tree`); on any trouble (a run killed while git wrote,
+/// a folder a script broke) it starts over from an empty folder.
+pub async fn prepare_folder(
     runner: &GitRunner,
     repo: &RepoDir,
     commit: &str,
-    dest: &Path,
-) -> anyhow::Result<()> {
-    let mut git = runner.spawn_export_tar(repo, commit)?;
-    let stdout = git
-        .child
-        .stdout
-        .take()
-        .context("git archive's stdout is piped")?;
-    // A plain blocking file, read on a blocking thread by the (synchronous) tar reader.
-    let stdout = std::fs::File::from(stdout.into_owned_fd()?);
-    let stderr = git.child.stderr.take();
-    let folder = dest.to_path_buf();
-    let unpack = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        std::fs::create_dir_all(&folder)?;
-        // Buffered: the tar reader asks for 512-byte headers, each a syscall on a bare pipe.
-        let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(1 << 18, stdout));
-        archive.set_preserve_permissions(true);
-        // unpack() refuses entries that would land outside `folder`.
-        archive.unpack(&folder).context("unpacking the export")?;
-        // git writes padding after the end-of-archive block; read it all so git never writes
-        // to a closed pipe (and dies of SIGPIPE after a good export).
-        std::io::copy(&mut archive.into_inner(), &mut std::io::sink())?;
-        Ok(())
-    });
-    let errors = async move {
-        let mut buf = Vec::new();
-        if let Some(mut e) = stderr {
-            let _ = e.read_to_end(&mut buf).await;
+    folder: &Path,
+) -> anyhow::Result<PathBuf> {
+    let tree = folder.join("tree");
+    let index = folder.join("index");
+    // Left by a run killed while git wrote the index; nothing else writes here now.
+    let _ = tokio::fs::remove_file(folder.join("index.lock")).await;
+    if tokio::fs::metadata(&tree).await.is_ok_and(|m| m.is_dir()) {
+        match runner.sync_work_tree(repo, commit, &tree, &index).await {
+            Ok(()) => return Ok(tree),
+            Err(e) => tracing::warn!(
+                error = %format!("{e:#}"),
+                folder = %folder.display(),
+                "updating a deploy's folder failed; writing it afresh"
+            ),
         }
-        buf
-    };
-    let (unpacked, errors) = tokio::join!(unpack, errors);
-    let status = git.child.wait().await.context("waiting for git archive")?;
-    // An unpacking error comes first: it is the cause when git then failed on a closed pipe.
-    unpacked??;
-    anyhow::ensure!(
-        status.success(),
-        "git archive failed ({status}): {}",
-        String::from_utf8_lossy(&errors).trim()
-    );
-    Ok(())
+    }
+    if let Err(e) = tokio::fs::remove_dir_all(folder).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(e).with_context(|| format!("clearing {}", folder.display()));
+    }
+    tokio::fs::create_dir_all(&tree)
+        .await
+        .with_context(|| format!("creating {}", tree.display()))?;
+    runner
+        .sync_work_tree(repo, commit, &tree, &index)
+        .await
+        .context("writing the commit's files")?;
+    Ok(tree)
 }
 
 pub struct Spec {

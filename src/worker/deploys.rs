@@ -17,6 +17,7 @@ use crate::domain::deploys::DeployRun;
 const POLL: Duration = Duration::from_secs(2);
 
 pub async fn recover(forge: &Forge) -> anyhow::Result<()> {
+    remove_unused_folders(forge).await;
     for id in forge.db.interrupt_running_deploys().await? {
         tracing::warn!(
             run = id,
@@ -24,6 +25,26 @@ pub async fn recover(forge: &Forge) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Working folders of deploys no longer configured (and older versions' `run-N` folders) go:
+/// each holds a whole tree.
+async fn remove_unused_folders(forge: &Forge) {
+    let Ok(mut entries) = tokio::fs::read_dir(&forge.deploys.work_dir).await else {
+        return; // not made yet
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let name = entry.file_name();
+        if name
+            .to_str()
+            .is_some_and(|n| forge.deploys.is_configured(n))
+        {
+            continue;
+        }
+        if let Err(e) = tokio::fs::remove_dir_all(entry.path()).await {
+            tracing::warn!(error = %e, folder = %entry.path().display(), "removing an unused deploy folder failed");
+        }
+    }
 }
 
 pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
@@ -111,11 +132,9 @@ async fn prepare_and_run(
         .config(&repo, &run.deploy_name)
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("deploy {} is no longer configured", run.deploy_name))?;
-    let workdir = forge.deploys.work_dir.join(format!("run-{}", run.id));
-    let _ = tokio::fs::remove_dir_all(&workdir).await;
-    tokio::fs::create_dir_all(&forge.deploys.work_dir).await?;
     let dir = forge.repo_dir(&repo)?;
-    deploy_process::export(&forge.runner, &dir, &run.new_id, &workdir).await?;
+    let folder = forge.deploys.folder(&run.deploy_name);
+    let workdir = deploy_process::prepare_folder(&forge.runner, &dir, &run.new_id, &folder).await?;
 
     let url = forge.deploys.url(&repo, run.id);
     let mut env = vec![
@@ -175,6 +194,5 @@ async fn prepare_and_run(
         .await;
     drop(log_tx);
     let truncated = writer.await.unwrap_or(false);
-    let _ = tokio::fs::remove_dir_all(&workdir).await;
     Ok((ending?, truncated))
 }

@@ -46,6 +46,12 @@ async fn setup(app: &TestApp) -> PathBuf {
     local
 }
 
+async fn commit_and_push(local: &Path, url: &str, message: &str) {
+    git_ok(local, &["add", "-A"]).await;
+    git_ok(local, &["commit", "-q", "-m", message]).await;
+    git_ok(local, &["push", "-q", url, "main"]).await;
+}
+
 fn server_ref(app: &TestApp, repo: &str, name: &str) -> String {
     let out = std::process::Command::new("git")
         .args([
@@ -317,6 +323,81 @@ async fn quick_pushes_run_at_most_two_deploys_the_last_being_the_newest() {
         "the last run deployed the newest commit"
     );
     assert!(runs.iter().any(|r| r.status == "superseded"));
+}
+
+/// The working folder is kept between runs, so each run must still get exactly its commit's
+/// files: whatever the last run changed, removed or added is undone, files the commit
+/// dropped are gone, and a broken folder (here: a garbage index) is written afresh.
+#[tokio::test]
+async fn each_run_gets_exactly_its_commits_files_whatever_the_last_run_did() {
+    let conf = tempfile::tempdir().unwrap();
+    let seen = conf.path().join("seen");
+    std::fs::create_dir(&seen).unwrap();
+    // Records the folder (names, modes, contents), then vandalises it.
+    let mut app = dns_deploy_app(
+        conf.path(),
+        &format!(
+            "find . -mindepth 1 | sort | while read -r f; do \
+               if [ -f \"$f\" ]; then echo \"$f $(stat -c %a \"$f\") $(cat \"$f\")\"; else echo \"$f/\"; fi; \
+             done > {seen}/$LABFORGE_DEPLOY_ID
+             echo tampered >> zone.txt; rm file0.txt; chmod -x run.sh
+             echo junk > junk.txt; mkdir -p junk-dir/deeper; echo junk > junk-dir/deeper/x",
+            seen = seen.display()
+        ),
+    )
+    .await;
+    let local = setup(&app).await;
+    let url = app.url(Some(("alice", PW)), "alice/dns");
+    let listing = |id: i64| std::fs::read_to_string(seen.join(id.to_string())).unwrap();
+
+    std::fs::write(local.join("zone.txt"), "lab. IN SOA ns1.lab.\n").unwrap();
+    std::fs::create_dir(local.join("sub")).unwrap();
+    std::fs::write(local.join("sub/a.conf"), "a\n").unwrap();
+    script(&local, "run.sh", "true");
+    commit_and_push(&local, &url, "first").await;
+    let first = settled_runs(&app, "alice/dns").await;
+    assert_eq!(first[0].status, "succeeded");
+    let want_first = "./file0.txt 644 content 0\n./file1.txt 644 content 1\n./run.sh 755 #!/bin/sh\ntrue\n\
+                      ./sub/\n./sub/a.conf 644 a\n./zone.txt 644 lab. IN SOA ns1.lab.\n";
+    assert_eq!(listing(first[0].id), want_first);
+
+    // Next commit drops file1.txt and sub/, adds new.txt.
+    std::fs::remove_file(local.join("file1.txt")).unwrap();
+    std::fs::remove_dir_all(local.join("sub")).unwrap();
+    std::fs::write(local.join("new.txt"), "new\n").unwrap();
+    commit_and_push(&local, &url, "second").await;
+    let second = settled_runs(&app, "alice/dns").await;
+    assert_eq!(second.len(), 2);
+    assert_eq!(second[0].status, "succeeded");
+    let want_second = "./file0.txt 644 content 0\n./new.txt 644 new\n./run.sh 755 #!/bin/sh\ntrue\n\
+                       ./zone.txt 644 lab. IN SOA ns1.lab.\n";
+    assert_eq!(listing(second[0].id), want_second);
+
+    // A folder git cannot update (its index is garbage) is written afresh.
+    let folder = app.data.path().join("deploys/dns");
+    std::fs::write(folder.join("index"), "not an index").unwrap();
+    std::fs::write(local.join("new.txt"), "newer\n").unwrap();
+    commit_and_push(&local, &url, "third").await;
+    let third = settled_runs(&app, "alice/dns").await;
+    assert_eq!(third[0].status, "succeeded");
+    assert_eq!(
+        listing(third[0].id),
+        want_second.replace("./new.txt 644 new", "./new.txt 644 newer")
+    );
+
+    // At start, folders of deploys no longer configured (and older versions' per-run ones) go.
+    let deploys = app.data.path().join("deploys");
+    for stale in ["gone/tree", "run-7"] {
+        std::fs::create_dir_all(deploys.join(stale)).unwrap();
+        std::fs::write(deploys.join(stale).join("f"), "x").unwrap();
+    }
+    app.restart().await;
+    let mut left: Vec<_> = std::fs::read_dir(&deploys)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["dns"]);
 }
 
 #[tokio::test]

@@ -24,7 +24,7 @@ pub struct DeployState {
     configs: Vec<Deploy>,
     /// Set again once the listeners are bound (a configured port 0 becomes the real one).
     base_url: std::sync::RwLock<String>,
-    /// Where runs get their exported working folders.
+    /// Holds one working folder per deploy, kept between its runs.
     pub work_dir: PathBuf,
     wakeup: Notify,
     running: Mutex<HashMap<i64, CancellationToken>>,
@@ -65,6 +65,16 @@ impl DeployState {
             d.repo.owner.as_str().eq_ignore_ascii_case(&owner)
                 && d.repo.name.as_str().eq_ignore_ascii_case(&name)
         })
+    }
+
+    /// Whether a deploy of this name is configured (for any repository).
+    pub fn is_configured(&self, name: &str) -> bool {
+        self.configs.iter().any(|d| d.name == name)
+    }
+
+    /// The working folder of deploy `name` (names are unique and plain: see config).
+    pub fn folder(&self, name: &str) -> PathBuf {
+        self.work_dir.join(name)
     }
 
     pub fn config(&self, repo: &Repo, name: &str) -> Option<&Deploy> {
