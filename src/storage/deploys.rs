@@ -22,6 +22,11 @@ pub struct DeployRunRow {
     pub finished_at: Option<OffsetDateTime>,
 }
 
+pub struct InterruptedRun {
+    pub id: i64,
+    pub process: Option<String>,
+}
+
 pub struct NewDeployRun<'a> {
     pub repo_id: RepoId,
     pub deploy_name: &'a str,
@@ -96,12 +101,26 @@ impl Db {
         .await?)
     }
 
+    /// Notes which process runs a run (see `worker::process_identity`).
+    pub async fn set_deploy_process(&self, id: i64, process: &str) -> Result<()> {
+        sqlx::query!(
+            "UPDATE deploy_runs SET process = $2 WHERE id = $1 AND status = 'running'",
+            id,
+            process
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// At start: runs left `running` by a process that died are `interrupted` (offered for
-    /// re-run, not restarted: a deploy may not be safe to run twice).
-    pub async fn interrupt_running_deploys(&self) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar!(
+    /// re-run, not restarted: a deploy may not be safe to run twice). Returns them with the
+    /// process each was running in, if it got that far.
+    pub async fn interrupt_running_deploys(&self) -> Result<Vec<InterruptedRun>> {
+        Ok(sqlx::query_as!(
+            InterruptedRun,
             "UPDATE deploy_runs SET status = 'interrupted', finished_at = now()
-             WHERE status = 'running' RETURNING id"
+             WHERE status = 'running' RETURNING id, process"
         )
         .fetch_all(&self.pool)
         .await?)

@@ -70,11 +70,13 @@ pub enum Ending {
     Stopped,
 }
 
-/// Runs the command to its end, the timeout or `stop`, sending its output to `log`.
+/// Runs the command to its end, the timeout or `stop`, sending its output to `log`;
+/// `started` gets its pid (the leader of its process group) once it runs.
 pub async fn run(
     spec: Spec,
     log: mpsc::Sender<LogLine>,
     stop: CancellationToken,
+    started: impl FnOnce(u32),
 ) -> anyhow::Result<Ending> {
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
@@ -96,6 +98,9 @@ pub async fn run(
         .spawn()
         .with_context(|| format!("starting {}", spec.program.display()))?;
     let pid = child.id();
+    if let Some(pid) = pid {
+        started(pid);
+    }
     if let Some(mut stdin) = child.stdin.take() {
         let body = spec.stdin;
         tokio::spawn(async move {

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::deploy_log::{LogLine, write_log};
 use super::deploy_process::{self, Ending, Spec};
+use super::process_identity;
 use crate::domain::Forge;
 use crate::domain::deploys::DeployRun;
 
@@ -18,9 +19,16 @@ const POLL: Duration = Duration::from_secs(2);
 
 pub async fn recover(forge: &Forge) -> anyhow::Result<()> {
     remove_unused_folders(forge).await;
-    for id in forge.db.interrupt_running_deploys().await? {
+    // Before any run starts: a script the crash left running would share its deploy's
+    // folder with the next run, and a re-run would overlap it.
+    for run in forge.db.interrupt_running_deploys().await? {
+        let ended = run
+            .process
+            .as_deref()
+            .is_some_and(process_identity::end_group_if_alive);
         tracing::warn!(
-            run = id,
+            run = run.id,
+            left_running_and_killed = ended,
             "deploy run was interrupted by a restart; it can be re-run"
         );
     }
@@ -175,7 +183,18 @@ async fn prepare_and_run(
         stdin: serde_json::to_vec(&event)?,
         timeout: config.timeout,
     };
-    let ending = deploy_process::run(spec, log_tx.clone(), stop).await;
+    let record_process = |pid: u32| {
+        let Some(process) = process_identity::identify(pid) else {
+            return;
+        };
+        let (forge, id) = (Arc::clone(forge), run.id);
+        tokio::spawn(async move {
+            if let Err(e) = forge.db.set_deploy_process(id, &process).await {
+                tracing::warn!(error = %e, run = id, "recording a deploy's process failed");
+            }
+        });
+    };
+    let ending = deploy_process::run(spec, log_tx.clone(), stop, record_process).await;
     let note = match &ending {
         Ok(Ending::Exited(Some(c))) => format!("labforge: exited with code {c}"),
         Ok(Ending::Exited(None)) => "labforge: ended by a signal".to_owned(),

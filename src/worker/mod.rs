@@ -3,4 +3,5 @@
 mod deploy_log;
 mod deploy_process;
 pub mod deploys;
+mod process_identity;
 pub mod webhooks;

@@ -1,6 +1,6 @@
 //! The real binary killed with -9 while a deploy runs and another is queued: after the restart
-//! the running one is `interrupted`, the queued one runs, and the repository is intact with its
-//! refs equal to the recorded push.
+//! the running one is `interrupted` and its left-over script ended, the queued one runs, and the
+//! repository is intact with its refs equal to the recorded push.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -38,6 +38,15 @@ async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// Whether `pid` runs (a zombie waiting for its reaper does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
+}
+
 async fn runs(data: &Path) -> Vec<Vec<String>> {
     let (ok, out, err) = admin(data, &["deploys", "alice/dns"], "").await;
     assert!(ok, "{err}");
@@ -59,7 +68,7 @@ async fn kill_9_with_a_deploy_running_and_one_queued() {
     std::fs::write(
         data.join("deploy.sh"),
         format!(
-            "#!/bin/sh\necho \"$LABFORGE_NEW\" >> {ran}\nif [ ! -e {marker} ]; then touch {marker}; echo $$ > {pid}; sleep 60; fi\necho done\n",
+            "#!/bin/sh\necho \"$LABFORGE_NEW\" >> {ran}\nif [ ! -e {marker} ]; then touch {marker}; echo $$ > {pid}; sleep 600; fi\necho done\n",
             ran = ran.display(),
             marker = marker.display(),
             pid = pidfile.display()
@@ -115,18 +124,17 @@ async fn kill_9_with_a_deploy_running_and_one_queued() {
         .to_owned();
 
     server.kill().await.unwrap(); // SIGKILL: no shutdown code runs
-    // The orphaned deploy would sleep on; end its process group (it leads one).
-    let pid: i32 = std::fs::read_to_string(&pidfile)
+    // The deploy's script outlives the server (its own process group, sleeping on).
+    let pid: u32 = std::fs::read_to_string(&pidfile)
         .unwrap()
         .trim()
         .parse()
         .unwrap();
-    let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+    assert!(alive(pid), "the script runs on after the server died");
 
+    // The restart ends it before the queued run uses the deploy's folder.
     let mut server = serve_with_config(data, port).await;
+    wait_for("the left-over script to be ended", || !alive(pid)).await;
     wait_for("the queued deploy to run after the restart", || {
         std::fs::read_to_string(&ran).is_ok_and(|t| t.lines().count() == 2)
     })

@@ -63,12 +63,25 @@ pub struct TestApp {
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
+/// The servers' warnings and errors (a 500's cause) go to the test's captured output, which
+/// is shown for a failing test: a failure seen once in CI can then be explained. `RUST_LOG`
+/// widens it.
+fn log_server_warnings() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("labforge=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(&[]).await
     }
 
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        log_server_warnings();
         let data = tempfile::tempdir().expect("tempdir");
         let work = tempfile::tempdir().expect("tempdir");
         let db = fresh_database().await;
