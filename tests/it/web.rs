@@ -562,7 +562,7 @@ async fn blame_attributes_each_line_and_gives_up_visibly() {
         .forge
         .read_repo(&repo, move |r| {
             r.blame(
-                &labforge::git::read::CommitId(c),
+                &labforge::git::read::CommitId(c.clone()),
                 &labforge::model::TreePath::parse("rules.nft").unwrap(),
                 std::time::Duration::ZERO,
             )

@@ -203,7 +203,7 @@ async fn show_commit(
     let found = st
         .forge
         .read_repo(&repo, move |r| {
-            let Some(mut diff) = r.commit_diff(&CommitId(id), limits)? else {
+            let Some(mut diff) = r.commit_diff(&CommitId(id.clone()), limits)? else {
                 return Ok(None);
             };
             // Highlighting is CPU work: done here, on the blocking pool with the diff.

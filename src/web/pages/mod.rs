@@ -80,7 +80,7 @@ async fn read_at<T, F>(
 ) -> Result<(Resolved, T), WebError>
 where
     T: Send + 'static,
-    F: FnOnce(&Reader, &Resolved) -> Result<Option<T>, GitError> + Send + 'static,
+    F: Fn(&Reader, &Resolved) -> Result<Option<T>, GitError> + Send + 'static,
 {
     let found = st
         .forge
