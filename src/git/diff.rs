@@ -66,20 +66,8 @@ impl Reader {
         let Some(oid) = self.commit_oid(id)? else {
             return Ok(None);
         };
-        let commit = self.repository().find_commit(oid).map_err(GitError::gix)?;
         let info = self.commit(&CommitId(oid.to_hex().to_string()))?;
-        let new_tree = commit.tree_id().map_err(GitError::gix)?.detach();
-        let old_tree = match commit.parent_ids().next() {
-            Some(p) => Some(
-                self.repository()
-                    .find_commit(p.detach())
-                    .map_err(GitError::gix)?
-                    .tree_id()
-                    .map_err(GitError::gix)?
-                    .detach(),
-            ),
-            None => None,
-        };
+        let (old_tree, new_tree) = self.parent_and_own_tree(oid)?;
         let mut changes = Vec::new();
         self.compare_trees(old_tree, Some(new_tree), "", &mut changes)?;
         changes.sort_by(|a, b| a.0.cmp(&b.0));
@@ -146,9 +134,33 @@ impl Reader {
         }))
     }
 
+    /// The first parent's tree (None for a root commit) and the commit's own.
+    pub(super) fn parent_and_own_tree(
+        &self,
+        commit: ObjectId,
+    ) -> Result<(Option<ObjectId>, ObjectId), GitError> {
+        let commit = self
+            .repository()
+            .find_commit(commit)
+            .map_err(GitError::gix)?;
+        let own = commit.tree_id().map_err(GitError::gix)?.detach();
+        let parent = match commit.parent_ids().next() {
+            Some(p) => Some(
+                self.repository()
+                    .find_commit(p.detach())
+                    .map_err(GitError::gix)?
+                    .tree_id()
+                    .map_err(GitError::gix)?
+                    .detach(),
+            ),
+            None => None,
+        };
+        Ok((parent, own))
+    }
+
     /// Collects (path, old blob, new blob) for every file that differs, recursing only into
     /// folders whose ids differ.
-    fn compare_trees(
+    pub(super) fn compare_trees(
         &self,
         old: Option<ObjectId>,
         new: Option<ObjectId>,

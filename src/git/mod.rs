@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{RepoName, Username};
 
+pub use push_commits::ChangedPaths;
 pub use runner::{GitProtocol, GitRunner, Service};
 pub use upkeep::Upkeep;
 

@@ -5,10 +5,43 @@ use gix::ObjectId;
 use gix::bstr::ByteSlice;
 
 use super::GitError;
-use super::read::{CommitInfo, Reader};
+use super::read::{CommitId, CommitInfo, Reader};
 use crate::model::RefUpdate;
 
+/// The files a commit changed against its first parent (all of them for a root commit), as
+/// push payloads list them. Paths are sorted; a mode-only change is not listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangedPaths {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub modified: Vec<String>,
+}
+
+/// Paths listed per commit, at most: an import of a whole tree would otherwise make a payload
+/// of megabytes. The rest is left out, as GitHub does past its own limit.
+pub const MAX_CHANGED_PATHS: usize = 1000;
+
 impl Reader {
+    /// What `id` changed against its first parent, at most [`MAX_CHANGED_PATHS`] paths.
+    pub fn changed_paths(&self, id: &CommitId) -> Result<ChangedPaths, GitError> {
+        let Some(oid) = self.commit_oid(id)? else {
+            return Ok(ChangedPaths::default());
+        };
+        let (old_tree, new_tree) = self.parent_and_own_tree(oid)?;
+        let mut changes = Vec::new();
+        self.compare_trees(old_tree, Some(new_tree), "", &mut changes)?;
+        changes.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = ChangedPaths::default();
+        for (path, old, new) in changes.into_iter().take(MAX_CHANGED_PATHS) {
+            match (old, new) {
+                (None, _) => out.added.push(path),
+                (_, None) => out.removed.push(path),
+                _ => out.modified.push(path),
+            }
+        }
+        Ok(out)
+    }
+
     /// The object a (direct) ref points at now, as git wrote it in the push (a tag object stays
     /// a tag object); None if it does not exist or is symbolic.
     pub fn ref_target(&self, name: &str) -> Result<Option<String>, GitError> {

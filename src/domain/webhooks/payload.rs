@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::config::Config;
+use crate::git::ChangedPaths;
 use crate::git::read::CommitInfo;
 use crate::model::{RefUpdate, Repo};
 
@@ -50,7 +51,7 @@ fn rfc3339(secs: i64) -> String {
         .expect("a valid time formats as RFC 3339")
 }
 
-fn commit_json(config: &Config, repo: &Repo, c: &CommitInfo) -> Value {
+fn commit_json(config: &Config, repo: &Repo, (c, paths): &(CommitInfo, ChangedPaths)) -> Value {
     let message = if c.body.is_empty() {
         c.subject.clone()
     } else {
@@ -65,19 +66,19 @@ fn commit_json(config: &Config, repo: &Repo, c: &CommitInfo) -> Value {
         "author": person,
         "committer": person,
         "timestamp": rfc3339(c.time),
-        "added": [],
-        "removed": [],
-        "modified": [],
+        "added": paths.added,
+        "removed": paths.removed,
+        "modified": paths.modified,
     })
 }
 
-/// One ref's push payload. `commits` are oldest first (at most the newest 20), `total` how many
-/// the push brought in.
+/// One ref's push payload. `commits` are oldest first (at most the newest 20) with the files
+/// each changed, `total` how many the push brought in.
 pub(super) fn push_payload(
     config: &Config,
     repo: &Repo,
     update: &RefUpdate,
-    commits: &[CommitInfo],
+    commits: &[(CommitInfo, ChangedPaths)],
     total: usize,
     pusher: &Value,
 ) -> Value {
@@ -87,7 +88,7 @@ pub(super) fn push_payload(
         .collect();
     let head = commits
         .iter()
-        .find(|c| c.id.0 == update.new)
+        .find(|(c, _)| c.id.0 == update.new)
         .map(|c| commit_json(config, repo, c))
         .unwrap_or(Value::Null);
     json!({

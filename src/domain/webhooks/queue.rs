@@ -10,6 +10,7 @@ use super::super::{Error, Forge, Result, blocking};
 use super::hooks::hook_from_row;
 use super::new_guid;
 use super::payload::{push_payload, user_json};
+use crate::git::ChangedPaths;
 use crate::git::read::CommitInfo;
 use crate::model::{PushEvent, RefUpdate, Repo, Webhook, WebhookEventKind};
 use crate::storage::{NewDelivery, Tx};
@@ -43,7 +44,7 @@ impl Forge {
         let dir = self.repo_dir(repo)?;
         let reads = Arc::clone(&self.reads);
         let updates = event.refs.clone();
-        let per_ref: Vec<(Vec<CommitInfo>, usize)> = blocking(move || {
+        let per_ref: Vec<(Vec<(CommitInfo, ChangedPaths)>, usize)> = blocking(move || {
             let reader = reads.open(&dir)?;
             updates
                 .iter()
@@ -51,7 +52,11 @@ impl Forge {
                     let mut commits = reader.commits_in_push(u, COUNT_LIMIT)?;
                     let total = commits.len();
                     commits.drain(..total.saturating_sub(COMMITS_PER_PAYLOAD));
-                    Ok((commits, total))
+                    let listed = commits
+                        .into_iter()
+                        .map(|c| reader.changed_paths(&c.id).map(|paths| (c, paths)))
+                        .collect::<std::result::Result<Vec<_>, crate::git::GitError>>()?;
+                    Ok((listed, total))
                 })
                 .collect::<std::result::Result<Vec<_>, crate::git::GitError>>()
         })
@@ -125,19 +130,27 @@ impl Forge {
         let dir = self.repo_dir(repo)?;
         let reads = Arc::clone(&self.reads);
         let branch = repo.default_branch.clone();
-        let head = blocking(move || reads.open(&dir)?.branch_head(&branch))
-            .await??
-            .ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "{} has no commits on {} to send",
-                    repo.full_name(),
-                    repo.default_branch
-                ))
-            })?;
+        let head = blocking(move || {
+            let reader = reads.open(&dir)?;
+            match reader.branch_head(&branch)? {
+                Some(head) => reader
+                    .changed_paths(&head.id)
+                    .map(|paths| Some((head, paths))),
+                None => Ok(None),
+            }
+        })
+        .await??
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "{} has no commits on {} to send",
+                repo.full_name(),
+                repo.default_branch
+            ))
+        })?;
         let update = RefUpdate {
             name: format!("refs/heads/{}", repo.default_branch),
-            old: head.id.0.clone(),
-            new: head.id.0.clone(),
+            old: head.0.id.0.clone(),
+            new: head.0.id.0.clone(),
         };
         let config = self.webhooks.config();
         let payload = push_payload(&config, repo, &update, &[head], 1, sender);

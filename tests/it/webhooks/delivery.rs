@@ -68,6 +68,9 @@ async fn a_push_reaches_a_real_receiver_that_checks_the_signature() {
     assert_eq!(payload["total_commits"], 2);
     assert_eq!(payload["commits"].as_array().unwrap().len(), 2);
     assert_eq!(payload["commits"][0]["message"], "commit 0");
+    assert_eq!(payload["commits"][0]["added"], json!(["file0.txt"]));
+    assert_eq!(payload["commits"][0]["removed"], json!([]));
+    assert_eq!(payload["commits"][1]["added"], json!(["file1.txt"]));
     assert_eq!(payload["commits"][1]["id"], after);
     assert_eq!(payload["head_commit"]["id"], after);
     assert_eq!(payload["head_commit"]["author"]["email"], "author@lab.test");
@@ -484,4 +487,64 @@ async fn issue_events_reach_the_receiver() {
         "the closing commit is named"
     );
     assert_eq!(body["repository"]["full_name"], "alice/dns");
+}
+
+/// Each listed commit says which files it added, removed and modified (receivers filter on
+/// them: "deploy only when zones/ changed"), from a real push through the hooks.
+#[tokio::test(flavor = "multi_thread")]
+async fn push_payloads_list_each_commits_added_removed_and_modified_files() {
+    let (app, token, dir) = setup(LOOPBACK).await;
+    let port = free_port();
+    let (_recorder, out) = start_recorder(&app.workdir("recorder"), port).await;
+    create_hook(
+        &app,
+        &token,
+        &format!("http://127.0.0.1:{port}/json"),
+        "",
+        json!({}),
+    )
+    .await;
+
+    std::fs::write(dir.join("file0.txt"), "changed\n").unwrap();
+    std::fs::remove_file(dir.join("file1.txt")).unwrap();
+    std::fs::create_dir_all(dir.join("zones/lab")).unwrap();
+    std::fs::write(
+        dir.join("zones/lab/db.lab"),
+        "@ IN SOA ns1 admin 1 1 1 1 1\n",
+    )
+    .unwrap();
+    git_ok(&dir, &["add", "-A"]).await;
+    git_ok(&dir, &["commit", "-q", "-m", "zones"]).await;
+    std::fs::write(
+        dir.join("zones/lab/db.lab"),
+        "@ IN SOA ns1 admin 2 1 1 1 1\n",
+    )
+    .unwrap();
+    git_ok(&dir, &["commit", "-q", "-am", "serial"]).await;
+    app.push(&dir, ("alice", PW), "alice/dns", &["main"]).await;
+
+    let body = wait_for(20, "the push delivery", || {
+        let out = out.clone();
+        async move {
+            recorded(&out)
+                .into_iter()
+                .find(|r| r["headers"]["x-github-event"] == "push")
+        }
+    })
+    .await;
+    let payload: Value = serde_json::from_str(body["body"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["total_commits"], 2, "{payload}");
+    let zones = &payload["commits"][0];
+    assert_eq!(zones["message"], "zones");
+    assert_eq!(zones["added"], json!(["zones/lab/db.lab"]));
+    assert_eq!(zones["removed"], json!(["file1.txt"]));
+    assert_eq!(zones["modified"], json!(["file0.txt"]));
+    let serial = &payload["commits"][1];
+    assert_eq!(serial["added"], json!([]));
+    assert_eq!(serial["removed"], json!([]));
+    assert_eq!(serial["modified"], json!(["zones/lab/db.lab"]));
+    assert_eq!(
+        payload["head_commit"]["modified"],
+        json!(["zones/lab/db.lab"])
+    );
 }
