@@ -30,6 +30,8 @@ pub struct CommitInfo {
     pub body: String,
     pub author_name: String,
     pub author_email: String,
+    pub committer_name: String,
+    pub committer_email: String,
     /// Seconds since the epoch (author time).
     pub time: i64,
     pub parents: Vec<CommitId>,
@@ -150,6 +152,7 @@ impl Reader {
     pub(super) fn info(&self, commit: &gix::Commit<'_>) -> Result<CommitInfo, GitError> {
         let message = commit.message().map_err(GitError::gix)?;
         let author = commit.author().map_err(GitError::gix)?;
+        let committer = commit.committer().map_err(GitError::gix)?;
         Ok(CommitInfo {
             id: CommitId(commit.id.to_hex().to_string()),
             subject: message.title.to_str_lossy().trim().to_owned(),
@@ -159,6 +162,8 @@ impl Reader {
                 .unwrap_or_default(),
             author_name: author.name.to_str_lossy().trim().to_owned(),
             author_email: author.email.to_str_lossy().trim().to_owned(),
+            committer_name: committer.name.to_str_lossy().trim().to_owned(),
+            committer_email: committer.email.to_str_lossy().trim().to_owned(),
             time: author.seconds(),
             parents: commit
                 .parent_ids()

@@ -57,14 +57,14 @@ fn commit_json(config: &Config, repo: &Repo, (c, paths): &(CommitInfo, ChangedPa
     } else {
         format!("{}\n\n{}", c.subject, c.body)
     };
-    // CommitInfo carries the author only; the committer is reported as the author.
-    let person = json!({"name": c.author_name, "email": c.author_email, "username": ""});
+    let author = json!({"name": c.author_name, "email": c.author_email, "username": ""});
+    let committer = json!({"name": c.committer_name, "email": c.committer_email, "username": ""});
     json!({
         "id": c.id.0,
         "message": message,
         "url": format!("{}/{}/commit/{}", config.base_url, repo.full_name(), c.id.0),
-        "author": person,
-        "committer": person,
+        "author": author,
+        "committer": committer,
         "timestamp": rfc3339(c.time),
         "added": paths.added,
         "removed": paths.removed,

@@ -520,7 +520,17 @@ async fn push_payloads_list_each_commits_added_removed_and_modified_files() {
         "@ IN SOA ns1 admin 2 1 1 1 1\n",
     )
     .unwrap();
-    git_ok(&dir, &["commit", "-q", "-am", "serial"]).await;
+    // Committed by someone else than its author (a maintainer applying a patch).
+    let committed = git_env(
+        &dir,
+        &["commit", "-q", "-am", "serial"],
+        &[
+            ("GIT_COMMITTER_NAME", "Maintainer"),
+            ("GIT_COMMITTER_EMAIL", "maint@lab.test"),
+        ],
+    )
+    .await;
+    assert!(committed.status.success(), "{}", stderr(&committed));
     app.push(&dir, ("alice", PW), "alice/dns", &["main"]).await;
 
     let body = wait_for(20, "the push delivery", || {
