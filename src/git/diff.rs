@@ -2,6 +2,8 @@
 //! descending into folders whose ids differ) and their line diffs (imara-diff, histogram).
 //! Bounded: past the limits the rest is summarised, and the page links the full patch instead.
 
+use std::collections::HashMap;
+
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
 use imara_diff::{Algorithm, BasicLineDiffPrinter, Diff, InternedInput, UnifiedDiffConfig};
@@ -195,9 +197,16 @@ impl Reader {
             .collect();
         names.sort();
         names.dedup();
+        // By name: a folder of thousands of entries must not cost a scan per entry.
+        fn by_name(
+            entries: &[(String, bool, ObjectId)],
+        ) -> HashMap<&str, &(String, bool, ObjectId)> {
+            entries.iter().map(|e| (e.0.as_str(), e)).collect()
+        }
+        let (old_at, new_at) = (by_name(&olds), by_name(&news));
         for name in names {
-            let o = olds.iter().find(|e| &e.0 == name);
-            let n = news.iter().find(|e| &e.0 == name);
+            let o = old_at.get(name.as_str()).copied();
+            let n = new_at.get(name.as_str()).copied();
             let path = if prefix.is_empty() {
                 name.clone()
             } else {

@@ -41,6 +41,18 @@ impl Forge {
         repo: &Repo,
         event: &PushEvent,
     ) -> Result<PreparedPush> {
+        // Most repositories have no push hook, and then there is no payload to read git for.
+        // (A hook added while a push is between here and its transaction misses that push.)
+        if !self
+            .db
+            .has_active_webhook(repo.id, WebhookEventKind::Push.as_str())
+            .await?
+        {
+            return Ok(PreparedPush {
+                repo_id: repo.id,
+                refs: Vec::new(),
+            });
+        }
         let dir = self.repo_dir(repo)?;
         let reads = Arc::clone(&self.reads);
         let updates = event.refs.clone();
