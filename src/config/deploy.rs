@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::model::RepoPath;
+use crate::model::{DeployName, RepoPath};
 
 /// The file's shape of one `[[deploy]]` table; this form is a contract with users' files.
 #[derive(Debug, Deserialize)]
@@ -35,7 +35,7 @@ pub enum DeployTrigger {
 
 #[derive(Debug, Clone)]
 pub struct Deploy {
-    pub name: String,
+    pub name: DeployName,
     pub repo: RepoPath,
     pub trigger: DeployTrigger,
     /// Absolute, or relative to the config file's folder, resolved at load.
@@ -77,15 +77,8 @@ pub(super) fn parse_deploys(
     let mut out: Vec<Deploy> = Vec::with_capacity(file.len());
     for d in file {
         let what = format!("[[deploy]] {:?}", d.name);
-        let name_ok = !d.name.is_empty()
-            && d.name.len() <= 64
-            && d.name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-        if !name_ok {
-            bail!("{what}: name must be 1-64 letters, digits, '.', '_' or '-'");
-        }
-        if out.iter().any(|o| o.name == d.name) {
+        let name = DeployName::parse(&d.name).with_context(|| format!("{what}: name"))?;
+        if out.iter().any(|o| o.name == name) {
             bail!("{what}: the name is used twice; deploy names are unique");
         }
         let repo =
@@ -115,7 +108,7 @@ pub(super) fn parse_deploys(
             }
         }
         out.push(Deploy {
-            name: d.name,
+            name,
             repo,
             trigger,
             run,
@@ -222,6 +215,10 @@ env = { TARGET = "dns1" }
             "[[deploy]]\nname='x'\nrepo='nope'\nrun='/bin/true'\nbranch='m'\n".into(),
             format!("[[deploy]]\n{base}branch='main'\nenv={{LABFORGE_REPO='x'}}\n"),
             format!("[[deploy]]\n{base}branch='main'\ncommand='x'\n"),
+            // The name is its working folder's name: never a way out of the data folder.
+            "[[deploy]]\nname='..'\nrepo='a/b'\nrun='/bin/true'\nbranch='m'\n".into(),
+            "[[deploy]]\nname='.x'\nrepo='a/b'\nrun='/bin/true'\nbranch='m'\n".into(),
+            "[[deploy]]\nname='-x'\nrepo='a/b'\nrun='/bin/true'\nbranch='m'\n".into(),
         ] {
             assert!(parse(&bad).is_err(), "{bad}");
         }

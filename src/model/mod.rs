@@ -10,7 +10,7 @@ pub mod webhook;
 pub use access::{RepoAccess, SiteRole, TokenScope};
 pub use allow_list::HostAllowList;
 pub use issue::{Comment, Issue, IssueId, Label, TimelineEvent};
-pub use names::{Email, NameError, RepoName, RepoPath, TreePath, Username};
+pub use names::{DeployName, Email, NameError, RepoName, RepoPath, TreePath, Username};
 pub use push::{PushEvent, RefUpdate, ZERO_ID};
 pub use webhook::{ContentType, DeliveryState, Webhook, WebhookEventKind};
 

@@ -44,6 +44,27 @@ fn check_segment(kind: &'static str, s: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// A `[[deploy]]` name from the config file: shown in push output and the UI, and the name of
+/// the deploy's working folder under the data folder (so never `..`, `.x` or `-x`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeployName(String);
+
+impl DeployName {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        check_segment("a deploy name", s)?;
+        Ok(Self(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DeployName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A user (and so repository owner) name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);

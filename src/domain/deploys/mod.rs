@@ -69,7 +69,7 @@ impl DeployState {
 
     /// Whether a deploy of this name is configured (for any repository).
     pub fn is_configured(&self, name: &str) -> bool {
-        self.configs.iter().any(|d| d.name == name)
+        self.configs.iter().any(|d| d.name.as_str() == name)
     }
 
     /// The working folder of deploy `name` (names are unique and plain: see config).
@@ -78,7 +78,7 @@ impl DeployState {
     }
 
     pub fn config(&self, repo: &Repo, name: &str) -> Option<&Deploy> {
-        self.for_repo(repo).find(|d| d.name == name)
+        self.for_repo(repo).find(|d| d.name.as_str() == name)
     }
 
     pub fn url(&self, repo: &Repo, id: i64) -> String {
@@ -132,7 +132,7 @@ impl Forge {
                 let id = tx
                     .queue_deploy_run(NewDeployRun {
                         repo_id: repo.id,
-                        deploy_name: &deploy.name,
+                        deploy_name: deploy.name.as_str(),
                         ref_name: &update.name,
                         old_id: &update.old,
                         new_id: &update.new,
@@ -145,7 +145,7 @@ impl Forge {
                     .await?;
                 out.push(QueuedRun {
                     id,
-                    deploy_name: deploy.name.clone(),
+                    deploy_name: deploy.name.to_string(),
                     url: self.deploys.url(repo, id),
                 });
             }
@@ -226,7 +226,7 @@ impl Forge {
             _ => full.clone(),
         };
         let name = deploy.name.clone();
-        self.queue_manual(actor, repo, &name, &ref_name, &full, "manual", None)
+        self.queue_manual(actor, repo, name.as_str(), &ref_name, &full, "manual", None)
             .await
     }
 

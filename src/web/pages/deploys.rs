@@ -64,7 +64,7 @@ pub async fn startable_deploys(
         .forge
         .deploys
         .for_repo(repo)
-        .map(|d| d.name.clone())
+        .map(|d| d.name.to_string())
         .collect())
 }
 
@@ -146,11 +146,11 @@ pub async fn configured_deploys(
         .deploys
         .for_repo(repo)
         .map(|d| ConfiguredDeploy {
-            name: d.name.clone(),
+            name: d.name.to_string(),
             trigger: d.trigger_text(),
             last_good: good
                 .iter()
-                .find(|g| g.deploy_name == d.name)
+                .find(|g| g.deploy_name == d.name.as_str())
                 .map(|g| LastGood {
                     id: g.id,
                     commit: g.new_id.clone(),
