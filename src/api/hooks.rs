@@ -1,14 +1,13 @@
 //! `/repos/{owner}/{repo}/hooks`: webhooks in Gitea's API shape, for repository admins. The
 //! secret goes in and never comes out. `.../deliveries` (list, redeliver) is labforge's own.
 
+use crate::domain::rfc3339;
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::{ApiError, ApiState, RequireApiActor, repo_path};
 use crate::domain::webhooks::{Delivery, WebhookSettings};
@@ -37,11 +36,6 @@ where
             "/repos/{owner}/{repo}/hooks/{id}/deliveries/{delivery}/redeliver",
             post(redeliver),
         )
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339)
-        .expect("a valid time formats as RFC 3339")
 }
 
 #[derive(Serialize)]

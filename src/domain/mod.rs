@@ -63,6 +63,12 @@ impl From<StorageError> for Error {
     }
 }
 
+/// A time as JSON shows it (API objects and webhook payloads): RFC 3339, UTC.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("a time within years 0..=9999 formats as RFC 3339")
+}
+
 fn conflict_message(constraint: &str) -> String {
     match constraint {
         "users_name_key" => "a user with that name already exists".into(),

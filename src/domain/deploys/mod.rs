@@ -280,6 +280,13 @@ impl Forge {
         let Some(repo) = self.repo_by_id(run.repo_id).await? else {
             return Ok(());
         };
+        let kind = crate::model::WebhookEventKind::Deploy;
+        let branch = run.ref_name.strip_prefix("refs/heads/");
+        let mut tx = self.db.begin().await?;
+        let targets = self.webhook_targets(&mut tx, &repo, kind, branch).await?;
+        if targets.is_empty() {
+            return Ok(());
+        }
         let payload = serde_json::json!({
             "action": run.status,
             "deploy": {
@@ -294,21 +301,10 @@ impl Forge {
             "repository": self.webhook_repository(&repo),
             "sender": {"login": run.triggered_by_name, "username": run.triggered_by_name},
         });
-        let branch = run.ref_name.strip_prefix("refs/heads/").map(str::to_owned);
-        let mut tx = self.db.begin().await?;
-        let queued = self
-            .queue_webhook_event(
-                &mut tx,
-                &repo,
-                crate::model::WebhookEventKind::Deploy,
-                branch.as_deref(),
-                payload,
-            )
+        self.queue_webhook_event(&mut tx, &targets, kind, payload)
             .await?;
         tx.commit().await?;
-        if queued > 0 {
-            self.webhook_wakeup();
-        }
+        self.webhook_wakeup();
         Ok(())
     }
 

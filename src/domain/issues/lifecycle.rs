@@ -237,11 +237,16 @@ impl Forge {
         sender: &User,
         commit: Option<&str>,
     ) -> Result<()> {
-        let labels = self.issue_labels_for_hook(tx, issue).await?;
-        let base = self.webhooks.base_url();
-        let payload =
-            super::payload::issues_event(&base, action, repo, issue, &labels, sender, commit);
-        self.queue_webhook_event(tx, repo, WebhookEventKind::Issues, None, payload)
+        let kind = WebhookEventKind::Issues;
+        let targets = self.webhook_targets(tx, repo, kind, None).await?;
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let labels = tx.labels_of_issue(issue.id).await?;
+        let base_url = self.webhooks.base_url();
+        let src = self.issue_event_source(&base_url, repo, sender);
+        let payload = super::payload::issues_event(&src, action, issue, &labels, commit);
+        self.queue_webhook_event(tx, &targets, kind, payload)
             .await?;
         Ok(())
     }
@@ -256,22 +261,31 @@ impl Forge {
         comment: &Comment,
         sender: &User,
     ) -> Result<()> {
-        let labels = self.issue_labels_for_hook(tx, issue).await?;
-        let base = self.webhooks.base_url();
-        let payload = super::payload::issue_comment_event(
-            &base, action, repo, issue, &labels, comment, sender,
-        );
-        self.queue_webhook_event(tx, repo, WebhookEventKind::IssueComment, None, payload)
+        let kind = WebhookEventKind::IssueComment;
+        let targets = self.webhook_targets(tx, repo, kind, None).await?;
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let labels = tx.labels_of_issue(issue.id).await?;
+        let base_url = self.webhooks.base_url();
+        let src = self.issue_event_source(&base_url, repo, sender);
+        let payload = super::payload::issue_comment_event(&src, action, issue, &labels, comment);
+        self.queue_webhook_event(tx, &targets, kind, payload)
             .await?;
         Ok(())
     }
 
-    /// The issue's labels as the payload shows them, read through the change's transaction.
-    async fn issue_labels_for_hook(
+    fn issue_event_source<'a>(
         &self,
-        tx: &mut Tx,
-        issue: &Issue,
-    ) -> Result<Vec<crate::model::Label>> {
-        Ok(tx.labels_of_issue(issue.id).await?)
+        base_url: &'a str,
+        repo: &'a Repo,
+        sender: &'a User,
+    ) -> super::payload::EventSource<'a> {
+        super::payload::EventSource {
+            base_url,
+            repo,
+            repository: self.webhook_repository(repo),
+            sender,
+        }
     }
 }

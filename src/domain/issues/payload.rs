@@ -3,9 +3,8 @@
 //! so the shapes are unit-tested without a server.
 
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
+use crate::domain::rfc3339;
 use crate::model::{Comment, Issue, Label, Repo, User, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,11 +39,6 @@ impl CommentAction {
             CommentAction::Edited => "edited",
         }
     }
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339)
-        .expect("a database timestamp formats as RFC 3339 because its year is within 0..=9999")
 }
 
 fn base(base_url: &str) -> &str {
@@ -134,58 +128,47 @@ pub fn comment_json(base_url: &str, repo: &Repo, issue: &Issue, comment: &Commen
     })
 }
 
-/// Gitea's repository object in webhook payloads (the fields receivers read).
-pub fn repository_json(base_url: &str, repo: &Repo) -> Value {
-    let b = base(base_url);
-    json!({
-        "id": repo.id,
-        "owner": { "id": repo.owner_id, "login": repo.owner, "username": repo.owner },
-        "name": repo.name,
-        "full_name": repo.full_name(),
-        "description": repo.description,
-        "private": repo.is_private,
-        "html_url": format!("{b}/{}", repo.full_name()),
-        "clone_url": format!("{b}/{}.git", repo.full_name()),
-        "default_branch": repo.default_branch,
-    })
+/// What every issue event carries besides the issue: where links point, the repository (its
+/// webhook object, `Forge::webhook_repository`, the same one push payloads carry) and who acted.
+pub struct EventSource<'a> {
+    pub base_url: &'a str,
+    pub repo: &'a Repo,
+    pub repository: Value,
+    pub sender: &'a User,
 }
 
 /// The `issues` event. `commit` is the closing commit for a close by push (Gitea's `commit_id`).
 pub fn issues_event(
-    base_url: &str,
+    src: &EventSource<'_>,
     action: IssueAction,
-    repo: &Repo,
     issue: &Issue,
     labels: &[Label],
-    sender: &User,
     commit: Option<&str>,
 ) -> Value {
     json!({
         "action": action.as_str(),
         "number": issue.number,
-        "issue": issue_json(base_url, repo, issue, labels),
-        "repository": repository_json(base_url, repo),
-        "sender": user_json(base_url, Some(sender.id), &sender.name),
+        "issue": issue_json(src.base_url, src.repo, issue, labels),
+        "repository": src.repository,
+        "sender": user_json(src.base_url, Some(src.sender.id), &src.sender.name),
         "commit_id": commit.unwrap_or(""),
     })
 }
 
 /// The `issue_comment` event.
 pub fn issue_comment_event(
-    base_url: &str,
+    src: &EventSource<'_>,
     action: CommentAction,
-    repo: &Repo,
     issue: &Issue,
     labels: &[Label],
     comment: &Comment,
-    sender: &User,
 ) -> Value {
     json!({
         "action": action.as_str(),
-        "issue": issue_json(base_url, repo, issue, labels),
-        "comment": comment_json(base_url, repo, issue, comment),
-        "repository": repository_json(base_url, repo),
-        "sender": user_json(base_url, Some(sender.id), &sender.name),
+        "issue": issue_json(src.base_url, src.repo, issue, labels),
+        "comment": comment_json(src.base_url, src.repo, issue, comment),
+        "repository": src.repository,
+        "sender": user_json(src.base_url, Some(src.sender.id), &src.sender.name),
         "is_pull": false,
     })
 }
@@ -250,15 +233,13 @@ mod tests {
     #[test]
     fn issues_event_has_giteas_fields() {
         let (repo, issue, labels, _, sender) = fixtures();
-        let v = issues_event(
-            "https://git.lab/",
-            IssueAction::Closed,
-            &repo,
-            &issue,
-            &labels,
-            &sender,
-            None,
-        );
+        let src = EventSource {
+            base_url: "https://git.lab",
+            repo: &repo,
+            repository: json!({"full_name": repo.full_name()}),
+            sender: &sender,
+        };
+        let v = issues_event(&src, IssueAction::Closed, &issue, &labels, None);
         assert_eq!(v["action"], "closed");
         assert_eq!(v["number"], 7);
         assert_eq!(v["issue"]["number"], 7);
@@ -278,15 +259,13 @@ mod tests {
     #[test]
     fn issue_comment_event_has_giteas_fields() {
         let (repo, issue, labels, comment, sender) = fixtures();
-        let v = issue_comment_event(
-            "https://git.lab",
-            CommentAction::Created,
-            &repo,
-            &issue,
-            &labels,
-            &comment,
-            &sender,
-        );
+        let src = EventSource {
+            base_url: "https://git.lab",
+            repo: &repo,
+            repository: json!({"full_name": repo.full_name()}),
+            sender: &sender,
+        };
+        let v = issue_comment_event(&src, CommentAction::Created, &issue, &labels, &comment);
         assert_eq!(v["action"], "created");
         assert_eq!(v["issue"]["title"], "Resolver times out");
         assert_eq!(v["comment"]["id"], 99);

@@ -3,7 +3,6 @@
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::config::Config;
 use crate::git::ChangedPaths;
@@ -45,10 +44,9 @@ pub fn user_json(config: &Config, id: Option<i64>, name: &str, email: &str) -> V
 }
 
 fn rfc3339(secs: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(secs)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .format(&Rfc3339)
-        .expect("a valid time formats as RFC 3339")
+    crate::domain::rfc3339(
+        OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+    )
 }
 
 fn commit_json(config: &Config, repo: &Repo, (c, paths): &(CommitInfo, ChangedPaths)) -> Value {

@@ -115,25 +115,35 @@ impl Forge {
         Ok(queued)
     }
 
-    /// Queues `payload` for every active hook of `repo` subscribed to `kind` whose branch filter
-    /// lets `branch` through (None: not about a branch; every such hook). For `deploy` status
-    /// changes and `issues`/`issue_comment`; build `repository` and `sender` with
-    /// `webhooks::repository_json` and `user_json`. Call `webhook_wakeup()` after committing.
-    pub async fn queue_webhook_event(
+    /// The active hooks of `repo` subscribed to `kind` whose branch filter lets `branch` through
+    /// (None: not about a branch; every such hook), read in `tx`. For `deploy` status changes
+    /// and `issues`/`issue_comment`: with none, the caller builds no payload.
+    pub async fn webhook_targets(
         &self,
         tx: &mut Tx,
         repo: &Repo,
         kind: WebhookEventKind,
         branch: Option<&str>,
+    ) -> Result<Vec<Webhook>> {
+        let mut hooks = active_hooks(tx, repo.id, kind).await?;
+        hooks.retain(|h| h.wants(kind, branch));
+        Ok(hooks)
+    }
+
+    /// Queues `payload` for each of `targets` (from `webhook_targets`) inside `tx`; build its
+    /// `repository` and `sender` with `webhook_repository` and `webhook_sender`. Call
+    /// `webhook_wakeup()` after committing.
+    pub async fn queue_webhook_event(
+        &self,
+        tx: &mut Tx,
+        targets: &[Webhook],
+        kind: WebhookEventKind,
         payload: Value,
     ) -> Result<usize> {
-        let hooks = active_hooks(tx, repo.id, kind).await?;
-        let mut queued = 0;
-        for hook in hooks.iter().filter(|h| h.wants(kind, branch)) {
+        for hook in targets {
             insert(tx, hook.id, kind, &payload, None).await?;
-            queued += 1;
         }
-        Ok(queued)
+        Ok(targets.len())
     }
 
     /// Gitea's "test delivery": a push payload for the default branch's head (before = after),

@@ -56,16 +56,18 @@ pub async fn startable_deploys(
     actor: Option<&crate::model::Actor>,
     repo: &Repo,
 ) -> Result<Vec<String>, WebError> {
-    let (_, can_write) = repo_access(st, actor, &repo.owner, &repo.name).await?;
-    if !can_write {
-        return Ok(Vec::new());
-    }
-    Ok(st
+    // Most repositories have no deploy: then the commit page asks nothing more.
+    let names: Vec<String> = st
         .forge
         .deploys
         .for_repo(repo)
         .map(|d| d.name.to_string())
-        .collect())
+        .collect();
+    if names.is_empty() {
+        return Ok(names);
+    }
+    let (_, can_write) = repo_access(st, actor, &repo.owner, &repo.name).await?;
+    Ok(if can_write { names } else { Vec::new() })
 }
 
 pub struct RunRow {
@@ -140,6 +142,9 @@ pub async fn configured_deploys(
     st: &WebState,
     repo: &Repo,
 ) -> Result<Vec<ConfiguredDeploy>, WebError> {
+    if st.forge.deploys.for_repo(repo).next().is_none() {
+        return Ok(Vec::new()); // the summary of a repository without deploys asks nothing
+    }
     let good = st.forge.last_good_deploys(repo).await?;
     Ok(st
         .forge

@@ -306,15 +306,15 @@ async fn a_delivery_cut_off_by_a_stop_is_retried_after_the_restart() {
     let repo = dns(&app).await;
     let mut tx = app.forge.db.begin().await.unwrap();
     let payload = json!({"ref": "refs/heads/main", "after": head(&dir).await});
+    let kind = labforge::model::WebhookEventKind::Push;
+    let targets = app
+        .forge
+        .webhook_targets(&mut tx, &repo, kind, Some("main"))
+        .await
+        .unwrap();
     let queued = app
         .forge
-        .queue_webhook_event(
-            &mut tx,
-            &repo,
-            labforge::model::WebhookEventKind::Push,
-            Some("main"),
-            payload,
-        )
+        .queue_webhook_event(&mut tx, &targets, kind, payload)
         .await
         .unwrap();
     assert_eq!(queued, 1);
