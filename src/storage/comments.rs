@@ -129,6 +129,21 @@ impl Tx {
         .fetch_one(&mut *self.inner)
         .await?)
     }
+
+    /// Comment `id` of the issue, read in the transaction (None if the issue has no such one).
+    pub async fn comment(&mut self, issue_id: IssueId, id: i64) -> Result<Option<Comment>> {
+        Ok(sqlx::query_as!(
+            Comment,
+            r#"SELECT c.id, c.issue_id, c.author_id, COALESCE(u.name, 'ghost') AS "author!", c.body,
+                      c.created_at, c.updated_at
+               FROM issue_comments c LEFT JOIN users u ON u.id = c.author_id
+               WHERE c.issue_id = $1 AND c.id = $2"#,
+            issue_id,
+            id
+        )
+        .fetch_optional(&mut *self.inner)
+        .await?)
+    }
 }
 
 impl Db {
@@ -150,20 +165,6 @@ impl Db {
             offset
         )
         .fetch_all(&self.pool)
-        .await?)
-    }
-
-    pub async fn comment(&self, issue_id: IssueId, id: i64) -> Result<Option<Comment>> {
-        Ok(sqlx::query_as!(
-            Comment,
-            r#"SELECT c.id, c.issue_id, c.author_id, COALESCE(u.name, 'ghost') AS "author!", c.body,
-                      c.created_at, c.updated_at
-               FROM issue_comments c LEFT JOIN users u ON u.id = c.author_id
-               WHERE c.issue_id = $1 AND c.id = $2"#,
-            issue_id,
-            id
-        )
-        .fetch_optional(&self.pool)
         .await?)
     }
 

@@ -45,6 +45,24 @@ impl Db {
         .await?)
     }
 
+    /// Those of `numbers` that are issues of the repository, in no particular order.
+    pub async fn issues_by_number(&self, repo_id: RepoId, numbers: &[i64]) -> Result<Vec<Issue>> {
+        Ok(sqlx::query_as!(
+            Issue,
+            r#"SELECT i.id, i.repo_id, i.number, i.author_id, COALESCE(u.name, 'ghost') AS "author!",
+                      i.title, i.body, i.state, cu.name AS "closed_by?", i.closed_by_commit,
+                      i.closed_at, i.comment_count, i.created_at, i.updated_at
+               FROM issues i
+               LEFT JOIN users u ON u.id = i.author_id
+               LEFT JOIN users cu ON cu.id = i.closed_by_id
+               WHERE i.repo_id = $1 AND i.number = ANY($2)"#,
+            repo_id,
+            numbers
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Which of `numbers` are issues of the repository (for `#N` links).
     pub async fn existing_issue_numbers(
         &self,
@@ -155,6 +173,22 @@ pub struct NewIssue<'a> {
 }
 
 impl Tx {
+    /// (number, id) of those of `numbers` that are issues of the repository.
+    pub async fn issue_ids_by_number(
+        &mut self,
+        repo_id: RepoId,
+        numbers: &[i64],
+    ) -> Result<Vec<(i64, IssueId)>> {
+        let rows = sqlx::query!(
+            "SELECT number, id FROM issues WHERE repo_id = $1 AND number = ANY($2)",
+            repo_id,
+            numbers
+        )
+        .fetch_all(&mut *self.inner)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.number, r.id)).collect())
+    }
+
     /// Inserts an issue with the repository's next number and its `opened` event. The counter
     /// row stays locked until the transaction ends, so concurrent openers queue for numbers.
     pub async fn insert_issue(&mut self, new: NewIssue<'_>) -> Result<IssueId> {

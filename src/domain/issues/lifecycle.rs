@@ -168,11 +168,7 @@ impl Forge {
         let body = check_text(body, false)?;
         let mut tx = self.db.begin().await?;
         let id = self.locked(&mut tx, &who.repo, number).await?;
-        let old = self
-            .db
-            .comment(id, comment_id)
-            .await?
-            .ok_or(Error::NotFound)?;
+        let old = tx.comment(id, comment_id).await?.ok_or(Error::NotFound)?;
         let actor = who.require(who.can_edit(old.author_id), "edit this comment")?;
         tx.update_comment(comment_id, body).await?;
         let issue = tx.issue_by_id(id).await?;
@@ -206,15 +202,20 @@ impl Forge {
         actor_id: i64,
         text: &str,
     ) -> Result<()> {
-        for r in refs::issue_refs(text).into_iter().take(50) {
-            if r.number == source.number {
-                continue;
-            }
-            let Some(target) = self.db.issue(repo.id, r.number).await? else {
+        let numbers: Vec<i64> = refs::issue_refs(text)
+            .into_iter()
+            .take(50)
+            .map(|r| r.number)
+            .filter(|&n| n != source.number)
+            .collect();
+        // One read, in the transaction (never a second connection while it holds one).
+        let found = tx.issue_ids_by_number(repo.id, &numbers).await?;
+        for n in numbers {
+            let Some(&(_, target)) = found.iter().find(|(number, _)| *number == n) else {
                 continue;
             };
             tx.insert_event(NewEvent {
-                issue_id: target.id,
+                issue_id: target,
                 actor_id: Some(actor_id),
                 kind: "referenced",
                 source_issue_id: Some(source.id),

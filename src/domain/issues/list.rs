@@ -175,12 +175,19 @@ impl Forge {
 
     /// Issues of `repo` that `text` mentions, for the commit page.
     pub async fn mentioned_issues(&self, repo: &Repo, text: &str) -> Result<Vec<Issue>> {
-        let mut out = Vec::new();
-        for r in super::refs::issue_refs(text).into_iter().take(50) {
-            if let Some(issue) = self.db.issue(repo.id, r.number).await? {
-                out.push(issue);
-            }
+        let numbers: Vec<i64> = super::refs::issue_refs(text)
+            .into_iter()
+            .take(50)
+            .map(|r| r.number)
+            .collect();
+        if numbers.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let found = self.db.issues_by_number(repo.id, &numbers).await?;
+        // In the order the text mentions them.
+        Ok(numbers
+            .iter()
+            .filter_map(|n| found.iter().find(|i| i.number == *n).cloned())
+            .collect())
     }
 }
