@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use labforge::git::RepoStore;
-use labforge::git::read::{CommitId, ReadCache};
+use labforge::git::read::ReadCache;
 use labforge::model::TreePath;
 
 fn main() {
@@ -34,16 +34,13 @@ fn main() {
         )
         .expect("dir");
     let cache = Arc::new(ReadCache::default());
-    let head = std::process::Command::new("git")
-        .args(["-C", &args[1], "rev-parse", "main"])
-        .output()
-        .expect("bench input is well-formed");
-    let head = CommitId(
-        String::from_utf8(head.stdout)
-            .expect("bench input is well-formed")
-            .trim()
-            .to_owned(),
-    );
+    let head = cache
+        .open(&dir)
+        .expect("open")
+        .branch_head("main")
+        .expect("bench input is well-formed")
+        .expect("the repository has a main branch")
+        .id;
     if args[2] == "--warm" {
         for _ in 0..runs {
             let _ = std::fs::remove_dir_all(repo.join("labforge"));
@@ -62,12 +59,6 @@ fn main() {
             .blame(&head, &path, Duration::from_secs(30))
             .expect("bench input is well-formed")
             .expect("bench input is well-formed");
-        let mut sig = 0u64;
-        for o in &b.origin {
-            sig = sig
-                .wrapping_mul(31)
-                .wrapping_add(o.map_or(0, |i| i as u64 + 1));
-        }
         let ids: Vec<_> = b
             .origin
             .iter()

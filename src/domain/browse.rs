@@ -11,34 +11,20 @@ use crate::git::runner::{ArchiveFormat, GitChild};
 use crate::model::{Actor, Repo};
 
 impl Forge {
-    /// Runs `f` on the repository's reader on the blocking pool. A gix error is tried once
-    /// more: gix's object store, shared between threads, can briefly report an object missing
-    /// while another thread loads the index of a pack that upkeep (or a push) just wrote
-    /// (gitoxide discussion #1412); git itself retries a lookup once for the same reason.
-    /// Reads have no side effects, so a second try is safe.
+    /// Runs `f` on the repository's reader on the blocking pool (see `ReadCache::read`: `f`
+    /// may run twice).
     pub async fn read_repo<T, F>(self: &Arc<Self>, repo: &Repo, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: Fn(&Reader) -> std::result::Result<T, GitError> + Send + 'static,
     {
         let dir = self.repo_dir(repo)?;
-        let forge = Arc::clone(self);
+        let reads = Arc::clone(&self.reads);
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            span.in_scope(|| {
-                let first = forge.reads.open(&dir).and_then(|r| f(&r));
-                match first {
-                    Err(GitError::Gix(e)) => {
-                        tracing::debug!(error = %e, "repository read failed; trying once more");
-                        forge.reads.open(&dir).and_then(|r| f(&r))
-                    }
-                    done => done,
-                }
-            })
-        })
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("read task failed: {e}")))?
-        .map_err(Error::from)
+        tokio::task::spawn_blocking(move || span.in_scope(|| reads.read(&dir, f)))
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("read task failed: {e}")))?
+            .map_err(Error::from)
     }
 
     /// Starts `git archive` of a resolved commit; the caller streams its stdout.

@@ -11,7 +11,7 @@ use gix::ObjectId;
 use imara_diff::{Algorithm, Diff, InternedInput};
 
 use super::GitError;
-use super::prefetch::Prefetched;
+use super::prefetch::{LOOKAHEAD, Prefetched};
 use super::read::{CommitId, CommitInfo, Reader, is_binary};
 use crate::model::TreePath;
 
@@ -134,10 +134,6 @@ impl Reader {
         }))
     }
 
-    fn commit_info(&self, id: ObjectId) -> Result<CommitInfo, GitError> {
-        self.info(&self.repository().find_commit(id).map_err(GitError::gix)?)
-    }
-
     fn text(&self, id: ObjectId) -> Result<Option<String>, GitError> {
         Ok(self
             .text_bytes(id)?
@@ -158,10 +154,6 @@ struct Change {
     commit: ObjectId,
     parent_blob: Option<ObjectId>,
 }
-
-/// How many changes the walk looks ahead, so the blobs they need can be read in a cheap order
-/// (see `prefetch`).
-const LOOKAHEAD: usize = 64;
 
 /// The first-parent walk, reduced to the commits that changed the file, looked ahead by up to
 /// `LOOKAHEAD` changes.

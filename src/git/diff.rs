@@ -59,6 +59,9 @@ impl DiffLimits {
     };
 }
 
+/// A changed file: its path, its blob before (None: added) and after (None: removed).
+pub(super) type FileChange = (String, Option<ObjectId>, Option<ObjectId>);
+
 impl Reader {
     pub fn commit_diff(
         &self,
@@ -68,11 +71,8 @@ impl Reader {
         let Some(oid) = self.commit_oid(id)? else {
             return Ok(None);
         };
-        let info = self.commit(&CommitId(oid.to_hex().to_string()))?;
-        let (old_tree, new_tree) = self.parent_and_own_tree(oid)?;
-        let mut changes = Vec::new();
-        self.compare_trees(old_tree, Some(new_tree), "", &mut changes)?;
-        changes.sort_by(|a, b| a.0.cmp(&b.0));
+        let info = self.commit_info(oid)?;
+        let changes = self.changed_files(oid)?;
         let mut files = Vec::new();
         let mut lines_left = limits.max_lines;
         let mut truncated = false;
@@ -136,8 +136,18 @@ impl Reader {
         }))
     }
 
+    /// (path, old blob, new blob) of every file `commit` changed against its first parent (all
+    /// of them for a root commit), sorted by path.
+    pub(super) fn changed_files(&self, commit: ObjectId) -> Result<Vec<FileChange>, GitError> {
+        let (old_tree, new_tree) = self.parent_and_own_tree(commit)?;
+        let mut changes = Vec::new();
+        self.compare_trees(old_tree, Some(new_tree), "", &mut changes)?;
+        changes.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(changes)
+    }
+
     /// The first parent's tree (None for a root commit) and the commit's own.
-    pub(super) fn parent_and_own_tree(
+    fn parent_and_own_tree(
         &self,
         commit: ObjectId,
     ) -> Result<(Option<ObjectId>, ObjectId), GitError> {
@@ -162,12 +172,12 @@ impl Reader {
 
     /// Collects (path, old blob, new blob) for every file that differs, recursing only into
     /// folders whose ids differ.
-    pub(super) fn compare_trees(
+    fn compare_trees(
         &self,
         old: Option<ObjectId>,
         new: Option<ObjectId>,
         prefix: &str,
-        out: &mut Vec<(String, Option<ObjectId>, Option<ObjectId>)>,
+        out: &mut Vec<FileChange>,
     ) -> Result<(), GitError> {
         if old == new {
             return Ok(());

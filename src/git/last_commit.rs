@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use gix::ObjectId;
 
 use super::GitError;
-use super::prefetch::Prefetched;
+use super::prefetch::{LOOKAHEAD, Prefetched};
 use super::read::{CommitId, CommitInfo, ReadCache, Reader};
 use crate::model::TreePath;
 
@@ -294,8 +294,7 @@ impl Reader {
                 .filter(|n| get(&mine, n) != get(&theirs, n))
                 .collect();
             if !changed.is_empty() {
-                let commit =
-                    self.info(&self.repo.find_commit(step.commit).map_err(GitError::gix)?)?;
+                let commit = self.commit_info(step.commit)?;
                 for name in changed {
                     pending.remove(name);
                     found.insert(name.to_owned(), commit.clone());
@@ -311,9 +310,6 @@ struct Step {
     here: Option<ObjectId>,
     parent: Option<ObjectId>,
 }
-
-/// How many folder changes the walk looks ahead.
-const LOOKAHEAD: usize = 64;
 
 fn arrange(names: &[String], found: &HashMap<String, CommitInfo>) -> LastCommits {
     names

@@ -19,6 +19,10 @@ use super::read::Reader;
 /// At most this many bytes of older versions are read ahead at once.
 const PREFETCH_BYTES: u64 = 8 * 1024 * 1024;
 
+/// How many changes the history walks (blame, the last-commit pass) look ahead, so the
+/// objects they need can be read in a cheap order.
+pub(super) const LOOKAHEAD: usize = 64;
+
 /// Versions read ahead of their turn, by object id.
 pub(super) struct Prefetched<T> {
     ready: HashMap<ObjectId, T>,

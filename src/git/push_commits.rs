@@ -27,12 +27,8 @@ impl Reader {
         let Some(oid) = self.commit_oid(id)? else {
             return Ok(ChangedPaths::default());
         };
-        let (old_tree, new_tree) = self.parent_and_own_tree(oid)?;
-        let mut changes = Vec::new();
-        self.compare_trees(old_tree, Some(new_tree), "", &mut changes)?;
-        changes.sort_by(|a, b| a.0.cmp(&b.0));
         let mut out = ChangedPaths::default();
-        for (path, old, new) in changes.into_iter().take(MAX_CHANGED_PATHS) {
+        for (path, old, new) in self.changed_files(oid)?.into_iter().take(MAX_CHANGED_PATHS) {
             match (old, new) {
                 (None, _) => out.added.push(path),
                 (_, None) => out.removed.push(path),

@@ -76,6 +76,8 @@ pub struct Resolved {
 }
 
 pub struct BlobView {
+    /// The blob's id: names its content, whatever commit or branch it was read through.
+    pub id: String,
     pub data: Vec<u8>,
     pub size: u64,
     pub is_binary: bool,
@@ -111,6 +113,24 @@ impl ReadCache {
             repo,
             cache: Arc::clone(self),
         })
+    }
+
+    /// Runs `f` on the repository's reader, trying a gix error once more: gix's object store,
+    /// shared between threads, can briefly report an object missing while another thread loads
+    /// the index of a pack that upkeep (or a push) just wrote (gitoxide discussion #1412); git
+    /// itself retries a lookup once for the same reason. Reads have no side effects.
+    pub fn read<T>(
+        self: &Arc<Self>,
+        dir: &RepoDir,
+        f: impl Fn(&Reader) -> Result<T, GitError>,
+    ) -> Result<T, GitError> {
+        match self.open(dir).and_then(|r| f(&r)) {
+            Err(GitError::Gix(e)) => {
+                tracing::debug!(error = %e, "repository read failed; trying once more");
+                self.open(dir).and_then(|r| f(&r))
+            }
+            done => done,
+        }
     }
 }
 
@@ -173,8 +193,11 @@ impl Reader {
     }
 
     pub fn commit(&self, id: &CommitId) -> Result<CommitInfo, GitError> {
-        let commit = self.repo.find_commit(id.oid()?).map_err(GitError::gix)?;
-        self.info(&commit)
+        self.commit_info(id.oid()?)
+    }
+
+    pub(super) fn commit_info(&self, id: ObjectId) -> Result<CommitInfo, GitError> {
+        self.info(&self.repo.find_commit(id).map_err(GitError::gix)?)
     }
 
     fn refs(&self, prefix: &str) -> Result<Vec<RefInfo>, GitError> {
@@ -354,6 +377,7 @@ impl Reader {
         let size = self.repo.find_header(id).map_err(GitError::gix)?.size();
         let Some(data) = self.blob_bytes(id, limit)? else {
             return Ok(Some(BlobView {
+                id: id.to_hex().to_string(),
                 data: Vec::new(),
                 size,
                 is_binary: true,
@@ -361,6 +385,7 @@ impl Reader {
         };
         let is_binary = is_binary(&data);
         Ok(Some(BlobView {
+            id: id.to_hex().to_string(),
             data,
             size,
             is_binary,

@@ -1,6 +1,6 @@
 //! Highlighted pages kept in memory, so a file or commit viewed again costs no parsing. Keys are
-//! commit ids (with the path for files): what they name never changes, so entries never go
-//! stale. Bounded by an estimate of the bytes held; the oldest entries go first.
+//! object ids (a file's blob id with its path, a commit's id): what they name never changes, so
+//! entries never go stale. Bounded by an estimate of the bytes held; the oldest entries go first.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

@@ -58,7 +58,7 @@ pub struct DiffLine {
 }
 
 /// A file's lines (as `str::lines` splits them), highlighted when its language is known and it
-/// is within the limits, else plain. `key` names the content (commit id and path): a file seen
+/// is within the limits, else plain. `key` names the content (blob id and path): a file seen
 /// before is served from memory.
 pub fn file(key: &str, path: &str, text: &str) -> Arc<Vec<Line>> {
     FILES.get_or_compute(

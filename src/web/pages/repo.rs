@@ -211,7 +211,8 @@ async fn show_blob(
             image_type(at.path.as_str()).is_none() && blob.size <= SHOW_LIMIT && !blob.is_binary;
         // Highlighting is CPU work: done here, on the blocking pool with the read.
         let lines = if shown_as_text {
-            let key = format!("{}\0{}", at.commit.0, at.path.as_str());
+            // By content (the path picks the grammar): a push leaves unchanged files cached.
+            let key = format!("{}\0{}", blob.id, at.path.as_str());
             highlight::file(&key, at.path.as_str(), &String::from_utf8_lossy(&blob.data))
         } else {
             Arc::default()
