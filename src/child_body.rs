@@ -16,9 +16,6 @@ use crate::git::runner::GitChild;
 
 const STDERR_CAP: u64 = 64 * 1024;
 
-/// What to do once git has exited: `success` is its exit status.
-pub type OnExit = Box<dyn FnOnce(bool) + Send>;
-
 /// Feeds `body` (gunzipped when `gzip`) into the child's stdin on its own task.
 pub fn feed_stdin(child: &mut GitChild, body: Body, gzip: bool) {
     let Some(mut stdin) = child.child.stdin.take() else {
@@ -55,7 +52,6 @@ struct Running {
     child: GitChild,
     stderr: JoinHandle<Vec<u8>>,
     _permit: Option<OwnedSemaphorePermit>,
-    on_exit: Option<OnExit>,
     what: &'static str,
 }
 
@@ -73,9 +69,6 @@ impl Running {
                 "git exited unsuccessfully"
             );
         }
-        if let Some(f) = self.on_exit.take() {
-            f(ok);
-        }
     }
 }
 
@@ -84,7 +77,6 @@ pub fn stdout_body(
     mut child: GitChild,
     prefix: Option<Bytes>,
     permit: Option<OwnedSemaphorePermit>,
-    on_exit: Option<OnExit>,
     what: &'static str,
 ) -> Body {
     let stdout: Box<dyn AsyncRead + Send + Unpin> = match child.child.stdout.take() {
@@ -97,7 +89,6 @@ pub fn stdout_body(
         child,
         stderr,
         _permit: permit,
-        on_exit,
         what,
     };
     let out = ReaderStream::with_capacity(stdout, 64 * 1024);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 mod deploy;
 
-pub use deploy::{Deploy, DeployTrigger, parse_duration};
+pub use deploy::{Deploy, DeployTrigger};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;

@@ -289,12 +289,4 @@ impl Db {
         .await?;
         Ok(row.map(|r| (r.status, r.exit_code, r.ms)))
     }
-
-    pub async fn deploy_status(&self, run_id: i64) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar!("SELECT status FROM deploy_runs WHERE id = $1", run_id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
 }

@@ -15,17 +15,6 @@ impl Db {
         .await?)
     }
 
-    pub async fn label(&self, repo_id: RepoId, id: i64) -> Result<Option<Label>> {
-        Ok(sqlx::query_as!(
-            Label,
-            "SELECT id, name, color, description FROM labels WHERE repo_id = $1 AND id = $2",
-            repo_id,
-            id
-        )
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
     pub async fn insert_label(
         &self,
         repo_id: RepoId,

@@ -61,18 +61,6 @@ impl Db {
     }
 
     /// One hook, only if it belongs to `repo_id` (ids from URLs are checked against the repo).
-    /// Whether the repository has an active hook subscribed to `event`.
-    pub async fn has_active_webhook(&self, repo_id: i64, event: &str) -> Result<bool> {
-        Ok(sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM webhooks
-                              WHERE repo_id = $1 AND active AND $2 = ANY (events)) AS "exists!""#,
-            repo_id,
-            event
-        )
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
     pub async fn webhook(&self, repo_id: i64, id: i64) -> Result<Option<WebhookRow>> {
         Ok(sqlx::query_as!(
             WebhookRow,

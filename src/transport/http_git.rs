@@ -226,7 +226,7 @@ async fn advertise_refs(
         .concat()
         .into()
     });
-    let body = stdout_body(child, prefix, None, None, "advertise-refs");
+    let body = stdout_body(child, prefix, None, "advertise-refs");
     Ok(no_cache(
         Response::new(body),
         format!("application/x-{}-advertisement", service.name()),
@@ -307,7 +307,7 @@ async fn run_rpc(
     let mut child = spawn(&st, &repo, service, false, protocol(&headers), pusher)?;
     feed_stdin(&mut child, body, gzip);
     // After a push, post-receive did the bookkeeping.
-    let body = stdout_body(child, None, permit, None, service.name());
+    let body = stdout_body(child, None, permit, service.name());
     Ok(no_cache(
         Response::new(body),
         format!("application/x-{}-result", service.name()),

@@ -15,8 +15,6 @@ use crate::domain::Forge;
 use crate::domain::webhooks::ClaimedDelivery;
 use crate::model::DeliveryState;
 
-pub use sign::{body_signature, standard_signature};
-
 /// Deliveries in flight at once.
 const PARALLEL: usize = 4;
 /// How often due retries are looked for without a wake-up.

@@ -19,21 +19,25 @@ impl Forge {
         let mut seen = 0;
         loop {
             // Read the status first: lines written before a run ended are all there after it.
-            let status = self.db.deploy_status(run.id).await?.unwrap_or_default();
+            let outcome = self.db.deploy_outcome(run.id).await?;
             for line in self.db.deploy_log(run.id, seen, 1000).await? {
                 seen = line.seq;
                 if to.send(format!("{label}| {}", line.line)).await.is_err() {
                     return Ok(()); // the pusher went away; the run goes on
                 }
             }
-            if !matches!(status.as_str(), "queued" | "running") {
-                let outcome = match self.db.deploy_outcome(run.id).await? {
-                    Some((status, code, ms)) => outcome_text(&status, code, ms),
-                    None => "is gone".into(),
-                };
-                let _ = to.send(format!("{label} {outcome}: {}", run.url)).await;
-                return Ok(());
-            }
+            let status = match outcome {
+                Some((status, _, _)) if matches!(status.as_str(), "queued" | "running") => status,
+                Some((status, code, ms)) => {
+                    let text = outcome_text(&status, code, ms);
+                    let _ = to.send(format!("{label} {text}: {}", run.url)).await;
+                    return Ok(());
+                }
+                None => {
+                    let _ = to.send(format!("{label} is gone: {}", run.url)).await;
+                    return Ok(());
+                }
+            };
             if tokio::time::Instant::now() >= until {
                 let _ = to
                     .send(format!(

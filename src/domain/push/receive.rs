@@ -159,9 +159,3 @@ impl Forge {
         Ok(pending.len())
     }
 }
-
-impl From<tokio::sync::mpsc::error::SendError<String>> for Error {
-    fn from(_: tokio::sync::mpsc::error::SendError<String>) -> Self {
-        Error::Internal(anyhow::anyhow!("the hook connection closed"))
-    }
-}

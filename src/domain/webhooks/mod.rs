@@ -17,7 +17,6 @@ use crate::model::HostAllowList;
 
 pub use hooks::WebhookSettings;
 pub use outbox::{AttemptOutcome, ClaimedDelivery, Delivery};
-pub use payload::{repository_json, user_json};
 pub use queue::PreparedPush;
 
 /// What the webhook parts of the forge share: the worker's settings and its wake-up.

@@ -14,7 +14,7 @@ use crate::storage::{AttemptRecord, DeliveryRow, NewDelivery};
 /// Delay before retry n (1-based) as a multiple of the base.
 const BACKOFF: [u32; 5] = [1, 4, 10, 30, 80];
 /// The first attempt and one per backoff step.
-pub const MAX_ATTEMPTS: i32 = BACKOFF.len() as i32 + 1;
+const MAX_ATTEMPTS: i32 = BACKOFF.len() as i32 + 1;
 /// Deliveries shown per hook.
 const LISTED: i64 = 50;
 /// Finished deliveries kept per hook; older ones are deleted as new ones finish.

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::super::{Error, Forge, Result, blocking};
 use super::hooks::hook_from_row;
 use super::new_guid;
-use super::payload::{push_payload, user_json};
+use super::payload::{push_payload, repository_json, user_json};
 use crate::git::ChangedPaths;
 use crate::git::read::CommitInfo;
 use crate::model::{PushEvent, RefUpdate, Repo, Webhook, WebhookEventKind};
@@ -41,13 +41,27 @@ impl Forge {
         repo: &Repo,
         event: &PushEvent,
     ) -> Result<PreparedPush> {
-        // Most repositories have no push hook, and then there is no payload to read git for.
+        // Only refs some push hook wants (most repositories have none) are read from git.
         // (A hook added while a push is between here and its transaction misses that push.)
-        if !self
+        let hooks: Vec<Webhook> = self
             .db
-            .has_active_webhook(repo.id, WebhookEventKind::Push.as_str())
+            .webhooks(repo.id)
             .await?
-        {
+            .into_iter()
+            .map(hook_from_row)
+            .collect();
+        let updates: Vec<RefUpdate> = event
+            .refs
+            .iter()
+            .filter(|u| {
+                let name = filter_name(u);
+                hooks
+                    .iter()
+                    .any(|h| h.wants(WebhookEventKind::Push, name.as_deref()))
+            })
+            .cloned()
+            .collect();
+        if updates.is_empty() {
             return Ok(PreparedPush {
                 repo_id: repo.id,
                 refs: Vec::new(),
@@ -55,10 +69,10 @@ impl Forge {
         }
         let dir = self.repo_dir(repo)?;
         let reads = Arc::clone(&self.reads);
-        let updates = event.refs.clone();
+        let wanted = updates.clone();
         let per_ref: Vec<(Vec<(CommitInfo, ChangedPaths)>, usize)> = blocking(move || {
             let reader = reads.open(&dir)?;
-            updates
+            wanted
                 .iter()
                 .map(|u| {
                     let mut commits = reader.commits_in_push(u, COUNT_LIMIT)?;
@@ -84,8 +98,7 @@ impl Forge {
             &event.pusher,
             email.as_deref().unwrap_or(""),
         );
-        let refs = event
-            .refs
+        let refs = updates
             .iter()
             .zip(per_ref)
             .map(|(update, (commits, total))| {
@@ -195,7 +208,7 @@ impl Forge {
 
     /// The `repository` object of payloads, with this forge's public links.
     pub fn webhook_repository(&self, repo: &Repo) -> Value {
-        super::repository_json(&self.webhooks.config(), repo)
+        repository_json(&self.webhooks.config(), repo)
     }
 }
 

@@ -148,16 +148,11 @@ async fn sign_in(
     }
 }
 
-#[derive(Deserialize)]
-struct LogoutForm {
-    csrf: String,
-}
-
 async fn sign_out(
     State(st): State<WebState>,
     user: MaybeUser,
     headers: HeaderMap,
-    Form(form): Form<LogoutForm>,
+    Form(form): Form<crate::web::session::CsrfForm>,
 ) -> Result<Response, WebError> {
     let Some(session) = &user.0 else {
         return Ok(Redirect::to("/").into_response());

@@ -307,7 +307,7 @@ async fn download_archive(
     let at = at.filter(|a| a.path.is_root()).ok_or(WebError::NotFound)?;
     let prefix = format!("{}-{}", repo.name, at.rev.replace(['/', '"', '\\'], "-"));
     let child = st.forge.archive(&repo, format, &prefix, &at.commit)?;
-    let body = crate::child_body::stdout_body(child, None, None, None, "archive");
+    let body = crate::child_body::stdout_body(child, None, None, "archive");
     let disposition = format!("attachment; filename=\"{prefix}.{}\"", format.as_str());
     let mut res = Response::new(body);
     let h = res.headers_mut();
