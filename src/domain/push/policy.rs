@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::domain::{Error, Forge, Result};
-use crate::model::{RefUpdate, Repo, RepoAccess};
+use crate::model::{Actor, RefUpdate, Repo, RepoAccess};
 use crate::storage::ProtectedBranchRow;
 
 /// One rule as repository admins set it: a glob on branch names.
@@ -84,7 +84,7 @@ impl Forge {
         &self,
         repo: &Repo,
         rules: &[BranchRule],
-        access: RepoAccess,
+        pusher: &Actor,
         update: &RefUpdate,
         quarantine: Option<&Path>,
     ) -> Result<Option<String>> {
@@ -101,10 +101,13 @@ impl Forge {
                 update.name, rule.pattern
             ))
         };
-        if let Some(rule) = matching.iter().find(|r| r.admins_only)
-            && access < RepoAccess::Admin
-        {
-            return Ok(said("only repository admins may push here", rule));
+        if let Some(rule) = matching.iter().find(|r| r.admins_only) {
+            // Asked only here: most pushes meet no admins-only rule.
+            let path = crate::model::RepoPath::parse(&repo.full_name())?;
+            let (_, access) = self.access(Some(pusher), &path).await?;
+            if access < RepoAccess::Admin {
+                return Ok(said("only repository admins may push here", rule));
+            }
         }
         if update.is_delete() {
             return Ok(said("deleting it is not allowed", first));

@@ -31,13 +31,12 @@ impl Forge {
             say(to, "labforge: this push has no valid ticket (did the server restart?); nothing was changed").await;
             return Ok(false);
         };
-        let path = crate::model::RepoPath::parse(&ctx.repo.full_name())?;
-        let (repo, access) = self.access(Some(&ctx.actor), &path).await?;
-        let rules = self.branch_rules(&repo).await?;
+        let repo = &ctx.repo;
+        let rules = self.branch_rules(repo).await?;
         let mut refused = false;
         for update in updates {
             if let Some(why) = self
-                .refusal(&repo, &rules, access, update, quarantine)
+                .refusal(repo, &rules, &ctx.actor, update, quarantine)
                 .await?
             {
                 say(to, format!("labforge: refusing {why}")).await;
