@@ -85,7 +85,6 @@ impl Sender {
             .pool_max_idle_per_host(0)
             .timeout(timeout)
             .connect_timeout(timeout)
-            .user_agent(concat!("labforge/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {
             client,
@@ -121,7 +120,8 @@ impl Sender {
         for (k, v) in &headers {
             request = request.header(k, v);
         }
-        let result = tokio::time::timeout(self.timeout + Duration::from_secs(1), async {
+        // The client's timeout covers it all: resolving, connecting, sending, the body read.
+        let result = async {
             let mut response = request.send().await?;
             let status = response.status().as_u16();
             let headers: Vec<(String, String)> = response
@@ -142,20 +142,17 @@ impl Sender {
                 }
             }
             Ok::<_, reqwest::Error>((status, headers, head))
-        })
+        }
         .await;
         outcome.duration = started.elapsed();
         match result {
-            Ok(Ok((status, headers, mut head))) => {
+            Ok((status, headers, mut head)) => {
                 head.truncate(BODY_HEAD);
                 outcome.status = Some(status);
                 outcome.response_headers = headers;
                 outcome.body_head = String::from_utf8_lossy(&head).into_owned();
             }
-            Ok(Err(e)) => outcome.error = Some(describe(&e, self.timeout)),
-            Err(_) => {
-                outcome.error = Some(format!("timed out after {} s", self.timeout.as_secs()));
-            }
+            Err(e) => outcome.error = Some(describe(&e, self.timeout)),
         }
         outcome
     }
