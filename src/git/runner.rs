@@ -14,6 +14,7 @@ use anyhow::{Context, anyhow};
 use tokio::process::{Child, Command};
 
 use super::RepoDir;
+use crate::model::is_object_id;
 
 /// The PATH every child labforge starts gets (git here, deploy commands in the worker).
 pub const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -238,10 +239,7 @@ impl GitRunner {
         }
         cmd.stdin(Stdio::piped());
         let child = cmd.spawn()?;
-        Ok(GitChild::new(
-            child,
-            tokio::time::Instant::now() + self.timeout,
-        ))
+        Ok(GitChild::new(child, self.deadline()))
     }
 
     /// `git archive` of `commit` (a full id from the reader) as `tar.gz` or `zip`, every path
@@ -262,10 +260,7 @@ impl GitRunner {
             .env("GIT_DIR", dir.path())
             .current_dir(dir.path());
         let child = cmd.spawn()?;
-        Ok(GitChild::new(
-            child,
-            tokio::time::Instant::now() + self.timeout,
-        ))
+        Ok(GitChild::new(child, self.deadline()))
     }
 
     /// Runs a fixed maintenance command (`args` are ours, never a client's) in `dir`.
@@ -291,10 +286,7 @@ impl GitRunner {
         work_tree: &Path,
         index: &Path,
     ) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
-            "not a commit id: {commit}"
-        );
+        anyhow::ensure!(is_object_id(commit), "not a commit id: {commit}");
         let steps: [&[&str]; 2] = [
             &["clean", "-ffdxq"],
             &["read-tree", "--reset", "-u", "--end-of-options", commit],
@@ -312,12 +304,21 @@ impl GitRunner {
     }
 
     /// Runs `cmd` (git `args`, for the error) to its end; stderr becomes the error.
-    async fn run_to_end(&self, mut cmd: Command, args: &[&str]) -> anyhow::Result<()> {
+    async fn run_to_end(&self, cmd: Command, args: &[&str]) -> anyhow::Result<()> {
+        let what = format!("git {}", args.join(" "));
+        let (status, stderr) = self.wait_for(cmd, &what).await?;
+        check_status(status, &stderr, args)
+    }
+
+    /// Starts `cmd` with no input or output and waits for it: its exit status and stderr.
+    async fn wait_for(
+        &self,
+        mut cmd: Command,
+        what: &str,
+    ) -> anyhow::Result<(ExitStatus, Vec<u8>)> {
         cmd.stdin(Stdio::null()).stdout(Stdio::null());
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting git {}", args.join(" ")))?;
-        let mut child = GitChild::new(child, tokio::time::Instant::now() + self.timeout);
+        let child = cmd.spawn().with_context(|| format!("starting {what}"))?;
+        let mut child = GitChild::new(child, self.deadline());
         let stderr = child.child.stderr.take();
         let (status, stderr) = tokio::join!(child.child.wait(), async move {
             let mut buf = Vec::new();
@@ -326,7 +327,10 @@ impl GitRunner {
             }
             buf
         });
-        check_status(status.context("waiting for git")?, &stderr, args)
+        Ok((
+            status.with_context(|| format!("waiting for {what}"))?,
+            stderr,
+        ))
     }
 
     /// Whether `old` is an ancestor of `new` (a fast-forward), during a push: the pushed objects
@@ -339,13 +343,14 @@ impl GitRunner {
         old: &str,
         new: &str,
     ) -> anyhow::Result<bool> {
-        let is_id = |s: &str| s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit());
-        anyhow::ensure!(is_id(old) && is_id(new), "not object ids: {old} {new}");
+        anyhow::ensure!(
+            is_object_id(old) && is_object_id(new),
+            "not object ids: {old} {new}"
+        );
         let mut cmd = self.base_command();
         cmd.args(["merge-base", "--is-ancestor", old, new])
             .env("GIT_DIR", dir.path())
-            .current_dir(dir.path())
-            .stdout(Stdio::null());
+            .current_dir(dir.path());
         if let Some(q) = quarantine {
             let objects = dir.path().join("objects");
             let inside = q.parent() == Some(objects.as_path())
@@ -361,13 +366,7 @@ impl GitRunner {
                 .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", &objects)
                 .env("GIT_QUARANTINE_PATH", q);
         }
-        let child = cmd.spawn().context("starting git merge-base")?;
-        let mut child = GitChild::new(child, tokio::time::Instant::now() + self.timeout);
-        let status = child
-            .child
-            .wait()
-            .await
-            .context("waiting for git merge-base")?;
+        let (status, _) = self.wait_for(cmd, "git merge-base").await?;
         match status.code() {
             Some(0) => Ok(true),
             Some(1) => Ok(false),

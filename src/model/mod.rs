@@ -11,7 +11,7 @@ pub use access::{RepoAccess, SiteRole, TokenScope};
 pub use allow_list::HostAllowList;
 pub use issue::{Comment, Issue, IssueId, Label, TimelineEvent};
 pub use names::{DeployName, Email, NameError, RepoName, RepoPath, TreePath, Username};
-pub use push::{PushEvent, RefUpdate, ZERO_ID};
+pub use push::{PushEvent, RefUpdate, ZERO_ID, is_object_id};
 pub use webhook::{ContentType, DeliveryState, Webhook, WebhookEventKind};
 
 pub type UserId = i64;

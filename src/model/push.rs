@@ -12,13 +12,21 @@ pub struct RefUpdate {
     pub new: String,
 }
 
+/// A full object id as git prints it: 40 hex digits.
+pub fn is_object_id(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 impl RefUpdate {
     /// Parses one line of a hook's stdin. Anything but two 40-hex ids and a `refs/` name is refused.
     pub fn parse_hook_line(line: &str) -> Option<RefUpdate> {
         let mut parts = line.trim_end_matches(['\n', '\r']).splitn(3, ' ');
         let (old, new, name) = (parts.next()?, parts.next()?, parts.next()?);
-        let is_id = |s: &str| s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit());
-        if !is_id(old) || !is_id(new) || !name.starts_with("refs/") || name.contains(['\0', '\n']) {
+        if !is_object_id(old)
+            || !is_object_id(new)
+            || !name.starts_with("refs/")
+            || name.contains(['\0', '\n'])
+        {
             return None;
         }
         Some(RefUpdate {
