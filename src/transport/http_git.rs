@@ -171,29 +171,15 @@ fn spawn(
     pusher: Option<&Actor>,
 ) -> Result<GitChild, Refusal> {
     let dir = st.forge.repo_dir(repo)?;
-    let ticket = match pusher {
-        Some(actor) => Some(
-            st.forge
-                .receive_ticket(repo, actor, st.forge.runner.deadline())?,
-        ),
-        None => None,
+    let req = ServiceRequest {
+        service,
+        dir: &dir,
+        stateless_rpc: true,
+        advertise_refs,
+        protocol,
+        hook_env: Vec::new(),
     };
-    let mut child = st
-        .forge
-        .runner
-        .spawn_service(ServiceRequest {
-            service,
-            dir: &dir,
-            stateless_rpc: true,
-            advertise_refs,
-            protocol,
-            hook_env: ticket.as_ref().map(|t| t.hook_env()).unwrap_or_default(),
-        })
-        .map_err(|e| Error::Internal(e.into()))?;
-    if let Some(ticket) = ticket {
-        child.attach(ticket);
-    }
-    Ok(child)
+    Ok(st.forge.spawn_git_service(repo, pusher, req)?)
 }
 
 async fn advertise_refs(

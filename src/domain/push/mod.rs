@@ -96,12 +96,32 @@ impl Drop for ReceiveTicket {
 impl super::Forge {
     /// A ticket for one receive-pack run by `actor` on `repo` (already authorized for writing);
     /// `deadline` is when the transport will end git.
-    pub fn receive_ticket(
+    /// Starts the git service `req` (its `hook_env` is filled here). For a `pusher`
+    /// (receive-pack) a ticket is taken first: its hooks present it, and it lives as long as git.
+    pub fn spawn_git_service(
         &self,
         repo: &Repo,
-        actor: &Actor,
-        deadline: tokio::time::Instant,
-    ) -> super::Result<ReceiveTicket> {
+        pusher: Option<&Actor>,
+        mut req: crate::git::runner::ServiceRequest<'_>,
+    ) -> super::Result<crate::git::runner::GitChild> {
+        let ticket = pusher
+            .map(|actor| self.receive_ticket(repo, actor))
+            .transpose()?;
+        if let Some(t) = &ticket {
+            req.hook_env = t.hook_env();
+        }
+        let mut child = self
+            .runner
+            .spawn_service(req)
+            .map_err(|e| super::Error::Internal(e.into()))?;
+        if let Some(ticket) = ticket {
+            child.attach(ticket);
+        }
+        Ok(child)
+    }
+
+    fn receive_ticket(&self, repo: &Repo, actor: &Actor) -> super::Result<ReceiveTicket> {
+        let deadline = self.runner.deadline();
         let nonce = super::random_hex(16)?;
         let context = PushContext {
             repo: repo.clone(),

@@ -43,30 +43,18 @@ pub fn start(
             },
             _ => None,
         };
-        let spawned = forge
-            .repo_dir(&repo)
-            .map_err(anyhow::Error::from)
-            .and_then(|dir| {
-                // A push's hooks find their pusher through this ticket; it lives with git.
-                let ticket = match service {
-                    Service::ReceivePack => {
-                        Some(forge.receive_ticket(&repo, &actor, forge.runner.deadline())?)
-                    }
-                    _ => None,
-                };
-                let mut child = forge.runner.spawn_service(ServiceRequest {
-                    service,
-                    dir: &dir,
-                    stateless_rpc: false,
-                    advertise_refs: false,
-                    protocol,
-                    hook_env: ticket.as_ref().map(|t| t.hook_env()).unwrap_or_default(),
-                })?;
-                if let Some(ticket) = ticket {
-                    child.attach(ticket);
-                }
-                Ok(child)
-            });
+        let spawned = forge.repo_dir(&repo).and_then(|dir| {
+            let pusher = (service == Service::ReceivePack).then_some(&actor);
+            let req = ServiceRequest {
+                service,
+                dir: &dir,
+                stateless_rpc: false,
+                advertise_refs: false,
+                protocol,
+                hook_env: Vec::new(),
+            };
+            forge.spawn_git_service(&repo, pusher, req)
+        });
         let mut child = match spawned {
             Ok(child) => child,
             Err(e) => {
