@@ -6,11 +6,11 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{LabelView, issue_access, refused};
+use super::{LabelView, form_message, issue_access};
 use crate::domain::IssueAccess;
 use crate::web::WebState;
 use crate::web::error::WebError;
-use crate::web::pages::{RepoHeader, message_or_error, render};
+use crate::web::pages::{RepoHeader, render};
 use crate::web::session::{CsrfForm, MaybeUser, Nav, RequireUser};
 
 #[derive(Template)]
@@ -72,10 +72,7 @@ async fn after(
 ) -> Result<Response, WebError> {
     match result {
         Ok(()) => Ok(back(who)),
-        Err(e @ (crate::domain::Error::Forbidden(_) | crate::domain::Error::NotFound)) => {
-            Err(refused(e))
-        }
-        Err(e) => labels_page(st, user.nav(), who, message_or_error(e)?).await,
+        Err(e) => labels_page(st, user.nav(), who, form_message(e)?).await,
     }
 }
 

@@ -6,11 +6,11 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{LabelView, issue_access, known_refs, refused, render_text};
+use super::{LabelView, form_message, issue_access, preview};
 use crate::domain::{IssueQuery, IssueState};
 use crate::web::WebState;
 use crate::web::error::WebError;
-use crate::web::pages::{RepoHeader, message_or_error, render};
+use crate::web::pages::{RepoHeader, render};
 use crate::web::session::{MaybeUser, Nav, RequireUser};
 use crate::web::view::{age, date};
 
@@ -203,8 +203,7 @@ pub(super) async fn create_issue(
         message: String::new(),
     };
     if form.action == "preview" {
-        let known = known_refs(&st, &who.repo, [form.body.as_str()].into_iter()).await?;
-        page.preview = Some(render_text(&who.repo, &form.body, &known));
+        page.preview = Some(preview(&st, &who.repo, &form.body).await?);
         return render(page);
     }
     match st.forge.open_issue(&who, &form.title, &form.body).await {
@@ -213,9 +212,8 @@ pub(super) async fn create_issue(
             who.repo.owner, who.repo.name, issue.number
         ))
         .into_response()),
-        Err(e @ crate::domain::Error::Forbidden(_)) => Err(refused(e)),
         Err(e) => {
-            page.message = message_or_error(e)?;
+            page.message = form_message(e)?;
             render(page)
         }
     }

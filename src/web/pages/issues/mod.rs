@@ -88,6 +88,21 @@ fn refused(e: crate::domain::Error) -> WebError {
     }
 }
 
+/// The message a form shows again for bad input or a conflict; any other error (a refusal
+/// among them, see `refused`) is the response.
+fn form_message(e: crate::domain::Error) -> Result<String, WebError> {
+    match e {
+        crate::domain::Error::InvalidInput(m) | crate::domain::Error::Conflict(m) => Ok(m),
+        other => Err(refused(other)),
+    }
+}
+
+/// `body` rendered as its page will show it, for a form's Preview.
+async fn preview(st: &WebState, repo: &Repo, body: &str) -> Result<String, WebError> {
+    let known = known_refs(st, repo, std::iter::once(body)).await?;
+    Ok(render_text(repo, body, &known))
+}
+
 /// A label as chips show it: its colour and a text colour that stays readable on it.
 pub struct LabelView {
     pub id: i64,

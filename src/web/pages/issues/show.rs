@@ -7,12 +7,12 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{LabelView, issue_access, known_refs, refused, render_text};
+use super::{LabelView, form_message, issue_access, known_refs, preview, refused, render_text};
 use crate::domain::IssueAccess;
 use crate::model::{Label, TimelineEvent};
 use crate::web::WebState;
 use crate::web::error::WebError;
-use crate::web::pages::{RepoHeader, message_or_error, render};
+use crate::web::pages::{RepoHeader, render};
 use crate::web::session::{MaybeUser, Nav, RequireUser};
 use crate::web::view::{age, date};
 
@@ -232,8 +232,7 @@ pub(super) async fn add_comment(
         ..Draft::default()
     };
     if form.action == "preview" {
-        let known = known_refs(&st, &who.repo, [form.body.as_str()].into_iter()).await?;
-        draft.comment_preview = Some(render_text(&who.repo, &form.body, &known));
+        draft.comment_preview = Some(preview(&st, &who.repo, &form.body).await?);
         return issue_page(&st, user.nav(), &who, number, draft).await;
     }
     match st.forge.comment_on_issue(&who, number, &form.body).await {
@@ -242,11 +241,8 @@ pub(super) async fn add_comment(
             who.repo.owner, who.repo.name, c.id
         ))
         .into_response()),
-        Err(e @ (crate::domain::Error::Forbidden(_) | crate::domain::Error::NotFound)) => {
-            Err(refused(e))
-        }
         Err(e) => {
-            draft.message = message_or_error(e)?;
+            draft.message = form_message(e)?;
             issue_page(&st, user.nav(), &who, number, draft).await
         }
     }
@@ -263,8 +259,7 @@ pub(super) async fn edit_issue(
     let title = form.title.unwrap_or_default();
     let mut draft = Draft::default();
     if form.action == "preview" {
-        let known = known_refs(&st, &who.repo, [form.body.as_str()].into_iter()).await?;
-        let html = render_text(&who.repo, &form.body, &known);
+        let html = preview(&st, &who.repo, &form.body).await?;
         draft.edit = Some((title, form.body, Some(html)));
         return issue_page(&st, user.nav(), &who, number, draft).await;
     }
@@ -274,11 +269,8 @@ pub(super) async fn edit_issue(
         .await
     {
         Ok(_) => Ok(back_to(&who, number)),
-        Err(e @ (crate::domain::Error::Forbidden(_) | crate::domain::Error::NotFound)) => {
-            Err(refused(e))
-        }
         Err(e) => {
-            draft.message = message_or_error(e)?;
+            draft.message = form_message(e)?;
             draft.edit = Some((title, form.body, None));
             issue_page(&st, user.nav(), &who, number, draft).await
         }
@@ -295,8 +287,7 @@ pub(super) async fn edit_comment(
     let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
     let mut draft = Draft::default();
     if form.action == "preview" {
-        let known = known_refs(&st, &who.repo, [form.body.as_str()].into_iter()).await?;
-        let html = render_text(&who.repo, &form.body, &known);
+        let html = preview(&st, &who.repo, &form.body).await?;
         draft.comment_edit = Some((id, form.body, Some(html)));
         return issue_page(&st, user.nav(), &who, number, draft).await;
     }
@@ -306,11 +297,8 @@ pub(super) async fn edit_comment(
             who.repo.owner, who.repo.name
         ))
         .into_response()),
-        Err(e @ (crate::domain::Error::Forbidden(_) | crate::domain::Error::NotFound)) => {
-            Err(refused(e))
-        }
         Err(e) => {
-            draft.message = message_or_error(e)?;
+            draft.message = form_message(e)?;
             draft.comment_edit = Some((id, form.body, None));
             issue_page(&st, user.nav(), &who, number, draft).await
         }
