@@ -265,21 +265,18 @@ struct ApiDelivery {
 
 impl ApiDelivery {
     fn from_delivery(d: Delivery) -> Self {
-        let waiting = matches!(
-            d.state,
-            crate::model::DeliveryState::Queued | crate::model::DeliveryState::Retrying
-        );
+        let (state, next) = (d.state(), d.next_attempt());
         ApiDelivery {
             id: d.id,
             guid: d.guid,
             event: d.event,
             action: d.action,
-            state: d.state.as_str(),
+            state: state.as_str(),
             attempts: d.attempts,
             redelivery_of: d.redelivery_of,
             created_at: rfc3339(d.created_at),
             last_attempt_at: d.last_attempt_at.map(rfc3339),
-            next_attempt_at: waiting.then(|| rfc3339(d.next_attempt_at)),
+            next_attempt_at: next.map(rfc3339),
             delivered_at: d.delivered_at.map(rfc3339),
             request_headers: d.request_headers,
             payload: d.payload,

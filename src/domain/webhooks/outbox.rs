@@ -20,51 +20,22 @@ const LISTED: i64 = 50;
 /// Finished deliveries kept per hook; older ones are deleted as new ones finish.
 const KEPT: i64 = 200;
 
-/// A delivery as its hook's page and the API show it.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub id: i64,
-    pub event: String,
-    pub action: String,
-    pub guid: String,
-    pub payload: String,
-    pub redelivery_of: Option<i64>,
-    pub state: DeliveryState,
-    pub attempts: i32,
-    pub next_attempt_at: OffsetDateTime,
-    pub request_headers: String,
-    pub response_status: Option<i32>,
-    pub response_headers: String,
-    pub response_body: String,
-    pub duration_ms: Option<i32>,
-    pub error: String,
-    pub created_at: OffsetDateTime,
-    pub last_attempt_at: Option<OffsetDateTime>,
-    pub delivered_at: Option<OffsetDateTime>,
-}
+/// A delivery as its hook's page and the API show it: the stored row.
+pub type Delivery = DeliveryRow;
 
-impl From<DeliveryRow> for Delivery {
-    fn from(r: DeliveryRow) -> Self {
-        Delivery {
-            id: r.id,
-            event: r.event,
-            action: r.action,
-            guid: r.guid,
-            payload: r.payload,
-            redelivery_of: r.redelivery_of,
-            state: DeliveryState::parse(&r.state).unwrap_or(DeliveryState::Failed),
-            attempts: r.attempts,
-            next_attempt_at: r.next_attempt_at,
-            request_headers: r.request_headers,
-            response_status: r.response_status,
-            response_headers: r.response_headers,
-            response_body: r.response_body,
-            duration_ms: r.duration_ms,
-            error: r.error,
-            created_at: r.created_at,
-            last_attempt_at: r.last_attempt_at,
-            delivered_at: r.delivered_at,
-        }
+impl DeliveryRow {
+    /// Where the delivery is in its life (an unknown word reads as failed).
+    pub fn state(&self) -> DeliveryState {
+        DeliveryState::parse(&self.state).unwrap_or(DeliveryState::Failed)
+    }
+
+    /// When the next attempt is due, while one still is.
+    pub fn next_attempt(&self) -> Option<OffsetDateTime> {
+        matches!(
+            self.state(),
+            DeliveryState::Queued | DeliveryState::Retrying
+        )
+        .then_some(self.next_attempt_at)
     }
 }
 
@@ -109,13 +80,7 @@ impl Forge {
     /// The hook's newest deliveries (50).
     pub async fn webhook_deliveries(&self, repo: &Repo, hook_id: i64) -> Result<Vec<Delivery>> {
         self.webhook(repo, hook_id).await?;
-        Ok(self
-            .db
-            .deliveries(hook_id, LISTED)
-            .await?
-            .into_iter()
-            .map(Delivery::from)
-            .collect())
+        Ok(self.db.deliveries(hook_id, LISTED).await?)
     }
 
     /// Queues the delivery's exact payload again, as a new delivery (new id and guid).

@@ -106,10 +106,7 @@ fn when(t: time::OffsetDateTime) -> String {
 
 impl DeliveryView {
     fn new(d: Delivery) -> Self {
-        let waiting = matches!(
-            d.state,
-            crate::model::DeliveryState::Retrying | crate::model::DeliveryState::Queued
-        );
+        let (state, next) = (d.state(), d.next_attempt());
         DeliveryView {
             id: d.id,
             event: if d.action.is_empty() {
@@ -118,7 +115,7 @@ impl DeliveryView {
                 format!("{} ({})", d.event, d.action)
             },
             guid: d.guid,
-            state: d.state.as_str(),
+            state: state.as_str(),
             attempts: d.attempts,
             status: d.response_status.map(|s| s.to_string()).unwrap_or_default(),
             duration: d
@@ -126,11 +123,7 @@ impl DeliveryView {
                 .map(|ms| format!("{ms} ms"))
                 .unwrap_or_default(),
             time: when(d.last_attempt_at.unwrap_or(d.created_at)),
-            next: if waiting {
-                when(d.next_attempt_at)
-            } else {
-                String::new()
-            },
+            next: next.map(when).unwrap_or_default(),
             error: d.error,
             redelivery_of: d.redelivery_of.map(|i| i.to_string()).unwrap_or_default(),
             request_headers: d.request_headers,
