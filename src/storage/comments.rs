@@ -74,13 +74,17 @@ impl Tx {
         )
         .fetch_one(&mut *self.inner)
         .await?;
+        // Counted and indexed in one row update (the row is wide and its search text indexed).
         sqlx::query!(
-            "UPDATE issues SET comment_count = comment_count + 1, updated_at = now() WHERE id = $1",
+            "UPDATE issues SET comment_count = comment_count + 1, updated_at = now(),
+                    comments_search = (
+                      SELECT to_tsvector('english', COALESCE(string_agg(body, E'\\n' ORDER BY id), ''))
+                      FROM issue_comments WHERE issue_id = $1)
+             WHERE id = $1",
             issue_id
         )
         .execute(&mut *self.inner)
         .await?;
-        self.index_comments(issue_id).await?;
         self.insert_event(NewEvent {
             issue_id,
             actor_id: Some(author_id),
@@ -104,7 +108,8 @@ impl Tx {
     }
 
     /// Rewrites the issue's search text of its comments (see the migration for why it lives on
-    /// the issue). Issues have tens of comments, not thousands, so rebuilding is cheap.
+    /// the issue; `insert_comment` does the same in its count update). Issues have tens of
+    /// comments, not thousands, so rebuilding is cheap.
     async fn index_comments(&mut self, issue_id: IssueId) -> Result<()> {
         sqlx::query!(
             "UPDATE issues SET comments_search = (
