@@ -246,6 +246,9 @@ impl Reader {
         // be read in a cheap order (see `prefetch`).
         let mut ahead: VecDeque<Step> = VecDeque::new();
         let mut prefetched = Prefetched::default();
+        // The last commit's first parent and its folder: in a linear stretch of history that
+        // parent is the next commit walked, and its folder is not looked up twice.
+        let mut last_parent: Option<(ObjectId, Option<ObjectId>)> = None;
         loop {
             if pending.is_empty() {
                 return Ok((found, true));
@@ -253,11 +256,16 @@ impl Reader {
             while ahead.len() < LOOKAHEAD && Instant::now() <= deadline {
                 let Some(info) = walk.next() else { break };
                 let info = info.map_err(GitError::gix)?;
-                let here = self.folder(info.id, path)?;
-                let parent = match info.parent_ids().next() {
-                    Some(p) => self.folder(p.detach(), path)?,
+                let here = match last_parent {
+                    Some((id, folder)) if id == info.id => folder,
+                    _ => self.folder(info.id, path)?,
+                };
+                let parent_id = info.parent_ids().next().map(|p| p.detach());
+                let parent = match parent_id {
+                    Some(p) => self.folder(p, path)?,
                     None => None,
                 };
+                last_parent = parent_id.map(|p| (p, parent));
                 // An identical folder: nothing in it changed here.
                 if here != parent {
                     ahead.push_back(Step {
