@@ -44,8 +44,18 @@ pub(super) fn dummy_hash() -> &'static str {
 /// `bytes` random bytes from the OS, as lowercase hex: tokens, session ids, CSRF tokens.
 pub fn random_hex(bytes: usize) -> Result<String> {
     let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(|e| Error::Internal(anyhow::anyhow!("random: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+    fill_random(&mut buf)?;
+    Ok(hex(&buf))
+}
+
+/// `buf` filled from the operating system's random source.
+pub fn fill_random(buf: &mut [u8]) -> Result<()> {
+    getrandom::fill(buf).map_err(|e| Error::Internal(anyhow::anyhow!("random: {e}")))
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(super) fn new_token() -> Result<(NewTokenSecret, String, Vec<u8>)> {

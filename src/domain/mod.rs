@@ -21,7 +21,7 @@ use crate::model::NameError;
 use crate::storage::{Db, StorageError};
 
 pub use authorize::effective_access;
-pub use credentials::{NewTokenSecret, random_hex};
+pub use credentials::{NewTokenSecret, fill_random, hex, random_hex};
 pub use issues::{IssueAccess, IssueList, IssueQuery, IssueState, PushedRefs};
 pub use password_check::PasswordCheck;
 pub use repo_settings::Collaborator;

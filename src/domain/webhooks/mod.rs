@@ -71,13 +71,11 @@ impl super::Forge {
 
 /// A random UUID (version 4) for `X-GitHub-Delivery` and `webhook-id`.
 fn new_guid() -> super::Result<String> {
-    let hex = super::random_hex(16)?;
-    let mut bytes: Vec<u8> = (0..16)
-        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex from random_hex"))
-        .collect();
+    let mut bytes = [0u8; 16];
+    super::fill_random(&mut bytes)?;
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let h = super::hex(&bytes);
     Ok(format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],

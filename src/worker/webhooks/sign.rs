@@ -5,6 +5,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ring::hmac;
 
+use crate::domain::hex;
+
 fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let key = hmac::Key::new(hmac::HMAC_SHA256, key);
     let mut ctx = hmac::Context::with_key(&key);
@@ -12,10 +14,6 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
         ctx.update(p);
     }
     ctx.sign().as_ref().to_vec()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Hex HMAC-SHA256 of the body with the secret: `X-Gitea-Signature`, and after `sha256=` in
