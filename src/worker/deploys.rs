@@ -84,17 +84,8 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
 }
 
 async fn execute(forge: Arc<Forge>, run: DeployRun, shutdown: CancellationToken) {
-    let token = forge.deploys.started(run.id);
+    let stop = forge.deploys.started(run.id, &shutdown);
     forge.queue_deploy_event(run.id).await;
-    let stop = CancellationToken::new();
-    let (cancel, quit) = (token.clone(), shutdown.clone());
-    let stopper = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            tokio::select! { () = cancel.cancelled() => {}, () = quit.cancelled() => {} }
-            stop.cancel();
-        })
-    };
     let (status, code, truncated) = match prepare_and_run(&forge, &run, stop).await {
         Ok((ending, truncated)) => match ending {
             Ending::Exited(Some(0)) => ("succeeded", Some(0), truncated),
@@ -112,7 +103,6 @@ async fn execute(forge: Arc<Forge>, run: DeployRun, shutdown: CancellationToken)
             ("failed", None, false)
         }
     };
-    stopper.abort();
     if let Err(e) = forge
         .db
         .finish_deploy_run(run.id, status, code, truncated)

@@ -97,8 +97,10 @@ impl DeployState {
     }
 
     /// Registers a running run; the token is cancelled by `cancel_deploy`.
-    pub fn started(&self, id: i64) -> CancellationToken {
-        let token = CancellationToken::new();
+    /// Registers a running run; its token is cancelled by a cancel or by `shutdown` (it is a
+    /// child of it: the caller tells them apart by asking `shutdown`).
+    pub fn started(&self, id: i64, shutdown: &CancellationToken) -> CancellationToken {
+        let token = shutdown.child_token();
         self.running_map().insert(id, token.clone());
         token
     }
