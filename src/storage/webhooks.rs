@@ -22,7 +22,8 @@ pub struct WebhookRow {
 pub struct WebhookFields<'a> {
     pub url: &'a str,
     pub content_type: &'a str,
-    pub secret: &'a str,
+    /// None: none on create, the current one kept on update.
+    pub secret: Option<&'a str>,
     pub events: &'a [String],
     pub branch_filter: &'a str,
     pub active: bool,
@@ -33,7 +34,7 @@ impl Db {
         Ok(sqlx::query_as!(
             WebhookRow,
             "INSERT INTO webhooks (repo_id, url, content_type, secret, events, branch_filter, active)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             VALUES ($1, $2, $3, COALESCE($4, ''), $5, $6, $7)
              RETURNING id, repo_id, url, content_type, secret, events, branch_filter, active,
                        created_at, updated_at",
             repo_id,
@@ -82,7 +83,7 @@ impl Db {
     ) -> Result<Option<WebhookRow>> {
         Ok(sqlx::query_as!(
             WebhookRow,
-            "UPDATE webhooks SET url = $3, content_type = $4, secret = $5, events = $6,
+            "UPDATE webhooks SET url = $3, content_type = $4, secret = COALESCE($5, secret), events = $6,
                     branch_filter = $7, active = $8, updated_at = now()
              WHERE repo_id = $1 AND id = $2
              RETURNING id, repo_id, url, content_type, secret, events, branch_filter, active,

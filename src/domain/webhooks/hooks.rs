@@ -103,6 +103,20 @@ pub(super) fn hook_from_row(row: WebhookRow) -> Webhook {
     }
 }
 
+impl WebhookSettings {
+    /// The settings as stored, `events` their names (see `event_names`).
+    fn fields<'a>(&'a self, events: &'a [String]) -> WebhookFields<'a> {
+        WebhookFields {
+            url: self.url.trim(),
+            content_type: self.content_type.as_str(),
+            secret: self.secret.as_deref(),
+            events,
+            branch_filter: self.branch_filter.trim(),
+            active: self.active,
+        }
+    }
+}
+
 fn event_names(events: &[WebhookEventKind]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for e in events {
@@ -119,17 +133,7 @@ impl Forge {
         let events = event_names(&settings.events);
         let row = self
             .db
-            .insert_webhook(
-                repo.id,
-                WebhookFields {
-                    url: settings.url.trim(),
-                    content_type: settings.content_type.as_str(),
-                    secret: settings.secret.as_deref().unwrap_or(""),
-                    events: &events,
-                    branch_filter: settings.branch_filter.trim(),
-                    active: settings.active,
-                },
-            )
+            .insert_webhook(repo.id, settings.fields(&events))
             .await?;
         tracing::info!(repo = %repo.full_name(), hook = row.id, "webhook created");
         Ok(hook_from_row(row))
@@ -158,23 +162,10 @@ impl Forge {
         settings: WebhookSettings,
     ) -> Result<Webhook> {
         settings.validate()?;
-        let current = self.webhook(repo, id).await?;
-        let secret = settings.secret.unwrap_or(current.secret);
         let events = event_names(&settings.events);
         let row = self
             .db
-            .update_webhook(
-                repo.id,
-                id,
-                WebhookFields {
-                    url: settings.url.trim(),
-                    content_type: settings.content_type.as_str(),
-                    secret: &secret,
-                    events: &events,
-                    branch_filter: settings.branch_filter.trim(),
-                    active: settings.active,
-                },
-            )
+            .update_webhook(repo.id, id, settings.fields(&events))
             .await?;
         Ok(hook_from_row(row.ok_or(Error::NotFound)?))
     }
