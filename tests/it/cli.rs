@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
@@ -63,22 +63,6 @@ pub(crate) async fn serve(data: &Path, port: u16) -> Child {
         .expect("serve starts");
     wait_healthy(port).await;
     child
-}
-
-async fn wait_healthy(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(res) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await
-            && res.status() == 200
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "labforge did not become healthy within 120 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 fn postmaster_pid(data: &Path) -> Option<i32> {
@@ -211,9 +195,7 @@ async fn serve_runs_its_own_postgres_survives_kill_9_and_stops_cleanly() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    while alive(pid) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually_true(30, "the killed postmaster to exit", || !alive(pid)).await;
     assert_eq!(postmaster_pid(data), Some(pid), "a stale pid file is left");
     let mut server = serve(data, port).await;
     let clone = work.join("clone");

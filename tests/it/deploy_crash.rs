@@ -3,10 +3,12 @@
 //! repository is intact with its refs equal to the recorded push.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::cli::{admin, free_port, labforge};
-use crate::helpers::{git, git_ok, local_repo, random_hex, stderr};
+use crate::helpers::{
+    eventually, eventually_true, git, git_ok, local_repo, random_hex, stderr, wait_healthy,
+};
 
 async fn serve_with_config(data: &Path, port: u16) -> tokio::process::Child {
     let log = std::fs::File::create(data.join(format!("serve-{}.log", random_hex(3)))).unwrap();
@@ -17,25 +19,8 @@ async fn serve_with_config(data: &Path, port: u16) -> tokio::process::Child {
         .stderr(log)
         .spawn()
         .expect("serve starts");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-        .await
-        .map(|r| r.status())
-        .ok()
-        != Some(reqwest::StatusCode::OK)
-    {
-        assert!(Instant::now() < deadline, "serve did not become healthy");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_healthy(port).await;
     child
-}
-
-async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Whether `pid` runs (a zombie waiting for its reaper does not).
@@ -108,7 +93,7 @@ async fn kill_9_with_a_deploy_running_and_one_queued() {
     local_repo(&work, 1).await;
     let url = format!("http://alice:alice-password@127.0.0.1:{port}/alice/dns.git");
     git_ok(&work, &["push", "-q", &url, "main"]).await;
-    wait_for("the first deploy to start", || pidfile.exists()).await;
+    eventually_true(60, "the first deploy to start", || pidfile.exists()).await;
     std::fs::write(work.join("b.txt"), "b\n").unwrap();
     git_ok(&work, &["add", "."]).await;
     git_ok(&work, &["commit", "-q", "-m", "second"]).await;
@@ -134,19 +119,17 @@ async fn kill_9_with_a_deploy_running_and_one_queued() {
 
     // The restart ends it before the queued run uses the deploy's folder.
     let mut server = serve_with_config(data, port).await;
-    wait_for("the left-over script to be ended", || !alive(pid)).await;
-    wait_for("the queued deploy to run after the restart", || {
+    eventually_true(60, "the left-over script to be ended", || !alive(pid)).await;
+    eventually_true(60, "the queued deploy to run after the restart", || {
         std::fs::read_to_string(&ran).is_ok_and(|t| t.lines().count() == 2)
     })
     .await;
-    let mut listed = runs(data).await;
-    for _ in 0..100 {
-        if listed.iter().all(|r| r[2] != "running" && r[2] != "queued") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        listed = runs(data).await;
-    }
+    let listed = eventually(30, "both runs to finish", || async {
+        let listed = runs(data).await;
+        let finished = listed.iter().all(|r| r[2] != "running" && r[2] != "queued");
+        finished.then_some(listed)
+    })
+    .await;
     assert_eq!(listed.len(), 2, "{listed:?}");
     assert_eq!(
         (listed[0][0].as_str(), listed[0][2].as_str()),

@@ -1,9 +1,11 @@
 //! `TestApp`: a real labforge on a random port with its own database in a shared throwaway
 //! PostgreSQL cluster, and typed helpers that drive the real `git` client against it.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use labforge::app::App;
 use labforge::config::Config;
@@ -308,4 +310,40 @@ pub async fn local_repo(dir: &Path, commits: usize) {
 
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The one way tests wait: polls `check` every 50 ms until it gives `Some`, and panics naming
+/// `what` once `secs` have passed. Never a sleep followed by an assertion: the bound is generous
+/// because it only matters when something is broken, and a passing run waits no longer than the
+/// thing takes.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `eventually` for a plain condition.
+pub async fn eventually_true(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    eventually(secs, what, || std::future::ready(check().then_some(()))).await
+}
+
+/// Waits for `GET /healthz` on `port` to answer 200.
+pub async fn wait_healthy(port: u16) {
+    eventually(120, "labforge to answer /healthz", || async move {
+        let res = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
+        res.ok().filter(|r| r.status() == 200).map(|_| ())
+    })
+    .await
 }

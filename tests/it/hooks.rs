@@ -3,11 +3,10 @@
 //! did not come through the server is refused.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use labforge::model::RepoPath;
 
-use crate::helpers::{TestApp, git, git_ok, local_repo, stderr};
+use crate::helpers::{TestApp, eventually, git, git_ok, local_repo, stderr};
 
 const PW: &str = "correct-horse-battery";
 
@@ -81,17 +80,14 @@ pub(crate) async fn settled_runs(
         )
         .await
         .unwrap();
-    for _ in 0..300 {
+    eventually(30, "every deploy run to finish", || async {
         let runs = app.forge.deploy_runs(&repo, 0).await.unwrap();
-        if runs
+        let finished = runs
             .iter()
-            .all(|r| !matches!(r.status.as_str(), "queued" | "running"))
-        {
-            return runs;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("deploy runs did not finish in 30 s");
+            .all(|r| !matches!(r.status.as_str(), "queued" | "running"));
+        finished.then_some(runs)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -598,13 +594,11 @@ async fn writers_rerun_cancel_and_roll_back_from_the_pages_readers_cannot() {
     .await;
     assert_eq!(status, 303);
     let repo = dns_repo(&app).await;
-    let rerun = loop {
+    let rerun = eventually(30, "the re-run to start", || async {
         let latest = app.forge.deploy_runs(&repo, 0).await.unwrap().remove(0);
-        if latest.status == "running" {
-            break latest;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        (latest.status == "running").then_some(latest)
+    })
+    .await;
     assert_eq!(
         (rerun.reason.as_str(), rerun.rerun_of),
         ("rerun", Some(runs[1].id))

@@ -518,14 +518,7 @@ async fn pushes_are_followed_by_a_repack_with_bitmap_and_commit_graph() {
         bitmap && graph
     };
     // Upkeep runs in the background right after the push (delay 0 here); wait for it, bounded.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no bitmap and commit-graph after 60 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    eventually_true(60, "a bitmap and a commit-graph", done).await;
     git_ok(&repo, &["fsck", "--no-progress"]).await;
 }
 

@@ -556,9 +556,9 @@ async fn a_client_that_disconnects_takes_its_git_process_with_it() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    wait_until(|| running() > 0, "upload-pack to start").await;
+    eventually_true(30, "upload-pack to start", || running() > 0).await;
     client.kill().await.unwrap();
-    wait_until(|| running() == 0, "upload-pack to be killed").await;
+    eventually_true(30, "upload-pack to be killed", || running() == 0).await;
 }
 
 fn git_processes_for(repo: &Path) -> usize {
@@ -572,17 +572,6 @@ fn git_processes_for(repo: &Path) -> usize {
             cmd.contains("upload-pack") && cmd.contains(needle)
         })
         .count()
-}
-
-async fn wait_until(mut condition: impl FnMut() -> bool, what: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !condition() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -663,14 +663,10 @@ async fn last_commits_are_computed_after_a_push_and_kept_across_restarts() {
     let mut app = TestApp::spawn().await;
     sample_repo(&app, false).await;
     let cache = app.server_repo("alice/dns").join("labforge/last-commit");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::fs::read_dir(&cache).map_or(true, |d| d.count() == 0) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the push warmed the front page's last commits"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually_true(30, "the push to warm the front page's last commits", || {
+        std::fs::read_dir(&cache).is_ok_and(|d| d.count() > 0)
+    })
+    .await;
     app.restart().await;
     let (_, html) = get(&app, "/alice/dns").await;
     let row = |name: &str| entry_row(&html, name);

@@ -8,7 +8,6 @@ mod delivery;
 mod pages;
 
 use std::path::{Path, PathBuf};
-pub(super) use std::time::Duration;
 
 pub(super) use labforge::model::{RefUpdate, Repo, RepoPath, TokenScope, Username, ZERO_ID};
 use labforge::storage::NewPush;
@@ -155,25 +154,6 @@ pub(super) async fn deliveries(app: &TestApp, token: &str, hook: i64) -> Vec<Val
     res.json::<Vec<Value>>().await.unwrap()
 }
 
-/// Polls `check` until it gives Some, or panics after `secs` with `what`.
-pub(super) async fn wait_for<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -183,7 +163,7 @@ pub(super) fn free_port() -> u16 {
 }
 
 pub(super) async fn wait_listening(port: u16) {
-    wait_for(20, "the receiver to listen", || async move {
+    eventually(20, "the receiver to listen", || async move {
         tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .ok()

@@ -77,7 +77,7 @@ async fn the_settings_pages_list_hooks_and_deliveries_and_redeliver() {
     .await
     .unwrap();
     assert_eq!(res.status(), 204);
-    let first = wait_for(20, "the test delivery", || async {
+    let first = eventually(20, "the test delivery", || async {
         let d = deliveries(&app, &token, hook.id).await;
         (d.len() == 1 && d[0]["state"] == "delivered").then(|| d[0].clone())
     })
@@ -100,7 +100,7 @@ async fn the_settings_pages_list_hooks_and_deliveries_and_redeliver() {
     let redeliver = format!("{hook_page}/deliveries/{}/redeliver", first["id"]);
     let (status, _) = post(&app, &alice, &redeliver, &[("csrf", &csrf)]).await;
     assert_eq!(status, 303);
-    let both = wait_for(20, "the redelivery", || async {
+    let both = eventually(20, "the redelivery", || async {
         let d = deliveries(&app, &token, hook.id).await;
         (d.len() == 2 && d[0]["state"] == "delivered").then_some(d)
     })
