@@ -18,6 +18,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::Config;
+use crate::data_lock::DataLock;
 use crate::domain::deploys::DeployState;
 use crate::domain::push::HookGate;
 use crate::domain::{Forge, PasswordCheck};
@@ -65,7 +66,7 @@ impl FromRef<AppState> for WebState {
 /// The forge's services and the database they use; shared by `serve` and the admin commands.
 pub struct Services {
     pub forge: Arc<Forge>,
-    cluster: Option<ManagedCluster>,
+    cluster: Option<Arc<ManagedCluster>>,
     /// Held by `serve`: tells admin commands the cluster is in use.
     serve_lock: Option<std::fs::File>,
 }
@@ -99,10 +100,27 @@ impl Services {
                 storage::ensure_database(server, crate::postgres::DATABASE).await?;
                 (
                     cluster.connect_options(crate::postgres::DATABASE),
-                    Some(cluster),
+                    Some(Arc::new(cluster)),
                 )
             }
         };
+        match Self::open_on(config, options, cluster.clone()).await {
+            Ok(services) => Ok(services),
+            Err(e) => {
+                // Nothing is left orphaned: a cluster started for this call stops with it.
+                if let Some(cluster) = cluster.filter(|c| c.started_here) {
+                    let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn open_on(
+        config: &Config,
+        options: PgConnectOptions,
+        cluster: Option<Arc<ManagedCluster>>,
+    ) -> anyhow::Result<Self> {
         let db = Db::connect(options)
             .await
             .context("connecting to PostgreSQL")?;
@@ -147,17 +165,30 @@ impl Services {
         })
     }
 
-    /// Closes the pool, then stops the managed cluster if `stop_cluster` (serve always does;
-    /// an admin command only if it was the one that started it).
-    pub async fn close(self, stop_cluster: bool) -> anyhow::Result<()> {
+    /// Closes the pool, then stops the managed cluster: `serve` (`as_serve`) one that labforge
+    /// started (never one started by hand); an admin command only one it started itself while
+    /// no `serve` uses it.
+    pub async fn close(self, as_serve: bool) -> anyhow::Result<()> {
         self.forge.db.close().await;
         drop(self.serve_lock);
-        if let Some(cluster) = self.cluster
-            && (stop_cluster || (cluster.started_here && !cluster.serve_is_using()))
-        {
-            tokio::task::spawn_blocking(move || cluster.stop()).await??;
+        if let Some(cluster) = self.cluster {
+            let stop = if as_serve {
+                cluster.belongs_to_serve()
+            } else {
+                cluster.started_here && !cluster.serve_is_using()
+            };
+            if stop {
+                tokio::task::spawn_blocking(move || cluster.stop()).await??;
+            } else if as_serve {
+                tracing::info!("leaving PostgreSQL running: labforge did not start it");
+            }
         }
         Ok(())
+    }
+
+    /// The managed cluster, when there is one (for the supervisor).
+    fn cluster(&self) -> Option<Arc<ManagedCluster>> {
+        self.cluster.clone()
     }
 }
 
@@ -168,6 +199,8 @@ pub struct App {
     router: Router,
     services: Services,
     config: Arc<Config>,
+    /// This process serves the data folder (see `data_lock`); released when it ends.
+    _folder: DataLock,
 }
 
 impl App {
@@ -180,10 +213,17 @@ impl App {
         config: Config,
         database: Option<PgConnectOptions>,
     ) -> anyhow::Result<Self> {
+        // Before the socket or the cluster is touched: one serve per data folder.
+        let folder = DataLock::acquire(&config.data_dir)?;
+        crate::startup::check_config(&config)?;
+        let database_text = crate::startup::describe_database(&config, database.as_ref());
         let mut services = Services::open_with(&config, database).await?;
+        // A failed start-up stops the cluster it started (ports in use, a broken repository).
+        let mut unwind = StopOnFailure(services.cluster().filter(|c| c.started_here));
         if let Some(cluster) = &services.cluster {
             services.serve_lock = Some(cluster.hold_for_serve()?);
         }
+        crate::startup::report(&services.forge, &config, &database_text).await?;
         let forge = Arc::clone(&services.forge);
         prepare_repositories(&forge).await?;
         crate::worker::deploys::recover(&forge).await?;
@@ -227,6 +267,7 @@ impl App {
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
             .with_state(state);
+        unwind.0 = None;
         Ok(Self {
             listener,
             hook_socket,
@@ -234,6 +275,7 @@ impl App {
             router,
             services,
             config,
+            _folder: folder,
         })
     }
 
@@ -302,6 +344,11 @@ impl App {
             Arc::clone(&self.services.forge),
             after_transports.clone(),
         ));
+        let supervising = CancellationToken::new();
+        let supervisor = self
+            .services
+            .cluster()
+            .map(|cluster| tokio::spawn(crate::postgres::supervise(cluster, supervising.clone())));
         let grace = self.config.shutdown_grace;
         // Without TCP_NODELAY a response written in pieces (headers, then git's output) waits
         // for the client's delayed ACK, about 40 ms each time.
@@ -332,10 +379,29 @@ impl App {
         let (http_result, (), ()) = tokio::join!(http, ssh, webhooks);
         after_transports.cancel();
         let _ = tokio::join!(hooks, deploys);
+        supervising.cancel();
+        if let Some(supervisor) = supervisor {
+            let _ = supervisor.await;
+        }
         http_result?;
         self.services.close(true).await?;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Stops the cluster it holds when dropped: armed while `serve` starts, so an early `?` leaves
+/// no PostgreSQL running that this start-up began; disarmed once start-up has succeeded.
+struct StopOnFailure(Option<Arc<ManagedCluster>>);
+
+impl Drop for StopOnFailure {
+    fn drop(&mut self) {
+        if let Some(cluster) = self.0.take() {
+            tracing::info!("start-up failed: stopping the PostgreSQL it started");
+            if let Err(e) = cluster.stop() {
+                tracing::warn!(error = %e, "stopping PostgreSQL after a failed start-up");
+            }
+        }
     }
 }
 

@@ -145,12 +145,15 @@ impl Config {
         let parse_env = |key: &str| -> anyhow::Result<Option<String>> {
             Ok(env(key).filter(|v| !v.is_empty()))
         };
-        let data_dir = match parse_env("LABFORGE_DATA_DIR")? {
+        // Every path is made absolute here, once: git runs the hooks inside the bare
+        // repository, and a relative socket path there points nowhere.
+        let config_dir = absolute(&config_dir)?;
+        let data_dir = absolute(&match parse_env("LABFORGE_DATA_DIR")? {
             Some(v) => PathBuf::from(v),
             None => file
                 .data_dir
                 .map_or_else(|| PathBuf::from("./data"), |d| config_dir.join(d)),
-        };
+        })?;
         let http_addr = match parse_env("LABFORGE_HTTP_ADDR")? {
             Some(v) => v
                 .parse()
@@ -261,7 +264,7 @@ impl Config {
             upkeep_delay: secs("LABFORGE_UPKEEP_DELAY_SECS", file.upkeep_delay_secs, 60)?,
             shutdown_grace: secs("LABFORGE_SHUTDOWN_GRACE_SECS", file.shutdown_grace_secs, 30)?,
             program: match parse_env("LABFORGE_PROGRAM")? {
-                Some(p) => PathBuf::from(p),
+                Some(p) => absolute(Path::new(&p))?,
                 None => std::env::current_exe().context("finding this program's path")?,
             },
             deploys: deploy::parse_deploys(file.deploy, &config_dir)?,
@@ -301,6 +304,16 @@ impl Config {
     pub fn repos_dir(&self) -> PathBuf {
         self.data_dir.join("repos")
     }
+}
+
+/// `path` from the current folder, without resolving symlinks (the folder may not exist yet).
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
+    std::path::absolute(path).with_context(|| format!("making {} absolute", path.display()))
 }
 
 fn default_base_url(addr: SocketAddr) -> String {
@@ -364,7 +377,12 @@ mod tests {
     #[test]
     fn defaults() {
         let c = load("", &[]).unwrap();
-        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            c.data_dir,
+            cwd.join("data"),
+            "absolute, from the current folder"
+        );
         assert_eq!(c.http_addr.port(), 3000);
         assert_eq!(c.ssh_addr.port(), 2222);
         assert_eq!(c.base_url, "http://localhost:3000");

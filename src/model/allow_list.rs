@@ -30,6 +30,9 @@ enum Rule {
     Host(glob::Pattern),
 }
 
+/// The words `allowed_hosts` knows, as error messages list them.
+pub const WORDS: &str = "loopback, private, external and *";
+
 /// A parsed `allowed_hosts` value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct HostAllowList {
@@ -74,6 +77,14 @@ impl HostAllowList {
                         Rule::Net(canonical_net(net))
                     } else if let Ok(ip) = lower.parse::<IpAddr>() {
                         Rule::Net(canonical_net(IpNet::from(ip)))
+                    } else if !lower.contains(['.', '*', '?', '[']) {
+                        // A bare word is meant as one of the words: `loopbak` is a typo, not the
+                        // host named loopbak (a one-label host is reached by its address).
+                        return Err(format!(
+                            "allowed_hosts: '{entry}' is not a known word; the words are {WORDS}, \
+                             besides CIDRs (10.0.0.0/8), addresses and host names with a dot or a \
+                             glob (*.lab.example)"
+                        ));
                     } else if lower
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "-.*?[]!_".contains(c))
@@ -298,5 +309,14 @@ mod tests {
         assert!(HostAllowList::parse("10.0.0.0/33").is_err());
         assert!(HostAllowList::parse("http://x").is_err());
         assert!(HostAllowList::parse("[a").is_err());
+    }
+
+    #[test]
+    fn a_misspelt_word_is_named_with_the_valid_ones() {
+        let err = HostAllowList::parse("loopbak,private").unwrap_err();
+        assert!(err.contains("'loopbak'"), "{err}");
+        assert!(err.contains("loopback, private, external and *"), "{err}");
+        assert!(HostAllowList::parse("Private, LOOPBACK").is_ok());
+        assert!(HostAllowList::parse("nas.lan, *.lab").is_ok());
     }
 }
