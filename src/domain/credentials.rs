@@ -95,10 +95,13 @@ impl Forge {
             .verify(row.as_ref().map(|r| r.id), password, hash)
             .await?;
         match row {
-            Some(row) if ok => Ok(Actor {
-                user: user_from_row(&row),
-                scope: None,
-            }),
+            Some(row) if ok => {
+                refuse_disabled(&row)?;
+                Ok(Actor {
+                    user: user_from_row(&row),
+                    scope: None,
+                })
+            }
             _ => Err(Error::BadCredentials),
         }
     }
@@ -125,6 +128,7 @@ impl Forge {
             .user_by_id(row.user_id)
             .await?
             .ok_or(Error::BadCredentials)?;
+        refuse_disabled(&user)?;
         self.db.touch_token(row.id).await?;
         let scope = row
             .scope
@@ -135,6 +139,19 @@ impl Forge {
             scope: Some(scope),
         }))
     }
+}
+
+/// A disabled account's right password or token is refused as such (the caller proved who they
+/// are, so saying why leaks nothing and tells them whom to ask).
+pub(super) fn refuse_disabled(row: &UserRow) -> Result<()> {
+    if row.disabled {
+        tracing::info!(user = %row.name, "refused: the account is disabled");
+        return Err(Error::Forbidden(format!(
+            "the account {} is disabled; ask an administrator",
+            row.name
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod repo_settings;
 mod repos;
 mod sessions;
 mod ssh_key;
+mod user_admin;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -28,6 +28,8 @@ pub struct NewSession {
 /// A signed-in visitor and the CSRF token their forms must carry.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The session's row, so a password change can end every other one.
+    pub id: i64,
     pub actor: Actor,
     pub csrf: String,
 }
@@ -101,6 +103,7 @@ impl Forge {
             self.logins.record_failure(username, ip);
             return Err(Error::BadCredentials);
         };
+        super::credentials::refuse_disabled(&user)?;
         let token = random_hex(32)?;
         let csrf = random_hex(16)?;
         let expires = time::OffsetDateTime::now_utc() + time::Duration::days(SESSION_DAYS);
@@ -118,6 +121,7 @@ impl Forge {
         }
         let row = self.db.session_by_hash(&token_hash(token)).await?;
         Ok(row.map(|r| Session {
+            id: r.id,
             actor: Actor {
                 user: user_from_row(&r.user),
                 scope: None,

@@ -115,6 +115,15 @@ impl ReadCache {
         })
     }
 
+    /// Drops the cached handle of a repository that is deleted or renamed, so a new repository
+    /// later made at the same path is never read through the old one's handle.
+    pub fn forget(&self, dir: &RepoDir) {
+        self.repos
+            .lock()
+            .expect("never poisoned")
+            .remove(dir.path());
+    }
+
     /// Runs `f` on the repository's reader, trying a gix error once more: gix's object store,
     /// shared between threads, can briefly report an object missing while another thread loads
     /// the index of a pack that upkeep (or a push) just wrote (gitoxide discussion #1412); git

@@ -14,6 +14,7 @@ use crate::domain::Forge;
 
 mod assets;
 mod error;
+mod form;
 mod highlight;
 mod markdown;
 mod pages;

@@ -262,8 +262,10 @@ impl russh::server::Handler for SshSession {
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let Some(actor) = self.actor.clone() else {
-            return Ok(());
+        let Some(actor) = self.active_actor().await? else {
+            session.channel_success(channel)?;
+            let out = Output::fail("this account is disabled; ask an administrator");
+            return Ok(self.finish(channel, out, session)?);
         };
         if !self.mark_started(channel) {
             session.channel_failure(channel)?;
@@ -289,8 +291,10 @@ impl russh::server::Handler for SshSession {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let Some(actor) = self.actor.clone() else {
-            return Ok(());
+        let Some(actor) = self.active_actor().await? else {
+            session.channel_success(channel)?;
+            let out = Output::fail("this account is disabled; ask an administrator");
+            return Ok(self.finish(channel, out, session)?);
         };
         if !self.mark_started(channel) {
             session.channel_failure(channel)?;
@@ -358,6 +362,20 @@ impl russh::server::Handler for SshSession {
 }
 
 impl SshSession {
+    /// The signed-in user, if they are still enabled: a connection kept open (ControlMaster)
+    /// runs nothing more once the operator disables its user.
+    async fn active_actor(&mut self) -> anyhow::Result<Option<Actor>> {
+        let Some(actor) = self.actor.clone() else {
+            return Ok(None);
+        };
+        if self.st.forge.user_is_active(actor.user.id).await? {
+            Ok(Some(actor))
+        } else {
+            tracing::info!(user = %actor.user.name, "the account was disabled; refusing its SSH requests");
+            Ok(None)
+        }
+    }
+
     /// One program per channel: a second exec or shell on the same channel is refused.
     fn mark_started(&mut self, channel: ChannelId) -> bool {
         match self.channels.get_mut(&channel) {

@@ -3,12 +3,13 @@
 
 use std::net::SocketAddr;
 
+use crate::web::form::Form;
 use askama::Template;
+use axum::Router;
 use axum::extract::{ConnectInfo, FromRef, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::render;

@@ -1,11 +1,12 @@
 //! `/OWNER/REPO/settings`, for the repository's admins only (anyone else gets a 404, as for a
 //! repository they cannot see): description, visibility, default branch, collaborators, delete.
 
+use crate::web::form::Form;
 use askama::Template;
+use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::{RepoHeader, message_or_error, render};

@@ -1,11 +1,12 @@
 //! `/settings/keys`, `/settings/tokens`, `/settings/password` (your own only) and `/new`.
 //! Every POST checks the session's CSRF token before it changes anything.
 
+use crate::web::form::Form;
 use askama::Template;
+use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::{message_or_error, render};
@@ -249,7 +250,12 @@ async fn change_password(
     } else {
         match st
             .forge
-            .change_password(&user.0.actor.user, &form.current, &form.new)
+            .change_password(
+                &user.0.actor.user,
+                &form.current,
+                &form.new,
+                Some(user.0.id),
+            )
             .await
         {
             Ok(()) => "Your password was changed.".to_owned(),
@@ -286,7 +292,8 @@ struct NewRepoForm {
     csrf: String,
     name: String,
     description: String,
-    private: Option<String>,
+    /// Unticked (absent) keeps it private, the default everywhere.
+    public: Option<String>,
 }
 
 async fn create_repo(
@@ -313,7 +320,7 @@ async fn create_repo(
         .create_repo(
             &owner,
             &name,
-            form.private.is_some(),
+            form.public.is_none(),
             form.description.trim(),
         )
         .await

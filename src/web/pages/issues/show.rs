@@ -1,8 +1,8 @@
 //! `/OWNER/REPO/issues/N`: the issue, its timeline, and the forms to comment, close, reopen,
 //! edit and label it.
 
+use crate::web::form::Form;
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
