@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::body::JsonBody;
 use super::{ApiError, ApiState, RequireApiActor, repo_path};
 use crate::domain::webhooks::{Delivery, WebhookSettings};
 use crate::model::{Actor, ContentType, Repo, RepoAccess, Webhook, WebhookEventKind};
@@ -148,7 +149,7 @@ async fn create_hook(
     State(st): State<ApiState>,
     RequireApiActor(actor): RequireApiActor,
     Path((owner, repo)): Path<(String, String)>,
-    Json(body): Json<CreateHookOption>,
+    JsonBody(body): JsonBody<CreateHookOption>,
 ) -> Result<Response, ApiError> {
     let repo = admin_repo(&st, &actor, &owner, &repo).await?;
     if let Some(kind) = body.kind.as_deref()
@@ -192,7 +193,7 @@ async fn edit_hook(
     State(st): State<ApiState>,
     RequireApiActor(actor): RequireApiActor,
     Path((owner, repo, id)): Path<(String, String, String)>,
-    Json(body): Json<EditHookOption>,
+    JsonBody(body): JsonBody<EditHookOption>,
 ) -> Result<Json<ApiHook>, ApiError> {
     let repo = admin_repo(&st, &actor, &owner, &repo).await?;
     let current = st.forge.webhook(&repo, hook_id(&id)?).await?;

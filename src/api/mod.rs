@@ -3,6 +3,7 @@
 //! `{"message": ...}` with Gitea's status codes.
 
 mod auth;
+mod body;
 mod error;
 mod hooks;
 mod issues;

@@ -23,7 +23,7 @@ use crate::storage::{Db, StorageError};
 
 pub use authorize::effective_access;
 pub use credentials::{NewTokenSecret, fill_random, hex, random_hex};
-pub use issues::{IssueAccess, IssueList, IssueQuery, IssueState, PushedRefs};
+pub use issues::{IssueAccess, IssueChange, IssueList, IssueQuery, IssueState, PushedRefs};
 pub use password_check::PasswordCheck;
 pub use repo_settings::Collaborator;
 pub use sessions::{LoginThrottle, NewSession, Session};

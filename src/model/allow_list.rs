@@ -126,6 +126,17 @@ impl HostAllowList {
     }
 }
 
+/// The entry that would let `ip` through, for messages: its class word, or the address itself
+/// for one in no class (link-local: cloud metadata lives there, so never a word).
+pub fn entry_allowing(ip: IpAddr) -> String {
+    match classify(ip) {
+        Some(Class::Loopback) => "loopback".to_owned(),
+        Some(Class::Private) => "private".to_owned(),
+        Some(Class::External) => "external".to_owned(),
+        None => ip.to_canonical().to_string(),
+    }
+}
+
 /// `::ffff:10.0.0.0/104` is written as 10.0.0.0/8, so it matches the canonical addresses.
 fn canonical_net(net: IpNet) -> IpNet {
     match net {
@@ -309,6 +320,19 @@ mod tests {
         assert!(HostAllowList::parse("10.0.0.0/33").is_err());
         assert!(HostAllowList::parse("http://x").is_err());
         assert!(HostAllowList::parse("[a").is_err());
+    }
+
+    #[test]
+    fn the_entry_that_would_allow_an_address() {
+        for (ip, entry) in [
+            ("127.0.0.1", "loopback"),
+            ("::ffff:127.0.0.1", "loopback"),
+            ("192.168.1.5", "private"),
+            ("8.8.8.8", "external"),
+            ("169.254.169.254", "169.254.169.254"),
+        ] {
+            assert_eq!(entry_allowing(ip.parse().unwrap()), entry, "{ip}");
+        }
     }
 
     #[test]

@@ -106,6 +106,21 @@ impl TestApp {
 
     /// Stops the server gracefully and starts it again on the same data, database and config.
     pub async fn restart(&mut self) {
+        let extra = self.extra.clone();
+        self.restart_with_owned(extra).await;
+    }
+
+    /// As `restart`, with other configuration pairs from now on (the operator edited the file).
+    pub async fn restart_with(&mut self, extra: &[(&str, &str)]) {
+        let extra = extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.restart_with_owned(extra).await;
+    }
+
+    async fn restart_with_owned(&mut self, extra: Vec<(String, String)>) {
+        self.extra = extra;
         self.shutdown().await;
         let extra: Vec<(&str, &str)> = self
             .extra

@@ -4,6 +4,7 @@ mod api;
 mod browser;
 mod cli;
 mod deploy_crash;
+mod deploy_order;
 mod deploy_scripts;
 mod helpers;
 mod highlight;

@@ -113,6 +113,7 @@ impl Sender {
         };
         if let Err(refused) = self.check_literal(&d.url) {
             outcome.error = Some(refused.0);
+            outcome.refused = true;
             outcome.duration = started.elapsed();
             return outcome;
         }
@@ -152,7 +153,10 @@ impl Sender {
                 outcome.response_headers = headers;
                 outcome.body_head = String::from_utf8_lossy(&head).into_owned();
             }
-            Err(e) => outcome.error = Some(describe(&e, self.timeout)),
+            Err(e) => {
+                outcome.refused = is_refusal(&e);
+                outcome.error = Some(describe(&e, self.timeout));
+            }
         }
         outcome
     }
@@ -202,6 +206,18 @@ fn request_headers(d: &ClaimedDelivery, content_type: &str, body: &[u8]) -> Vec<
         ));
     }
     h
+}
+
+/// Whether the allow list refused the target (found in reqwest's error chain).
+fn is_refusal(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<Refused>().is_some() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// reqwest's error with its causes, or just our refusal when that is what it was.
