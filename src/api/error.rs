@@ -20,7 +20,7 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
             Error::NotFound => ApiError::NotFound,
-            Error::Forbidden(why) => ApiError::Forbidden(why),
+            Error::Forbidden(why) | Error::Disabled(why) => ApiError::Forbidden(why),
             Error::BadCredentials => ApiError::Unauthorized,
             Error::InvalidInput(why) => ApiError::Invalid(why),
             Error::Conflict(why) => ApiError::Conflict(why),

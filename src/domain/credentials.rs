@@ -146,7 +146,7 @@ impl Forge {
 pub(super) fn refuse_disabled(row: &UserRow) -> Result<()> {
     if row.disabled {
         tracing::info!(user = %row.name, "refused: the account is disabled");
-        return Err(Error::Forbidden(format!(
+        return Err(Error::Disabled(format!(
             "the account {} is disabled; ask an administrator",
             row.name
         )));

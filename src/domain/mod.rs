@@ -41,6 +41,9 @@ pub enum Error {
     /// Credentials were given and are wrong (or expired).
     #[error("authentication failed")]
     BadCredentials,
+    /// The credentials are right but the operator disabled the account.
+    #[error("{0}")]
+    Disabled(String),
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]

@@ -69,7 +69,7 @@ impl IntoResponse for Refusal {
             }
             Error::BadCredentials => return challenge("authentication failed"),
             Error::NotFound => (StatusCode::NOT_FOUND, "repository not found".to_owned()),
-            Error::Forbidden(why) => (StatusCode::FORBIDDEN, why),
+            Error::Forbidden(why) | Error::Disabled(why) => (StatusCode::FORBIDDEN, why),
             Error::InvalidInput(why) => (StatusCode::BAD_REQUEST, why),
             Error::Conflict(why) => (StatusCode::CONFLICT, why),
             Error::Internal(e) => {

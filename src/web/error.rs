@@ -20,6 +20,7 @@ impl From<Error> for WebError {
             // A private repository is not found, exactly like a missing one.
             Error::NotFound | Error::Forbidden(_) | Error::BadCredentials => WebError::NotFound,
             Error::InvalidInput(why) | Error::Conflict(why) => WebError::BadRequest(why),
+            Error::Disabled(why) => WebError::Forbidden(why),
             Error::Internal(e) => WebError::Internal(e),
         }
     }

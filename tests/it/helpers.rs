@@ -190,6 +190,21 @@ impl TestApp {
             .expect("collaborator");
     }
 
+    /// `DATABASE_URL` for this app's database, so the real binary's admin commands can work on
+    /// it beside the running app.
+    pub fn database_url(&self) -> String {
+        let socket = self
+            .db
+            .get_socket()
+            .expect("the test cluster listens on a socket");
+        let name = self.db.get_database().expect("each test has its database");
+        format!(
+            "postgres://{}@localhost/{name}?host={}",
+            self.db.get_username(),
+            socket.display()
+        )
+    }
+
     /// `http://user:pass@host/OWNER/REPO.git`, or anonymous when `creds` is None.
     pub fn url(&self, creds: Option<(&str, &str)>, repo: &str) -> String {
         let host = self.base.trim_start_matches("http://");

@@ -14,6 +14,7 @@ mod issue_commits;
 mod issue_permissions;
 mod issues;
 mod issues_api;
+mod operator;
 mod ssh;
 mod web;
 mod web_assets;

@@ -138,6 +138,9 @@ async fn sign_in(
             &form.username,
             "Wrong user name or password.",
         ),
+        Err(Error::Disabled(why)) => {
+            login_form(&st, StatusCode::FORBIDDEN, &next, &form.username, &why)
+        }
         Err(Error::Forbidden(why)) => login_form(
             &st,
             StatusCode::TOO_MANY_REQUESTS,
