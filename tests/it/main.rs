@@ -7,6 +7,7 @@ mod cli;
 mod deploy_crash;
 mod deploy_order;
 mod deploy_scripts;
+mod first_run;
 mod helpers;
 mod highlight;
 mod hooks;
