@@ -13,6 +13,7 @@ pub enum ApiError {
     Forbidden(String),
     Invalid(String),
     Conflict(String),
+    Unavailable,
     Internal(anyhow::Error),
 }
 
@@ -24,6 +25,7 @@ impl From<Error> for ApiError {
             Error::BadCredentials => ApiError::Unauthorized,
             Error::InvalidInput(why) => ApiError::Invalid(why),
             Error::Conflict(why) => ApiError::Conflict(why),
+            Error::Unavailable => ApiError::Unavailable,
             Error::Internal(e) => ApiError::Internal(e),
         }
     }
@@ -42,6 +44,10 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, why.as_str()),
             ApiError::Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, why.as_str()),
             ApiError::Conflict(why) => (StatusCode::CONFLICT, why.as_str()),
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is not answering; try again in a moment",
+            ),
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "api: internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error")

@@ -44,6 +44,9 @@ pub enum Error {
     /// The credentials are right but the operator disabled the account.
     #[error("{0}")]
     Disabled(String),
+    /// PostgreSQL does not answer (restarting, or down): worth a retry, not a bug.
+    #[error("the database is not answering; try again in a moment")]
+    Unavailable,
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]
@@ -62,9 +65,21 @@ impl From<StorageError> for Error {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::Conflict(c) => Error::Conflict(conflict_message(&c)),
+            StorageError::Db(e) if database_unreachable(&e) => {
+                tracing::warn!(error = %e, "the database is not answering");
+                Error::Unavailable
+            }
             StorageError::Db(e) => Error::Internal(e.into()),
         }
     }
+}
+
+/// Errors that mean "no connection to PostgreSQL" rather than a failed query.
+fn database_unreachable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+    )
 }
 
 /// A time as JSON shows it (API objects and webhook payloads): RFC 3339, UTC.

@@ -65,6 +65,9 @@ impl Db {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .min_connections(0)
+            // While PostgreSQL restarts a request fails after this, with a clear 503, instead of
+            // hanging for sqlx's default 30 s.
+            .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_with(options)
             .await?;
         Ok(Self { pool })

@@ -72,6 +72,10 @@ impl IntoResponse for Refusal {
             Error::Forbidden(why) | Error::Disabled(why) => (StatusCode::FORBIDDEN, why),
             Error::InvalidInput(why) => (StatusCode::BAD_REQUEST, why),
             Error::Conflict(why) => (StatusCode::CONFLICT, why),
+            Error::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Error::Unavailable.to_string(),
+            ),
             Error::Internal(e) => {
                 tracing::error!(error = ?e, "git over HTTP failed");
                 (

@@ -11,6 +11,7 @@ pub enum WebError {
     NotFound,
     BadRequest(String),
     Forbidden(String),
+    Unavailable,
     Internal(anyhow::Error),
 }
 
@@ -21,6 +22,7 @@ impl From<Error> for WebError {
             Error::NotFound | Error::Forbidden(_) | Error::BadCredentials => WebError::NotFound,
             Error::InvalidInput(why) | Error::Conflict(why) => WebError::BadRequest(why),
             Error::Disabled(why) => WebError::Forbidden(why),
+            Error::Unavailable => WebError::Unavailable,
             Error::Internal(e) => WebError::Internal(e),
         }
     }
@@ -40,6 +42,10 @@ impl IntoResponse for WebError {
             }
             WebError::BadRequest(why) => error_page(StatusCode::BAD_REQUEST, &why),
             WebError::Forbidden(why) => error_page(StatusCode::FORBIDDEN, &why),
+            WebError::Unavailable => error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is not answering; try again in a moment.",
+            ),
             WebError::Internal(e) => {
                 tracing::error!(error = ?e, "page failed");
                 error_page(

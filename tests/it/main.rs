@@ -4,6 +4,7 @@ mod api;
 mod api_writes;
 mod browser;
 mod cli;
+mod database_outage;
 mod deploy_crash;
 mod deploy_order;
 mod deploy_scripts;
