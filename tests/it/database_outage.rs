@@ -413,3 +413,41 @@ async fn start_up_checks_name_the_deploy_path_and_the_unknown_word() {
         assert!(help.contains(word), "serve --help names {word}:\n{help}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_leaves_running_a_cluster_it_did_not_start() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let data = data_dir.path();
+    alice_and_dns(data).await;
+    // The operator starts the cluster by hand (pg_ctl; no labforge marks it as its own).
+    let root = data.join("pg");
+    let cluster = tokio::task::spawn_blocking(move || {
+        ManagedCluster::ensure_started(&root, ClusterOptions::default())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    std::fs::remove_file(data.join("pg/started-by")).unwrap();
+    let pid = postmaster_pid(data).expect("running");
+    let port = free_port();
+    let mut server = serve(data, port).await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id().unwrap() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(60), server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(postmaster_pid(data), Some(pid));
+    assert!(
+        alive(pid),
+        "serve left the cluster it did not start running"
+    );
+    tokio::task::spawn_blocking(move || cluster.stop())
+        .await
+        .unwrap()
+        .unwrap();
+}
