@@ -29,13 +29,10 @@ impl DataLock {
             .truncate(false)
             .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
-        match file.try_lock() {
+        match lock_waiting_for_ourselves(&file) {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                let holder = text.trim();
-                let holder = if holder.is_empty() { "?" } else { holder };
+                let holder = holder(&file).map_or_else(|| "?".to_owned(), |p| p.to_string());
                 bail!(
                     "{} is already served by pid {holder}; stop that labforge first, or give this \
                      one another LABFORGE_DATA_DIR",
@@ -54,6 +51,32 @@ impl DataLock {
     }
 }
 
+/// `try_lock`, except that a lock this very process held a moment ago (an app restarted in
+/// the same process, as tests and embedders do) is waited for briefly: a child forked by
+/// another thread holds a copy of the old descriptor, and so the lock, until it execs.
+fn lock_waiting_for_ourselves(file: &File) -> Result<(), TryLockError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match file.try_lock() {
+            Err(TryLockError::WouldBlock)
+                if holder(file) == Some(std::process::id())
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The pid written in the lock file.
+fn holder(mut file: &File) -> Option<u32> {
+    let mut text = String::new();
+    file.rewind().ok()?;
+    file.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,11 +85,10 @@ mod tests {
     fn a_second_holder_is_refused_with_the_first_ones_pid() {
         let dir = tempfile::tempdir().unwrap();
         let first = DataLock::acquire(dir.path()).unwrap();
+        // As if another process held it (this one would wait for itself, see above).
+        std::fs::write(dir.path().join("labforge.lock"), "4242\n").unwrap();
         let err = DataLock::acquire(dir.path()).unwrap_err().to_string();
-        assert!(
-            err.contains(&format!("is already served by pid {}", std::process::id())),
-            "{err}"
-        );
+        assert!(err.contains("is already served by pid 4242"), "{err}");
         drop(first);
         DataLock::acquire(dir.path()).expect("free again once the first is gone");
     }

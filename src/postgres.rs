@@ -35,6 +35,13 @@ pub struct ManagedCluster {
 /// server someone started by hand has no such file and is left running.
 const STARTED_BY: &str = "started-by";
 
+/// What the data folder's `postmaster.pid` says about the server.
+enum Postmaster {
+    None,
+    Ours(i32),
+    Stale(i32),
+}
+
 /// Extra settings for throwaway clusters (tests): durability traded for speed.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ClusterOptions {
@@ -106,19 +113,7 @@ impl ManagedCluster {
 
     /// Whether the server runs now, without side effects (for the supervisor's polling).
     pub fn is_alive(&self) -> bool {
-        let Ok(text) = fs::read_to_string(self.data.join("postmaster.pid")) else {
-            return false;
-        };
-        let pid: i32 = text
-            .lines()
-            .next()
-            .and_then(|l| l.trim().parse().ok())
-            .unwrap_or(0);
-        let data = self
-            .data
-            .canonicalize()
-            .unwrap_or_else(|_| self.data.clone());
-        pid > 0 && fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == data)
+        matches!(self.postmaster(), Postmaster::Ours(_))
     }
 
     /// Starts the server again if it died under a running `serve` (killed, OOM); serialised
@@ -318,13 +313,12 @@ impl ManagedCluster {
         self.give_to_run_as(&path)
     }
 
-    /// Running means: `postmaster.pid` names a live postgres whose working folder is our data
-    /// folder. A pid file naming anything else is stale (the pid may have been reused after a
-    /// crash) and is removed, which is exactly what PostgreSQL would do for a dead pid.
-    fn is_running(&self) -> anyhow::Result<bool> {
-        let pid_file = self.data.join("postmaster.pid");
-        let Ok(text) = fs::read_to_string(&pid_file) else {
-            return Ok(false);
+    /// What `postmaster.pid` says: running means it names a live postgres whose working
+    /// folder is our data folder. A pid file naming anything else is stale (the pid may have
+    /// been reused after a crash).
+    fn postmaster(&self) -> Postmaster {
+        let Ok(text) = fs::read_to_string(self.data.join("postmaster.pid")) else {
+            return Postmaster::None;
         };
         let pid: i32 = text
             .lines()
@@ -340,12 +334,27 @@ impl ManagedCluster {
             && fs::read_link(format!("/proc/{pid}/cwd"))
                 .is_ok_and(|cwd| cwd == data || cwd.canonicalize().is_ok_and(|c| c == data));
         if ours {
-            tracing::info!(pid, "PostgreSQL cluster already running; using it");
-            return Ok(true);
+            Postmaster::Ours(pid)
+        } else {
+            Postmaster::Stale(pid)
         }
-        tracing::warn!(pid, "removing stale postmaster.pid left by a crash");
-        fs::remove_file(&pid_file)?;
-        Ok(false)
+    }
+
+    /// Whether the server runs; a stale pid file is removed, which is exactly what PostgreSQL
+    /// would do for a dead pid.
+    fn is_running(&self) -> anyhow::Result<bool> {
+        match self.postmaster() {
+            Postmaster::None => Ok(false),
+            Postmaster::Ours(pid) => {
+                tracing::info!(pid, "PostgreSQL cluster already running; using it");
+                Ok(true)
+            }
+            Postmaster::Stale(pid) => {
+                tracing::warn!(pid, "removing stale postmaster.pid left by a crash");
+                fs::remove_file(self.data.join("postmaster.pid"))?;
+                Ok(false)
+            }
+        }
     }
 
     /// After a crash, backends of the killed server can hold its shared memory for a moment

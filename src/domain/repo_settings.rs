@@ -93,6 +93,7 @@ impl Forge {
     pub async fn delete_repo(&self, repo: &Repo) -> Result<()> {
         let tx = self.db.begin_delete_repo(repo.id).await?;
         let dir = self.repo_dir(repo)?;
+        let _upkeep = self.upkeep.hold(&dir).await;
         self.reads.forget(&dir);
         let store = self.repos.clone();
         blocking(move || store.discard(&dir)).await??;
@@ -120,6 +121,7 @@ impl Forge {
             .db
             .begin_rename_repo(repo.id, new_name.as_str())
             .await?;
+        let _upkeep = self.upkeep.hold(&from).await;
         self.reads.forget(&from);
         let store = self.repos.clone();
         let (f, t) = (from.clone(), to.clone());

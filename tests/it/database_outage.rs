@@ -82,6 +82,20 @@ fn fsck(data: &Path) {
     );
 }
 
+/// SIGTERM, as systemd stops a service; serve must exit 0 within a minute.
+async fn stop_cleanly(server: &mut tokio::process::Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id().expect("running") as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(60), server.wait())
+        .await
+        .expect("serve stops")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
 async fn alice_and_dns(data: &Path) {
     let (ok, _, err) = admin(
         data,
@@ -157,16 +171,7 @@ async fn a_killed_managed_postgres_is_started_again_and_nothing_is_lost() {
     fsck(data);
 
     // serve started this cluster again, so it stops it when it stops.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(server.id().unwrap() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(60), server.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success());
+    stop_cleanly(&mut server).await;
     assert!(
         postmaster_pid(data).is_none(),
         "the cluster was stopped with serve"
@@ -431,16 +436,7 @@ async fn serve_leaves_running_a_cluster_it_did_not_start() {
     let pid = postmaster_pid(data).expect("running");
     let port = free_port();
     let mut server = serve(data, port).await;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(server.id().unwrap() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(60), server.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success());
+    stop_cleanly(&mut server).await;
     assert_eq!(postmaster_pid(data), Some(pid));
     assert!(
         alive(pid),
