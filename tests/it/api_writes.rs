@@ -201,4 +201,28 @@ async fn a_form_without_its_csrf_field_gets_a_page_with_a_sentence() {
         app.forge.list_repos().await.unwrap().is_empty(),
         "nothing created"
     );
+
+    // With its token the form works; unticked is private, the Public box opens it.
+    let (_, html) = crate::web_auth::page(&app, &cookie, "/new").await;
+    let csrf = crate::web_auth::hidden(&html, "csrf");
+    for (name, public) in [("dns", false), ("docs", true)] {
+        let mut form = vec![("csrf", csrf.as_str()), ("name", name), ("description", "")];
+        if public {
+            form.push(("public", "on"));
+        }
+        let (status, _) = crate::web_auth::post(&app, &cookie, "/new", &form).await;
+        assert_eq!(status, 303);
+    }
+    let visibility: Vec<(String, bool)> = app
+        .forge
+        .list_repos()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.name, r.is_private))
+        .collect();
+    assert_eq!(
+        visibility,
+        [("dns".to_owned(), true), ("docs".to_owned(), false)]
+    );
 }
