@@ -105,6 +105,8 @@ pub struct Forge {
     pub hooks: Arc<push::HookGate>,
     pub deploys: Arc<deploys::DeployState>,
     pub webhooks: webhooks::WebhookService,
+    /// The scheduled backups' last outcome, for `/healthz?verbose`.
+    pub backup_status: Arc<std::sync::Mutex<crate::model::BackupStatus>>,
 }
 
 /// Runs CPU-heavy or blocking work (argon2, gix) off the async threads, keeping the span.

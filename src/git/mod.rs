@@ -2,6 +2,7 @@
 //! function that spawns git (`runner`). No gix type leaves this room.
 
 pub mod blame;
+pub mod bundle;
 mod create;
 pub mod diff;
 mod hooks;

@@ -303,6 +303,69 @@ impl GitRunner {
         Ok(())
     }
 
+    /// Runs a fixed git command of this room (`args` are ours) on the repository at `git_dir`,
+    /// feeding `input` on stdin; stdout goes to `stdout` when given, else it is returned (up
+    /// to `MAX_CAPTURE`). For bundles and ref transactions, which need more than `run_in`.
+    pub(super) async fn run_piped(
+        &self,
+        git_dir: &Path,
+        args: &[&str],
+        input: Vec<u8>,
+        stdout: Option<std::fs::File>,
+    ) -> anyhow::Result<Vec<u8>> {
+        const MAX_CAPTURE: u64 = 64 << 20;
+        let what = format!("git {}", args.join(" "));
+        let mut cmd = self.base_command();
+        cmd.args(args)
+            .env("GIT_DIR", git_dir)
+            .current_dir(git_dir)
+            .stdin(Stdio::piped());
+        if let Some(file) = stdout {
+            cmd.stdout(Stdio::from(file));
+        }
+        let child = cmd.spawn().with_context(|| format!("starting {what}"))?;
+        let mut child = GitChild::new(child, self.deadline());
+        let stdin = child.child.stdin.take();
+        let out = child.child.stdout.take();
+        let err = child.child.stderr.take();
+        let feed = async move {
+            if let Some(mut stdin) = stdin {
+                // git may stop reading early (and fail, which its status says).
+                let _ = tokio::io::AsyncWriteExt::write_all(&mut stdin, &input).await;
+            }
+        };
+        let read = |pipe: Option<tokio::process::ChildStdout>| async move {
+            let mut buf = Vec::new();
+            if let Some(p) = pipe {
+                let _ = tokio::io::AsyncReadExt::read_to_end(
+                    &mut tokio::io::AsyncReadExt::take(p, MAX_CAPTURE),
+                    &mut buf,
+                )
+                .await;
+            }
+            buf
+        };
+        let read_err = async move {
+            let mut buf = Vec::new();
+            if let Some(p) = err {
+                let _ = tokio::io::AsyncReadExt::read_to_end(
+                    &mut tokio::io::AsyncReadExt::take(p, MAX_CAPTURE),
+                    &mut buf,
+                )
+                .await;
+            }
+            buf
+        };
+        let ((), captured, stderr) = tokio::join!(feed, read(out), read_err);
+        let status = child
+            .child
+            .wait()
+            .await
+            .with_context(|| format!("waiting for {what}"))?;
+        check_status(status, &stderr, args)?;
+        Ok(captured)
+    }
+
     /// Runs `cmd` (git `args`, for the error) to its end; stderr becomes the error.
     async fn run_to_end(&self, cmd: Command, args: &[&str]) -> anyhow::Result<()> {
         let what = format!("git {}", args.join(" "));

@@ -1,6 +1,7 @@
 //! All SQL lives in this room, one file per table group, checked at compile time by
 //! `sqlx::query!` against the offline data in `.sqlx/`.
 
+mod backup;
 mod comments;
 mod deploys;
 mod issues;
@@ -16,6 +17,7 @@ mod users;
 mod webhook_deliveries;
 mod webhooks;
 
+pub use backup::{BackupRepoRow, MIGRATOR, MigrationState, SnapshotTx, newest_known_migration};
 pub use comments::NewEvent;
 pub use deploys::{DeployLogRow, DeployRunRow, NewDeployRun};
 pub use issues::{IssueFilter, NewIssue};
@@ -71,7 +73,7 @@ impl Db {
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        sqlx::migrate!("./migrations").run(&self.pool).await?;
+        MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
 
