@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use super::{Destination, Hold, PgTarget};
@@ -74,7 +75,8 @@ async fn once(job: &Scheduled) -> Result<(), u32> {
     );
     let path = job.config.dir.join(&name);
     let result = async {
-        std::fs::create_dir_all(&job.config.dir)?;
+        std::fs::create_dir_all(&job.config.dir)
+            .with_context(|| format!("creating the backup folder {}", job.config.dir.display()))?;
         let dest = Destination::File {
             path: path.clone(),
             compress: true,
