@@ -15,6 +15,7 @@ mod issue_permissions;
 mod issues;
 mod issues_api;
 mod ssh;
+mod upgrade;
 mod web;
 mod web_assets;
 mod web_auth;
