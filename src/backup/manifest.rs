@@ -137,7 +137,7 @@ impl Manifest {
                 );
             }
             ensure!(
-                r.bundle == !r.refs.is_empty(),
+                r.bundle != r.refs.is_empty(),
                 "{}: a bundle goes with refs",
                 r.full_name()
             );

@@ -25,9 +25,14 @@ struct Server {
 
 impl Server {
     async fn start(data: &Path, etc: &Path) -> Self {
+        Self::start_with(data, etc, &[]).await
+    }
+
+    async fn start_with(data: &Path, etc: &Path, env: &[(&str, &str)]) -> Self {
         let (port, ssh_port) = (free_port(), free_port());
         let log = std::fs::File::create(etc.join(format!("serve-{port}.log"))).unwrap();
         let child = serve_command(data, etc, port)
+            .envs(env.iter().copied())
             .env("LABFORGE_SSH_ADDR", format!("127.0.0.1:{ssh_port}"))
             .arg("serve")
             .stdout(Stdio::null())
@@ -696,4 +701,115 @@ async fn scheduled_backups_retry_after_a_failure_and_keep_the_newest() {
         .expect("a finished backup");
     let manifest = manifest_of(&newest);
     assert_eq!(manifest["repositories"][0]["name"], "dns");
+}
+
+/// The same with an external PostgreSQL (`DATABASE_URL`): an online backup while serve runs on
+/// it, a restore into another empty database, and a non-empty one refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_and_restore_with_an_external_database() {
+    let etc = etc_with_deploy();
+    let etc = etc.path();
+    let url_of = |db: &sqlx::postgres::PgConnectOptions| {
+        format!(
+            "postgres://labforge@localhost/{}?host={}",
+            db.get_database().unwrap(),
+            db.get_socket().unwrap().display()
+        )
+    };
+    let (first, second) = (
+        url_of(&fresh_database().await),
+        url_of(&fresh_database().await),
+    );
+    let dir1 = tempfile::tempdir().unwrap();
+    let data1 = dir1.path();
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let server = Server::start_with(data1, etc, &[("DATABASE_URL", &first)]).await;
+    let external = |data: &Path, url: &str, args: &[&str]| {
+        let mut cmd = serve_command(data, etc, 0);
+        cmd.env("DATABASE_URL", url)
+            .args(args)
+            .stdin(Stdio::piped());
+        cmd
+    };
+    let mut create = external(
+        data1,
+        &first,
+        &[
+            "admin",
+            "user",
+            "create",
+            "alice",
+            "--email",
+            "a@lab.test",
+            "--password-stdin",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    tokio::io::AsyncWriteExt::write_all(create.stdin.as_mut().unwrap(), b"alice-password-1\n")
+        .await
+        .unwrap();
+    drop(create.stdin.take());
+    assert!(create.wait().await.unwrap().success());
+    let out = external(data1, &first, &["admin", "repo", "create", "alice/dns"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let src = work.join("dns");
+    local_repo(&src, 3).await;
+    git_ok(
+        &src,
+        &[
+            "push",
+            "-q",
+            &server.url("alice:alice-password-1", "alice/dns"),
+            "main",
+        ],
+    )
+    .await;
+    let backup = work.join("ext.tar.zst");
+    let out = external(data1, &first, &["backup", backup.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !data1.join("pg").exists(),
+        "no managed cluster beside an external database"
+    );
+    server.stop().await;
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let data2 = dir2.path().join("data");
+    let out = external(&data2, &second, &["restore", backup.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let data3 = dir2.path().join("again");
+    let out = external(&data3, &second, &["restore", backup.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        !out.status.success() && err.contains("is not empty"),
+        "{err}"
+    );
+    let out = external(&data2, &second, &["admin", "repo", "list"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "alice/dns\tpublic\t\n"
+    );
+    let restored = data2.join("repos/alice/dns.git");
+    assert_eq!(
+        refs_on_disk(&restored).await,
+        refs_on_disk(&data1.join("repos/alice/dns.git")).await
+    );
+    git_ok(&restored, &["fsck", "--no-dangling"]).await;
 }
