@@ -355,6 +355,10 @@ impl App {
             .ssh
             .run_until_stopped(stop.clone().cancelled_owned(), grace);
         let webhooks = crate::worker::webhooks::run(Arc::clone(&self.services.forge), stop.clone());
+        tokio::spawn(crate::worker::mirrors::run(
+            Arc::clone(&self.services.forge),
+            stop.clone(),
+        ));
         if let Some(backup) = self.config.backup.clone() {
             let job = crate::backup::schedule::Scheduled {
                 forge: Arc::clone(&self.services.forge),

@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod hooks;
 mod issues;
+mod mirrors;
 
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ where
         .route("/user", get(show_current_user))
         .merge(hooks::router())
         .merge(issues::router())
+        .merge(mirrors::router())
         .fallback(|| async { ApiError::NotFound })
 }
 

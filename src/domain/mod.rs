@@ -6,6 +6,7 @@ mod browse;
 mod credentials;
 pub mod deploys;
 pub mod issues;
+pub mod mirrors;
 mod password_check;
 pub mod push;
 mod repo_settings;

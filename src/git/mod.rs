@@ -7,6 +7,7 @@ mod create;
 pub mod diff;
 mod hooks;
 mod last_commit;
+pub mod mirror;
 mod prefetch;
 mod push_commits;
 pub mod read;

@@ -196,7 +196,7 @@ impl GitRunner {
         Ok(Self { git, timeout })
     }
 
-    fn base_command(&self) -> Command {
+    pub(super) fn base_command(&self) -> Command {
         let mut cmd = Command::new(&self.git);
         cmd.env_clear()
             .env("PATH", SAFE_PATH)
@@ -374,7 +374,7 @@ impl GitRunner {
     }
 
     /// Starts `cmd` with no input or output and waits for it: its exit status and stderr.
-    async fn wait_for(
+    pub(super) async fn wait_for(
         &self,
         mut cmd: Command,
         what: &str,

@@ -14,6 +14,7 @@ mod issue_commits;
 mod issue_permissions;
 mod issues;
 mod issues_api;
+mod mirrors;
 mod ssh;
 mod upgrade;
 mod web;

@@ -165,6 +165,7 @@ impl Forge {
         };
         let runs = self.queue_push_deploys(&mut tx, repo, &event).await?;
         self.queue_push_webhooks(&mut tx, &hooks).await?;
+        self.queue_push_mirrors(&mut tx, repo).await?;
         tx.commit().await?;
         self.deploys.wake();
         self.webhook_wakeup();

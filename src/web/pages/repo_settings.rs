@@ -68,6 +68,7 @@ struct SettingsPage {
     collaborators: Vec<Collaborator>,
     rules: Vec<BranchRule>,
     hooks: Vec<super::repo_hooks::HookView>,
+    mirrors: Vec<super::repo_mirrors::MirrorView>,
 }
 
 pub(super) async fn settings_page(
@@ -79,6 +80,7 @@ pub(super) async fn settings_page(
     let collaborators = st.forge.collaborators(repo).await?;
     let rules = st.forge.branch_rules(repo).await?;
     let hooks = st.forge.webhooks(repo).await?;
+    let mirrors = st.forge.push_mirrors(repo).await?;
     render(SettingsPage {
         nav: user.nav(),
         repo: RepoHeader::new(repo, &repo.default_branch),
@@ -87,6 +89,10 @@ pub(super) async fn settings_page(
         collaborators,
         rules,
         hooks: hooks.iter().map(super::repo_hooks::HookView::new).collect(),
+        mirrors: mirrors
+            .iter()
+            .map(super::repo_mirrors::MirrorView::new)
+            .collect(),
     })
 }
 
