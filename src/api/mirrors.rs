@@ -8,10 +8,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiState, RequireApiActor, repo_path};
+use super::hooks::admin_repo;
+use super::{ApiError, ApiState, RequireApiActor};
 use crate::domain::mirrors::NewMirrorAuth;
 use crate::domain::rfc3339;
-use crate::model::{Actor, MirrorScope, PushMirror, Repo, RepoAccess};
+use crate::model::{MirrorScope, PushMirror, Repo};
 
 pub fn router<S>() -> Router<S>
 where
@@ -81,19 +82,6 @@ struct CreatePushMirrorOption {
 
 fn yes() -> bool {
     true
-}
-
-async fn admin_repo(
-    st: &ApiState,
-    actor: &Actor,
-    owner: &str,
-    repo: &str,
-) -> Result<Repo, ApiError> {
-    let path = repo_path(owner, repo)?;
-    Ok(st
-        .forge
-        .authorize(Some(actor), &path, RepoAccess::Admin)
-        .await?)
 }
 
 fn mirror_id(name: &str) -> Result<i64, ApiError> {
