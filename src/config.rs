@@ -8,7 +8,7 @@ use std::time::Duration;
 
 mod deploy;
 
-pub use deploy::{Deploy, DeployTrigger};
+pub use deploy::{Deploy, DeployTrigger, parse_duration};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;

@@ -1,5 +1,7 @@
-//! `/repos/{owner}/{repo}/push_mirrors` in Gitea's shape, for repository admins. Credentials go
-//! in and never come out; an SSH mirror's answer carries the public key to add on the far side.
+//! Mirrors in Gitea's shape. `/repos/{owner}/{repo}/push_mirrors`, for repository admins:
+//! credentials go in and never come out; an SSH mirror's answer carries the public key to add on
+//! the far side. `POST /repos/migrate` imports a repository from a URL (kept in sync with
+//! `mirror`), and `POST /repos/{owner}/{repo}/mirror-sync` syncs a pull mirror now.
 
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
@@ -32,6 +34,8 @@ where
             "/repos/{owner}/{repo}/push_mirrors-sync",
             post(sync_mirrors),
         )
+        .route("/repos/migrate", post(migrate_repo))
+        .route("/repos/{owner}/{repo}/mirror-sync", post(sync_pull_mirror))
 }
 
 /// Gitea's PushMirror object (`interval` is Gitea's timer; here syncs follow pushes).
@@ -177,5 +181,108 @@ async fn sync_mirrors(
 ) -> Result<StatusCode, ApiError> {
     let repo = admin_repo(&st, &actor, &owner, &repo).await?;
     st.forge.sync_push_mirrors_now(&repo, None).await?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+struct MigrateRepoOptions {
+    clone_addr: String,
+    repo_name: String,
+    /// Defaults to the caller.
+    repo_owner: Option<String>,
+    #[serde(default)]
+    mirror: bool,
+    /// Go's duration form (`8h0m0s`) or labforge's (`8h`); default 8h, at least 10m.
+    mirror_interval: Option<String>,
+    #[serde(default)]
+    auth_username: String,
+    #[serde(default)]
+    auth_password: String,
+    #[serde(default)]
+    auth_token: String,
+    #[serde(default)]
+    private: bool,
+    #[serde(default)]
+    description: String,
+}
+
+/// The repository a migration made, in the fields of Gitea's Repository object clients read.
+#[derive(Serialize)]
+struct ApiMigrated {
+    id: i64,
+    name: String,
+    full_name: String,
+    private: bool,
+    mirror: bool,
+    mirror_interval: String,
+    default_branch: String,
+    clone_url: String,
+    html_url: String,
+}
+
+async fn migrate_repo(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Json(body): Json<MigrateRepoOptions>,
+) -> Result<Response, ApiError> {
+    let owner =
+        crate::model::Username::parse(body.repo_owner.as_deref().unwrap_or(&actor.user.name))
+            .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let name = crate::model::RepoName::parse(body.repo_name.trim())
+        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let interval = match (body.mirror, body.mirror_interval.as_deref()) {
+        (false, _) => None,
+        (true, None) => Some(crate::domain::push::pulled::DEFAULT_INTERVAL),
+        (true, Some(text)) => Some(
+            crate::config::parse_duration(text)
+                .map_err(|e| ApiError::Invalid(format!("mirror_interval: {e}")))?,
+        ),
+    };
+    let token = if body.auth_token.is_empty() {
+        body.auth_password
+    } else {
+        body.auth_token
+    };
+    let repo = st
+        .forge
+        .import_repo(
+            &actor,
+            crate::domain::push::pulled::Import {
+                owner: &owner,
+                name: &name,
+                url: &body.clone_addr,
+                username: &body.auth_username,
+                token: &token,
+                private: body.private,
+                description: body.description.trim(),
+                mirror_interval: interval,
+            },
+        )
+        .await?;
+    let answer = ApiMigrated {
+        id: repo.id,
+        full_name: repo.full_name(),
+        clone_url: st.config.http_clone_url(&repo.owner, &repo.name),
+        html_url: format!("{}/{}", st.config.base_url, repo.full_name()),
+        name: repo.name,
+        private: repo.is_private,
+        mirror: interval.is_some(),
+        mirror_interval: interval.map_or(String::new(), |i| format!("{}s", i.as_secs())),
+        default_branch: repo.default_branch,
+    };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+async fn sync_pull_mirror(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let path = super::repo_path(&owner, &repo)?;
+    let repo = st
+        .forge
+        .authorize(Some(&actor), &path, crate::model::RepoAccess::Write)
+        .await?;
+    st.forge.sync_pull_mirror_now(&repo).await?;
     Ok(StatusCode::OK)
 }

@@ -106,6 +106,11 @@ impl Forge {
                     String::new(),
                 )
             }
+            (_, MirrorTransport::GitDaemon) => {
+                return Err(Error::InvalidInput(
+                    "git:// is read-only; push mirrors use ssh:// or https://".into(),
+                ));
+            }
             (NewMirrorAuth::Ssh, MirrorTransport::Http) => {
                 return Err(Error::InvalidInput(
                     "an SSH mirror needs an ssh:// or user@host:path URL".into(),

@@ -33,7 +33,75 @@ pub enum MirrorError {
     Failed(String),
 }
 
+/// HTTPS credentials for `cmd`: a fixed credential helper (in `-c`) that prints the user name
+/// and token from its environment, the only place they are.
+fn https_credentials(cmd: &mut tokio::process::Command, username: &str, token: &str) {
+    cmd.args(["-c", "credential.helper="])
+        .args([
+            "-c",
+            "credential.helper=!f() { test \"$1\" = get && printf 'username=%s\\npassword=%s\\n' \"$LABFORGE_MIRROR_USERNAME\" \"$LABFORGE_MIRROR_TOKEN\"; }; f",
+        ])
+        .args(["-c", "http.followRedirects=false"])
+        .env("LABFORGE_MIRROR_USERNAME", username)
+        .env("LABFORGE_MIRROR_TOKEN", token);
+}
+
+/// git's error text as kept for pages: the secret replaced, the last `MAX_ERROR` bytes.
+fn error_text(stderr: &[u8], secret: Option<&str>) -> String {
+    let mut text = String::from_utf8_lossy(stderr).trim().to_owned();
+    if let Some(secret) = secret.filter(|s| !s.is_empty()) {
+        text = text.replace(secret, "[redacted]");
+    }
+    let start = text.len().saturating_sub(MAX_ERROR);
+    let start = (start..text.len())
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    text[start..].to_owned()
+}
+
 impl GitRunner {
+    /// Fetches `url`'s branches and tags into `dir` as the remote has them: rewritten and
+    /// deleted refs included (a pull mirror). `credentials` for HTTPS: user name and token.
+    pub async fn fetch_from_mirror(
+        &self,
+        dir: &RepoDir,
+        url: &MirrorUrl,
+        credentials: Option<(&str, &str)>,
+    ) -> Result<(), String> {
+        let scratch = tempfile::Builder::new()
+            .prefix("labforge-mirror-")
+            .tempdir()
+            .map_err(|e| format!("preparing the fetch: {e}"))?;
+        let mut cmd = self.base_command();
+        cmd.env("HOME", scratch.path())
+            .env("GIT_DIR", dir.path())
+            .current_dir(dir.path());
+        if let Some((username, token)) = credentials {
+            https_credentials(&mut cmd, username, token);
+        }
+        cmd.args([
+            "fetch",
+            "--prune",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--quiet",
+        ])
+        .args(["--end-of-options", url.as_str()])
+        .args(["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]);
+        let (status, stderr) = self
+            .wait_for(cmd, "git fetch from a mirror")
+            .await
+            .map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "git fetch failed ({status}): {}",
+                error_text(&stderr, credentials.map(|(_, t)| t))
+            ))
+        }
+    }
+
     /// Pushes `dir` to `url`; on success the far side's host key (SSH, first sync) to pin.
     pub async fn push_to_mirror(
         &self,
@@ -91,15 +159,7 @@ impl GitRunner {
                 );
             }
             MirrorCredentials::Https { username, token } => {
-                // The helper is fixed text; the secrets are in its environment only.
-                cmd.args(["-c", "credential.helper="])
-                    .args([
-                        "-c",
-                        "credential.helper=!f() { test \"$1\" = get && printf 'username=%s\\npassword=%s\\n' \"$LABFORGE_MIRROR_USERNAME\" \"$LABFORGE_MIRROR_TOKEN\"; }; f",
-                    ])
-                    .args(["-c", "http.followRedirects=false"])
-                    .env("LABFORGE_MIRROR_USERNAME", username)
-                    .env("LABFORGE_MIRROR_TOKEN", token);
+                https_credentials(&mut cmd, username, token);
                 secret = Some(token);
             }
         }
@@ -117,10 +177,7 @@ impl GitRunner {
             .wait_for(cmd, "git push to a mirror")
             .await
             .map_err(|e| MirrorError::Failed(e.to_string()))?;
-        let mut text = String::from_utf8_lossy(&stderr).trim().to_owned();
-        if let Some(secret) = secret.filter(|s| !s.is_empty()) {
-            text = text.replace(secret, "[redacted]");
-        }
+        let text = error_text(&stderr, secret);
         if !status.success() {
             if pinned.is_some()
                 && (text.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
@@ -132,13 +189,8 @@ impl GitRunner {
                     pinned.unwrap_or_default()
                 )));
             }
-            let start = text.len().saturating_sub(MAX_ERROR);
-            let start = (start..text.len())
-                .find(|i| text.is_char_boundary(*i))
-                .unwrap_or(0);
             return Err(MirrorError::Failed(format!(
-                "git push failed ({status}): {}",
-                &text[start..]
+                "git push failed ({status}): {text}"
             )));
         }
         if pinned.is_some() {

@@ -13,6 +13,8 @@ pub struct MirrorUrl {
 pub enum MirrorTransport {
     Ssh,
     Http,
+    /// `git://`: read-only and unauthenticated (git daemon); for pull mirrors.
+    GitDaemon,
 }
 
 impl MirrorUrl {
@@ -38,6 +40,11 @@ impl MirrorUrl {
                 return Err("the URL needs a host and a path".into());
             }
             MirrorTransport::Http
+        } else if let Some(rest) = s.strip_prefix("git://") {
+            if rest.split('/').next().unwrap_or("").is_empty() || !rest.contains('/') {
+                return Err("a git:// URL needs a host and a path".into());
+            }
+            MirrorTransport::GitDaemon
         } else if let Some(rest) = s.strip_prefix("ssh://") {
             let authority = rest.split('/').next().unwrap_or("");
             if authority.is_empty()
@@ -123,6 +130,19 @@ pub struct PushMirror {
     pub created_at: time::OffsetDateTime,
 }
 
+/// A pull mirror as pages and the API show it: no secret in it.
+#[derive(Debug, Clone)]
+pub struct PullMirror {
+    pub remote_url: String,
+    pub username: String,
+    pub interval: std::time::Duration,
+    pub next_sync_at: time::OffsetDateTime,
+    pub syncing: bool,
+    pub last_attempt_at: Option<time::OffsetDateTime>,
+    pub last_success_at: Option<time::OffsetDateTime>,
+    pub last_error: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +154,7 @@ mod tests {
         ok("http://127.0.0.1:8080/git/dns.git", MirrorTransport::Http);
         ok("ssh://git@git.lab:2222/alice/dns.git", MirrorTransport::Ssh);
         ok("git@github.com:alice/dns.git", MirrorTransport::Ssh);
+        ok("git://127.0.0.1:9418/dns.git", MirrorTransport::GitDaemon);
         for bad in [
             "https://alice:token@git.lab/dns.git",
             "-oProxyCommand=x",

@@ -13,7 +13,7 @@ pub use access::{RepoAccess, SiteRole, TokenScope};
 pub use allow_list::HostAllowList;
 pub use backup::BackupStatus;
 pub use issue::{Comment, Issue, IssueId, Label, TimelineEvent};
-pub use mirror::{MirrorScope, MirrorTransport, MirrorUrl, PushMirror};
+pub use mirror::{MirrorScope, MirrorTransport, MirrorUrl, PullMirror, PushMirror};
 pub use names::{DeployName, Email, NameError, RepoName, RepoPath, TreePath, Username};
 pub use push::{PushEvent, RefUpdate, ZERO_ID, is_object_id};
 pub use webhook::{ContentType, DeliveryState, Webhook, WebhookEventKind};

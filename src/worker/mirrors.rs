@@ -1,5 +1,6 @@
-//! The push mirror worker: syncs due mirrors one at a time (so no mirror's syncs overlap),
-//! looking for due ones every second; a push queues its mirrors in its own transaction.
+//! The mirror worker: syncs due push mirrors, then due pull mirrors, one at a time (so no
+//! mirror's syncs overlap), looking for due ones every second. A push queues its push mirrors in
+//! its own transaction; pull mirrors are due by their interval or "sync now".
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,11 +18,18 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
         Ok(n) => tracing::info!(n, "push mirror syncs cut off by a stop run again"),
         Err(e) => tracing::warn!(error = %e, "push mirrors: looking for interrupted syncs"),
     }
+    if let Err(e) = forge.resume_pull_mirrors().await {
+        tracing::warn!(error = %e, "pull mirrors: looking for interrupted syncs");
+    }
     loop {
         loop {
             let step = tokio::select! {
                 () = stop.cancelled() => return,
-                step = forge.sync_next_push_mirror() => step,
+                step = async {
+                    let pushed = forge.sync_next_push_mirror().await?;
+                    let pulled = forge.sync_next_pull_mirror().await?;
+                    Ok::<bool, crate::domain::Error>(pushed || pulled)
+                } => step,
             };
             match step {
                 Ok(true) => continue,

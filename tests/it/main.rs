@@ -15,6 +15,7 @@ mod issue_permissions;
 mod issues;
 mod issues_api;
 mod mirrors;
+mod pull_mirrors;
 mod ssh;
 mod upgrade;
 mod web;

@@ -13,7 +13,7 @@ use labforge::model::TokenScope;
 
 const FAR_SIDE_HTTP: &str = include_str!("far_side_http.py");
 
-async fn wait_port(port: u16) {
+pub(crate) async fn wait_port(port: u16) {
     eventually(30, "the far side to listen", || async move {
         tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
@@ -24,7 +24,7 @@ async fn wait_port(port: u16) {
 }
 
 /// `git http-backend` serving bare repositories under `root`, for USER:PASSWORD only.
-async fn far_http(root: &Path, port: u16, user: &str, password: &str) -> Child {
+pub(crate) async fn far_http(root: &Path, port: u16, user: &str, password: &str) -> Child {
     let script = root.join("far_side_http.py");
     std::fs::write(&script, FAR_SIDE_HTTP).unwrap();
     let child = Command::new("python3")
@@ -84,16 +84,22 @@ fn keygen(path: &Path) {
     );
 }
 
-async fn bare(path: &Path) {
+pub(crate) async fn bare(path: &Path) {
     std::fs::create_dir_all(path).unwrap();
     git_ok(path, &["init", "-q", "--bare", "-b", "main"]).await;
 }
 
-async fn refs(repo: &Path) -> String {
+pub(crate) async fn refs(repo: &Path) -> String {
     git_ok(repo, &["for-each-ref", "--format=%(refname) %(objectname)"]).await
 }
 
-async fn api(app: &TestApp, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn api(
+    app: &TestApp,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
     let client = reqwest::Client::new();
     let url = format!("{}/api/v1{path}", app.base);
     let req = match method {

@@ -6,6 +6,7 @@
 
 mod hold;
 mod policy;
+pub mod pulled;
 mod receive;
 mod settle;
 

@@ -57,6 +57,10 @@ impl Forge {
         to: &Say,
     ) -> Result<bool> {
         let repo = &ctx.repo;
+        if let Some(why) = self.mirror_refusal(repo).await? {
+            say(to, format!("labforge: refusing the push: {why}")).await;
+            return Ok(false);
+        }
         let rules = self.branch_rules(repo).await?;
         let mut refused = false;
         for update in updates {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::message_or_error;
 use super::repo_settings::{admin_repo, settings_page};
 use crate::domain::mirrors::NewMirrorAuth;
-use crate::model::{MirrorScope, MirrorTransport, PushMirror};
+use crate::model::{MirrorScope, MirrorTransport, PullMirror, PushMirror};
 use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::session::{CsrfForm, RequireUser};
@@ -30,6 +30,52 @@ where
             "/{owner}/{repo}/settings/mirrors/{id}/remove",
             post(remove_mirror),
         )
+        .route(
+            "/{owner}/{repo}/settings/pull-mirror/sync",
+            post(sync_pull_mirror),
+        )
+}
+
+/// The pull mirror this repository is, as the settings page shows it.
+pub struct PullView {
+    pub url: String,
+    pub interval: String,
+    pub state: &'static str,
+    pub last_success: String,
+    pub next_sync: String,
+    pub last_error: String,
+}
+
+impl PullView {
+    pub fn new(m: &PullMirror) -> Self {
+        Self {
+            url: m.remote_url.clone(),
+            interval: format!("{} min", m.interval.as_secs() / 60),
+            state: if m.syncing { "syncing" } else { "idle" },
+            last_success: m
+                .last_success_at
+                .map(crate::domain::rfc3339)
+                .unwrap_or_default(),
+            next_sync: crate::domain::rfc3339(m.next_sync_at),
+            last_error: m.last_error.clone(),
+        }
+    }
+}
+
+async fn sync_pull_mirror(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let repo = admin_repo(&st, &user, &owner, &name).await?;
+    st.forge.sync_pull_mirror_now(&repo).await?;
+    Ok(Redirect::to(&format!(
+        "/{}/{}/settings#pull-mirror",
+        repo.owner, repo.name
+    ))
+    .into_response())
 }
 
 /// A mirror as the settings page shows it (never a secret).

@@ -69,6 +69,7 @@ struct SettingsPage {
     rules: Vec<BranchRule>,
     hooks: Vec<super::repo_hooks::HookView>,
     mirrors: Vec<super::repo_mirrors::MirrorView>,
+    pull: Option<super::repo_mirrors::PullView>,
 }
 
 pub(super) async fn settings_page(
@@ -81,6 +82,7 @@ pub(super) async fn settings_page(
     let rules = st.forge.branch_rules(repo).await?;
     let hooks = st.forge.webhooks(repo).await?;
     let mirrors = st.forge.push_mirrors(repo).await?;
+    let pull = st.forge.pull_mirror(repo).await?;
     render(SettingsPage {
         nav: user.nav(),
         repo: RepoHeader::new(repo, &repo.default_branch),
@@ -93,6 +95,7 @@ pub(super) async fn settings_page(
             .iter()
             .map(super::repo_mirrors::MirrorView::new)
             .collect(),
+        pull: pull.as_ref().map(super::repo_mirrors::PullView::new),
     })
 }
 
