@@ -18,6 +18,10 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// Manifest and sums are read whole; these bound what a damaged file can make us allocate.
 const MAX_MANIFEST: u64 = 256 << 20;
 
+/// zstd's fastest level: bundles are packs, compressed already; the database dump and
+/// manifest still shrink several times.
+const LEVEL: i32 = 1;
+
 /// Where a backup's bytes go.
 pub enum Sink {
     Plain(BufWriter<File>),
@@ -36,14 +40,17 @@ impl Sink {
             .with_context(|| format!("creating {}", path.display()))?;
         let out = BufWriter::with_capacity(1 << 20, file);
         Ok(if compress {
-            Sink::Zstd(zstd::Encoder::new(out, 3)?)
+            Sink::Zstd(zstd::Encoder::new(out, LEVEL)?)
         } else {
             Sink::Plain(out)
         })
     }
 
     pub fn stdout() -> anyhow::Result<Self> {
-        Ok(Sink::StdoutZstd(zstd::Encoder::new(std::io::stdout(), 3)?))
+        Ok(Sink::StdoutZstd(zstd::Encoder::new(
+            std::io::stdout(),
+            LEVEL,
+        )?))
     }
 
     fn finish(self) -> anyhow::Result<()> {
@@ -125,12 +132,36 @@ impl ArchiveWriter {
         }
     }
 
-    fn append(&mut self, name: &str, size: u64, data: impl Read) -> anyhow::Result<()> {
+    /// Appends `path`, whose SHA-256 `sum` was computed as it was written (a bundle), without
+    /// hashing it again.
+    pub fn append_hashed_file(
+        &mut self,
+        name: &str,
+        path: &Path,
+        sum: String,
+    ) -> anyhow::Result<()> {
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let size = file.metadata()?.len();
+        let mut header = self.header(size);
+        let mut data = BufReader::with_capacity(1 << 20, file);
+        self.tar
+            .append_data(&mut header, format!("{ROOT}/{name}"), &mut data)
+            .with_context(|| format!("writing {name} into the backup"))?;
+        self.sums.push((name.to_owned(), sum));
+        Ok(())
+    }
+
+    fn header(&self, size: u64) -> tar::Header {
         let mut header = tar::Header::new_gnu();
         header.set_size(size);
         header.set_mode(0o600);
         header.set_mtime(self.mtime);
         header.set_entry_type(tar::EntryType::Regular);
+        header
+    }
+
+    fn append(&mut self, name: &str, size: u64, data: impl Read) -> anyhow::Result<()> {
+        let mut header = self.header(size);
         let mut data = Hashing::new(data);
         self.tar
             .append_data(&mut header, format!("{ROOT}/{name}"), &mut data)

@@ -296,14 +296,14 @@ async fn write_archive(
     for ((_, dir, refs, description), entry) in repos.iter().zip(&manifest.repositories) {
         if entry.bundle {
             let bundle = staging.join("repo.bundle");
-            forge
+            let sum = forge
                 .runner
                 .write_bundle(dir, &refs.refs, &bundle)
                 .await
                 .with_context(|| format!("writing the bundle of {}", entry.full_name()))?;
             let name = entry.bundle_path();
             writer = blocking(move || {
-                writer.append_file(&name, &bundle)?;
+                writer.append_hashed_file(&name, &bundle, sum)?;
                 std::fs::remove_file(&bundle)?;
                 Ok(writer)
             })

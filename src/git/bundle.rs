@@ -73,13 +73,14 @@ impl RepoDir {
 }
 
 impl GitRunner {
-    /// Writes a bundle of exactly `refs` from `dir` to `dest` (created new, mode 0600).
+    /// Writes a bundle of exactly `refs` from `dir` to `dest` (created new, mode 0600);
+    /// returns the file's SHA-256.
     pub async fn write_bundle(
         &self,
         dir: &RepoDir,
         refs: &[RefEntry],
         dest: &Path,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<String> {
         ensure!(!refs.is_empty(), "a bundle needs at least one ref");
         let mut file = std::fs::OpenOptions::new()
             .write(true)
@@ -102,7 +103,6 @@ impl GitRunner {
         }
         header.push('\n');
         file.write_all(header.as_bytes())?;
-        // The child appends the pack at the file's offset, right after the header.
         let pack_args = [
             "pack-objects",
             "--stdout",
@@ -110,9 +110,14 @@ impl GitRunner {
             "--delta-base-offset",
             "-q",
         ];
-        self.run_piped(dir.path(), &pack_args, tips.into_bytes(), Some(file))
-            .await?;
-        Ok(())
+        self.run_into_hashed_file(
+            dir.path(),
+            &pack_args,
+            tips.into_bytes(),
+            header.as_bytes(),
+            file,
+        )
+        .await
     }
 
     /// `git bundle verify` of `bundle`, inside `scratch` (an empty bare repository that
