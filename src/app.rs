@@ -69,6 +69,50 @@ pub struct Services {
     cluster: Option<Arc<ManagedCluster>>,
     /// Held by `serve`: tells admin commands the cluster is in use.
     serve_lock: Option<std::fs::File>,
+    /// How `pg_dump` reaches the same database (backups).
+    pub database: crate::backup::PgTarget,
+}
+
+/// The database to use: `database` when given, else `DATABASE_URL`, else the managed cluster
+/// (started, or found running) with its database created. Not migrated: `restore` and
+/// `migrate --status` need it as it is.
+pub async fn open_database(
+    config: &Config,
+    database: Option<PgConnectOptions>,
+) -> anyhow::Result<(PgConnectOptions, Option<ManagedCluster>)> {
+    Ok(match (database, &config.database_url) {
+        (Some(options), _) => (options, None),
+        (None, Some(url)) => {
+            let options =
+                PgConnectOptions::from_str(url.expose()).context("parsing DATABASE_URL")?;
+            (options, None)
+        }
+        (None, None) => {
+            let root = config.data_dir.join("pg");
+            let cluster = tokio::task::spawn_blocking(move || {
+                ManagedCluster::ensure_started(&root, ClusterOptions::default())
+            })
+            .await??;
+            let server = cluster.connect_options("postgres");
+            crate::postgres::wait_ready(&server).await?;
+            storage::ensure_database(server, crate::postgres::DATABASE).await?;
+            (
+                cluster.connect_options(crate::postgres::DATABASE),
+                Some(cluster),
+            )
+        }
+    })
+}
+
+/// Stops a managed cluster an admin-style command started, unless `serve` uses it.
+pub async fn release_cluster(cluster: Option<ManagedCluster>) -> anyhow::Result<()> {
+    if let Some(cluster) = cluster
+        && cluster.started_here
+        && !cluster.serve_is_using()
+    {
+        tokio::task::spawn_blocking(move || cluster.stop()).await??;
+    }
+    Ok(())
 }
 
 impl Services {
@@ -82,28 +126,8 @@ impl Services {
         config: &Config,
         database: Option<PgConnectOptions>,
     ) -> anyhow::Result<Self> {
-        let (options, cluster) = match (database, &config.database_url) {
-            (Some(options), _) => (options, None),
-            (None, Some(url)) => {
-                let options =
-                    PgConnectOptions::from_str(url.expose()).context("parsing DATABASE_URL")?;
-                (options, None)
-            }
-            (None, None) => {
-                let root = config.data_dir.join("pg");
-                let cluster = tokio::task::spawn_blocking(move || {
-                    ManagedCluster::ensure_started(&root, ClusterOptions::default())
-                })
-                .await??;
-                let server = cluster.connect_options("postgres");
-                crate::postgres::wait_ready(&server).await?;
-                storage::ensure_database(server, crate::postgres::DATABASE).await?;
-                (
-                    cluster.connect_options(crate::postgres::DATABASE),
-                    Some(Arc::new(cluster)),
-                )
-            }
-        };
+        let (options, cluster) = open_database(config, database).await?;
+        let cluster = cluster.map(Arc::new);
         match Self::open_on(config, options, cluster.clone()).await {
             Ok(services) => Ok(services),
             Err(e) => {
@@ -121,6 +145,7 @@ impl Services {
         options: PgConnectOptions,
         cluster: Option<Arc<ManagedCluster>>,
     ) -> anyhow::Result<Self> {
+        let target = crate::backup::PgTarget::new(options.clone(), config.database_url.as_ref());
         let db = Db::connect(options)
             .await
             .context("connecting to PostgreSQL")?;
@@ -157,11 +182,13 @@ impl Services {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
             webhooks: crate::domain::webhooks::WebhookService::new(Arc::new(config.clone())),
+            backup_status: Arc::default(),
         };
         Ok(Self {
             forge: Arc::new(forge),
             cluster,
             serve_lock: None,
+            database: target,
         })
     }
 
@@ -376,6 +403,20 @@ impl App {
             .ssh
             .run_until_stopped(stop.clone().cancelled_owned(), grace);
         let webhooks = crate::worker::webhooks::run(Arc::clone(&self.services.forge), stop.clone());
+        tokio::spawn(crate::worker::mirrors::run(
+            Arc::clone(&self.services.forge),
+            stop.clone(),
+        ));
+        if let Some(backup) = self.config.backup.clone() {
+            let job = crate::backup::schedule::Scheduled {
+                forge: Arc::clone(&self.services.forge),
+                pg: self.services.database.clone(),
+                data_dir: self.config.data_dir.clone(),
+                status: Arc::clone(&self.services.forge.backup_status),
+                config: backup,
+            };
+            tokio::spawn(crate::backup::schedule::run(job, stop.clone()));
+        }
         let (http_result, (), ()) = tokio::join!(http, ssh, webhooks);
         after_transports.cancel();
         let _ = tokio::join!(hooks, deploys);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 mod deploy;
 
-pub use deploy::{Deploy, DeployTrigger};
+pub use deploy::{Deploy, DeployTrigger, parse_duration};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -70,6 +70,24 @@ pub struct Config {
     /// `[[deploy]]`: what pushes run, defined by the operator only.
     pub deploys: Vec<Deploy>,
     pub webhook: WebhookConfig,
+    /// `[backup]`: scheduled backups from `serve`; None when no folder is configured.
+    pub backup: Option<BackupConfig>,
+}
+
+/// `[backup]`: where `serve` writes scheduled backups, how often, and how many it keeps.
+#[derive(Debug, Clone)]
+pub struct BackupConfig {
+    pub dir: PathBuf,
+    pub every: Duration,
+    pub keep: usize,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileBackupConfig {
+    dir: Option<PathBuf>,
+    every: Option<String>,
+    keep: Option<usize>,
 }
 
 /// `[webhook]`: where deliveries may go and how they are retried.
@@ -114,6 +132,7 @@ struct FileConfig {
     #[serde(default)]
     deploy: Vec<deploy::FileDeploy>,
     webhook: Option<FileWebhookConfig>,
+    backup: Option<FileBackupConfig>,
 }
 
 impl Config {
@@ -228,7 +247,9 @@ impl Config {
             )?
             .max(Duration::from_secs(1)),
         };
+        let backup = backup_config(file.backup.unwrap_or_default(), &config_dir, &parse_env)?;
         Ok(Self {
+            backup,
             webhook,
             ssh_max_connections: count(
                 "LABFORGE_SSH_MAX_CONNECTIONS",
@@ -314,6 +335,39 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
         path
     };
     std::path::absolute(path).with_context(|| format!("making {} absolute", path.display()))
+}
+
+/// `[backup]` and its `LABFORGE_BACKUP_*` variables; a folder turns scheduled backups on.
+fn backup_config(
+    file: FileBackupConfig,
+    config_dir: &Path,
+    env: &impl Fn(&str) -> anyhow::Result<Option<String>>,
+) -> anyhow::Result<Option<BackupConfig>> {
+    let dir = match env("LABFORGE_BACKUP_DIR")? {
+        Some(v) => PathBuf::from(v),
+        None => match file.dir {
+            Some(d) => config_dir.join(d),
+            None => return Ok(None),
+        },
+    };
+    let every = match env("LABFORGE_BACKUP_EVERY")?.or(file.every) {
+        Some(v) => deploy::parse_duration(&v).with_context(|| format!("[backup] every = {v}"))?,
+        None => Duration::from_secs(86400),
+    };
+    let keep = match env("LABFORGE_BACKUP_KEEP")? {
+        Some(v) => v
+            .parse()
+            .with_context(|| format!("LABFORGE_BACKUP_KEEP={v}"))?,
+        None => file.keep.unwrap_or(7),
+    };
+    if keep == 0 {
+        bail!("[backup] keep must be at least 1");
+    }
+    Ok(Some(BackupConfig {
+        dir: absolute(&dir)?,
+        every,
+        keep,
+    }))
 }
 
 fn default_base_url(addr: SocketAddr) -> String {
@@ -458,6 +512,31 @@ mod tests {
         assert_eq!(c.webhook.allowed_hosts.to_string(), "external");
         assert!(load("[webhook]\nallowed_hosts = \"http://x\"", &[]).is_err());
         assert!(load("[webhook]\nallowed = \"*\"", &[]).is_err());
+    }
+
+    #[test]
+    fn backup_section_turns_scheduled_backups_on() {
+        assert!(load("", &[]).unwrap().backup.is_none());
+        let c = load("[backup]\ndir = \"b\"\nevery = \"6h\"", &[]).unwrap();
+        let b = c.backup.unwrap();
+        assert_eq!(b.dir, PathBuf::from("/etc/labforge/b"));
+        assert_eq!(b.every, Duration::from_secs(6 * 3600));
+        assert_eq!(b.keep, 7);
+        let c = load(
+            "",
+            &[
+                ("LABFORGE_BACKUP_DIR", "/srv/b"),
+                ("LABFORGE_BACKUP_KEEP", "2"),
+            ],
+        )
+        .unwrap();
+        let b = c.backup.unwrap();
+        assert_eq!(
+            (b.dir, b.every, b.keep),
+            (PathBuf::from("/srv/b"), Duration::from_secs(86400), 2)
+        );
+        assert!(load("[backup]\ndir = \"b\"\nkeep = 0", &[]).is_err());
+        assert!(load("[backup]\ndir = \"b\"\nevery = \"soon\"", &[]).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod browse;
 mod credentials;
 pub mod deploys;
 pub mod issues;
+pub mod mirrors;
 mod password_check;
 pub mod push;
 mod repo_settings;
@@ -124,6 +125,8 @@ pub struct Forge {
     pub hooks: Arc<push::HookGate>,
     pub deploys: Arc<deploys::DeployState>,
     pub webhooks: webhooks::WebhookService,
+    /// The scheduled backups' last outcome, for `/healthz?verbose`.
+    pub backup_status: Arc<std::sync::Mutex<crate::model::BackupStatus>>,
 }
 
 /// Runs CPU-heavy or blocking work (argon2, gix) off the async threads, keeping the span.

@@ -2,10 +2,12 @@
 //! function that spawns git (`runner`). No gix type leaves this room.
 
 pub mod blame;
+pub mod bundle;
 mod create;
 pub mod diff;
 mod hooks;
 mod last_commit;
+pub mod mirror;
 mod prefetch;
 mod push_commits;
 pub mod read;

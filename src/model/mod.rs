@@ -2,14 +2,18 @@
 
 pub mod access;
 pub mod allow_list;
+pub mod backup;
 pub mod issue;
+pub mod mirror;
 pub mod names;
 pub mod push;
 pub mod webhook;
 
 pub use access::{RepoAccess, SiteRole, TokenScope};
 pub use allow_list::HostAllowList;
+pub use backup::BackupStatus;
 pub use issue::{Comment, Issue, IssueId, Label, TimelineEvent};
+pub use mirror::{MirrorScope, MirrorTransport, MirrorUrl, PullMirror, PushMirror};
 pub use names::{DeployName, Email, NameError, RepoName, RepoPath, TreePath, Username};
 pub use push::{PushEvent, RefUpdate, ZERO_ID, is_object_id};
 pub use webhook::{ContentType, DeliveryState, Webhook, WebhookEventKind};

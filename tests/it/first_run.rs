@@ -314,6 +314,14 @@ async fn the_readme_runs_as_written_from_an_empty_folder() {
         "one issue, no duplicate"
     );
     fsck(&s.path("data/repos/alice/dns.git"));
+    // The backup examples: three backups of the running forge, one restored into ./restored,
+    // whose PostgreSQL the restore stopped again.
+    for file in ["lab-2026-11-28.tar.zst", "lab.tar", "lab-copy.tar.zst"] {
+        let size = std::fs::metadata(s.path(file)).map_or(0, |m| m.len());
+        assert!(size > 1000, "{file}: {size} bytes");
+    }
+    fsck(&s.path("restored/repos/alice/dns.git"));
+    assert!(!s.path("restored/pg/data/postmaster.pid").exists());
     stop(server, nix::sys::signal::Signal::SIGINT).await;
     assert!(
         !s.path("data/pg/data/postmaster.pid").exists(),

@@ -2,6 +2,7 @@
 
 mod api;
 mod api_writes;
+mod backup;
 mod browser;
 mod cli;
 mod database_outage;
@@ -17,8 +18,11 @@ mod issue_commits;
 mod issue_permissions;
 mod issues;
 mod issues_api;
+mod mirrors;
 mod operator;
+mod pull_mirrors;
 mod ssh;
+mod upgrade;
 mod web;
 mod web_assets;
 mod web_auth;
