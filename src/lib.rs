@@ -6,6 +6,8 @@ pub mod app;
 pub mod child_body;
 pub mod config;
 pub mod domain;
+#[cfg(test)]
+mod fuzz;
 pub mod git;
 pub mod model;
 pub mod postgres;

@@ -12,6 +12,7 @@ mod repo_settings;
 mod repos;
 mod sessions;
 mod ssh_key;
+mod throttle;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -25,8 +26,9 @@ pub use credentials::{NewTokenSecret, fill_random, hex, random_hex};
 pub use issues::{IssueAccess, IssueList, IssueQuery, IssueState, PushedRefs};
 pub use password_check::PasswordCheck;
 pub use repo_settings::Collaborator;
-pub use sessions::{LoginThrottle, NewSession, Session};
+pub use sessions::{NewSession, Session};
 pub use ssh_key::PublicKey;
+pub use throttle::AuthThrottle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -42,6 +44,9 @@ pub enum Error {
     BadCredentials,
     #[error("{0}")]
     Conflict(String),
+    /// Too many failed password checks from this caller; try again after the duration.
+    #[error("too many failed attempts; try again in {} s", .0.as_secs())]
+    Throttled(std::time::Duration),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -100,7 +105,8 @@ pub struct Forge {
     pub passwords: PasswordCheck,
     /// Cached gix handles and tree-page answers for the web pages.
     pub reads: Arc<crate::git::read::ReadCache>,
-    pub logins: LoginThrottle,
+    /// Failed password checks, for the one throttle every transport shares.
+    pub logins: AuthThrottle,
     /// The unix socket and secret git hooks use, and the tickets of running receive-packs.
     pub hooks: Arc<push::HookGate>,
     pub deploys: Arc<deploys::DeployState>,

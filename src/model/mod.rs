@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod allow_list;
+pub mod client;
 pub mod issue;
 pub mod names;
 pub mod push;
@@ -9,6 +10,7 @@ pub mod webhook;
 
 pub use access::{RepoAccess, SiteRole, TokenScope};
 pub use allow_list::HostAllowList;
+pub use client::{AddrPrefix, Client, Transport};
 pub use issue::{Comment, Issue, IssueId, Label, TimelineEvent};
 pub use names::{DeployName, Email, NameError, RepoName, RepoPath, TreePath, Username};
 pub use push::{PushEvent, RefUpdate, ZERO_ID, is_object_id};

@@ -1,5 +1,6 @@
 //! How git reaches the forge: smart HTTP, SSH, and git's own hooks over the unix socket.
 
+pub mod conn_limit;
 pub mod hook_client;
 pub mod hook_rpc;
 mod hook_wire;
