@@ -22,6 +22,7 @@ use crate::model::NameError;
 use crate::storage::{Db, StorageError};
 
 pub use authorize::effective_access;
+pub use browse::MAX_DOWNLOADS;
 pub use credentials::{NewTokenSecret, fill_random, hex, random_hex};
 pub use issues::{IssueAccess, IssueList, IssueQuery, IssueState, PushedRefs};
 pub use password_check::PasswordCheck;
@@ -102,6 +103,8 @@ pub struct Forge {
     /// Bounds concurrent upload-packs over every transport (pack generation is the CPU-heavy
     /// part of a clone); more requests queue for a slot rather than fail.
     pub upload_slots: Arc<tokio::sync::Semaphore>,
+    /// Bounds streamed downloads (large raw files, archives): each is a git process.
+    pub download_slots: Arc<tokio::sync::Semaphore>,
     pub passwords: PasswordCheck,
     /// Cached gix handles and tree-page answers for the web pages.
     pub reads: Arc<crate::git::read::ReadCache>,

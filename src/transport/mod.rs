@@ -5,4 +5,5 @@ pub mod hook_client;
 pub mod hook_rpc;
 mod hook_wire;
 pub mod http_git;
+pub mod http_server;
 pub mod ssh;
