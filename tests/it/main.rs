@@ -1,6 +1,7 @@
 //! The one integration test binary: real PostgreSQL, real `git`, real `labforge` binary.
 
 mod api;
+mod bounds;
 mod browser;
 mod cli;
 mod deploy_crash;
