@@ -255,7 +255,7 @@ impl Config {
             ssh_max_unauthenticated_per_address: count(
                 "LABFORGE_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS",
                 file.ssh_max_unauthenticated_per_address,
-                16,
+                100,
             )?
             .max(1),
             http_max_connections: count(

@@ -58,7 +58,12 @@ pub struct TreeEntry {
 pub struct Folder {
     pub entries: Vec<TreeEntry>,
     pub complete: bool,
+    /// The folder has more than `MAX_LISTED` entries; only the first are listed.
+    pub cut: bool,
 }
+
+/// Entries a folder page lists at most (a pushed tree can hold millions).
+pub const MAX_LISTED: usize = 5_000;
 
 #[derive(Debug, Clone)]
 pub struct RefInfo {
@@ -375,11 +380,18 @@ impl Reader {
         let Some((true, tree_id)) = self.lookup(commit.oid()?, path)? else {
             return Ok(None);
         };
-        let entries = self.entries(tree_id)?;
+        let mut entries = self.entries(tree_id)?;
+        entries.sort_by(|a, b| {
+            (a.1 != EntryKind::Dir)
+                .cmp(&(b.1 != EntryKind::Dir))
+                .then(a.0.cmp(&b.0))
+        });
+        let cut = entries.len() > MAX_LISTED;
+        entries.truncate(MAX_LISTED);
         let names: Vec<String> = entries.iter().map(|(n, _, _)| n.clone()).collect();
         let (last, complete) = self.last_commits(commit, path, &names)?;
         // `last` is in the order of `names`, which is the order of `entries`.
-        let mut entries: Vec<TreeEntry> = entries
+        let entries: Vec<TreeEntry> = entries
             .into_iter()
             .zip(last)
             .map(|((name, kind, _), (_, last_commit))| TreeEntry {
@@ -388,12 +400,11 @@ impl Reader {
                 last_commit,
             })
             .collect();
-        entries.sort_by(|a, b| {
-            (a.kind != EntryKind::Dir)
-                .cmp(&(b.kind != EntryKind::Dir))
-                .then(a.name.cmp(&b.name))
-        });
-        Ok(Some(Folder { entries, complete }))
+        Ok(Some(Folder {
+            entries,
+            complete,
+            cut,
+        }))
     }
 
     /// A file's bytes, read whole when it is at most `limit` bytes (else only its size).

@@ -156,6 +156,8 @@ struct TreePage {
     entries: Vec<EntryRow>,
     /// Some last commits are still being looked for (long history); a reload will have them.
     pending: bool,
+    /// The folder has more entries than a page lists.
+    cut: bool,
 }
 
 async fn show_tree(
@@ -172,6 +174,7 @@ async fn show_tree(
         crumbs: breadcrumbs(at.path.as_str()),
         entries: entry_rows(&at.path, folder.entries),
         pending: !folder.complete,
+        cut: folder.cut,
     })
 }
 

@@ -5,9 +5,11 @@
 
 mod connections;
 mod markdown;
+mod memory;
 mod passwords;
 mod raw;
 mod recovery;
+mod timing;
 mod tree_bomb;
 
 use std::path::{Path, PathBuf};

@@ -143,3 +143,23 @@ async fn an_event_past_its_budget_is_marked_failed_with_the_reason() {
         "and it is not tried again"
     );
 }
+
+#[tokio::test]
+async fn quarantine_folders_a_killed_push_left_are_removed_at_start() {
+    let mut app = TestApp::spawn().await;
+    app.create_user("alice", PW).await;
+    app.create_repo("alice", "dns", false).await;
+    let objects = app.server_repo("alice/dns").join("objects");
+    for stale in ["tmp_objdir-incoming-AbC123", "incoming-XyZ"] {
+        std::fs::create_dir_all(objects.join(stale).join("pack")).unwrap();
+        std::fs::write(objects.join(stale).join("pack/x.pack"), vec![0u8; 4096]).unwrap();
+    }
+    app.restart().await;
+    for stale in ["tmp_objdir-incoming-AbC123", "incoming-XyZ"] {
+        assert!(!objects.join(stale).exists(), "{stale} is gone");
+    }
+    assert!(
+        objects.join("pack").exists(),
+        "the repository's own objects stay"
+    );
+}

@@ -139,3 +139,29 @@ async fn a_tree_bomb_is_cut_everywhere_in_bounded_time_and_memory() {
         report.peak_rss_mib
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_folder_of_thousands_of_entries_lists_the_first_and_says_so() {
+    let server = Served::start(&[]).await;
+    server.alice_with_repo("wide").await;
+    let local = server.data.path().join("local");
+    git_ok(&local, &["init", "-q", "-b", "main"]).await;
+    let blob = git_with_stdin(&local, &["hash-object", "-w", "--stdin"], "x\n").await;
+    let entries: String = (0..6_000)
+        .map(|i| format!("100644 blob {blob}\tf{i:05}\n"))
+        .collect();
+    let tree = git_with_stdin(&local, &["mktree"], &entries).await;
+    let commit = git_ok(&local, &["commit-tree", &tree, "-m", "wide"]).await;
+    git_ok(&local, &["update-ref", "refs/heads/main", commit.trim()]).await;
+    git_ok(&local, &["push", "-q", &server.url("alice/wide"), "main"]).await;
+    let started = Instant::now();
+    let html = reqwest::get(format!("{}/alice/wide/tree/main", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(html.contains("only the first 5000 are shown"), "the notice");
+    assert!(html.contains("f04999") && !html.contains("f05000"));
+}
