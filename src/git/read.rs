@@ -514,3 +514,107 @@ impl Reader {
 pub(super) fn is_binary(data: &[u8]) -> bool {
     data.iter().take(8000).any(|b| *b == 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let ok = std::process::Command::new("git")
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@lab.test")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@lab.test")
+            .args(args)
+            .status()
+            .expect("git runs")
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    /// A repository with branches `main`, `a`, `a/b/c`, `release/1.0` and tag `v1`, one file
+    /// `a/b/file`; made once for every case.
+    fn reader() -> Reader {
+        static REPO: OnceLock<(tempfile::TempDir, Arc<ReadCache>)> = OnceLock::new();
+        let (dir, cache) = REPO.get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path();
+            git(p, &["init", "-q", "-b", "main"]);
+            std::fs::create_dir_all(p.join("a/b")).unwrap();
+            std::fs::write(p.join("a/b/file"), "x\n").unwrap();
+            git(p, &["add", "."]);
+            git(p, &["commit", "-q", "-m", "one"]);
+            for branch in ["a", "release/1.0"] {
+                git(p, &["branch", branch]);
+            }
+            git(p, &["tag", "v1"]);
+            git(p, &["branch", "-D", "a"]);
+            git(p, &["branch", "a/b/c"]);
+            git(p, &["branch", "ab"]);
+            (dir, Arc::default())
+        });
+        cache
+            .open(&super::super::RepoDir(dir.path().join(".git")))
+            .unwrap()
+    }
+
+    #[test]
+    fn the_longest_ref_wins_and_the_rest_is_the_path() {
+        let r = reader();
+        let at = r.resolve("a/b/c/a/b/file").unwrap().unwrap();
+        assert_eq!((at.rev.as_str(), at.path.as_str()), ("a/b/c", "a/b/file"));
+        let at = r.resolve("release/1.0/a").unwrap().unwrap();
+        assert_eq!((at.rev.as_str(), at.path.as_str()), ("release/1.0", "a"));
+        let at = r.resolve("v1").unwrap().unwrap();
+        assert!(at.path.is_root());
+        assert!(
+            r.resolve("a/b").unwrap().is_none(),
+            "a/b is neither a ref nor in one"
+        );
+        assert!(r.resolve("").unwrap().is_none());
+    }
+
+    #[test]
+    fn thousands_of_segments_resolve_at_once() {
+        let r = reader();
+        for rest in ["a/".repeat(4_000), format!("main/{}", "a/".repeat(4_000))] {
+            let started = std::time::Instant::now();
+            let _ = r.resolve(&rest).unwrap();
+            assert!(
+                started.elapsed() < Duration::from_millis(500),
+                "{:?}",
+                started.elapsed()
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// What resolves names a ref made of the URL's first segments (or a commit id), and
+        /// the rest of the URL, as a valid path; nothing else, and quickly.
+        #[test]
+        fn resolution_takes_a_prefix_of_the_url_as_the_ref(
+            rest in "(main|a|ab|a/b/c|release/1.0|release|v1|[0-9a-f]{4,8})(/[a-z.0-9]{0,4}){0,6}|\\PC{0,80}",
+        ) {
+            let r = reader();
+            let limit = Duration::from_millis(500);
+            let resolved = crate::fuzz::within(limit, "resolve", || r.resolve(&rest)).unwrap();
+            if let Some(at) = resolved {
+                let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+                let n = at.rev.split('/').count();
+                prop_assert_eq!(segments[..n].join("/"), at.rev.clone());
+                prop_assert_eq!(segments[n..].join("/"), at.path.as_str());
+            }
+        }
+    }
+}
