@@ -282,11 +282,18 @@ impl App {
                 Err(e) => tracing::warn!(error = %e, "listing repositories to warm their pages"),
             }
         });
-        // Pushes the last run left half-done are settled in the background, each with its own
-        // budget: the server answers meanwhile, and one bad event cannot hold the start.
-        let forge = Arc::clone(&self.services.forge);
-        tokio::spawn(async move { forge.recover_pushes().await });
         let stop = CancellationToken::new();
+        // Pushes the last run left half-done are settled in the background, each with its own
+        // budget: the server answers meanwhile, and one bad event cannot hold the start. A stop
+        // meanwhile drops the event in hand (its transaction rolls back; the next start has it).
+        let forge = Arc::clone(&self.services.forge);
+        let stopping = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = forge.recover_pushes() => {}
+                () = stopping.cancelled() => {}
+            }
+        });
         let trigger = stop.clone();
         tokio::spawn(async move {
             shutdown.await;

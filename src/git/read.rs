@@ -390,14 +390,14 @@ impl Reader {
         entries.truncate(MAX_LISTED);
         let names: Vec<String> = entries.iter().map(|(n, _, _)| n.clone()).collect();
         let (last, complete) = self.last_commits(commit, path, &names)?;
-        // `last` is in the order of `names`, which is the order of `entries`.
+        // By name: a remembered answer may list the names in another order (the tree's).
+        let mut last: HashMap<String, Option<CommitInfo>> = last.into_iter().collect();
         let entries: Vec<TreeEntry> = entries
             .into_iter()
-            .zip(last)
-            .map(|((name, kind, _), (_, last_commit))| TreeEntry {
+            .map(|(name, kind, _)| TreeEntry {
+                last_commit: last.remove(&name).flatten(),
                 name,
                 kind,
-                last_commit,
             })
             .collect();
         Ok(Some(Folder {
