@@ -282,6 +282,7 @@ impl App {
                 Err(e) => tracing::warn!(error = %e, "listing repositories to warm their pages"),
             }
         });
+        crate::memory::give_back_freed_memory();
         let stop = CancellationToken::new();
         // Pushes the last run left half-done are settled in the background, each with its own
         // budget: the server answers meanwhile, and one bad event cannot hold the start. A stop

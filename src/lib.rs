@@ -9,6 +9,7 @@ pub mod domain;
 #[cfg(test)]
 mod fuzz;
 pub mod git;
+pub mod memory;
 pub mod model;
 pub mod postgres;
 pub mod storage;

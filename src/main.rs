@@ -6,12 +6,6 @@ use labforge::admin::AdminCommand;
 use labforge::app::{App, Services, shutdown_signal};
 use labforge::config::Config;
 
-/// mimalloc, not glibc's malloc: after a storm of connections and page views glibc kept the
-/// freed memory in its per-thread arenas (RSS stayed at the peak), mimalloc gives it back
-/// within seconds. Figures in bench/RESULTS.md ("Memory after load").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// labforge: a lightweight self-hosted git forge.
 #[derive(Debug, Parser)]
 #[command(version, about)]
