@@ -26,6 +26,7 @@ use crate::git::{GitRunner, RepoStore, Upkeep};
 use crate::postgres::{ClusterOptions, ManagedCluster};
 use crate::storage::{self, Db};
 use crate::transport::http_git::GitHttpState;
+use crate::transport::http_server::HttpLimits;
 use crate::transport::ssh::SshServer;
 use crate::web::WebState;
 
@@ -167,6 +168,7 @@ impl Services {
             upkeep,
             push_to_create: config.push_to_create,
             upload_slots: Arc::new(Semaphore::new(config.max_upload_packs)),
+            download_slots: Arc::new(Semaphore::new(crate::domain::MAX_DOWNLOADS)),
             reads: Arc::default(),
             logins: Default::default(),
             hooks: Arc::new(HookGate::new(
@@ -254,11 +256,7 @@ impl App {
         let forge = Arc::clone(&services.forge);
         prepare_repositories(&forge).await?;
         crate::worker::deploys::recover(&forge).await?;
-        let settled = forge.settle_pending_pushes().await?;
-        if settled > 0 {
-            tracing::info!(settled, "settled pushes left pending by the last run");
-        }
-        forge.replay_issue_refs().await?;
+        crate::transport::http_server::raise_open_file_limit();
         let hook_socket = crate::transport::hook_rpc::bind(&forge.hooks.socket)?;
         let listener = TcpListener::bind(config.http_addr)
             .await
@@ -353,7 +351,19 @@ impl App {
                 Err(e) => tracing::warn!(error = %e, "listing repositories to warm their pages"),
             }
         });
+        crate::memory::give_back_freed_memory();
         let stop = CancellationToken::new();
+        // Pushes the last run left half-done are settled in the background, each with its own
+        // budget: the server answers meanwhile, and one bad event cannot hold the start. A stop
+        // meanwhile drops the event in hand (its transaction rolls back; the next start has it).
+        let forge = Arc::clone(&self.services.forge);
+        let stopping = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = forge.recover_pushes() => {}
+                () = stopping.cancelled() => {}
+            }
+        });
         let trigger = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -377,22 +387,16 @@ impl App {
             .cluster()
             .map(|cluster| tokio::spawn(crate::postgres::supervise(cluster, supervising.clone())));
         let grace = self.config.shutdown_grace;
-        // Without TCP_NODELAY a response written in pieces (headers, then git's output) waits
-        // for the client's delayed ACK, about 40 ms each time.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "setting TCP_NODELAY failed");
-            }
-        });
-        let http = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let limits = HttpLimits {
+            max_connections: self.config.http_max_connections,
+            max_connections_per_address: self.config.http_max_connections_per_address,
+            header_timeout: self.config.http_header_timeout,
+        };
+        let http =
+            crate::transport::http_server::serve(self.listener, self.router, limits, stop.clone());
         let http = async {
             tokio::select! {
-                result = http => result.context("HTTP server failed"),
+                () = http => Ok::<(), anyhow::Error>(()),
                 () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
                     tracing::warn!(?grace, "HTTP requests still running after the grace period; stopping anyway");
                     Ok(())
@@ -466,6 +470,9 @@ async fn prepare_repositories(forge: &Arc<Forge>) -> anyhow::Result<()> {
             if dir.install_hook_shims(&program)? {
                 rewritten += 1;
             }
+            // No push can be running yet: a quarantine folder is what a killed receive-pack
+            // left behind.
+            dir.remove_quarantine_folders();
         }
         if rewritten > 0 {
             tracing::info!(rewritten, "installed git hook shims");

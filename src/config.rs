@@ -58,8 +58,17 @@ pub struct Config {
     /// Connections still authenticating at most (OpenSSH's MaxStartups; 100 clients cloning at
     /// once must fit).
     pub ssh_max_unauthenticated: usize,
-    /// A connection that has not authenticated by then is closed.
+    /// Of those, from one address (IPv6: one /64) at most.
+    pub ssh_max_unauthenticated_per_address: usize,
+    /// A connection that has not authenticated by then (counted from accept) is closed.
     pub ssh_auth_timeout: Duration,
+    /// Open HTTP connections at most; more are closed at once.
+    pub http_max_connections: usize,
+    /// Open HTTP connections from one address (IPv6: one /64) at most.
+    pub http_max_connections_per_address: usize,
+    /// Time a client has to send a request's headers, from accept and, on a kept-alive
+    /// connection, from the end of the previous response (so it also ends idle connections).
+    pub http_header_timeout: Duration,
     /// A connection with no traffic for this long is closed.
     pub ssh_idle_timeout: Duration,
     /// Folder of the config file, for resolving relative paths in it.
@@ -127,6 +136,10 @@ struct FileConfig {
     ssh_public: Option<String>,
     ssh_max_connections: Option<usize>,
     ssh_max_unauthenticated: Option<usize>,
+    ssh_max_unauthenticated_per_address: Option<usize>,
+    http_max_connections: Option<usize>,
+    http_max_connections_per_address: Option<usize>,
+    http_header_timeout_secs: Option<u64>,
     ssh_auth_timeout_secs: Option<u64>,
     ssh_idle_timeout_secs: Option<u64>,
     #[serde(default)]
@@ -263,6 +276,30 @@ impl Config {
                 128,
             )?
             .max(1),
+            ssh_max_unauthenticated_per_address: count(
+                "LABFORGE_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS",
+                file.ssh_max_unauthenticated_per_address,
+                100,
+            )?
+            .max(1),
+            http_max_connections: count(
+                "LABFORGE_HTTP_MAX_CONNECTIONS",
+                file.http_max_connections,
+                2048,
+            )?
+            .max(1),
+            http_max_connections_per_address: count(
+                "LABFORGE_HTTP_MAX_CONNECTIONS_PER_ADDRESS",
+                file.http_max_connections_per_address,
+                128,
+            )?
+            .max(1),
+            http_header_timeout: secs(
+                "LABFORGE_HTTP_HEADER_TIMEOUT_SECS",
+                file.http_header_timeout_secs,
+                15,
+            )?
+            .max(Duration::from_secs(1)),
             ssh_auth_timeout: secs(
                 "LABFORGE_SSH_AUTH_TIMEOUT_SECS",
                 file.ssh_auth_timeout_secs,
@@ -542,5 +579,24 @@ mod tests {
     #[test]
     fn bad_base_url_is_refused() {
         assert!(load("", &[("LABFORGE_BASE_URL", "git.lab")]).is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// Any file text and any value of any variable: a config or an error, never a panic.
+        #[test]
+        fn any_file_and_environment_load_or_fail_cleanly(
+            file in "\\PC{0,80}|[a-z_]{1,12} = (\"[ -~]{0,12}\"|[0-9]{1,25}|true)",
+            key in proptest::sample::select(vec![
+                "LABFORGE_HTTP_ADDR", "LABFORGE_SSH_ADDR", "LABFORGE_BASE_URL",
+                "LABFORGE_HTTP_MAX_CONNECTIONS", "LABFORGE_HTTP_HEADER_TIMEOUT_SECS",
+                "LABFORGE_SSH_AUTH_TIMEOUT_SECS", "LABFORGE_WEBHOOK_ALLOWED_HOSTS",
+                "LABFORGE_PUSH_TO_CREATE", "LABFORGE_MAX_UPLOAD_PACKS",
+            ]),
+            value in "\\PC{0,30}|[0-9]{1,25}",
+        ) {
+            let _ = load(&file, &[(key, value.as_str())]);
+        }
     }
 }

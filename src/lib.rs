@@ -8,7 +8,10 @@ pub mod child_body;
 pub mod config;
 pub mod data_lock;
 pub mod domain;
+#[cfg(test)]
+mod fuzz;
 pub mod git;
+pub mod memory;
 pub mod model;
 pub mod ops;
 pub mod postgres;

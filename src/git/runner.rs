@@ -263,6 +263,23 @@ impl GitRunner {
         Ok(GitChild::new(child, self.deadline()))
     }
 
+    /// `git cat-file blob ID`: the blob's bytes on stdout, streamed (gix reads an object whole
+    /// into memory; git streams a large blob from its pack).
+    pub fn spawn_cat_blob(&self, dir: &RepoDir, blob: &str) -> std::io::Result<GitChild> {
+        if !is_object_id(blob) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("not an object id: {blob}"),
+            ));
+        }
+        let mut cmd = self.base_command();
+        cmd.args(["cat-file", "blob", "--end-of-options", blob])
+            .env("GIT_DIR", dir.path())
+            .current_dir(dir.path());
+        let child = cmd.spawn()?;
+        Ok(GitChild::new(child, self.deadline()))
+    }
+
     /// Runs a fixed maintenance command (`args` are ours, never a client's) in `dir`.
     pub async fn run_in(&self, dir: &RepoDir, args: &[&str]) -> anyhow::Result<()> {
         let mut cmd = self.base_command();

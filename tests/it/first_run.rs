@@ -173,8 +173,10 @@ fn write_script(path: &Path, body: &str) {
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 }
 
-/// The README's shell examples, in order, with the documented ports replaced by the test's.
-/// The two commands for developers (cargo) and the containers (docker) are not first steps.
+/// The README's shell examples (` ```sh ` blocks), in order, with the documented ports replaced
+/// by the test's. The two commands for developers (cargo) and the containers (docker) are not
+/// first steps; system set-up on the host (copying files into /etc) is fenced ` ```shell ` and
+/// shown, not run.
 fn readme_blocks(http: u16, ssh: u16) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;

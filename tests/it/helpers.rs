@@ -45,6 +45,19 @@ pub(crate) async fn fresh_database() -> PgConnectOptions {
     cluster.connect_options(&name)
 }
 
+/// A fresh database in the shared test cluster, as a `DATABASE_URL` for the real binary.
+pub async fn fresh_database_url() -> String {
+    let options = fresh_database().await;
+    let cluster = tokio::task::spawn_blocking(cluster)
+        .await
+        .expect("cluster thread");
+    format!(
+        "postgres://labforge@localhost/{}?host={}",
+        options.get_database().expect("a database name"),
+        cluster.socket_dir().display()
+    )
+}
+
 pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).expect("random");

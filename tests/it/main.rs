@@ -3,6 +3,7 @@
 mod api;
 mod api_writes;
 mod backup;
+mod bounds;
 mod browser;
 mod cli;
 mod database_outage;

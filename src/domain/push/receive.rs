@@ -196,15 +196,30 @@ impl Forge {
         }
     }
 
-    /// At start: pushes received but not applied to issues (the server stopped in between).
-    pub async fn replay_issue_refs(&self) -> Result<usize> {
+    /// At start: pushes received but not applied to issues (the server stopped in between),
+    /// each within `budget`; one that runs out of time is marked and not tried again.
+    pub async fn replay_issue_refs(&self, budget: std::time::Duration) -> Result<usize> {
         let pending = self.db.pushes_without_issue_refs().await?;
         for id in &pending {
-            let Some(event) = self.db.push_event(*id).await? else {
-                continue;
+            let replay = async {
+                let Some(event) = self.db.push_event(*id).await? else {
+                    return Ok(());
+                };
+                if let Some(repo) = self.repo_by_id(event.repo_id).await? {
+                    self.apply_issue_refs(&repo, &event).await;
+                }
+                Ok::<(), Error>(())
             };
-            if let Some(repo) = self.repo_by_id(event.repo_id).await? {
-                self.apply_issue_refs(&repo, &event).await;
+            match tokio::time::timeout(budget, replay).await {
+                Ok(result) => result?,
+                Err(_) => {
+                    let reason = format!(
+                        "applying issue references took longer than {} s",
+                        budget.as_secs()
+                    );
+                    tracing::warn!(push = id, reason, "gave up on a push's issue references");
+                    self.db.fail_issue_refs(*id, &reason).await?;
+                }
             }
         }
         Ok(pending.len())
