@@ -143,8 +143,11 @@ impl Served {
             &format!("{PW}\n"),
         )
         .await;
-        self.admin(&["repo", "create", &format!("alice/{name}")], "")
-            .await;
+        self.admin(
+            &["repo", "create", &format!("alice/{name}"), "--public"],
+            "",
+        )
+        .await;
         self.admin(&["token", "create", "alice", "--title", "t"], "")
             .await
             .trim()
@@ -210,7 +213,8 @@ impl Watch {
                 failures: 0,
                 peak_rss_mib: 0,
             };
-            while !flag.load(Ordering::SeqCst) {
+            // At least one sample, even when the watched work ends before this task first runs.
+            loop {
                 let started = Instant::now();
                 let res = client
                     .get(format!("http://127.0.0.1:{port}/healthz"))
@@ -222,6 +226,9 @@ impl Watch {
                     report.failures += 1;
                 }
                 report.peak_rss_mib = report.peak_rss_mib.max(rss_mib(pid));
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             report
