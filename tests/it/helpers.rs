@@ -38,11 +38,59 @@ pub(crate) async fn fresh_database() -> PgConnectOptions {
     labforge::postgres::wait_ready(&server)
         .await
         .expect("test cluster ready");
-    let name = format!("t_{}", random_hex(8));
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    SWEPT
+        .get_or_init(|| drop_stale_databases(server.clone()))
+        .await;
+    let name = format!("t_{}_{}", unix_secs(), random_hex(8));
     labforge::storage::ensure_database(server, &name)
         .await
         .expect("create test database");
     cluster.connect_options(&name)
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs()
+}
+
+/// Each test makes a database (`t_SECS_HEX`) and leaves it for a look after a failure; without
+/// a sweep the shared cluster grows by ~9 MB a test, run after run, until the disk is full. Once
+/// per test process, databases older than three hours are dropped: no test lasts that long, so
+/// another test process running beside this one keeps its databases.
+async fn drop_stale_databases(server: PgConnectOptions) {
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::PgConnection::connect_with(&server.database("postgres"))
+        .await
+        .expect("the test cluster accepts connections");
+    let names: Vec<String> =
+        sqlx::query("SELECT datname::text FROM pg_database WHERE datname LIKE 't\\_%'")
+            .fetch_all(&mut conn)
+            .await
+            .expect("list test databases")
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+    let cutoff = unix_secs().saturating_sub(3 * 3600);
+    for name in names {
+        let created = name
+            .strip_prefix("t_")
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|secs| secs.parse::<u64>().ok());
+        if created.is_some_and(|secs| secs < cutoff) {
+            // Names are ours (t_DIGITS_HEX); a failed drop (a test still connected) waits for
+            // the next sweep.
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                name.replace('"', "\"\"")
+            )))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+    let _ = conn.close().await;
 }
 
 /// A fresh database in the shared test cluster, as a `DATABASE_URL` for the real binary.
