@@ -8,6 +8,7 @@ pub mod config;
 pub mod data_lock;
 pub mod domain;
 pub mod git;
+pub mod job;
 pub mod model;
 pub mod postgres;
 pub mod startup;

@@ -172,7 +172,7 @@ impl Reader {
 
     /// Collects (path, old blob, new blob) for every file that differs, recursing only into
     /// folders whose ids differ.
-    fn compare_trees(
+    pub(super) fn compare_trees(
         &self,
         old: Option<ObjectId>,
         new: Option<ObjectId>,

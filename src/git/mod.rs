@@ -8,6 +8,7 @@ mod hooks;
 mod last_commit;
 mod prefetch;
 mod push_commits;
+pub mod pushed;
 pub mod read;
 pub mod runner;
 pub mod upkeep;

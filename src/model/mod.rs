@@ -5,13 +5,15 @@ pub mod allow_list;
 pub mod issue;
 pub mod names;
 pub mod push;
+pub mod status;
 pub mod webhook;
 
 pub use access::{RepoAccess, SiteRole, TokenScope};
 pub use allow_list::HostAllowList;
 pub use issue::{Comment, Issue, IssueId, Label, TimelineEvent};
-pub use names::{DeployName, Email, NameError, RepoName, RepoPath, TreePath, Username};
+pub use names::{CheckName, DeployName, Email, NameError, RepoName, RepoPath, TreePath, Username};
 pub use push::{PushEvent, RefUpdate, ZERO_ID, is_object_id};
+pub use status::{CommitState, StatusContext};
 pub use webhook::{ContentType, DeliveryState, Webhook, WebhookEventKind};
 
 pub type UserId = i64;

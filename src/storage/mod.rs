@@ -1,6 +1,7 @@
 //! All SQL lives in this room, one file per table group, checked at compile time by
 //! `sqlx::query!` against the offline data in `.sqlx/`.
 
+mod checks;
 mod comments;
 mod deploys;
 mod issues;
@@ -10,12 +11,14 @@ mod protection;
 mod pushes;
 mod repos;
 mod sessions;
+mod statuses;
 mod tokens;
 mod tx;
 mod users;
 mod webhook_deliveries;
 mod webhooks;
 
+pub use checks::{CheckLogRow, CheckRunRow, NewCheckRun};
 pub use comments::NewEvent;
 pub use deploys::{DeployLogRow, DeployRunRow, NewDeployRun};
 pub use issues::{IssueFilter, NewIssue};
@@ -24,6 +27,7 @@ pub use protection::ProtectedBranchRow;
 pub use pushes::{NewPush, PendingPushRow};
 pub use repos::{CollaboratorRow, NewRepo, PendingRepo, RepoRow};
 pub use sessions::SessionRow;
+pub use statuses::{NewStatus, StatusRow};
 pub use tokens::{NewToken, TokenListRow, TokenRow};
 pub use tx::Tx;
 pub use users::{NewUser, UserRow};

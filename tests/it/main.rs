@@ -3,6 +3,8 @@
 mod api;
 mod api_writes;
 mod browser;
+mod check_options;
+mod checks;
 mod cli;
 mod database_outage;
 mod deploy_crash;

@@ -4,6 +4,7 @@
 //! So identity never comes from anything a client or a repository controls, and a push that did
 //! not come through a running server has no ticket and is refused.
 
+mod checks;
 mod policy;
 mod receive;
 mod settle;
@@ -14,8 +15,10 @@ use std::sync::{Arc, Mutex};
 
 use crate::model::{Actor, Repo};
 
+pub use checks::CheckState;
 pub use policy::{BranchRule, parse_branch_pattern};
 pub use receive::Say;
+use receive::say;
 
 /// The socket hooks call and the secret they must show; the secret changes at every start.
 pub struct HookGate {

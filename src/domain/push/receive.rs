@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::PushContext;
+use super::checks::{PushFlags, say_plan};
 use crate::domain::{Error, Forge, Result};
 use crate::model::{PushEvent, RefUpdate, Repo};
 use crate::storage::{NewPush, Tx};
@@ -11,7 +12,7 @@ use crate::storage::{NewPush, Tx};
 /// Lines for the pusher; the hook prints them and git shows them as `remote:` lines.
 pub type Say = tokio::sync::mpsc::Sender<String>;
 
-async fn say(to: &Say, line: impl Into<String>) {
+pub(super) async fn say(to: &Say, line: impl Into<String>) {
     // The pusher may have gone; the push goes on without an audience.
     let _ = to.send(line.into()).await;
 }
@@ -31,19 +32,36 @@ impl Forge {
             say(to, "labforge: this push has no valid ticket (did the server restart?); nothing was changed").await;
             return Ok(false);
         };
+        let flags = PushFlags::parse(push_options);
         let repo = &ctx.repo;
         let rules = self.branch_rules(repo).await?;
-        let mut refused = false;
+        let mut refusals = Vec::new();
         for update in updates {
             if let Some(why) = self
                 .refusal(repo, &rules, &ctx.actor, update, quarantine)
                 .await?
             {
-                say(to, format!("labforge: refusing {why}")).await;
-                refused = true;
+                refusals.push(format!("refusing {why}"));
             }
         }
-        if refused {
+        // A push the rules refuse anyway is not checked, unless a dry run asks for everything.
+        if refusals.is_empty() || flags.dry_run {
+            let review = self
+                .review_push(&ctx, &rules, updates, flags, quarantine, to)
+                .await?;
+            refusals.extend(review.refusals);
+            if flags.dry_run {
+                for why in &refusals {
+                    say(to, format!("labforge: {why}")).await;
+                }
+                say_plan(&review.prepared, !refusals.is_empty(), to).await;
+                return Ok(false);
+            }
+        }
+        if !refusals.is_empty() {
+            for why in &refusals {
+                say(to, format!("labforge: {why}")).await;
+            }
             say(to, "labforge: nothing was changed").await;
             return Ok(false);
         }
@@ -56,6 +74,7 @@ impl Forge {
                 nonce,
                 push_options,
                 refs: updates,
+                checks_skipped: flags.skip_checks,
             })
             .await?;
         self.hooks.set_pending(nonce, id);

@@ -62,6 +62,7 @@ pub(super) async fn record_push(app: &TestApp, refs: &[RefUpdate]) -> usize {
             nonce: &random_hex(8),
             push_options: &[],
             refs,
+            checks_skipped: false,
         })
         .await
         .unwrap();
