@@ -7,6 +7,7 @@ mod body;
 mod error;
 mod hooks;
 mod issues;
+mod statuses;
 
 use std::sync::Arc;
 
@@ -38,6 +39,7 @@ where
         .route("/user", get(show_current_user))
         .merge(hooks::router())
         .merge(issues::router())
+        .merge(statuses::router())
         .fallback(|| async { ApiError::NotFound })
 }
 

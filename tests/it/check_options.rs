@@ -257,7 +257,33 @@ async fn required_checks_run_whatever_their_paths_and_must_be_configured() {
     let repo = dns(&app).await;
     let name = |n: &str| CheckName::parse(n).unwrap();
 
-    // docs only runs on docs/**; required on main, it runs on a README change too.
+    // docs only runs on docs/**; required on main (set on the settings page), it runs on a
+    // README change too.
+    use crate::web_auth::{hidden, page, post, session};
+    let alice = session(&app, "alice", PW).await;
+    let (_, settings) = page(&app, &alice, "/alice/dns/settings").await;
+    let csrf = hidden(&settings, "csrf");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("pattern", "main"),
+        ("required_checks", "docs"),
+    ];
+    let (status, body) = post(&app, &alice, "/alice/dns/settings/branches", &form).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("requires docs"), "{body}");
+    let bad = [
+        ("csrf", csrf.as_str()),
+        ("pattern", "main"),
+        ("required_checks", "../x"),
+    ];
+    let (_, body) = post(&app, &alice, "/alice/dns/settings/branches", &bad).await;
+    assert!(body.contains("a check name may only contain"), "{body}");
+    let rules = app.forge.branch_rules(&repo).await.unwrap();
+    assert_eq!(
+        rules[0].required_checks,
+        ["docs"],
+        "the bad form changed nothing"
+    );
     app.forge
         .protect_branch_requiring(&repo, "main", false, &[name("docs")])
         .await

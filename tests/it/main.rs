@@ -21,6 +21,7 @@ mod issues;
 mod issues_api;
 mod operator;
 mod ssh;
+mod status_pages;
 mod web;
 mod web_assets;
 mod web_auth;

@@ -140,6 +140,7 @@ impl Forge {
         tx.commit().await?;
         self.deploys.wake();
         self.webhook_wakeup();
+        self.record_queued_statuses(&runs).await;
         if let Err(e) = self.after_push(repo).await {
             tracing::warn!(error = %e, repo = %repo.full_name(), "after-push bookkeeping failed");
         }

@@ -6,6 +6,7 @@
 mod api;
 mod delivery;
 mod pages;
+mod status;
 
 use std::path::{Path, PathBuf};
 
