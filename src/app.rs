@@ -227,9 +227,10 @@ impl App {
         if let Some(cluster) = &services.cluster {
             services.serve_lock = Some(cluster.hold_for_serve()?);
         }
+        // The sandbox first: the report says whether checks run in it.
+        services.forge.checks.start(sandbox_for(&config));
         crate::startup::report(&services.forge, &config, &database_text).await?;
         let forge = Arc::clone(&services.forge);
-        forge.checks.start(sandbox_for(&config));
         prepare_repositories(&forge).await?;
         crate::worker::deploys::recover(&forge).await?;
         let settled = forge.settle_pending_pushes().await?;

@@ -4,6 +4,7 @@ mod api;
 mod api_writes;
 mod browser;
 mod check_options;
+mod check_scripts;
 mod checks;
 mod cli;
 mod database_outage;

@@ -24,9 +24,15 @@ const MAX_LINES: usize = 5_000;
 const MAX_BYTES: usize = 512 * 1024;
 const MAX_LINE: usize = 4096;
 
-/// Where the tree and the changed-paths list are inside the sandbox.
+/// A check's PATH: the system's, sbin folders included (nginx, named-checkconf live there).
+const CHECK_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Where the tree, the changed-paths list and the `run` file are inside the sandbox. The `run`
+/// file gets a folder of its own: at its host path it could fall under the read-only tree
+/// (a config kept in /work/...) where bwrap cannot make the mount point.
 const INSIDE_TREE: &str = "/work";
 const INSIDE_CHANGED: &str = "/labforge/changed-files";
+const INSIDE_RUN: &str = "/labforge/run";
 
 /// How a check ended.
 #[derive(Debug, Clone)]
@@ -194,6 +200,7 @@ impl Forge {
     ) -> anyhow::Result<Spec> {
         let u = &p.update;
         let mut env = vec![
+            ("PATH".to_owned(), CHECK_PATH.to_owned()),
             ("LABFORGE_REPO".to_owned(), ctx.repo.full_name()),
             ("LABFORGE_REF".to_owned(), u.name.clone()),
             ("LABFORGE_OLD".to_owned(), u.old.clone()),
@@ -205,6 +212,7 @@ impl Forge {
                 u8::from(flags.dry_run).to_string(),
             ),
         ];
+        let mut program = check.run.clone();
         let (workdir, jail) = match (self.checks.sandbox.get(), sandboxed) {
             (Some(sandbox), true) => {
                 let mut binds = vec![
@@ -212,7 +220,12 @@ impl Forge {
                     (p.changed_file.clone(), PathBuf::from(INSIDE_CHANGED)),
                 ];
                 if !check.run.starts_with("/usr/") {
-                    binds.push((check.run.clone(), check.run.clone()));
+                    let name = check
+                        .run
+                        .file_name()
+                        .unwrap_or(check.name.as_str().as_ref());
+                    program = PathBuf::from(INSIDE_RUN).join(name);
+                    binds.push((check.run.clone(), program.clone()));
                 }
                 env.push(("LABFORGE_CHANGED_FILES".into(), INSIDE_CHANGED.into()));
                 env.push(("HOME".into(), "/tmp".into()));
@@ -239,7 +252,7 @@ impl Forge {
             "pusher": {"login": ctx.actor.user.name},
         });
         Ok(Spec {
-            program: check.run.clone(),
+            program,
             args: check.args.clone(),
             workdir,
             env,
