@@ -26,6 +26,7 @@ use crate::git::{GitRunner, RepoStore, Upkeep};
 use crate::postgres::{ClusterOptions, ManagedCluster};
 use crate::storage::{self, Db};
 use crate::transport::http_git::GitHttpState;
+use crate::transport::http_server::HttpLimits;
 use crate::transport::ssh::SshServer;
 use crate::web::WebState;
 
@@ -69,6 +70,50 @@ pub struct Services {
     cluster: Option<Arc<ManagedCluster>>,
     /// Held by `serve`: tells admin commands the cluster is in use.
     serve_lock: Option<std::fs::File>,
+    /// How `pg_dump` reaches the same database (backups).
+    pub database: crate::backup::PgTarget,
+}
+
+/// The database to use: `database` when given, else `DATABASE_URL`, else the managed cluster
+/// (started, or found running) with its database created. Not migrated: `restore` and
+/// `migrate --status` need it as it is.
+pub async fn open_database(
+    config: &Config,
+    database: Option<PgConnectOptions>,
+) -> anyhow::Result<(PgConnectOptions, Option<ManagedCluster>)> {
+    Ok(match (database, &config.database_url) {
+        (Some(options), _) => (options, None),
+        (None, Some(url)) => {
+            let options =
+                PgConnectOptions::from_str(url.expose()).context("parsing DATABASE_URL")?;
+            (options, None)
+        }
+        (None, None) => {
+            let root = config.data_dir.join("pg");
+            let cluster = tokio::task::spawn_blocking(move || {
+                ManagedCluster::ensure_started(&root, ClusterOptions::default())
+            })
+            .await??;
+            let server = cluster.connect_options("postgres");
+            crate::postgres::wait_ready(&server).await?;
+            storage::ensure_database(server, crate::postgres::DATABASE).await?;
+            (
+                cluster.connect_options(crate::postgres::DATABASE),
+                Some(cluster),
+            )
+        }
+    })
+}
+
+/// Stops a managed cluster an admin-style command started, unless `serve` uses it.
+pub async fn release_cluster(cluster: Option<ManagedCluster>) -> anyhow::Result<()> {
+    if let Some(cluster) = cluster
+        && cluster.started_here
+        && !cluster.serve_is_using()
+    {
+        tokio::task::spawn_blocking(move || cluster.stop()).await??;
+    }
+    Ok(())
 }
 
 impl Services {
@@ -82,28 +127,8 @@ impl Services {
         config: &Config,
         database: Option<PgConnectOptions>,
     ) -> anyhow::Result<Self> {
-        let (options, cluster) = match (database, &config.database_url) {
-            (Some(options), _) => (options, None),
-            (None, Some(url)) => {
-                let options =
-                    PgConnectOptions::from_str(url.expose()).context("parsing DATABASE_URL")?;
-                (options, None)
-            }
-            (None, None) => {
-                let root = config.data_dir.join("pg");
-                let cluster = tokio::task::spawn_blocking(move || {
-                    ManagedCluster::ensure_started(&root, ClusterOptions::default())
-                })
-                .await??;
-                let server = cluster.connect_options("postgres");
-                crate::postgres::wait_ready(&server).await?;
-                storage::ensure_database(server, crate::postgres::DATABASE).await?;
-                (
-                    cluster.connect_options(crate::postgres::DATABASE),
-                    Some(Arc::new(cluster)),
-                )
-            }
-        };
+        let (options, cluster) = open_database(config, database).await?;
+        let cluster = cluster.map(Arc::new);
         match Self::open_on(config, options, cluster.clone()).await {
             Ok(services) => Ok(services),
             Err(e) => {
@@ -121,6 +146,7 @@ impl Services {
         options: PgConnectOptions,
         cluster: Option<Arc<ManagedCluster>>,
     ) -> anyhow::Result<Self> {
+        let target = crate::backup::PgTarget::new(options.clone(), config.database_url.as_ref());
         let db = Db::connect(options)
             .await
             .context("connecting to PostgreSQL")?;
@@ -142,6 +168,7 @@ impl Services {
             upkeep,
             push_to_create: config.push_to_create,
             upload_slots: Arc::new(Semaphore::new(config.max_upload_packs)),
+            download_slots: Arc::new(Semaphore::new(crate::domain::MAX_DOWNLOADS)),
             reads: Arc::default(),
             logins: Default::default(),
             hooks: Arc::new(HookGate::new(
@@ -161,11 +188,13 @@ impl Services {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
             webhooks: crate::domain::webhooks::WebhookService::new(Arc::new(config.clone())),
+            backup_status: Arc::default(),
         };
         Ok(Self {
             forge: Arc::new(forge),
             cluster,
             serve_lock: None,
+            database: target,
         })
     }
 
@@ -233,11 +262,7 @@ impl App {
         let forge = Arc::clone(&services.forge);
         prepare_repositories(&forge).await?;
         crate::worker::deploys::recover(&forge).await?;
-        let settled = forge.settle_pending_pushes().await?;
-        if settled > 0 {
-            tracing::info!(settled, "settled pushes left pending by the last run");
-        }
-        forge.replay_issue_refs().await?;
+        crate::transport::http_server::raise_open_file_limit();
         let hook_socket = crate::transport::hook_rpc::bind(&forge.hooks.socket)?;
         let listener = TcpListener::bind(config.http_addr)
             .await
@@ -332,7 +357,19 @@ impl App {
                 Err(e) => tracing::warn!(error = %e, "listing repositories to warm their pages"),
             }
         });
+        crate::memory::give_back_freed_memory();
         let stop = CancellationToken::new();
+        // Pushes the last run left half-done are settled in the background, each with its own
+        // budget: the server answers meanwhile, and one bad event cannot hold the start. A stop
+        // meanwhile drops the event in hand (its transaction rolls back; the next start has it).
+        let forge = Arc::clone(&self.services.forge);
+        let stopping = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = forge.recover_pushes() => {}
+                () = stopping.cancelled() => {}
+            }
+        });
         let trigger = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -356,22 +393,16 @@ impl App {
             .cluster()
             .map(|cluster| tokio::spawn(crate::postgres::supervise(cluster, supervising.clone())));
         let grace = self.config.shutdown_grace;
-        // Without TCP_NODELAY a response written in pieces (headers, then git's output) waits
-        // for the client's delayed ACK, about 40 ms each time.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "setting TCP_NODELAY failed");
-            }
-        });
-        let http = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let limits = HttpLimits {
+            max_connections: self.config.http_max_connections,
+            max_connections_per_address: self.config.http_max_connections_per_address,
+            header_timeout: self.config.http_header_timeout,
+        };
+        let http =
+            crate::transport::http_server::serve(self.listener, self.router, limits, stop.clone());
         let http = async {
             tokio::select! {
-                result = http => result.context("HTTP server failed"),
+                () = http => Ok::<(), anyhow::Error>(()),
                 () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
                     tracing::warn!(?grace, "HTTP requests still running after the grace period; stopping anyway");
                     Ok(())
@@ -382,6 +413,20 @@ impl App {
             .ssh
             .run_until_stopped(stop.clone().cancelled_owned(), grace);
         let webhooks = crate::worker::webhooks::run(Arc::clone(&self.services.forge), stop.clone());
+        tokio::spawn(crate::worker::mirrors::run(
+            Arc::clone(&self.services.forge),
+            stop.clone(),
+        ));
+        if let Some(backup) = self.config.backup.clone() {
+            let job = crate::backup::schedule::Scheduled {
+                forge: Arc::clone(&self.services.forge),
+                pg: self.services.database.clone(),
+                data_dir: self.config.data_dir.clone(),
+                status: Arc::clone(&self.services.forge.backup_status),
+                config: backup,
+            };
+            tokio::spawn(crate::backup::schedule::run(job, stop.clone()));
+        }
         let (http_result, (), ()) = tokio::join!(http, ssh, webhooks);
         after_transports.cancel();
         let _ = tokio::join!(hooks, deploys);
@@ -431,6 +476,9 @@ async fn prepare_repositories(forge: &Arc<Forge>) -> anyhow::Result<()> {
             if dir.install_hook_shims(&program)? {
                 rewritten += 1;
             }
+            // No push can be running yet: a quarantine folder is what a killed receive-pack
+            // left behind.
+            dir.remove_quarantine_folders();
         }
         if rewritten > 0 {
             tracing::info!(rewritten, "installed git hook shims");

@@ -3,13 +3,18 @@
 pub mod admin;
 pub mod api;
 pub mod app;
+pub mod backup;
 pub mod child_body;
 pub mod config;
 pub mod data_lock;
 pub mod domain;
+#[cfg(test)]
+mod fuzz;
 pub mod git;
 pub mod job;
+pub mod memory;
 pub mod model;
+pub mod ops;
 pub mod postgres;
 pub mod startup;
 pub mod storage;

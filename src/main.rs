@@ -24,7 +24,22 @@ enum Command {
     #[command(after_help = SERVE_ENVIRONMENT)]
     Serve,
     /// Run database migrations and exit.
-    Migrate,
+    Migrate {
+        /// List applied and pending migrations instead; apply none.
+        #[arg(long)]
+        status: bool,
+    },
+    /// Write a backup to DEST (.tar, .tar.zst, or - for standard output), online while serve
+    /// runs; with --verify, check the backup SRC instead.
+    Backup {
+        /// DEST, or with --verify the backup to check.
+        path: String,
+        /// Check a backup (manifest, checksums, git bundle verify) without restoring it.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Restore a backup into an empty data folder (and an empty database).
+    Restore { src: PathBuf },
     /// Operator commands: users, keys, tokens, repositories, collaborators.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -91,7 +106,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .run_until_stopped(shutdown_signal())
                 .await
         }
-        Command::Migrate => Services::open(&config).await?.close(false).await,
+        Command::Migrate { status: false } => Services::open(&config).await?.close(false).await,
+        Command::Migrate { status: true } => labforge::ops::migrate_status(&config).await,
+        Command::Backup {
+            path,
+            verify: false,
+        } => labforge::ops::backup(&config, &path).await,
+        Command::Backup { path, verify: true } => {
+            labforge::ops::verify(&config, std::path::Path::new(&path)).await
+        }
+        Command::Restore { src } => labforge::ops::restore(&config, &src).await,
         Command::Admin(command) => labforge::admin::run(&config, command).await,
         Command::Hook { .. } => unreachable!("hooks return before the runtime starts"),
     }

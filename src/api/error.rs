@@ -14,6 +14,7 @@ pub enum ApiError {
     Invalid(String),
     Conflict(String),
     Unavailable,
+    Throttled(std::time::Duration),
     Internal(anyhow::Error),
 }
 
@@ -26,6 +27,7 @@ impl From<Error> for ApiError {
             Error::InvalidInput(why) => ApiError::Invalid(why),
             Error::Conflict(why) => ApiError::Conflict(why),
             Error::Unavailable => ApiError::Unavailable,
+            Error::Throttled(wait) => ApiError::Throttled(wait),
             Error::Internal(e) => ApiError::Internal(e),
         }
     }
@@ -48,11 +50,22 @@ impl IntoResponse for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the database is not answering; try again in a moment",
             ),
+            ApiError::Throttled(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed attempts; try again later",
+            ),
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "api: internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error")
             }
         };
-        (status, Json(Message { message })).into_response()
+        let mut res = (status, Json(Message { message })).into_response();
+        if let ApiError::Throttled(wait) = &self {
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(wait.as_secs().max(1)),
+            );
+        }
+        res
     }
 }

@@ -122,7 +122,8 @@ fn parse_content_type(s: Option<&str>) -> Result<Option<ContentType>, ApiError> 
     s.map(|s| s.parse().map_err(ApiError::Invalid)).transpose()
 }
 
-async fn admin_repo(
+/// The repository, for its admins only (hooks and push mirrors).
+pub(super) async fn admin_repo(
     st: &ApiState,
     actor: &Actor,
     owner: &str,

@@ -7,6 +7,7 @@ mod body;
 mod error;
 mod hooks;
 mod issues;
+mod mirrors;
 mod statuses;
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ where
         .merge(hooks::router())
         .merge(issues::router())
         .merge(statuses::router())
+        .merge(mirrors::router())
         .fallback(|| async { ApiError::NotFound })
 }
 

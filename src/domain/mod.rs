@@ -7,6 +7,7 @@ pub mod check_runs;
 mod credentials;
 pub mod deploys;
 pub mod issues;
+pub mod mirrors;
 mod password_check;
 pub mod push;
 mod repo_settings;
@@ -14,6 +15,7 @@ mod repos;
 mod sessions;
 mod ssh_key;
 pub mod statuses;
+mod throttle;
 mod user_admin;
 pub mod webhooks;
 
@@ -24,12 +26,14 @@ use crate::model::NameError;
 use crate::storage::{Db, StorageError};
 
 pub use authorize::effective_access;
+pub use browse::MAX_DOWNLOADS;
 pub use credentials::{NewTokenSecret, fill_random, hex, random_hex};
 pub use issues::{IssueAccess, IssueChange, IssueList, IssueQuery, IssueState, PushedRefs};
 pub use password_check::PasswordCheck;
 pub use repo_settings::Collaborator;
-pub use sessions::{LoginThrottle, NewSession, Session};
+pub use sessions::{NewSession, Session};
 pub use ssh_key::PublicKey;
+pub use throttle::AuthThrottle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -51,6 +55,9 @@ pub enum Error {
     Unavailable,
     #[error("{0}")]
     Conflict(String),
+    /// Too many failed password checks from this caller; try again after the duration.
+    #[error("too many failed attempts; try again in {} s", .0.as_secs())]
+    Throttled(std::time::Duration),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -118,16 +125,21 @@ pub struct Forge {
     /// Bounds concurrent upload-packs over every transport (pack generation is the CPU-heavy
     /// part of a clone); more requests queue for a slot rather than fail.
     pub upload_slots: Arc<tokio::sync::Semaphore>,
+    /// Bounds streamed downloads (large raw files, archives): each is a git process.
+    pub download_slots: Arc<tokio::sync::Semaphore>,
     pub passwords: PasswordCheck,
     /// Cached gix handles and tree-page answers for the web pages.
     pub reads: Arc<crate::git::read::ReadCache>,
-    pub logins: LoginThrottle,
+    /// Failed password checks, for the one throttle every transport shares.
+    pub logins: AuthThrottle,
     /// The unix socket and secret git hooks use, and the tickets of running receive-packs.
     pub hooks: Arc<push::HookGate>,
     pub deploys: Arc<deploys::DeployState>,
     /// `[[check]]`s, the sandbox they run in, and the folder pushed trees are written to.
     pub checks: Arc<push::CheckState>,
     pub webhooks: webhooks::WebhookService,
+    /// The scheduled backups' last outcome, for `/healthz?verbose`.
+    pub backup_status: Arc<std::sync::Mutex<crate::model::BackupStatus>>,
 }
 
 /// Runs CPU-heavy or blocking work (argon2, gix) off the async threads, keeping the span.

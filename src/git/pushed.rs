@@ -13,13 +13,20 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
 
+use super::diff::WalkLimits;
 use super::read::{ReadCache, Reader};
 use super::{GitError, RepoDir};
 use crate::model::{RefUpdate, is_object_id};
+
+/// Tree entries and time the changed-paths walk of one ref update may take; past either the
+/// list is cut, and the update counts as touching every path.
+const CHANGED_WALK_ENTRIES: usize = 1_000_000;
+const CHANGED_WALK_TIME: Duration = Duration::from_secs(10);
 
 impl RepoDir {
     /// `quarantine` (from `GIT_QUARANTINE_PATH`, so from a hook's environment) if it is this
@@ -187,7 +194,9 @@ impl Reader {
     }
 
     /// The paths that differ between the update's old and new trees (all of the new one for a
-    /// created ref, none for a deletion), sorted, at most `limit` (and whether there were more).
+    /// created ref, none for a deletion), sorted, at most `limit`, and whether the list is cut:
+    /// there were more, or the walk read `CHANGED_WALK_ENTRIES` tree entries or ran past
+    /// `CHANGED_WALK_TIME` first (a caller then assumes any path may have changed).
     pub fn changed_in_update(
         &self,
         update: &RefUpdate,
@@ -203,13 +212,13 @@ impl Reader {
             (true, None) => None,
         };
         let new = self.tree_of(&update.new)?;
-        let mut changes = Vec::new();
-        self.compare_trees(old, Some(new), "", &mut changes)?;
-        let mut paths: Vec<String> = changes.into_iter().map(|(path, _, _)| path).collect();
-        paths.sort();
-        let more = paths.len() > limit;
-        paths.truncate(limit);
-        Ok((paths, more))
+        let limits = WalkLimits {
+            max_paths: limit,
+            max_entries: CHANGED_WALK_ENTRIES,
+        };
+        let changes = self.changed_between(old, new, limits, Instant::now() + CHANGED_WALK_TIME)?;
+        let paths = changes.files.into_iter().map(|(path, _, _)| path).collect();
+        Ok((paths, changes.cut))
     }
 
     /// The tree a commit (or a tag of one, or a tree) names.

@@ -1,6 +1,7 @@
 //! All SQL lives in this room, one file per table group, checked at compile time by
 //! `sqlx::query!` against the offline data in `.sqlx/`.
 
+mod backup;
 mod checks;
 mod comments;
 mod deploys;
@@ -8,6 +9,8 @@ mod issues;
 mod keys;
 mod labels;
 mod protection;
+mod pull_mirrors;
+mod push_mirrors;
 mod pushes;
 mod repos;
 mod sessions;
@@ -18,12 +21,15 @@ mod users;
 mod webhook_deliveries;
 mod webhooks;
 
+pub use backup::{BackupRepoRow, MIGRATOR, MigrationState, SnapshotTx, newest_known_migration};
 pub use checks::{CheckLogRow, CheckRunRow, NewCheckRun};
 pub use comments::NewEvent;
 pub use deploys::{DeployLogRow, DeployRunRow, NewDeployRun};
 pub use issues::{IssueFilter, NewIssue};
 pub use keys::{KeyRow, NewKey};
 pub use protection::ProtectedBranchRow;
+pub use pull_mirrors::{ClaimedPullRow, PullMirrorRow};
+pub use push_mirrors::{ClaimedMirrorRow, NewPushMirror, PushMirrorRow};
 pub use pushes::{NewPush, PendingPushRow};
 pub use repos::{CollaboratorRow, NewRepo, PendingRepo, RepoRow};
 pub use sessions::SessionRow;
@@ -78,7 +84,7 @@ impl Db {
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        sqlx::migrate!("./migrations").run(&self.pool).await?;
+        MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
 

@@ -12,6 +12,8 @@ pub enum WebError {
     BadRequest(String),
     Forbidden(String),
     Unavailable,
+    /// Too many failed password checks: 429 with `Retry-After`.
+    Throttled(std::time::Duration),
     Internal(anyhow::Error),
 }
 
@@ -23,6 +25,7 @@ impl From<Error> for WebError {
             Error::InvalidInput(why) | Error::Conflict(why) => WebError::BadRequest(why),
             Error::Disabled(why) => WebError::Forbidden(why),
             Error::Unavailable => WebError::Unavailable,
+            Error::Throttled(wait) => WebError::Throttled(wait),
             Error::Internal(e) => WebError::Internal(e),
         }
     }
@@ -46,6 +49,17 @@ impl IntoResponse for WebError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The database is not answering; try again in a moment.",
             ),
+            WebError::Throttled(wait) => {
+                let mut res = error_page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many failed attempts; try again later.",
+                );
+                res.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(wait.as_secs().max(1)),
+                );
+                res
+            }
             WebError::Internal(e) => {
                 tracing::error!(error = ?e, "page failed");
                 error_page(

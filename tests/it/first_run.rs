@@ -173,8 +173,10 @@ fn write_script(path: &Path, body: &str) {
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 }
 
-/// The README's shell examples, in order, with the documented ports replaced by the test's.
-/// The two commands for developers (cargo) and the containers (docker) are not first steps.
+/// The README's shell examples (` ```sh ` blocks), in order, with the documented ports replaced
+/// by the test's. The two commands for developers (cargo) and the containers (docker) are not
+/// first steps; system set-up on the host (copying files into /etc) is fenced ` ```shell ` and
+/// shown, not run.
 fn readme_blocks(http: u16, ssh: u16) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
@@ -314,6 +316,14 @@ async fn the_readme_runs_as_written_from_an_empty_folder() {
         "one issue, no duplicate"
     );
     fsck(&s.path("data/repos/alice/dns.git"));
+    // The backup examples: three backups of the running forge, one restored into ./restored,
+    // whose PostgreSQL the restore stopped again.
+    for file in ["lab-2026-11-28.tar.zst", "lab.tar", "lab-copy.tar.zst"] {
+        let size = std::fs::metadata(s.path(file)).map_or(0, |m| m.len());
+        assert!(size > 1000, "{file}: {size} bytes");
+    }
+    fsck(&s.path("restored/repos/alice/dns.git"));
+    assert!(!s.path("restored/pg/data/postmaster.pid").exists());
     stop(server, nix::sys::signal::Signal::SIGINT).await;
     assert!(
         !s.path("data/pg/data/postmaster.pid").exists(),

@@ -30,7 +30,7 @@ fn cluster() -> &'static ManagedCluster {
 }
 
 /// A fresh, empty database for one test.
-async fn fresh_database() -> PgConnectOptions {
+pub(crate) async fn fresh_database() -> PgConnectOptions {
     let cluster = tokio::task::spawn_blocking(cluster)
         .await
         .expect("cluster thread");
@@ -43,6 +43,19 @@ async fn fresh_database() -> PgConnectOptions {
         .await
         .expect("create test database");
     cluster.connect_options(&name)
+}
+
+/// A fresh database in the shared test cluster, as a `DATABASE_URL` for the real binary.
+pub async fn fresh_database_url() -> String {
+    let options = fresh_database().await;
+    let cluster = tokio::task::spawn_blocking(cluster)
+        .await
+        .expect("cluster thread");
+    format!(
+        "postgres://labforge@localhost/{}?host={}",
+        options.get_database().expect("a database name"),
+        cluster.socket_dir().display()
+    )
 }
 
 pub fn random_hex(bytes: usize) -> String {
@@ -83,10 +96,14 @@ impl TestApp {
     }
 
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
-        log_server_warnings();
         let data = tempfile::tempdir().expect("tempdir");
+        Self::spawn_on(data, fresh_database().await, extra).await
+    }
+
+    /// Starts on a data folder and database prepared by the test (an upgrade from an old schema).
+    pub async fn spawn_on(data: TempDir, db: PgConnectOptions, extra: &[(&str, &str)]) -> Self {
+        log_server_warnings();
         let work = tempfile::tempdir().expect("tempdir");
-        let db = fresh_database().await;
         let running = Running::start(&data, &db, extra).await;
         Self {
             base: running.base,

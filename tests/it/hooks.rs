@@ -464,6 +464,17 @@ async fn a_push_whose_post_receive_never_came_is_settled_at_start() {
             .unwrap();
     }
     app.restart().await;
+    // Recovery runs in the background once the server answers.
+    eventually(60, "the pending pushes to be settled", || async {
+        app.forge
+            .db
+            .pending_pushes()
+            .await
+            .unwrap()
+            .is_empty()
+            .then_some(())
+    })
+    .await;
     let runs = settled_runs(&app, "alice/dns").await;
     assert_eq!(runs.len(), 2, "the applied push queued its deploy once");
     assert_eq!(

@@ -2,6 +2,8 @@
 
 mod api;
 mod api_writes;
+mod backup;
+mod bounds;
 mod browser;
 mod check_options;
 mod check_scripts;
@@ -20,9 +22,12 @@ mod issue_commits;
 mod issue_permissions;
 mod issues;
 mod issues_api;
+mod mirrors;
 mod operator;
+mod pull_mirrors;
 mod ssh;
 mod status_pages;
+mod upgrade;
 mod web;
 mod web_assets;
 mod web_auth;

@@ -5,7 +5,9 @@
 //! not come through a running server has no ticket and is refused.
 
 mod checks;
+mod hold;
 mod policy;
+pub mod pulled;
 mod receive;
 mod settle;
 
@@ -16,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use crate::model::{Actor, Repo};
 
 pub use checks::CheckState;
+pub use hold::{HOLD_WAIT, RefHold};
 pub use policy::{BranchRule, parse_branch_pattern};
 pub use receive::Say;
 use receive::say;
@@ -25,6 +28,8 @@ pub struct HookGate {
     pub socket: PathBuf,
     pub secret: String,
     tickets: Mutex<HashMap<String, PushContext>>,
+    /// Ref updates in flight, and a backup's hold on them.
+    updates: hold::UpdateGate,
 }
 
 #[derive(Clone)]
@@ -43,6 +48,7 @@ impl HookGate {
             socket,
             secret,
             tickets: Mutex::default(),
+            updates: hold::UpdateGate::default(),
         }
     }
 
@@ -93,6 +99,7 @@ impl Drop for ReceiveTicket {
             .lock()
             .expect("ticket map is never poisoned: no code panics while holding it")
             .remove(&self.nonce);
+        self.gate.updates.leave(&self.nonce);
     }
 }
 

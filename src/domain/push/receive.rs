@@ -19,7 +19,10 @@ pub(super) async fn say(to: &Say, line: impl Into<String>) {
 
 impl Forge {
     /// Decides a push. On yes, records it as pending (post-receive confirms it); on no, says
-    /// which rule refused which ref. Refuses any push without a live ticket: fail closed.
+    /// which rule or check refused which ref. Refuses any push without a live ticket: fail
+    /// closed. Rules and checks come first, without a permit: a check may take minutes and a
+    /// backup must not wait for it. Then, while a backup holds ref updates, it waits (see
+    /// `hold`); an approved push keeps its permit until post-receive has recorded it.
     pub async fn pre_receive(
         &self,
         nonce: &str,
@@ -33,7 +36,55 @@ impl Forge {
             return Ok(false);
         };
         let flags = PushFlags::parse(push_options);
+        if !self
+            .decide_push(&ctx, updates, flags, quarantine, to)
+            .await?
+        {
+            return Ok(false);
+        }
+        if !self.hooks.updates.enter(nonce).await {
+            say(to, "labforge: a backup is holding pushes for longer than it should; nothing was changed, try again").await;
+            return Ok(false);
+        }
+        let id = self
+            .db
+            .insert_pending_push(NewPush {
+                repo_id: ctx.repo.id,
+                pusher_id: Some(ctx.actor.user.id),
+                pusher_name: &ctx.actor.user.name,
+                nonce,
+                push_options,
+                refs: updates,
+                checks_skipped: flags.skip_checks,
+            })
+            .await;
+        match id {
+            Ok(id) => {
+                self.hooks.set_pending(nonce, id);
+                Ok(true)
+            }
+            Err(e) => {
+                self.hooks.updates.leave(nonce);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The decision itself: the mirror and branch rules, then the checks (all of them, and
+    /// the plan, on a dry run, which always says no). True when the push may go on.
+    async fn decide_push(
+        &self,
+        ctx: &PushContext,
+        updates: &[RefUpdate],
+        flags: PushFlags,
+        quarantine: Option<&Path>,
+        to: &Say,
+    ) -> Result<bool> {
         let repo = &ctx.repo;
+        if let Some(why) = self.mirror_refusal(repo).await? {
+            say(to, format!("labforge: refusing the push: {why}")).await;
+            return Ok(false);
+        }
         let rules = self.branch_rules(repo).await?;
         let mut refusals = Vec::new();
         for update in updates {
@@ -47,7 +98,7 @@ impl Forge {
         // A push the rules refuse anyway is not checked, unless a dry run asks for everything.
         if refusals.is_empty() || flags.dry_run {
             let review = self
-                .review_push(&ctx, &rules, updates, flags, quarantine, to)
+                .review_push(ctx, &rules, updates, flags, quarantine, to)
                 .await?;
             refusals.extend(review.refusals);
             if flags.dry_run {
@@ -65,25 +116,39 @@ impl Forge {
             say(to, "labforge: nothing was changed").await;
             return Ok(false);
         }
-        let id = self
-            .db
-            .insert_pending_push(NewPush {
-                repo_id: repo.id,
-                pusher_id: Some(ctx.actor.user.id),
-                pusher_name: &ctx.actor.user.name,
-                nonce,
-                push_options,
-                refs: updates,
-                checks_skipped: flags.skip_checks,
-            })
-            .await?;
-        self.hooks.set_pending(nonce, id);
         Ok(true)
     }
 
     /// Records what git did and queues what it triggers, then tells the pusher; with
     /// `-o deploy=wait` it follows each triggered run to its end.
     pub async fn post_receive(&self, nonce: &str, updates: &[RefUpdate], to: &Say) -> Result<()> {
+        let recorded = self.record_post_receive(nonce, updates, to).await;
+        // Recorded (or not): a backup may take its instant now.
+        self.hooks.updates.leave(nonce);
+        let Some((runs, wait_until, wait)) = recorded? else {
+            return Ok(());
+        };
+        if wait {
+            for run in &runs {
+                self.follow_deploy(run, wait_until, to).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// post-receive up to the deploys it queued, which `-o deploy=wait` then follows.
+    async fn record_post_receive(
+        &self,
+        nonce: &str,
+        updates: &[RefUpdate],
+        to: &Say,
+    ) -> Result<
+        Option<(
+            Vec<super::super::deploys::QueuedRun>,
+            tokio::time::Instant,
+            bool,
+        )>,
+    > {
         let Some(PushContext {
             repo,
             pending: Some(pending),
@@ -96,10 +161,10 @@ impl Forge {
                 "labforge: this push was not recorded (no ticket); deploys did not run",
             )
             .await;
-            return Ok(());
+            return Ok(None);
         };
         let Some((event, runs)) = self.record_received(&repo, pending, updates).await? else {
-            return Ok(());
+            return Ok(None);
         };
         let wait = event.push_options.iter().any(|o| o == "deploy=wait");
         for run in &runs {
@@ -109,12 +174,7 @@ impl Forge {
             )
             .await;
         }
-        if wait {
-            for run in &runs {
-                self.follow_deploy(run, wait_until, to).await?;
-            }
-        }
-        Ok(())
+        Ok(Some((runs, wait_until, wait)))
     }
 
     /// Marks pending push `pending` received with `updates` and queues its jobs, in one
@@ -137,6 +197,7 @@ impl Forge {
         };
         let runs = self.queue_push_deploys(&mut tx, repo, &event).await?;
         self.queue_push_webhooks(&mut tx, &hooks).await?;
+        self.queue_push_mirrors(&mut tx, repo).await?;
         tx.commit().await?;
         self.deploys.wake();
         self.webhook_wakeup();
@@ -164,15 +225,30 @@ impl Forge {
         }
     }
 
-    /// At start: pushes received but not applied to issues (the server stopped in between).
-    pub async fn replay_issue_refs(&self) -> Result<usize> {
+    /// At start: pushes received but not applied to issues (the server stopped in between),
+    /// each within `budget`; one that runs out of time is marked and not tried again.
+    pub async fn replay_issue_refs(&self, budget: std::time::Duration) -> Result<usize> {
         let pending = self.db.pushes_without_issue_refs().await?;
         for id in &pending {
-            let Some(event) = self.db.push_event(*id).await? else {
-                continue;
+            let replay = async {
+                let Some(event) = self.db.push_event(*id).await? else {
+                    return Ok(());
+                };
+                if let Some(repo) = self.repo_by_id(event.repo_id).await? {
+                    self.apply_issue_refs(&repo, &event).await;
+                }
+                Ok::<(), Error>(())
             };
-            if let Some(repo) = self.repo_by_id(event.repo_id).await? {
-                self.apply_issue_refs(&repo, &event).await;
+            match tokio::time::timeout(budget, replay).await {
+                Ok(result) => result?,
+                Err(_) => {
+                    let reason = format!(
+                        "applying issue references took longer than {} s",
+                        budget.as_secs()
+                    );
+                    tracing::warn!(push = id, reason, "gave up on a push's issue references");
+                    self.db.fail_issue_refs(*id, &reason).await?;
+                }
             }
         }
         Ok(pending.len())

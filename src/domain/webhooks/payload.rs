@@ -71,6 +71,8 @@ pub(super) fn commit_json(
         "added": paths.added,
         "removed": paths.removed,
         "modified": paths.modified,
+        // labforge's own: the lists above stop at 1,000 paths or a time budget.
+        "changes_truncated": paths.cut,
     })
 }
 

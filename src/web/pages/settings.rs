@@ -294,6 +294,17 @@ struct NewRepoForm {
     description: String,
     /// Unticked (absent) keeps it private, the default everywhere.
     public: Option<String>,
+    /// Import from this URL instead of starting empty.
+    #[serde(default)]
+    clone_addr: String,
+    #[serde(default)]
+    auth_username: String,
+    #[serde(default)]
+    auth_token: String,
+    /// Keep following the URL.
+    mirror: Option<String>,
+    #[serde(default)]
+    mirror_interval: String,
 }
 
 async fn create_repo(
@@ -315,16 +326,41 @@ async fn create_repo(
         Err(e) => return again(e.to_string()),
     };
     let owner = Username::parse(&user.0.actor.user.name)?;
-    match st
-        .forge
-        .create_repo(
-            &owner,
-            &name,
-            form.public.is_none(),
-            form.description.trim(),
-        )
-        .await
-    {
+    let created = if form.clone_addr.trim().is_empty() {
+        st.forge
+            .create_repo(
+                &owner,
+                &name,
+                form.public.is_none(),
+                form.description.trim(),
+            )
+            .await
+    } else {
+        let interval = match (form.mirror.is_some(), form.mirror_interval.trim()) {
+            (false, _) => None,
+            (true, "") => Some(crate::domain::push::pulled::DEFAULT_INTERVAL),
+            (true, text) => match crate::config::parse_duration(text) {
+                Ok(d) => Some(d),
+                Err(e) => return again(format!("mirror interval: {e}")),
+            },
+        };
+        st.forge
+            .import_repo(
+                &user.0.actor,
+                crate::domain::push::pulled::Import {
+                    owner: &owner,
+                    name: &name,
+                    url: form.clone_addr.trim(),
+                    username: form.auth_username.trim(),
+                    token: form.auth_token.trim(),
+                    private: form.public.is_none(),
+                    description: form.description.trim(),
+                    mirror_interval: interval,
+                },
+            )
+            .await
+    };
+    match created {
         Ok(repo) => Ok(Redirect::to(&format!("/{}/{}", repo.owner, repo.name)).into_response()),
         Err(e) => again(message_or_error(e)?),
     }

@@ -41,6 +41,22 @@ fn refusal(host: &str, ips: &[IpAddr], allow: &HostAllowList) -> Refused {
     ))
 }
 
+/// This machine's interface addresses, read at every check (DHCP may change them): a webhook to
+/// the forge's own LAN address reaches what 127.0.0.1 does, so it counts as `loopback`.
+fn own_addresses() -> Vec<IpAddr> {
+    let Ok(interfaces) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    interfaces
+        .filter_map(|i| i.address)
+        .filter_map(|a| {
+            a.as_sockaddr_in()
+                .map(|v4| IpAddr::V4(v4.ip()))
+                .or_else(|| a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
+        })
+        .collect()
+}
+
 struct CheckedResolver {
     allow: HostAllowList,
 }
@@ -50,11 +66,12 @@ impl Resolve for CheckedResolver {
         let allow = self.allow.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
+            let own = own_addresses();
             let found: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let allowed: Vec<SocketAddr> = found
                 .iter()
-                .filter(|a| allow.allows(&host, a.ip()))
+                .filter(|a| allow.allows_with(&host, a.ip(), &own))
                 .copied()
                 .collect();
             if allowed.is_empty() {
@@ -171,7 +188,7 @@ impl Sender {
             None => return Err(Refused("the URL has no host".into())),
         };
         let host = url.host_str().unwrap_or_default();
-        if self.allow.allows(host, ip) {
+        if self.allow.allows_with(host, ip, &own_addresses()) {
             Ok(())
         } else {
             Err(refusal(host, &[ip], &self.allow))

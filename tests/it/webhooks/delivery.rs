@@ -139,7 +139,13 @@ async fn a_delivery_retries_until_the_receiver_is_up() {
     assert!(done["attempts"].as_i64().unwrap() >= 3, "{done}");
     assert_eq!(done["response_status"], 200);
     assert_eq!(done["error"], "");
-    let line = std::fs::read_to_string(recv_dir.join("pushed")).unwrap();
+    // adnanh/webhook answers first and runs its command after.
+    let pushed = recv_dir.join("pushed");
+    let line = eventually(20, "the receiver's command to run", || {
+        let pushed = pushed.clone();
+        async move { std::fs::read_to_string(pushed).ok() }
+    })
+    .await;
     assert_eq!(line, format!("refs/heads/main {}\n", head(&dir).await));
 }
 
