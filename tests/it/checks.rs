@@ -337,3 +337,90 @@ async fn the_sandbox_keeps_a_check_off_the_network_the_data_folder_and_everythin
     assert!(err.contains("MemoryError"), "{err}");
     assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), "");
 }
+
+#[tokio::test]
+async fn checks_run_in_parallel_up_to_the_core_count_and_refuse_over_ssh_too() {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let conf = tempfile::tempdir().unwrap();
+    let shared = conf.path().join("shared");
+    for dir in ["running", "started"] {
+        std::fs::create_dir_all(shared.join(dir)).unwrap();
+    }
+    // Each check waits (at most 15 s) until a second one has started: run one after the
+    // other, the first would give up. While running, each counts the checks running with it.
+    // Unsandboxed, so they can meet in a shared folder.
+    script(
+        conf.path(),
+        "meet.sh",
+        &format!(
+            "cd_tree=$(pwd); cd {shared}\n\
+             touch running/$LABFORGE_CHECK started/$LABFORGE_CHECK\n\
+             ls running | wc -l >> counts\n\
+             i=0; while [ \"$(ls started | wc -l)\" -lt 2 ]; do\n\
+               i=$((i + 1)); [ $i -gt 300 ] && {{ echo alone; rm running/$LABFORGE_CHECK; exit 1; }}; sleep 0.05\n\
+             done\n\
+             sleep 0.2; rm running/$LABFORGE_CHECK\n\
+             [ -e \"$cd_tree/fail\" ] && {{ echo \"$LABFORGE_CHECK: the tree has a fail file\"; exit 1; }}\n\
+             echo met",
+            shared = shared.display()
+        ),
+    );
+    let count = cores + 1;
+    let mut toml = String::new();
+    for i in 0..count {
+        toml.push_str(&format!(
+            "[[check]]\nname = \"meet{i}\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"meet.sh\"\nsandbox = false\n\n"
+        ));
+    }
+    let app = app_with(conf.path(), &toml).await;
+    let local = setup(&app).await;
+    let key = crate::ssh::user_with_key(&app, "alice", "ed25519").await;
+    let ssh = crate::ssh::SshClient::new(&app, &key);
+    let url = ssh.url("alice/dns");
+
+    let out = ssh.git(&local, &["push", &url, "main"]).await;
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    for i in 0..count {
+        assert!(
+            err.contains(&format!("remote: check meet{i}| met")),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("remote: check meet{i} passed (")),
+            "{err}"
+        );
+    }
+    let head = git_ok(&local, &["rev-parse", "HEAD"])
+        .await
+        .trim()
+        .to_owned();
+    assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), head);
+    let counts: Vec<usize> = std::fs::read_to_string(shared.join("counts"))
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(counts.len(), count, "{counts:?}");
+    assert!(
+        counts.iter().all(|&n| n <= cores),
+        "never more than {cores} at once: {counts:?}"
+    );
+
+    // Over SSH a failing check refuses too, with its words, and the ref stays.
+    commit(&local, "fail", "x\n", "fail").await;
+    let out = ssh.git(&local, &["push", &url, "main"]).await;
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("remote: check meet0| meet0: the tree has a fail file"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "remote: labforge: check meet0 failed (exit code 1): refusing refs/heads/main"
+        ),
+        "{err}"
+    );
+    assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), head);
+}
