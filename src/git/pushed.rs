@@ -236,3 +236,74 @@ impl Reader {
         Ok(tree.id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ZERO_ID;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@lab.test")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@lab.test")
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    #[test]
+    fn changed_paths_are_sorted_and_cut_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        git(p, &["init", "-q", "-b", "main"]);
+        std::fs::write(p.join("a"), "1\n").unwrap();
+        std::fs::write(p.join("b"), "1\n").unwrap();
+        git(p, &["add", "."]);
+        git(p, &["commit", "-q", "-m", "one"]);
+        let one = git(p, &["rev-parse", "HEAD"]);
+        std::fs::write(p.join("a"), "2\n").unwrap();
+        std::fs::create_dir_all(p.join("zones/lab")).unwrap();
+        std::fs::write(p.join("zones/lab/x.zone"), "x\n").unwrap();
+        std::fs::write(p.join("c"), "1\n").unwrap();
+        git(p, &["add", "."]);
+        git(p, &["commit", "-q", "-m", "two"]);
+        let two = git(p, &["rev-parse", "HEAD"]);
+        let reader = Arc::<ReadCache>::default()
+            .open(&RepoDir(p.join(".git")))
+            .unwrap();
+        let update = |old: &str| RefUpdate {
+            name: "refs/heads/main".into(),
+            old: old.into(),
+            new: two.clone(),
+        };
+        let all = reader.changed_in_update(&update(&one), None, 10).unwrap();
+        assert_eq!(
+            all,
+            (
+                vec!["a".into(), "c".into(), "zones/lab/x.zone".into()],
+                false
+            )
+        );
+        // At the cap the list is cut, and says so: the caller then runs every check.
+        let (paths, cut) = reader.changed_in_update(&update(&one), None, 2).unwrap();
+        assert_eq!(paths.len(), 2);
+        assert!(cut);
+        // A new branch with no base: every file of the new tree.
+        let created = reader
+            .changed_in_update(&update(ZERO_ID), None, 10)
+            .unwrap();
+        assert_eq!(created.0, ["a", "b", "c", "zones/lab/x.zone"]);
+        // Compared with a base (the default branch), only what it adds.
+        let based = reader
+            .changed_in_update(&update(ZERO_ID), Some(&one), 10)
+            .unwrap();
+        assert_eq!(based.0, ["a", "c", "zones/lab/x.zone"]);
+    }
+}
