@@ -9,17 +9,21 @@
 #   lf-hooks    labforge smart HTTP to `small` with the shims (policy, push recorded): the normal case
 #   lf-deploy   labforge smart HTTP to a copy of `small` (600 files) with a [[deploy]]
 #   lf-tiny     the same to a one-file repository with a [[deploy]]: the delay with no tree to speak of
+#   lf-check    labforge smart HTTP to a copy of `small` with one trivial [[check]] (`/usr/bin/true`,
+#               sandboxed when bwrap is installed): the tree (600 files) is written and the check
+#               run in pre-receive; compared with lf-hooks, the same push without checks
 # In the two deploy repositories the installed shims are run by a wrapper that stamps when each
 # hook started and ended; the deploy script's first act is to stamp the time it started.
 # Prints p50/p90 per variant, "hooks add" (lf-hooks - lf-bare), the hooks' own time, the deploy
-# start delays and where they go (from the run's rows), and the machine's load during the run.
+# start delays and where they go (from the run's rows), "a check adds" (lf-check - lf-hooks, by
+# percentile and as the median of per-round differences), and the machine's load during the run.
 # Runs beside other benches with its own folder and ports, e.g.
 #   BENCH_DIR=/tmp/labforge-bench-hooks PEERS_PORT=18280 LF_HTTP=18680 LF_SSH=18682 bench/hooks.sh
 source "$(dirname "$0")/lib.sh"
 PUSHES=${1:-50}
 WARMUP=3
 export LC_ALL=C # $EPOCHREALTIME with a dot
-VARIANTS=(file backend lf-bare lf-hooks lf-deploy lf-tiny)
+VARIANTS=(file backend lf-bare lf-hooks lf-deploy lf-tiny lf-check)
 
 mkdir -p "$BENCH"
 STAMPS=$BENCH/deploy-started.tsv # RUN_ID TIME
@@ -32,7 +36,10 @@ deploy_toml() {
   printf '[[deploy]]\nname = "%s"\nrepo = "bench/%s"\nbranch = "main"\nrun = "%s"\nargs = ["%s"]\ntimeout = "1m"\n\n' \
     "$1" "$2" "$BENCH/deploy-stamp.sh" "$STAMPS"
 }
-{ deploy_toml stamp deployed; deploy_toml tiny tiny; } >"$BENCH/labforge.toml"
+check_toml() {
+  printf '[[check]]\nname = "trivial"\nrepo = "bench/checked"\nbranch = "main"\nrun = "/usr/bin/true"\n\n'
+}
+{ deploy_toml stamp deployed; deploy_toml tiny tiny; check_toml; } >"$BENCH/labforge.toml"
 export LF_EXTRA_ENV="LABFORGE_CONFIG=$BENCH/labforge.toml"
 
 # A copy of a bare repository as bench/NAME, made before labforge starts (shims go in at start).
@@ -65,6 +72,7 @@ import_repos small
 import_copy "$REPOS/small.git" bare
 import_copy "$REPOS/small.git" deployed
 import_copy "$BENCH/tiny.git" tiny
+import_copy "$REPOS/small.git" checked
 git -C "$REPOS/small.git" config http.receivepack true # http-backend takes anonymous pushes
 rm -rf "$BENCH/floor.git" && cp -a "$REPOS/small.git" "$BENCH/floor.git"
 start_labforge
@@ -104,6 +112,7 @@ declare -A URL=(
   [lf-hooks]="$LFU/small.git"
   [lf-deploy]="$LFU/deployed.git"
   [lf-tiny]="$LFU/tiny.git"
+  [lf-check]="$LFU/checked.git"
 )
 declare -A DEPLOY=([lf-deploy]=stamp [lf-tiny]=tiny)
 declare -A REPO=([lf-deploy]=deployed [lf-tiny]=tiny)
@@ -122,6 +131,11 @@ push_once() { # push_once VARIANT ROUND TIMED(1/0)
   t0=$EPOCHREALTIME
   git -C "$w" push -q origin HEAD:main 2>"$BENCH/push.err" || { cat "$BENCH/push.err" >&2; exit 1; }
   t1=$EPOCHREALTIME
+  if [ "$v" = lf-check ] && ! grep -q "check trivial passed" "$BENCH/push.err"; then
+    echo "the check did not run:" >&2
+    cat "$BENCH/push.err" >&2
+    exit 1
+  fi
   if [ -n "${DEPLOY[$v]:-}" ]; then
     id=$(sed -n "s/.*deploy ${DEPLOY[$v]} #\([0-9]*\) queued.*/\1/p" "$BENCH/push.err")
     [ -n "$id" ] || { echo "no deploy queued:" >&2; cat "$BENCH/push.err" >&2; exit 1; }
@@ -180,7 +194,7 @@ by = {}
 for line in open(f"{bench}/samples.tsv"):
     v, _, _, _, ms = line.split()
     by.setdefault(v, []).append(float(ms))
-for v in ("file", "backend", "lf-bare", "lf-hooks", "lf-deploy", "lf-tiny"):
+for v in ("file", "backend", "lf-bare", "lf-hooks", "lf-deploy", "lf-tiny", "lf-check"):
     xs = by[v]
     print(f"{v:10} p50 {pct(xs, 50):7.1f}   p90 {pct(xs, 90):7.1f}   min {min(xs):6.1f}   n={len(xs)}")
 add50 = pct(by["lf-hooks"], 50) - pct(by["lf-bare"], 50)
@@ -219,6 +233,17 @@ for v, repo in (("lf-deploy", "deployed"), ("lf-tiny", "tiny")):
     row("         claimed -> script started (folder)", d_spawn)
     row("  hooks' own time: pre-receive", pre)
     row("                   post-receive (queues it)", post)
+rounds = {}
+for line in open(f"{bench}/samples.tsv"):
+    v, r, _, _, ms = line.split()
+    rounds.setdefault(r, {})[v] = float(ms)
+paired = [x["lf-check"] - x["lf-hooks"] for x in rounds.values() if "lf-check" in x and "lf-hooks" in x]
+chk50 = pct(by["lf-check"], 50) - pct(by["lf-hooks"], 50)
+print(f"a check adds (lf-check - lf-hooks): p50 {chk50:+.1f} ms, "
+      f"p90 {pct(by['lf-check'], 90) - pct(by['lf-hooks'], 90):+.1f} ms; "
+      f"median of the per-round differences {pct(paired, 50):+.1f} ms")
+print(f"goal: a trivial check adds <= 40 ms (p50, 600-file tree written): "
+      f"{'met' if chk50 <= 40 else 'NOT met'} ({chk50:+.1f})")
 print("# hooks' own time per push (pre + post, both deploy repositories), ms")
 row("pre-receive + post-receive", hook_sum)
 print(f"goal: hooks add <= 30 ms per push: end to end {'met' if add50 <= 30 else 'NOT met'} "

@@ -13,7 +13,7 @@ use clap::Subcommand;
 use crate::app::Services;
 use crate::config::Config;
 use crate::domain::Forge;
-use crate::model::RepoPath;
+use crate::model::{CheckName, RepoPath};
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
@@ -33,12 +33,16 @@ pub enum AdminCommand {
     #[command(subcommand)]
     Collaborator(CollaboratorCommand),
     /// Protect branches matching PATTERN (a glob) of OWNER/REPO: no force-push, no deletion.
+    /// Running it again for the same PATTERN replaces that rule.
     Protect {
         path: String,
         pattern: String,
         /// Also allow only repository admins to push to them.
         #[arg(long)]
         admins_only: bool,
+        /// A [[check]] that must run and pass on every push to them (repeat for several).
+        #[arg(long = "require-check", value_name = "CHECK")]
+        require_checks: Vec<String>,
     },
     /// Remove the protection rule PATTERN from OWNER/REPO.
     Unprotect { path: String, pattern: String },
@@ -172,15 +176,41 @@ async fn execute(forge: &Forge, command: AdminCommand) -> anyhow::Result<()> {
             path,
             pattern,
             admins_only,
+            require_checks,
         } => {
             let repo = forge.repo_by_path(&RepoPath::parse(&path)?).await?;
-            forge.protect_branch(&repo, &pattern, admins_only).await?;
+            let checks = require_checks
+                .iter()
+                .map(|c| CheckName::parse(c).with_context(|| format!("--require-check {c}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            for check in &checks {
+                let configured = forge
+                    .checks
+                    .configs()
+                    .iter()
+                    .any(|c| c.name == *check && c.matches_repo(&repo.full_name()));
+                if !configured {
+                    eprintln!(
+                        "warning: no [[check]] named {check} is configured for {path}; until one is, \
+                         pushes to these branches are refused"
+                    );
+                }
+            }
+            forge
+                .protect_branch_requiring(&repo, &pattern, admins_only, &checks)
+                .await?;
             let who = if admins_only {
                 "; only admins may push"
             } else {
                 ""
             };
-            eprintln!("branches matching {pattern} of {path} are protected{who}");
+            let required = if checks.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<String> = checks.iter().map(|c| c.to_string()).collect();
+                format!("; required checks: {}", names.join(", "))
+            };
+            eprintln!("branches matching {pattern} of {path} are protected{who}{required}");
         }
         AdminCommand::Deploys { path } => {
             let repo = forge.repo_by_path(&RepoPath::parse(&path)?).await?;

@@ -180,6 +180,10 @@ impl Services {
                 config.base_url.clone(),
                 config.data_dir.join("deploys"),
             )),
+            checks: Arc::new(crate::domain::push::CheckState::new(
+                config.checks.clone(),
+                &config.data_dir,
+            )),
             passwords: PasswordCheck::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
@@ -252,6 +256,8 @@ impl App {
         if let Some(cluster) = &services.cluster {
             services.serve_lock = Some(cluster.hold_for_serve()?);
         }
+        // The sandbox first: the report says whether checks run in it.
+        services.forge.checks.start(sandbox_for(&config));
         crate::startup::report(&services.forge, &config, &database_text).await?;
         let forge = Arc::clone(&services.forge);
         prepare_repositories(&forge).await?;
@@ -480,6 +486,21 @@ async fn prepare_repositories(forge: &Arc<Forge>) -> anyhow::Result<()> {
         Ok(())
     })
     .await?
+}
+
+/// bubblewrap for the checks, when there are checks and it works here; the reason it does not is
+/// logged (then checks run unsandboxed).
+fn sandbox_for(config: &Config) -> Option<crate::job::Sandbox> {
+    if config.checks.is_empty() {
+        return None;
+    }
+    match crate::job::Sandbox::detect() {
+        Ok(sandbox) => Some(sandbox),
+        Err(why) => {
+            tracing::warn!("checks run unsandboxed: {why}");
+            None
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -6,9 +6,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod check;
 mod deploy;
+mod trigger;
 
+pub use check::Check;
 pub use deploy::{Deploy, DeployTrigger, parse_duration};
+pub use trigger::RefTrigger;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -78,6 +82,8 @@ pub struct Config {
     pub program: PathBuf,
     /// `[[deploy]]`: what pushes run, defined by the operator only.
     pub deploys: Vec<Deploy>,
+    /// `[[check]]`: what must pass before a push lands, defined by the operator only.
+    pub checks: Vec<Check>,
     pub webhook: WebhookConfig,
     /// `[backup]`: scheduled backups from `serve`; None when no folder is configured.
     pub backup: Option<BackupConfig>,
@@ -144,6 +150,8 @@ struct FileConfig {
     ssh_idle_timeout_secs: Option<u64>,
     #[serde(default)]
     deploy: Vec<deploy::FileDeploy>,
+    #[serde(default)]
+    check: Vec<check::FileCheck>,
     webhook: Option<FileWebhookConfig>,
     backup: Option<FileBackupConfig>,
 }
@@ -326,6 +334,7 @@ impl Config {
                 None => std::env::current_exe().context("finding this program's path")?,
             },
             deploys: deploy::parse_deploys(file.deploy, &config_dir)?,
+            checks: check::parse_checks(file.check, &config_dir)?,
             config_dir,
         })
     }

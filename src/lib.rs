@@ -11,6 +11,7 @@ pub mod domain;
 #[cfg(test)]
 mod fuzz;
 pub mod git;
+pub mod job;
 pub mod memory;
 pub mod model;
 pub mod ops;

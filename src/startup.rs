@@ -7,39 +7,38 @@ use std::str::FromStr;
 use anyhow::bail;
 use sqlx::postgres::PgConnectOptions;
 
-use crate::config::{Config, Deploy};
+use std::path::Path;
+
+use crate::config::Config;
 use crate::domain::{Error, Forge};
 
-/// Refuses a configuration `serve` cannot run with: each deploy's `run` must be an executable
-/// file. Checked before the cluster or any socket is touched.
+/// Refuses a configuration `serve` cannot run with: each deploy's and check's `run` must be an
+/// executable file. Checked before the cluster or any socket is touched.
 pub fn check_config(config: &Config) -> anyhow::Result<()> {
     for deploy in &config.deploys {
-        check_run(deploy)?;
+        check_run("deploy", deploy.name.as_str(), &deploy.run)?;
+    }
+    for check in &config.checks {
+        check_run("check", check.name.as_str(), &check.run)?;
     }
     Ok(())
 }
 
-fn check_run(deploy: &Deploy) -> anyhow::Result<()> {
-    let path = &deploy.run;
+/// `kind` and `name` say whose `run` it is in the message (`deploy dns: run = ...`).
+fn check_run(kind: &str, name: &str, path: &Path) -> anyhow::Result<()> {
     let meta = match std::fs::metadata(path) {
         Ok(meta) => meta,
         Err(e) => bail!(
-            "deploy {}: run = {} cannot be used: {e}",
-            deploy.name,
+            "{kind} {name}: run = {} cannot be used: {e}",
             path.display()
         ),
     };
     if !meta.is_file() {
-        bail!(
-            "deploy {}: run = {} is not a file",
-            deploy.name,
-            path.display()
-        );
+        bail!("{kind} {name}: run = {} is not a file", path.display());
     }
     if meta.permissions().mode() & 0o111 == 0 {
         bail!(
-            "deploy {}: run = {} is not executable (chmod +x {})",
-            deploy.name,
+            "{kind} {name}: run = {} is not executable (chmod +x {})",
             path.display(),
             path.display()
         );
@@ -57,7 +56,7 @@ pub async fn report(forge: &Forge, config: &Config, database: &str) -> anyhow::R
             "deploy {}: {} {} -> {}",
             deploy.name,
             deploy.repo,
-            trigger_words(deploy),
+            deploy.trigger.short_text(),
             deploy.run.display()
         );
         match forge.repo_by_path(&deploy.repo).await {
@@ -71,6 +70,7 @@ pub async fn report(forge: &Forge, config: &Config, database: &str) -> anyhow::R
             Err(e) => return Err(e.into()),
         }
     }
+    report_checks(forge, config).await?;
     if forge.list_users().await?.is_empty() {
         tracing::info!(
             "no users yet: create the first admin with `echo 'a long password' | labforge admin \
@@ -80,12 +80,54 @@ pub async fn report(forge: &Forge, config: &Config, database: &str) -> anyhow::R
     Ok(())
 }
 
-/// `main` for a branch glob, `tag v*` for tags: as the deploy line shows it.
-fn trigger_words(deploy: &Deploy) -> String {
-    match &deploy.trigger {
-        crate::config::DeployTrigger::Branch(p) => p.as_str().to_owned(),
-        crate::config::DeployTrigger::Tag(p) => format!("tag {}", p.as_str()),
+/// One line per check, a warning for each that opts out of the sandbox, and one when there is
+/// no sandbox at all (`app` logs why).
+async fn report_checks(forge: &Forge, config: &Config) -> anyhow::Result<()> {
+    let sandboxed = forge.checks.sandboxed();
+    for check in &config.checks {
+        let paths: Vec<&str> = check.paths.iter().map(|p| p.as_str()).collect();
+        let paths = if paths.is_empty() {
+            String::new()
+        } else {
+            format!(" paths {}", paths.join(","))
+        };
+        let how = if check.sandbox && sandboxed {
+            "sandboxed"
+        } else {
+            "unsandboxed"
+        };
+        tracing::info!(
+            "check {}: {} {}{paths} -> {} ({how}, timeout {}s)",
+            check.name,
+            check.repo.as_str(),
+            check.trigger.short_text(),
+            check.run.display(),
+            check.timeout.as_secs()
+        );
+        if !check.sandbox {
+            tracing::warn!(
+                "check {}: sandbox = false: it runs with labforge's rights and sees the whole \
+                 machine, the data folder included",
+                check.name
+            );
+        }
+        if let Ok(path) = crate::model::RepoPath::parse(check.repo.as_str()) {
+            match forge.repo_by_path(&path).await {
+                Ok(_) => {}
+                Err(Error::NotFound) => {
+                    tracing::warn!("check {}: repository {path} does not exist yet", check.name)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
+    if !config.checks.is_empty() && !sandboxed {
+        tracing::warn!(
+            "checks run unsandboxed: install bubblewrap (Debian: apt-get install bubblewrap) to \
+             run them without network, with the pushed tree read-only and the host hidden"
+        );
+    }
+    Ok(())
 }
 
 /// Where the data lives, for the log: the managed cluster's folder, or the external server's

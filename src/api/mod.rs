@@ -8,6 +8,7 @@ mod error;
 mod hooks;
 mod issues;
 mod mirrors;
+mod statuses;
 
 use std::sync::Arc;
 
@@ -39,6 +40,7 @@ where
         .route("/user", get(show_current_user))
         .merge(hooks::router())
         .merge(issues::router())
+        .merge(statuses::router())
         .merge(mirrors::router())
         .fallback(|| async { ApiError::NotFound })
 }

@@ -27,11 +27,7 @@ pub(super) struct FileDeploy {
 }
 
 /// Which pushed refs start a deploy: a glob on the branch name or on the tag name.
-#[derive(Debug, Clone)]
-pub enum DeployTrigger {
-    Branch(glob::Pattern),
-    Tag(glob::Pattern),
-}
+pub type DeployTrigger = super::trigger::RefTrigger;
 
 #[derive(Debug, Clone)]
 pub struct Deploy {
@@ -49,22 +45,12 @@ pub struct Deploy {
 impl Deploy {
     /// Whether a push to `ref_name` (full, `refs/heads/...`) starts this deploy.
     pub fn matches_ref(&self, ref_name: &str) -> bool {
-        match &self.trigger {
-            DeployTrigger::Branch(p) => ref_name
-                .strip_prefix("refs/heads/")
-                .is_some_and(|b| p.matches(b)),
-            DeployTrigger::Tag(p) => ref_name
-                .strip_prefix("refs/tags/")
-                .is_some_and(|t| p.matches(t)),
-        }
+        self.trigger.matches_ref(ref_name)
     }
 
     /// The trigger as written, for pages: `branch main` or `tag v*`.
     pub fn trigger_text(&self) -> String {
-        match &self.trigger {
-            DeployTrigger::Branch(p) => format!("branch {}", p.as_str()),
-            DeployTrigger::Tag(p) => format!("tag {}", p.as_str()),
-        }
+        self.trigger.text()
     }
 }
 
@@ -83,22 +69,9 @@ pub(super) fn parse_deploys(
         }
         let repo =
             RepoPath::parse(&d.repo).with_context(|| format!("{what}: repo {:?}", d.repo))?;
-        let pattern =
-            |p: &str| glob::Pattern::new(p).with_context(|| format!("{what}: bad pattern {p:?}"));
-        let trigger = match (&d.branch, &d.tag) {
-            (Some(b), None) => DeployTrigger::Branch(pattern(b)?),
-            (None, Some(t)) => DeployTrigger::Tag(pattern(t)?),
-            _ => bail!("{what}: set exactly one of branch = \"...\" or tag = \"...\""),
-        };
-        let run = if d.run.is_absolute() {
-            d.run
-        } else {
-            config_dir.join(d.run)
-        };
-        let timeout = match &d.timeout {
-            Some(t) => parse_duration(t).with_context(|| format!("{what}: timeout {t:?}"))?,
-            None => DEFAULT_TIMEOUT,
-        };
+        let trigger = DeployTrigger::parse(&what, d.branch.as_deref(), d.tag.as_deref())?;
+        let run = resolve_run(d.run, config_dir);
+        let timeout = parse_timeout(&what, d.timeout.as_deref(), DEFAULT_TIMEOUT)?;
         for key in d.env.keys() {
             let ok = !key.is_empty()
                 && !key.starts_with("LABFORGE_")
@@ -118,6 +91,27 @@ pub(super) fn parse_deploys(
         });
     }
     Ok(out)
+}
+
+/// A relative `run` is relative to the config file's folder.
+pub(super) fn resolve_run(run: PathBuf, config_dir: &Path) -> PathBuf {
+    if run.is_absolute() {
+        run
+    } else {
+        config_dir.join(run)
+    }
+}
+
+/// A table's `timeout`, or `default` when it has none.
+pub(super) fn parse_timeout(
+    what: &str,
+    timeout: Option<&str>,
+    default: Duration,
+) -> anyhow::Result<Duration> {
+    match timeout {
+        Some(t) => parse_duration(t).with_context(|| format!("{what}: timeout {t:?}")),
+        None => Ok(default),
+    }
 }
 
 /// `90`, `30s`, `10m`, `1h`, `1h30m`: a bare number is seconds.

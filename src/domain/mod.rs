@@ -3,6 +3,7 @@
 mod accounts;
 mod authorize;
 mod browse;
+pub mod check_runs;
 mod credentials;
 pub mod deploys;
 pub mod issues;
@@ -13,6 +14,7 @@ mod repo_settings;
 mod repos;
 mod sessions;
 mod ssh_key;
+pub mod statuses;
 mod throttle;
 mod user_admin;
 pub mod webhooks;
@@ -133,6 +135,8 @@ pub struct Forge {
     /// The unix socket and secret git hooks use, and the tickets of running receive-packs.
     pub hooks: Arc<push::HookGate>,
     pub deploys: Arc<deploys::DeployState>,
+    /// `[[check]]`s, the sandbox they run in, and the folder pushed trees are written to.
+    pub checks: Arc<push::CheckState>,
     pub webhooks: webhooks::WebhookService,
     /// The scheduled backups' last outcome, for `/healthz?verbose`.
     pub backup_status: Arc<std::sync::Mutex<crate::model::BackupStatus>>,

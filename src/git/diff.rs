@@ -196,6 +196,18 @@ impl Reader {
         deadline: Instant,
     ) -> Result<Changes, GitError> {
         let (old_tree, new_tree) = self.parent_and_own_tree(commit)?;
+        self.changed_between(old_tree, new_tree, limits, deadline)
+    }
+
+    /// (path, old blob, new blob) of the files that differ between two trees (all of `new`'s
+    /// when there is no `old`), sorted by path, bounded as [`Reader::changed_files`] is.
+    pub(super) fn changed_between(
+        &self,
+        old_tree: Option<ObjectId>,
+        new_tree: ObjectId,
+        limits: WalkLimits,
+        deadline: Instant,
+    ) -> Result<Changes, GitError> {
         let mut walk = Walk {
             limits,
             deadline,

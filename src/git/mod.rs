@@ -10,6 +10,7 @@ mod last_commit;
 pub mod mirror;
 mod prefetch;
 mod push_commits;
+pub mod pushed;
 pub mod read;
 pub mod runner;
 pub mod upkeep;

@@ -495,19 +495,13 @@ impl GitRunner {
             .env("GIT_DIR", dir.path())
             .current_dir(dir.path());
         if let Some(q) = quarantine {
-            let objects = dir.path().join("objects");
-            let inside = q.parent() == Some(objects.as_path())
-                && q.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n.starts_with("tmp_objdir-incoming-") || n.starts_with("incoming-")
-                });
-            anyhow::ensure!(
-                inside,
-                "quarantine folder {} is not the repository's",
-                q.display()
-            );
-            cmd.env("GIT_OBJECT_DIRECTORY", q)
-                .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", &objects)
-                .env("GIT_QUARANTINE_PATH", q);
+            let q = dir.quarantine(q)?;
+            cmd.env("GIT_OBJECT_DIRECTORY", &q)
+                .env(
+                    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                    dir.path().join("objects"),
+                )
+                .env("GIT_QUARANTINE_PATH", &q);
         }
         let (status, _) = self.wait_for(cmd, "git merge-base").await?;
         match status.code() {

@@ -8,6 +8,7 @@ pub mod issue;
 pub mod mirror;
 pub mod names;
 pub mod push;
+pub mod status;
 pub mod webhook;
 
 pub use access::{RepoAccess, SiteRole, TokenScope};
@@ -16,8 +17,9 @@ pub use backup::BackupStatus;
 pub use client::{AddrPrefix, Client, Transport};
 pub use issue::{Comment, Issue, IssueId, Label, TimelineEvent};
 pub use mirror::{MirrorScope, MirrorTransport, MirrorUrl, PullMirror, PushMirror};
-pub use names::{DeployName, Email, NameError, RepoName, RepoPath, TreePath, Username};
+pub use names::{CheckName, DeployName, Email, NameError, RepoName, RepoPath, TreePath, Username};
 pub use push::{PushEvent, RefUpdate, ZERO_ID, is_object_id};
+pub use status::{CommitState, StatusContext};
 pub use webhook::{ContentType, DeliveryState, Webhook, WebhookEventKind};
 
 pub type UserId = i64;

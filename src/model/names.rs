@@ -65,6 +65,27 @@ impl fmt::Display for DeployName {
     }
 }
 
+/// A `[[check]]` name from the config file (the deploy rule): shown in push output, in the
+/// `check/NAME` status context, and named by `--require-check` on protected branches.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CheckName(String);
+
+impl CheckName {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        check_segment("a check name", s)?;
+        Ok(Self(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CheckName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A user (and so repository owner) name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);

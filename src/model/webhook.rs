@@ -11,14 +11,17 @@ pub enum WebhookEventKind {
     Deploy,
     Issues,
     IssueComment,
+    /// A commit status was reported (a check, a deploy, outside CI).
+    Status,
 }
 
 impl WebhookEventKind {
-    pub const ALL: [WebhookEventKind; 4] = [
+    pub const ALL: [WebhookEventKind; 5] = [
         WebhookEventKind::Push,
         WebhookEventKind::Deploy,
         WebhookEventKind::Issues,
         WebhookEventKind::IssueComment,
+        WebhookEventKind::Status,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -27,6 +30,7 @@ impl WebhookEventKind {
             WebhookEventKind::Deploy => "deploy",
             WebhookEventKind::Issues => "issues",
             WebhookEventKind::IssueComment => "issue_comment",
+            WebhookEventKind::Status => "status",
         }
     }
 }
@@ -38,7 +42,9 @@ impl FromStr for WebhookEventKind {
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown event '{s}'; events are push, deploy, issues and issue_comment")
+                format!(
+                    "unknown event '{s}'; events are push, deploy, issues, issue_comment and status"
+                )
             })
     }
 }

@@ -50,17 +50,17 @@ pub struct DeployLogRow {
 
 impl Tx {
     /// Queues a run; older queued runs of the same deploy are superseded (only the newest
-    /// queued commit runs next).
-    pub async fn queue_deploy_run(&mut self, new: NewDeployRun<'_>) -> Result<i64> {
-        sqlx::query!(
+    /// queued commit runs next). Returns the new run's id and the superseded runs' ids.
+    pub async fn queue_deploy_run(&mut self, new: NewDeployRun<'_>) -> Result<(i64, Vec<i64>)> {
+        let superseded = sqlx::query_scalar!(
             "UPDATE deploy_runs SET status = 'superseded', finished_at = now()
-             WHERE repo_id = $1 AND deploy_name = $2 AND status = 'queued'",
+             WHERE repo_id = $1 AND deploy_name = $2 AND status = 'queued' RETURNING id",
             new.repo_id,
             new.deploy_name
         )
-        .execute(&mut *self.inner)
+        .fetch_all(&mut *self.inner)
         .await?;
-        Ok(sqlx::query_scalar!(
+        let id = sqlx::query_scalar!(
             "INSERT INTO deploy_runs (repo_id, deploy_name, ref_name, old_id, new_id, push_event_id,
                                       reason, rerun_of, triggered_by_id, triggered_by_name)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
@@ -76,7 +76,8 @@ impl Tx {
             new.triggered_by_name
         )
         .fetch_one(&mut *self.inner)
-        .await?)
+        .await?;
+        Ok((id, superseded))
     }
 }
 

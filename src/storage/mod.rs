@@ -2,6 +2,7 @@
 //! `sqlx::query!` against the offline data in `.sqlx/`.
 
 mod backup;
+mod checks;
 mod comments;
 mod deploys;
 mod issues;
@@ -13,6 +14,7 @@ mod push_mirrors;
 mod pushes;
 mod repos;
 mod sessions;
+mod statuses;
 mod tokens;
 mod tx;
 mod users;
@@ -20,6 +22,7 @@ mod webhook_deliveries;
 mod webhooks;
 
 pub use backup::{BackupRepoRow, MIGRATOR, MigrationState, SnapshotTx, newest_known_migration};
+pub use checks::{CheckLogRow, CheckRunRow, NewCheckRun};
 pub use comments::NewEvent;
 pub use deploys::{DeployLogRow, DeployRunRow, NewDeployRun};
 pub use issues::{IssueFilter, NewIssue};
@@ -30,6 +33,7 @@ pub use push_mirrors::{ClaimedMirrorRow, NewPushMirror, PushMirrorRow};
 pub use pushes::{NewPush, PendingPushRow};
 pub use repos::{CollaboratorRow, NewRepo, PendingRepo, RepoRow};
 pub use sessions::SessionRow;
+pub use statuses::{NewStatus, StatusRow};
 pub use tokens::{NewToken, TokenListRow, TokenRow};
 pub use tx::Tx;
 pub use users::{NewUser, UserRow};

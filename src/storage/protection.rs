@@ -6,13 +6,15 @@ pub struct ProtectedBranchRow {
     pub id: i64,
     pub pattern: String,
     pub admins_only: bool,
+    /// Checks that must have run and passed on a push to a matching branch.
+    pub required_checks: Vec<String>,
 }
 
 impl Db {
     pub async fn protected_branches(&self, repo_id: RepoId) -> Result<Vec<ProtectedBranchRow>> {
         Ok(sqlx::query_as!(
             ProtectedBranchRow,
-            "SELECT id, pattern, admins_only FROM protected_branches WHERE repo_id = $1
+            "SELECT id, pattern, admins_only, required_checks FROM protected_branches WHERE repo_id = $1
              ORDER BY pattern",
             repo_id
         )
@@ -20,19 +22,24 @@ impl Db {
         .await?)
     }
 
-    /// Adds a rule, or updates `admins_only` of the rule with the same pattern.
+    /// Adds a rule, or replaces `admins_only` and the required checks of the rule with the
+    /// same pattern.
     pub async fn protect_branch(
         &self,
         repo_id: RepoId,
         pattern: &str,
         admins_only: bool,
+        required_checks: &[String],
     ) -> Result<()> {
         sqlx::query!(
-            "INSERT INTO protected_branches (repo_id, pattern, admins_only) VALUES ($1, $2, $3)
-             ON CONFLICT (repo_id, pattern) DO UPDATE SET admins_only = EXCLUDED.admins_only",
+            "INSERT INTO protected_branches (repo_id, pattern, admins_only, required_checks)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (repo_id, pattern) DO UPDATE
+             SET admins_only = EXCLUDED.admins_only, required_checks = EXCLUDED.required_checks",
             repo_id,
             pattern,
-            admins_only
+            admins_only,
+            required_checks
         )
         .execute(&self.pool)
         .await

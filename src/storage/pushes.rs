@@ -18,6 +18,8 @@ pub struct NewPush<'a> {
     pub nonce: &'a str,
     pub push_options: &'a [String],
     pub refs: &'a [RefUpdate],
+    /// A repository admin pushed with `-o skip-checks`.
+    pub checks_skipped: bool,
 }
 
 impl Db {
@@ -26,13 +28,15 @@ impl Db {
     pub async fn insert_pending_push(&self, new: NewPush<'_>) -> Result<i64> {
         let mut tx = self.pool.begin().await?;
         let id = sqlx::query_scalar!(
-            "INSERT INTO push_events (repo_id, pusher_id, pusher_name, nonce, push_options)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO push_events (repo_id, pusher_id, pusher_name, nonce, push_options,
+                                      checks_skipped)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             new.repo_id,
             new.pusher_id,
             new.pusher_name,
             new.nonce,
-            new.push_options
+            new.push_options,
+            new.checks_skipped
         )
         .fetch_one(&mut *tx)
         .await

@@ -45,6 +45,7 @@ where
         .merge(pages::settings::router())
         .merge(pages::repo_settings::router())
         .merge(pages::deploys::router())
+        .merge(pages::checks::router())
         .merge(pages::repo_hooks::router())
         .merge(pages::repo_mirrors::router())
         .fallback(show_not_found)

@@ -34,6 +34,40 @@ pub struct CommitRow {
     pub author: String,
     pub age: String,
     pub date: String,
+    /// Its combined commit status, where the page shows one.
+    pub mark: Option<StatusMark>,
+}
+
+/// A commit's combined status as a small mark: `✓` success, `✗` failure, `•` pending; the
+/// title lists each context's state.
+#[derive(Debug, Clone)]
+pub struct StatusMark {
+    /// `success`, `failure` or `pending`: the CSS class and the word for screen readers.
+    pub state: &'static str,
+    pub symbol: &'static str,
+    pub title: String,
+}
+
+impl From<&crate::domain::statuses::CombinedStatus> for StatusMark {
+    fn from(c: &crate::domain::statuses::CombinedStatus) -> Self {
+        use crate::model::CommitState;
+        let (state, symbol) = match c.state {
+            CommitState::Success => ("success", "✓"),
+            CommitState::Failure | CommitState::Error => ("failure", "✗"),
+            _ => ("pending", "•"),
+        };
+        let title = c
+            .statuses
+            .iter()
+            .map(|s| format!("{}: {}", s.context, s.state))
+            .collect::<Vec<_>>()
+            .join(", ");
+        StatusMark {
+            state,
+            symbol,
+            title,
+        }
+    }
 }
 
 impl From<&CommitInfo> for CommitRow {
@@ -45,6 +79,7 @@ impl From<&CommitInfo> for CommitRow {
             author: c.author_name.clone(),
             age: age(c.time),
             date: date(c.time),
+            mark: None,
         }
     }
 }

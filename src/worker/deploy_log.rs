@@ -15,10 +15,7 @@ const MAX_BYTES: usize = 1 << 20;
 const MAX_LINE: usize = 4096;
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
-pub struct LogLine {
-    pub stream: char,
-    pub text: String,
-}
+pub use crate::job::LogLine;
 
 /// Collects lines until every sender is gone; returns whether the log was truncated.
 pub async fn write_log(

@@ -172,6 +172,8 @@ async fn prepare_and_run(
         env,
         stdin: serde_json::to_vec(&event)?,
         timeout: config.timeout,
+        memory: None,
+        jail: None,
     };
     let record_process = |pid: u32| {
         let Some(process) = process_identity::identify(pid) else {

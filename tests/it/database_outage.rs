@@ -359,7 +359,7 @@ async fn a_failed_start_up_stops_the_cluster_it_started() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn start_up_checks_name_the_deploy_path_and_the_unknown_word() {
+async fn start_up_checks_name_the_deploy_or_check_path_and_the_unknown_word() {
     let data_dir = tempfile::tempdir().unwrap();
     let data = data_dir.path();
     let config = data.join("labforge.toml");
@@ -385,6 +385,29 @@ async fn start_up_checks_name_the_deploy_path_and_the_unknown_word() {
     let out = run(deploy("plain.sh")).output().await.unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not executable"));
+    // A check's run is held to the same rule.
+    let check = |script: &str| {
+        format!(
+            "[[check]]\nname = \"zones\"\nrepo = \"lab/dns\"\nbranch = \"main\"\nrun = \"{script}\"\n"
+        )
+    };
+    let out = run(check("missing-check.sh")).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "check zones: run = {}/missing-check.sh",
+            data.display()
+        )),
+        "{err}"
+    );
+    let out = run(check("plain.sh")).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("check zones: run = ") && err.contains("is not executable"),
+        "{err}"
+    );
     let out = run("[webhook]\nallowed_hosts = \"loopbak, private\"\n".into())
         .output()
         .await

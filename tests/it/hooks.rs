@@ -458,6 +458,7 @@ async fn a_push_whose_post_receive_never_came_is_settled_at_start() {
                 nonce,
                 push_options: &[],
                 refs: std::slice::from_ref(update),
+                checks_skipped: false,
             })
             .await
             .unwrap();

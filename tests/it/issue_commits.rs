@@ -32,6 +32,7 @@ async fn record_push(
             nonce: &random_hex(8),
             push_options: &[],
             refs: &refs,
+            checks_skipped: false,
         })
         .await
         .unwrap();

@@ -3,6 +3,7 @@
 //! only the newest queued commit runs next.
 
 mod follow;
+mod status;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -36,6 +37,8 @@ pub struct QueuedRun {
     pub id: i64,
     pub deploy_name: String,
     pub url: String,
+    /// Queued runs of the same deploy this one replaced.
+    pub superseded: Vec<i64>,
 }
 
 impl DeployState {
@@ -131,7 +134,7 @@ impl Forge {
                 .for_repo(repo)
                 .filter(|d| d.matches_ref(&update.name))
             {
-                let id = tx
+                let (id, superseded) = tx
                     .queue_deploy_run(NewDeployRun {
                         repo_id: repo.id,
                         deploy_name: deploy.name.as_str(),
@@ -149,6 +152,7 @@ impl Forge {
                     id,
                     deploy_name: deploy.name.to_string(),
                     url: self.deploys.url(repo, id),
+                    superseded,
                 });
             }
         }
@@ -244,7 +248,7 @@ impl Forge {
         rerun_of: Option<i64>,
     ) -> Result<QueuedRun> {
         let mut tx = self.db.begin().await?;
-        let id = tx
+        let (id, superseded) = tx
             .queue_deploy_run(NewDeployRun {
                 repo_id: repo.id,
                 deploy_name,
@@ -260,11 +264,15 @@ impl Forge {
             .await?;
         tx.commit().await?;
         self.deploys.wake();
-        Ok(QueuedRun {
+        let run = QueuedRun {
             id,
             deploy_name: deploy_name.to_owned(),
             url: self.deploys.url(repo, id),
-        })
+            superseded,
+        };
+        self.record_queued_statuses(std::slice::from_ref(&run))
+            .await;
+        Ok(run)
     }
 
     /// Tells webhooks (event `deploy`) that run `id` is now `status`. Best effort: a failure
@@ -273,6 +281,7 @@ impl Forge {
         if let Err(e) = self.try_queue_deploy_event(id).await {
             tracing::warn!(error = %e, run = id, "queueing the deploy webhook event failed");
         }
+        self.record_deploy_status(id).await;
     }
 
     async fn try_queue_deploy_event(&self, id: i64) -> Result<()> {
@@ -316,6 +325,7 @@ impl Forge {
             return Err(Error::NotFound);
         }
         if self.db.cancel_queued_deploy(run.id).await? {
+            self.record_deploy_status(run.id).await;
             return Ok(());
         }
         match self.deploys.running_map().get(&run.id) {

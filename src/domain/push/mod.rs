@@ -4,6 +4,7 @@
 //! So identity never comes from anything a client or a repository controls, and a push that did
 //! not come through a running server has no ticket and is refused.
 
+mod checks;
 mod hold;
 mod policy;
 pub mod pulled;
@@ -16,9 +17,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::model::{Actor, Repo};
 
+pub use checks::CheckState;
 pub use hold::{HOLD_WAIT, RefHold};
 pub use policy::{BranchRule, parse_branch_pattern};
 pub use receive::Say;
+use receive::say;
 
 /// The socket hooks call and the secret they must show; the secret changes at every start.
 pub struct HookGate {

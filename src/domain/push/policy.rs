@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::domain::{Error, Forge, Result};
-use crate::model::{Actor, RefUpdate, Repo, RepoAccess};
+use crate::model::{Actor, CheckName, RefUpdate, Repo, RepoAccess};
 use crate::storage::ProtectedBranchRow;
 
 /// One rule as repository admins set it: a glob on branch names.
@@ -12,10 +12,12 @@ pub struct BranchRule {
     pub id: i64,
     pub pattern: String,
     pub admins_only: bool,
+    /// Checks a push to a matching branch must have run and passed.
+    pub required_checks: Vec<String>,
 }
 
 impl BranchRule {
-    fn matches(&self, branch: &str) -> bool {
+    pub(super) fn matches(&self, branch: &str) -> bool {
         glob::Pattern::new(&self.pattern).is_ok_and(|p| p.matches(branch))
     }
 }
@@ -26,6 +28,7 @@ impl From<ProtectedBranchRow> for BranchRule {
             id: r.id,
             pattern: r.pattern,
             admins_only: r.admins_only,
+            required_checks: r.required_checks,
         }
     }
 }
@@ -63,10 +66,26 @@ impl Forge {
         pattern: &str,
         admins_only: bool,
     ) -> Result<()> {
+        self.protect_branch_requiring(repo, pattern, admins_only, &[])
+            .await
+    }
+
+    /// Protects branches matching `pattern` (replacing the rule with the same pattern), and
+    /// requires `checks` to have run and passed on every push to them.
+    pub async fn protect_branch_requiring(
+        &self,
+        repo: &Repo,
+        pattern: &str,
+        admins_only: bool,
+        checks: &[CheckName],
+    ) -> Result<()> {
         let pattern = parse_branch_pattern(pattern)?;
+        let mut names: Vec<String> = checks.iter().map(|c| c.to_string()).collect();
+        names.sort();
+        names.dedup();
         Ok(self
             .db
-            .protect_branch(repo.id, &pattern, admins_only)
+            .protect_branch(repo.id, &pattern, admins_only, &names)
             .await?)
     }
 
@@ -145,6 +164,7 @@ mod tests {
             id: 1,
             pattern: "release/*".into(),
             admins_only: false,
+            required_checks: Vec::new(),
         };
         assert!(rule.matches("release/1.0"));
         assert!(!rule.matches("main"));

@@ -243,6 +243,8 @@ impl Forge {
                 nonce,
                 push_options: &[],
                 refs: &updates,
+                // Checks gate what people push; a sync copies what the remote already has.
+                checks_skipped: false,
             })
             .await?;
         self.record_received(repo, pending, &updates).await?;

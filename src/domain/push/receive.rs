@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::PushContext;
+use super::checks::{PushFlags, say_plan};
 use crate::domain::{Error, Forge, Result};
 use crate::model::{PushEvent, RefUpdate, Repo};
 use crate::storage::{NewPush, Tx};
@@ -11,16 +12,17 @@ use crate::storage::{NewPush, Tx};
 /// Lines for the pusher; the hook prints them and git shows them as `remote:` lines.
 pub type Say = tokio::sync::mpsc::Sender<String>;
 
-async fn say(to: &Say, line: impl Into<String>) {
+pub(super) async fn say(to: &Say, line: impl Into<String>) {
     // The pusher may have gone; the push goes on without an audience.
     let _ = to.send(line.into()).await;
 }
 
 impl Forge {
     /// Decides a push. On yes, records it as pending (post-receive confirms it); on no, says
-    /// which rule refused which ref. Refuses any push without a live ticket: fail closed.
-    /// While a backup holds ref updates it waits first (see `hold`); an approved push keeps
-    /// its permit until post-receive has recorded it.
+    /// which rule or check refused which ref. Refuses any push without a live ticket: fail
+    /// closed. Rules and checks come first, without a permit: a check may take minutes and a
+    /// backup must not wait for it. Then, while a backup holds ref updates, it waits (see
+    /// `hold`); an approved push keeps its permit until post-receive has recorded it.
     pub async fn pre_receive(
         &self,
         nonce: &str,
@@ -33,26 +35,48 @@ impl Forge {
             say(to, "labforge: this push has no valid ticket (did the server restart?); nothing was changed").await;
             return Ok(false);
         };
+        let flags = PushFlags::parse(push_options);
+        if !self
+            .decide_push(&ctx, updates, flags, quarantine, to)
+            .await?
+        {
+            return Ok(false);
+        }
         if !self.hooks.updates.enter(nonce).await {
             say(to, "labforge: a backup is holding pushes for longer than it should; nothing was changed, try again").await;
             return Ok(false);
         }
-        let decided = self
-            .decide_push(&ctx, nonce, updates, push_options, quarantine, to)
+        let id = self
+            .db
+            .insert_pending_push(NewPush {
+                repo_id: ctx.repo.id,
+                pusher_id: Some(ctx.actor.user.id),
+                pusher_name: &ctx.actor.user.name,
+                nonce,
+                push_options,
+                refs: updates,
+                checks_skipped: flags.skip_checks,
+            })
             .await;
-        if !matches!(decided, Ok(true)) {
-            self.hooks.updates.leave(nonce);
+        match id {
+            Ok(id) => {
+                self.hooks.set_pending(nonce, id);
+                Ok(true)
+            }
+            Err(e) => {
+                self.hooks.updates.leave(nonce);
+                Err(e.into())
+            }
         }
-        decided
     }
 
-    /// The decision itself: branch rules, then the pending record.
+    /// The decision itself: the mirror and branch rules, then the checks (all of them, and
+    /// the plan, on a dry run, which always says no). True when the push may go on.
     async fn decide_push(
         &self,
         ctx: &PushContext,
-        nonce: &str,
         updates: &[RefUpdate],
-        push_options: &[String],
+        flags: PushFlags,
         quarantine: Option<&Path>,
         to: &Say,
     ) -> Result<bool> {
@@ -62,32 +86,36 @@ impl Forge {
             return Ok(false);
         }
         let rules = self.branch_rules(repo).await?;
-        let mut refused = false;
+        let mut refusals = Vec::new();
         for update in updates {
             if let Some(why) = self
                 .refusal(repo, &rules, &ctx.actor, update, quarantine)
                 .await?
             {
-                say(to, format!("labforge: refusing {why}")).await;
-                refused = true;
+                refusals.push(format!("refusing {why}"));
             }
         }
-        if refused {
+        // A push the rules refuse anyway is not checked, unless a dry run asks for everything.
+        if refusals.is_empty() || flags.dry_run {
+            let review = self
+                .review_push(ctx, &rules, updates, flags, quarantine, to)
+                .await?;
+            refusals.extend(review.refusals);
+            if flags.dry_run {
+                for why in &refusals {
+                    say(to, format!("labforge: {why}")).await;
+                }
+                say_plan(&review.prepared, !refusals.is_empty(), to).await;
+                return Ok(false);
+            }
+        }
+        if !refusals.is_empty() {
+            for why in &refusals {
+                say(to, format!("labforge: {why}")).await;
+            }
             say(to, "labforge: nothing was changed").await;
             return Ok(false);
         }
-        let id = self
-            .db
-            .insert_pending_push(NewPush {
-                repo_id: repo.id,
-                pusher_id: Some(ctx.actor.user.id),
-                pusher_name: &ctx.actor.user.name,
-                nonce,
-                push_options,
-                refs: updates,
-            })
-            .await?;
-        self.hooks.set_pending(nonce, id);
         Ok(true)
     }
 
@@ -173,6 +201,7 @@ impl Forge {
         tx.commit().await?;
         self.deploys.wake();
         self.webhook_wakeup();
+        self.record_queued_statuses(&runs).await;
         if let Err(e) = self.after_push(repo).await {
             tracing::warn!(error = %e, repo = %repo.full_name(), "after-push bookkeeping failed");
         }

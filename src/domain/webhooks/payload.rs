@@ -49,7 +49,11 @@ fn rfc3339(secs: i64) -> String {
     )
 }
 
-fn commit_json(config: &Config, repo: &Repo, (c, paths): &(CommitInfo, ChangedPaths)) -> Value {
+pub(super) fn commit_json(
+    config: &Config,
+    repo: &Repo,
+    (c, paths): &(CommitInfo, ChangedPaths),
+) -> Value {
     let message = if c.body.is_empty() {
         c.subject.clone()
     } else {

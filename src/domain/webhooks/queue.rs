@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::super::{Error, Forge, Result, blocking};
 use super::hooks::hook_from_row;
 use super::new_guid;
-use super::payload::{push_payload, repository_json, user_json};
+use super::payload::{commit_json, push_payload, repository_json, user_json};
 use crate::git::ChangedPaths;
 use crate::git::read::CommitInfo;
 use crate::model::{PushEvent, RefUpdate, Repo, Webhook, WebhookEventKind};
@@ -218,6 +218,20 @@ impl Forge {
     /// The `repository` object of payloads, with this forge's public links.
     pub fn webhook_repository(&self, repo: &Repo) -> Value {
         repository_json(&self.webhooks.config(), repo)
+    }
+
+    /// A user known by id (None: gone) and name, as payloads show one.
+    pub fn webhook_user(&self, id: Option<i64>, name: &str) -> Value {
+        user_json(&self.webhooks.config(), id, name, "")
+    }
+
+    /// A commit as payloads show one (without its changed files).
+    pub fn webhook_commit(&self, repo: &Repo, commit: &CommitInfo) -> Value {
+        commit_json(
+            &self.webhooks.config(),
+            repo,
+            &(commit.clone(), ChangedPaths::default()),
+        )
     }
 }
 

@@ -228,6 +228,8 @@ struct DeployPage {
     log: Vec<LogRow>,
     can_write: bool,
     message: String,
+    /// The pusher who skipped the checks of the push that started this run.
+    checks_skipped_by: Option<String>,
 }
 
 async fn deploy_page(
@@ -248,6 +250,7 @@ async fn deploy_page(
         log: log.iter().map(LogRow::from).collect(),
         can_write,
         message,
+        checks_skipped_by: st.forge.checks_skipped_for_deploy(run.id).await?,
     })
 }
 

@@ -10,13 +10,14 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::{RepoHeader, read_at, readable_repo, render};
+use crate::domain::statuses::CommitStatus;
 use crate::git::diff::{Change, DiffLimits, FileDiff};
 use crate::git::read::CommitId;
 use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::highlight::{self, DiffLine};
 use crate::web::session::{MaybeUser, Nav};
-use crate::web::view::{CommitRow, age, date};
+use crate::web::view::{CommitRow, StatusMark, age, date};
 
 const PAGE_SIZE: usize = 50;
 
@@ -66,12 +67,14 @@ async fn show_commits(
             .map(Some)
     })
     .await?;
+    let mut commits: Vec<CommitRow> = commits.iter().map(CommitRow::from).collect();
+    super::checks::mark_rows(&st, &repo, commits.iter_mut()).await?;
     render(CommitsPage {
         nav: user.nav(),
         repo: RepoHeader::new(&repo, &at.rev),
         tab: "commits",
         path: at.path.as_str().to_owned(),
-        commits: commits.iter().map(CommitRow::from).collect(),
+        commits,
         page,
         has_more,
     })
@@ -98,14 +101,16 @@ async fn show_refs(
         .forge
         .read_repo(&repo, move |r| if tags { r.tags() } else { r.branches() })
         .await?;
+    let mut refs: Vec<(String, CommitRow)> = refs
+        .iter()
+        .map(|r| (r.name.clone(), CommitRow::from(&r.commit)))
+        .collect();
+    super::checks::mark_rows(&st, &repo, refs.iter_mut().map(|(_, c)| c)).await?;
     render(RefsPage {
         nav: user.nav(),
         repo: RepoHeader::new(&repo, &repo.default_branch),
         tab: if tags { "tags" } else { "branches" },
-        refs: refs
-            .iter()
-            .map(|r| (r.name.clone(), CommitRow::from(&r.commit)))
-            .collect(),
+        refs,
     })
 }
 
@@ -183,6 +188,22 @@ struct CommitPage {
     deploys: Vec<String>,
     /// (number, title, open) of the issues the message mentions.
     issues: Vec<(i64, String, bool)>,
+    /// The commit's current statuses (the newest per context) and their combined mark.
+    statuses: Vec<StatusLine>,
+    mark: Option<StatusMark>,
+    /// (who, when) pushed it with `-o skip-checks`.
+    checks_skipped: Vec<(String, String)>,
+}
+
+/// One context's status as the commit page lists it.
+struct StatusLine {
+    context: String,
+    state: &'static str,
+    description: String,
+    /// Only http(s) links are shown as links (the API refuses anything else, too).
+    target_url: Option<String>,
+    by: String,
+    age: String,
 }
 
 /// `/commit/SHA`: message, author, parents, changed files with counts and the diff, cut with a
@@ -232,6 +253,21 @@ async fn show_commit(
     let c = &diff.commit;
     let message = format!("{}\n\n{}", c.subject, c.body);
     let issues = st.forge.mentioned_issues(&repo, &message).await?;
+    let combined = st
+        .forge
+        .latest_statuses(&repo, std::slice::from_ref(&c.id.0))
+        .await?;
+    let combined = combined.get(&c.id.0);
+    let statuses = combined
+        .map(|all| all.statuses.iter().map(StatusLine::from).collect())
+        .unwrap_or_default();
+    let checks_skipped = st
+        .forge
+        .checks_skipped_for(&repo, &c.id.0)
+        .await?
+        .into_iter()
+        .map(|(who, at)| (who, date(at.unix_timestamp())))
+        .collect();
     render(CommitPage {
         nav: user.nav(),
         repo: RepoHeader::new(&repo, &c.id.0),
@@ -252,7 +288,24 @@ async fn show_commit(
             .into_iter()
             .map(|i| (i.number, i.title.clone(), i.is_open()))
             .collect(),
+        statuses,
+        mark: combined.map(StatusMark::from),
+        checks_skipped,
     })
+}
+
+impl From<&CommitStatus> for StatusLine {
+    fn from(s: &CommitStatus) -> Self {
+        let link = s.target_url.starts_with("http://") || s.target_url.starts_with("https://");
+        StatusLine {
+            context: s.context.clone(),
+            state: s.state.as_str(),
+            description: s.description.clone(),
+            target_url: link.then(|| s.target_url.clone()),
+            by: s.creator_name.clone(),
+            age: age(s.created_at.unix_timestamp()),
+        }
+    }
 }
 
 /// How long a blame may take before the page shows what it found.

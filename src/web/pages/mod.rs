@@ -1,6 +1,7 @@
 //! One module per group of pages, each exporting `router()`.
 
 pub mod auth;
+pub mod checks;
 pub mod deploys;
 pub mod history;
 pub mod home;

@@ -119,6 +119,8 @@ async fn show_summary(
             ))
         })
         .await?;
+    let mut head = head.as_ref().map(CommitRow::from);
+    super::checks::mark_rows(&st, &repo, head.iter_mut()).await?;
     let readme = match readme {
         Some((file, text)) => {
             let lower = file.to_ascii_lowercase();
@@ -136,7 +138,7 @@ async fn show_summary(
         tab: "code",
         http_url: st.config.http_clone_url(&repo.owner, &repo.name),
         ssh_url: st.config.ssh_clone_url(&repo.owner, &repo.name),
-        head: head.as_ref().map(CommitRow::from),
+        head,
         branches,
         tags,
         entries: entry_rows(&TreePath::default(), entries),
@@ -156,6 +158,9 @@ struct TreePage {
     entries: Vec<EntryRow>,
     /// Some last commits are still being looked for (long history); a reload will have them.
     pending: bool,
+    /// The commit shown, and its combined status.
+    commit: String,
+    mark: Option<crate::web::view::StatusMark>,
     /// The folder has more entries than a page lists.
     cut: bool,
 }
@@ -167,7 +172,10 @@ async fn show_tree(
 ) -> Result<Response, WebError> {
     let repo = readable_repo(&st, &user, &owner, &name).await?;
     let (at, folder) = read_at(&st, &repo, rest, |r, at| r.list_tree(&at.commit, &at.path)).await?;
+    let mut marks = super::checks::marks(&st, &repo, std::slice::from_ref(&at.commit.0)).await?;
     render(TreePage {
+        mark: marks.remove(&at.commit.0),
+        commit: at.commit.0.clone(),
         nav: user.nav(),
         repo: RepoHeader::new(&repo, &at.rev),
         tab: "code",

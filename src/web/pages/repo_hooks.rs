@@ -54,6 +54,7 @@ pub struct HookView {
     pub deploy: bool,
     pub issues: bool,
     pub issue_comment: bool,
+    pub status: bool,
 }
 
 impl HookView {
@@ -76,6 +77,7 @@ impl HookView {
             deploy: has(WebhookEventKind::Deploy),
             issues: has(WebhookEventKind::Issues),
             issue_comment: has(WebhookEventKind::IssueComment),
+            status: has(WebhookEventKind::Status),
         }
     }
 }
@@ -181,6 +183,7 @@ struct HookForm {
     event_deploy: Option<String>,
     event_issues: Option<String>,
     event_issue_comment: Option<String>,
+    event_status: Option<String>,
 }
 
 impl HookForm {
@@ -191,6 +194,7 @@ impl HookForm {
             (&self.event_deploy, WebhookEventKind::Deploy),
             (&self.event_issues, WebhookEventKind::Issues),
             (&self.event_issue_comment, WebhookEventKind::IssueComment),
+            (&self.event_status, WebhookEventKind::Status),
         ]
         .into_iter()
         .filter(|(on, _)| on.is_some())

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::{RepoHeader, message_or_error, render};
 use crate::domain::Collaborator;
 use crate::domain::push::BranchRule;
+use crate::model::CheckName;
 use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
 use crate::web::WebState;
 use crate::web::error::WebError;
@@ -209,6 +210,8 @@ struct ProtectForm {
     csrf: String,
     pattern: String,
     admins_only: Option<String>,
+    /// Check names, separated by commas or spaces.
+    required_checks: Option<String>,
 }
 
 async fn protect_branch(
@@ -219,11 +222,23 @@ async fn protect_branch(
 ) -> Result<Response, WebError> {
     user.check_csrf(&form.csrf)?;
     let repo = admin_repo(&st, &user, &owner, &name).await?;
-    let message = match st
-        .forge
-        .protect_branch(&repo, &form.pattern, form.admins_only.is_some())
-        .await
-    {
+    let checks: Result<Vec<CheckName>, _> = form
+        .required_checks
+        .as_deref()
+        .unwrap_or_default()
+        .split([',', ' '])
+        .filter(|c| !c.is_empty())
+        .map(CheckName::parse)
+        .collect();
+    let done = match checks {
+        Ok(checks) => {
+            st.forge
+                .protect_branch_requiring(&repo, &form.pattern, form.admins_only.is_some(), &checks)
+                .await
+        }
+        Err(e) => Err(e.into()),
+    };
+    let message = match done {
         Ok(()) => format!("Branches matching {} are protected.", form.pattern.trim()),
         Err(e) => message_or_error(e)?,
     };

@@ -21,6 +21,7 @@ async fn pending(db: &Db, repo_id: i64, nonce: &str, update: RefUpdate) -> i64 {
         nonce,
         push_options: &[],
         refs: std::slice::from_ref(&update),
+        checks_skipped: false,
     })
     .await
     .unwrap()

@@ -6,6 +6,7 @@
 mod api;
 mod delivery;
 mod pages;
+mod status;
 
 use std::path::{Path, PathBuf};
 
@@ -62,6 +63,7 @@ pub(super) async fn record_push(app: &TestApp, refs: &[RefUpdate]) -> usize {
             nonce: &random_hex(8),
             push_options: &[],
             refs,
+            checks_skipped: false,
         })
         .await
         .unwrap();

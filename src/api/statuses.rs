@@ -1,0 +1,166 @@
+//! Commit statuses in Gitea's shape, so an outside CI (Woodpecker, a script with curl) reports on
+//! commits beside labforge's own checks and deploys:
+//! `POST /repos/{owner}/{repo}/statuses/{sha}` (write access), `GET .../statuses/{sha}`,
+//! `GET .../commits/{ref}/statuses` and `GET .../commits/{ref}/status` (combined).
+
+use axum::extract::{FromRef, Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::body::JsonBody;
+use super::{ApiActor, ApiError, ApiState, RequireApiActor, repo_path};
+use crate::domain::rfc3339;
+use crate::domain::statuses::{CommitStatus, StatusReport};
+use crate::model::{CommitState, Repo, RepoAccess, StatusContext};
+
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
+    Router::new()
+        .route(
+            "/repos/{owner}/{repo}/statuses/{sha}",
+            get(list_statuses).post(create_status),
+        )
+        .route(
+            "/repos/{owner}/{repo}/commits/{rev}/statuses",
+            get(list_statuses),
+        )
+        .route(
+            "/repos/{owner}/{repo}/commits/{rev}/status",
+            get(show_combined_status),
+        )
+}
+
+/// Gitea's CreateStatusOption.
+#[derive(Deserialize)]
+struct CreateStatus {
+    state: String,
+    #[serde(default)]
+    target_url: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    context: String,
+}
+
+/// Gitea's CommitStatus (its state is `status`; `state` is there too, as GitHub names it).
+fn status_json(st: &ApiState, repo: &Repo, s: &CommitStatus) -> Value {
+    let creator = match s.creator_id {
+        Some(id) => json!({"id": id, "login": s.creator_name, "username": s.creator_name}),
+        None => json!({"id": 0, "login": s.creator_name, "username": s.creator_name}),
+    };
+    json!({
+        "id": s.id,
+        "status": s.state.as_str(),
+        "state": s.state.as_str(),
+        "target_url": s.target_url,
+        "description": s.description,
+        "url": format!("{}/api/v1/repos/{}/statuses/{}", st.config.base_url, repo.full_name(), s.sha),
+        "context": s.context,
+        "creator": creator,
+        "created_at": rfc3339(s.created_at),
+        "updated_at": rfc3339(s.created_at),
+    })
+}
+
+async fn create_status(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo, sha)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody<CreateStatus>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let repo = st
+        .forge
+        .authorize(Some(&actor), &repo_path(&owner, &repo)?, RepoAccess::Write)
+        .await?;
+    let state: CommitState = body.state.parse().map_err(ApiError::Invalid)?;
+    let context = StatusContext::parse(&body.context).map_err(ApiError::Invalid)?;
+    let status = st
+        .forge
+        .create_status(
+            &actor,
+            &repo,
+            &StatusReport {
+                sha: &sha,
+                context: &context,
+                state,
+                description: &body.description,
+                target_url: body.target_url.trim(),
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(status_json(&st, &repo, &status))))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    page: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// Every status of the commit, newest first; `?state=` filters, `page`/`limit` (up to 50) page.
+async fn list_statuses(
+    State(st): State<ApiState>,
+    ApiActor(actor): ApiActor,
+    Path((owner, repo, rev)): Path<(String, String, String)>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let repo = st
+        .forge
+        .authorize(actor.as_ref(), &repo_path(&owner, &repo)?, RepoAccess::Read)
+        .await?;
+    let state = match q.state.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(s.parse::<CommitState>().map_err(ApiError::Invalid)?),
+        None => None,
+    };
+    let limit = q.limit.unwrap_or(30).clamp(1, 50);
+    let (_, list) = st
+        .forge
+        .statuses(&repo, &rev, state, q.page.unwrap_or(1), limit)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(
+        list.iter().map(|s| status_json(&st, &repo, s)).collect(),
+    ))
+}
+
+/// Gitea's CombinedStatus: the newest status of each context and their combined state.
+async fn show_combined_status(
+    State(st): State<ApiState>,
+    ApiActor(actor): ApiActor,
+    Path((owner, repo, rev)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let repo = st
+        .forge
+        .authorize(actor.as_ref(), &repo_path(&owner, &repo)?, RepoAccess::Read)
+        .await?;
+    let (sha, combined) = st
+        .forge
+        .combined_status(&repo, &rev)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let base = &st.config.base_url;
+    let owner_user = json!({"id": repo.owner_id, "login": repo.owner, "username": repo.owner});
+    Ok(Json(json!({
+        "state": combined.state.as_str(),
+        "sha": sha,
+        "total_count": combined.statuses.len(),
+        "statuses": combined.statuses.iter().map(|s| status_json(&st, &repo, s)).collect::<Vec<_>>(),
+        "repository": {
+            "id": repo.id,
+            "owner": owner_user,
+            "name": repo.name,
+            "full_name": repo.full_name(),
+            "private": repo.is_private,
+            "html_url": format!("{base}/{}", repo.full_name()),
+        },
+        "commit_url": format!("{base}/api/v1/repos/{}/git/commits/{sha}", repo.full_name()),
+        "url": format!("{base}/api/v1/repos/{}/commits/{sha}/status", repo.full_name()),
+    })))
+}

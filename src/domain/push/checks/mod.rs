@@ -1,0 +1,257 @@
+//! Checks: the operator's `[[check]]` commands, run by pre-receive on each pushed ref they
+//! match, before the push lands. Each runs on the ref's new tree, written from the quarantined
+//! objects into a fresh folder outside the repository (in memory when `/dev/shm` is there),
+//! inside bubblewrap when it is installed. A failure, a timeout or a required check that could
+//! not run refuses the ref; `-o dry-run` runs them all, prints the plan and refuses everything;
+//! `-o skip-checks` lets a repository admin through without them, and the push records it.
+//!
+//! `prepare.rs` reads the push (changed paths, the tree), `run.rs` runs one check and records
+//! it, `plan.rs` says what a dry run found.
+
+mod plan;
+mod prepare;
+mod run;
+
+use std::path::{Path, PathBuf};
+
+use tokio::sync::Semaphore;
+
+use super::{BranchRule, PushContext, Say};
+use crate::config::Check;
+use crate::domain::{Forge, Result};
+use crate::job::Sandbox;
+use crate::model::{RefUpdate, RepoAccess, RepoPath};
+
+pub(super) use plan::say_plan;
+pub(super) use prepare::Prepared;
+pub(super) use run::Outcome;
+
+/// The checks' shared state: configuration, the sandbox, where trees are written, and the
+/// slots that bound how many checks run at once (across all pushes).
+pub struct CheckState {
+    configs: Vec<Check>,
+    /// Set by `start` (serve) when bubblewrap works here; admin commands never run checks.
+    sandbox: std::sync::OnceLock<Sandbox>,
+    /// Holds one folder per push being checked; cleared at start.
+    work_dir: PathBuf,
+    /// Used when `work_dir` (memory) is full.
+    spill_dir: PathBuf,
+    slots: Semaphore,
+}
+
+impl CheckState {
+    /// `data_dir` holds the spill folder (and names the memory one).
+    pub fn new(configs: Vec<Check>, data_dir: &Path) -> Self {
+        let spill_dir = data_dir.join("checks");
+        let work_dir = memory_folder(data_dir).unwrap_or_else(|| spill_dir.clone());
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            configs,
+            sandbox: std::sync::OnceLock::new(),
+            work_dir,
+            spill_dir,
+            slots: Semaphore::new(cores),
+        }
+    }
+
+    /// At serve's start: removes what a server that stopped in the middle of a check left, and
+    /// takes the sandbox (None: bubblewrap is missing or cannot work here; checks then run
+    /// without it, as start-up says).
+    pub fn start(&self, sandbox: Option<Sandbox>) {
+        for dir in [&self.work_dir, &self.spill_dir] {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some(sandbox) = sandbox {
+            let _ = self.sandbox.set(sandbox);
+        }
+    }
+
+    pub fn configs(&self) -> &[Check] {
+        &self.configs
+    }
+
+    /// Whether checks run inside bubblewrap (when their config allows).
+    pub fn sandboxed(&self) -> bool {
+        self.sandbox.get().is_some()
+    }
+
+    /// Where pushed trees are written.
+    pub fn work_dir(&self) -> &Path {
+        &self.work_dir
+    }
+
+    /// The checks configured for `full_name` (`OWNER/REPO`) and ref `ref_name`.
+    fn for_ref<'a>(
+        &'a self,
+        full_name: &'a str,
+        ref_name: &'a str,
+    ) -> impl Iterator<Item = &'a Check> {
+        self.configs
+            .iter()
+            .filter(move |c| c.matches_repo(full_name) && c.trigger.matches_ref(ref_name))
+    }
+}
+
+/// `/dev/shm/labforge-UID-HASH` (one per data folder, so two servers never share one) when
+/// `/dev/shm` is a folder: writing 600 files there takes a few milliseconds, on a disk tens.
+fn memory_folder(data_dir: &Path) -> Option<PathBuf> {
+    use sha2::Digest;
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        return None;
+    }
+    let hash = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    let name = format!(
+        "labforge-{}-{}",
+        nix::unistd::Uid::current(),
+        crate::domain::hex(&hash[..8])
+    );
+    Some(shm.join(name))
+}
+
+/// The `-o` options checks look at.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct PushFlags {
+    pub dry_run: bool,
+    pub skip_checks: bool,
+}
+
+impl PushFlags {
+    pub fn parse(options: &[String]) -> Self {
+        let has = |o: &str| options.iter().any(|x| x == o);
+        Self {
+            dry_run: has("dry-run"),
+            skip_checks: has("skip-checks"),
+        }
+    }
+}
+
+/// What the checks found: refusals to say (whole sentences after `labforge: `), and for a dry
+/// run what was read.
+pub(super) struct Review {
+    pub refusals: Vec<String>,
+    pub prepared: Vec<Prepared>,
+}
+
+/// One updated ref and what applies to it.
+pub(super) struct RefChecks<'a> {
+    pub update: &'a RefUpdate,
+    /// Configured checks for this ref (before the `paths` filter).
+    pub candidates: Vec<&'a Check>,
+    /// Required by the protection rules matching the branch: always run, whatever `paths`.
+    pub required: Vec<String>,
+}
+
+impl Forge {
+    /// Runs the checks `updates` call for (all of them in parallel, bounded by the core
+    /// count), streaming their output; for a dry run it first says what each ref would do.
+    /// Returns the refusals (empty: every ref may land).
+    pub(super) async fn review_push(
+        &self,
+        ctx: &PushContext,
+        rules: &[BranchRule],
+        updates: &[RefUpdate],
+        flags: PushFlags,
+        quarantine: Option<&Path>,
+        to: &Say,
+    ) -> Result<Review> {
+        let full_name = ctx.repo.full_name();
+        if flags.skip_checks {
+            let path = RepoPath::parse(&full_name)?;
+            let (_, access) = self.access(Some(&ctx.actor), &path).await?;
+            if access < RepoAccess::Admin {
+                return Ok(Review {
+                    refusals: vec![
+                        "refusing the push: only repository admins may push with -o skip-checks"
+                            .into(),
+                    ],
+                    prepared: Vec::new(),
+                });
+            }
+            super::say(
+                to,
+                format!(
+                    "labforge: checks skipped by {} (-o skip-checks); the push records it",
+                    ctx.actor.user.name
+                ),
+            )
+            .await;
+        }
+        let refs: Vec<RefChecks> = updates
+            .iter()
+            .filter(|u| !u.is_delete())
+            .map(|update| RefChecks {
+                update,
+                candidates: self.checks.for_ref(&full_name, &update.name).collect(),
+                required: required_checks(rules, update),
+            })
+            .collect();
+        let idle = refs
+            .iter()
+            .all(|r| r.candidates.is_empty() && r.required.is_empty());
+        // Most pushes stop here: no check applies, nothing is read.
+        if !flags.dry_run && (idle || flags.skip_checks) {
+            return Ok(Review {
+                refusals: Vec::new(),
+                prepared: Vec::new(),
+            });
+        }
+        let (scratch, prepared) = self.prepare_push(ctx, &refs, flags, quarantine).await?;
+        if flags.dry_run {
+            for p in &prepared {
+                super::say(to, p.headline()).await;
+            }
+        }
+        let mut refusals: Vec<String> = prepared.iter().flat_map(Prepared::refusals).collect();
+        if !flags.skip_checks {
+            let outcomes = self.run_checks(ctx, &prepared, flags, to).await;
+            refusals.extend(outcomes.iter().filter_map(Outcome::refusal));
+        }
+        drop(scratch);
+        Ok(Review { refusals, prepared })
+    }
+}
+
+/// The checks the protection rules matching the update's branch require.
+fn required_checks(rules: &[BranchRule], update: &RefUpdate) -> Vec<String> {
+    let Some(branch) = update.branch() else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = rules
+        .iter()
+        .filter(|r| r.matches(branch))
+        .flat_map(|r| r.required_checks.iter().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_and_required_checks() {
+        let flags = PushFlags::parse(&["deploy=wait".into(), "dry-run".into()]);
+        assert!(flags.dry_run && !flags.skip_checks);
+        let rule = |pattern: &str, checks: &[&str]| BranchRule {
+            id: 1,
+            pattern: pattern.into(),
+            admins_only: false,
+            required_checks: checks.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        let rules = [rule("main", &["zones", "yaml"]), rule("ma*", &["zones"])];
+        let update = RefUpdate {
+            name: "refs/heads/main".into(),
+            old: crate::model::ZERO_ID.into(),
+            new: "1".repeat(40),
+        };
+        assert_eq!(required_checks(&rules, &update), ["yaml", "zones"]);
+        let tag = RefUpdate {
+            name: "refs/tags/main".into(),
+            ..update
+        };
+        assert!(required_checks(&rules, &tag).is_empty());
+    }
+}
