@@ -4,6 +4,7 @@ mod accounts;
 mod authorize;
 mod browse;
 mod credentials;
+pub mod dashboard;
 pub mod deploys;
 pub mod issues;
 pub mod mirrors;

@@ -115,6 +115,24 @@ impl Reader {
         let info = self.commit_info(oid)?;
         let changes = self.changed_files(oid, limits.walk, deadline)?;
         let listing_cut = changes.cut;
+        let (files, truncated) = self.diff_changes(changes, limits, deadline)?;
+        Ok(Some(CommitDiff {
+            commit: info,
+            files,
+            truncated,
+            listing_cut,
+        }))
+    }
+
+    /// Line diffs of the changed files a walk found, within `limits` and `deadline`; the second
+    /// value says some were left out (or the listing itself was cut).
+    pub(super) fn diff_changes(
+        &self,
+        changes: Changes,
+        limits: DiffLimits,
+        deadline: Instant,
+    ) -> Result<(Vec<FileDiff>, bool), GitError> {
+        let listing_cut = changes.cut;
         let mut files = Vec::new();
         let mut lines_left = limits.max_lines;
         let mut bytes_left = limits.max_bytes;
@@ -178,12 +196,7 @@ impl Reader {
             }
             files.push(file);
         }
-        Ok(Some(CommitDiff {
-            commit: info,
-            files,
-            truncated,
-            listing_cut,
-        }))
+        Ok((files, truncated))
     }
 
     /// (path, old blob, new blob) of the files `commit` changed against its first parent (all
@@ -196,13 +209,24 @@ impl Reader {
         deadline: Instant,
     ) -> Result<Changes, GitError> {
         let (old_tree, new_tree) = self.parent_and_own_tree(commit)?;
+        self.changed_between(old_tree, new_tree, limits, deadline)
+    }
+
+    /// As `changed_files`, between two trees (`old` None: everything in `new` is added).
+    pub(super) fn changed_between(
+        &self,
+        old: Option<ObjectId>,
+        new: ObjectId,
+        limits: WalkLimits,
+        deadline: Instant,
+    ) -> Result<Changes, GitError> {
         let mut walk = Walk {
             limits,
             deadline,
             entries: 0,
             files: Vec::new(),
         };
-        let cut = self.compare_trees(old_tree, new_tree, &mut walk)?;
+        let cut = self.compare_trees(old, new, &mut walk)?;
         let mut files = walk.files;
         files.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Changes { files, cut })

@@ -3,6 +3,7 @@
 
 mod backup;
 mod comments;
+mod dashboard;
 mod deploys;
 mod issues;
 mod keys;
@@ -21,6 +22,7 @@ mod webhooks;
 
 pub use backup::{BackupRepoRow, MIGRATOR, MigrationState, SnapshotTx, newest_known_migration};
 pub use comments::NewEvent;
+pub use dashboard::{IssueEventRow, RecentPushRow, RepoActivityRow};
 pub use deploys::{DeployLogRow, DeployRunRow, NewDeployRun};
 pub use issues::{IssueFilter, NewIssue};
 pub use keys::{KeyRow, NewKey};

@@ -95,8 +95,18 @@ pub(super) fn push_payload(
         "ref": update.name,
         "before": update.old,
         "after": update.new,
-        // labforge has no compare page yet; Gitea sends "" for new branches too.
-        "compare_url": "",
+        // A created or deleted ref has nothing to compare: "" as Gitea sends.
+        "compare_url": if update.is_create() || update.is_delete() {
+            String::new()
+        } else {
+            format!(
+                "{}/{}/compare/{}...{}",
+                config.base_url,
+                repo.full_name(),
+                update.old,
+                update.new
+            )
+        },
         "created": update.is_create(),
         "deleted": update.is_delete(),
         "commits": commit_values,
