@@ -136,6 +136,7 @@ fn render_within(doc: &Markdown, deadline: Instant) -> (String, bool) {
         kept.push(Event::End(TagEnd::Paragraph));
     }
     anchor_headings(&mut kept);
+    label_task_boxes(&mut kept);
     (clean(limited.len(), kept.into_iter()), true)
 }
 
@@ -176,6 +177,21 @@ fn anchor_headings(events: &mut Vec<Event<'_>>) {
             events.insert(end, Event::InlineHtml(CowStr::from(link)));
         }
         i = end + 1;
+    }
+}
+
+/// Task list boxes with an accessible name (a screen reader says "done" or "to do"); the
+/// sanitizer keeps them disabled.
+fn label_task_boxes(events: &mut [Event<'_>]) {
+    for e in events.iter_mut() {
+        if let Event::TaskListMarker(done) = *e {
+            let html = if done {
+                "<input type=\"checkbox\" disabled checked aria-label=\"done\"> "
+            } else {
+                "<input type=\"checkbox\" disabled aria-label=\"to do\"> "
+            };
+            *e = Event::InlineHtml(CowStr::from(html));
+        }
     }
 }
 
@@ -381,7 +397,7 @@ fn clean<'a>(len: usize, events: impl Iterator<Item = Event<'a>>) -> String {
         .link_rel(Some("nofollow noopener noreferrer"))
         // Task lists: checkboxes, always disabled (nothing on the page can tick them).
         .add_tags(["input"])
-        .add_tag_attributes("input", ["checked"])
+        .add_tag_attributes("input", ["checked", "aria-label"])
         .set_tag_attribute_value("input", "type", "checkbox")
         .set_tag_attribute_value("input", "disabled", "")
         // Heading anchors, prefixed so a document's ids never clash with the page's.
