@@ -41,7 +41,7 @@ settle() { # until no run of the 20 deploys is queued or running (at most 2 minu
   for _ in $(seq 240); do
     local busy=0
     for i in $(seq -w 1 20); do
-      curl -fs "$BASE/bench/r$i/deploys" | grep -q 'status-queued\|status-running' && busy=1 && break
+      curl -fs "$BASE/bench/r$i/deploys" | grep -q 'class="status-queued"\|class="status-running"' && busy=1 && break
     done
     [ "$busy" = 0 ] && return 0
     sleep 0.5
