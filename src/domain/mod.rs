@@ -5,6 +5,7 @@ mod authorize;
 mod browse;
 pub mod check_runs;
 mod credentials;
+pub mod dashboard;
 pub mod deploys;
 pub mod issues;
 pub mod mirrors;

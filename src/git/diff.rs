@@ -115,6 +115,24 @@ impl Reader {
         let info = self.commit_info(oid)?;
         let changes = self.changed_files(oid, limits.walk, deadline)?;
         let listing_cut = changes.cut;
+        let (files, truncated) = self.diff_changes(changes, limits, deadline)?;
+        Ok(Some(CommitDiff {
+            commit: info,
+            files,
+            truncated,
+            listing_cut,
+        }))
+    }
+
+    /// Line diffs of the changed files a walk found, within `limits` and `deadline`; the second
+    /// value says some were left out (or the listing itself was cut).
+    pub(super) fn diff_changes(
+        &self,
+        changes: Changes,
+        limits: DiffLimits,
+        deadline: Instant,
+    ) -> Result<(Vec<FileDiff>, bool), GitError> {
+        let listing_cut = changes.cut;
         let mut files = Vec::new();
         let mut lines_left = limits.max_lines;
         let mut bytes_left = limits.max_bytes;
@@ -178,12 +196,7 @@ impl Reader {
             }
             files.push(file);
         }
-        Ok(Some(CommitDiff {
-            commit: info,
-            files,
-            truncated,
-            listing_cut,
-        }))
+        Ok((files, truncated))
     }
 
     /// (path, old blob, new blob) of the files `commit` changed against its first parent (all

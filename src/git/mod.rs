@@ -3,6 +3,7 @@
 
 pub mod blame;
 pub mod bundle;
+pub mod compare;
 mod create;
 pub mod diff;
 mod hooks;

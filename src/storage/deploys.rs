@@ -224,6 +224,29 @@ impl Db {
         .await?)
     }
 
+    /// The newest succeeded run of a deploy older than run `before`.
+    pub async fn last_good_before(
+        &self,
+        repo_id: RepoId,
+        deploy_name: &str,
+        before: i64,
+    ) -> Result<Option<DeployRunRow>> {
+        Ok(sqlx::query_as!(
+            DeployRunRow,
+            "SELECT id, repo_id, deploy_name, ref_name, old_id, new_id, reason, rerun_of,
+                    triggered_by_name, status, exit_code, log_truncated, queued_at, started_at,
+                    finished_at
+             FROM deploy_runs WHERE repo_id = $1 AND deploy_name = $2 AND id < $3
+               AND status = 'succeeded'
+             ORDER BY id DESC LIMIT 1",
+            repo_id,
+            deploy_name,
+            before
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     pub async fn append_deploy_log(&self, run_id: i64, lines: &[DeployLogRow]) -> Result<()> {
         let seqs: Vec<i32> = lines.iter().map(|l| l.seq).collect();
         let ats: Vec<OffsetDateTime> = lines.iter().map(|l| l.at).collect();

@@ -4,6 +4,7 @@
 mod backup;
 mod checks;
 mod comments;
+mod dashboard;
 mod deploys;
 mod issues;
 mod keys;
@@ -24,6 +25,7 @@ mod webhooks;
 pub use backup::{BackupRepoRow, MIGRATOR, MigrationState, SnapshotTx, newest_known_migration};
 pub use checks::{CheckLogRow, CheckRunRow, NewCheckRun};
 pub use comments::NewEvent;
+pub use dashboard::{IssueEventRow, RecentPushRow, RepoActivityRow};
 pub use deploys::{DeployLogRow, DeployRunRow, NewDeployRun};
 pub use issues::{IssueFilter, NewIssue};
 pub use keys::{KeyRow, NewKey};

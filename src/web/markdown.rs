@@ -135,7 +135,78 @@ fn render_within(doc: &Markdown, deadline: Instant) -> (String, bool) {
         )));
         kept.push(Event::End(TagEnd::Paragraph));
     }
+    anchor_headings(&mut kept);
+    label_task_boxes(&mut kept);
     (clean(limited.len(), kept.into_iter()), true)
+}
+
+/// Gives each heading an id from its text (`## Zone files` → `zone-files`, `-1`, `-2` for
+/// repeats; the sanitizer prefixes `user-content-` so no id can clobber the page's own) and a
+/// `#` link to it. One pass over the events.
+fn anchor_headings(events: &mut Vec<Event<'_>>) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut i = 0;
+    while i < events.len() {
+        let Event::Start(Tag::Heading { .. }) = &events[i] else {
+            i += 1;
+            continue;
+        };
+        let mut text = String::new();
+        let mut end = i + 1;
+        while end < events.len() && !matches!(events[end], Event::End(TagEnd::Heading(_))) {
+            if let Event::Text(t) | Event::Code(t) = &events[end]
+                && text.len() < 200
+            {
+                text.push_str(t);
+            }
+            end += 1;
+        }
+        let mut slug = slug(&text);
+        let n = seen.entry(slug.clone()).or_insert(0);
+        if *n > 0 {
+            slug = format!("{slug}-{n}");
+        }
+        *n += 1;
+        if let Event::Start(Tag::Heading { id, .. }) = &mut events[i] {
+            *id = Some(CowStr::from(slug.clone()));
+        }
+        if end < events.len() {
+            let link = format!(
+                "<a class=\"anchor\" href=\"#user-content-{slug}\" aria-label=\"Link to this section\">#</a>"
+            );
+            events.insert(end, Event::InlineHtml(CowStr::from(link)));
+        }
+        i = end + 1;
+    }
+}
+
+/// Task list boxes with an accessible name (a screen reader says "done" or "to do"); the
+/// sanitizer keeps them disabled.
+fn label_task_boxes(events: &mut [Event<'_>]) {
+    for e in events.iter_mut() {
+        if let Event::TaskListMarker(done) = *e {
+            let html = if done {
+                "<input type=\"checkbox\" disabled checked aria-label=\"done\"> "
+            } else {
+                "<input type=\"checkbox\" disabled aria-label=\"to do\"> "
+            };
+            *e = Event::InlineHtml(CowStr::from(html));
+        }
+    }
+}
+
+/// GitHub's heading slugs: lower case, letters, digits, `-` and `_`; spaces become `-`.
+fn slug(text: &str) -> String {
+    let s: String = text
+        .trim()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect();
+    if s.is_empty() { "section".into() } else { s }
 }
 
 /// The text as a preformatted block, escaped.
@@ -324,6 +395,20 @@ fn clean<'a>(len: usize, events: impl Iterator<Item = Event<'a>>) -> String {
     html::push_html(&mut unsafe_html, events);
     ammonia::Builder::default()
         .link_rel(Some("nofollow noopener noreferrer"))
+        // Task lists: checkboxes, always disabled (nothing on the page can tick them).
+        .add_tags(["input"])
+        .add_tag_attributes("input", ["checked", "aria-label"])
+        .set_tag_attribute_value("input", "type", "checkbox")
+        .set_tag_attribute_value("input", "disabled", "")
+        // Heading anchors, prefixed so a document's ids never clash with the page's.
+        .add_tag_attributes("h1", ["id"])
+        .add_tag_attributes("h2", ["id"])
+        .add_tag_attributes("h3", ["id"])
+        .add_tag_attributes("h4", ["id"])
+        .add_tag_attributes("h5", ["id"])
+        .add_tag_attributes("h6", ["id"])
+        .id_prefix(Some("user-content-"))
+        .add_allowed_classes("a", ["anchor"])
         .clean(&unsafe_html)
         .to_string()
 }
@@ -381,8 +466,37 @@ mod tests {
     #[test]
     fn headings_and_tables_render() {
         let html = render("# Title\n\n| a | b |\n|---|---|\n| 1 | 2 |\n");
-        assert!(html.contains("<h1>Title</h1>"), "{html}");
+        assert!(
+            html.contains("<h1 id=\"user-content-title\">Title<a"),
+            "{html}"
+        );
         assert!(html.contains("<table>"), "{html}");
+    }
+
+    #[test]
+    fn headings_get_prefixed_unique_anchors() {
+        let html = render("## Zone files\n\n## Zone files\n\n# <b>!</b>\n");
+        assert!(html.contains("id=\"user-content-zone-files\""), "{html}");
+        assert!(html.contains("id=\"user-content-zone-files-1\""), "{html}");
+        assert!(
+            html.contains("class=\"anchor\" href=\"#user-content-zone-files\""),
+            "{html}"
+        );
+        assert!(html.contains("id=\"user-content-section\""), "{html}");
+    }
+
+    #[test]
+    fn task_lists_are_disabled_checkboxes_and_other_inputs_are_not() {
+        let html = render(
+            "- [x] done\n- [ ] todo\n\n<input type=\"text\" name=\"x\" onclick=\"evil()\">\n",
+        );
+        assert_eq!(html.matches("type=\"checkbox\"").count(), 3, "{html}");
+        assert_eq!(html.matches("disabled").count(), 3, "{html}");
+        assert_eq!(html.matches("checked").count(), 1, "{html}");
+        assert!(
+            !html.contains("text") && !html.contains("onclick"),
+            "{html}"
+        );
     }
 
     #[test]

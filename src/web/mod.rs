@@ -41,6 +41,8 @@ where
         .merge(pages::home::router())
         .merge(pages::repo::router())
         .merge(pages::history::router())
+        .merge(pages::compare::router())
+        .merge(pages::feeds::router())
         .merge(pages::issues::router())
         .merge(pages::settings::router())
         .merge(pages::repo_settings::router())

@@ -26,6 +26,11 @@ pub fn date(time: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `1 branch`, `2 branches`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A commit as rows of the log and tree pages show it.
 pub struct CommitRow {
     pub id: String,

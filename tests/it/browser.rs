@@ -85,7 +85,7 @@ async fn chromium_renders_the_main_pages_without_console_errors() {
     }
     // The browser's own DOM has the rendered README heading and the diff lines.
     let (dom, _) = run_chromium(&format!("{}/alice/dns", app.base), "--dump-dom", &profile).await;
-    assert!(dom.contains("<h1>Lab DNS</h1>"), "{dom}");
+    assert!(dom.contains(">Lab DNS<a"), "{dom}");
     // The copy buttons come from /-/static/copy.js, which the page's CSP allows.
     assert_eq!(dom.matches(">Copy</button>").count(), 2, "{dom}");
     let (dom, _) = run_chromium(
@@ -95,4 +95,161 @@ async fn chromium_renders_the_main_pages_without_console_errors() {
     )
     .await;
     assert!(dom.contains("+router IN A 192.168.1.254"));
+}
+
+/// tests/browser with axe-core and puppeteer-core installed from its lock file: `.ci/run` runs
+/// `npm ci` there; a plain `cargo test` on a machine that has npm runs it here, once, so the
+/// README's one test command is enough (puppeteer-core drives Debian's chromium and downloads
+/// no browser).
+async fn checker_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let installed = |dir: &std::path::Path| {
+        dir.join("node_modules/axe-core").exists()
+            && dir.join("node_modules/puppeteer-core").exists()
+    };
+    if !installed(&dir) {
+        let out = tokio::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .env("PUPPETEER_SKIP_DOWNLOAD", "1")
+            .current_dir(&dir)
+            .output()
+            .await
+            .expect("npm runs (apt-get install nodejs npm; .ci/run does)");
+        assert!(
+            out.status.success(),
+            "npm ci in tests/browser failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        installed(&dir),
+        "npm ci installed axe-core and puppeteer-core"
+    );
+    dir
+}
+
+/// Every page a user reaches, in Chromium at 1280 and 390 px, light and dark: axe-core finds
+/// no serious or critical violation, nothing is wider than the window at 390 px (code scrolls
+/// inside its box), and a screenshot of each is left under target/tmp/screenshots.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_passes_axe_and_fits_a_phone_in_both_themes() {
+    let conf = tempfile::tempdir().unwrap();
+    let script = conf.path().join("deploy.sh");
+    std::fs::write(&script, "#!/bin/sh\necho deployed\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let file = conf.path().join("labforge.toml");
+    std::fs::write(
+        &file,
+        "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"deploy.sh\"\n",
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(&[("LABFORGE_CONFIG", file.to_str().unwrap())]).await;
+    let src = sample_repo(&app, false).await;
+    let head = git_ok(&src, &["rev-parse", "main"]).await.trim().to_owned();
+    let runs = crate::hooks::settled_runs(&app, "alice/dns").await;
+    let alice = crate::issues::browser(&app, "alice").await;
+    let (status, _, _) = crate::issues::post(
+        &app,
+        Some(&alice),
+        "/alice/dns/issues/new",
+        &[
+            ("title", "Resolver down"),
+            ("body", "## Steps\n\n- [x] restart\n- [ ] check `dig`\n"),
+            ("action", "submit"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let pages = serde_json::json!([
+        ["dashboard", "/", true],
+        ["home", "/", false],
+        ["user", "/alice", false],
+        ["summary", "/alice/dns", false],
+        ["tree", "/alice/dns/tree/main/zones/home", false],
+        ["blob", "/alice/dns/blob/main/zones/home/db.home", false],
+        ["log", "/alice/dns/commits/main", false],
+        ["commit", format!("/alice/dns/commit/{head}"), false],
+        ["blame", "/alice/dns/blame/main/zones/home/db.home", false],
+        [
+            "compare",
+            "/alice/dns/compare/main...feature/split-zones",
+            false
+        ],
+        ["branches", "/alice/dns/branches", false],
+        ["issues", "/alice/dns/issues", true],
+        ["issue", "/alice/dns/issues/1", true],
+        ["deploys", "/alice/dns/deploys", true],
+        ["deploy", format!("/alice/dns/deploys/{}", runs[0].id), true],
+        ["repo-settings", "/alice/dns/settings", true],
+        ["keys", "/settings/keys", true],
+        ["tokens", "/settings/tokens", true],
+        ["password", "/settings/password", true],
+        ["new", "/new", true],
+        ["sign-in", "/login", false],
+    ]);
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let job = serde_json::json!({
+        "base": app.base,
+        "cookie": alice.cookie,
+        "shots": shots,
+        "chromium": chromium(),
+        "pages": pages,
+    });
+    let mut child = tokio::process::Command::new("node")
+        .arg("check.mjs")
+        .current_dir(checker_dir().await)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs (apt-get install nodejs npm; .ci/run does)");
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(job.to_string().as_bytes()).await.unwrap();
+    }
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(300),
+        child.wait_with_output(),
+    )
+    .await
+    .expect("the browser checks end within 5 minutes")
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(results.len(), 21 * 4, "every page, width and theme");
+    let mut problems = Vec::new();
+    for r in &results {
+        let at = format!("{} {}px {}", r["page"], r["width"], r["theme"]);
+        if r["status"] != 200 {
+            problems.push(format!("{at}: HTTP {}", r["status"]));
+        }
+        for v in r["violations"].as_array().unwrap() {
+            if matches!(v["impact"].as_str(), Some("serious" | "critical")) {
+                problems.push(format!("{at}: {} ({}) {}", v["id"], v["help"], v["nodes"]));
+            }
+        }
+        if r["overflow"].as_i64().unwrap() > 0 {
+            problems.push(format!("{at}: {} px wider than the window", r["overflow"]));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    for name in ["dashboard", "blame", "sign-in"] {
+        for variant in ["1280-light", "1280-dark", "390-light", "390-dark"] {
+            let png = std::fs::read(shots.join(format!("{name}-{variant}.png"))).unwrap();
+            assert!(
+                png.starts_with(b"\x89PNG") && png.len() > 4000,
+                "{name}-{variant}"
+            );
+        }
+    }
 }

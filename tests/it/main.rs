@@ -22,6 +22,7 @@ mod issue_commits;
 mod issue_permissions;
 mod issues;
 mod issues_api;
+mod lab;
 mod mirrors;
 mod operator;
 mod pull_mirrors;

@@ -84,7 +84,7 @@ async fn the_summary_renders_the_readme_listing_and_clone_urls() {
     let (status, html) = get(&app, "/alice/dns").await;
     assert_eq!(status, 200);
     assert!(
-        html.contains("<h1>Lab DNS</h1>"),
+        html.contains("<h1 id=\"user-content-lab-dns\">Lab DNS<a"),
         "README heading rendered as HTML:\n{html}"
     );
     assert!(html.contains("<em>home.arpa</em>"));
@@ -103,7 +103,7 @@ async fn the_summary_renders_the_readme_listing_and_clone_urls() {
         html.contains(">named.conf</a>") && html.contains(">zones/</a>"),
         "root listing"
     );
-    assert!(html.contains("2 branches · 1 tags"), "{html}");
+    assert!(html.contains("2 branches · 1 tag ·"), "{html}");
     // The front page and the user page list it.
     assert!(get(&app, "/").await.1.contains("alice/dns"));
     assert!(get(&app, "/alice").await.1.contains("alice/dns"));

@@ -174,6 +174,16 @@ impl Forge {
         Ok(self.db.deploy_log(run.id, 0, 100_000).await?)
     }
 
+    /// The newest good run of `run`'s deploy before it, if any (for "changes since last good").
+    pub async fn deploy_runs_before(&self, repo: &Repo, run: &DeployRun) -> Result<Vec<DeployRun>> {
+        Ok(self
+            .db
+            .last_good_before(repo.id, &run.deploy_name, run.id)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
     pub async fn last_good_deploys(&self, repo: &Repo) -> Result<Vec<DeployRun>> {
         Ok(self.db.last_good_deploys(repo.id).await?)
     }

@@ -19,8 +19,8 @@ const COMMITS_PER_REF: usize = 1000;
 /// What one push did to the issues.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PushedRefs {
-    /// Issue numbers closed by this run.
-    pub closed: Vec<i64>,
+    /// Issues closed by this run: (number, title), for the pusher's `remote: closed #1 …`.
+    pub closed: Vec<(i64, String)>,
     /// (issue number, commit) references recorded by this run.
     pub referenced: Vec<(i64, String)>,
 }
@@ -86,14 +86,15 @@ impl Forge {
                 commit_id: Some(sha),
                 ..NewEvent::default()
             };
-            let is_open = tx.issue_by_id(id).await?.is_open();
+            let before = tx.issue_by_id(id).await?;
+            let is_open = before.is_open();
             if r.closes && on_default && is_open {
                 // The issue row is locked, so nobody closes it in between; the unique index
                 // still has the last word.
                 if tx.insert_event(event("closed")).await?
                     && tx.close_issue(id, pusher.map(|p| p.id), Some(sha)).await?
                 {
-                    done.closed.push(r.number);
+                    done.closed.push((r.number, before.title.clone()));
                     if let Some(sender) = pusher {
                         let issue = tx.issue_by_id(id).await?;
                         self.issues_hook(

@@ -9,6 +9,9 @@ use crate::domain::{Error, Forge, Result};
 use crate::model::{PushEvent, RefUpdate, Repo};
 use crate::storage::{NewPush, Tx};
 
+/// Issues a push closed: (number, title).
+type ClosedIssues = Vec<(i64, String)>;
+
 /// Lines for the pusher; the hook prints them and git shows them as `remote:` lines.
 pub type Say = tokio::sync::mpsc::Sender<String>;
 
@@ -163,9 +166,13 @@ impl Forge {
             .await;
             return Ok(None);
         };
-        let Some((event, runs)) = self.record_received(&repo, pending, updates).await? else {
+        let Some((event, runs, closed)) = self.record_received(&repo, pending, updates).await?
+        else {
             return Ok(None);
         };
+        for (number, title) in &closed {
+            say(to, format!("closed #{number} {title}")).await;
+        }
         let wait = event.push_options.iter().any(|o| o == "deploy=wait");
         for run in &runs {
             say(
@@ -184,7 +191,13 @@ impl Forge {
         repo: &Repo,
         pending: i64,
         updates: &[RefUpdate],
-    ) -> Result<Option<(PushEvent, Vec<super::super::deploys::QueuedRun>)>> {
+    ) -> Result<
+        Option<(
+            PushEvent,
+            Vec<super::super::deploys::QueuedRun>,
+            ClosedIssues,
+        )>,
+    > {
         // Webhook payloads read git and the database: before the transaction, never holding
         // its connection while waiting for another.
         let Some(draft) = self.db.pending_push_as_event(pending, updates).await? else {
@@ -205,24 +218,27 @@ impl Forge {
         if let Err(e) = self.after_push(repo).await {
             tracing::warn!(error = %e, repo = %repo.full_name(), "after-push bookkeeping failed");
         }
-        self.apply_issue_refs(repo, &event).await;
-        Ok(Some((event, runs)))
+        let closed = self.apply_issue_refs(repo, &event).await;
+        Ok(Some((event, runs, closed)))
     }
 
     /// `fixes #12` and friends from the pushed commits; on failure it is retried at the next
     /// start (see `replay_issue_refs`), never lost and never done twice.
-    async fn apply_issue_refs(&self, repo: &Repo, event: &PushEvent) {
+    /// Returns the issues it closed.
+    async fn apply_issue_refs(&self, repo: &Repo, event: &PushEvent) -> ClosedIssues {
         let applied = match self.apply_pushed_commits(repo, event).await {
-            Ok(_) => self
+            Ok(done) => self
                 .db
                 .mark_issue_refs_applied(event.id)
                 .await
+                .map(|()| done.closed)
                 .map_err(Error::from),
             Err(e) => Err(e),
         };
-        if let Err(e) = applied {
+        applied.unwrap_or_else(|e| {
             tracing::warn!(error = %e, push = event.id, "applying commit references to issues failed; retried at the next start");
-        }
+            Vec::new()
+        })
     }
 
     /// At start: pushes received but not applied to issues (the server stopped in between),

@@ -99,8 +99,18 @@ pub(super) fn push_payload(
         "ref": update.name,
         "before": update.old,
         "after": update.new,
-        // labforge has no compare page yet; Gitea sends "" for new branches too.
-        "compare_url": "",
+        // A created or deleted ref has nothing to compare: "" as Gitea sends.
+        "compare_url": if update.is_create() || update.is_delete() {
+            String::new()
+        } else {
+            format!(
+                "{}/{}/compare/{}...{}",
+                config.base_url,
+                repo.full_name(),
+                update.old,
+                update.new
+            )
+        },
         "created": update.is_create(),
         "deleted": update.is_delete(),
         "commits": commit_values,
@@ -110,4 +120,42 @@ pub(super) fn push_payload(
         "pusher": pusher,
         "sender": pusher,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> Repo {
+        Repo {
+            id: 1,
+            owner_id: 1,
+            owner: "alice".into(),
+            name: "dns".into(),
+            description: String::new(),
+            is_private: false,
+            default_branch: "main".into(),
+            open_issues: None,
+        }
+    }
+
+    #[test]
+    fn compare_url_points_at_the_compare_page_for_an_update_only() {
+        let config = Config::from_pairs(&[("LABFORGE_BASE_URL", "https://git.lab.test")])
+            .expect("a config from pairs");
+        let (old, new) = ("a".repeat(40), "b".repeat(40));
+        let update = |old: &str, new: &str| RefUpdate {
+            name: "refs/heads/main".into(),
+            old: old.into(),
+            new: new.into(),
+        };
+        let moved = push_payload(&config, &repo(), &update(&old, &new), &[], 0, &Value::Null);
+        assert_eq!(
+            moved["compare_url"],
+            format!("https://git.lab.test/alice/dns/compare/{old}...{new}")
+        );
+        let zero = crate::model::ZERO_ID;
+        let created = push_payload(&config, &repo(), &update(zero, &new), &[], 0, &Value::Null);
+        assert_eq!(created["compare_url"], "");
+    }
 }

@@ -12,6 +12,8 @@ use serde::Deserialize;
 
 use super::{RepoHeader, message_or_error, render};
 use crate::domain::deploys::{DeployLogLine, DeployRun, format_duration, outcome_word};
+use crate::git::compare::Ahead;
+use crate::git::read::CommitId;
 use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
 use crate::web::WebState;
 use crate::web::error::WebError;
@@ -88,6 +90,13 @@ pub struct RunRow {
     pub queued_date: String,
     pub live: bool,
     pub truncated: bool,
+    /// The commit's subject (empty until `annotate_runs`, or when the commit is gone).
+    pub subject: String,
+    /// What the run did: "deploy abc1234", or "rollback to abc1234" for a manual run of a commit
+    /// older than the deploy's previous good one.
+    pub label: String,
+    /// The last good commit before this run, for a "changes since last good" link.
+    pub since_good: Option<String>,
 }
 
 impl From<&DeployRun> for RunRow {
@@ -122,8 +131,79 @@ impl From<&DeployRun> for RunRow {
             queued_date: crate::web::view::date(queued),
             live: matches!(r.status.as_str(), "queued" | "running"),
             truncated: r.log_truncated,
+            subject: String::new(),
+            label: format!("deploy {}", r.new_id.chars().take(7).collect::<String>()),
+            since_good: None,
         }
     }
+}
+
+/// Fills in what a run row needs from git: its commit's subject, whether a manual run was a
+/// rollback, and the last good commit before it. `runs` are newest first; `older_good` is the
+/// deploys' good runs known beyond the list (their newest), used when the list has none older.
+async fn annotate_runs(
+    st: &WebState,
+    repo: &Repo,
+    runs: &[DeployRun],
+    older_good: &[DeployRun],
+) -> Result<Vec<RunRow>, WebError> {
+    // For each run: (its commit, the commit of the newest good run of its deploy before it).
+    let asks: Vec<(String, Option<String>, bool)> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, run)| {
+            let before = runs[i + 1..]
+                .iter()
+                .chain(older_good.iter().filter(|g| g.id < run.id))
+                .find(|g| g.deploy_name == run.deploy_name && g.status == "succeeded")
+                .map(|g| g.new_id.clone());
+            (run.new_id.clone(), before, run.reason == "manual")
+        })
+        .collect();
+    let answers = st
+        .forge
+        .read_repo(repo, move |r| {
+            Ok(asks
+                .iter()
+                .map(|(commit, before, manual)| {
+                    let id = CommitId(commit.clone());
+                    let subject = r.commit(&id).map(|c| c.subject).unwrap_or_default();
+                    // Older: the previous good commit has it in its history and moved past it.
+                    let rollback = *manual
+                        && before.as_ref().is_some_and(|b| {
+                            let good = CommitId(b.clone());
+                            matches!(r.ahead(&id, &good, 1), Ok(Ahead::Exactly(0)))
+                                && matches!(
+                                    r.ahead(&good, &id, 1),
+                                    Ok(Ahead::Exactly(1..) | Ahead::AtLeast(_))
+                                )
+                        });
+                    (subject, rollback)
+                })
+                .collect::<Vec<_>>())
+        })
+        .await
+        .unwrap_or_default();
+    Ok(runs
+        .iter()
+        .enumerate()
+        .map(|(i, run)| {
+            let mut row = RunRow::from(run);
+            if let Some((subject, rollback)) = answers.get(i) {
+                row.subject = subject.clone();
+                if *rollback {
+                    row.label = format!("rollback to {}", &row.commit[..row.commit.len().min(7)]);
+                }
+            }
+            row.since_good = runs[i + 1..]
+                .iter()
+                .chain(older_good.iter().filter(|g| g.id < run.id))
+                .find(|g| g.deploy_name == run.deploy_name && g.status == "succeeded")
+                .map(|g| g.new_id.clone())
+                .filter(|good| *good != run.new_id);
+            row
+        })
+        .collect())
 }
 
 pub struct LastGood {
@@ -191,12 +271,13 @@ async fn list_deploys(
     let (repo, _) = repo_access(&st, user.actor(), &owner, &name).await?;
     let page = q.page.unwrap_or(1).max(1);
     let runs = st.forge.deploy_runs(&repo, page - 1).await?;
+    let good = st.forge.last_good_deploys(&repo).await?;
     render(DeploysPage {
         nav: user.nav(),
         repo: RepoHeader::new(&repo, &repo.default_branch),
         tab: "deploys",
         configured: configured_deploys(&st, &repo).await?,
-        runs: runs.iter().map(RunRow::from).collect(),
+        runs: annotate_runs(&st, &repo, &runs, &good).await?,
         page,
     })
 }
@@ -242,11 +323,17 @@ async fn deploy_page(
 ) -> Result<Response, WebError> {
     let run = st.forge.deploy_run(repo, id).await?;
     let log = st.forge.deploy_log(&run).await?;
+    // The good run before this one: the newest page of runs holds it in the usual case.
+    let before = st.forge.deploy_runs_before(repo, &run).await?;
+    let row = annotate_runs(st, repo, std::slice::from_ref(&run), &before)
+        .await?
+        .pop()
+        .expect("one row for one run because annotate_runs maps each run");
     render(DeployPage {
         nav,
         repo: RepoHeader::new(repo, &repo.default_branch),
         tab: "deploys",
-        run: RunRow::from(&run),
+        run: row,
         log: log.iter().map(LogRow::from).collect(),
         can_write,
         message,

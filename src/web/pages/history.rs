@@ -1,15 +1,17 @@
 //! `/commits/REF[/PATH]` (50 a page), `/branches`, `/tags`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRef, Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::{RepoHeader, read_at, readable_repo, render};
+use super::message::{Piece, commit_words, link_message};
+use super::{RefMenu, RepoHeader, read_at, readable_repo, render, with_menu};
 use crate::domain::statuses::CommitStatus;
 use crate::git::diff::{Change, DiffLimits, FileDiff};
 use crate::git::read::CommitId;
@@ -49,22 +51,29 @@ struct CommitsPage {
     commits: Vec<CommitRow>,
     page: usize,
     has_more: bool,
+    menu: RefMenu,
 }
 
 async fn show_commits(
     State(st): State<WebState>,
     user: MaybeUser,
+    headers: axum::http::HeaderMap,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Path((owner, name, rest)): Path<(String, String, String)>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, WebError> {
+    if let Some(stem) = rest.strip_suffix(".atom") {
+        let stem = stem.to_owned();
+        return super::feeds::commits_feed(st, user, headers, peer, owner, name, stem).await;
+    }
     let repo = readable_repo(&st, &user, &owner, &name).await?;
     let page = q.page.unwrap_or(1).clamp(1, 100_000);
-    let (at, (commits, has_more)) = read_at(&st, &repo, rest, move |r, at| {
+    let (at, ((commits, has_more), menu)) = read_at(&st, &repo, rest, move |r, at| {
         if r.is_dir(&at.commit, &at.path)?.is_none() {
             return Ok(None); // a path that does not exist at this revision
         }
-        r.log(&at.commit, &at.path, (page - 1) * PAGE_SIZE, PAGE_SIZE)
-            .map(Some)
+        let log = r.log(&at.commit, &at.path, (page - 1) * PAGE_SIZE, PAGE_SIZE)?;
+        with_menu(r, Some(log))
     })
     .await?;
     let mut commits: Vec<CommitRow> = commits.iter().map(CommitRow::from).collect();
@@ -77,6 +86,7 @@ async fn show_commits(
         commits,
         page,
         has_more,
+        menu: menu.at("commits", &at),
     })
 }
 
@@ -130,18 +140,18 @@ async fn show_tags(
     show_refs(st, user, owner, name, true).await
 }
 
-struct FileView {
-    path: String,
-    change: &'static str,
-    additions: u32,
-    deletions: u32,
-    binary: bool,
-    skipped: bool,
-    lines: Arc<Vec<DiffLine>>,
+pub(super) struct FileView {
+    pub(super) path: String,
+    pub(super) change: &'static str,
+    pub(super) additions: u32,
+    pub(super) deletions: u32,
+    pub(super) binary: bool,
+    pub(super) skipped: bool,
+    pub(super) lines: Arc<Vec<DiffLine>>,
 }
 
 /// The page's view of a commit's files, their diffs highlighted (see `highlight::diffs`).
-fn file_views(commit: &str, files: Vec<FileDiff>) -> Vec<FileView> {
+pub(super) fn file_views(commit: &str, files: Vec<FileDiff>) -> Vec<FileView> {
     let hunks: Vec<(&str, &str)> = files
         .iter()
         .map(|f| (f.path.as_str(), f.hunks.as_str()))
@@ -173,8 +183,8 @@ struct CommitPage {
     repo: RepoHeader,
     tab: &'static str,
     id: String,
-    subject: String,
-    body: String,
+    subject: Vec<Piece>,
+    body: Vec<Piece>,
     author: String,
     email: String,
     age: String,
@@ -229,16 +239,24 @@ async fn show_commit(
             let Some(mut diff) = r.commit_diff(&CommitId(id.clone()), limits)? else {
                 return Ok(None);
             };
+            // Words of the message that name commits here, with their full ids.
+            let message = format!("{}\n{}", diff.commit.subject, diff.commit.body);
+            let mut commits = HashMap::new();
+            for word in commit_words(&message) {
+                if let Some(at) = r.resolve(&word)?.filter(|a| a.rev == word) {
+                    commits.insert(word, at.commit.0);
+                }
+            }
             // Highlighting is CPU work: done here, on the blocking pool with the diff.
             let files = if patch {
                 Vec::new()
             } else {
                 file_views(&diff.commit.id.0, std::mem::take(&mut diff.files))
             };
-            Ok(Some((diff, files)))
+            Ok(Some((diff, files, commits)))
         })
         .await?;
-    let (diff, files) = found.ok_or(WebError::NotFound)?;
+    let (diff, files, commits) = found.ok_or(WebError::NotFound)?;
     if patch {
         use axum::response::IntoResponse;
         let headers = [
@@ -268,13 +286,22 @@ async fn show_commit(
         .into_iter()
         .map(|(who, at)| (who, date(at.unix_timestamp())))
         .collect();
+    let base = format!("/{}/{}", repo.owner, repo.name);
+    let issue_urls: HashMap<i64, String> = issues
+        .iter()
+        .map(|i| (i.number, format!("{base}/issues/{}", i.number)))
+        .collect();
+    let commit_urls: HashMap<String, String> = commits
+        .into_iter()
+        .map(|(word, full)| (word, format!("{base}/commit/{full}")))
+        .collect();
     render(CommitPage {
         nav: user.nav(),
         repo: RepoHeader::new(&repo, &c.id.0),
         tab: "commits",
         id: c.id.0.clone(),
-        subject: c.subject.clone(),
-        body: c.body.clone(),
+        subject: link_message(&c.subject, &issue_urls, &commit_urls),
+        body: link_message(&c.body, &issue_urls, &commit_urls),
         author: c.author_name.clone(),
         email: c.author_email.clone(),
         age: age(c.time),
@@ -318,6 +345,7 @@ struct BlameRow {
     commit: String,
     short: String,
     subject: String,
+    author: String,
     age: String,
     date: String,
 }
@@ -332,6 +360,7 @@ struct BlamePage {
     rows: Vec<BlameRow>,
     complete: bool,
     too_large: bool,
+    menu: RefMenu,
 }
 
 async fn show_blame(
@@ -340,11 +369,12 @@ async fn show_blame(
     Path((owner, name, rest)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
     let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let (at, blame) = read_at(&st, &repo, rest, |r, at| {
+    let (at, (blame, menu)) = read_at(&st, &repo, rest, |r, at| {
         if r.is_dir(&at.commit, &at.path)? != Some(false) {
             return Ok(None); // only files have a blame
         }
-        r.blame(&at.commit, &at.path, BLAME_BUDGET).map(Some)
+        let blame = r.blame(&at.commit, &at.path, BLAME_BUDGET)?;
+        with_menu(r, Some(blame))
     })
     .await?;
     let (rows, complete, too_large) = match blame {
@@ -366,6 +396,7 @@ async fn show_blame(
                         commit: c.map(|c| c.id.clone()).unwrap_or_default(),
                         short: c.map(|c| c.short.clone()).unwrap_or_default(),
                         subject: c.map(|c| c.subject.clone()).unwrap_or_default(),
+                        author: c.map(|c| c.author.clone()).unwrap_or_default(),
                         age: c.map(|c| c.age.clone()).unwrap_or_default(),
                         date: c.map(|c| c.date.clone()).unwrap_or_default(),
                     }
@@ -382,5 +413,6 @@ async fn show_blame(
         rows,
         complete,
         too_large,
+        menu: menu.at("blame", &at),
     })
 }

@@ -1,16 +1,22 @@
-//! `/` and `/OWNER`: the repositories a visitor can see.
+//! `/` and `/OWNER`: for a signed-in user the home page is the dashboard (deploys, recent pushes
+//! and issues, their repositories); otherwise, and on user pages, the repositories a visitor can
+//! see, sortable and filtered on the server (no script needed).
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
+use serde::Deserialize;
 
+use super::lab::{DeployBadge, ListControls, RepoItem};
 use super::render;
-use crate::model::{Repo, Username};
+use crate::domain::dashboard::RepoSort;
+use crate::model::Username;
 use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::session::{MaybeUser, Nav};
+use crate::web::view::{age, date};
 
 pub fn router<S>() -> Router<S>
 where
@@ -22,20 +28,164 @@ where
         .route("/{owner}", get(show_user))
 }
 
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    sort: String,
+}
+
+impl ListQuery {
+    fn sort(&self) -> RepoSort {
+        RepoSort::parse(&self.sort)
+    }
+}
+
+fn sort_word(sort: RepoSort) -> &'static str {
+    match sort {
+        RepoSort::Name => "name",
+        RepoSort::LastPush => "pushed",
+    }
+}
+
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
     nav: Nav,
     heading: String,
-    repos: Vec<Repo>,
+    /// Where the filter form and sort links point.
+    action: String,
+    controls: ListControls,
+    repos: Vec<RepoItem>,
 }
 
-async fn show_home(State(st): State<WebState>, user: MaybeUser) -> Result<Response, WebError> {
-    let repos = st.forge.listed_repos(user.actor(), None).await?;
+struct PushItem {
+    owner: String,
+    name: String,
+    pusher: String,
+    branch: String,
+    /// (base, head) for a compare link when the push moved an existing ref.
+    compare: Option<(String, String)>,
+    short: String,
+    deleted: bool,
+    age: String,
+    date: String,
+}
+
+struct IssueItem {
+    owner: String,
+    name: String,
+    number: i64,
+    title: String,
+    closed: bool,
+    age: String,
+    date: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    nav: Nav,
+    deploys: Vec<DeployBadge>,
+    pushes: Vec<PushItem>,
+    issues: Vec<IssueItem>,
+    action: String,
+    controls: ListControls,
+    repos: Vec<RepoItem>,
+}
+
+async fn show_home(
+    State(st): State<WebState>,
+    user: MaybeUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, WebError> {
+    let Some(actor) = user.actor() else {
+        return repo_list(&st, &user, None, "Repositories".into(), "/".into(), q).await;
+    };
+    let d = st.forge.dashboard(actor).await?;
+    let pushes = d
+        .pushes
+        .iter()
+        .map(|(repo, p)| {
+            let at = p.at.unix_timestamp();
+            let zero = crate::model::ZERO_ID;
+            PushItem {
+                owner: repo.owner.clone(),
+                name: repo.name.clone(),
+                pusher: p.pusher_name.clone(),
+                branch: p
+                    .ref_name
+                    .strip_prefix("refs/heads/")
+                    .or_else(|| p.ref_name.strip_prefix("refs/tags/"))
+                    .unwrap_or(&p.ref_name)
+                    .to_owned(),
+                compare: (p.old_id != zero && p.new_id != zero)
+                    .then(|| (p.old_id.clone(), p.new_id.clone())),
+                short: p.new_id.chars().take(7).collect(),
+                deleted: p.new_id == zero,
+                age: age(at),
+                date: date(at),
+            }
+        })
+        .collect();
+    let issues = d
+        .issues
+        .iter()
+        .map(|(repo, i)| {
+            let at = i.at.unix_timestamp();
+            IssueItem {
+                owner: repo.owner.clone(),
+                name: repo.name.clone(),
+                number: i.number,
+                title: i.title.clone(),
+                closed: i.closed,
+                age: age(at),
+                date: date(at),
+            }
+        })
+        .collect();
+    let (repos, cut) = st
+        .forge
+        .repo_listings(Some(actor), None, &q.q, q.sort())
+        .await?;
+    render(DashboardPage {
+        nav: user.nav(),
+        deploys: d.deploys.iter().map(DeployBadge::from).collect(),
+        pushes,
+        issues,
+        action: "/".into(),
+        controls: ListControls {
+            q: q.q.clone(),
+            sort: sort_word(q.sort()),
+            cut,
+        },
+        repos: repos.iter().map(RepoItem::from).collect(),
+    })
+}
+
+async fn repo_list(
+    st: &WebState,
+    user: &MaybeUser,
+    owner: Option<&str>,
+    heading: String,
+    action: String,
+    q: ListQuery,
+) -> Result<Response, WebError> {
+    let (repos, cut) = st
+        .forge
+        .repo_listings(user.actor(), owner, &q.q, q.sort())
+        .await?;
     render(HomePage {
         nav: user.nav(),
-        heading: "Repositories".into(),
-        repos,
+        heading,
+        action,
+        controls: ListControls {
+            q: q.q.clone(),
+            sort: sort_word(q.sort()),
+            cut,
+        },
+        repos: repos.iter().map(RepoItem::from).collect(),
     })
 }
 
@@ -43,6 +193,7 @@ async fn show_user(
     State(st): State<WebState>,
     user: MaybeUser,
     Path(owner): Path<String>,
+    Query(q): Query<ListQuery>,
 ) -> Result<Response, WebError> {
     let owner = Username::parse(&owner)?;
     let owner = st
@@ -50,13 +201,7 @@ async fn show_user(
         .user(&owner)
         .await
         .map_err(|_| WebError::NotFound)?;
-    let repos = st
-        .forge
-        .listed_repos(user.actor(), Some(&owner.name))
-        .await?;
-    render(HomePage {
-        nav: user.nav(),
-        heading: owner.name,
-        repos,
-    })
+    let action = format!("/{}", owner.name);
+    let heading = owner.name.clone();
+    repo_list(&st, &user, Some(&owner.name), heading, action, q).await
 }

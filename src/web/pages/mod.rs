@@ -2,10 +2,14 @@
 
 pub mod auth;
 pub mod checks;
+pub mod compare;
 pub mod deploys;
+pub mod feeds;
 pub mod history;
 pub mod home;
 pub mod issues;
+pub mod lab;
+pub mod message;
 pub mod repo;
 pub mod repo_hooks;
 pub mod repo_mirrors;
@@ -61,6 +65,60 @@ impl RepoHeader {
             rev: rev.to_owned(),
             open_issues: repo.open_issues,
         }
+    }
+}
+
+/// Branches and tags the switcher menu offers (names only, at most this many of each).
+const MENU_REFS: usize = 100;
+
+/// The branch/tag switcher of tree, blob, log and blame pages: a `<details>` menu of links to
+/// the same page and path at another ref (no script needed).
+pub struct RefMenu {
+    /// The page's URL segment: `tree`, `blob`, `commits` or `blame`.
+    pub kind: &'static str,
+    /// The path the links keep (empty at the root).
+    pub path: String,
+    pub branches: Vec<String>,
+    pub tags: Vec<String>,
+    /// More refs than the menu lists.
+    pub cut: bool,
+    /// What the current revision is: `branch`, `tag` or `at` (a commit id).
+    pub rev_kind: &'static str,
+}
+
+impl RefMenu {
+    fn read(r: &Reader) -> Result<Self, GitError> {
+        let (branches, more_branches) = r.ref_names("refs/heads/", MENU_REFS)?;
+        let (tags, more_tags) = r.ref_names("refs/tags/", MENU_REFS)?;
+        Ok(Self {
+            kind: "",
+            path: String::new(),
+            branches,
+            tags,
+            cut: more_branches || more_tags,
+            rev_kind: "at",
+        })
+    }
+
+    fn at(mut self, kind: &'static str, at: &Resolved) -> Self {
+        self.kind = kind;
+        self.path = at.path.as_str().to_owned();
+        self.rev_kind = if self.branches.contains(&at.rev) {
+            "branch"
+        } else if self.tags.contains(&at.rev) {
+            "tag"
+        } else {
+            "at"
+        };
+        self
+    }
+}
+
+/// `found` with the switcher's refs read beside it (nothing read when there is nothing).
+fn with_menu<T>(r: &Reader, found: Option<T>) -> Result<Option<(T, RefMenu)>, GitError> {
+    match found {
+        Some(value) => Ok(Some((value, RefMenu::read(r)?))),
+        None => Ok(None),
     }
 }
 

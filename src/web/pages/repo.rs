@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::{RepoHeader, read_at, readable_repo, render};
+use super::{RefMenu, RepoHeader, read_at, readable_repo, render, with_menu};
 use crate::git::read::{EntryKind, TreeEntry};
 use crate::git::runner::ArchiveFormat;
 use crate::model::TreePath;
@@ -18,7 +18,7 @@ use crate::web::error::WebError;
 use crate::web::highlight::{self, Line};
 use crate::web::markdown;
 use crate::web::session::{MaybeUser, Nav};
-use crate::web::view::{CommitRow, breadcrumbs};
+use crate::web::view::{CommitRow, breadcrumbs, plural};
 
 pub fn router<S>() -> Router<S>
 where
@@ -84,11 +84,11 @@ struct SummaryPage {
     http_url: String,
     ssh_url: String,
     head: Option<CommitRow>,
-    branches: usize,
-    tags: usize,
+    /// "2 branches · 1 tag".
+    counts: String,
     entries: Vec<EntryRow>,
     readme: Option<Readme>,
-    deploys: Vec<super::deploys::ConfiguredDeploy>,
+    deploys: Vec<super::lab::DeployBadge>,
 }
 
 async fn show_summary(
@@ -139,11 +139,20 @@ async fn show_summary(
         http_url: st.config.http_clone_url(&repo.owner, &repo.name),
         ssh_url: st.config.ssh_clone_url(&repo.owner, &repo.name),
         head,
-        branches,
-        tags,
+        counts: format!(
+            "{} · {}",
+            plural(branches, "branch", "branches"),
+            plural(tags, "tag", "tags")
+        ),
         entries: entry_rows(&TreePath::default(), entries),
         readme,
-        deploys: super::deploys::configured_deploys(&st, &repo).await?,
+        deploys: st
+            .forge
+            .deploy_lines(std::slice::from_ref(&repo))
+            .await?
+            .iter()
+            .map(super::lab::DeployBadge::from)
+            .collect(),
         repo: RepoHeader::new(&repo, &repo.default_branch),
     })
 }
@@ -163,6 +172,7 @@ struct TreePage {
     mark: Option<crate::web::view::StatusMark>,
     /// The folder has more entries than a page lists.
     cut: bool,
+    menu: RefMenu,
 }
 
 async fn show_tree(
@@ -171,7 +181,10 @@ async fn show_tree(
     Path((owner, name, rest)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
     let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let (at, folder) = read_at(&st, &repo, rest, |r, at| r.list_tree(&at.commit, &at.path)).await?;
+    let (at, (folder, menu)) = read_at(&st, &repo, rest, |r, at| {
+        with_menu(r, r.list_tree(&at.commit, &at.path)?)
+    })
+    .await?;
     let mut marks = super::checks::marks(&st, &repo, std::slice::from_ref(&at.commit.0)).await?;
     render(TreePage {
         mark: marks.remove(&at.commit.0),
@@ -183,6 +196,7 @@ async fn show_tree(
         entries: entry_rows(&at.path, folder.entries),
         pending: !folder.complete,
         cut: folder.cut,
+        menu: menu.at("tree", &at),
     })
 }
 
@@ -199,6 +213,7 @@ struct BlobPage {
     /// Each line's (class, text) spans; plain text is one span with no class.
     lines: Arc<Vec<Line>>,
     notice: &'static str,
+    menu: RefMenu,
 }
 
 fn image_type(path: &str) -> Option<&'static str> {
@@ -218,7 +233,7 @@ async fn show_blob(
     Path((owner, name, rest)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
     let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let (at, (blob, lines)) = read_at(&st, &repo, rest, |r, at| {
+    let (at, ((blob, lines), menu)) = read_at(&st, &repo, rest, |r, at| {
         let Some(blob) = r.read_blob(&at.commit, &at.path, SHOW_LIMIT)? else {
             return Ok(None);
         };
@@ -232,7 +247,7 @@ async fn show_blob(
         } else {
             Arc::default()
         };
-        Ok(Some((blob, lines)))
+        with_menu(r, Some((blob, lines)))
     })
     .await?;
     let is_image = image_type(at.path.as_str()).is_some();
@@ -255,6 +270,7 @@ async fn show_blob(
         is_image,
         lines,
         notice,
+        menu: menu.at("blob", &at),
     })
 }
 
