@@ -124,7 +124,7 @@ impl Services {
             upkeep,
             push_to_create: config.push_to_create,
             upload_slots: Arc::new(Semaphore::new(config.max_upload_packs)),
-            reads: Arc::default(),
+            reads: Arc::new(crate::git::read::ReadCache::new(config.cache)),
             logins: Default::default(),
             hooks: Arc::new(HookGate::new(
                 config.data_dir.join("labforge.sock"),

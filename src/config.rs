@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod cache;
 mod deploy;
 
 pub use deploy::{Deploy, DeployTrigger};
@@ -70,6 +71,8 @@ pub struct Config {
     /// `[[deploy]]`: what pushes run, defined by the operator only.
     pub deploys: Vec<Deploy>,
     pub webhook: WebhookConfig,
+    /// `[cache]`: sizes of the history pages' caches.
+    pub cache: crate::git::CacheLimits,
 }
 
 /// `[webhook]`: where deliveries may go and how they are retried.
@@ -114,6 +117,7 @@ struct FileConfig {
     #[serde(default)]
     deploy: Vec<deploy::FileDeploy>,
     webhook: Option<FileWebhookConfig>,
+    cache: Option<cache::FileCache>,
 }
 
 impl Config {
@@ -226,6 +230,7 @@ impl Config {
             .max(Duration::from_secs(1)),
         };
         Ok(Self {
+            cache: cache::parse_cache(file.cache, &env)?,
             webhook,
             ssh_max_connections: count(
                 "LABFORGE_SSH_MAX_CONNECTIONS",
@@ -382,6 +387,21 @@ mod tests {
         assert_eq!(c.http_addr.port(), 5000);
         assert_eq!(c.data_dir, PathBuf::from("/etc/labforge/lf"));
         assert_eq!(c.base_url, "https://git.lab");
+    }
+
+    #[test]
+    fn cache_sizes_come_from_the_file_and_the_environment() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(c.cache.memory_bytes, 32 << 20);
+        let c = load(
+            "[cache]\nmemory_mib = 8\ndisk_mib = 100",
+            &[("LABFORGE_CACHE_DISK_MIB", "5")],
+        )
+        .unwrap();
+        assert_eq!(c.cache.memory_bytes, 8 << 20);
+        assert_eq!(c.cache.disk_bytes, 5 << 20);
+        assert!(load("[cache]\nmemory = 8", &[]).is_err());
+        assert!(load("", &[("LABFORGE_CACHE_MEMORY_MIB", "lots")]).is_err());
     }
 
     #[test]

@@ -2,10 +2,17 @@
 //! function that spawns git (`runner`). No gix type leaves this room.
 
 pub mod blame;
+mod changed_paths;
 mod create;
 pub mod diff;
+mod graph;
+mod history_cache;
 mod hooks;
+mod jobs;
 mod last_commit;
+mod lru;
+mod path_log;
+mod path_walk;
 mod prefetch;
 mod push_commits;
 pub mod read;
@@ -16,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{RepoName, Username};
 
+pub use history_cache::CacheLimits;
 pub use push_commits::ChangedPaths;
 pub use runner::{GitProtocol, GitRunner, Service};
 pub use upkeep::Upkeep;

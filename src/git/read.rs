@@ -83,16 +83,32 @@ pub struct BlobView {
     pub is_binary: bool,
 }
 
-/// Cached per-repository handles and last-commit answers, shared by all requests. Answers are
-/// keyed by commit id and path, so they never go stale: a push makes new commit ids.
-#[derive(Default)]
+/// Cached per-repository handles and the history pages' answers (see `history_cache`), shared
+/// by all requests.
 pub struct ReadCache {
     repos: Mutex<HashMap<std::path::PathBuf, gix::ThreadSafeRepository>>,
-    pub(super) last_commits: super::last_commit::AnswerCache,
+    pub(super) history: super::history_cache::HistoryCache,
+    pub(super) folder_walks: super::last_commit::FolderWalks,
+    pub(super) blames: super::blame::Blames,
+}
+
+impl Default for ReadCache {
+    fn default() -> Self {
+        Self::new(super::CacheLimits::default())
+    }
 }
 
 const REPO_CACHE: usize = 256;
 impl ReadCache {
+    pub fn new(limits: super::CacheLimits) -> Self {
+        Self {
+            repos: Mutex::new(HashMap::new()),
+            history: super::history_cache::HistoryCache::new(limits),
+            folder_walks: super::jobs::Jobs::new(super::last_commit::MAX_FOLDER_WALKS),
+            blames: super::jobs::Jobs::new(super::blame::MAX_BLAMES),
+        }
+    }
+
     pub fn open(self: &Arc<Self>, dir: &RepoDir) -> Result<Reader, GitError> {
         let key = dir.path().to_path_buf();
         let mut repos = self.repos.lock().expect("never poisoned");
@@ -151,6 +167,18 @@ impl Reader {
 
     pub(super) fn repository(&self) -> &gix::Repository {
         &self.repo
+    }
+
+    /// The repository's folder (`OWNER/NAME.git`), where its kept answers live.
+    pub(super) fn repo_dir(&self) -> &std::path::Path {
+        self.repo.path()
+    }
+
+    /// The repository's commit-graph with its changed-path filters, if it has one.
+    pub(super) fn commit_graph(&self) -> Option<Arc<super::graph::CommitGraph>> {
+        self.cache
+            .history
+            .commit_graph(self.repo.objects.store_ref().path())
     }
 
     /// The full id of a commit named by a full or abbreviated id, if it exists.
@@ -390,48 +418,6 @@ impl Reader {
             size,
             is_binary,
         }))
-    }
-
-    /// Commits reachable from `start`, newest first; with a path, only those that changed it.
-    /// Returns the page and whether there are more.
-    pub fn log(
-        &self,
-        start: &CommitId,
-        path: &TreePath,
-        skip: usize,
-        limit: usize,
-    ) -> Result<(Vec<CommitInfo>, bool), GitError> {
-        let walk = self
-            .repo
-            .rev_walk([start.oid()?])
-            .sorting(gix::revision::walk::Sorting::ByCommitTime(
-                Default::default(),
-            ))
-            .all()
-            .map_err(GitError::gix)?;
-        let mut out = Vec::new();
-        let mut seen = 0usize;
-        for info in walk {
-            let info = info.map_err(GitError::gix)?;
-            if !path.is_root() {
-                let here = self.lookup(info.id, path)?.map(|h| h.1);
-                let parent = match info.parent_ids().next() {
-                    Some(p) => self.lookup(p.detach(), path)?.map(|p| p.1),
-                    None => None,
-                };
-                if here == parent {
-                    continue;
-                }
-            }
-            if seen >= skip {
-                if out.len() == limit {
-                    return Ok((out, true));
-                }
-                out.push(self.info(&info.object().map_err(GitError::gix)?)?);
-            }
-            seen += 1;
-        }
-        Ok((out, false))
     }
 
     /// The README at the root of the commit's tree, if any: (file name, text).

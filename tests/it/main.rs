@@ -7,6 +7,8 @@ mod deploy_crash;
 mod deploy_scripts;
 mod helpers;
 mod highlight;
+mod history;
+mod history_fixture;
 mod hooks;
 mod http_git;
 mod issue_commits;
