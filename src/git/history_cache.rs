@@ -51,6 +51,8 @@ pub(super) enum Key {
     Blame(ObjectId, String),
     /// The commit that last changed a file as of a commit (whose blame is the file's blame there).
     LastChange(ObjectId, String),
+    /// A page of a path's log: (start, path, commits skipped, page size).
+    Log(ObjectId, String, usize, usize),
     Info(ObjectId),
 }
 
@@ -59,6 +61,8 @@ pub(super) enum Value {
     Folder(Arc<FolderAnswer>),
     Blame(Arc<BlameAnswer>),
     LastChange(ObjectId),
+    /// The page's commits and whether more follow.
+    Log(Arc<(Vec<ObjectId>, bool)>),
     Info(Arc<CommitInfo>),
 }
 
@@ -310,13 +314,16 @@ fn evict_oldest(dir: &Path, index: &mut DiskIndex, target: u64) {
 fn weigh(key: &Key, value: &Value) -> usize {
     const OVERHEAD: usize = 96;
     let key_bytes = match key {
-        Key::Folder(_, p) | Key::Blame(_, p) | Key::LastChange(_, p) => p.len(),
+        Key::Folder(_, p) | Key::Blame(_, p) | Key::LastChange(_, p) | Key::Log(_, p, _, _) => {
+            p.len()
+        }
         Key::Info(_) => 0,
     };
     let value_bytes = match value {
         Value::Folder(a) => a.iter().map(|(n, _)| n.len() + 48).sum(),
         Value::Blame(b) => b.commits.len() * 20 + b.origin.len() * 4,
         Value::LastChange(_) => 20,
+        Value::Log(page) => page.0.len() * 20,
         Value::Info(i) => {
             i.subject.len()
                 + i.body.len()

@@ -1,12 +1,15 @@
 //! `/commits/REF[/PATH]`: a history page, in `git log` order (newest commit time first). With a
 //! path, the commits `git log -- PATH` lists (its default history simplification), found by
 //! `path_walk`, which skips the commits whose changed-path filter rules the path out. Only the
-//! commits on the page are decoded; the rest of the walk reads the commit-graph.
+//! commits on the page are decoded; the rest of the walk reads the commit-graph. Pages are
+//! kept in memory by (commit, path, page): a page seen before costs no walk.
 
 use std::collections::{BinaryHeap, HashSet};
+use std::sync::Arc;
 
 use super::GitError;
 use super::graph::Commits;
+use super::history_cache::{Key, Value};
 use super::path_walk::PathWalk;
 use super::read::{CommitId, CommitInfo, Reader};
 use crate::model::TreePath;
@@ -21,8 +24,33 @@ impl Reader {
         skip: usize,
         limit: usize,
     ) -> Result<(Vec<CommitInfo>, bool), GitError> {
-        let commits = Commits::new(self);
         let start = start.oid()?;
+        let key = Key::Log(start, path.as_str().to_owned(), skip, limit);
+        let page = match self.cache.history.get(&key) {
+            Some(Value::Log(page)) => page,
+            _ => {
+                let page = Arc::new(self.log_page(start, path, skip, limit)?);
+                self.cache.history.put(key, Value::Log(Arc::clone(&page)));
+                page
+            }
+        };
+        let commits = page
+            .0
+            .iter()
+            .map(|id| self.commit_summary(*id))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((commits, page.1))
+    }
+
+    /// The ids of a page of the log, and whether more follow.
+    fn log_page(
+        &self,
+        start: gix::ObjectId,
+        path: &TreePath,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<gix::ObjectId>, bool), GitError> {
+        let commits = Commits::new(self);
         let mut matching: Box<dyn Iterator<Item = Result<gix::ObjectId, GitError>>> =
             if path.is_root() {
                 Box::new(all_commits(&commits, start))
@@ -51,7 +79,7 @@ impl Reader {
         let mut page = Vec::with_capacity(limit);
         while page.len() < limit {
             match matching.next().transpose()? {
-                Some(id) => page.push(self.commit_summary(id)?),
+                Some(id) => page.push(id),
                 None => return Ok((page, false)),
             }
         }
