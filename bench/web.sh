@@ -92,7 +92,7 @@ time_ms() { local t0; t0=$(now_ms); "$@" >/dev/null 2>&1; echo $(($(now_ms) - t0
 long_part() {
   local L="$LF_BASE/long" repo="$LF_DATA/repos/bench/long.git" src="$REPOS/long.git"
   local folder tag r lf cg
-  folder=$(git -C "$src" ls-tree main | awk '$2 == "tree" {print $4; exit}')
+  folder=$(git -C "$src" ls-tree main | awk '$2 == "tree" && !f {print $4; f = 1}')
   tag=$(git -C "$src" tag --sort=-creatordate | sed -n 2p)
   echo "# long: $(git -C "$src" rev-list --count main) commits, $(git -C "$src" ls-tree main | wc -l) root entries"
 
@@ -147,10 +147,11 @@ long_part() {
   {
     for i in $(seq 300); do echo "$L/commits/main?page=$i"; done
     for i in $(seq 94); do echo "$L/commits/main/Makefile?page=$i"; done
-    git -C "$src" ls-tree -r -d --name-only main | head -150 | sed "s#^#$L/tree/main/#"
-    git -C "$src" ls-tree -r --name-only main | awk 'NR % 19 == 0' | head -200 | sed "s#^#$L/blob/main/#"
-    git -C "$src" rev-list main | awk 'NR % 389 == 0' | head -206 | sed "s#^#$L/commit/#"
-    git -C "$src" ls-tree -r --name-only main | awk 'NR % 83 == 0' | head -50 | sed "s#^#$L/blame/main/#"
+    # (awk reads its input to the end: `head` would stop git with SIGPIPE under pipefail)
+    git -C "$src" ls-tree -r -d --name-only main | awk -v p="$L/tree/main/" 'NR <= 150 {print p $0}'
+    git -C "$src" ls-tree -r --name-only main | awk -v p="$L/blob/main/" 'NR % 19 == 0 && ++n <= 200 {print p $0}'
+    git -C "$src" rev-list main | awk -v p="$L/commit/" 'NR % 389 == 0 && ++n <= 206 {print p $0}'
+    git -C "$src" ls-tree -r --name-only main | awk -v p="$L/blame/main/" 'NR % 83 == 0 && ++n <= 50 {print p $0}'
   } >"$BENCH/pages.txt"
   browse() { while read -r url; do curl -s -o /dev/null "$url"; done <"$BENCH/pages.txt"; }
   peak=$(peak_rss_during "$LF_PID" browse)

@@ -20,7 +20,7 @@ use imara_diff::{Algorithm, Diff, InternedInput};
 use super::GitError;
 use super::changed_paths::PathKeys;
 use super::graph::Commits;
-use super::history_cache::{BlameAnswer, HistoryCache, Kept, Key, Value, kept_body, kept_header};
+use super::history_cache::{BlameAnswer, Kept, KeptKey, Key, Value, kept_body, kept_header};
 use super::jobs::Job;
 use super::path_walk::{Trees, components};
 use super::prefetch::{LOOKAHEAD, Prefetched};
@@ -61,6 +61,14 @@ impl Reader {
         let Some((false, blob)) = self.lookup(start, path)? else {
             return Ok(None);
         };
+        // A submodule's entry names a commit of another repository: nothing to blame.
+        let is_blob = self
+            .repository()
+            .find_header(blob)
+            .is_ok_and(|h| h.kind() == gix::object::Kind::Blob);
+        if !is_blob {
+            return Ok(None);
+        }
         let Some(data) = self.text_bytes(blob)? else {
             return Ok(None);
         };
@@ -162,9 +170,9 @@ impl Reader {
         if let Some(Value::Blame(a)) = history.get(&key) {
             return Some(a);
         }
-        let name = HistoryCache::kept_name(Kept::Blame, &changed_at, path.as_str());
+        let name = KeptKey::new(Kept::Blame, changed_at, path.as_str());
         let answer = Arc::new(decode(
-            &history.read_kept(self.repo_dir(), &name)?,
+            &history.kept.read(self.repo_dir(), &name)?,
             path.as_str(),
         )?);
         history.put(key, Value::Blame(Arc::clone(&answer)));
@@ -283,9 +291,10 @@ impl Reader {
         if answer.origin.contains(&UNKNOWN) {
             return Ok(()); // out of time: nothing kept, the page said what it had
         }
-        let name = HistoryCache::kept_name(Kept::Blame, &changed_at, path.as_str());
+        let name = KeptKey::new(Kept::Blame, changed_at, path.as_str());
         self.cache
             .history
+            .kept
             .keep(self.repo_dir(), &name, &encode(&answer, path.as_str()));
         self.cache.history.put(
             Key::Blame(changed_at, path.as_str().to_owned()),

@@ -18,7 +18,7 @@ use gix::ObjectId;
 
 use super::GitError;
 use super::graph::Commits;
-use super::history_cache::{FolderAnswer, HistoryCache, Kept, Key, Value, kept_body, kept_header};
+use super::history_cache::{FolderAnswer, Kept, KeptKey, Key, Value, kept_body, kept_header};
 use super::jobs::Job;
 use super::path_walk::PathWalk;
 use super::read::{CommitId, CommitInfo, Reader};
@@ -98,8 +98,8 @@ impl Reader {
         if let Some(Value::Folder(a)) = history.get(&key) {
             return Some(a);
         }
-        let name = HistoryCache::kept_name(Kept::Folder, &commit, path.as_str());
-        let data = history.read_kept(self.repo_dir(), &name)?;
+        let name = KeptKey::new(Kept::Folder, commit, path.as_str());
+        let data = history.kept.read(self.repo_dir(), &name)?;
         let answer = Arc::new(decode(&data, path.as_str())?);
         history.put(key, Value::Folder(Arc::clone(&answer)));
         Some(answer)
@@ -153,7 +153,8 @@ impl Reader {
         let kept: std::collections::HashSet<ObjectId> = self
             .cache
             .history
-            .kept_commits(self.repo_dir(), Kept::Folder, path.as_str())
+            .kept
+            .commits(self.repo_dir(), Kept::Folder, path.as_str())
             .into_iter()
             .collect();
         let known = |c: ObjectId| {
@@ -186,9 +187,10 @@ impl Reader {
             }
         }
         answer.sort();
-        let name = HistoryCache::kept_name(Kept::Folder, &start, path.as_str());
+        let name = KeptKey::new(Kept::Folder, start, path.as_str());
         self.cache
             .history
+            .kept
             .keep(self.repo_dir(), &name, &encode(&answer, path.as_str()));
         self.cache.history.put(
             Key::Folder(start, path.as_str().to_owned()),

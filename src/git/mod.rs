@@ -9,6 +9,7 @@ mod graph;
 mod history_cache;
 mod hooks;
 mod jobs;
+mod kept;
 mod last_commit;
 mod lru;
 mod path_log;

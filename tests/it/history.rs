@@ -223,6 +223,10 @@ async fn blame_matches_git_blame_on_the_hot_files() {
             "blame of {path}"
         );
     }
+    // A submodule has nothing to blame; the page says so.
+    let (status, html) = get(&app, "/alice/long/blame/main/vendor-module").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("too large or binary to blame"), "{html}");
     // The page shows it whole, each run of lines linked to its commit, at once: it is kept.
     let (status, html) = get(&app, "/alice/long/blame/main/Makefile").await;
     assert_eq!(status, 200);
