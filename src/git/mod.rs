@@ -6,6 +6,7 @@ mod changed_paths;
 mod create;
 pub mod diff;
 mod graph;
+mod handles;
 mod history_cache;
 mod hooks;
 mod jobs;

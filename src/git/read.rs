@@ -1,8 +1,7 @@
 //! Reading repositories for the web pages, in-process with gix. Owned view structs come out; no
 //! gix type leaves this room. Every function here blocks: call it from `spawn_blocking`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
@@ -86,7 +85,7 @@ pub struct BlobView {
 /// Cached per-repository handles and the history pages' answers (see `history_cache`), shared
 /// by all requests.
 pub struct ReadCache {
-    repos: Mutex<HashMap<std::path::PathBuf, gix::ThreadSafeRepository>>,
+    repos: super::handles::Handles,
     pub(super) history: super::history_cache::HistoryCache,
     pub(super) folder_walks: super::last_commit::FolderWalks,
     pub(super) blames: super::blame::Blames,
@@ -98,11 +97,10 @@ impl Default for ReadCache {
     }
 }
 
-const REPO_CACHE: usize = 256;
 impl ReadCache {
     pub fn new(limits: super::CacheLimits) -> Self {
         Self {
-            repos: Mutex::new(HashMap::new()),
+            repos: super::handles::Handles::default(),
             history: super::history_cache::HistoryCache::new(limits),
             folder_walks: super::jobs::Jobs::new(super::last_commit::MAX_FOLDER_WALKS),
             blames: super::jobs::Jobs::new(super::blame::MAX_BLAMES),
@@ -110,21 +108,8 @@ impl ReadCache {
     }
 
     pub fn open(self: &Arc<Self>, dir: &RepoDir) -> Result<Reader, GitError> {
-        let key = dir.path().to_path_buf();
-        let mut repos = self.repos.lock().expect("never poisoned");
-        if !repos.contains_key(&key) {
-            if repos.len() >= REPO_CACHE {
-                repos.clear();
-            }
-            let opts = gix::open::Options::isolated().strict_config(false);
-            repos.insert(
-                key.clone(),
-                gix::open_opts(&key, opts)
-                    .map_err(GitError::gix)?
-                    .into_sync(),
-            );
-        }
-        let repo = repos.get(&key).expect("inserted above").to_thread_local();
+        self.repos.sweep_while(self, |c| &c.repos);
+        let repo = self.repos.get(dir.path())?;
         Ok(Reader {
             repo,
             cache: Arc::clone(self),
