@@ -1,5 +1,9 @@
 //! `labforge admin …`: scriptable operator commands. Results go to stdout (one item a line),
-//! errors to stderr with a non-zero exit status.
+//! errors to stderr with a non-zero exit status. Accounts (`accounts.rs`) and repositories
+//! (`repos.rs`) are run in their own files; this one holds the command line's shape.
+
+mod accounts;
+mod repos;
 
 use std::io::Read;
 
@@ -9,7 +13,7 @@ use clap::Subcommand;
 use crate::app::Services;
 use crate::config::Config;
 use crate::domain::Forge;
-use crate::model::{Email, RepoAccess, RepoPath, TokenScope, Username};
+use crate::model::RepoPath;
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
@@ -56,8 +60,21 @@ pub enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
-    /// List users: name, e-mail, role.
+    /// List users: name, e-mail, role, state (active or disabled).
     List,
+    /// Set a user's password (the way back for a locked-out admin); ends all their sessions.
+    Passwd {
+        name: String,
+        /// Read the password from standard input (required: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Disable a user: nothing works for them over web, API, HTTP git or SSH; sessions end.
+    Disable { name: String },
+    /// Enable a disabled user again.
+    Enable { name: String },
+    /// Delete a user who owns no repositories (refused otherwise, naming them).
+    Delete { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +85,10 @@ pub enum KeyCommand {
         #[arg(long)]
         title: String,
     },
+    /// List a user's SSH keys: id, fingerprint, algorithm, title, added, last used.
+    List { name: String },
+    /// Remove one of a user's SSH keys, by fingerprint (SHA256:…) or id.
+    Remove { name: String, key: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,14 +104,22 @@ pub enum TokenCommand {
         #[arg(long)]
         expires_in_days: Option<u32>,
     },
+    /// List a user's tokens: id, title, scope, created, last used, expires.
+    List { name: String },
+    /// Revoke (delete) one of a user's tokens by id.
+    Revoke { name: String, id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum RepoCommand {
-    /// Create a repository.
+    /// Create a repository; private unless --public.
     Create {
         /// OWNER/REPO
         path: String,
+        /// Anyone (signed in or not) may read it.
+        #[arg(long, conflicts_with = "private")]
+        public: bool,
+        /// Private (the default; kept for scripts that say so).
         #[arg(long)]
         private: bool,
         #[arg(long, default_value = "")]
@@ -98,6 +127,16 @@ pub enum RepoCommand {
     },
     /// List repositories: OWNER/REPO, visibility, description.
     List,
+    /// Delete a repository: its folder goes to DATA_DIR/repos/.trash, as from the web.
+    Delete {
+        /// OWNER/REPO
+        path: String,
+        /// Confirm: without it nothing is deleted.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Rename OWNER/REPO to OWNER/NEWNAME (the folder moves with it).
+    Rename { path: String, new_name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +148,10 @@ pub enum CollaboratorCommand {
         #[arg(long, value_parser = ["read", "write", "admin"])]
         access: String,
     },
+    /// List OWNER/REPO's collaborators: user, access.
+    List { path: String },
+    /// Take USER's access to OWNER/REPO away.
+    Remove { path: String, user: String },
 }
 
 pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
@@ -120,73 +163,11 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
 
 async fn execute(forge: &Forge, command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::User(UserCommand::Create {
-            name,
-            email,
-            admin,
-            password_stdin: _,
-        }) => {
-            let name = Username::parse(&name)?;
-            let email = Email::parse(&email).map_err(anyhow::Error::msg)?;
-            let password = read_stdin()?;
-            let password = password.strip_suffix('\n').unwrap_or(&password);
-            let password = password.strip_suffix('\r').unwrap_or(password);
-            let user = forge.create_user(&name, &email, password, admin).await?;
-            eprintln!("created user {}", user.name);
-        }
-        AdminCommand::User(UserCommand::List) => {
-            for u in forge.list_users().await? {
-                let role = if u.role == crate::model::SiteRole::Admin {
-                    "admin"
-                } else {
-                    "user"
-                };
-                println!("{}\t{}\t{role}", u.name, u.email);
-            }
-        }
-        AdminCommand::Key(KeyCommand::Add { name, title }) => {
-            let name = Username::parse(&name)?;
-            let line = read_stdin()?;
-            let fingerprint = forge.add_key(&name, &title, &line).await?;
-            println!("{fingerprint}");
-        }
-        AdminCommand::Token(TokenCommand::Create {
-            name,
-            title,
-            scope,
-            expires_in_days,
-        }) => {
-            let name = Username::parse(&name)?;
-            let scope: TokenScope = scope.parse().map_err(anyhow::Error::msg)?;
-            let expires = expires_in_days
-                .map(|d| time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(d)));
-            let token = forge.create_token(&name, &title, scope, expires).await?;
-            println!("{}", token.0);
-        }
-        AdminCommand::Repo(RepoCommand::Create {
-            path,
-            private,
-            description,
-        }) => {
-            let path = RepoPath::parse(&path)?;
-            let repo = forge
-                .create_repo(&path.owner, &path.name, private, &description)
-                .await?;
-            eprintln!("created repository {}", repo.full_name());
-        }
-        AdminCommand::Repo(RepoCommand::List) => {
-            for r in forge.list_repos().await? {
-                let visibility = if r.is_private { "private" } else { "public" };
-                println!("{}\t{visibility}\t{}", r.full_name(), r.description);
-            }
-        }
-        AdminCommand::Collaborator(CollaboratorCommand::Add { path, user, access }) => {
-            let path = RepoPath::parse(&path)?;
-            let user = Username::parse(&user)?;
-            let access: RepoAccess = access.parse().map_err(anyhow::Error::msg)?;
-            forge.set_collaborator(&path, &user, access).await?;
-            eprintln!("{user} now has {access} access to {path}");
-        }
+        AdminCommand::User(command) => accounts::user(forge, command).await?,
+        AdminCommand::Key(command) => accounts::key(forge, command).await?,
+        AdminCommand::Token(command) => accounts::token(forge, command).await?,
+        AdminCommand::Repo(command) => repos::repo(forge, command).await?,
+        AdminCommand::Collaborator(command) => repos::collaborator(forge, command).await?,
         AdminCommand::Protect {
             path,
             pattern,

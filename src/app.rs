@@ -18,6 +18,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::Config;
+use crate::data_lock::DataLock;
 use crate::domain::deploys::DeployState;
 use crate::domain::push::HookGate;
 use crate::domain::{Forge, PasswordCheck};
@@ -25,6 +26,7 @@ use crate::git::{GitRunner, RepoStore, Upkeep};
 use crate::postgres::{ClusterOptions, ManagedCluster};
 use crate::storage::{self, Db};
 use crate::transport::http_git::GitHttpState;
+use crate::transport::http_server::HttpLimits;
 use crate::transport::ssh::SshServer;
 use crate::web::WebState;
 
@@ -65,9 +67,53 @@ impl FromRef<AppState> for WebState {
 /// The forge's services and the database they use; shared by `serve` and the admin commands.
 pub struct Services {
     pub forge: Arc<Forge>,
-    cluster: Option<ManagedCluster>,
+    cluster: Option<Arc<ManagedCluster>>,
     /// Held by `serve`: tells admin commands the cluster is in use.
     serve_lock: Option<std::fs::File>,
+    /// How `pg_dump` reaches the same database (backups).
+    pub database: crate::backup::PgTarget,
+}
+
+/// The database to use: `database` when given, else `DATABASE_URL`, else the managed cluster
+/// (started, or found running) with its database created. Not migrated: `restore` and
+/// `migrate --status` need it as it is.
+pub async fn open_database(
+    config: &Config,
+    database: Option<PgConnectOptions>,
+) -> anyhow::Result<(PgConnectOptions, Option<ManagedCluster>)> {
+    Ok(match (database, &config.database_url) {
+        (Some(options), _) => (options, None),
+        (None, Some(url)) => {
+            let options =
+                PgConnectOptions::from_str(url.expose()).context("parsing DATABASE_URL")?;
+            (options, None)
+        }
+        (None, None) => {
+            let root = config.data_dir.join("pg");
+            let cluster = tokio::task::spawn_blocking(move || {
+                ManagedCluster::ensure_started(&root, ClusterOptions::default())
+            })
+            .await??;
+            let server = cluster.connect_options("postgres");
+            crate::postgres::wait_ready(&server).await?;
+            storage::ensure_database(server, crate::postgres::DATABASE).await?;
+            (
+                cluster.connect_options(crate::postgres::DATABASE),
+                Some(cluster),
+            )
+        }
+    })
+}
+
+/// Stops a managed cluster an admin-style command started, unless `serve` uses it.
+pub async fn release_cluster(cluster: Option<ManagedCluster>) -> anyhow::Result<()> {
+    if let Some(cluster) = cluster
+        && cluster.started_here
+        && !cluster.serve_is_using()
+    {
+        tokio::task::spawn_blocking(move || cluster.stop()).await??;
+    }
+    Ok(())
 }
 
 impl Services {
@@ -81,28 +127,26 @@ impl Services {
         config: &Config,
         database: Option<PgConnectOptions>,
     ) -> anyhow::Result<Self> {
-        let (options, cluster) = match (database, &config.database_url) {
-            (Some(options), _) => (options, None),
-            (None, Some(url)) => {
-                let options =
-                    PgConnectOptions::from_str(url.expose()).context("parsing DATABASE_URL")?;
-                (options, None)
+        let (options, cluster) = open_database(config, database).await?;
+        let cluster = cluster.map(Arc::new);
+        match Self::open_on(config, options, cluster.clone()).await {
+            Ok(services) => Ok(services),
+            Err(e) => {
+                // Nothing is left orphaned: a cluster started for this call stops with it.
+                if let Some(cluster) = cluster.filter(|c| c.started_here) {
+                    let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;
+                }
+                Err(e)
             }
-            (None, None) => {
-                let root = config.data_dir.join("pg");
-                let cluster = tokio::task::spawn_blocking(move || {
-                    ManagedCluster::ensure_started(&root, ClusterOptions::default())
-                })
-                .await??;
-                let server = cluster.connect_options("postgres");
-                crate::postgres::wait_ready(&server).await?;
-                storage::ensure_database(server, crate::postgres::DATABASE).await?;
-                (
-                    cluster.connect_options(crate::postgres::DATABASE),
-                    Some(cluster),
-                )
-            }
-        };
+        }
+    }
+
+    async fn open_on(
+        config: &Config,
+        options: PgConnectOptions,
+        cluster: Option<Arc<ManagedCluster>>,
+    ) -> anyhow::Result<Self> {
+        let target = crate::backup::PgTarget::new(options.clone(), config.database_url.as_ref());
         let db = Db::connect(options)
             .await
             .context("connecting to PostgreSQL")?;
@@ -124,6 +168,7 @@ impl Services {
             upkeep,
             push_to_create: config.push_to_create,
             upload_slots: Arc::new(Semaphore::new(config.max_upload_packs)),
+            download_slots: Arc::new(Semaphore::new(crate::domain::MAX_DOWNLOADS)),
             reads: Arc::new(crate::git::read::ReadCache::new(config.cache)),
             logins: Default::default(),
             hooks: Arc::new(HookGate::new(
@@ -139,25 +184,40 @@ impl Services {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
             webhooks: crate::domain::webhooks::WebhookService::new(Arc::new(config.clone())),
+            backup_status: Arc::default(),
         };
         Ok(Self {
             forge: Arc::new(forge),
             cluster,
             serve_lock: None,
+            database: target,
         })
     }
 
-    /// Closes the pool, then stops the managed cluster if `stop_cluster` (serve always does;
-    /// an admin command only if it was the one that started it).
-    pub async fn close(self, stop_cluster: bool) -> anyhow::Result<()> {
+    /// Closes the pool, then stops the managed cluster: `serve` (`as_serve`) one that labforge
+    /// started (never one started by hand); an admin command only one it started itself while
+    /// no `serve` uses it.
+    pub async fn close(self, as_serve: bool) -> anyhow::Result<()> {
         self.forge.db.close().await;
         drop(self.serve_lock);
-        if let Some(cluster) = self.cluster
-            && (stop_cluster || (cluster.started_here && !cluster.serve_is_using()))
-        {
-            tokio::task::spawn_blocking(move || cluster.stop()).await??;
+        if let Some(cluster) = self.cluster {
+            let stop = if as_serve {
+                cluster.belongs_to_serve()
+            } else {
+                cluster.started_here && !cluster.serve_is_using()
+            };
+            if stop {
+                tokio::task::spawn_blocking(move || cluster.stop()).await??;
+            } else if as_serve {
+                tracing::info!("leaving PostgreSQL running: labforge did not start it");
+            }
         }
         Ok(())
+    }
+
+    /// The managed cluster, when there is one (for the supervisor).
+    fn cluster(&self) -> Option<Arc<ManagedCluster>> {
+        self.cluster.clone()
     }
 }
 
@@ -168,6 +228,8 @@ pub struct App {
     router: Router,
     services: Services,
     config: Arc<Config>,
+    /// This process serves the data folder (see `data_lock`); released when it ends.
+    _folder: DataLock,
 }
 
 impl App {
@@ -180,18 +242,21 @@ impl App {
         config: Config,
         database: Option<PgConnectOptions>,
     ) -> anyhow::Result<Self> {
+        // Before the socket or the cluster is touched: one serve per data folder.
+        let folder = DataLock::acquire(&config.data_dir)?;
+        crate::startup::check_config(&config)?;
+        let database_text = crate::startup::describe_database(&config, database.as_ref());
         let mut services = Services::open_with(&config, database).await?;
+        // A failed start-up stops the cluster it started (ports in use, a broken repository).
+        let mut unwind = StopOnFailure(services.cluster().filter(|c| c.started_here));
         if let Some(cluster) = &services.cluster {
             services.serve_lock = Some(cluster.hold_for_serve()?);
         }
+        crate::startup::report(&services.forge, &config, &database_text).await?;
         let forge = Arc::clone(&services.forge);
         prepare_repositories(&forge).await?;
         crate::worker::deploys::recover(&forge).await?;
-        let settled = forge.settle_pending_pushes().await?;
-        if settled > 0 {
-            tracing::info!(settled, "settled pushes left pending by the last run");
-        }
-        forge.replay_issue_refs().await?;
+        crate::transport::http_server::raise_open_file_limit();
         let hook_socket = crate::transport::hook_rpc::bind(&forge.hooks.socket)?;
         let listener = TcpListener::bind(config.http_addr)
             .await
@@ -227,6 +292,7 @@ impl App {
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
             .with_state(state);
+        unwind.0 = None;
         Ok(Self {
             listener,
             hook_socket,
@@ -234,6 +300,7 @@ impl App {
             router,
             services,
             config,
+            _folder: folder,
         })
     }
 
@@ -284,7 +351,19 @@ impl App {
                 Err(e) => tracing::warn!(error = %e, "listing repositories to warm their pages"),
             }
         });
+        crate::memory::give_back_freed_memory();
         let stop = CancellationToken::new();
+        // Pushes the last run left half-done are settled in the background, each with its own
+        // budget: the server answers meanwhile, and one bad event cannot hold the start. A stop
+        // meanwhile drops the event in hand (its transaction rolls back; the next start has it).
+        let forge = Arc::clone(&self.services.forge);
+        let stopping = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = forge.recover_pushes() => {}
+                () = stopping.cancelled() => {}
+            }
+        });
         let trigger = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -302,23 +381,22 @@ impl App {
             Arc::clone(&self.services.forge),
             after_transports.clone(),
         ));
+        let supervising = CancellationToken::new();
+        let supervisor = self
+            .services
+            .cluster()
+            .map(|cluster| tokio::spawn(crate::postgres::supervise(cluster, supervising.clone())));
         let grace = self.config.shutdown_grace;
-        // Without TCP_NODELAY a response written in pieces (headers, then git's output) waits
-        // for the client's delayed ACK, about 40 ms each time.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "setting TCP_NODELAY failed");
-            }
-        });
-        let http = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let limits = HttpLimits {
+            max_connections: self.config.http_max_connections,
+            max_connections_per_address: self.config.http_max_connections_per_address,
+            header_timeout: self.config.http_header_timeout,
+        };
+        let http =
+            crate::transport::http_server::serve(self.listener, self.router, limits, stop.clone());
         let http = async {
             tokio::select! {
-                result = http => result.context("HTTP server failed"),
+                () = http => Ok::<(), anyhow::Error>(()),
                 () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
                     tracing::warn!(?grace, "HTTP requests still running after the grace period; stopping anyway");
                     Ok(())
@@ -329,13 +407,46 @@ impl App {
             .ssh
             .run_until_stopped(stop.clone().cancelled_owned(), grace);
         let webhooks = crate::worker::webhooks::run(Arc::clone(&self.services.forge), stop.clone());
+        tokio::spawn(crate::worker::mirrors::run(
+            Arc::clone(&self.services.forge),
+            stop.clone(),
+        ));
+        if let Some(backup) = self.config.backup.clone() {
+            let job = crate::backup::schedule::Scheduled {
+                forge: Arc::clone(&self.services.forge),
+                pg: self.services.database.clone(),
+                data_dir: self.config.data_dir.clone(),
+                status: Arc::clone(&self.services.forge.backup_status),
+                config: backup,
+            };
+            tokio::spawn(crate::backup::schedule::run(job, stop.clone()));
+        }
         let (http_result, (), ()) = tokio::join!(http, ssh, webhooks);
         after_transports.cancel();
         let _ = tokio::join!(hooks, deploys);
+        supervising.cancel();
+        if let Some(supervisor) = supervisor {
+            let _ = supervisor.await;
+        }
         http_result?;
         self.services.close(true).await?;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Stops the cluster it holds when dropped: armed while `serve` starts, so an early `?` leaves
+/// no PostgreSQL running that this start-up began; disarmed once start-up has succeeded.
+struct StopOnFailure(Option<Arc<ManagedCluster>>);
+
+impl Drop for StopOnFailure {
+    fn drop(&mut self) {
+        if let Some(cluster) = self.0.take() {
+            tracing::info!("start-up failed: stopping the PostgreSQL it started");
+            if let Err(e) = cluster.stop() {
+                tracing::warn!(error = %e, "stopping PostgreSQL after a failed start-up");
+            }
+        }
     }
 }
 
@@ -359,6 +470,9 @@ async fn prepare_repositories(forge: &Arc<Forge>) -> anyhow::Result<()> {
             if dir.install_hook_shims(&program)? {
                 rewritten += 1;
             }
+            // No push can be running yet: a quarantine folder is what a killed receive-pack
+            // left behind.
+            dir.remove_quarantine_folders();
         }
         if rewritten > 0 {
             tracing::info!(rewritten, "installed git hook shims");

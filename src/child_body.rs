@@ -130,4 +130,17 @@ mod tests {
             b"001e# service=git-upload-pack\n"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// The 4-hex-digit header is the whole line's length, header included.
+        #[test]
+        fn pkt_lines_frame_any_text(text in "\\PC{0,300}") {
+            let line = pkt_line(&text);
+            let len = usize::from_str_radix(std::str::from_utf8(&line[..4]).unwrap(), 16).unwrap();
+            proptest::prop_assert_eq!(len, line.len());
+            proptest::prop_assert_eq!(&line[4..], text.as_bytes());
+        }
+    }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 mod cache;
 mod deploy;
 
-pub use deploy::{Deploy, DeployTrigger};
+pub use deploy::{Deploy, DeployTrigger, parse_duration};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -59,8 +59,17 @@ pub struct Config {
     /// Connections still authenticating at most (OpenSSH's MaxStartups; 100 clients cloning at
     /// once must fit).
     pub ssh_max_unauthenticated: usize,
-    /// A connection that has not authenticated by then is closed.
+    /// Of those, from one address (IPv6: one /64) at most.
+    pub ssh_max_unauthenticated_per_address: usize,
+    /// A connection that has not authenticated by then (counted from accept) is closed.
     pub ssh_auth_timeout: Duration,
+    /// Open HTTP connections at most; more are closed at once.
+    pub http_max_connections: usize,
+    /// Open HTTP connections from one address (IPv6: one /64) at most.
+    pub http_max_connections_per_address: usize,
+    /// Time a client has to send a request's headers, from accept and, on a kept-alive
+    /// connection, from the end of the previous response (so it also ends idle connections).
+    pub http_header_timeout: Duration,
     /// A connection with no traffic for this long is closed.
     pub ssh_idle_timeout: Duration,
     /// Folder of the config file, for resolving relative paths in it.
@@ -73,6 +82,24 @@ pub struct Config {
     pub webhook: WebhookConfig,
     /// `[cache]`: sizes of the history pages' caches.
     pub cache: crate::git::CacheLimits,
+    /// `[backup]`: scheduled backups from `serve`; None when no folder is configured.
+    pub backup: Option<BackupConfig>,
+}
+
+/// `[backup]`: where `serve` writes scheduled backups, how often, and how many it keeps.
+#[derive(Debug, Clone)]
+pub struct BackupConfig {
+    pub dir: PathBuf,
+    pub every: Duration,
+    pub keep: usize,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileBackupConfig {
+    dir: Option<PathBuf>,
+    every: Option<String>,
+    keep: Option<usize>,
 }
 
 /// `[webhook]`: where deliveries may go and how they are retried.
@@ -112,12 +139,17 @@ struct FileConfig {
     ssh_public: Option<String>,
     ssh_max_connections: Option<usize>,
     ssh_max_unauthenticated: Option<usize>,
+    ssh_max_unauthenticated_per_address: Option<usize>,
+    http_max_connections: Option<usize>,
+    http_max_connections_per_address: Option<usize>,
+    http_header_timeout_secs: Option<u64>,
     ssh_auth_timeout_secs: Option<u64>,
     ssh_idle_timeout_secs: Option<u64>,
     #[serde(default)]
     deploy: Vec<deploy::FileDeploy>,
     webhook: Option<FileWebhookConfig>,
     cache: Option<cache::FileCache>,
+    backup: Option<FileBackupConfig>,
 }
 
 impl Config {
@@ -149,12 +181,15 @@ impl Config {
         let parse_env = |key: &str| -> anyhow::Result<Option<String>> {
             Ok(env(key).filter(|v| !v.is_empty()))
         };
-        let data_dir = match parse_env("LABFORGE_DATA_DIR")? {
+        // Every path is made absolute here, once: git runs the hooks inside the bare
+        // repository, and a relative socket path there points nowhere.
+        let config_dir = absolute(&config_dir)?;
+        let data_dir = absolute(&match parse_env("LABFORGE_DATA_DIR")? {
             Some(v) => PathBuf::from(v),
             None => file
                 .data_dir
                 .map_or_else(|| PathBuf::from("./data"), |d| config_dir.join(d)),
-        };
+        })?;
         let http_addr = match parse_env("LABFORGE_HTTP_ADDR")? {
             Some(v) => v
                 .parse()
@@ -229,8 +264,10 @@ impl Config {
             )?
             .max(Duration::from_secs(1)),
         };
+        let backup = backup_config(file.backup.unwrap_or_default(), &config_dir, &parse_env)?;
         Ok(Self {
             cache: cache::parse_cache(file.cache, &env)?,
+            backup,
             webhook,
             ssh_max_connections: count(
                 "LABFORGE_SSH_MAX_CONNECTIONS",
@@ -244,6 +281,30 @@ impl Config {
                 128,
             )?
             .max(1),
+            ssh_max_unauthenticated_per_address: count(
+                "LABFORGE_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS",
+                file.ssh_max_unauthenticated_per_address,
+                100,
+            )?
+            .max(1),
+            http_max_connections: count(
+                "LABFORGE_HTTP_MAX_CONNECTIONS",
+                file.http_max_connections,
+                2048,
+            )?
+            .max(1),
+            http_max_connections_per_address: count(
+                "LABFORGE_HTTP_MAX_CONNECTIONS_PER_ADDRESS",
+                file.http_max_connections_per_address,
+                128,
+            )?
+            .max(1),
+            http_header_timeout: secs(
+                "LABFORGE_HTTP_HEADER_TIMEOUT_SECS",
+                file.http_header_timeout_secs,
+                15,
+            )?
+            .max(Duration::from_secs(1)),
             ssh_auth_timeout: secs(
                 "LABFORGE_SSH_AUTH_TIMEOUT_SECS",
                 file.ssh_auth_timeout_secs,
@@ -266,7 +327,7 @@ impl Config {
             upkeep_delay: secs("LABFORGE_UPKEEP_DELAY_SECS", file.upkeep_delay_secs, 60)?,
             shutdown_grace: secs("LABFORGE_SHUTDOWN_GRACE_SECS", file.shutdown_grace_secs, 30)?,
             program: match parse_env("LABFORGE_PROGRAM")? {
-                Some(p) => PathBuf::from(p),
+                Some(p) => absolute(Path::new(&p))?,
                 None => std::env::current_exe().context("finding this program's path")?,
             },
             deploys: deploy::parse_deploys(file.deploy, &config_dir)?,
@@ -306,6 +367,49 @@ impl Config {
     pub fn repos_dir(&self) -> PathBuf {
         self.data_dir.join("repos")
     }
+}
+
+/// `path` from the current folder, without resolving symlinks (the folder may not exist yet).
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
+    std::path::absolute(path).with_context(|| format!("making {} absolute", path.display()))
+}
+
+/// `[backup]` and its `LABFORGE_BACKUP_*` variables; a folder turns scheduled backups on.
+fn backup_config(
+    file: FileBackupConfig,
+    config_dir: &Path,
+    env: &impl Fn(&str) -> anyhow::Result<Option<String>>,
+) -> anyhow::Result<Option<BackupConfig>> {
+    let dir = match env("LABFORGE_BACKUP_DIR")? {
+        Some(v) => PathBuf::from(v),
+        None => match file.dir {
+            Some(d) => config_dir.join(d),
+            None => return Ok(None),
+        },
+    };
+    let every = match env("LABFORGE_BACKUP_EVERY")?.or(file.every) {
+        Some(v) => deploy::parse_duration(&v).with_context(|| format!("[backup] every = {v}"))?,
+        None => Duration::from_secs(86400),
+    };
+    let keep = match env("LABFORGE_BACKUP_KEEP")? {
+        Some(v) => v
+            .parse()
+            .with_context(|| format!("LABFORGE_BACKUP_KEEP={v}"))?,
+        None => file.keep.unwrap_or(7),
+    };
+    if keep == 0 {
+        bail!("[backup] keep must be at least 1");
+    }
+    Ok(Some(BackupConfig {
+        dir: absolute(&dir)?,
+        every,
+        keep,
+    }))
 }
 
 fn default_base_url(addr: SocketAddr) -> String {
@@ -369,7 +473,12 @@ mod tests {
     #[test]
     fn defaults() {
         let c = load("", &[]).unwrap();
-        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            c.data_dir,
+            cwd.join("data"),
+            "absolute, from the current folder"
+        );
         assert_eq!(c.http_addr.port(), 3000);
         assert_eq!(c.ssh_addr.port(), 2222);
         assert_eq!(c.base_url, "http://localhost:3000");
@@ -463,7 +572,51 @@ mod tests {
     }
 
     #[test]
+    fn backup_section_turns_scheduled_backups_on() {
+        assert!(load("", &[]).unwrap().backup.is_none());
+        let c = load("[backup]\ndir = \"b\"\nevery = \"6h\"", &[]).unwrap();
+        let b = c.backup.unwrap();
+        assert_eq!(b.dir, PathBuf::from("/etc/labforge/b"));
+        assert_eq!(b.every, Duration::from_secs(6 * 3600));
+        assert_eq!(b.keep, 7);
+        let c = load(
+            "",
+            &[
+                ("LABFORGE_BACKUP_DIR", "/srv/b"),
+                ("LABFORGE_BACKUP_KEEP", "2"),
+            ],
+        )
+        .unwrap();
+        let b = c.backup.unwrap();
+        assert_eq!(
+            (b.dir, b.every, b.keep),
+            (PathBuf::from("/srv/b"), Duration::from_secs(86400), 2)
+        );
+        assert!(load("[backup]\ndir = \"b\"\nkeep = 0", &[]).is_err());
+        assert!(load("[backup]\ndir = \"b\"\nevery = \"soon\"", &[]).is_err());
+    }
+
+    #[test]
     fn bad_base_url_is_refused() {
         assert!(load("", &[("LABFORGE_BASE_URL", "git.lab")]).is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// Any file text and any value of any variable: a config or an error, never a panic.
+        #[test]
+        fn any_file_and_environment_load_or_fail_cleanly(
+            file in "\\PC{0,80}|[a-z_]{1,12} = (\"[ -~]{0,12}\"|[0-9]{1,25}|true)",
+            key in proptest::sample::select(vec![
+                "LABFORGE_HTTP_ADDR", "LABFORGE_SSH_ADDR", "LABFORGE_BASE_URL",
+                "LABFORGE_HTTP_MAX_CONNECTIONS", "LABFORGE_HTTP_HEADER_TIMEOUT_SECS",
+                "LABFORGE_SSH_AUTH_TIMEOUT_SECS", "LABFORGE_WEBHOOK_ALLOWED_HOSTS",
+                "LABFORGE_PUSH_TO_CREATE", "LABFORGE_MAX_UPLOAD_PACKS",
+            ]),
+            value in "\\PC{0,30}|[0-9]{1,25}",
+        ) {
+            let _ = load(&file, &[(key, value.as_str())]);
+        }
     }
 }

@@ -3,12 +3,19 @@
 pub mod admin;
 pub mod api;
 pub mod app;
+pub mod backup;
 pub mod child_body;
 pub mod config;
+pub mod data_lock;
 pub mod domain;
+#[cfg(test)]
+mod fuzz;
 pub mod git;
+pub mod memory;
 pub mod model;
+pub mod ops;
 pub mod postgres;
+pub mod startup;
 pub mod storage;
 pub mod transport;
 pub mod web;

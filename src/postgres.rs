@@ -29,6 +29,19 @@ pub struct ManagedCluster {
     pub started_here: bool,
 }
 
+/// Names the labforge process that started the running server (`pg/started-by`, its pid).
+/// `serve` stops at exit only a server that labforge started: by itself, or by a labforge that
+/// has since ended (a `serve` killed with -9, an admin command that left it to `serve`). A
+/// server someone started by hand has no such file and is left running.
+const STARTED_BY: &str = "started-by";
+
+/// What the data folder's `postmaster.pid` says about the server.
+enum Postmaster {
+    None,
+    Ours(i32),
+    Stale(i32),
+}
+
 /// Extra settings for throwaway clusters (tests): durability traded for speed.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ClusterOptions {
@@ -64,6 +77,55 @@ impl ManagedCluster {
             cluster.started_here = true;
         }
         Ok(cluster)
+    }
+
+    fn root(&self) -> &Path {
+        self.data
+            .parent()
+            .expect("data lives under the cluster root")
+    }
+
+    fn started_by_path(&self) -> PathBuf {
+        self.root().join(STARTED_BY)
+    }
+
+    fn note_started_by_us(&self) {
+        if let Err(e) = fs::write(self.started_by_path(), format!("{}\n", std::process::id())) {
+            tracing::warn!(error = %e, "writing {STARTED_BY}");
+        }
+    }
+
+    /// Whether `serve` should stop this server when it leaves: it started it, or the labforge
+    /// that did has ended (see `STARTED_BY`).
+    pub fn belongs_to_serve(&self) -> bool {
+        if self.started_here {
+            return true;
+        }
+        let Ok(text) = fs::read_to_string(self.started_by_path()) else {
+            return false; // started by hand: not ours to stop
+        };
+        match text.trim().parse::<i32>() {
+            Ok(pid) if pid == std::process::id() as i32 => true,
+            Ok(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
+            Err(_) => false,
+        }
+    }
+
+    /// Whether the server runs now, without side effects (for the supervisor's polling).
+    pub fn is_alive(&self) -> bool {
+        matches!(self.postmaster(), Postmaster::Ours(_))
+    }
+
+    /// Starts the server again if it died under a running `serve` (killed, OOM); serialised
+    /// with `ensure_started` by the same file lock. Returns whether it had to start it.
+    pub fn restart_if_stopped(&self) -> anyhow::Result<bool> {
+        let lock = File::create(self.root().join("labforge.lock"))?;
+        lock.lock().context("locking the cluster folder")?;
+        if self.is_running()? {
+            return Ok(false);
+        }
+        self.start_with_retries()?;
+        Ok(true)
     }
 
     pub fn connect_options(&self, database: &str) -> PgConnectOptions {
@@ -102,6 +164,7 @@ impl ManagedCluster {
 
     /// Fast shutdown: running transactions are rolled back, the cluster is consistent.
     pub fn stop(&self) -> anyhow::Result<()> {
+        let _ = fs::remove_file(self.started_by_path());
         // Captured, not inherited: an admin command's stdout is for its own output only.
         let out = self
             .pg_ctl()
@@ -250,13 +313,12 @@ impl ManagedCluster {
         self.give_to_run_as(&path)
     }
 
-    /// Running means: `postmaster.pid` names a live postgres whose working folder is our data
-    /// folder. A pid file naming anything else is stale (the pid may have been reused after a
-    /// crash) and is removed, which is exactly what PostgreSQL would do for a dead pid.
-    fn is_running(&self) -> anyhow::Result<bool> {
-        let pid_file = self.data.join("postmaster.pid");
-        let Ok(text) = fs::read_to_string(&pid_file) else {
-            return Ok(false);
+    /// What `postmaster.pid` says: running means it names a live postgres whose working
+    /// folder is our data folder. A pid file naming anything else is stale (the pid may have
+    /// been reused after a crash).
+    fn postmaster(&self) -> Postmaster {
+        let Ok(text) = fs::read_to_string(self.data.join("postmaster.pid")) else {
+            return Postmaster::None;
         };
         let pid: i32 = text
             .lines()
@@ -272,12 +334,27 @@ impl ManagedCluster {
             && fs::read_link(format!("/proc/{pid}/cwd"))
                 .is_ok_and(|cwd| cwd == data || cwd.canonicalize().is_ok_and(|c| c == data));
         if ours {
-            tracing::info!(pid, "PostgreSQL cluster already running; using it");
-            return Ok(true);
+            Postmaster::Ours(pid)
+        } else {
+            Postmaster::Stale(pid)
         }
-        tracing::warn!(pid, "removing stale postmaster.pid left by a crash");
-        fs::remove_file(&pid_file)?;
-        Ok(false)
+    }
+
+    /// Whether the server runs; a stale pid file is removed, which is exactly what PostgreSQL
+    /// would do for a dead pid.
+    fn is_running(&self) -> anyhow::Result<bool> {
+        match self.postmaster() {
+            Postmaster::None => Ok(false),
+            Postmaster::Ours(pid) => {
+                tracing::info!(pid, "PostgreSQL cluster already running; using it");
+                Ok(true)
+            }
+            Postmaster::Stale(pid) => {
+                tracing::warn!(pid, "removing stale postmaster.pid left by a crash");
+                fs::remove_file(self.data.join("postmaster.pid"))?;
+                Ok(false)
+            }
+        }
     }
 
     /// After a crash, backends of the killed server can hold its shared memory for a moment
@@ -315,7 +392,9 @@ impl ManagedCluster {
             .stderr(log)
             .status()
             .context("running pg_ctl start")?;
-        if !status.success() {
+        if status.success() {
+            self.note_started_by_us();
+        } else {
             let tail = fs::read_to_string(&self.log).unwrap_or_default();
             let tail: Vec<&str> = tail.lines().rev().take(5).collect();
             bail!(
@@ -399,6 +478,37 @@ fn unprivileged_user() -> anyhow::Result<Option<nix::unistd::User>> {
     nix::unistd::User::from_name(OWN_PG_USER)?
         .ok_or_else(|| anyhow!("useradd did not create {OWN_PG_USER}"))
         .map(Some)
+}
+
+/// How often `serve` looks whether its managed server still runs.
+const SUPERVISE_EVERY: Duration = Duration::from_secs(1);
+
+/// Runs beside `serve` until `stop`: if the managed server dies (killed, OOM) it is started
+/// again within seconds. The pool's connections to the dead server fail meanwhile (`/healthz`
+/// answers 503) and new ones reach the restarted server: nothing else restarts.
+pub async fn supervise(
+    cluster: std::sync::Arc<ManagedCluster>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(SUPERVISE_EVERY) => {}
+        }
+        if cluster.is_alive() {
+            continue;
+        }
+        tracing::warn!("PostgreSQL is not running; starting it again");
+        let c = std::sync::Arc::clone(&cluster);
+        match tokio::task::spawn_blocking(move || c.restart_if_stopped()).await {
+            Ok(Ok(true)) => tracing::info!("PostgreSQL is running again"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %format!("{e:#}"), "restarting PostgreSQL failed; trying again")
+            }
+            Err(e) => tracing::error!(error = %e, "restarting PostgreSQL panicked"),
+        }
+    }
 }
 
 /// Waits until the server accepts connections (it may still be recovering after a crash).

@@ -13,6 +13,8 @@ pub enum ApiError {
     Forbidden(String),
     Invalid(String),
     Conflict(String),
+    Unavailable,
+    Throttled(std::time::Duration),
     Internal(anyhow::Error),
 }
 
@@ -20,10 +22,12 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
             Error::NotFound => ApiError::NotFound,
-            Error::Forbidden(why) => ApiError::Forbidden(why),
+            Error::Forbidden(why) | Error::Disabled(why) => ApiError::Forbidden(why),
             Error::BadCredentials => ApiError::Unauthorized,
             Error::InvalidInput(why) => ApiError::Invalid(why),
             Error::Conflict(why) => ApiError::Conflict(why),
+            Error::Unavailable => ApiError::Unavailable,
+            Error::Throttled(wait) => ApiError::Throttled(wait),
             Error::Internal(e) => ApiError::Internal(e),
         }
     }
@@ -42,11 +46,26 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, why.as_str()),
             ApiError::Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, why.as_str()),
             ApiError::Conflict(why) => (StatusCode::CONFLICT, why.as_str()),
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is not answering; try again in a moment",
+            ),
+            ApiError::Throttled(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed attempts; try again later",
+            ),
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "api: internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error")
             }
         };
-        (status, Json(Message { message })).into_response()
+        let mut res = (status, Json(Message { message })).into_response();
+        if let ApiError::Throttled(wait) = &self {
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(wait.as_secs().max(1)),
+            );
+        }
+        res
     }
 }

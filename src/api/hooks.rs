@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::body::JsonBody;
 use super::{ApiError, ApiState, RequireApiActor, repo_path};
 use crate::domain::webhooks::{Delivery, WebhookSettings};
 use crate::model::{Actor, ContentType, Repo, RepoAccess, Webhook, WebhookEventKind};
@@ -121,7 +122,8 @@ fn parse_content_type(s: Option<&str>) -> Result<Option<ContentType>, ApiError> 
     s.map(|s| s.parse().map_err(ApiError::Invalid)).transpose()
 }
 
-async fn admin_repo(
+/// The repository, for its admins only (hooks and push mirrors).
+pub(super) async fn admin_repo(
     st: &ApiState,
     actor: &Actor,
     owner: &str,
@@ -148,7 +150,7 @@ async fn create_hook(
     State(st): State<ApiState>,
     RequireApiActor(actor): RequireApiActor,
     Path((owner, repo)): Path<(String, String)>,
-    Json(body): Json<CreateHookOption>,
+    JsonBody(body): JsonBody<CreateHookOption>,
 ) -> Result<Response, ApiError> {
     let repo = admin_repo(&st, &actor, &owner, &repo).await?;
     if let Some(kind) = body.kind.as_deref()
@@ -192,7 +194,7 @@ async fn edit_hook(
     State(st): State<ApiState>,
     RequireApiActor(actor): RequireApiActor,
     Path((owner, repo, id)): Path<(String, String, String)>,
-    Json(body): Json<EditHookOption>,
+    JsonBody(body): JsonBody<EditHookOption>,
 ) -> Result<Json<ApiHook>, ApiError> {
     let repo = admin_repo(&st, &actor, &owner, &repo).await?;
     let current = st.forge.webhook(&repo, hook_id(&id)?).await?;

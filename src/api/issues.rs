@@ -8,9 +8,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::body::JsonBody;
 use super::{ApiActor, ApiError, ApiState, RequireApiActor, repo_path};
 use crate::domain::issues::payload::{comment_json, issue_json, label_json};
-use crate::domain::{IssueAccess, IssueQuery, IssueState};
+use crate::domain::{IssueAccess, IssueChange, IssueQuery, IssueState};
 use crate::model::Actor;
 
 pub fn router<S>() -> Router<S>
@@ -134,30 +135,19 @@ async fn create_issue(
     State(st): State<ApiState>,
     RequireApiActor(actor): RequireApiActor,
     Path((owner, repo)): Path<(String, String)>,
-    Json(body): Json<CreateIssue>,
+    JsonBody(body): JsonBody<CreateIssue>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let who = access(&st, Some(&actor), &owner, &repo).await?;
-    // Check labels before anything is written, so a bad one opens nothing.
     let names = if body.labels.is_empty() {
         Vec::new()
     } else {
-        let all = st.forge.labels(&who.repo).await?;
-        if !who.can_triage() {
-            return Err(ApiError::Forbidden(
-                "setting labels needs write access".into(),
-            ));
-        }
-        label_names(&all, &body.labels)?
+        label_names(&st.forge.labels(&who.repo).await?, &body.labels)?
     };
-    let issue = st.forge.open_issue(&who, &body.title, &body.body).await?;
-    if !names.is_empty() {
-        st.forge
-            .set_issue_labels(&who, issue.number, &names)
-            .await?;
-    }
-    if body.closed {
-        st.forge.set_issue_state(&who, issue.number, false).await?;
-    }
+    // One transaction: an unknown label or a refused close opens nothing.
+    let issue = st
+        .forge
+        .open_issue_with(&who, &body.title, &body.body, &names, body.closed)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(issue_value(&st, &who, issue.number).await?),
@@ -185,7 +175,7 @@ async fn update_issue(
     State(st): State<ApiState>,
     RequireApiActor(actor): RequireApiActor,
     Path((owner, repo, index)): Path<(String, String, i64)>,
-    Json(body): Json<EditIssue>,
+    JsonBody(body): JsonBody<EditIssue>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let who = access(&st, Some(&actor), &owner, &repo).await?;
     let open = match body.state.as_deref() {
@@ -198,19 +188,18 @@ async fn update_issue(
             )));
         }
     };
-    if body.title.is_some() || body.body.is_some() {
-        st.forge
-            .edit_issue(&who, index, body.title.as_deref(), body.body.as_deref())
-            .await?;
-    }
-    if let Some(labels) = &body.labels {
-        let all = st.forge.labels(&who.repo).await?;
-        let names = label_names(&all, labels)?;
-        st.forge.set_issue_labels(&who, index, &names).await?;
-    }
-    if let Some(open) = open {
-        st.forge.set_issue_state(&who, index, open).await?;
-    }
+    let names = match &body.labels {
+        Some(labels) => Some(label_names(&st.forge.labels(&who.repo).await?, labels)?),
+        None => None,
+    };
+    // One transaction: a bad label after a good title changes neither.
+    let change = IssueChange {
+        title: body.title.as_deref(),
+        body: body.body.as_deref(),
+        labels: names.as_deref(),
+        open,
+    };
+    st.forge.change_issue(&who, index, change).await?;
     Ok((
         StatusCode::CREATED,
         Json(issue_value(&st, &who, index).await?),
@@ -254,7 +243,7 @@ async fn create_comment(
     State(st): State<ApiState>,
     RequireApiActor(actor): RequireApiActor,
     Path((owner, repo, index)): Path<(String, String, i64)>,
-    Json(body): Json<CreateComment>,
+    JsonBody(body): JsonBody<CreateComment>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let who = access(&st, Some(&actor), &owner, &repo).await?;
     let comment = st.forge.comment_on_issue(&who, index, &body.body).await?;
@@ -292,7 +281,7 @@ async fn create_label(
     State(st): State<ApiState>,
     RequireApiActor(actor): RequireApiActor,
     Path((owner, repo)): Path<(String, String)>,
-    Json(body): Json<CreateLabel>,
+    JsonBody(body): JsonBody<CreateLabel>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let who = access(&st, Some(&actor), &owner, &repo).await?;
     let label = st

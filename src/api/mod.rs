@@ -3,9 +3,11 @@
 //! `{"message": ...}` with Gitea's status codes.
 
 mod auth;
+mod body;
 mod error;
 mod hooks;
 mod issues;
+mod mirrors;
 
 use std::sync::Arc;
 
@@ -37,6 +39,7 @@ where
         .route("/user", get(show_current_user))
         .merge(hooks::router())
         .merge(issues::router())
+        .merge(mirrors::router())
         .fallback(|| async { ApiError::NotFound })
 }
 

@@ -109,6 +109,10 @@ impl Forge {
         let Some(user) = self.db.user_by_id(key.user_id).await? else {
             return Ok(None);
         };
+        if user.disabled {
+            tracing::info!(user = %user.name, "refused an SSH key: the account is disabled");
+            return Ok(None);
+        }
         self.db.touch_key(key.id).await?;
         Ok(Some(Actor {
             user: user_from_row(&user),
@@ -116,9 +120,22 @@ impl Forge {
         }))
     }
 
-    /// Whether a key is known at all; lets SSH skip the signature for unknown keys.
+    /// Whether a key is known (and its user enabled); lets SSH skip the signature otherwise.
     pub async fn key_is_known(&self, fingerprint: &str) -> Result<bool> {
-        Ok(self.db.key_by_fingerprint(fingerprint).await?.is_some())
+        let Some(key) = self.db.key_by_fingerprint(fingerprint).await? else {
+            return Ok(false);
+        };
+        self.user_is_active(key.user_id).await
+    }
+
+    /// Whether the user still exists and is not disabled: an SSH connection checks it before
+    /// each command, so disabling a user also stops a connection kept open (ControlMaster).
+    pub async fn user_is_active(&self, user_id: i64) -> Result<bool> {
+        Ok(self
+            .db
+            .user_by_id(user_id)
+            .await?
+            .is_some_and(|u| !u.disabled))
     }
 
     pub async fn list_keys(&self, user: &User) -> Result<Vec<SshKey>> {
@@ -169,8 +186,15 @@ impl Forge {
         }
     }
 
-    /// Changes a password after checking the current one.
-    pub async fn change_password(&self, user: &User, current: &str, new: &str) -> Result<()> {
+    /// Changes a password after checking the current one, and ends every other web session of
+    /// the user (`keep` is the session asking): whoever else knew the old password is out.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: &str,
+        new: &str,
+        keep: Option<i64>,
+    ) -> Result<()> {
         let row = self.db.user_by_id(user.id).await?.ok_or(Error::NotFound)?;
         if !self
             .passwords
@@ -184,12 +208,16 @@ impl Forge {
         check_password_rules(new)?;
         let new = new.to_owned();
         let hash = blocking(move || hash_password(&new)).await??;
-        self.db.set_password_hash(user.id, &hash).await?;
+        let ended = self
+            .db
+            .set_password_ending_sessions(user.id, &hash, keep)
+            .await?;
+        tracing::info!(user = %user.name, other_sessions_ended = ended, "password changed");
         Ok(())
     }
 }
 
-fn check_password_rules(password: &str) -> Result<()> {
+pub(super) fn check_password_rules(password: &str) -> Result<()> {
     if password.chars().count() < MIN_PASSWORD {
         return Err(Error::InvalidInput(format!(
             "the password needs at least {MIN_PASSWORD} characters"

@@ -32,6 +32,9 @@ pub fn effective_access(
     }
 }
 
+/// An id no repository (nor user) has: identity columns start at 1.
+const NO_REPO: i64 = -1;
+
 pub(super) fn repo_from_row(row: RepoRow) -> Repo {
     Repo {
         id: row.id,
@@ -82,27 +85,32 @@ impl Forge {
     }
 
     /// The repository and what `actor` may do with it (`NotFound` only if it does not exist;
-    /// callers that show anything must go through `authorize`).
+    /// callers that show anything must go through `authorize`). A missing repository costs the
+    /// same queries as a private one the actor cannot see (the collaborator lookup runs for an
+    /// id no row has), so the answer's timing does not tell them apart.
     pub async fn access(
         &self,
         actor: Option<&Actor>,
         path: &RepoPath,
     ) -> Result<(Repo, RepoAccess)> {
-        let (row, open_issues) = self
+        let found = self
             .db
             .repo_by_path_with_open_issues(path.owner.as_str(), path.name.as_str())
-            .await?
-            .ok_or(Error::NotFound)?;
-        let mut repo = repo_from_row(row);
-        repo.open_issues = Some(open_issues);
+            .await?;
+        let (repo_id, owner_id) = found
+            .as_ref()
+            .map_or((NO_REPO, NO_REPO), |(r, _)| (r.id, r.owner_id));
         let collaborator = match actor {
-            Some(a) if a.user.id != repo.owner_id => self
+            Some(a) if a.user.id != owner_id => self
                 .db
-                .collaborator_access(repo.id, a.user.id)
+                .collaborator_access(repo_id, a.user.id)
                 .await?
                 .and_then(|s| s.parse().ok()),
             _ => None,
         };
+        let (row, open_issues) = found.ok_or(Error::NotFound)?;
+        let mut repo = repo_from_row(row);
+        repo.open_issues = Some(open_issues);
         let level = effective_access(actor, &repo, collaborator);
         Ok((repo, level))
     }

@@ -2,6 +2,9 @@
 //! run on the blocking pool with a cached gix handle.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::authorize::repo_from_row;
 use super::{Error, Forge, Result};
@@ -9,6 +12,10 @@ use crate::git::GitError;
 use crate::git::read::{CommitId, Reader};
 use crate::git::runner::{ArchiveFormat, GitChild};
 use crate::model::{Actor, Repo};
+
+/// Streamed downloads (large raw files, archives) at once; more wait up to `DOWNLOAD_WAIT`.
+pub const MAX_DOWNLOADS: usize = 32;
+const DOWNLOAD_WAIT: Duration = Duration::from_secs(10);
 
 impl Forge {
     /// Runs `f` on the repository's reader on the blocking pool (see `ReadCache::read`: `f`
@@ -27,18 +34,47 @@ impl Forge {
             .map_err(Error::from)
     }
 
-    /// Starts `git archive` of a resolved commit; the caller streams its stdout.
-    pub fn archive(
+    /// Starts `git archive` of a resolved commit; the caller streams its stdout and holds the
+    /// slot until it ends.
+    pub async fn archive(
         &self,
         repo: &Repo,
         format: ArchiveFormat,
         prefix: &str,
         commit: &CommitId,
-    ) -> Result<GitChild> {
+    ) -> Result<(GitChild, OwnedSemaphorePermit)> {
         let dir = self.repo_dir(repo)?;
-        self.runner
+        let slot = self.download_slot().await?;
+        let child = self
+            .runner
             .spawn_archive(&dir, format, prefix, &commit.0)
-            .map_err(|e| Error::Internal(e.into()))
+            .map_err(|e| Error::Internal(e.into()))?;
+        Ok((child, slot))
+    }
+
+    /// Starts `git cat-file` for a blob (an id from the reader): a large file streamed, never
+    /// held whole in memory.
+    pub async fn stream_blob(
+        &self,
+        repo: &Repo,
+        blob: &str,
+    ) -> Result<(GitChild, OwnedSemaphorePermit)> {
+        let dir = self.repo_dir(repo)?;
+        let slot = self.download_slot().await?;
+        let child = self
+            .runner
+            .spawn_cat_blob(&dir, blob)
+            .map_err(|e| Error::Internal(e.into()))?;
+        Ok((child, slot))
+    }
+
+    /// One of `MAX_DOWNLOADS` slots, waiting up to `DOWNLOAD_WAIT` for one to free up.
+    async fn download_slot(&self) -> Result<OwnedSemaphorePermit> {
+        let wait = Arc::clone(&self.download_slots).acquire_owned();
+        match tokio::time::timeout(DOWNLOAD_WAIT, wait).await {
+            Ok(permit) => Ok(permit.expect("never closed")),
+            Err(_) => Err(Error::Throttled(Duration::from_secs(10))),
+        }
     }
 
     /// Repositories listed on the front page and user pages: what `actor` may read (public

@@ -5,7 +5,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use sha2::{Digest, Sha256};
 
 use super::{Error, Forge, Result};
-use crate::model::{Actor, SiteRole, TokenScope, User};
+use crate::model::{Actor, Client, SiteRole, TokenScope, User};
 use crate::storage::UserRow;
 
 /// Tokens look like `lf_` + 40 hex digits; the first 12 digits find the row.
@@ -82,9 +82,58 @@ pub(super) fn user_from_row(row: &UserRow) -> User {
 impl Forge {
     /// HTTP Basic: the password is either the account password or an access token. With a
     /// token the user name is not checked (as on GitHub and Gitea): the token names its owner.
-    pub async fn authenticate_basic(&self, username: &str, password: &str) -> Result<Actor> {
-        if let Some(actor) = self.authenticate_token(password).await? {
+    /// A token is checked first and is never throttled; a password goes through
+    /// `check_password`, the one throttled check.
+    pub async fn authenticate_basic(
+        &self,
+        username: &str,
+        password: &str,
+        client: Client,
+    ) -> Result<Actor> {
+        if let Some(actor) = self.authenticate_bearer(username, password, client).await? {
             return Ok(actor);
+        }
+        let row = self.check_password(username, password, client).await?;
+        Ok(Actor {
+            user: user_from_row(&row),
+            scope: None,
+        })
+    }
+
+    /// `authenticate_token`, with a wrong token counted and logged as a failed authentication
+    /// (`username` is what the client sent beside it, for the log).
+    pub async fn authenticate_bearer(
+        &self,
+        username: &str,
+        candidate: &str,
+        client: Client,
+    ) -> Result<Option<Actor>> {
+        match self.authenticate_token(candidate).await {
+            Err(Error::BadCredentials) => {
+                self.authentication_failed(username, client);
+                Err(Error::BadCredentials)
+            }
+            other => other,
+        }
+    }
+
+    /// The one password check of every transport: refused while the caller's throttle window
+    /// is full (`Throttled`, even for the right password: that is what stops guessing), else
+    /// argon2 against the stored hash (a dummy hash for unknown users, so both take as long).
+    pub(super) async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+        client: Client,
+    ) -> Result<UserRow> {
+        if let Err(wait) = self.logins.check(username, client.addr) {
+            tracing::info!(
+                addr = ?client.addr,
+                transport = %client.transport,
+                retry_after_secs = wait.as_secs(),
+                "password check refused: too many failures"
+            );
+            return Err(Error::Throttled(wait));
         }
         let row = self.db.user_by_name(username).await?;
         let hash = row
@@ -95,12 +144,33 @@ impl Forge {
             .verify(row.as_ref().map(|r| r.id), password, hash)
             .await?;
         match row {
-            Some(row) if ok => Ok(Actor {
-                user: user_from_row(&row),
-                scope: None,
-            }),
-            _ => Err(Error::BadCredentials),
+            Some(row) if ok => {
+                // Only after the right password: a disabled account is no secret to its owner,
+                // and a guesser learns nothing.
+                refuse_disabled(&row)?;
+                Ok(row)
+            }
+            _ => {
+                self.authentication_failed(username, client);
+                Err(Error::BadCredentials)
+            }
         }
+    }
+
+    /// Counts a failed authentication against the caller's throttle and logs it: one `warn`
+    /// line, `authentication failed from ADDR via TRANSPORT for user "NAME"`, which
+    /// `contrib/fail2ban` matches. The address comes first and the name last, quoted and
+    /// escaped, so a user name cannot forge another address into the line.
+    pub fn authentication_failed(&self, username: &str, client: Client) {
+        self.logins.record_failure(username, client.addr);
+        let addr = client
+            .addr
+            .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+        let user: String = username.chars().take(64).collect();
+        tracing::warn!(
+            "authentication failed from {addr} via {} for user {user:?}",
+            client.transport
+        );
     }
 
     /// `Ok(None)` when `candidate` does not look like a token at all.
@@ -125,6 +195,7 @@ impl Forge {
             .user_by_id(row.user_id)
             .await?
             .ok_or(Error::BadCredentials)?;
+        refuse_disabled(&user)?;
         self.db.touch_token(row.id).await?;
         let scope = row
             .scope
@@ -135,6 +206,19 @@ impl Forge {
             scope: Some(scope),
         }))
     }
+}
+
+/// A disabled account's right password or token is refused as such (the caller proved who they
+/// are, so saying why leaks nothing and tells them whom to ask).
+pub(super) fn refuse_disabled(row: &UserRow) -> Result<()> {
+    if row.disabled {
+        tracing::info!(user = %row.name, "refused: the account is disabled");
+        return Err(Error::Disabled(format!(
+            "the account {} is disabled; ask an administrator",
+            row.name
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

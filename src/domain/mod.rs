@@ -6,12 +6,15 @@ mod browse;
 mod credentials;
 pub mod deploys;
 pub mod issues;
+pub mod mirrors;
 mod password_check;
 pub mod push;
 mod repo_settings;
 mod repos;
 mod sessions;
 mod ssh_key;
+mod throttle;
+mod user_admin;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -21,12 +24,14 @@ use crate::model::NameError;
 use crate::storage::{Db, StorageError};
 
 pub use authorize::effective_access;
+pub use browse::MAX_DOWNLOADS;
 pub use credentials::{NewTokenSecret, fill_random, hex, random_hex};
-pub use issues::{IssueAccess, IssueList, IssueQuery, IssueState, PushedRefs};
+pub use issues::{IssueAccess, IssueChange, IssueList, IssueQuery, IssueState, PushedRefs};
 pub use password_check::PasswordCheck;
 pub use repo_settings::Collaborator;
-pub use sessions::{LoginThrottle, NewSession, Session};
+pub use sessions::{NewSession, Session};
 pub use ssh_key::PublicKey;
+pub use throttle::AuthThrottle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -40,8 +45,17 @@ pub enum Error {
     /// Credentials were given and are wrong (or expired).
     #[error("authentication failed")]
     BadCredentials,
+    /// The credentials are right but the operator disabled the account.
+    #[error("{0}")]
+    Disabled(String),
+    /// PostgreSQL does not answer (restarting, or down): worth a retry, not a bug.
+    #[error("the database is not answering; try again in a moment")]
+    Unavailable,
     #[error("{0}")]
     Conflict(String),
+    /// Too many failed password checks from this caller; try again after the duration.
+    #[error("too many failed attempts; try again in {} s", .0.as_secs())]
+    Throttled(std::time::Duration),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -58,9 +72,21 @@ impl From<StorageError> for Error {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::Conflict(c) => Error::Conflict(conflict_message(&c)),
+            StorageError::Db(e) if database_unreachable(&e) => {
+                tracing::warn!(error = %e, "the database is not answering");
+                Error::Unavailable
+            }
             StorageError::Db(e) => Error::Internal(e.into()),
         }
     }
+}
+
+/// Errors that mean "no connection to PostgreSQL" rather than a failed query.
+fn database_unreachable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+    )
 }
 
 /// A time as JSON shows it (API objects and webhook payloads): RFC 3339, UTC.
@@ -97,14 +123,19 @@ pub struct Forge {
     /// Bounds concurrent upload-packs over every transport (pack generation is the CPU-heavy
     /// part of a clone); more requests queue for a slot rather than fail.
     pub upload_slots: Arc<tokio::sync::Semaphore>,
+    /// Bounds streamed downloads (large raw files, archives): each is a git process.
+    pub download_slots: Arc<tokio::sync::Semaphore>,
     pub passwords: PasswordCheck,
     /// Cached gix handles and tree-page answers for the web pages.
     pub reads: Arc<crate::git::read::ReadCache>,
-    pub logins: LoginThrottle,
+    /// Failed password checks, for the one throttle every transport shares.
+    pub logins: AuthThrottle,
     /// The unix socket and secret git hooks use, and the tickets of running receive-packs.
     pub hooks: Arc<push::HookGate>,
     pub deploys: Arc<deploys::DeployState>,
     pub webhooks: webhooks::WebhookService,
+    /// The scheduled backups' last outcome, for `/healthz?verbose`.
+    pub backup_status: Arc<std::sync::Mutex<crate::model::BackupStatus>>,
 }
 
 /// Runs CPU-heavy or blocking work (argon2, gix) off the async threads, keeping the span.

@@ -2,7 +2,7 @@
 //! collaborators, and deleting it. Callers authorize `Admin` first.
 
 use super::{Error, Forge, Result, blocking};
-use crate::model::{Repo, RepoAccess, Username};
+use crate::model::{Repo, RepoAccess, RepoName, Username};
 
 pub struct Collaborator {
     pub name: String,
@@ -93,10 +93,49 @@ impl Forge {
     pub async fn delete_repo(&self, repo: &Repo) -> Result<()> {
         let tx = self.db.begin_delete_repo(repo.id).await?;
         let dir = self.repo_dir(repo)?;
+        let _upkeep = self.upkeep.hold(&dir).await;
+        self.reads.forget(&dir);
         let store = self.repos.clone();
         blocking(move || store.discard(&dir)).await??;
         tx.commit().await.map_err(|e| Error::Internal(e.into()))?;
         tracing::info!(repo = %repo.full_name(), "repository deleted (folder moved to the trash)");
         Ok(())
+    }
+}
+
+impl Forge {
+    /// `labforge admin repo rename`: the row and the folder move together (the row's transaction
+    /// commits only after the folder moved, and the folder moves back if the commit fails).
+    /// Issues, deploy runs, webhooks and collaborators follow, since they hang on the id; old
+    /// clone URLs stop working, and a `[[deploy]]` naming the old path must be edited.
+    pub async fn rename_repo(&self, repo: &Repo, new_name: &RepoName) -> Result<Repo> {
+        if repo.name == new_name.as_str() {
+            return Err(Error::InvalidInput(format!(
+                "{} already has that name",
+                repo.full_name()
+            )));
+        }
+        let from = self.repo_dir(repo)?;
+        let to = self.repos.dir_for_stored(&repo.owner, new_name.as_str())?;
+        let tx = self
+            .db
+            .begin_rename_repo(repo.id, new_name.as_str())
+            .await?;
+        let _upkeep = self.upkeep.hold(&from).await;
+        self.reads.forget(&from);
+        let store = self.repos.clone();
+        let (f, t) = (from.clone(), to.clone());
+        blocking(move || store.move_dir(&f, &t)).await??;
+        if let Err(e) = tx.commit().await {
+            let store = self.repos.clone();
+            let _ = blocking(move || store.move_dir(&to, &from)).await;
+            return Err(Error::Internal(e.into()));
+        }
+        tracing::info!(from = %repo.full_name(), to = %new_name, "repository renamed");
+        let path = crate::model::RepoPath {
+            owner: Username::parse(&repo.owner)?,
+            name: new_name.clone(),
+        };
+        self.repo_by_path(&path).await
     }
 }

@@ -108,6 +108,23 @@ impl RepoStore {
     }
 }
 
+impl RepoStore {
+    /// Moves a repository's folder to a new name under the same owner; refuses to overwrite.
+    pub fn move_dir(&self, from: &RepoDir, to: &RepoDir) -> Result<(), GitError> {
+        if to.path().exists() {
+            return Err(GitError::BadPath(format!(
+                "{} is in the way",
+                to.path().display()
+            )));
+        }
+        std::fs::rename(from.path(), to.path())?;
+        if let Some(parent) = to.path().parent() {
+            std::fs::File::open(parent)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
 fn init_bare(path: &Path, default_branch: &str) -> Result<(), GitError> {
     let repo = gix::init_bare(path).map_err(GitError::gix)?;
     let head = format!("refs/heads/{default_branch}");

@@ -1,8 +1,12 @@
 //! A commit's changes against its first parent: which files changed (by comparing trees, only
 //! descending into folders whose ids differ) and their line diffs (imara-diff, histogram).
 //! Bounded: past the limits the rest is summarised, and the page links the full patch instead.
+//! The tree walk itself is bounded too (paths listed, tree entries visited, time): a commit of a
+//! few dozen bytes can name 10^9 paths by nesting one folder in itself, so the walk never builds
+//! the whole list before it takes the first N; it stops at a cap and says it was cut.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
@@ -36,14 +40,23 @@ pub struct CommitDiff {
     pub files: Vec<FileDiff>,
     /// Some files were left out of the diff because of the limits.
     pub truncated: bool,
+    /// The list of changed files itself was cut (see `TreeBudget`): there are more than listed.
+    pub listing_cut: bool,
 }
 
 /// What one diff may cost.
 #[derive(Clone, Copy)]
 pub struct DiffLimits {
+    /// Files diffed; the rest are listed as skipped.
     pub max_files: usize,
     pub max_blob: u64,
     pub max_lines: usize,
+    /// Blob bytes read for the whole diff.
+    pub max_bytes: u64,
+    /// The walk that finds the changed files.
+    pub walk: WalkLimits,
+    /// The whole diff, walk included.
+    pub time: Duration,
 }
 
 impl DiffLimits {
@@ -51,12 +64,39 @@ impl DiffLimits {
         max_files: 300,
         max_blob: 1024 * 1024,
         max_lines: 20_000,
+        max_bytes: 16 << 20,
+        walk: WalkLimits {
+            max_paths: 5_000,
+            max_entries: 200_000,
+        },
+        time: Duration::from_secs(5),
     };
     pub const PATCH: DiffLimits = DiffLimits {
         max_files: 100_000,
         max_blob: 64 * 1024 * 1024,
         max_lines: usize::MAX,
+        max_bytes: 256 << 20,
+        walk: WalkLimits {
+            max_paths: 100_000,
+            max_entries: 2_000_000,
+        },
+        time: Duration::from_secs(20),
     };
+}
+
+/// Caps on one walk over two trees.
+#[derive(Clone, Copy, Debug)]
+pub struct WalkLimits {
+    /// Changed paths collected.
+    pub max_paths: usize,
+    /// Tree entries read, over every folder visited.
+    pub max_entries: usize,
+}
+
+/// The changed files a bounded walk found; `cut` when it stopped at a cap.
+pub(super) struct Changes {
+    pub files: Vec<FileChange>,
+    pub cut: bool,
 }
 
 /// A changed file: its path, its blob before (None: added) and after (None: removed).
@@ -71,12 +111,15 @@ impl Reader {
         let Some(oid) = self.commit_oid(id)? else {
             return Ok(None);
         };
+        let deadline = Instant::now() + limits.time;
         let info = self.commit_info(oid)?;
-        let changes = self.changed_files(oid)?;
+        let changes = self.changed_files(oid, limits.walk, deadline)?;
+        let listing_cut = changes.cut;
         let mut files = Vec::new();
         let mut lines_left = limits.max_lines;
-        let mut truncated = false;
-        for (i, (path, old, new)) in changes.into_iter().enumerate() {
+        let mut bytes_left = limits.max_bytes;
+        let mut truncated = listing_cut;
+        for (i, (path, old, new)) in changes.files.into_iter().enumerate() {
             let change = match (old, new) {
                 (None, Some(_)) => Change::Added,
                 (Some(_), None) => Change::Deleted,
@@ -91,14 +134,20 @@ impl Reader {
                 binary: false,
                 skipped: false,
             };
-            if i >= limits.max_files || lines_left == 0 {
+            if i >= limits.max_files || lines_left == 0 || Instant::now() >= deadline {
                 file.skipped = true;
                 truncated = true;
                 files.push(file);
                 continue;
             }
-            let before = self.blob_for_diff(old, limits.max_blob)?;
-            let after = self.blob_for_diff(new, limits.max_blob)?;
+            let max_blob = limits.max_blob.min(bytes_left);
+            let before = self.blob_for_diff(old, max_blob)?;
+            let after = self.blob_for_diff(new, max_blob)?;
+            let read = [&before, &after]
+                .iter()
+                .map(|b| b.as_ref().map_or(0, |b| b.len() as u64))
+                .sum::<u64>();
+            bytes_left = bytes_left.saturating_sub(read);
             match (before, after) {
                 (Some(b), Some(a)) if !is_binary(&b) && !is_binary(&a) => {
                     let (b, a) = (String::from_utf8_lossy(&b), String::from_utf8_lossy(&a));
@@ -133,17 +182,30 @@ impl Reader {
             commit: info,
             files,
             truncated,
+            listing_cut,
         }))
     }
 
-    /// (path, old blob, new blob) of every file `commit` changed against its first parent (all
-    /// of them for a root commit), sorted by path.
-    pub(super) fn changed_files(&self, commit: ObjectId) -> Result<Vec<FileChange>, GitError> {
+    /// (path, old blob, new blob) of the files `commit` changed against its first parent (all
+    /// of them for a root commit), sorted by path: all of them, or as many as the walk found
+    /// before a cap or `deadline` (then `cut`).
+    pub(super) fn changed_files(
+        &self,
+        commit: ObjectId,
+        limits: WalkLimits,
+        deadline: Instant,
+    ) -> Result<Changes, GitError> {
         let (old_tree, new_tree) = self.parent_and_own_tree(commit)?;
-        let mut changes = Vec::new();
-        self.compare_trees(old_tree, Some(new_tree), "", &mut changes)?;
-        changes.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(changes)
+        let mut walk = Walk {
+            limits,
+            deadline,
+            entries: 0,
+            files: Vec::new(),
+        };
+        let cut = self.compare_trees(old_tree, new_tree, &mut walk)?;
+        let mut files = walk.files;
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Changes { files, cut })
     }
 
     /// The first parent's tree (None for a root commit) and the commit's own.
@@ -170,68 +232,88 @@ impl Reader {
         Ok((parent, own))
     }
 
-    /// Collects (path, old blob, new blob) for every file that differs, recursing only into
-    /// folders whose ids differ.
+    /// Collects (path, old blob, new blob) for every file that differs, descending only into
+    /// folders whose ids differ. Iterative (a deep tree cannot exhaust the stack) and bounded by
+    /// `walk`'s caps; true when it stopped at one.
     fn compare_trees(
         &self,
         old: Option<ObjectId>,
-        new: Option<ObjectId>,
-        prefix: &str,
-        out: &mut Vec<FileChange>,
-    ) -> Result<(), GitError> {
-        if old == new {
-            return Ok(());
-        }
-        let read = |id: Option<ObjectId>| -> Result<Vec<(String, bool, ObjectId)>, GitError> {
-            let Some(id) = id else { return Ok(Vec::new()) };
-            let tree = self.repository().find_tree(id).map_err(GitError::gix)?;
-            let mut entries = Vec::new();
-            for e in tree.iter() {
-                let e = e.map_err(GitError::gix)?;
-                if e.mode().is_commit() {
-                    continue; // submodules: their commits are not in this repository
-                }
-                entries.push((
-                    e.filename().to_str_lossy().into_owned(),
-                    e.mode().is_tree(),
-                    e.object_id(),
-                ));
+        new: ObjectId,
+        walk: &mut Walk,
+    ) -> Result<bool, GitError> {
+        let mut folders = vec![(old, Some(new), String::new())];
+        while let Some((old, new, prefix)) = folders.pop() {
+            if old == new {
+                continue;
             }
-            Ok(entries)
-        };
-        let (olds, news) = (read(old)?, read(new)?);
-        let mut names: Vec<&String> = olds
-            .iter()
-            .map(|e| &e.0)
-            .chain(news.iter().map(|e| &e.0))
-            .collect();
-        names.sort();
-        names.dedup();
-        // By name: a folder of thousands of entries must not cost a scan per entry.
-        fn by_name(
-            entries: &[(String, bool, ObjectId)],
-        ) -> HashMap<&str, &(String, bool, ObjectId)> {
-            entries.iter().map(|e| (e.0.as_str(), e)).collect()
-        }
-        let (old_at, new_at) = (by_name(&olds), by_name(&news));
-        for name in names {
-            let o = old_at.get(name.as_str()).copied();
-            let n = new_at.get(name.as_str()).copied();
-            let path = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}/{name}")
+            if Instant::now() >= walk.deadline {
+                return Ok(true);
+            }
+            let (Some(olds), Some(news)) = (self.read_tree(old, walk)?, self.read_tree(new, walk)?)
+            else {
+                return Ok(true);
             };
-            let (o_tree, o_blob) = split(o);
-            let (n_tree, n_blob) = split(n);
-            if o_tree.is_some() || n_tree.is_some() {
-                self.compare_trees(o_tree, n_tree, &path, out)?;
+            let mut names: Vec<&String> = olds
+                .iter()
+                .map(|e| &e.0)
+                .chain(news.iter().map(|e| &e.0))
+                .collect();
+            names.sort();
+            names.dedup();
+            // By name: a folder of thousands of entries must not cost a scan per entry.
+            let (old_at, new_at) = (by_name(&olds), by_name(&news));
+            let mut below = Vec::new();
+            for name in names {
+                let (o_tree, o_blob) = split(old_at.get(name.as_str()).copied());
+                let (n_tree, n_blob) = split(new_at.get(name.as_str()).copied());
+                let path = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}/{name}")
+                };
+                if o_blob != n_blob {
+                    if walk.files.len() >= walk.limits.max_paths {
+                        return Ok(true);
+                    }
+                    walk.files.push((path.clone(), o_blob, n_blob));
+                }
+                if (o_tree.is_some() || n_tree.is_some()) && o_tree != n_tree {
+                    below.push((o_tree, n_tree, path));
+                }
             }
-            if o_blob != n_blob {
-                out.push((path, o_blob, n_blob));
-            }
+            // Reversed, so folders are popped (and paths found) in name order.
+            folders.extend(below.into_iter().rev());
         }
-        Ok(())
+        Ok(false)
+    }
+
+    /// A tree's entries (none for a missing side), counted against `walk`; None past its cap.
+    fn read_tree(
+        &self,
+        id: Option<ObjectId>,
+        walk: &mut Walk,
+    ) -> Result<Option<Entries>, GitError> {
+        let Some(id) = id else {
+            return Ok(Some(Vec::new()));
+        };
+        let tree = self.repository().find_tree(id).map_err(GitError::gix)?;
+        let mut entries = Vec::new();
+        for e in tree.iter() {
+            walk.entries += 1;
+            if walk.entries > walk.limits.max_entries {
+                return Ok(None);
+            }
+            let e = e.map_err(GitError::gix)?;
+            if e.mode().is_commit() {
+                continue; // submodules: their commits are not in this repository
+            }
+            entries.push((
+                e.filename().to_str_lossy().into_owned(),
+                e.mode().is_tree(),
+                e.object_id(),
+            ));
+        }
+        Ok(Some(entries))
     }
 
     /// The blob's bytes; `Some(empty)` for a missing side, `None` when larger than `max`.
@@ -241,6 +323,21 @@ impl Reader {
         };
         self.blob_bytes(id, max)
     }
+}
+
+/// A folder's entries: (name, is a folder, id).
+type Entries = Vec<(String, bool, ObjectId)>;
+
+fn by_name(entries: &Entries) -> HashMap<&str, &(String, bool, ObjectId)> {
+    entries.iter().map(|e| (e.0.as_str(), e)).collect()
+}
+
+/// One walk's progress against its caps.
+struct Walk {
+    limits: WalkLimits,
+    deadline: Instant,
+    entries: usize,
+    files: Vec<FileChange>,
 }
 
 fn split(entry: Option<&(String, bool, ObjectId)>) -> (Option<ObjectId>, Option<ObjectId>) {
@@ -270,7 +367,16 @@ impl CommitDiff {
             out.push_str(&c.body);
             out.push('\n');
         }
-        out.push_str("---\n\n");
+        out.push_str("---\n");
+        if self.listing_cut {
+            // Between `---` and the first `diff`: git am and git apply skip this text.
+            out.push_str(&format!(
+                "labforge: this patch is cut after {} files: the commit changes more than one \
+                 request reads. Fetch the commit and run `git show` for all of it.\n",
+                self.files.len()
+            ));
+        }
+        out.push('\n');
         for f in &self.files {
             out.push_str(&format!("diff --git a/{0} b/{0}\n", f.path));
             match f.change {

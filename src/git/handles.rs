@@ -42,6 +42,11 @@ impl Handles {
         Ok(open.get(path).expect("inserted above").0.to_thread_local())
     }
 
+    /// Drops the handle of `path` (its repository was deleted or renamed).
+    pub fn forget(&self, path: &Path) {
+        self.open.lock().expect("never poisoned").remove(path);
+    }
+
     /// Drops the handles past their lifetime, every `LIFETIME`, for as long as `owner` lives.
     pub fn sweep_while<T: Send + Sync + 'static>(
         &self,

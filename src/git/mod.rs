@@ -2,6 +2,7 @@
 //! function that spawns git (`runner`). No gix type leaves this room.
 
 pub mod blame;
+pub mod bundle;
 mod changed_paths;
 mod create;
 pub mod diff;
@@ -13,6 +14,7 @@ mod jobs;
 mod kept;
 mod last_commit;
 mod lru;
+pub mod mirror;
 mod path_log;
 mod path_walk;
 mod prefetch;
@@ -54,6 +56,36 @@ pub struct RepoDir(PathBuf);
 impl RepoDir {
     pub fn path(&self) -> &Path {
         &self.0
+    }
+
+    /// Removes `objects/tmp_objdir-incoming-*` (and older git's `incoming-*`): the pushed objects
+    /// receive-pack keeps apart until its hooks accept them, left behind when it was killed.
+    /// Call only when no push into this repository can be running.
+    pub fn remove_quarantine_folders(&self) -> usize {
+        let objects = self.0.join("objects");
+        let Ok(entries) = std::fs::read_dir(&objects) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let quarantine = name.to_str().is_some_and(|n| {
+                n.starts_with("tmp_objdir-incoming-") || n.starts_with("incoming-")
+            });
+            if !quarantine || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    removed += 1;
+                    tracing::info!(folder = %entry.path().display(), "removed a quarantine folder a stopped push left");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, folder = %entry.path().display(), "removing a stale quarantine folder failed")
+                }
+            }
+        }
+        removed
     }
 }
 

@@ -1,10 +1,13 @@
 //! The commits a ref update brought in: what webhooks list in `commits[]` and what issue
 //! references (`fixes #12`) are read from.
 
+use std::time::Instant;
+
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
 
 use super::GitError;
+use super::diff::WalkLimits;
 use super::read::{CommitId, CommitInfo, Reader};
 use crate::model::RefUpdate;
 
@@ -15,20 +18,37 @@ pub struct ChangedPaths {
     pub added: Vec<String>,
     pub removed: Vec<String>,
     pub modified: Vec<String>,
+    /// The commit changes more than was listed (a cap or the deadline stopped the walk).
+    pub cut: bool,
 }
 
 /// Paths listed per commit, at most: an import of a whole tree would otherwise make a payload
 /// of megabytes. The rest is left out, as GitHub does past its own limit.
 pub const MAX_CHANGED_PATHS: usize = 1000;
 
+/// One commit's walk for a payload: its paths, and the tree entries it may read to find them.
+const PAYLOAD_WALK: WalkLimits = WalkLimits {
+    max_paths: MAX_CHANGED_PATHS,
+    max_entries: 100_000,
+};
+
 impl Reader {
-    /// What `id` changed against its first parent, at most [`MAX_CHANGED_PATHS`] paths.
-    pub fn changed_paths(&self, id: &CommitId) -> Result<ChangedPaths, GitError> {
+    /// What `id` changed against its first parent, at most [`MAX_CHANGED_PATHS`] paths, found
+    /// before `deadline` (a payload lists several commits under one deadline).
+    pub fn changed_paths(
+        &self,
+        id: &CommitId,
+        deadline: Instant,
+    ) -> Result<ChangedPaths, GitError> {
         let Some(oid) = self.commit_oid(id)? else {
             return Ok(ChangedPaths::default());
         };
-        let mut out = ChangedPaths::default();
-        for (path, old, new) in self.changed_files(oid)?.into_iter().take(MAX_CHANGED_PATHS) {
+        let changes = self.changed_files(oid, PAYLOAD_WALK, deadline)?;
+        let mut out = ChangedPaths {
+            cut: changes.cut,
+            ..ChangedPaths::default()
+        };
+        for (path, old, new) in changes.files {
             match (old, new) {
                 (None, _) => out.added.push(path),
                 (_, None) => out.removed.push(path),

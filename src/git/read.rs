@@ -57,7 +57,12 @@ pub struct TreeEntry {
 pub struct Folder {
     pub entries: Vec<TreeEntry>,
     pub complete: bool,
+    /// The folder has more than `MAX_LISTED` entries; only the first are listed.
+    pub cut: bool,
 }
+
+/// Entries a folder page lists at most (a pushed tree can hold millions).
+pub const MAX_LISTED: usize = 5_000;
 
 #[derive(Debug, Clone)]
 pub struct RefInfo {
@@ -114,6 +119,12 @@ impl ReadCache {
             repo,
             cache: Arc::clone(self),
         })
+    }
+
+    /// Drops the cached handle of a repository that is deleted or renamed, so a new repository
+    /// later made at the same path is never read through the old one's handle.
+    pub fn forget(&self, dir: &RepoDir) {
+        self.repos.forget(dir.path());
     }
 
     /// Runs `f` on the repository's reader, trying a gix error once more: gix's object store,
@@ -252,33 +263,65 @@ impl Reader {
         Ok(Some(self.info(&commit)?))
     }
 
-    /// Splits `REF/PATH`: the longest existing branch or tag wins (branch names contain slashes),
-    /// else the first segment as a full or abbreviated commit id.
+    /// Splits `REF/PATH`: the longest existing branch or tag wins (branch names contain slashes;
+    /// a branch beats a tag of the same name), else the first segment as a full or abbreviated
+    /// commit id. Linear in the URL: the candidates are the refs named like the first segment or
+    /// under it (one sorted lookup in the ref store), each compared once with the URL, instead
+    /// of one ref lookup per prefix of the URL (`a/`×32,000 cost seconds of CPU that way).
     pub fn resolve(&self, rest: &str) -> Result<Option<Resolved>, GitError> {
         let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-        for n in (1..=segments.len()).rev() {
-            let candidate = segments[..n].join("/");
-            for prefix in ["refs/heads/", "refs/tags/"] {
-                let full = format!("{prefix}{candidate}");
-                if let Ok(Some(mut reference)) = self.repo.try_find_reference(full.as_str())
-                    && let Ok(commit) = reference.peel_to_commit()
-                {
-                    return self.resolved(candidate, commit.id, &segments[n..]);
+        let Some(first) = segments.first().copied() else {
+            return Ok(None);
+        };
+        let joined = segments.join("/");
+        // (segments the ref spans, is a branch, full name), longest first.
+        let mut candidates: Vec<(usize, bool, String)> = Vec::new();
+        for (prefix, is_branch) in [("refs/heads/", true), ("refs/tags/", false)] {
+            for name in self.ref_names_like(prefix, first)? {
+                let short = &name[prefix.len()..];
+                let covers = joined == short
+                    || (joined.starts_with(short) && joined.as_bytes()[short.len()] == b'/');
+                if covers {
+                    candidates.push((short.split('/').count(), is_branch, name));
                 }
             }
         }
-        let Some(first) = segments.first() else {
-            return Ok(None);
-        };
+        candidates.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+        for (n, _, name) in candidates {
+            if let Ok(Some(mut reference)) = self.repo.try_find_reference(name.as_str())
+                && let Ok(commit) = reference.peel_to_commit()
+            {
+                return self.resolved(segments[..n].join("/"), commit.id, &segments[n..]);
+            }
+        }
         let hex =
             first.len() >= 4 && first.len() <= 40 && first.bytes().all(|b| b.is_ascii_hexdigit());
         if hex
-            && let Ok(id) = self.repo.rev_parse_single(*first)
+            && let Ok(id) = self.repo.rev_parse_single(first)
             && let Ok(commit) = id.object().map_err(GitError::gix)?.peel_to_commit()
         {
-            return self.resolved((*first).to_owned(), commit.id, &segments[1..]);
+            return self.resolved(first.to_owned(), commit.id, &segments[1..]);
         }
         Ok(None)
+    }
+
+    /// Full names of the refs `PREFIX + first` and those under `PREFIX + first + "/"`. A first
+    /// segment that cannot be part of a ref name finds none.
+    fn ref_names_like(&self, prefix: &str, first: &str) -> Result<Vec<String>, GitError> {
+        let mut names = Vec::new();
+        let exact = format!("{prefix}{first}");
+        if let Ok(Some(r)) = self.repo.try_find_reference(exact.as_str()) {
+            names.push(r.name().as_bstr().to_str_lossy().into_owned());
+        }
+        let platform = self.repo.references().map_err(GitError::gix)?;
+        let under = format!("{exact}/");
+        let Ok(iter) = platform.prefixed(under.as_str()) else {
+            return Ok(names);
+        };
+        for r in iter.flatten() {
+            names.push(r.name().as_bstr().to_str_lossy().into_owned());
+        }
+        Ok(names)
     }
 
     fn resolved(
@@ -356,25 +399,32 @@ impl Reader {
         let Some((true, tree_id)) = self.lookup(commit.oid()?, path)? else {
             return Ok(None);
         };
-        let entries = self.entries(tree_id)?;
+        let mut entries = self.entries(tree_id)?;
+        entries.sort_by(|a, b| {
+            (a.1 != EntryKind::Dir)
+                .cmp(&(b.1 != EntryKind::Dir))
+                .then(a.0.cmp(&b.0))
+        });
+        let cut = entries.len() > MAX_LISTED;
+        entries.truncate(MAX_LISTED);
         let names: Vec<String> = entries.iter().map(|(n, _, _)| n.clone()).collect();
         let (last, complete) = self.last_commits(commit, path, &names)?;
-        // `last` is in the order of `names`, which is the order of `entries`.
-        let mut entries: Vec<TreeEntry> = entries
+        // By name: a remembered answer may list the names in another order (the tree's).
+        let mut last: std::collections::HashMap<String, Option<CommitInfo>> =
+            last.into_iter().collect();
+        let entries: Vec<TreeEntry> = entries
             .into_iter()
-            .zip(last)
-            .map(|((name, kind, _), (_, last_commit))| TreeEntry {
+            .map(|(name, kind, _)| TreeEntry {
+                last_commit: last.remove(&name).flatten(),
                 name,
                 kind,
-                last_commit,
             })
             .collect();
-        entries.sort_by(|a, b| {
-            (a.kind != EntryKind::Dir)
-                .cmp(&(b.kind != EntryKind::Dir))
-                .then(a.name.cmp(&b.name))
-        });
-        Ok(Some(Folder { entries, complete }))
+        Ok(Some(Folder {
+            entries,
+            complete,
+            cut,
+        }))
     }
 
     /// A file's bytes, read whole when it is at most `limit` bytes (else only its size).
@@ -441,4 +491,108 @@ impl Reader {
 /// Git's own rule: a NUL in the first 8000 bytes makes a file binary.
 pub(super) fn is_binary(data: &[u8]) -> bool {
     data.iter().take(8000).any(|b| *b == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let ok = std::process::Command::new("git")
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@lab.test")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@lab.test")
+            .args(args)
+            .status()
+            .expect("git runs")
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    /// A repository with branches `main`, `a`, `a/b/c`, `release/1.0` and tag `v1`, one file
+    /// `a/b/file`; made once for every case.
+    fn reader() -> Reader {
+        static REPO: OnceLock<(tempfile::TempDir, Arc<ReadCache>)> = OnceLock::new();
+        let (dir, cache) = REPO.get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path();
+            git(p, &["init", "-q", "-b", "main"]);
+            std::fs::create_dir_all(p.join("a/b")).unwrap();
+            std::fs::write(p.join("a/b/file"), "x\n").unwrap();
+            git(p, &["add", "."]);
+            git(p, &["commit", "-q", "-m", "one"]);
+            for branch in ["a", "release/1.0"] {
+                git(p, &["branch", branch]);
+            }
+            git(p, &["tag", "v1"]);
+            git(p, &["branch", "-D", "a"]);
+            git(p, &["branch", "a/b/c"]);
+            git(p, &["branch", "ab"]);
+            (dir, Arc::default())
+        });
+        cache
+            .open(&super::super::RepoDir(dir.path().join(".git")))
+            .unwrap()
+    }
+
+    #[test]
+    fn the_longest_ref_wins_and_the_rest_is_the_path() {
+        let r = reader();
+        let at = r.resolve("a/b/c/a/b/file").unwrap().unwrap();
+        assert_eq!((at.rev.as_str(), at.path.as_str()), ("a/b/c", "a/b/file"));
+        let at = r.resolve("release/1.0/a").unwrap().unwrap();
+        assert_eq!((at.rev.as_str(), at.path.as_str()), ("release/1.0", "a"));
+        let at = r.resolve("v1").unwrap().unwrap();
+        assert!(at.path.is_root());
+        assert!(
+            r.resolve("a/b").unwrap().is_none(),
+            "a/b is neither a ref nor in one"
+        );
+        assert!(r.resolve("").unwrap().is_none());
+    }
+
+    #[test]
+    fn thousands_of_segments_resolve_at_once() {
+        let r = reader();
+        for rest in ["a/".repeat(4_000), format!("main/{}", "a/".repeat(4_000))] {
+            let started = std::time::Instant::now();
+            let _ = r.resolve(&rest).unwrap();
+            assert!(
+                started.elapsed() < Duration::from_millis(500),
+                "{:?}",
+                started.elapsed()
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// What resolves names a ref made of the URL's first segments (or a commit id), and
+        /// the rest of the URL, as a valid path; nothing else, and quickly.
+        #[test]
+        fn resolution_takes_a_prefix_of_the_url_as_the_ref(
+            rest in "(main|a|ab|a/b/c|release/1.0|release|v1|[0-9a-f]{4,8})(/[a-z.0-9]{0,4}){0,6}|\\PC{0,80}",
+        ) {
+            let r = reader();
+            let limit = Duration::from_millis(500);
+            let resolved = crate::fuzz::within(limit, "resolve", || r.resolve(&rest)).unwrap();
+            if let Some(at) = resolved {
+                let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+                let n = at.rev.split('/').count();
+                prop_assert_eq!(segments[..n].join("/"), at.rev.clone());
+                prop_assert_eq!(segments[n..].join("/"), at.path.as_str());
+            }
+        }
+    }
 }

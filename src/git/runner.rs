@@ -196,7 +196,7 @@ impl GitRunner {
         Ok(Self { git, timeout })
     }
 
-    fn base_command(&self) -> Command {
+    pub(super) fn base_command(&self) -> Command {
         let mut cmd = Command::new(&self.git);
         cmd.env_clear()
             .env("PATH", SAFE_PATH)
@@ -263,6 +263,23 @@ impl GitRunner {
         Ok(GitChild::new(child, self.deadline()))
     }
 
+    /// `git cat-file blob ID`: the blob's bytes on stdout, streamed (gix reads an object whole
+    /// into memory; git streams a large blob from its pack).
+    pub fn spawn_cat_blob(&self, dir: &RepoDir, blob: &str) -> std::io::Result<GitChild> {
+        if !is_object_id(blob) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("not an object id: {blob}"),
+            ));
+        }
+        let mut cmd = self.base_command();
+        cmd.args(["cat-file", "blob", "--end-of-options", blob])
+            .env("GIT_DIR", dir.path())
+            .current_dir(dir.path());
+        let child = cmd.spawn()?;
+        Ok(GitChild::new(child, self.deadline()))
+    }
+
     /// Runs a fixed maintenance command (`args` are ours, never a client's) in `dir`.
     pub async fn run_in(&self, dir: &RepoDir, args: &[&str]) -> anyhow::Result<()> {
         let mut cmd = self.base_command();
@@ -303,6 +320,132 @@ impl GitRunner {
         Ok(())
     }
 
+    /// As `run_piped`, with stdout appended to `file` through this process, which hashes it on
+    /// the way (SHA-256 of `prefix` and then the output): the hash costs no second pass, and
+    /// runs beside git on the other core. Returns the hash.
+    pub(super) async fn run_into_hashed_file(
+        &self,
+        git_dir: &Path,
+        args: &[&str],
+        input: Vec<u8>,
+        prefix: &[u8],
+        file: std::fs::File,
+    ) -> anyhow::Result<String> {
+        use sha2::Digest;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let what = format!("git {}", args.join(" "));
+        let mut cmd = self.base_command();
+        cmd.args(args)
+            .env("GIT_DIR", git_dir)
+            .current_dir(git_dir)
+            .stdin(Stdio::piped());
+        let child = cmd.spawn().with_context(|| format!("starting {what}"))?;
+        let mut child = GitChild::new(child, self.deadline());
+        let stdin = child.child.stdin.take();
+        let mut out = child.child.stdout.take().context("git's stdout")?;
+        let err = child.child.stderr.take();
+        let feed = async move {
+            if let Some(mut stdin) = stdin {
+                let _ = stdin.write_all(&input).await;
+            }
+        };
+        let mut hash = sha2::Sha256::new();
+        hash.update(prefix);
+        let mut file = tokio::fs::File::from_std(file);
+        let copy = async {
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = out.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                hash.update(&buf[..n]);
+                file.write_all(&buf[..n]).await?;
+            }
+            file.flush().await?;
+            Ok::<(), std::io::Error>(())
+        };
+        let read_err = async move {
+            let mut buf = Vec::new();
+            if let Some(p) = err {
+                let _ = p.take(1 << 20).read_to_end(&mut buf).await;
+            }
+            buf
+        };
+        let ((), copied, stderr) = tokio::join!(feed, copy, read_err);
+        let status = child
+            .child
+            .wait()
+            .await
+            .with_context(|| format!("waiting for {what}"))?;
+        check_status(status, &stderr, args)?;
+        copied.with_context(|| format!("writing the output of {what}"))?;
+        Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// Runs a fixed git command of this room (`args` are ours) on the repository at `git_dir`,
+    /// feeding `input` on stdin; stdout goes to `stdout` when given, else it is returned (up
+    /// to `MAX_CAPTURE`). For bundles and ref transactions, which need more than `run_in`.
+    pub(super) async fn run_piped(
+        &self,
+        git_dir: &Path,
+        args: &[&str],
+        input: Vec<u8>,
+        stdout: Option<std::fs::File>,
+    ) -> anyhow::Result<Vec<u8>> {
+        const MAX_CAPTURE: u64 = 64 << 20;
+        let what = format!("git {}", args.join(" "));
+        let mut cmd = self.base_command();
+        cmd.args(args)
+            .env("GIT_DIR", git_dir)
+            .current_dir(git_dir)
+            .stdin(Stdio::piped());
+        if let Some(file) = stdout {
+            cmd.stdout(Stdio::from(file));
+        }
+        let child = cmd.spawn().with_context(|| format!("starting {what}"))?;
+        let mut child = GitChild::new(child, self.deadline());
+        let stdin = child.child.stdin.take();
+        let out = child.child.stdout.take();
+        let err = child.child.stderr.take();
+        let feed = async move {
+            if let Some(mut stdin) = stdin {
+                // git may stop reading early (and fail, which its status says).
+                let _ = tokio::io::AsyncWriteExt::write_all(&mut stdin, &input).await;
+            }
+        };
+        let read = |pipe: Option<tokio::process::ChildStdout>| async move {
+            let mut buf = Vec::new();
+            if let Some(p) = pipe {
+                let _ = tokio::io::AsyncReadExt::read_to_end(
+                    &mut tokio::io::AsyncReadExt::take(p, MAX_CAPTURE),
+                    &mut buf,
+                )
+                .await;
+            }
+            buf
+        };
+        let read_err = async move {
+            let mut buf = Vec::new();
+            if let Some(p) = err {
+                let _ = tokio::io::AsyncReadExt::read_to_end(
+                    &mut tokio::io::AsyncReadExt::take(p, MAX_CAPTURE),
+                    &mut buf,
+                )
+                .await;
+            }
+            buf
+        };
+        let ((), captured, stderr) = tokio::join!(feed, read(out), read_err);
+        let status = child
+            .child
+            .wait()
+            .await
+            .with_context(|| format!("waiting for {what}"))?;
+        check_status(status, &stderr, args)?;
+        Ok(captured)
+    }
+
     /// Runs `cmd` (git `args`, for the error) to its end; stderr becomes the error.
     async fn run_to_end(&self, cmd: Command, args: &[&str]) -> anyhow::Result<()> {
         let what = format!("git {}", args.join(" "));
@@ -311,7 +454,7 @@ impl GitRunner {
     }
 
     /// Starts `cmd` with no input or output and waits for it: its exit status and stderr.
-    async fn wait_for(
+    pub(super) async fn wait_for(
         &self,
         mut cmd: Command,
         what: &str,

@@ -32,6 +32,9 @@ pub struct Upkeep {
     delay: Duration,
     /// Last push time per repository folder that has upkeep pending.
     pending: Mutex<HashMap<PathBuf, Instant>>,
+    /// Held while upkeep runs in a folder, and by whoever moves the folder (rename, delete):
+    /// git writing a commit-graph into a folder being moved would recreate half of it.
+    folders: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Upkeep {
@@ -40,7 +43,23 @@ impl Upkeep {
             runner,
             delay,
             pending: Mutex::new(HashMap::new()),
+            folders: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Waits for upkeep running in `dir` to finish and keeps it from starting until the guard
+    /// is dropped; upkeep of a folder that is gone by then is skipped.
+    pub async fn hold(&self, dir: &RepoDir) -> tokio::sync::OwnedMutexGuard<()> {
+        self.folder_lock(dir.path()).lock_owned().await
+    }
+
+    fn folder_lock(&self, path: &std::path::Path) -> Arc<tokio::sync::Mutex<()>> {
+        let mut folders = self.folders.lock().expect("upkeep lock is never poisoned");
+        if folders.len() > 10_000 {
+            // Old entries are only idle locks; keep the map bounded.
+            folders.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
+        Arc::clone(folders.entry(path.to_path_buf()).or_default())
     }
 
     /// Notes a push; starts a waiter for the repository unless one is already waiting.
@@ -70,10 +89,21 @@ impl Upkeep {
                 tokio::time::sleep_until(due).await;
             }
             let started = Instant::now();
-            for step in STEPS {
-                if let Err(e) = self.runner.run_in(&dir, step).await {
-                    tracing::warn!(repo = %key.display(), error = %e, "repository upkeep failed");
-                    break;
+            {
+                let _folder = self.folder_lock(&key).lock_owned().await;
+                if !key.join("HEAD").exists() {
+                    // Renamed or deleted meanwhile: nothing to keep up here.
+                    self.pending
+                        .lock()
+                        .expect("upkeep lock is never poisoned")
+                        .remove(&key);
+                    return;
+                }
+                for step in STEPS {
+                    if let Err(e) = self.runner.run_in(&dir, step).await {
+                        tracing::warn!(repo = %key.display(), error = %e, "repository upkeep failed");
+                        break;
+                    }
                 }
             }
             tracing::info!(repo = %key.display(), "repository upkeep done");

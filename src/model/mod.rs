@@ -2,14 +2,20 @@
 
 pub mod access;
 pub mod allow_list;
+pub mod backup;
+pub mod client;
 pub mod issue;
+pub mod mirror;
 pub mod names;
 pub mod push;
 pub mod webhook;
 
 pub use access::{RepoAccess, SiteRole, TokenScope};
 pub use allow_list::HostAllowList;
+pub use backup::BackupStatus;
+pub use client::{AddrPrefix, Client, Transport};
 pub use issue::{Comment, Issue, IssueId, Label, TimelineEvent};
+pub use mirror::{MirrorScope, MirrorTransport, MirrorUrl, PullMirror, PushMirror};
 pub use names::{DeployName, Email, NameError, RepoName, RepoPath, TreePath, Username};
 pub use push::{PushEvent, RefUpdate, ZERO_ID, is_object_id};
 pub use webhook::{ContentType, DeliveryState, Webhook, WebhookEventKind};

@@ -311,4 +311,58 @@ mod tests {
         assert!(Email::parse("a@b@c").is_err());
         assert!(Email::parse("a b@c").is_err());
     }
+
+    /// A one-segment name is a single plain path component: never `.`, `..`, `-x`, `/` or NUL.
+    fn is_one_safe_component(name: &str) -> bool {
+        let mut parts = std::path::Path::new(name).components();
+        matches!(parts.next(), Some(std::path::Component::Normal(_)))
+            && parts.next().is_none()
+            && !name.starts_with(['.', '-'])
+            && !name.contains(['/', '\\', '\0'])
+            && name.len() <= 100
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        #[test]
+        fn parsed_names_are_one_safe_component(s in "\\PC{0,120}|[a-zA-Z0-9._/-]{0,110}") {
+            let limit = std::time::Duration::from_millis(200);
+            let parsed = crate::fuzz::within(limit, "names", || {
+                (Username::parse(&s), RepoName::parse_url_segment(&s), DeployName::parse(&s))
+            });
+            if let Ok(u) = parsed.0 {
+                proptest::prop_assert!(is_one_safe_component(u.as_str()));
+                proptest::prop_assert_eq!(Username::parse(u.as_str()), Ok(u.clone()));
+            }
+            if let Ok(r) = parsed.1 {
+                proptest::prop_assert!(is_one_safe_component(r.as_str()));
+                proptest::prop_assert!(!r.as_str().to_ascii_lowercase().ends_with(".git"));
+            }
+            if let Ok(d) = parsed.2 {
+                proptest::prop_assert!(is_one_safe_component(d.as_str()));
+            }
+        }
+
+        #[test]
+        fn repo_paths_are_two_names_and_print_back(s in "\\PC{0,60}|[a-z./]{0,30}") {
+            if let Ok(p) = RepoPath::parse(&s) {
+                proptest::prop_assert!(is_one_safe_component(p.owner.as_str()));
+                proptest::prop_assert!(is_one_safe_component(p.name.as_str()));
+                proptest::prop_assert_eq!(RepoPath::parse(&p.to_string()), Ok(p.clone()));
+            }
+        }
+
+        #[test]
+        fn tree_paths_have_no_dot_segments(s in "\\PC{0,200}|[a./\\x00]{0,40}") {
+            let limit = std::time::Duration::from_millis(200);
+            if let Ok(p) = crate::fuzz::within(limit, "tree path", || TreePath::parse(&s)) {
+                for seg in p.as_str().split('/').filter(|_| !p.is_root()) {
+                    proptest::prop_assert!(!seg.is_empty() && seg != "." && seg != "..");
+                    proptest::prop_assert!(!seg.contains('\0'));
+                }
+                proptest::prop_assert_eq!(TreePath::parse(p.as_str()), Ok(p.clone()));
+            }
+        }
+    }
 }

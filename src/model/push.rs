@@ -94,4 +94,18 @@ mod tests {
             assert_eq!(RefUpdate::parse_hook_line(line), None, "{line:?}");
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// Whatever a hook's stdin holds, a parsed line is two lowercase ids and a `refs/` name.
+        #[test]
+        fn hook_lines_parse_only_into_ids_and_refs(line in "\\PC{0,120}|[0-9a-fA-F]{40} [0-9a-f]{40} [ -~]{0,30}") {
+            if let Some(u) = RefUpdate::parse_hook_line(&line) {
+                proptest::prop_assert!(is_object_id(&u.old) && is_object_id(&u.new));
+                proptest::prop_assert_eq!(u.old.to_ascii_lowercase(), u.old.clone());
+                proptest::prop_assert!(u.name.starts_with("refs/") && !u.name.contains(['\0', '\n']));
+            }
+        }
+    }
 }

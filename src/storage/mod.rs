@@ -1,12 +1,15 @@
 //! All SQL lives in this room, one file per table group, checked at compile time by
 //! `sqlx::query!` against the offline data in `.sqlx/`.
 
+mod backup;
 mod comments;
 mod deploys;
 mod issues;
 mod keys;
 mod labels;
 mod protection;
+mod pull_mirrors;
+mod push_mirrors;
 mod pushes;
 mod repos;
 mod sessions;
@@ -16,11 +19,14 @@ mod users;
 mod webhook_deliveries;
 mod webhooks;
 
+pub use backup::{BackupRepoRow, MIGRATOR, MigrationState, SnapshotTx, newest_known_migration};
 pub use comments::NewEvent;
 pub use deploys::{DeployLogRow, DeployRunRow, NewDeployRun};
 pub use issues::{IssueFilter, NewIssue};
 pub use keys::{KeyRow, NewKey};
 pub use protection::ProtectedBranchRow;
+pub use pull_mirrors::{ClaimedPullRow, PullMirrorRow};
+pub use push_mirrors::{ClaimedMirrorRow, NewPushMirror, PushMirrorRow};
 pub use pushes::{NewPush, PendingPushRow};
 pub use repos::{CollaboratorRow, NewRepo, PendingRepo, RepoRow};
 pub use sessions::SessionRow;
@@ -65,13 +71,16 @@ impl Db {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .min_connections(0)
+            // While PostgreSQL restarts a request fails after this, with a clear 503, instead of
+            // hanging for sqlx's default 30 s.
+            .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_with(options)
             .await?;
         Ok(Self { pool })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        sqlx::migrate!("./migrations").run(&self.pool).await?;
+        MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
 

@@ -59,6 +59,43 @@ impl Db {
         Ok(out)
     }
 
+    /// Start-up recovery could not settle this pending push: it is `failed`, with the reason,
+    /// and not tried again.
+    pub async fn fail_pending_push(&self, id: i64, reason: &str) -> Result<()> {
+        sqlx::query!(
+            "UPDATE push_events SET state = 'failed', recovery_error = $2
+             WHERE id = $1 AND state = 'pending'",
+            id,
+            reason
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaying this received push's issue references failed: recorded, and not tried again.
+    pub async fn fail_issue_refs(&self, id: i64, reason: &str) -> Result<()> {
+        sqlx::query!(
+            "UPDATE push_events SET recovery_error = $2 WHERE id = $1",
+            id,
+            reason
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Why recovery gave up on a push, if it did (state, reason).
+    pub async fn push_recovery(&self, id: i64) -> Result<Option<(String, Option<String>)>> {
+        Ok(sqlx::query!(
+            "SELECT state, recovery_error FROM push_events WHERE id = $1",
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| (r.state, r.recovery_error)))
+    }
+
     pub async fn abandon_push(&self, id: i64) -> Result<()> {
         sqlx::query!(
             "UPDATE push_events SET state = 'abandoned' WHERE id = $1 AND state = 'pending'",
@@ -137,7 +174,8 @@ impl Db {
     pub async fn pushes_without_issue_refs(&self) -> Result<Vec<i64>> {
         Ok(sqlx::query_scalar!(
             "SELECT id FROM push_events
-             WHERE state = 'received' AND issues_applied_at IS NULL ORDER BY id"
+             WHERE state = 'received' AND issues_applied_at IS NULL AND recovery_error IS NULL
+             ORDER BY id"
         )
         .fetch_all(&self.pool)
         .await?)

@@ -3,6 +3,7 @@ use time::OffsetDateTime;
 use super::{Db, Result, UserRow, on_constraint};
 
 pub struct SessionRow {
+    pub id: i64,
     pub user: UserRow,
     pub csrf_token: String,
 }
@@ -31,14 +32,16 @@ impl Db {
     /// The live (unexpired) session with this token hash, with its user.
     pub async fn session_by_hash(&self, token_hash: &[u8]) -> Result<Option<SessionRow>> {
         let row = sqlx::query!(
-            "SELECT s.csrf_token, u.id, u.name, u.email, u.password_hash, u.is_admin
+            "SELECT s.id AS session_id, s.csrf_token, u.id, u.name, u.email, u.password_hash,
+                    u.is_admin, u.disabled
              FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = $1 AND s.expires_at > now()",
+             WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT u.disabled",
             token_hash
         )
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|r| SessionRow {
+            id: r.session_id,
             csrf_token: r.csrf_token,
             user: UserRow {
                 id: r.id,
@@ -46,6 +49,7 @@ impl Db {
                 email: r.email,
                 password_hash: r.password_hash,
                 is_admin: r.is_admin,
+                disabled: r.disabled,
             },
         }))
     }

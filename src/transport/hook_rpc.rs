@@ -8,7 +8,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
-use super::hook_wire::{HookReply, HookRequest, MAX_REQUEST};
+use super::hook_wire::{HoldReply, HoldRequest, HookReply, HookRequest, MAX_REQUEST};
 use crate::domain::Forge;
 use crate::model::RefUpdate;
 
@@ -45,9 +45,11 @@ pub async fn serve(listener: UnixListener, forge: Arc<Forge>, stop: Cancellation
 async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
-    BufReader::new(read.take(MAX_REQUEST as u64))
-        .read_line(&mut line)
-        .await?;
+    let mut read = BufReader::new(read.take(MAX_REQUEST as u64));
+    read.read_line(&mut line).await?;
+    if let Ok(hold) = serde_json::from_str::<HoldRequest>(&line) {
+        return hold_for_backup(hold, read, write, forge).await;
+    }
     let request: HookRequest = serde_json::from_str(&line)?;
     if !forge.hook_secret_is_valid(&request.secret) {
         send(
@@ -119,9 +121,36 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
     send(&mut write, &HookReply::Done { ok }).await
 }
 
+/// Holds ref updates until the client sends its next line or hangs up, and at most
+/// `HOLD_WAIT`: a backup stuck on its side must not stop pushes for long.
+async fn hold_for_backup(
+    request: HoldRequest,
+    mut read: impl tokio::io::AsyncBufRead + Unpin,
+    mut write: tokio::net::unix::OwnedWriteHalf,
+    forge: &Forge,
+) -> anyhow::Result<()> {
+    if request.hold != "backup" {
+        return send(&mut write, &HoldReply::Refused("unknown hold".into())).await;
+    }
+    let hold = match forge.hold_ref_updates().await {
+        Ok(hold) => hold,
+        Err(e) => return send(&mut write, &HoldReply::Refused(e.to_string())).await,
+    };
+    tracing::info!("ref updates held for a backup");
+    send(&mut write, &HoldReply::Held).await?;
+    let mut line = String::new();
+    let released =
+        tokio::time::timeout(crate::domain::push::HOLD_WAIT, read.read_line(&mut line)).await;
+    drop(hold);
+    if released.is_err() {
+        tracing::warn!("a backup held ref updates past its bound; released");
+    }
+    Ok(())
+}
+
 async fn send(
     write: &mut tokio::net::unix::OwnedWriteHalf,
-    reply: &HookReply,
+    reply: &impl serde::Serialize,
 ) -> anyhow::Result<()> {
     let mut line = serde_json::to_vec(reply)?;
     line.push(b'\n');

@@ -26,3 +26,19 @@ pub enum HookReply {
 
 /// Requests larger than this are refused (a push of every tag of a big mirror fits easily).
 pub const MAX_REQUEST: usize = 16 << 20;
+
+/// `labforge backup` asking a running `serve` to hold ref updates for its instant. No secret:
+/// the socket is 0600, so whoever connects already owns every file of the data folder.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    /// What holds: always `backup`.
+    pub hold: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum HoldReply {
+    /// Ref updates are held until the client sends a line or hangs up (or the server's bound).
+    Held,
+    Refused(String),
+}

@@ -1,11 +1,12 @@
 //! Git's smart HTTP protocol at `/OWNER/REPO.git/…`: `info/refs`, `git-upload-pack`,
 //! `git-receive-pack`, served by git's own programs in `--stateless-rpc` mode.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRef, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,7 +17,7 @@ use crate::child_body::{feed_stdin, pkt_line, stdout_body};
 use crate::domain::{Error, Forge};
 use crate::git::runner::{GitChild, ServiceRequest};
 use crate::git::{GitProtocol, Service};
-use crate::model::{Actor, Repo, RepoAccess, RepoName, RepoPath, Username};
+use crate::model::{Actor, Client, Repo, RepoAccess, RepoName, RepoPath, Transport, Username};
 
 #[derive(Clone)]
 pub struct GitHttpState {
@@ -68,10 +69,26 @@ impl IntoResponse for Refusal {
                 return challenge("authentication required");
             }
             Error::BadCredentials => return challenge("authentication failed"),
+            Error::Throttled(wait) => {
+                let mut res = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many failed attempts; try again later\n",
+                )
+                    .into_response();
+                res.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(wait.as_secs().max(1)),
+                );
+                return res;
+            }
             Error::NotFound => (StatusCode::NOT_FOUND, "repository not found".to_owned()),
-            Error::Forbidden(why) => (StatusCode::FORBIDDEN, why),
+            Error::Forbidden(why) | Error::Disabled(why) => (StatusCode::FORBIDDEN, why),
             Error::InvalidInput(why) => (StatusCode::BAD_REQUEST, why),
             Error::Conflict(why) => (StatusCode::CONFLICT, why),
+            Error::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Error::Unavailable.to_string(),
+            ),
             Error::Internal(e) => {
                 tracing::error!(error = ?e, "git over HTTP failed");
                 (
@@ -100,13 +117,21 @@ fn parse_path(owner: &str, repo: &str) -> Result<RepoPath, Refusal> {
 }
 
 /// HTTP Basic credentials, if sent. A malformed header is a failed login, not anonymous.
-async fn authenticate(forge: &Forge, headers: &HeaderMap) -> Result<Option<Actor>, Refusal> {
+async fn authenticate(
+    forge: &Forge,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<Option<Actor>, Refusal> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let bad = || Refusal {
-        error: Error::BadCredentials,
-        anonymous: true,
+    let client = Client::new(peer.ip(), Transport::HttpGit);
+    let bad = || {
+        forge.authentication_failed("", client);
+        Refusal {
+            error: Error::BadCredentials,
+            anonymous: true,
+        }
     };
     let encoded = value
         .to_str()
@@ -119,7 +144,7 @@ async fn authenticate(forge: &Forge, headers: &HeaderMap) -> Result<Option<Actor
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
     let (user, password) = decoded.split_once(':').ok_or_else(bad)?;
     let actor = forge
-        .authenticate_basic(user, password)
+        .authenticate_basic(user, password, client)
         .await
         .map_err(Refusal::to(true))?;
     Ok(Some(actor))
@@ -184,6 +209,7 @@ fn spawn(
 
 async fn advertise_refs(
     State(st): State<GitHttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((owner, repo)): Path<(String, String)>,
     Query(query): Query<InfoRefsQuery>,
     headers: HeaderMap,
@@ -197,7 +223,7 @@ async fn advertise_refs(
             .into_response());
     };
     let path = parse_path(&owner, &repo)?;
-    let actor = authenticate(&st.forge, &headers).await?;
+    let actor = authenticate(&st.forge, &headers, peer).await?;
     let repo = authorize(&st.forge, actor.as_ref(), &path, service).await?;
     let protocol = protocol(&headers);
     let child = spawn(&st, &repo, service, true, protocol, None)?;
@@ -221,20 +247,42 @@ async fn advertise_refs(
 
 async fn upload_pack(
     State(st): State<GitHttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refusal> {
-    run_rpc(st, &owner, &repo, headers, body, Service::UploadPack).await
+    let rpc = Rpc {
+        owner: &owner,
+        repo: &repo,
+        peer,
+        service: Service::UploadPack,
+    };
+    run_rpc(st, rpc, headers, body).await
 }
 
 async fn receive_pack(
     State(st): State<GitHttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refusal> {
-    run_rpc(st, &owner, &repo, headers, body, Service::ReceivePack).await
+    let rpc = Rpc {
+        owner: &owner,
+        repo: &repo,
+        peer,
+        service: Service::ReceivePack,
+    };
+    run_rpc(st, rpc, headers, body).await
+}
+
+/// What a `git-upload-pack` or `git-receive-pack` POST asks for, and who asks.
+struct Rpc<'a> {
+    owner: &'a str,
+    repo: &'a str,
+    peer: SocketAddr,
+    service: Service,
 }
 
 /// `Content-Encoding` of a request body: plain or gzip (git gzips large upload-pack requests).
@@ -251,11 +299,14 @@ fn is_gzip(headers: &HeaderMap) -> Result<bool, String> {
 
 async fn run_rpc(
     st: GitHttpState,
-    owner: &str,
-    repo: &str,
+    Rpc {
+        owner,
+        repo,
+        peer,
+        service,
+    }: Rpc<'_>,
     headers: HeaderMap,
     body: Body,
-    service: Service,
 ) -> Result<Response, Refusal> {
     let expected = format!("application/x-{}-request", service.name());
     if headers
@@ -274,7 +325,7 @@ async fn run_rpc(
         Err(why) => return Ok((StatusCode::UNSUPPORTED_MEDIA_TYPE, why).into_response()),
     };
     let path = parse_path(owner, repo)?;
-    let actor = authenticate(&st.forge, &headers).await?;
+    let actor = authenticate(&st.forge, &headers, peer).await?;
     let repo = authorize(&st.forge, actor.as_ref(), &path, service).await?;
     // Queue, rather than fail, when every upload-pack slot is busy.
     let permit = match service {

@@ -1,7 +1,10 @@
 //! How git reaches the forge: smart HTTP, SSH, and git's own hooks over the unix socket.
 
+pub mod backup_hold;
+pub mod conn_limit;
 pub mod hook_client;
 pub mod hook_rpc;
 mod hook_wire;
 pub mod http_git;
+pub mod http_server;
 pub mod ssh;

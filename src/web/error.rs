@@ -11,6 +11,9 @@ pub enum WebError {
     NotFound,
     BadRequest(String),
     Forbidden(String),
+    Unavailable,
+    /// Too many failed password checks: 429 with `Retry-After`.
+    Throttled(std::time::Duration),
     Internal(anyhow::Error),
 }
 
@@ -20,6 +23,9 @@ impl From<Error> for WebError {
             // A private repository is not found, exactly like a missing one.
             Error::NotFound | Error::Forbidden(_) | Error::BadCredentials => WebError::NotFound,
             Error::InvalidInput(why) | Error::Conflict(why) => WebError::BadRequest(why),
+            Error::Disabled(why) => WebError::Forbidden(why),
+            Error::Unavailable => WebError::Unavailable,
+            Error::Throttled(wait) => WebError::Throttled(wait),
             Error::Internal(e) => WebError::Internal(e),
         }
     }
@@ -39,6 +45,21 @@ impl IntoResponse for WebError {
             }
             WebError::BadRequest(why) => error_page(StatusCode::BAD_REQUEST, &why),
             WebError::Forbidden(why) => error_page(StatusCode::FORBIDDEN, &why),
+            WebError::Unavailable => error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is not answering; try again in a moment.",
+            ),
+            WebError::Throttled(wait) => {
+                let mut res = error_page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many failed attempts; try again later.",
+                );
+                res.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(wait.as_secs().max(1)),
+                );
+                res
+            }
             WebError::Internal(e) => {
                 tracing::error!(error = ?e, "page failed");
                 error_page(

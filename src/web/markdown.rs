@@ -1,7 +1,20 @@
 //! GitHub-flavoured markdown to HTML that is safe to embed: pulldown-cmark renders, ammonia
 //! removes scripts, event attributes, `javascript:` URLs and anything else not on its allowlist.
+//!
+//! Bounded, because issue bodies and READMEs are anyone's text: nesting is limited before
+//! parsing (a line's `>` and list markers past `MAX_LINE_NESTING` are escaped into text) and
+//! again on the parsed events (tags past `MAX_DEPTH` are dropped, their text kept), since the
+//! HTML sanitizer's cost grows with the square of the nesting depth (60,000 `>` once took 39 s);
+//! rendering runs on the blocking pool under a time budget, past which the text is shown escaped
+//! and plain; and the HTML is kept by content (text and links), so a page view does not render
+//! again.
 
-use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, html};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, html};
+use sha2::{Digest, Sha256};
 
 use crate::domain::issues::refs::ref_spans;
 
@@ -11,50 +24,299 @@ const OPTIONS: Options = Options::ENABLE_TABLES
     .union(Options::ENABLE_FOOTNOTES)
     .union(Options::ENABLE_GFM);
 
-pub fn render(text: &str) -> String {
-    clean(text.len(), Parser::new_ext(text, OPTIONS))
+/// Block quotes and list markers at the start of one line, at most.
+const MAX_LINE_NESTING: usize = 16;
+/// Open tags at once in the rendered HTML, at most; deeper ones are dropped (text kept).
+const MAX_DEPTH: usize = 32;
+/// Time for one document; past it the text is shown plain.
+pub const BUDGET: Duration = Duration::from_secs(2);
+/// Text rendered at most; the rest is cut with a notice (a README larger is not rendered at all).
+const MAX_TEXT: usize = 512 * 1024;
+
+/// One document to render: its text and the URL of each `#N` it may link (issues that exist).
+#[derive(Debug, Clone, Default)]
+pub struct Markdown {
+    pub text: String,
+    pub links: Vec<(i64, String)>,
 }
 
-/// `render`, with every `#N` that `link` knows (an issue that exists) made a link to it; not
-/// inside code, nor inside a link the author wrote.
-pub fn render_with_issue_links(text: &str, link: impl Fn(i64) -> Option<String>) -> String {
-    let mut events = Vec::new();
+impl Markdown {
+    pub fn plain(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            links: Vec::new(),
+        }
+    }
+
+    /// What the HTML depends on: the text and the links, so a new issue `#N` renders anew.
+    fn key(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update((self.text.len() as u64).to_be_bytes());
+        h.update(self.text.as_bytes());
+        for (n, url) in &self.links {
+            h.update(n.to_be_bytes());
+            h.update((url.len() as u64).to_be_bytes());
+            h.update(url.as_bytes());
+        }
+        h.finalize().into()
+    }
+}
+
+/// Renders `docs` on the blocking pool (one task for all), each from the memo when it was
+/// rendered before.
+pub async fn render_all(docs: Vec<Markdown>) -> Vec<Arc<str>> {
+    let span = tracing::Span::current();
+    let count = docs.len();
+    let task = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| docs.iter().map(render_cached).collect::<Vec<_>>())
+    });
+    match task.await {
+        Ok(html) => html,
+        Err(e) => {
+            tracing::error!(error = %e, "rendering markdown failed");
+            vec![Arc::from(""); count]
+        }
+    }
+}
+
+/// One document, as `render_all`.
+pub async fn render_one(doc: Markdown) -> Arc<str> {
+    render_all(vec![doc])
+        .await
+        .pop()
+        .expect("one document in, one out")
+}
+
+fn render_cached(doc: &Markdown) -> Arc<str> {
+    let key = doc.key();
+    if let Some(html) = memo().get(&key) {
+        return html;
+    }
+    let (html, complete) = render_within(doc, Instant::now() + BUDGET);
+    let html: Arc<str> = Arc::from(html);
+    if complete {
+        memo().put(key, Arc::clone(&html));
+    }
+    html
+}
+
+/// The HTML, and whether it was rendered in time (else it is the plain-text fallback).
+fn render_within(doc: &Markdown, deadline: Instant) -> (String, bool) {
+    let mut text = doc.text.as_str();
+    let cut = text.len() > MAX_TEXT;
+    if cut {
+        let mut end = MAX_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text = &text[..end];
+    }
+    let limited = limit_line_nesting(text);
+    let links: HashMap<i64, &str> = doc.links.iter().map(|(n, u)| (*n, u.as_str())).collect();
+    let events = with_issue_links(Parser::new_ext(&limited, OPTIONS), &links);
+    let mut events = limit_depth(events);
+    let mut kept = Vec::new();
+    let mut n = 0u32;
+    for event in events.by_ref() {
+        n = n.wrapping_add(1);
+        if n.is_multiple_of(256) && Instant::now() >= deadline {
+            tracing::warn!(
+                bytes = text.len(),
+                "markdown ran past its time budget; shown as plain text"
+            );
+            return (plain(text), false);
+        }
+        kept.push(event);
+    }
+    if cut {
+        kept.push(Event::Start(Tag::Paragraph));
+        kept.push(Event::Text(CowStr::from(
+            "(The text is longer than 512 KiB; the rest is not shown.)",
+        )));
+        kept.push(Event::End(TagEnd::Paragraph));
+    }
+    (clean(limited.len(), kept.into_iter()), true)
+}
+
+/// The text as a preformatted block, escaped.
+fn plain(text: &str) -> String {
+    let events = [
+        Event::Start(Tag::CodeBlock(CodeBlockKind::Indented)),
+        Event::Text(CowStr::from(text)),
+        Event::End(TagEnd::CodeBlock),
+    ];
+    let mut out = String::with_capacity(text.len() + 32);
+    html::push_html(&mut out, events.into_iter());
+    out
+}
+
+/// Escapes the container markers past `MAX_LINE_NESTING` at the start of each line (`>`,
+/// `-`/`+`/`*` bullets, `1.`/`1)` items), so deeper levels become text before the parser sees
+/// them. Linear; borrows the text when nothing needs escaping.
+fn limit_line_nesting(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut out: Option<String> = None;
+    let mut done = 0; // bytes of `text` copied into `out`
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let b = line.as_bytes();
+        let (mut i, mut depth) = (0, 0);
+        loop {
+            let mut spaces = 0;
+            while i < b.len() && b[i] == b' ' && spaces < 3 {
+                i += 1;
+                spaces += 1;
+            }
+            let marker = match b.get(i) {
+                Some(b'>') => Some(1),
+                Some(b'-' | b'+' | b'*') if matches!(b.get(i + 1), Some(b' ' | b'\t')) => Some(1),
+                Some(c) if c.is_ascii_digit() => {
+                    let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+                    let after = b.get(i + digits);
+                    let space = b.get(i + digits + 1);
+                    (digits <= 9
+                        && matches!(after, Some(b'.' | b')'))
+                        && matches!(space, Some(b' ' | b'\t')))
+                    .then_some(digits + 1)
+                }
+                _ => None,
+            };
+            let Some(len) = marker else { break };
+            depth += 1;
+            if depth > MAX_LINE_NESTING {
+                // Escape the marker's last character (`>`, the bullet, or `.`/`)`).
+                let at = line_start + i + len - 1;
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
+                o.push_str(&text[done..at]);
+                o.push('\\');
+                done = at;
+                break;
+            }
+            i += len;
+            if matches!(b.get(i), Some(b' ' | b'\t')) {
+                i += 1;
+            }
+        }
+        line_start += line.len();
+    }
+    match out {
+        None => std::borrow::Cow::Borrowed(text),
+        Some(mut o) => {
+            o.push_str(&text[done..]);
+            std::borrow::Cow::Owned(o)
+        }
+    }
+}
+
+/// Drops tags nested deeper than `MAX_DEPTH` (and their ends), keeping what is inside. Raw HTML
+/// counts too: an HTML fragment that would open tags past the depth is shown as text instead.
+fn limit_depth<'a>(events: impl Iterator<Item = Event<'a>>) -> impl Iterator<Item = Event<'a>> {
+    let mut open: Vec<bool> = Vec::new(); // for each open tag: was it kept?
+    let mut kept_depth = 0usize;
+    let mut html_depth = 0usize; // tags raw HTML left open
+    events.filter_map(move |event| match event {
+        Event::Start(_) => {
+            let keep = kept_depth + html_depth < MAX_DEPTH;
+            open.push(keep);
+            kept_depth += usize::from(keep);
+            keep.then_some(event)
+        }
+        Event::End(_) => {
+            let keep = open.pop().unwrap_or(false);
+            kept_depth -= usize::from(keep);
+            keep.then_some(event)
+        }
+        Event::Html(ref raw) | Event::InlineHtml(ref raw) => {
+            let (opened, closed) = html_tags(raw);
+            if kept_depth + html_depth + opened > MAX_DEPTH {
+                Some(Event::Text(raw.clone()))
+            } else {
+                html_depth = (html_depth + opened).saturating_sub(closed);
+                Some(event)
+            }
+        }
+        other => Some(other),
+    })
+}
+
+/// How many tags a raw HTML fragment opens and closes (void and self-closing tags neither).
+fn html_tags(raw: &str) -> (usize, usize) {
+    const VOID: [&str; 14] = [
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+        "source", "track", "wbr",
+    ];
+    let (mut opened, mut closed) = (0, 0);
+    let b = raw.as_bytes();
+    for (i, _) in raw.match_indices('<') {
+        let rest = &raw[i + 1..];
+        if let Some(name) = rest.strip_prefix('/') {
+            if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                closed += 1;
+            }
+            continue;
+        }
+        if !rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let end = rest.find('>').map(|e| i + 1 + e);
+        let self_closing = end.is_some_and(|e| e > 0 && b[e - 1] == b'/');
+        if !VOID.contains(&name.as_str()) && !self_closing {
+            opened += 1;
+        }
+    }
+    (opened, closed)
+}
+
+/// Every `#N` with a URL in `links` made a link to it; not inside code, nor inside a link the
+/// author wrote.
+fn with_issue_links<'a>(
+    events: impl Iterator<Item = Event<'a>>,
+    links: &HashMap<i64, &str>,
+) -> impl Iterator<Item = Event<'a>> {
     let (mut in_code, mut in_link) = (0usize, 0usize);
-    for event in Parser::new_ext(text, OPTIONS) {
+    let links: HashMap<i64, String> = links.iter().map(|(n, u)| (*n, (*u).to_owned())).collect();
+    events.flat_map(move |event| {
+        let mut out = Vec::with_capacity(1);
         match &event {
             Event::Start(Tag::CodeBlock(_)) => in_code += 1,
             Event::End(TagEnd::CodeBlock) => in_code = in_code.saturating_sub(1),
             Event::Start(Tag::Link { .. }) => in_link += 1,
             Event::End(TagEnd::Link) => in_link = in_link.saturating_sub(1),
-            Event::Text(t) if in_code == 0 && in_link == 0 => {
+            Event::Text(t) if in_code == 0 && in_link == 0 && !links.is_empty() => {
                 let mut at = 0;
                 for (range, number) in ref_spans(t) {
-                    let Some(url) = link(number) else { continue };
+                    let Some(url) = links.get(&number) else {
+                        continue;
+                    };
                     if range.start > at {
-                        events.push(Event::Text(CowStr::from(t[at..range.start].to_owned())));
+                        out.push(Event::Text(CowStr::from(t[at..range.start].to_owned())));
                     }
-                    events.push(Event::Start(Tag::Link {
+                    out.push(Event::Start(Tag::Link {
                         link_type: LinkType::Inline,
-                        dest_url: CowStr::from(url),
+                        dest_url: CowStr::from(url.clone()),
                         title: CowStr::from(""),
                         id: CowStr::from(""),
                     }));
-                    events.push(Event::Text(CowStr::from(t[range.clone()].to_owned())));
-                    events.push(Event::End(TagEnd::Link));
+                    out.push(Event::Text(CowStr::from(t[range.clone()].to_owned())));
+                    out.push(Event::End(TagEnd::Link));
                     at = range.end;
                 }
                 if at > 0 {
                     if at < t.len() {
-                        events.push(Event::Text(CowStr::from(t[at..].to_owned())));
+                        out.push(Event::Text(CowStr::from(t[at..].to_owned())));
                     }
-                    continue;
+                    return out;
                 }
             }
             _ => {}
         }
-        events.push(event);
-    }
-    clean(text.len(), events.into_iter())
+        out.push(event);
+        out
+    })
 }
 
 fn clean<'a>(len: usize, events: impl Iterator<Item = Event<'a>>) -> String {
@@ -66,9 +328,55 @@ fn clean<'a>(len: usize, events: impl Iterator<Item = Event<'a>>) -> String {
         .to_string()
 }
 
+/// Rendered HTML by content key, bounded by bytes; the oldest go first.
+struct Memo {
+    inner: Mutex<MemoInner>,
+}
+
+/// The HTML by key, keys oldest first, and the bytes held.
+type MemoInner = (HashMap<[u8; 32], Arc<str>>, VecDeque<[u8; 32]>, usize);
+
+const MEMO_BYTES: usize = 16 << 20;
+
+fn memo() -> &'static Memo {
+    static MEMO: OnceLock<Memo> = OnceLock::new();
+    MEMO.get_or_init(|| Memo {
+        inner: Mutex::new((HashMap::new(), VecDeque::new(), 0)),
+    })
+}
+
+impl Memo {
+    fn get(&self, key: &[u8; 32]) -> Option<Arc<str>> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.0.get(key).cloned()
+    }
+
+    fn put(&self, key: [u8; 32], html: Arc<str>) {
+        if html.len() > MEMO_BYTES / 8 {
+            return;
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let (map, order, bytes) = &mut *inner;
+        if map.insert(key, Arc::clone(&html)).is_none() {
+            order.push_back(key);
+            *bytes += html.len();
+        }
+        while *bytes > MEMO_BYTES {
+            let Some(old) = order.pop_front() else { break };
+            if let Some(h) = map.remove(&old) {
+                *bytes -= h.len();
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use super::*;
+
+    fn render(text: &str) -> String {
+        render_within(&Markdown::plain(text), Instant::now() + BUDGET).0
+    }
 
     #[test]
     fn headings_and_tables_render() {
@@ -79,10 +387,11 @@ mod tests {
 
     #[test]
     fn issue_numbers_link_outside_code_and_links() {
-        let html = super::render_with_issue_links(
-            "See #1 and #2, not `#1`, [#1](https://x.test/) or\n\n    #1 in code",
-            |n| (n == 1).then(|| "/a/b/issues/1".to_owned()),
-        );
+        let doc = Markdown {
+            text: "See #1 and #2, not `#1`, [#1](https://x.test/) or\n\n    #1 in code".into(),
+            links: vec![(1, "/a/b/issues/1".into())],
+        };
+        let html = render_within(&doc, Instant::now() + BUDGET).0;
         assert_eq!(
             html.matches("<a href=\"/a/b/issues/1\"").count(),
             1,
@@ -101,6 +410,85 @@ mod tests {
         let lower = html.to_lowercase();
         for bad in ["<script", "javascript:", "onerror", "<iframe", "<svg"] {
             assert!(!lower.contains(bad), "{bad} survived: {html}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_becomes_text_and_renders_fast() {
+        for text in [
+            ">".repeat(60_000),
+            "> ".repeat(30_000) + "x",
+            "- ".repeat(30_000) + "x",
+            "1. ".repeat(20_000) + "x",
+            "*a _b ".repeat(10_000),
+            "[".repeat(30_000) + &"]".repeat(30_000),
+            (0..3_000)
+                .map(|i| " ".repeat(2 * i) + "- x\n")
+                .collect::<String>(),
+            "<div>".repeat(20_000),
+            "<b>".repeat(20_000),
+            "x <span>".repeat(20_000),
+        ] {
+            let started = Instant::now();
+            let html = render(&text);
+            let took = started.elapsed();
+            assert!(
+                took < Duration::from_secs(3),
+                "{took:?} for {}",
+                &text[..20]
+            );
+            assert!(
+                html.matches("<blockquote>").count() <= MAX_DEPTH,
+                "{}",
+                &text[..20]
+            );
+            assert!(
+                html.matches("<ul>").count() <= MAX_DEPTH + 1,
+                "{}",
+                &text[..20]
+            );
+        }
+        let html = render(&">".repeat(40));
+        assert_eq!(html.matches("<blockquote>").count(), MAX_LINE_NESTING);
+        assert!(html.contains("&gt;"), "the rest is text: {html}");
+    }
+
+    #[test]
+    fn a_document_past_its_budget_is_plain_escaped_text() {
+        let doc = Markdown::plain("# <b>x</b>\n\n".repeat(2_000));
+        let (html, complete) = render_within(&doc, Instant::now());
+        assert!(!complete);
+        assert!(
+            html.starts_with("<pre><code>") && html.contains("&lt;b&gt;"),
+            "{}",
+            &html[..80]
+        );
+    }
+
+    #[test]
+    fn line_nesting_is_limited_without_touching_shallow_text() {
+        let shallow = "> quote\n- item\n  1. sub\n\ntext > not a marker\n";
+        assert!(matches!(
+            limit_line_nesting(shallow),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let deep = ">".repeat(20);
+        let limited = limit_line_nesting(&deep);
+        assert_eq!(limited, format!("{}\\{}", ">".repeat(16), ">".repeat(4)));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// Any text renders within the budget, with bounded nesting and nothing executable.
+        #[test]
+        fn any_text_renders_safely_and_in_bounded_time(
+            text in r"[>\-*_`#\[\]()!<a-z 0-9./\n]{0,400}|\PC{0,200}",
+        ) {
+            let html = crate::fuzz::within(Duration::from_secs(2), "markdown", || render(&text));
+            let lower = html.to_lowercase();
+            proptest::prop_assert!(!lower.contains("<script") && !lower.contains("javascript:"));
+            proptest::prop_assert!(html.matches("<blockquote>").count() <= MAX_DEPTH);
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::domain::Forge;
 
 mod assets;
 mod error;
+mod form;
 mod highlight;
 mod markdown;
 mod pages;
@@ -45,17 +46,46 @@ where
         .merge(pages::repo_settings::router())
         .merge(pages::deploys::router())
         .merge(pages::repo_hooks::router())
+        .merge(pages::repo_mirrors::router())
         .fallback(show_not_found)
 }
 
 /// 200 when the database answers; load balancers and compose health checks poll this.
-async fn show_health(State(st): State<WebState>) -> Response {
-    match st.forge.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
-        }
+/// `?verbose` answers JSON with the scheduled backups' last outcome as well.
+async fn show_health(
+    State(st): State<WebState>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let database = st.forge.db.ping().await;
+    if let Err(e) = &database {
+        tracing::error!(error = %e, "health check: database unreachable");
+    }
+    let status = if database.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let verbose = query.is_some_and(|q| {
+        q.split('&')
+            .any(|p| p == "verbose" || p.starts_with("verbose="))
+    });
+    if verbose {
+        let backup = st
+            .forge
+            .backup_status
+            .lock()
+            .expect("backup status is never poisoned: no code panics while holding it")
+            .clone();
+        let body = serde_json::json!({
+            "status": if database.is_ok() { "ok" } else { "unavailable" },
+            "database": if database.is_ok() { "ok" } else { "unreachable" },
+            "backup": backup,
+        });
+        return (status, axum::Json(body)).into_response();
+    }
+    match database {
+        Ok(()) => (status, "ok\n").into_response(),
+        Err(_) => (status, "database unreachable\n").into_response(),
     }
 }
 

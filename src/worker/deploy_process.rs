@@ -1,6 +1,10 @@
 //! Running one deploy command: the commit's files as its working folder, a cleared
 //! environment, its own process group (so a timeout or cancel ends everything it started), and
-//! stdout/stderr read line by line into the log.
+//! its output read line by line into the log.
+//!
+//! stdout and stderr are one pipe, as CI runners do (GitLab's, GitHub's): with two pipes the
+//! order between them is lost as soon as both hold unread data, and a log whose error line comes
+//! before the output that caused it misleads. The price is that stderr lines are not marked.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -85,8 +89,6 @@ pub async fn run(
         .env("PATH", SAFE_PATH)
         .env("LANG", "C.UTF-8")
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
     // HOME stays: scripts reach other machines with the service user's SSH keys.
@@ -94,9 +96,16 @@ pub async fn run(
         cmd.env("HOME", home);
     }
     cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
+    let (output, writer) = std::io::pipe().context("making the output pipe")?;
+    cmd.stdout(writer.try_clone().context("sharing the output pipe")?)
+        .stderr(writer);
     let mut child = cmd
         .spawn()
         .with_context(|| format!("starting {}", spec.program.display()))?;
+    // The command keeps copies of the pipe's write end; while they live the reader never ends.
+    drop(cmd);
+    let output = tokio::net::unix::pipe::Receiver::from_owned_fd(output.into())
+        .context("reading the output pipe")?;
     let pid = child.id();
     if let Some(pid) = pid {
         started(pid);
@@ -107,8 +116,7 @@ pub async fn run(
             let _ = stdin.write_all(&body).await; // a script that ignores stdin closes it early
         });
     }
-    let out = tokio::spawn(pump(child.stdout.take(), 'o', log.clone()));
-    let err = tokio::spawn(pump(child.stderr.take(), 'e', log));
+    let out = tokio::spawn(pump(Some(output), 'o', log));
     let ending = tokio::select! {
         status = child.wait() => Ending::Exited(status?.code()),
         () = tokio::time::sleep(spec.timeout) => Ending::TimedOut,
@@ -120,7 +128,7 @@ pub async fn run(
         // The command is done; anything it left running in its group goes too.
         signal_group(pid, nix::sys::signal::Signal::SIGKILL);
     }
-    let _ = tokio::join!(out, err);
+    let _ = out.await;
     Ok(ending)
 }
 

@@ -3,5 +3,6 @@
 mod deploy_log;
 mod deploy_process;
 pub mod deploys;
+pub mod mirrors;
 mod process_identity;
 pub mod webhooks;

@@ -139,7 +139,7 @@ async fn serve_runs_its_own_postgres_survives_kill_9_and_stops_cleanly() {
     assert!(ok, "{err}");
     let (ok, out, _) = admin(data, &["repo", "list"], "").await;
     assert!(ok);
-    assert_eq!(out, "alice/dns\tpublic\tDNS zones\n");
+    assert_eq!(out, "alice/dns\tprivate\tDNS zones\n", "private by default");
     let (ok, token, err) = admin(data, &["token", "create", "alice", "--title", "ci"], "").await;
     assert!(ok, "{err}");
     let token = token.trim().to_owned();

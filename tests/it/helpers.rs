@@ -30,7 +30,7 @@ fn cluster() -> &'static ManagedCluster {
 }
 
 /// A fresh, empty database for one test.
-async fn fresh_database() -> PgConnectOptions {
+pub(crate) async fn fresh_database() -> PgConnectOptions {
     let cluster = tokio::task::spawn_blocking(cluster)
         .await
         .expect("cluster thread");
@@ -43,6 +43,19 @@ async fn fresh_database() -> PgConnectOptions {
         .await
         .expect("create test database");
     cluster.connect_options(&name)
+}
+
+/// A fresh database in the shared test cluster, as a `DATABASE_URL` for the real binary.
+pub async fn fresh_database_url() -> String {
+    let options = fresh_database().await;
+    let cluster = tokio::task::spawn_blocking(cluster)
+        .await
+        .expect("cluster thread");
+    format!(
+        "postgres://labforge@localhost/{}?host={}",
+        options.get_database().expect("a database name"),
+        cluster.socket_dir().display()
+    )
 }
 
 pub fn random_hex(bytes: usize) -> String {
@@ -83,10 +96,14 @@ impl TestApp {
     }
 
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
-        log_server_warnings();
         let data = tempfile::tempdir().expect("tempdir");
+        Self::spawn_on(data, fresh_database().await, extra).await
+    }
+
+    /// Starts on a data folder and database prepared by the test (an upgrade from an old schema).
+    pub async fn spawn_on(data: TempDir, db: PgConnectOptions, extra: &[(&str, &str)]) -> Self {
+        log_server_warnings();
         let work = tempfile::tempdir().expect("tempdir");
-        let db = fresh_database().await;
         let running = Running::start(&data, &db, extra).await;
         Self {
             base: running.base,
@@ -106,6 +123,21 @@ impl TestApp {
 
     /// Stops the server gracefully and starts it again on the same data, database and config.
     pub async fn restart(&mut self) {
+        let extra = self.extra.clone();
+        self.restart_with_owned(extra).await;
+    }
+
+    /// As `restart`, with other configuration pairs from now on (the operator edited the file).
+    pub async fn restart_with(&mut self, extra: &[(&str, &str)]) {
+        let extra = extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.restart_with_owned(extra).await;
+    }
+
+    async fn restart_with_owned(&mut self, extra: Vec<(String, String)>) {
+        self.extra = extra;
         self.shutdown().await;
         let extra: Vec<(&str, &str)> = self
             .extra
@@ -173,6 +205,21 @@ impl TestApp {
             )
             .await
             .expect("collaborator");
+    }
+
+    /// `DATABASE_URL` for this app's database, so the real binary's admin commands can work on
+    /// it beside the running app.
+    pub fn database_url(&self) -> String {
+        let socket = self
+            .db
+            .get_socket()
+            .expect("the test cluster listens on a socket");
+        let name = self.db.get_database().expect("each test has its database");
+        format!(
+            "postgres://{}@localhost/{name}?host={}",
+            self.db.get_username(),
+            socket.display()
+        )
     }
 
     /// `http://user:pass@host/OWNER/REPO.git`, or anonymous when `creds` is None.

@@ -1,10 +1,16 @@
 //! The one integration test binary: real PostgreSQL, real `git`, real `labforge` binary.
 
 mod api;
+mod api_writes;
+mod backup;
+mod bounds;
 mod browser;
 mod cli;
+mod database_outage;
 mod deploy_crash;
+mod deploy_order;
 mod deploy_scripts;
+mod first_run;
 mod helpers;
 mod highlight;
 mod history;
@@ -15,7 +21,11 @@ mod issue_commits;
 mod issue_permissions;
 mod issues;
 mod issues_api;
+mod mirrors;
+mod operator;
+mod pull_mirrors;
 mod ssh;
+mod upgrade;
 mod web;
 mod web_assets;
 mod web_auth;

@@ -6,7 +6,7 @@ use std::process::Output;
 use crate::helpers::*;
 
 /// A client key pair made by `ssh-keygen`; `kind` is `ed25519`, `ecdsa-256`, `ecdsa-384` or `rsa`.
-fn keygen(dir: &Path, name: &str, kind: &str) -> PathBuf {
+pub(crate) fn keygen(dir: &Path, name: &str, kind: &str) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join(name);
     let (t, bits) = match kind {
@@ -26,20 +26,20 @@ fn keygen(dir: &Path, name: &str, kind: &str) -> PathBuf {
     path
 }
 
-fn public_key(key: &Path) -> String {
+pub(crate) fn public_key(key: &Path) -> String {
     std::fs::read_to_string(key.with_extension("pub")).unwrap()
 }
 
 /// Everything a test needs to reach the app over SSH with one key.
-struct SshClient {
+pub(crate) struct SshClient {
     port: u16,
     known_hosts: PathBuf,
     key: PathBuf,
-    extra: Vec<String>,
+    pub(crate) extra: Vec<String>,
 }
 
 impl SshClient {
-    fn new(app: &TestApp, key: &Path) -> Self {
+    pub(crate) fn new(app: &TestApp, key: &Path) -> Self {
         let host_key =
             std::fs::read_to_string(app.data.path().join("ssh_host_ed25519_key.pub")).unwrap();
         let known_hosts = app
@@ -60,7 +60,7 @@ impl SshClient {
     }
 
     /// The options, without `-p` (git passes the port from the URL itself).
-    fn options(&self) -> Vec<String> {
+    pub(crate) fn options(&self) -> Vec<String> {
         let mut o = vec![
             "-i".into(),
             self.key.to_str().unwrap().into(),
@@ -79,16 +79,16 @@ impl SshClient {
         o
     }
 
-    fn git_ssh_command(&self) -> String {
+    pub(crate) fn git_ssh_command(&self) -> String {
         format!("ssh {}", self.options().join(" "))
     }
 
-    fn url(&self, repo: &str) -> String {
+    pub(crate) fn url(&self, repo: &str) -> String {
         format!("ssh://git@127.0.0.1:{}/{repo}.git", self.port)
     }
 
     /// `ssh git@host COMMAND…` (no command: the greeting).
-    async fn run(&self, command: &[&str]) -> Output {
+    pub(crate) async fn run(&self, command: &[&str]) -> Output {
         tokio::process::Command::new("ssh")
             .args(self.options())
             .args(["-p", &self.port.to_string(), "git@127.0.0.1"])
@@ -100,11 +100,11 @@ impl SshClient {
             .unwrap()
     }
 
-    async fn git(&self, dir: &Path, args: &[&str]) -> Output {
+    pub(crate) async fn git(&self, dir: &Path, args: &[&str]) -> Output {
         git_env(dir, args, &[("GIT_SSH_COMMAND", &self.git_ssh_command())]).await
     }
 
-    async fn git_ok(&self, dir: &Path, args: &[&str]) -> String {
+    pub(crate) async fn git_ok(&self, dir: &Path, args: &[&str]) -> String {
         let out = self.git(dir, args).await;
         assert!(
             out.status.success(),
@@ -115,11 +115,11 @@ impl SshClient {
     }
 }
 
-fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-async fn user_with_key(app: &TestApp, user: &str, kind: &str) -> PathBuf {
+pub(crate) async fn user_with_key(app: &TestApp, user: &str, kind: &str) -> PathBuf {
     if app
         .forge
         .user(&labforge::model::Username::parse(user).unwrap())

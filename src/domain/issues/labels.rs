@@ -2,7 +2,7 @@
 
 use super::{Error, Forge, IssueAccess, Result};
 use crate::model::{Label, Repo};
-use crate::storage::NewEvent;
+use crate::storage::{NewEvent, Tx};
 
 /// `#rrggbb` or `rrggbb` (as Gitea accepts), stored lower case with the `#`.
 pub fn parse_color(s: &str) -> Result<String> {
@@ -104,19 +104,28 @@ impl Forge {
         number: i64,
         names: &[String],
     ) -> Result<Vec<Label>> {
-        let actor = who.require(who.can_triage(), "set labels")?;
+        who.require(who.can_triage(), "set labels")?;
         let all = self.db.labels(who.repo.id).await?;
-        let mut ids = Vec::new();
-        for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
-            let label = all
-                .iter()
-                .find(|l| l.name.eq_ignore_ascii_case(name))
-                .ok_or_else(|| Error::InvalidInput(format!("there is no label '{name}'")))?;
-            ids.push(label.id);
-        }
+        let ids = label_ids(&all, names)?;
         let mut tx = self.db.begin().await?;
-        let id = self.locked(&mut tx, &who.repo, number).await?;
-        let (added, removed) = tx.set_issue_labels(who.repo.id, id, &ids).await?;
+        self.set_issue_labels_in(&mut tx, who, number, &ids).await?;
+        tx.commit().await?;
+        let mut now: Vec<Label> = all.into_iter().filter(|l| ids.contains(&l.id)).collect();
+        now.dedup_by_key(|l| l.id);
+        Ok(now)
+    }
+
+    /// Sets the labels `ids` (checked by `label_ids`) inside the caller's transaction.
+    pub(super) async fn set_issue_labels_in(
+        &self,
+        tx: &mut Tx,
+        who: &IssueAccess,
+        number: i64,
+        ids: &[i64],
+    ) -> Result<()> {
+        let actor = who.require(who.can_triage(), "set labels")?;
+        let id = self.locked(tx, &who.repo, number).await?;
+        let (added, removed) = tx.set_issue_labels(who.repo.id, id, ids).await?;
         for (kind, label) in added
             .iter()
             .map(|l| ("labeled", l))
@@ -132,11 +141,22 @@ impl Forge {
             })
             .await?;
         }
-        tx.commit().await?;
-        let mut now: Vec<Label> = all.into_iter().filter(|l| ids.contains(&l.id)).collect();
-        now.dedup_by_key(|l| l.id);
-        Ok(now)
+        Ok(())
     }
+}
+
+/// The ids of the labels `names` (case-insensitive; blanks ignored); an unknown name is refused
+/// with its name, before anything is written.
+pub(super) fn label_ids(all: &[Label], names: &[String]) -> Result<Vec<i64>> {
+    let mut ids = Vec::new();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let label = all
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| Error::InvalidInput(format!("there is no label '{name}'")))?;
+        ids.push(label.id);
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]

@@ -8,10 +8,24 @@ use crate::storage::{NewEvent, NewIssue, Tx};
 
 impl Forge {
     pub async fn open_issue(&self, who: &IssueAccess, title: &str, body: &str) -> Result<Issue> {
+        let mut tx = self.db.begin().await?;
+        let issue = self.open_issue_in(&mut tx, who, title, body).await?;
+        tx.commit().await?;
+        self.webhook_wakeup();
+        Ok(issue)
+    }
+
+    /// `open_issue` inside the caller's transaction (the API sets labels in the same one).
+    pub(super) async fn open_issue_in(
+        &self,
+        tx: &mut Tx,
+        who: &IssueAccess,
+        title: &str,
+        body: &str,
+    ) -> Result<Issue> {
         let actor = who.participant()?;
         let title = check_title(title)?;
         let body = check_text(body, true)?;
-        let mut tx = self.db.begin().await?;
         let id = tx
             .insert_issue(NewIssue {
                 repo_id: who.repo.id,
@@ -21,10 +35,10 @@ impl Forge {
             })
             .await?;
         let issue = tx.issue_by_id(id).await?;
-        self.record_mentions(&mut tx, &who.repo, &issue, actor.user.id, body)
+        self.record_mentions(tx, &who.repo, &issue, actor.user.id, body)
             .await?;
         self.issues_hook(
-            &mut tx,
+            tx,
             &who.repo,
             IssueAction::Opened,
             &issue,
@@ -32,8 +46,6 @@ impl Forge {
             None,
         )
         .await?;
-        tx.commit().await?;
-        self.webhook_wakeup();
         Ok(issue)
     }
 
@@ -46,7 +58,23 @@ impl Forge {
         body: Option<&str>,
     ) -> Result<Issue> {
         let mut tx = self.db.begin().await?;
-        let id = self.locked(&mut tx, &who.repo, number).await?;
+        let issue = self
+            .edit_issue_in(&mut tx, who, number, title, body)
+            .await?;
+        tx.commit().await?;
+        self.webhook_wakeup();
+        Ok(issue)
+    }
+
+    pub(super) async fn edit_issue_in(
+        &self,
+        tx: &mut Tx,
+        who: &IssueAccess,
+        number: i64,
+        title: Option<&str>,
+        body: Option<&str>,
+    ) -> Result<Issue> {
+        let id = self.locked(tx, &who.repo, number).await?;
         let old = tx.issue_by_id(id).await?;
         let actor = who.require(who.can_edit(old.author_id), "edit this issue")?;
         let title = title.map(check_title).transpose()?.unwrap_or(&old.title);
@@ -69,10 +97,10 @@ impl Forge {
             .await?;
         }
         let issue = tx.issue_by_id(id).await?;
-        self.record_mentions(&mut tx, &who.repo, &issue, actor.user.id, body)
+        self.record_mentions(tx, &who.repo, &issue, actor.user.id, body)
             .await?;
         self.issues_hook(
-            &mut tx,
+            tx,
             &who.repo,
             IssueAction::Edited,
             &issue,
@@ -80,8 +108,6 @@ impl Forge {
             None,
         )
         .await?;
-        tx.commit().await?;
-        self.webhook_wakeup();
         Ok(issue)
     }
 
@@ -93,7 +119,20 @@ impl Forge {
         open: bool,
     ) -> Result<Issue> {
         let mut tx = self.db.begin().await?;
-        let id = self.locked(&mut tx, &who.repo, number).await?;
+        let issue = self.set_issue_state_in(&mut tx, who, number, open).await?;
+        tx.commit().await?;
+        self.webhook_wakeup();
+        Ok(issue)
+    }
+
+    pub(super) async fn set_issue_state_in(
+        &self,
+        tx: &mut Tx,
+        who: &IssueAccess,
+        number: i64,
+        open: bool,
+    ) -> Result<Issue> {
+        let id = self.locked(tx, &who.repo, number).await?;
         let old = tx.issue_by_id(id).await?;
         let verb = if open {
             "reopen this issue"
@@ -122,10 +161,8 @@ impl Forge {
         } else {
             IssueAction::Closed
         };
-        self.issues_hook(&mut tx, &who.repo, action, &issue, &actor.user, None)
+        self.issues_hook(tx, &who.repo, action, &issue, &actor.user, None)
             .await?;
-        tx.commit().await?;
-        self.webhook_wakeup();
         Ok(issue)
     }
 

@@ -4,6 +4,7 @@
 //! reopen anyone's issues and manage labels; an issue's author closes, reopens and edits their
 //! own. A read-only token never writes, even where its user could.
 
+mod batch;
 mod commits;
 mod labels;
 mod lifecycle;
@@ -14,6 +15,7 @@ pub mod refs;
 use super::{Error, Forge, Result};
 use crate::model::{Actor, Repo, RepoAccess, RepoPath, TokenScope, UserId};
 
+pub use batch::IssueChange;
 pub use commits::PushedRefs;
 pub use list::{IssueList, IssueQuery, IssueState};
 

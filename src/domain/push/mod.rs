@@ -4,7 +4,9 @@
 //! So identity never comes from anything a client or a repository controls, and a push that did
 //! not come through a running server has no ticket and is refused.
 
+mod hold;
 mod policy;
+pub mod pulled;
 mod receive;
 mod settle;
 
@@ -14,6 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::model::{Actor, Repo};
 
+pub use hold::{HOLD_WAIT, RefHold};
 pub use policy::{BranchRule, parse_branch_pattern};
 pub use receive::Say;
 
@@ -22,6 +25,8 @@ pub struct HookGate {
     pub socket: PathBuf,
     pub secret: String,
     tickets: Mutex<HashMap<String, PushContext>>,
+    /// Ref updates in flight, and a backup's hold on them.
+    updates: hold::UpdateGate,
 }
 
 #[derive(Clone)]
@@ -40,6 +45,7 @@ impl HookGate {
             socket,
             secret,
             tickets: Mutex::default(),
+            updates: hold::UpdateGate::default(),
         }
     }
 
@@ -90,6 +96,7 @@ impl Drop for ReceiveTicket {
             .lock()
             .expect("ticket map is never poisoned: no code panics while holding it")
             .remove(&self.nonce);
+        self.gate.updates.leave(&self.nonce);
     }
 }
 

@@ -19,6 +19,8 @@ async fn say(to: &Say, line: impl Into<String>) {
 impl Forge {
     /// Decides a push. On yes, records it as pending (post-receive confirms it); on no, says
     /// which rule refused which ref. Refuses any push without a live ticket: fail closed.
+    /// While a backup holds ref updates it waits first (see `hold`); an approved push keeps
+    /// its permit until post-receive has recorded it.
     pub async fn pre_receive(
         &self,
         nonce: &str,
@@ -31,7 +33,34 @@ impl Forge {
             say(to, "labforge: this push has no valid ticket (did the server restart?); nothing was changed").await;
             return Ok(false);
         };
+        if !self.hooks.updates.enter(nonce).await {
+            say(to, "labforge: a backup is holding pushes for longer than it should; nothing was changed, try again").await;
+            return Ok(false);
+        }
+        let decided = self
+            .decide_push(&ctx, nonce, updates, push_options, quarantine, to)
+            .await;
+        if !matches!(decided, Ok(true)) {
+            self.hooks.updates.leave(nonce);
+        }
+        decided
+    }
+
+    /// The decision itself: branch rules, then the pending record.
+    async fn decide_push(
+        &self,
+        ctx: &PushContext,
+        nonce: &str,
+        updates: &[RefUpdate],
+        push_options: &[String],
+        quarantine: Option<&Path>,
+        to: &Say,
+    ) -> Result<bool> {
         let repo = &ctx.repo;
+        if let Some(why) = self.mirror_refusal(repo).await? {
+            say(to, format!("labforge: refusing the push: {why}")).await;
+            return Ok(false);
+        }
         let rules = self.branch_rules(repo).await?;
         let mut refused = false;
         for update in updates {
@@ -65,6 +94,33 @@ impl Forge {
     /// Records what git did and queues what it triggers, then tells the pusher; with
     /// `-o deploy=wait` it follows each triggered run to its end.
     pub async fn post_receive(&self, nonce: &str, updates: &[RefUpdate], to: &Say) -> Result<()> {
+        let recorded = self.record_post_receive(nonce, updates, to).await;
+        // Recorded (or not): a backup may take its instant now.
+        self.hooks.updates.leave(nonce);
+        let Some((runs, wait_until, wait)) = recorded? else {
+            return Ok(());
+        };
+        if wait {
+            for run in &runs {
+                self.follow_deploy(run, wait_until, to).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// post-receive up to the deploys it queued, which `-o deploy=wait` then follows.
+    async fn record_post_receive(
+        &self,
+        nonce: &str,
+        updates: &[RefUpdate],
+        to: &Say,
+    ) -> Result<
+        Option<(
+            Vec<super::super::deploys::QueuedRun>,
+            tokio::time::Instant,
+            bool,
+        )>,
+    > {
         let Some(PushContext {
             repo,
             pending: Some(pending),
@@ -77,10 +133,10 @@ impl Forge {
                 "labforge: this push was not recorded (no ticket); deploys did not run",
             )
             .await;
-            return Ok(());
+            return Ok(None);
         };
         let Some((event, runs)) = self.record_received(&repo, pending, updates).await? else {
-            return Ok(());
+            return Ok(None);
         };
         let wait = event.push_options.iter().any(|o| o == "deploy=wait");
         for run in &runs {
@@ -90,12 +146,7 @@ impl Forge {
             )
             .await;
         }
-        if wait {
-            for run in &runs {
-                self.follow_deploy(run, wait_until, to).await?;
-            }
-        }
-        Ok(())
+        Ok(Some((runs, wait_until, wait)))
     }
 
     /// Marks pending push `pending` received with `updates` and queues its jobs, in one
@@ -118,6 +169,7 @@ impl Forge {
         };
         let runs = self.queue_push_deploys(&mut tx, repo, &event).await?;
         self.queue_push_webhooks(&mut tx, &hooks).await?;
+        self.queue_push_mirrors(&mut tx, repo).await?;
         tx.commit().await?;
         self.deploys.wake();
         self.webhook_wakeup();
@@ -144,15 +196,30 @@ impl Forge {
         }
     }
 
-    /// At start: pushes received but not applied to issues (the server stopped in between).
-    pub async fn replay_issue_refs(&self) -> Result<usize> {
+    /// At start: pushes received but not applied to issues (the server stopped in between),
+    /// each within `budget`; one that runs out of time is marked and not tried again.
+    pub async fn replay_issue_refs(&self, budget: std::time::Duration) -> Result<usize> {
         let pending = self.db.pushes_without_issue_refs().await?;
         for id in &pending {
-            let Some(event) = self.db.push_event(*id).await? else {
-                continue;
+            let replay = async {
+                let Some(event) = self.db.push_event(*id).await? else {
+                    return Ok(());
+                };
+                if let Some(repo) = self.repo_by_id(event.repo_id).await? {
+                    self.apply_issue_refs(&repo, &event).await;
+                }
+                Ok::<(), Error>(())
             };
-            if let Some(repo) = self.repo_by_id(event.repo_id).await? {
-                self.apply_issue_refs(&repo, &event).await;
+            match tokio::time::timeout(budget, replay).await {
+                Ok(result) => result?,
+                Err(_) => {
+                    let reason = format!(
+                        "applying issue references took longer than {} s",
+                        budget.as_secs()
+                    );
+                    tracing::warn!(push = id, reason, "gave up on a push's issue references");
+                    self.db.fail_issue_refs(*id, &reason).await?;
+                }
             }
         }
         Ok(pending.len())

@@ -64,6 +64,9 @@ pub struct AttemptOutcome {
     pub body_head: String,
     pub duration: Duration,
     pub error: Option<String>,
+    /// `allowed_hosts` refused the target: retrying cannot help until the operator changes
+    /// the setting, so the delivery fails at once with that reason.
+    pub refused: bool,
 }
 
 impl AttemptOutcome {
@@ -145,7 +148,7 @@ impl Forge {
         let now = OffsetDateTime::now_utc();
         let (state, next) = if outcome.succeeded() {
             (DeliveryState::Delivered, now)
-        } else if claimed.attempt >= MAX_ATTEMPTS {
+        } else if claimed.attempt >= MAX_ATTEMPTS || outcome.refused {
             (DeliveryState::Failed, now)
         } else {
             let step = usize::try_from(claimed.attempt - 1)

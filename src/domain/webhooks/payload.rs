@@ -67,6 +67,8 @@ fn commit_json(config: &Config, repo: &Repo, (c, paths): &(CommitInfo, ChangedPa
         "added": paths.added,
         "removed": paths.removed,
         "modified": paths.modified,
+        // labforge's own: the lists above stop at 1,000 paths or a time budget.
+        "changes_truncated": paths.cut,
     })
 }
 

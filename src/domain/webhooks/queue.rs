@@ -3,6 +3,7 @@
 //! the other. The git reading a push payload needs happens before, in `prepare_push_webhooks`.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -19,6 +20,8 @@ use crate::storage::{NewDelivery, Tx};
 const COMMITS_PER_PAYLOAD: usize = 20;
 /// How far `total_commits` counts before it stops.
 const COUNT_LIMIT: usize = 10_000;
+/// Time to find the changed files of a push's listed commits; past it the lists are cut.
+const PAYLOAD_TIME: Duration = Duration::from_secs(3);
 
 /// A push's payloads, built from the repository before the transaction that queues them.
 pub struct PreparedPush {
@@ -72,6 +75,8 @@ impl Forge {
         let wanted = updates.clone();
         let per_ref: Vec<(Vec<(CommitInfo, ChangedPaths)>, usize)> = blocking(move || {
             let reader = reads.open(&dir)?;
+            // One deadline for the whole push: 20 commits of a tree bomb must not cost 20 walks.
+            let deadline = Instant::now() + PAYLOAD_TIME;
             wanted
                 .iter()
                 .map(|u| {
@@ -80,7 +85,11 @@ impl Forge {
                     commits.drain(..total.saturating_sub(COMMITS_PER_PAYLOAD));
                     let listed = commits
                         .into_iter()
-                        .map(|c| reader.changed_paths(&c.id).map(|paths| (c, paths)))
+                        .map(|c| {
+                            reader
+                                .changed_paths(&c.id, deadline)
+                                .map(|paths| (c, paths))
+                        })
                         .collect::<std::result::Result<Vec<_>, crate::git::GitError>>()?;
                     Ok((listed, total))
                 })
@@ -169,7 +178,7 @@ impl Forge {
             let reader = reads.open(&dir)?;
             match reader.branch_head(&branch)? {
                 Some(head) => reader
-                    .changed_paths(&head.id)
+                    .changed_paths(&head.id, Instant::now() + PAYLOAD_TIME)
                     .map(|paths| Some((head, paths))),
                 None => Ok(None),
             }

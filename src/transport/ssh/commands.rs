@@ -37,8 +37,9 @@ Commands (run as: ssh -p PORT git@HOST COMMAND):
   help                                         this text
   whoami                                       who this key belongs to
   repo list                                    repositories you can reach
-  repo create NAME [--private] [--description TEXT]
-                                               create NAME under your account
+  repo create NAME [--public] [--description TEXT]
+                                               create NAME under your account (private
+                                               unless --public; TEXT may be several words)
   repo info OWNER/REPO                         a repository's details and clone URLs
   key list                                     your SSH keys
 Git works as usual: git clone ssh://git@HOST:PORT/OWNER/REPO.git
@@ -129,28 +130,11 @@ async fn repo_create(
     rest: &[&str],
 ) -> Result<Output, Error> {
     let name = RepoName::parse(name)?;
-    let (mut private, mut description) = (false, String::new());
-    let mut args = rest.iter();
-    while let Some(arg) = args.next() {
-        match *arg {
-            "--private" => private = true,
-            "--description" => {
-                description = args
-                    .next()
-                    .ok_or_else(|| Error::InvalidInput("--description needs a value".into()))?
-                    .to_string();
-            }
-            other => {
-                return Err(Error::InvalidInput(format!(
-                    "unexpected argument '{other}'"
-                )));
-            }
-        }
-    }
+    let options = CreateOptions::parse(rest)?;
     let owner = Username::parse(&actor.user.name)?;
     let repo = st
         .forge
-        .create_repo(&owner, &name, private, &description)
+        .create_repo(&owner, &name, !options.public, &options.description)
         .await?;
     Ok(Output::ok(format!(
         "created {}\nssh: {}\nhttp: {}\n",
@@ -158,6 +142,50 @@ async fn repo_create(
         st.config.ssh_clone_url(&repo.owner, &repo.name),
         st.config.http_clone_url(&repo.owner, &repo.name)
     )))
+}
+
+/// `repo create`'s options. The client's shell has already removed the quotes around a
+/// description, so `--description DNS zones` arrives as two words: a free-text option takes the
+/// words up to the next `--option`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct CreateOptions {
+    public: bool,
+    description: String,
+}
+
+impl CreateOptions {
+    fn parse(words: &[&str]) -> Result<Self, Error> {
+        let mut options = Self::default();
+        let mut i = 0;
+        while i < words.len() {
+            let (flag, inline) = match words[i].split_once('=') {
+                Some((flag, value)) if flag.starts_with("--") => (flag, Some(value)),
+                _ => (words[i], None),
+            };
+            i += 1;
+            match flag {
+                "--public" => options.public = true,
+                "--private" => options.public = false,
+                "--description" => {
+                    let mut text: Vec<&str> = inline.into_iter().collect();
+                    while i < words.len() && !words[i].starts_with("--") {
+                        text.push(words[i]);
+                        i += 1;
+                    }
+                    if text.is_empty() {
+                        return Err(Error::InvalidInput("--description needs a text".into()));
+                    }
+                    options.description = text.join(" ");
+                }
+                other => {
+                    return Err(Error::InvalidInput(format!(
+                        "unexpected argument '{other}'; repo create takes --public and --description TEXT"
+                    )));
+                }
+            }
+        }
+        Ok(options)
+    }
 }
 
 async fn repo_info(st: &SshState, actor: &Actor, path: &str) -> Result<Output, Error> {
@@ -194,4 +222,30 @@ async fn key_list(st: &SshState, actor: &Actor) -> Result<Output, Error> {
         );
     }
     Ok(Output::ok(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<CreateOptions, Error> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        CreateOptions::parse(&words)
+    }
+
+    #[test]
+    fn a_description_takes_the_words_up_to_the_next_option() {
+        let o = parse("--description DNS zones").unwrap();
+        assert_eq!((o.public, o.description.as_str()), (false, "DNS zones"));
+        let o = parse("--description DNS zones of the lab --public").unwrap();
+        assert_eq!(
+            (o.public, o.description.as_str()),
+            (true, "DNS zones of the lab")
+        );
+        let o = parse("--private --description=DNS zones").unwrap();
+        assert_eq!((o.public, o.description.as_str()), (false, "DNS zones"));
+        assert!(parse("--description").is_err());
+        assert!(parse("--description --public").is_err());
+        assert!(parse("zones").is_err());
+    }
 }

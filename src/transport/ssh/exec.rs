@@ -159,4 +159,24 @@ mod tests {
         assert_eq!(parse(b"repo create 'x").unwrap_err(), ExecError::Quoting);
         assert_eq!(parse(b"\xff").unwrap_err(), ExecError::NotUtf8);
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// Any bytes: refused or parsed without panicking, quickly; a git request names exactly
+        /// one repository path that parses back to itself.
+        #[test]
+        fn exec_lines_parse_strictly(
+            raw in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            line in "(git[- ](upload|receive)-pack|git-upload-archive) '?/?[a-z.]{0,8}/?[a-z.]{0,8}'?[ -~]{0,10}",
+        ) {
+            let limit = std::time::Duration::from_millis(200);
+            for input in [raw.as_slice(), line.as_bytes()] {
+                let parsed = crate::fuzz::within(limit, "exec line", || parse(input));
+                if let Ok(ExecRequest::Git { path, .. }) = parsed {
+                    proptest::prop_assert_eq!(crate::model::RepoPath::parse(&path.to_string()), Ok(path.clone()));
+                }
+            }
+        }
+    }
 }

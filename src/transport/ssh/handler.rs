@@ -10,16 +10,16 @@ use axum::body::Bytes;
 use russh::keys::HashAlg;
 use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet};
-use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
-use super::SshState;
 use super::commands::{self, Output};
 use super::exec::{self, ExecRequest};
 use super::git_channel;
+use super::{Knocking, SshState};
 use crate::domain::Error;
 use crate::git::GitProtocol;
 use crate::git::Service;
-use crate::model::{Actor, RepoAccess, RepoPath};
+use crate::model::{Actor, Client, RepoAccess, RepoPath, Transport};
 
 /// Per-channel state: what the client set before `exec`, and the running git's stdin.
 #[derive(Default)]
@@ -37,9 +37,12 @@ pub struct SshSession {
     peer: Option<SocketAddr>,
     actor: Option<Actor>,
     key: String,
-    /// Held while unauthenticated; released on success so the unauthenticated cap counts only
+    /// Held while unauthenticated; released on success so the unauthenticated caps count only
     /// connections still knocking.
-    unauth_permit: Option<OwnedSemaphorePermit>,
+    unauth_permit: Option<Knocking>,
+    /// The user name of a refused attempt: a connection that ends without authenticating after
+    /// one is logged as a failed authentication (once, when it ends).
+    refused_user: Option<String>,
     authenticated: Arc<AtomicBool>,
     channels: HashMap<ChannelId, ChannelState>,
 }
@@ -57,7 +60,7 @@ impl SshSession {
     pub fn new(
         st: SshState,
         peer: Option<SocketAddr>,
-        unauth_permit: OwnedSemaphorePermit,
+        unauth_permit: Knocking,
         authenticated: Arc<AtomicBool>,
     ) -> Self {
         Self {
@@ -66,6 +69,7 @@ impl SshSession {
             actor: None,
             key: String::new(),
             unauth_permit: Some(unauth_permit),
+            refused_user: None,
             authenticated,
             channels: HashMap::new(),
         }
@@ -153,20 +157,22 @@ impl russh::server::Handler for SshSession {
         Ok(publickey_only())
     }
 
-    async fn auth_password(&mut self, _user: &str, _password: &str) -> Result<Auth, Self::Error> {
+    async fn auth_password(&mut self, user: &str, _password: &str) -> Result<Auth, Self::Error> {
+        self.refused(user);
         Ok(publickey_only())
     }
 
     /// Only says whether signing is worth it; identity is decided in `auth_publickey`.
     async fn auth_publickey_offered(
         &mut self,
-        _user: &str,
+        user: &str,
         offer: PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
         let fingerprint = offer.public_key.fingerprint(HashAlg::Sha256).to_string();
         Ok(if self.st.forge.key_is_known(&fingerprint).await? {
             Auth::Accept
         } else {
+            self.refused(user);
             publickey_only()
         })
     }
@@ -174,7 +180,7 @@ impl russh::server::Handler for SshSession {
     /// Called by russh only after the signature over this very key was verified.
     async fn auth_publickey(
         &mut self,
-        _user: &str,
+        user: &str,
         key: VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
         let fingerprint = key.public_key.fingerprint(HashAlg::Sha256).to_string();
@@ -187,16 +193,20 @@ impl russh::server::Handler for SshSession {
                 self.unauth_permit = None;
                 Ok(Auth::Accept)
             }
-            None => Ok(publickey_only()),
+            None => {
+                self.refused(user);
+                Ok(publickey_only())
+            }
         }
     }
 
     async fn auth_keyboard_interactive<'a>(
         &'a mut self,
-        _user: &str,
+        user: &str,
         _submethods: &str,
         _response: Option<russh::server::Response<'a>>,
     ) -> Result<Auth, Self::Error> {
+        self.refused(user);
         Ok(publickey_only())
     }
 
@@ -262,8 +272,10 @@ impl russh::server::Handler for SshSession {
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let Some(actor) = self.actor.clone() else {
-            return Ok(());
+        let Some(actor) = self.active_actor().await? else {
+            session.channel_success(channel)?;
+            let out = Output::fail("this account is disabled; ask an administrator");
+            return Ok(self.finish(channel, out, session)?);
         };
         if !self.mark_started(channel) {
             session.channel_failure(channel)?;
@@ -289,8 +301,10 @@ impl russh::server::Handler for SshSession {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let Some(actor) = self.actor.clone() else {
-            return Ok(());
+        let Some(actor) = self.active_actor().await? else {
+            session.channel_success(channel)?;
+            let out = Output::fail("this account is disabled; ask an administrator");
+            return Ok(self.finish(channel, out, session)?);
         };
         if !self.mark_started(channel) {
             session.channel_failure(channel)?;
@@ -358,6 +372,26 @@ impl russh::server::Handler for SshSession {
 }
 
 impl SshSession {
+    /// The signed-in user, if they are still enabled: a connection kept open (ControlMaster)
+    /// runs nothing more once the operator disables its user.
+    async fn active_actor(&mut self) -> anyhow::Result<Option<Actor>> {
+        let Some(actor) = self.actor.clone() else {
+            return Ok(None);
+        };
+        if self.st.forge.user_is_active(actor.user.id).await? {
+            Ok(Some(actor))
+        } else {
+            tracing::info!(user = %actor.user.name, "the account was disabled; refusing its SSH requests");
+            Ok(None)
+        }
+    }
+
+    fn refused(&mut self, user: &str) {
+        if self.refused_user.is_none() {
+            self.refused_user = Some(user.chars().take(64).collect());
+        }
+    }
+
     /// One program per channel: a second exec or shell on the same channel is refused.
     fn mark_started(&mut self, channel: ChannelId) -> bool {
         match self.channels.get_mut(&channel) {
@@ -366,6 +400,19 @@ impl SshSession {
                 true
             }
             _ => false,
+        }
+    }
+}
+
+/// A connection that tried and never authenticated is one failed authentication, logged (and
+/// counted) when it ends: a client offering several keys before the right one is not a failure.
+impl Drop for SshSession {
+    fn drop(&mut self) {
+        if self.actor.is_none()
+            && let Some(user) = self.refused_user.take()
+        {
+            let client = Client::new(self.peer.map(|p| p.ip()), Transport::Ssh);
+            self.st.forge.authentication_failed(&user, client);
         }
     }
 }

@@ -18,9 +18,25 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
+use tokio_util::sync::CancellationToken;
+
+use super::conn_limit::{AddrPermit, Cutoff, PerAddressLimit, RareWarning};
 use crate::config::Config;
 use crate::domain::Forge;
 use handler::SshSession;
+
+static TOO_MANY: RareWarning = RareWarning::new("ssh connection refused: too many connections");
+static TOO_MANY_KNOCKING: RareWarning =
+    RareWarning::new("ssh connection refused: too many unauthenticated connections");
+static TOO_MANY_FROM_ADDRESS: RareWarning = RareWarning::new(
+    "ssh connection refused: too many unauthenticated connections from this address",
+);
+
+/// The slots a connection holds until it authenticates: one of all, one of its address's.
+pub struct Knocking {
+    _all: tokio::sync::OwnedSemaphorePermit,
+    _address: AddrPermit,
+}
 
 /// What every SSH session shares.
 #[derive(Clone)]
@@ -88,6 +104,7 @@ impl SshServer {
         let cfg = &self.state.config;
         let connections = Arc::new(Semaphore::new(cfg.ssh_max_connections));
         let unauthenticated = Arc::new(Semaphore::new(cfg.ssh_max_unauthenticated));
+        let per_address = PerAddressLimit::new(cfg.ssh_max_unauthenticated_per_address);
         let auth_timeout = cfg.ssh_auth_timeout;
         let sessions = TaskTracker::new();
         tokio::pin!(shutdown);
@@ -105,12 +122,20 @@ impl SshServer {
             };
             // Caps are checked before any work: a flood costs one accept and one close each.
             let Ok(conn_permit) = Arc::clone(&connections).try_acquire_owned() else {
-                tracing::warn!(%peer, "ssh connection refused: too many connections");
+                TOO_MANY.warn(peer.ip(), cfg.ssh_max_connections);
                 continue;
             };
-            let Ok(unauth_permit) = Arc::clone(&unauthenticated).try_acquire_owned() else {
-                tracing::warn!(%peer, "ssh connection refused: too many unauthenticated connections");
+            let Some(address) = per_address.try_acquire(peer.ip()) else {
+                TOO_MANY_FROM_ADDRESS.warn(peer.ip(), per_address.max());
                 continue;
+            };
+            let Ok(all) = Arc::clone(&unauthenticated).try_acquire_owned() else {
+                TOO_MANY_KNOCKING.warn(peer.ip(), cfg.ssh_max_unauthenticated);
+                continue;
+            };
+            let unauth_permit = Knocking {
+                _all: all,
+                _address: address,
             };
             let authenticated = Arc::new(AtomicBool::new(false));
             let handler = SshSession::new(
@@ -133,7 +158,11 @@ impl SshServer {
     }
 }
 
-/// Runs one connection; closes it if it has not authenticated within `auth_timeout`.
+/// Runs one connection; closes it if it has not authenticated within `auth_timeout` of the
+/// accept, whatever the client sends meanwhile. russh reads the connection in a task of its own
+/// and, during a key exchange, does not look at its command queue (so a client that sends its
+/// banner and stalls never saw a polite disconnect); the socket is therefore wrapped in a
+/// `Cutoff` that fails its reads and writes at the deadline, which ends russh's task.
 async fn serve_connection(
     config: Arc<russh::server::Config>,
     socket: tokio::net::TcpStream,
@@ -142,6 +171,8 @@ async fn serve_connection(
     auth_timeout: Duration,
 ) {
     let deadline = tokio::time::Instant::now() + auth_timeout;
+    let cut = CancellationToken::new();
+    let socket = Cutoff::new(socket, cut.clone());
     let session =
         match tokio::time::timeout_at(deadline, russh::server::run_stream(config, socket, handler))
             .await
@@ -151,19 +182,13 @@ async fn serve_connection(
                 tracing::debug!(error = %e, "ssh handshake failed");
                 return;
             }
-            Err(_) => return,
+            Err(_) => return, // dropping the stream closes it
         };
-    let handle = session.handle();
     let watchdog = async {
         tokio::time::sleep_until(deadline).await;
         if !authenticated.load(std::sync::atomic::Ordering::SeqCst) {
-            let _ = handle
-                .disconnect(
-                    russh::Disconnect::ByApplication,
-                    "authentication timed out".into(),
-                    String::new(),
-                )
-                .await;
+            tracing::info!("ssh connection closed: not authenticated within the time allowed");
+            cut.cancel();
         }
         std::future::pending::<()>().await;
     };

@@ -3,16 +3,18 @@
 
 use std::net::SocketAddr;
 
+use crate::web::form::Form;
 use askama::Template;
+use axum::Router;
 use axum::extract::{ConnectInfo, FromRef, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::render;
 use crate::domain::Error;
+use crate::model::{Client, Transport};
 use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::session::{LOGIN_COOKIE, MaybeUser, Nav, SESSION_COOKIE, cookie, set_cookie};
@@ -39,9 +41,17 @@ struct LoginPage {
     error: String,
 }
 
-/// Only paths on this site: `/x`, never `//host` or `https://…`, so sign-in is no open redirect.
-fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+/// Only paths on this site, so sign-in is no open redirect: exactly one leading `/` (never
+/// `//host`), no `\\` (browsers read it as `/`), and only visible ASCII, which also rules out
+/// the tab, CR, LF and NUL that browsers strip (`/\t/evil.example/` is `//evil.example/` to
+/// them) or that cannot go into a `Location` header at all. Anything else becomes `/`.
+pub(crate) fn safe_next(next: &str) -> String {
+    let same_site = next.starts_with('/')
+        && !next.starts_with("//")
+        && next
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b'\\');
+    if same_site {
         next.to_owned()
     } else {
         "/".to_owned()
@@ -116,7 +126,11 @@ async fn sign_in(
     let next = safe_next(form.next.as_deref().unwrap_or("/"));
     match st
         .forge
-        .sign_in(&form.username, &form.password, Some(peer.ip()))
+        .sign_in(
+            &form.username,
+            &form.password,
+            Client::new(peer.ip(), Transport::Web),
+        )
         .await
     {
         Ok(session) => {
@@ -137,13 +151,23 @@ async fn sign_in(
             &form.username,
             "Wrong user name or password.",
         ),
-        Err(Error::Forbidden(why)) => login_form(
-            &st,
-            StatusCode::TOO_MANY_REQUESTS,
-            &next,
-            &form.username,
-            &why,
-        ),
+        Err(Error::Disabled(why)) => {
+            login_form(&st, StatusCode::FORBIDDEN, &next, &form.username, &why)
+        }
+        Err(Error::Throttled(wait)) => {
+            let mut res = login_form(
+                &st,
+                StatusCode::TOO_MANY_REQUESTS,
+                &next,
+                &form.username,
+                "Too many failed sign-ins; wait a few minutes.",
+            )?;
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                axum::http::HeaderValue::from(wait.as_secs().max(1)),
+            );
+            Ok(res)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -172,4 +196,52 @@ async fn sign_out(
         set_cookie(SESSION_COOKIE, "", 0, secure),
     );
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+    use proptest::prelude::*;
+
+    #[test]
+    fn only_same_site_paths_pass() {
+        for good in [
+            "/",
+            "/alice/dns",
+            "/alice/dns/issues?state=all#c1",
+            "/%2F%2Fx",
+        ] {
+            assert_eq!(safe_next(good), good);
+        }
+        for bad in [
+            "//evil.example/",
+            "/\t/evil.example/",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "/a\rb",
+            "/a\nSet-Cookie: x=1",
+            "/a\0b",
+            "/ä",
+            "/a b",
+            "",
+            "evil.example",
+        ] {
+            assert_eq!(safe_next(bad), "/", "{bad:?}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzz::config())]
+        /// Whatever comes in, what goes out is a same-site path a `Location` header can carry.
+        #[test]
+        fn next_is_always_a_same_site_path(next in "\\PC{0,40}|/[ -~\t\r\n\\\\]{0,40}") {
+            let out = safe_next(&next);
+            prop_assert!(out.starts_with('/') && !out.starts_with("//"));
+            prop_assert!(!out.contains('\\'));
+            prop_assert!(axum::http::HeaderValue::from_str(&out).is_ok());
+            prop_assert!(out == next || out == "/");
+        }
+    }
 }

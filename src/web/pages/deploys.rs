@@ -2,11 +2,12 @@
 //! run), re-run and cancel for writers; `POST /OWNER/REPO/deploys` deploys a chosen commit.
 //! Readers see runs and logs (the deploy's `env` values are redacted from them).
 
+use crate::web::form::Form;
 use askama::Template;
+use axum::Router;
 use axum::extract::{FromRef, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::{RepoHeader, message_or_error, render};

@@ -177,6 +177,8 @@ struct CommitPage {
     parents: Vec<String>,
     files: Vec<FileView>,
     truncated: bool,
+    /// The list of files was cut: the commit changes more than a page reads.
+    listing_cut: bool,
     /// "Deploy this commit" buttons, for writers.
     deploys: Vec<String>,
     /// (number, title, open) of the issues the message mentions.
@@ -243,6 +245,7 @@ async fn show_commit(
         date: date(c.time),
         parents: c.parents.iter().map(|p| p.0.clone()).collect(),
         truncated: diff.truncated,
+        listing_cut: diff.listing_cut,
         files,
         deploys: super::deploys::startable_deploys(&st, user.actor(), &repo).await?,
         issues: issues

@@ -7,6 +7,7 @@ pub mod home;
 pub mod issues;
 pub mod repo;
 pub mod repo_hooks;
+pub mod repo_mirrors;
 pub mod repo_settings;
 pub mod settings;
 

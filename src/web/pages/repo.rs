@@ -35,8 +35,8 @@ where
 
 /// Files larger than this are offered for download instead of shown.
 const SHOW_LIMIT: u64 = 1024 * 1024;
-/// Raw downloads are read whole into memory; this bounds that.
-const RAW_LIMIT: u64 = 256 * 1024 * 1024;
+/// Raw files up to this size are read in-process; larger ones are streamed by git.
+const RAW_IN_MEMORY: u64 = 1024 * 1024;
 
 struct EntryRow {
     name: String,
@@ -119,14 +119,18 @@ async fn show_summary(
             ))
         })
         .await?;
-    let readme = readme.map(|(file, text)| {
-        let lower = file.to_ascii_lowercase();
-        if lower.ends_with(".md") || lower.ends_with(".markdown") {
-            Readme::Html(markdown::render(&text))
-        } else {
-            Readme::Text(text)
+    let readme = match readme {
+        Some((file, text)) => {
+            let lower = file.to_ascii_lowercase();
+            if lower.ends_with(".md") || lower.ends_with(".markdown") {
+                let html = markdown::render_one(markdown::Markdown::plain(text)).await;
+                Some(Readme::Html(html.to_string()))
+            } else {
+                Some(Readme::Text(text))
+            }
         }
-    });
+        None => None,
+    };
     render(SummaryPage {
         nav: user.nav(),
         tab: "code",
@@ -152,6 +156,8 @@ struct TreePage {
     entries: Vec<EntryRow>,
     /// Some last commits are still being looked for (long history); a reload will have them.
     pending: bool,
+    /// The folder has more entries than a page lists.
+    cut: bool,
 }
 
 async fn show_tree(
@@ -168,6 +174,7 @@ async fn show_tree(
         crumbs: breadcrumbs(at.path.as_str()),
         entries: entry_rows(&at.path, folder.entries),
         pending: !folder.complete,
+        cut: folder.cut,
     })
 }
 
@@ -220,7 +227,7 @@ async fn show_blob(
         Ok(Some((blob, lines)))
     })
     .await?;
-    let is_image = image_type(at.path.as_str()).is_some() && blob.size <= RAW_LIMIT;
+    let is_image = image_type(at.path.as_str()).is_some();
     let notice = if is_image {
         ""
     } else if blob.size > SHOW_LIMIT {
@@ -252,14 +259,9 @@ async fn show_raw(
 ) -> Result<Response, WebError> {
     let repo = readable_repo(&st, &user, &owner, &name).await?;
     let (at, blob) = read_at(&st, &repo, rest, |r, at| {
-        r.read_blob(&at.commit, &at.path, RAW_LIMIT)
+        r.read_blob(&at.commit, &at.path, RAW_IN_MEMORY)
     })
     .await?;
-    if blob.size > RAW_LIMIT {
-        return Err(WebError::BadRequest(
-            "This file is too large to download here; clone the repository.".into(),
-        ));
-    }
     let file_name = at.path.file_name().replace(['"', '\\', '\r', '\n'], "_");
     let (content_type, disposition) = match (image_type(at.path.as_str()), blob.is_binary) {
         (Some(image), _) => (image.to_owned(), "inline".to_owned()),
@@ -269,7 +271,21 @@ async fn show_raw(
             format!("attachment; filename=\"{file_name}\""),
         ),
     };
-    let mut res = blob.data.into_response();
+    // A large blob (not read above, so judged binary) is streamed from git, a buffer at a time.
+    let mut res = if blob.size > RAW_IN_MEMORY {
+        let (child, slot) = st.forge.stream_blob(&repo, &blob.id).await?;
+        let mut res = Response::new(crate::child_body::stdout_body(
+            child,
+            None,
+            Some(slot),
+            "raw",
+        ));
+        res.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(blob.size));
+        res
+    } else {
+        blob.data.into_response()
+    };
     let h = res.headers_mut();
     let value = |s: &str| {
         HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
@@ -306,8 +322,8 @@ async fn download_archive(
     let at = st.forge.read_repo(&repo, move |r| r.resolve(&rev)).await?;
     let at = at.filter(|a| a.path.is_root()).ok_or(WebError::NotFound)?;
     let prefix = format!("{}-{}", repo.name, at.rev.replace(['/', '"', '\\'], "-"));
-    let child = st.forge.archive(&repo, format, &prefix, &at.commit)?;
-    let body = crate::child_body::stdout_body(child, None, None, "archive");
+    let (child, slot) = st.forge.archive(&repo, format, &prefix, &at.commit).await?;
+    let body = crate::child_body::stdout_body(child, None, Some(slot), "archive");
     let disposition = format!("attachment; filename=\"{prefix}.{}\"", format.as_str());
     let mut res = Response::new(body);
     let h = res.headers_mut();

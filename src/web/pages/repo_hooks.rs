@@ -3,11 +3,12 @@
 //! the hook's settings and its deliveries, each with what was sent and received and a redeliver
 //! button.
 
+use crate::web::form::Form;
 use askama::Template;
+use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::repo_settings::{admin_repo, settings_page};

@@ -1,11 +1,12 @@
 //! `/OWNER/REPO/settings`, for the repository's admins only (anyone else gets a 404, as for a
 //! repository they cannot see): description, visibility, default branch, collaborators, delete.
 
+use crate::web::form::Form;
 use askama::Template;
+use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::{RepoHeader, message_or_error, render};
@@ -68,6 +69,8 @@ struct SettingsPage {
     collaborators: Vec<Collaborator>,
     rules: Vec<BranchRule>,
     hooks: Vec<super::repo_hooks::HookView>,
+    mirrors: Vec<super::repo_mirrors::MirrorView>,
+    pull: Option<super::repo_mirrors::PullView>,
 }
 
 pub(super) async fn settings_page(
@@ -79,6 +82,8 @@ pub(super) async fn settings_page(
     let collaborators = st.forge.collaborators(repo).await?;
     let rules = st.forge.branch_rules(repo).await?;
     let hooks = st.forge.webhooks(repo).await?;
+    let mirrors = st.forge.push_mirrors(repo).await?;
+    let pull = st.forge.pull_mirror(repo).await?;
     render(SettingsPage {
         nav: user.nav(),
         repo: RepoHeader::new(repo, &repo.default_branch),
@@ -87,6 +92,11 @@ pub(super) async fn settings_page(
         collaborators,
         rules,
         hooks: hooks.iter().map(super::repo_hooks::HookView::new).collect(),
+        mirrors: mirrors
+            .iter()
+            .map(super::repo_mirrors::MirrorView::new)
+            .collect(),
+        pull: pull.as_ref().map(super::repo_mirrors::PullView::new),
     })
 }
 

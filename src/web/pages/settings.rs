@@ -1,11 +1,12 @@
 //! `/settings/keys`, `/settings/tokens`, `/settings/password` (your own only) and `/new`.
 //! Every POST checks the session's CSRF token before it changes anything.
 
+use crate::web::form::Form;
 use askama::Template;
+use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::{message_or_error, render};
@@ -249,7 +250,12 @@ async fn change_password(
     } else {
         match st
             .forge
-            .change_password(&user.0.actor.user, &form.current, &form.new)
+            .change_password(
+                &user.0.actor.user,
+                &form.current,
+                &form.new,
+                Some(user.0.id),
+            )
             .await
         {
             Ok(()) => "Your password was changed.".to_owned(),
@@ -286,7 +292,19 @@ struct NewRepoForm {
     csrf: String,
     name: String,
     description: String,
-    private: Option<String>,
+    /// Unticked (absent) keeps it private, the default everywhere.
+    public: Option<String>,
+    /// Import from this URL instead of starting empty.
+    #[serde(default)]
+    clone_addr: String,
+    #[serde(default)]
+    auth_username: String,
+    #[serde(default)]
+    auth_token: String,
+    /// Keep following the URL.
+    mirror: Option<String>,
+    #[serde(default)]
+    mirror_interval: String,
 }
 
 async fn create_repo(
@@ -308,16 +326,41 @@ async fn create_repo(
         Err(e) => return again(e.to_string()),
     };
     let owner = Username::parse(&user.0.actor.user.name)?;
-    match st
-        .forge
-        .create_repo(
-            &owner,
-            &name,
-            form.private.is_some(),
-            form.description.trim(),
-        )
-        .await
-    {
+    let created = if form.clone_addr.trim().is_empty() {
+        st.forge
+            .create_repo(
+                &owner,
+                &name,
+                form.public.is_none(),
+                form.description.trim(),
+            )
+            .await
+    } else {
+        let interval = match (form.mirror.is_some(), form.mirror_interval.trim()) {
+            (false, _) => None,
+            (true, "") => Some(crate::domain::push::pulled::DEFAULT_INTERVAL),
+            (true, text) => match crate::config::parse_duration(text) {
+                Ok(d) => Some(d),
+                Err(e) => return again(format!("mirror interval: {e}")),
+            },
+        };
+        st.forge
+            .import_repo(
+                &user.0.actor,
+                crate::domain::push::pulled::Import {
+                    owner: &owner,
+                    name: &name,
+                    url: form.clone_addr.trim(),
+                    username: form.auth_username.trim(),
+                    token: form.auth_token.trim(),
+                    private: form.public.is_none(),
+                    description: form.description.trim(),
+                    mirror_interval: interval,
+                },
+            )
+            .await
+    };
+    match created {
         Ok(repo) => Ok(Redirect::to(&format!("/{}/{}", repo.owner, repo.name)).into_response()),
         Err(e) => again(message_or_error(e)?),
     }

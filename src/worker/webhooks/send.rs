@@ -41,6 +41,22 @@ fn refusal(host: &str, ips: &[IpAddr], allow: &HostAllowList) -> Refused {
     ))
 }
 
+/// This machine's interface addresses, read at every check (DHCP may change them): a webhook to
+/// the forge's own LAN address reaches what 127.0.0.1 does, so it counts as `loopback`.
+fn own_addresses() -> Vec<IpAddr> {
+    let Ok(interfaces) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    interfaces
+        .filter_map(|i| i.address)
+        .filter_map(|a| {
+            a.as_sockaddr_in()
+                .map(|v4| IpAddr::V4(v4.ip()))
+                .or_else(|| a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
+        })
+        .collect()
+}
+
 struct CheckedResolver {
     allow: HostAllowList,
 }
@@ -50,11 +66,12 @@ impl Resolve for CheckedResolver {
         let allow = self.allow.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
+            let own = own_addresses();
             let found: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let allowed: Vec<SocketAddr> = found
                 .iter()
-                .filter(|a| allow.allows(&host, a.ip()))
+                .filter(|a| allow.allows_with(&host, a.ip(), &own))
                 .copied()
                 .collect();
             if allowed.is_empty() {
@@ -113,6 +130,7 @@ impl Sender {
         };
         if let Err(refused) = self.check_literal(&d.url) {
             outcome.error = Some(refused.0);
+            outcome.refused = true;
             outcome.duration = started.elapsed();
             return outcome;
         }
@@ -152,7 +170,10 @@ impl Sender {
                 outcome.response_headers = headers;
                 outcome.body_head = String::from_utf8_lossy(&head).into_owned();
             }
-            Err(e) => outcome.error = Some(describe(&e, self.timeout)),
+            Err(e) => {
+                outcome.refused = is_refusal(&e);
+                outcome.error = Some(describe(&e, self.timeout));
+            }
         }
         outcome
     }
@@ -167,7 +188,7 @@ impl Sender {
             None => return Err(Refused("the URL has no host".into())),
         };
         let host = url.host_str().unwrap_or_default();
-        if self.allow.allows(host, ip) {
+        if self.allow.allows_with(host, ip, &own_addresses()) {
             Ok(())
         } else {
             Err(refusal(host, &[ip], &self.allow))
@@ -202,6 +223,18 @@ fn request_headers(d: &ClaimedDelivery, content_type: &str, body: &[u8]) -> Vec<
         ));
     }
     h
+}
+
+/// Whether the allow list refused the target (found in reqwest's error chain).
+fn is_refusal(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<Refused>().is_some() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// reqwest's error with its causes, or just our refusal when that is what it was.

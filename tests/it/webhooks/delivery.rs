@@ -139,41 +139,111 @@ async fn a_delivery_retries_until_the_receiver_is_up() {
     assert!(done["attempts"].as_i64().unwrap() >= 3, "{done}");
     assert_eq!(done["response_status"], 200);
     assert_eq!(done["error"], "");
-    let line = std::fs::read_to_string(recv_dir.join("pushed")).unwrap();
+    // adnanh/webhook answers first and runs its command after.
+    let pushed = recv_dir.join("pushed");
+    let line = eventually(20, "the receiver's command to run", || {
+        let pushed = pushed.clone();
+        async move { std::fs::read_to_string(pushed).ok() }
+    })
+    .await;
     assert_eq!(line, format!("refs/heads/main {}\n", head(&dir).await));
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_default_allow_list_refuses_loopback_and_link_local() {
-    let (app, token, dir) = setup(&[("LABFORGE_WEBHOOK_RETRY_BASE_SECS", "1")]).await;
-    // Something listens here: a refusal must come from the allow list, not from the port.
+async fn the_default_allow_list_refuses_loopback_and_link_local_when_saved() {
+    let (app, token, _dir) = setup(&[("LABFORGE_WEBHOOK_RETRY_BASE_SECS", "1")]).await;
+    let targets = [
+        ("http://127.0.0.1:9/hook", "loopback"),
+        ("http://localhost:9/hook", "loopback"),
+        ("http://[::ffff:127.0.0.1]:9/hook", "loopback"),
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            "169.254.169.254",
+        ),
+    ];
+    for (url, entry) in targets {
+        let res = api(&app, &token, reqwest::Method::POST, "/hooks")
+            .json(
+                &json!({"type": "gitea", "config": {"url": url, "content_type": "json"},
+                          "events": ["push"], "active": true}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422, "{url}");
+        let message = res.json::<Value>().await.unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            message
+                .contains("allowed_hosts (LABFORGE_WEBHOOK_ALLOWED_HOSTS) is \"private,external\"")
+                && message.ends_with(&format!("by adding {entry}")),
+            "{url}: {message}"
+        );
+    }
+    let listed = api(&app, &token, reqwest::Method::GET, "/hooks")
+        .send()
+        .await
+        .unwrap()
+        .json::<Vec<Value>>()
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "nothing was created: {listed:?}");
+    // A name that does not resolve now is accepted: it is checked at each delivery.
+    create_hook(&app, &token, "https://ci.lab.invalid/hook", "s", json!({})).await;
+    // An update to a refused target is refused too, and changes nothing.
+    let id = create_hook(&app, &token, "https://ci.lab.invalid/other", "s", json!({})).await;
+    let res = api(
+        &app,
+        &token,
+        reqwest::Method::PATCH,
+        &format!("/hooks/{id}"),
+    )
+    .json(&json!({"config": {"url": "http://127.0.0.1:9/x"}}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 422);
+    let hook = app.forge.webhook(&dns(&app).await, id).await.unwrap();
+    assert_eq!(hook.url, "https://ci.lab.invalid/other");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delivery_the_allow_list_refuses_fails_at_once_with_the_reason() {
+    // Saved while loopback was allowed; then the operator narrowed the list and restarted.
+    let (mut app, token, dir) = setup(LOOPBACK).await;
     let port = free_port();
     let (_recorder, out) = start_recorder(&app.workdir("recorder"), port).await;
-    let targets = [
-        format!("http://127.0.0.1:{port}/hook"),
-        format!("http://localhost:{port}/hook"),
-        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
-        "http://169.254.169.254/latest/meta-data/".to_owned(),
-    ];
-    let mut hooks = Vec::new();
-    for url in &targets {
-        hooks.push(create_hook(&app, &token, url, "s", json!({})).await);
-    }
-    assert_eq!(push_main_created(&app, &dir).await, targets.len());
-    for (hook, url) in hooks.iter().zip(&targets) {
-        let d = eventually(20, "the refusal to be logged", || async {
-            let d = deliveries(&app, &token, *hook).await;
-            (d.len() == 1 && d[0]["state"] == "retrying").then(|| d[0].clone())
-        })
+    let hook = create_hook(
+        &app,
+        &token,
+        &format!("http://127.0.0.1:{port}/hook"),
+        "s",
+        json!({}),
+    )
+    .await;
+    app.restart_with(&[("LABFORGE_WEBHOOK_RETRY_BASE_SECS", "1")])
         .await;
-        let error = d["error"].as_str().unwrap();
-        assert!(
-            error.starts_with("refused: ")
-                && error.contains("allowed_hosts (private,external) does not allow"),
-            "{url}: {error}"
+    assert_eq!(push_main_created(&app, &dir).await, 1);
+    let d = eventually(20, "the refusal to be recorded", || async {
+        let d = deliveries(&app, &token, hook).await;
+        let settled = matches!(
+            d.first().and_then(|d| d["state"].as_str()),
+            Some("failed" | "retrying" | "delivered")
         );
-        assert!(d["response_status"].is_null(), "{url}: {d}");
-    }
+        settled.then(|| d[0].clone())
+    })
+    .await;
+    assert_eq!(d["state"], "failed", "not retried: {d}");
+    assert_eq!(d["attempts"], 1, "{d}");
+    assert!(d["next_attempt_at"].is_null(), "{d}");
+    let error = d["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("refused: ")
+            && error.contains("allowed_hosts (private,external) does not allow"),
+        "{error}"
+    );
     assert!(recorded(&out).is_empty(), "nothing reached the listener");
 }
 

@@ -38,6 +38,26 @@ async fn the_settings_pages_list_hooks_and_deliveries_and_redeliver() {
         html.contains("must start with http:// or https://"),
         "{html}"
     );
+    // A host the instance's allow list refuses: the message names the setting to change.
+    let (status, html) = post(
+        &app,
+        &alice,
+        "/alice/dns/settings/hooks",
+        &[
+            ("csrf", &csrf),
+            ("url", "http://169.254.169.254/latest/meta-data/"),
+            ("content_type", "json"),
+            ("event_push", "on"),
+            ("active", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("[webhook] allowed_hosts (LABFORGE_WEBHOOK_ALLOWED_HOSTS)")
+            && html.contains("by adding 169.254.169.254"),
+        "{html}"
+    );
     let url = format!("http://127.0.0.1:{port}/from-the-form");
     let (status, _) = post(
         &app,

@@ -1,7 +1,7 @@
 //! `/OWNER/REPO/labels`: everyone who can read sees them; writers create, edit and delete.
 
+use crate::web::form::Form;
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;

@@ -1,7 +1,7 @@
 //! `/OWNER/REPO/issues` with its filters, and `/issues/new`.
 
+use crate::web::form::Form;
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;

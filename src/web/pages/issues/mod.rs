@@ -100,7 +100,7 @@ fn form_message(e: crate::domain::Error) -> Result<String, WebError> {
 /// `body` rendered as its page will show it, for a form's Preview.
 async fn preview(st: &WebState, repo: &Repo, body: &str) -> Result<String, WebError> {
     let known = known_refs(st, repo, std::iter::once(body)).await?;
-    Ok(render_text(repo, body, &known))
+    Ok(render_text(repo, body, &known).await)
 }
 
 /// A label as chips show it: its colour and a text colour that stays readable on it.
@@ -132,13 +132,30 @@ impl From<&Label> for LabelView {
     }
 }
 
-/// Renders markdown with `#N` linked for every number in `known`.
-fn render_text(repo: &Repo, text: &str, known: &HashSet<i64>) -> String {
-    markdown::render_with_issue_links(text, |n| {
-        known
-            .contains(&n)
-            .then(|| format!("/{}/{}/issues/{n}", repo.owner, repo.name))
-    })
+/// `text` for the renderer, with a link for each `#N` it mentions that is in `known`.
+fn markdown_of(repo: &Repo, text: &str, known: &HashSet<i64>) -> markdown::Markdown {
+    let mut numbers: Vec<i64> = ref_spans(text)
+        .into_iter()
+        .map(|(_, n)| n)
+        .filter(|n| known.contains(n))
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    markdown::Markdown {
+        text: text.to_owned(),
+        links: numbers
+            .into_iter()
+            .map(|n| (n, format!("/{}/{}/issues/{n}", repo.owner, repo.name)))
+            .collect(),
+    }
+}
+
+/// Renders markdown (off the async threads, memoised) with `#N` linked for every number in
+/// `known`.
+async fn render_text(repo: &Repo, text: &str, known: &HashSet<i64>) -> String {
+    markdown::render_one(markdown_of(repo, text, known))
+        .await
+        .to_string()
 }
 
 /// The issue numbers that `texts` mention and that exist, for `render_text`.

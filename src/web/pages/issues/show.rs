@@ -1,13 +1,13 @@
 //! `/OWNER/REPO/issues/N`: the issue, its timeline, and the forms to comment, close, reopen,
 //! edit and label it.
 
+use crate::web::form::Form;
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{LabelView, form_message, issue_access, known_refs, preview, refused, render_text};
+use super::{LabelView, form_message, issue_access, known_refs, markdown_of, preview, refused};
 use crate::domain::IssueAccess;
 use crate::model::{Label, TimelineEvent};
 use crate::web::WebState;
@@ -136,9 +136,19 @@ async fn issue_page(
     } else {
         Vec::new()
     };
-    let timeline = events
-        .iter()
-        .filter(|e| e.kind != "opened")
+    // Every text of the page rendered in one blocking task (from the memo when seen before).
+    let shown: Vec<_> = events.iter().filter(|e| e.kind != "opened").collect();
+    let mut docs = vec![markdown_of(repo, &issue.body, &known)];
+    docs.extend(
+        shown
+            .iter()
+            .filter_map(|e| e.comment.as_ref())
+            .map(|c| markdown_of(repo, &c.body, &known)),
+    );
+    let mut html = crate::web::markdown::render_all(docs).await.into_iter();
+    let body_html = html.next().map(|h| h.to_string()).unwrap_or_default();
+    let timeline = shown
+        .into_iter()
         .map(|e| EventView {
             kind: e.kind.clone(),
             actor: e.actor.clone(),
@@ -147,7 +157,7 @@ async fn issue_page(
             comment: e.comment.as_ref().map(|c| CommentView {
                 id: c.id,
                 author: c.author.clone(),
-                html: render_text(repo, &c.body, &known),
+                html: html.next().map(|h| h.to_string()).unwrap_or_default(),
                 body: c.body.clone(),
                 can_edit: who.can_edit(c.author_id),
                 edited: c.updated_at != c.created_at,
@@ -169,7 +179,7 @@ async fn issue_page(
         tab: "issues",
         number: issue.number,
         title: issue.title.clone(),
-        body_html: render_text(repo, &issue.body, &known),
+        body_html,
         body: issue.body.clone(),
         is_open: issue.is_open(),
         author: issue.author.clone(),

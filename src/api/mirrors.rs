@@ -1,0 +1,288 @@
+//! Mirrors in Gitea's shape. `/repos/{owner}/{repo}/push_mirrors`, for repository admins:
+//! credentials go in and never come out; an SSH mirror's answer carries the public key to add on
+//! the far side. `POST /repos/migrate` imports a repository from a URL (kept in sync with
+//! `mirror`), and `POST /repos/{owner}/{repo}/mirror-sync` syncs a pull mirror now.
+
+use axum::extract::{FromRef, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::hooks::admin_repo;
+use super::{ApiError, ApiState, RequireApiActor};
+use crate::domain::mirrors::NewMirrorAuth;
+use crate::domain::rfc3339;
+use crate::model::{MirrorScope, PushMirror, Repo};
+
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
+    Router::new()
+        .route(
+            "/repos/{owner}/{repo}/push_mirrors",
+            get(list_mirrors).post(create_mirror),
+        )
+        .route(
+            "/repos/{owner}/{repo}/push_mirrors/{name}",
+            get(show_mirror).delete(delete_mirror),
+        )
+        .route(
+            "/repos/{owner}/{repo}/push_mirrors-sync",
+            post(sync_mirrors),
+        )
+        .route("/repos/migrate", post(migrate_repo))
+        .route("/repos/{owner}/{repo}/mirror-sync", post(sync_pull_mirror))
+}
+
+/// Gitea's PushMirror object (`interval` is Gitea's timer; here syncs follow pushes).
+#[derive(Serialize)]
+struct ApiPushMirror {
+    repo_name: String,
+    remote_name: String,
+    remote_address: String,
+    created: String,
+    last_update: Option<String>,
+    last_error: String,
+    interval: &'static str,
+    sync_on_commit: bool,
+    public_key: String,
+}
+
+impl ApiPushMirror {
+    fn new(repo: &Repo, m: &PushMirror) -> Self {
+        Self {
+            repo_name: repo.name.clone(),
+            remote_name: format!("remote_mirror_{}", m.id),
+            remote_address: m.remote_url.clone(),
+            created: rfc3339(m.created_at),
+            last_update: m.last_success_at.map(rfc3339),
+            last_error: m.last_error.clone(),
+            interval: "0s",
+            sync_on_commit: m.sync_on_push,
+            public_key: m.public_key.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CreatePushMirrorOption {
+    remote_address: String,
+    #[serde(default)]
+    remote_username: String,
+    #[serde(default)]
+    remote_password: String,
+    #[serde(default)]
+    use_ssh: bool,
+    #[serde(default = "yes")]
+    sync_on_commit: bool,
+    /// labforge's own: `mirror` (default) or `branches`.
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn mirror_id(name: &str) -> Result<i64, ApiError> {
+    name.strip_prefix("remote_mirror_")
+        .unwrap_or(name)
+        .parse()
+        .map_err(|_| ApiError::NotFound)
+}
+
+async fn list_mirrors(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Result<Json<Vec<ApiPushMirror>>, ApiError> {
+    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
+    let mirrors = st.forge.push_mirrors(&repo).await?;
+    Ok(Json(
+        mirrors
+            .iter()
+            .map(|m| ApiPushMirror::new(&repo, m))
+            .collect(),
+    ))
+}
+
+async fn create_mirror(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo)): Path<(String, String)>,
+    Json(body): Json<CreatePushMirrorOption>,
+) -> Result<Response, ApiError> {
+    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
+    let auth = if body.use_ssh {
+        NewMirrorAuth::Ssh
+    } else {
+        NewMirrorAuth::Https {
+            username: body.remote_username,
+            token: body.remote_password,
+        }
+    };
+    let scope = match body.scope.as_deref() {
+        None => MirrorScope::Mirror,
+        Some(s) => MirrorScope::parse(s)
+            .ok_or_else(|| ApiError::Invalid("scope is mirror or branches".into()))?,
+    };
+    let mirror = st
+        .forge
+        .add_push_mirror(
+            &repo,
+            &body.remote_address,
+            auth,
+            scope,
+            body.sync_on_commit,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ApiPushMirror::new(&repo, &mirror)),
+    )
+        .into_response())
+}
+
+async fn show_mirror(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo, name)): Path<(String, String, String)>,
+) -> Result<Json<ApiPushMirror>, ApiError> {
+    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
+    let id = mirror_id(&name)?;
+    let mirrors = st.forge.push_mirrors(&repo).await?;
+    let mirror = mirrors
+        .iter()
+        .find(|m| m.id == id)
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(ApiPushMirror::new(&repo, mirror)))
+}
+
+async fn delete_mirror(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo, name)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
+    st.forge
+        .remove_push_mirror(&repo, mirror_id(&name)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn sync_mirrors(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
+    st.forge.sync_push_mirrors_now(&repo, None).await?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+struct MigrateRepoOptions {
+    clone_addr: String,
+    repo_name: String,
+    /// Defaults to the caller.
+    repo_owner: Option<String>,
+    #[serde(default)]
+    mirror: bool,
+    /// Go's duration form (`8h0m0s`) or labforge's (`8h`); default 8h, at least 10m.
+    mirror_interval: Option<String>,
+    #[serde(default)]
+    auth_username: String,
+    #[serde(default)]
+    auth_password: String,
+    #[serde(default)]
+    auth_token: String,
+    /// Private unless `"private": false`: labforge's default on every path (Gitea's is public).
+    private: Option<bool>,
+    #[serde(default)]
+    description: String,
+}
+
+/// The repository a migration made, in the fields of Gitea's Repository object clients read.
+#[derive(Serialize)]
+struct ApiMigrated {
+    id: i64,
+    name: String,
+    full_name: String,
+    private: bool,
+    mirror: bool,
+    mirror_interval: String,
+    default_branch: String,
+    clone_url: String,
+    html_url: String,
+}
+
+async fn migrate_repo(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Json(body): Json<MigrateRepoOptions>,
+) -> Result<Response, ApiError> {
+    let owner =
+        crate::model::Username::parse(body.repo_owner.as_deref().unwrap_or(&actor.user.name))
+            .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let name = crate::model::RepoName::parse(body.repo_name.trim())
+        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let interval = match (body.mirror, body.mirror_interval.as_deref()) {
+        (false, _) => None,
+        (true, None) => Some(crate::domain::push::pulled::DEFAULT_INTERVAL),
+        (true, Some(text)) => Some(
+            crate::config::parse_duration(text)
+                .map_err(|e| ApiError::Invalid(format!("mirror_interval: {e}")))?,
+        ),
+    };
+    let token = if body.auth_token.is_empty() {
+        body.auth_password
+    } else {
+        body.auth_token
+    };
+    let repo = st
+        .forge
+        .import_repo(
+            &actor,
+            crate::domain::push::pulled::Import {
+                owner: &owner,
+                name: &name,
+                url: &body.clone_addr,
+                username: &body.auth_username,
+                token: &token,
+                private: body.private.unwrap_or(true),
+                description: body.description.trim(),
+                mirror_interval: interval,
+            },
+        )
+        .await?;
+    let answer = ApiMigrated {
+        id: repo.id,
+        full_name: repo.full_name(),
+        clone_url: st.config.http_clone_url(&repo.owner, &repo.name),
+        html_url: format!("{}/{}", st.config.base_url, repo.full_name()),
+        name: repo.name,
+        private: repo.is_private,
+        mirror: interval.is_some(),
+        mirror_interval: interval.map_or(String::new(), |i| format!("{}s", i.as_secs())),
+        default_branch: repo.default_branch,
+    };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+async fn sync_pull_mirror(
+    State(st): State<ApiState>,
+    RequireApiActor(actor): RequireApiActor,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let path = super::repo_path(&owner, &repo)?;
+    let repo = st
+        .forge
+        .authorize(Some(&actor), &path, crate::model::RepoAccess::Write)
+        .await?;
+    st.forge.sync_pull_mirror_now(&repo).await?;
+    Ok(StatusCode::OK)
+}

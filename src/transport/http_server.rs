@@ -1,0 +1,139 @@
+//! The HTTP accept loop. axum's own `serve` has no header-read timeout and no connection caps
+//! (21,000 idle sockets once exhausted the process's file descriptors), so connections are
+//! served here with hyper's HTTP/1 builder directly: hyper's `header_read_timeout` (which also
+//! runs while a kept-alive connection waits for its next request, so it ends idle connections
+//! too), a global cap and a cap per address prefix (IPv4 address, IPv6 /64), checked before any
+//! work, so a flood costs one accept and one close per socket. URLs longer than 8 KiB are
+//! answered 414 before routing. hyper-util's `auto` builder would add HTTP/2, which nothing here
+//! serves; a tower timeout layer could not see a client that never finishes its headers.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::conn_limit::{PerAddressLimit, RareWarning};
+
+/// The longest request target (path and query) answered; longer ones get 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    pub header_timeout: Duration,
+}
+
+static TOO_MANY: RareWarning = RareWarning::new("http connection refused: too many connections");
+static TOO_MANY_FROM_ADDRESS: RareWarning =
+    RareWarning::new("http connection refused: too many connections from this address");
+static ACCEPT_FAILED: RareWarning =
+    RareWarning::new("http accept failed (out of file descriptors?); retrying");
+
+/// Serves `router` on `listener` until `stop`, then lets open connections finish their
+/// current request (the caller bounds how long it waits).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: HttpLimits,
+    stop: CancellationToken,
+) {
+    let all = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = PerAddressLimit::new(limits.max_connections_per_address);
+    let connections = TaskTracker::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::debug!(error = %e, "http accept failed");
+                    let ip = listener.local_addr().map_or([0, 0, 0, 0].into(), |a| a.ip());
+                    ACCEPT_FAILED.warn(ip, limits.max_connections);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = Arc::clone(&all).try_acquire_owned() else {
+            TOO_MANY.warn(peer.ip(), limits.max_connections);
+            continue;
+        };
+        let Some(address_slot) = per_address.try_acquire(peer.ip()) else {
+            TOO_MANY_FROM_ADDRESS.warn(peer.ip(), per_address.max());
+            continue;
+        };
+        // Without TCP_NODELAY a response written in pieces (headers, then git's output) waits
+        // for the client's delayed ACK, about 40 ms each time.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "setting TCP_NODELAY failed");
+        }
+        let router = router.clone();
+        let stop = stop.clone();
+        connections.spawn(async move {
+            let _slots = (slot, address_slot);
+            let service = hyper::service::service_fn(move |req| answer(router.clone(), peer, req));
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .serve_connection(TokioIo::new(tcp), service)
+                .with_upgrades();
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
+                () = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "http connection ended with an error");
+            }
+        });
+    }
+    connections.close();
+    connections.wait().await;
+}
+
+async fn answer(
+    mut router: Router,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > MAX_URI_BYTES {
+        tracing::info!(%peer, bytes = target, "refused a request target over 8 KiB");
+        let mut res = Response::new(Body::from("URI too long\n"));
+        *res.status_mut() = StatusCode::URI_TOO_LONG;
+        return Ok(res);
+    }
+    req.extensions_mut().insert(ConnectInfo(peer));
+    tower_service::Service::call(&mut router, req).await
+}
+
+/// Raises this process's soft limit on open files to the hard limit (as Go programs do at
+/// start): connections, repositories' pack files and git's pipes all need descriptors, and the
+/// connection caps above are meant to bite before the descriptors run out.
+pub fn raise_open_file_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::debug!(error = %e, "raising the open file limit failed");
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,194 @@
+//! The Push mirrors section of `/OWNER/REPO/settings`: add (SSH with a key made here, or HTTPS
+//! with a user name and token), sync now, remove; each mirror's last success and last error.
+
+use axum::extract::{FromRef, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::message_or_error;
+use super::repo_settings::{admin_repo, settings_page};
+use crate::domain::mirrors::NewMirrorAuth;
+use crate::model::{MirrorScope, MirrorTransport, PullMirror, PushMirror};
+use crate::web::WebState;
+use crate::web::error::WebError;
+use crate::web::session::{CsrfForm, RequireUser};
+
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    WebState: FromRef<S>,
+{
+    Router::new()
+        .route("/{owner}/{repo}/settings/mirrors", post(add_mirror))
+        .route(
+            "/{owner}/{repo}/settings/mirrors/{id}/sync",
+            post(sync_mirror),
+        )
+        .route(
+            "/{owner}/{repo}/settings/mirrors/{id}/remove",
+            post(remove_mirror),
+        )
+        .route(
+            "/{owner}/{repo}/settings/pull-mirror/sync",
+            post(sync_pull_mirror),
+        )
+}
+
+/// The pull mirror this repository is, as the settings page shows it.
+pub struct PullView {
+    pub url: String,
+    pub interval: String,
+    pub state: &'static str,
+    pub last_success: String,
+    pub next_sync: String,
+    pub last_error: String,
+}
+
+impl PullView {
+    pub fn new(m: &PullMirror) -> Self {
+        Self {
+            url: m.remote_url.clone(),
+            interval: format!("{} min", m.interval.as_secs() / 60),
+            state: if m.syncing { "syncing" } else { "idle" },
+            last_success: m
+                .last_success_at
+                .map(crate::domain::rfc3339)
+                .unwrap_or_default(),
+            next_sync: crate::domain::rfc3339(m.next_sync_at),
+            last_error: m.last_error.clone(),
+        }
+    }
+}
+
+async fn sync_pull_mirror(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let repo = admin_repo(&st, &user, &owner, &name).await?;
+    st.forge.sync_pull_mirror_now(&repo).await?;
+    Ok(Redirect::to(&format!(
+        "/{}/{}/settings#pull-mirror",
+        repo.owner, repo.name
+    ))
+    .into_response())
+}
+
+/// A mirror as the settings page shows it (never a secret).
+pub struct MirrorView {
+    pub id: i64,
+    pub url: String,
+    pub ssh: bool,
+    pub username: String,
+    pub public_key: String,
+    pub host_key: String,
+    pub scope: &'static str,
+    pub state: &'static str,
+    pub last_success: String,
+    pub last_error: String,
+}
+
+impl MirrorView {
+    pub fn new(m: &PushMirror) -> Self {
+        let state = if m.syncing {
+            "syncing"
+        } else if m.sync_wanted && m.failures > 0 {
+            "retrying"
+        } else if m.sync_wanted {
+            "queued"
+        } else if m.failures > 0 {
+            "stopped"
+        } else {
+            "idle"
+        };
+        Self {
+            id: m.id,
+            url: m.remote_url.clone(),
+            ssh: m.transport == MirrorTransport::Ssh,
+            username: m.username.clone(),
+            public_key: m.public_key.clone(),
+            host_key: m.host_key.clone().unwrap_or_default(),
+            scope: match m.scope {
+                MirrorScope::Mirror => "every ref (mirror)",
+                MirrorScope::Branches => "branches and tags",
+            },
+            state,
+            last_success: m
+                .last_success_at
+                .map(crate::domain::rfc3339)
+                .unwrap_or_default(),
+            last_error: m.last_error.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct MirrorForm {
+    csrf: String,
+    url: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    token: String,
+    scope: String,
+}
+
+async fn add_mirror(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name)): Path<(String, String)>,
+    Form(form): Form<MirrorForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let repo = admin_repo(&st, &user, &owner, &name).await?;
+    let url = form.url.trim();
+    let auth = if url.starts_with("https://") || url.starts_with("http://") {
+        NewMirrorAuth::Https {
+            username: form.username.trim().to_owned(),
+            token: form.token.trim().to_owned(),
+        }
+    } else {
+        NewMirrorAuth::Ssh
+    };
+    let scope = MirrorScope::parse(&form.scope).unwrap_or(MirrorScope::Mirror);
+    let message = match st
+        .forge
+        .add_push_mirror(&repo, url, auth, scope, true)
+        .await
+    {
+        Ok(m) if m.transport == MirrorTransport::Ssh => "Mirror added. Add its public key on \
+            the far side (below); the first sync pins the far side's host key."
+            .to_owned(),
+        Ok(_) => "Mirror added; its first sync is queued.".to_owned(),
+        Err(e) => message_or_error(e)?,
+    };
+    settings_page(&st, &user, &repo, message).await
+}
+
+async fn sync_mirror(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name, id)): Path<(String, String, i64)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let repo = admin_repo(&st, &user, &owner, &name).await?;
+    st.forge.sync_push_mirrors_now(&repo, Some(id)).await?;
+    Ok(Redirect::to(&format!("/{}/{}/settings#mirrors", repo.owner, repo.name)).into_response())
+}
+
+async fn remove_mirror(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name, id)): Path<(String, String, i64)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    user.check_csrf(&form.csrf)?;
+    let repo = admin_repo(&st, &user, &owner, &name).await?;
+    st.forge.remove_push_mirror(&repo, id).await?;
+    Ok(Redirect::to(&format!("/{}/{}/settings#mirrors", repo.owner, repo.name)).into_response())
+}
