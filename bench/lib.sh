@@ -71,7 +71,7 @@ import_repos() {
   echo "$PASSWORD" | lf_env "$LF" admin user create bench --email bench@lab.test --password-stdin 2>/dev/null || true
   lf_env "$LF" admin key add bench --title peers <"$PEERS_STATE/client_key.pub" >/dev/null 2>&1 || true
   for kind in "$@"; do
-    lf_env "$LF" admin repo create "bench/$kind" >/dev/null 2>&1 || true
+    lf_env "$LF" admin repo create --public "bench/$kind" >/dev/null 2>&1 || true
     # Replace the empty repository the first time only, so what labforge kept on disk survives.
     if [ ! -e "$LF_DATA/repos/bench/$kind.git/labforge-bench-copy" ]; then
       rm -rf "$LF_DATA/repos/bench/$kind.git"

@@ -32,6 +32,12 @@ LF_BASE="http://127.0.0.1:$LF_HTTP/bench"
 CG="http://127.0.0.1:$PEERS_PORT/cgit"
 CGC="http://127.0.0.1:$PEERS_PORT/cgitc"
 ms() { curl -s -o /dev/null -w '%{time_total}' "$1" | awk '{printf "%.0f", $1 * 1000}'; }
+# Stops the bench unless URL answers 200 (a 404 page has no "still computing" notice either).
+must_serve() {
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$1")
+  [ "$code" = 200 ] || { echo "$1 answered $code, not 200" >&2; exit 1; }
+}
 p50() { wrk -t1 -c1 -d"${SECS}s" --latency "$1" | awk '/^ +50%/ {print $2}'; }
 rps() { wrk -t2 -c4 -d"${SECS}s" "$1" | awk '/Requests\/sec/ {print $2}'; }
 row() { printf '%-22s p50(c=1) %-9s req/s(c=4) %s\n' "$1" "$(p50 "$2")" "$(rps "$2")"; }
@@ -43,6 +49,7 @@ medium_part() {
     url="$LF_BASE/$repo/tree/main/$dir"
     first=$(ms "$url")
     read -r r n _ < <(until_complete "$url" "being looked up")
+    must_serve "$url"
     echo "$repo/$dir: first ever request ${first} ms, complete ${r} ms after it ($n requests), warm $(ms "$url") ms"
   done
   # A restart: the answers labforge kept on disk (computed after pushes and at start) serve the
@@ -101,6 +108,7 @@ long_part() {
   rm -rf "$repo/labforge"
   start_labforge
   read -r r n worst < <(until_complete "$L/tree/main/" "being looked up")
+  must_serve "$L/tree/main/"
   echo "main: complete ${r} ms after the first request ($n requests, slowest ${worst} ms); goal <= 1000 ms"
   read -r r n worst < <(until_complete "$L/tree/$tag/" "being looked up")
   echo "$tag: complete ${r} ms after the first request ($n requests, slowest ${worst} ms)"

@@ -237,6 +237,13 @@ impl Reader {
                 }
                 break;
             }
+            // git gives a merge's lines to whichever parent has them; this walk follows the
+            // first parent only, so git blames the rest (lines traced so far stay shown).
+            if change.merge
+                && let Some(git) = &self.cache.git
+            {
+                return self.trace_with_git(git, changed_at, path, job, deadline);
+            }
             let parent_data = match change.parent_blob {
                 Some(id) => {
                     let older = changes.ahead.iter().map_while(|c| c.parent_blob);
@@ -291,6 +298,69 @@ impl Reader {
         if answer.origin.contains(&UNKNOWN) {
             return Ok(()); // out of time: nothing kept, the page said what it had
         }
+        self.keep_blame(changed_at, path, answer);
+        Ok(())
+    }
+
+    /// The blame `git blame --incremental` gives, each run of lines shown as git finds it,
+    /// and kept when git finishes.
+    fn trace_with_git(
+        &self,
+        git: &super::GitRunner,
+        changed_at: ObjectId,
+        path: &TreePath,
+        job: &Job<BlameAnswer>,
+        deadline: Instant,
+    ) -> Result<(), GitError> {
+        let lines = job.read(|p, _| p.origin.len());
+        let mut answer = BlameAnswer {
+            commits: Vec::new(),
+            origin: vec![UNKNOWN; lines],
+        };
+        let mut index: HashMap<ObjectId, u32> = HashMap::new();
+        let mut newly: Vec<usize> = Vec::new();
+        let dir = super::RepoDir(self.repo_dir().to_path_buf());
+        let finished = git
+            .blame_incremental(
+                &dir,
+                &changed_at.to_hex().to_string(),
+                path.as_str(),
+                deadline,
+                MAX_GIT_BLAME_OUTPUT,
+                |line| match Incremental::parse(line) {
+                    Incremental::Run {
+                        commit,
+                        first,
+                        count,
+                    } => {
+                        let c = *index.entry(commit).or_insert_with(|| {
+                            answer.commits.push(commit);
+                            answer.commits.len() as u32 - 1
+                        });
+                        let end = first.saturating_add(count).min(lines);
+                        for l in first.min(end)..end {
+                            answer.origin[l] = c;
+                            newly.push(l);
+                        }
+                    }
+                    // Each run's headers end with its file name: the run is complete.
+                    Incremental::Filename => {
+                        report(job, &answer, &newly);
+                        newly.clear();
+                    }
+                    Incremental::Other => {}
+                },
+            )
+            .map_err(|e| GitError::Io(std::io::Error::other(e)))?;
+        if !finished || answer.origin.contains(&UNKNOWN) {
+            tracing::warn!(path = path.as_str(), "git blame did not finish");
+            return Ok(());
+        }
+        self.keep_blame(changed_at, path, answer);
+        Ok(())
+    }
+
+    fn keep_blame(&self, changed_at: ObjectId, path: &TreePath, answer: BlameAnswer) {
         let name = KeptKey::new(Kept::Blame, changed_at, path.as_str());
         self.cache
             .history
@@ -300,7 +370,6 @@ impl Reader {
             Key::Blame(changed_at, path.as_str().to_owned()),
             Value::Blame(Arc::new(answer)),
         );
-        Ok(())
     }
 
     /// A text blob's bytes; None when binary or larger than the blame limit.
@@ -326,6 +395,8 @@ fn report(job: &Job<BlameAnswer>, answer: &BlameAnswer, newly: &[usize]) {
 struct Change {
     commit: ObjectId,
     parent_blob: Option<ObjectId>,
+    /// The commit is a merge: its other parents may have given it the lines it changed.
+    merge: bool,
 }
 
 /// The first-parent walk, reduced to the commits that changed the file, looked ahead by up to
@@ -368,6 +439,7 @@ impl<'c, 'r> Changes<'c, 'r> {
                 self.ahead.push_back(Change {
                     commit: id,
                     parent_blob: None,
+                    merge: false,
                 });
                 break;
             };
@@ -394,6 +466,7 @@ impl<'c, 'r> Changes<'c, 'r> {
             self.ahead.push_back(Change {
                 commit: id,
                 parent_blob,
+                merge: node.parents.len() > 1,
             });
             match parent_blob {
                 Some(id) => self.child_blob = id,
@@ -424,6 +497,54 @@ impl<'c, 'r> Changes<'c, 'r> {
         }
         let repo = self.commits.reader().repository();
         self.trees.read_ahead(repo, &roots, &self.folder)
+    }
+}
+
+/// At most this much of `git blame --incremental`'s output is read (about 300 bytes per run
+/// of lines; a file small enough to blame has far fewer runs, unless its commits' subjects
+/// are huge, which git prints whole).
+const MAX_GIT_BLAME_OUTPUT: u64 = 64 * 1024 * 1024;
+
+/// One line of `git blame --incremental`.
+#[derive(Debug, PartialEq)]
+enum Incremental {
+    /// `COMMIT ORIGINAL-LINE FINAL-LINE COUNT`: lines FINAL-LINE.. (1-based) come from COMMIT;
+    /// `first` is 0-based here.
+    Run {
+        commit: ObjectId,
+        first: usize,
+        count: usize,
+    },
+    /// `filename PATH`, the last header of a run.
+    Filename,
+    /// The commit's other headers (author, summary, previous, boundary, ...).
+    Other,
+}
+
+impl Incremental {
+    fn parse(line: &[u8]) -> Self {
+        if line.starts_with(b"filename ") {
+            return Self::Filename;
+        }
+        let mut words = line.split(|b| *b == b' ');
+        let (Some(id), Some(_), Some(first), Some(count), None) = (
+            words.next(),
+            words.next(),
+            words.next(),
+            words.next(),
+            words.next(),
+        ) else {
+            return Self::Other;
+        };
+        let number = |w: &[u8]| std::str::from_utf8(w).ok()?.parse::<usize>().ok();
+        match (ObjectId::from_hex(id), number(first), number(count)) {
+            (Ok(commit), Some(first), Some(count)) if first >= 1 => Self::Run {
+                commit,
+                first: first - 1,
+                count,
+            },
+            _ => Self::Other,
+        }
     }
 }
 
@@ -525,6 +646,38 @@ mod tests {
         assert_eq!(hashes("a\nb")[0], hashes("a\nc")[0]);
         assert_ne!(hashes("x\ny")[1], hashes("x\ny\n")[1]);
         assert_ne!(hashes("y\r\n")[0], hashes("y\n")[0]);
+    }
+
+    #[test]
+    fn incremental_lines_parse() {
+        let id = "5021282adfbe31f42b3519b6a95590a4dc3a07e6";
+        assert_eq!(
+            Incremental::parse(format!("{id} 816 815 3").as_bytes()),
+            Incremental::Run {
+                commit: ObjectId::from_hex(id.as_bytes()).unwrap(),
+                first: 814,
+                count: 3
+            }
+        );
+        assert_eq!(
+            Incremental::parse(b"filename dir/a b.txt"),
+            Incremental::Filename
+        );
+        for other in [
+            "summary 1 2 3",
+            "author Ada",
+            "boundary",
+            &format!("previous {id} README.md"),
+            &format!("{id} 1 0 3"),
+            &format!("{id} 1 2"),
+            "",
+        ] {
+            assert_eq!(
+                Incremental::parse(other.as_bytes()),
+                Incremental::Other,
+                "{other}"
+            );
+        }
     }
 
     #[test]

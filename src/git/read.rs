@@ -94,6 +94,8 @@ pub struct ReadCache {
     pub(super) history: super::history_cache::HistoryCache,
     pub(super) folder_walks: super::last_commit::FolderWalks,
     pub(super) blames: super::blame::Blames,
+    /// git itself, for the blames gix's walk does not cover (see `blame`).
+    pub(super) git: Option<super::GitRunner>,
 }
 
 impl Default for ReadCache {
@@ -109,7 +111,14 @@ impl ReadCache {
             history: super::history_cache::HistoryCache::new(limits),
             folder_walks: super::jobs::Jobs::new(super::last_commit::MAX_FOLDER_WALKS),
             blames: super::jobs::Jobs::new(super::blame::MAX_BLAMES),
+            git: None,
         }
+    }
+
+    /// Lets blame run `git blame` where a history needs it (merges that changed the file).
+    pub fn with_git(mut self, git: super::GitRunner) -> Self {
+        self.git = Some(git);
+        self
     }
 
     pub fn open(self: &Arc<Self>, dir: &RepoDir) -> Result<Reader, GitError> {

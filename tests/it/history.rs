@@ -126,6 +126,37 @@ async fn our_blame(app: &TestApp, repo: &str, rev: &str, path: &str) -> Vec<Stri
         .collect()
 }
 
+/// labforge's blame of `path` at `rev` as known right now (no wait): per line, the commit if
+/// traced yet, and whether every line is.
+async fn our_blame_now(
+    app: &TestApp,
+    repo: &str,
+    rev: &str,
+    path: &str,
+) -> (Vec<Option<String>>, bool) {
+    let r = readable(app, repo).await;
+    let rev = git_ok(&app.server_repo(repo), &["rev-parse", rev]).await;
+    let (rev, path) = (rev.trim().to_owned(), path.to_owned());
+    let blame = app
+        .forge
+        .read_repo(&r, move |reader| {
+            reader.blame(
+                &CommitId(rev.clone()),
+                &TreePath::parse(&path).unwrap(),
+                Duration::ZERO,
+            )
+        })
+        .await
+        .unwrap()
+        .expect("a text file");
+    let lines = blame
+        .origin
+        .iter()
+        .map(|o| o.map(|i| blame.commits[i].id.0.clone()))
+        .collect();
+    (lines, blame.complete)
+}
+
 /// labforge's log of `path` at main: the ids of page `page` (50 a page) and whether more follow.
 async fn our_log(app: &TestApp, repo: &str, path: &str, page: usize) -> (Vec<String>, bool) {
     let r = readable(app, repo).await;
@@ -208,6 +239,25 @@ async fn blame_matches_git_blame_on_the_hot_files() {
     let built = app.work.path().join("long.git");
     long_shaped_repo(&built, COMMITS);
     serve_copy(&app, &built, "long", |r| write_commit_graph(r, 1)).await;
+    // Asked without waiting, the page shows the lines traced so far, each already as git
+    // blames it, until every line is.
+    let want = git_blame(&built, "main", "inventory.yaml").await;
+    eventually(120, "blame of inventory.yaml to complete", || {
+        let (app, want) = (&app, &want);
+        async move {
+            let (lines, complete) =
+                our_blame_now(app, "alice/long", "main", "inventory.yaml").await;
+            assert_eq!(lines.len(), want.len());
+            for (i, (ours, git)) in lines.iter().zip(want).enumerate() {
+                if let Some(ours) = ours {
+                    assert_eq!(ours, git, "inventory.yaml line {}", i + 1);
+                }
+            }
+            assert_eq!(complete, lines.iter().all(Option::is_some));
+            complete.then_some(())
+        }
+    })
+    .await;
     for path in [
         "Makefile",
         "inventory.yaml",
@@ -327,6 +377,8 @@ async fn merges_follow_gits_history_simplification() {
     ] {
         write(f, "start\n");
     }
+    // Changed on both sides in different places: the merge takes one line from each.
+    write("mixed.txt", "a\nb\nc\nd\n");
     git_ok(&src, &["add", "."]).await;
     commit_at(&src, &["commit", "-q", "-m", "start"], 1_700_000_000).await;
     git_ok(&src, &["checkout", "-q", "-b", "side"]).await;
@@ -334,6 +386,7 @@ async fn merges_follow_gits_history_simplification() {
     write("ours.txt", "side\n");
     write("evil.txt", "side\n");
     write("same.txt", "both\n");
+    write("mixed.txt", "a from side\nb\nc\nd\n");
     git_ok(&src, &["add", "."]).await;
     // The side branch's commit is the newest of all (before the merge).
     commit_at(&src, &["commit", "-q", "-m", "side work"], 1_700_000_300).await;
@@ -342,6 +395,7 @@ async fn merges_follow_gits_history_simplification() {
     write("evil.txt", "main\n");
     write("same.txt", "both\n");
     write("dir/x.conf", "main\n");
+    write("mixed.txt", "a\nb\nc\nd from main\n");
     git_ok(&src, &["add", "."]).await;
     commit_at(&src, &["commit", "-q", "-m", "main work"], 1_700_000_100).await;
     let merge = git(&src, &["merge", "-q", "--no-commit", "side"]).await;
@@ -387,6 +441,20 @@ async fn merges_follow_gits_history_simplification() {
             let want = git_log(&server, path).await;
             let (ids, _) = our_log(&app, "alice/merges", path, 1).await;
             assert_eq!(ids, want, "{round}: log of {path:?}");
+        }
+        // git gives a merge's lines to the parent they came from (the walk follows the
+        // first parent, and hands files a merge changed to git blame).
+        for path in [
+            "theirs.txt",
+            "ours.txt",
+            "evil.txt",
+            "same.txt",
+            "mixed.txt",
+            "dir/x.conf",
+        ] {
+            let want = git_blame(&server, "main", path).await;
+            let ours = our_blame(&app, "alice/merges", "main", path).await;
+            assert_eq!(ours, want, "{round}: blame of {path}");
         }
     }
 }
