@@ -245,6 +245,9 @@ impl GitRunner {
             .current_dir(dir.path())
             .stderr(Stdio::null());
         let deadline = deadline.min(std::time::Instant::now() + self.timeout);
+        if deadline <= std::time::Instant::now() {
+            return Ok(false);
+        }
         let mut child = cmd.spawn().context("starting git blame")?;
         let pid = child.id();
         // Ends the group at the deadline even while git writes nothing; told to stand down
@@ -641,5 +644,80 @@ mod tests {
         assert_eq!(Service::parse("git-upload-pack "), None);
         assert_eq!(Service::parse("upload-pack"), None);
         assert!(Service::ReceivePack.writes() && !Service::UploadPack.writes());
+    }
+
+    #[test]
+    fn git_blame_streams_and_stops_at_its_output_cap_and_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(args)
+                .current_dir(dir.path())
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "git {args:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        git(&["init", "-q", "--bare", "r.git"]);
+        let repo = dir.path().join("r.git");
+        git(&["--git-dir=r.git", "config", "user.name", "A"]);
+        git(&["--git-dir=r.git", "config", "user.email", "a@b"]);
+        // A two-line file committed through plumbing (a bare repository has no work tree).
+        let mut hash = std::process::Command::new("git")
+            .args(["--git-dir=r.git", "hash-object", "-w", "--stdin"])
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut hash.stdin.take().unwrap(), b"one\ntwo\n").unwrap();
+        let blob = String::from_utf8(hash.wait_with_output().unwrap().stdout).unwrap();
+        let mut mktree = std::process::Command::new("git")
+            .args(["--git-dir=r.git", "mktree"])
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let entry = format!("100644 blob {}\ta file\n", blob.trim());
+        std::io::Write::write_all(&mut mktree.stdin.take().unwrap(), entry.as_bytes()).unwrap();
+        let tree = String::from_utf8(mktree.wait_with_output().unwrap().stdout).unwrap();
+        let commit = git(&["--git-dir=r.git", "commit-tree", "-m", "first", tree.trim()]);
+        let commit = commit.trim();
+        let runner = GitRunner::detect(Duration::from_secs(60)).unwrap();
+        let dir_of = RepoDir(repo.canonicalize().unwrap());
+        let later = std::time::Instant::now() + Duration::from_secs(60);
+        let mut lines = Vec::new();
+        let done = runner
+            .blame_incremental(&dir_of, commit, "a file", later, 1 << 20, |l| {
+                lines.push(String::from_utf8_lossy(l).into_owned())
+            })
+            .unwrap();
+        assert!(done);
+        assert_eq!(lines[0], format!("{commit} 1 1 2"));
+        assert_eq!(lines.last().unwrap(), "filename a file");
+        // Past its output cap git is stopped, and past its deadline not started: not whole.
+        let capped = runner
+            .blame_incremental(&dir_of, commit, "a file", later, 30, |_| {})
+            .unwrap();
+        assert!(!capped);
+        let late = runner
+            .blame_incremental(
+                &dir_of,
+                commit,
+                "a file",
+                std::time::Instant::now(),
+                1 << 20,
+                |_| {},
+            )
+            .unwrap();
+        assert!(!late);
+        // Only full ids go on git's command line.
+        assert!(
+            runner
+                .blame_incremental(&dir_of, "--output=x", "a file", later, 1 << 20, |_| {})
+                .is_err()
+        );
     }
 }
