@@ -10,7 +10,7 @@ LF_DATA=$BENCH/labforge
 PEERS_PORT=${PEERS_PORT:-18080}
 LF_HTTP=${LF_HTTP:-18480}
 LF_SSH=${LF_SSH:-18482}
-export PEERS_STATE=$BENCH/peers
+export PEERS_STATE=${PEERS_STATE:-$BENCH/peers}
 # LF_BIN: a labforge binary built elsewhere (then `build` leaves it alone), to compare builds.
 LF=${LF_BIN:-$ROOT/target/release/labforge}
 PASSWORD=bench-password
@@ -26,9 +26,13 @@ need_pkg() {
 
 build() { [ -n "${LF_BIN:-}" ] || (cd "$ROOT" && cargo build --release --quiet); }
 
+# LONG_REPO: an already made `long` (mkrepo.py long takes ~5 minutes), used read-only.
 make_repos() {
   mkdir -p "$REPOS"
   for kind in "$@"; do
+    if [ "$kind" = long ] && [ -n "${LONG_REPO:-}" ] && [ ! -e "$REPOS/long.git" ]; then
+      ln -s "$(realpath "$LONG_REPO")" "$REPOS/long.git"
+    fi
     [ -d "$REPOS/$kind.git" ] || python3 "$SHARED/bench/mkrepo.py" "$kind" "$REPOS/$kind.git" >/dev/null
   done
 }
@@ -52,8 +56,13 @@ start_labforge() {
   exit 1
 }
 
-stop_all() {
+stop_labforge() {
   [ -n "$LF_PID" ] && kill "$LF_PID" 2>/dev/null && wait "$LF_PID" 2>/dev/null || true
+  LF_PID=
+}
+
+stop_all() {
+  stop_labforge
   "$SHARED/bench/peers" down >/dev/null 2>&1 || true
 }
 
@@ -62,11 +71,13 @@ import_repos() {
   echo "$PASSWORD" | lf_env "$LF" admin user create bench --email bench@lab.test --password-stdin 2>/dev/null || true
   lf_env "$LF" admin key add bench --title peers <"$PEERS_STATE/client_key.pub" >/dev/null 2>&1 || true
   for kind in "$@"; do
-    lf_env "$LF" admin repo create "bench/$kind" >/dev/null 2>&1 || true
+    lf_env "$LF" admin repo create --public "bench/$kind" >/dev/null 2>&1 || true
     # Replace the empty repository the first time only, so what labforge kept on disk survives.
     if [ ! -e "$LF_DATA/repos/bench/$kind.git/labforge-bench-copy" ]; then
       rm -rf "$LF_DATA/repos/bench/$kind.git"
-      cp -a "$REPOS/$kind.git" "$LF_DATA/repos/bench/$kind.git"
+      # Hard links where possible: packs are never written in place, and `long` is 680 MiB.
+      cp -al "$(realpath "$REPOS/$kind.git")" "$LF_DATA/repos/bench/$kind.git" 2>/dev/null \
+        || cp -a "$(realpath "$REPOS/$kind.git")" "$LF_DATA/repos/bench/$kind.git"
       touch "$LF_DATA/repos/bench/$kind.git/labforge-bench-copy"
     fi
   done
@@ -111,4 +122,7 @@ alternate_mibps() {
   done
   echo "$(median "${as[@]}") $(median "${bs[@]}")"
 }
+# wrk's latency ("850.00us", "12.3ms", "1.2s") in milliseconds.
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n *= 1000; printf "%.2f", n }'; }
+now_ms() { date +%s%3N; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

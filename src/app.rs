@@ -160,6 +160,7 @@ impl Services {
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )?;
         let upkeep = Upkeep::new(runner.clone(), config.upkeep_delay);
+        let reads = crate::git::read::ReadCache::new(config.cache).with_git(runner.clone());
         let forge = Forge {
             db,
             repos: RepoStore::new(config.repos_dir().canonicalize()?)
@@ -169,7 +170,7 @@ impl Services {
             push_to_create: config.push_to_create,
             upload_slots: Arc::new(Semaphore::new(config.max_upload_packs)),
             download_slots: Arc::new(Semaphore::new(crate::domain::MAX_DOWNLOADS)),
-            reads: Arc::default(),
+            reads: Arc::new(reads),
             logins: Default::default(),
             hooks: Arc::new(HookGate::new(
                 config.data_dir.join("labforge.sock"),

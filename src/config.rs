@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod cache;
 mod check;
 mod deploy;
 mod trigger;
@@ -85,6 +86,8 @@ pub struct Config {
     /// `[[check]]`: what must pass before a push lands, defined by the operator only.
     pub checks: Vec<Check>,
     pub webhook: WebhookConfig,
+    /// `[cache]`: sizes of the history pages' caches.
+    pub cache: crate::git::CacheLimits,
     /// `[backup]`: scheduled backups from `serve`; None when no folder is configured.
     pub backup: Option<BackupConfig>,
 }
@@ -153,6 +156,7 @@ struct FileConfig {
     #[serde(default)]
     check: Vec<check::FileCheck>,
     webhook: Option<FileWebhookConfig>,
+    cache: Option<cache::FileCache>,
     backup: Option<FileBackupConfig>,
 }
 
@@ -270,6 +274,7 @@ impl Config {
         };
         let backup = backup_config(file.backup.unwrap_or_default(), &config_dir, &parse_env)?;
         Ok(Self {
+            cache: cache::parse_cache(file.cache, &env)?,
             backup,
             webhook,
             ssh_max_connections: count(
@@ -500,6 +505,21 @@ mod tests {
         assert_eq!(c.http_addr.port(), 5000);
         assert_eq!(c.data_dir, PathBuf::from("/etc/labforge/lf"));
         assert_eq!(c.base_url, "https://git.lab");
+    }
+
+    #[test]
+    fn cache_sizes_come_from_the_file_and_the_environment() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(c.cache.memory_bytes, 32 << 20);
+        let c = load(
+            "[cache]\nmemory_mib = 8\ndisk_mib = 100",
+            &[("LABFORGE_CACHE_DISK_MIB", "5")],
+        )
+        .unwrap();
+        assert_eq!(c.cache.memory_bytes, 8 << 20);
+        assert_eq!(c.cache.disk_bytes, 5 << 20);
+        assert!(load("[cache]\nmemory = 8", &[]).is_err());
+        assert!(load("", &[("LABFORGE_CACHE_MEMORY_MIB", "lots")]).is_err());
     }
 
     #[test]

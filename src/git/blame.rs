@@ -1,16 +1,28 @@
-//! Blame, bounded in time: which commit last changed each line of a file. Walks the first-parent
-//! history and, at each commit that changed the file, diffs it against its parent (imara-diff):
-//! lines the commit added are its own; unchanged lines are followed into the parent's version.
-//! When the time budget runs out the remaining lines are reported as not found, and the page
-//! says so, instead of the request hanging on a long history.
+//! Blame: which commit last changed each line of a file, as `git blame` says for a linear
+//! history. Walks the first-parent history and, at each commit that changed the file, diffs it
+//! against its parent (imara-diff): lines the commit added are its own; unchanged lines are
+//! followed into the parent's version. Commits whose changed-path filter says they did not
+//! touch the file are skipped without reading a tree.
+//!
+//! A file's blame at a commit is its blame at the commit that last changed it, so answers are
+//! kept by that commit (in memory and on disk): a push that does not touch the file reuses
+//! it, one that does costs one diff, since the walk stops at the first version whose blame is
+//! kept. The walk runs once per (commit, file) on its own thread; a page waits for it up to
+//! its budget, then shows the lines traced so far and completes on a later load.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gix::ObjectId;
 use imara_diff::{Algorithm, Diff, InternedInput};
 
 use super::GitError;
+use super::changed_paths::PathKeys;
+use super::graph::Commits;
+use super::history_cache::{BlameAnswer, Kept, KeptKey, Key, Value, kept_body, kept_header};
+use super::jobs::Job;
+use super::path_walk::{Trees, components};
 use super::prefetch::{LOOKAHEAD, Prefetched};
 use super::read::{CommitId, CommitInfo, Reader, is_binary};
 use crate::model::TreePath;
@@ -18,68 +30,220 @@ use crate::model::TreePath;
 pub struct Blame {
     /// The file's lines at the starting commit.
     pub lines: Vec<String>,
-    /// For each line, an index into `commits`, or None if not found within the budget.
+    /// For each line, an index into `commits`, or None if not traced yet.
     pub origin: Vec<Option<usize>>,
     pub commits: Vec<CommitInfo>,
-    /// False when the budget ran out before every line was attributed.
+    /// False while some lines are still being traced (in the background).
     pub complete: bool,
 }
 
 /// Larger files are not blamed (the page offers the raw file instead).
 pub const MAX_BLAME_BYTES: u64 = 512 * 1024;
+/// A blame gives up after this long (far beyond `git blame` on any history seen).
+const BACKGROUND_BUDGET: Duration = Duration::from_secs(600);
+/// Blames running at once (each is a thread).
+pub(super) const MAX_BLAMES: usize = 2;
+const UNKNOWN: u32 = u32::MAX;
+
+/// The running blames, by (commit that last changed the file, path).
+pub(super) type Blames = Arc<super::jobs::Jobs<(ObjectId, String), BlameAnswer>>;
 
 impl Reader {
+    /// The blame of `path` at `start`, waiting up to `wait` for it; None when the path is not
+    /// a text file small enough to blame.
     pub fn blame(
         &self,
         start: &CommitId,
         path: &TreePath,
-        budget: Duration,
+        wait: Duration,
     ) -> Result<Option<Blame>, GitError> {
-        let deadline = Instant::now() + budget;
         let start = start.oid()?;
-        let Some((false, blob_id)) = self.lookup(start, path)? else {
+        let Some((false, blob)) = self.lookup(start, path)? else {
             return Ok(None);
         };
-        let Some(text) = self.text(blob_id)? else {
+        // A submodule's entry names a commit of another repository: nothing to blame.
+        let is_blob = self
+            .repository()
+            .find_header(blob)
+            .is_ok_and(|h| h.kind() == gix::object::Kind::Blob);
+        if !is_blob {
+            return Ok(None);
+        }
+        let Some(data) = self.text_bytes(blob)? else {
             return Ok(None);
         };
-        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        let mut origin: Vec<Option<usize>> = vec![None; lines.len()];
-        let mut commits: Vec<CommitInfo> = Vec::new();
+        let lines: Vec<String> = String::from_utf8_lossy(&data)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let changed_at = self.last_change(start, path, blob)?;
+        if let Some(answer) = self.blame_answer(changed_at, path) {
+            return self.blame_view(lines, &answer, true).map(Some);
+        }
+        let line_count = lines.len();
+        let repo = self.repo.clone().into_sync();
+        let cache = Arc::clone(&self.cache);
+        let job_path = path.clone();
+        let job = self.cache.blames.join_or_start(
+            (changed_at, path.as_str().to_owned()),
+            || BlameAnswer {
+                commits: Vec::new(),
+                origin: vec![UNKNOWN; line_count],
+            },
+            move |job| {
+                let reader = Reader {
+                    repo: repo.to_thread_local(),
+                    cache,
+                };
+                if let Err(e) = reader.trace(changed_at, &job_path, job) {
+                    tracing::warn!(error = %e, path = job_path.as_str(), "blame failed");
+                }
+            },
+        );
+        let progress = match job {
+            Some(job) => {
+                job.wait(wait);
+                if let Some(answer) = self.blame_answer(changed_at, path) {
+                    return self.blame_view(lines, &answer, true).map(Some);
+                }
+                job.read(|p, _| p.clone())
+            }
+            None => BlameAnswer {
+                commits: Vec::new(),
+                origin: vec![UNKNOWN; line_count],
+            },
+        };
+        self.blame_view(lines, &progress, false).map(Some)
+    }
+
+    fn blame_view(
+        &self,
+        lines: Vec<String>,
+        answer: &BlameAnswer,
+        complete: bool,
+    ) -> Result<Blame, GitError> {
+        let commits = answer
+            .commits
+            .iter()
+            .map(|c| self.commit_summary(*c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut origin: Vec<Option<usize>> = answer
+            .origin
+            .iter()
+            .map(|o| (*o != UNKNOWN).then_some(*o as usize))
+            .collect();
+        // A kept answer for another version of the file (never expected) shows as untraced.
+        origin.resize(lines.len(), None);
+        Ok(Blame {
+            complete: complete && origin.iter().all(Option::is_some),
+            lines,
+            origin,
+            commits,
+        })
+    }
+
+    /// The commit on the first-parent history of `start` that last changed `path` (whose
+    /// blob at `start` is `blob`).
+    fn last_change(
+        &self,
+        start: ObjectId,
+        path: &TreePath,
+        blob: ObjectId,
+    ) -> Result<ObjectId, GitError> {
+        let key = Key::LastChange(start, path.as_str().to_owned());
+        if let Some(Value::LastChange(c)) = self.cache.history.get(&key) {
+            return Ok(c);
+        }
+        let commits = Commits::new(self);
+        let mut changes = Changes::new(&commits, start, path, blob);
+        let found = changes
+            .next(Instant::now() + BACKGROUND_BUDGET)?
+            .map_or(start, |c| c.commit);
+        self.cache.history.put(key, Value::LastChange(found));
+        Ok(found)
+    }
+
+    /// The complete blame of `path` as of `changed_at` (which changed it), if known.
+    fn blame_answer(&self, changed_at: ObjectId, path: &TreePath) -> Option<Arc<BlameAnswer>> {
+        let history = &self.cache.history;
+        let key = Key::Blame(changed_at, path.as_str().to_owned());
+        if let Some(Value::Blame(a)) = history.get(&key) {
+            return Some(a);
+        }
+        let name = KeptKey::new(Kept::Blame, changed_at, path.as_str());
+        let answer = Arc::new(decode(
+            &history.kept.read(self.repo_dir(), &name)?,
+            path.as_str(),
+        )?);
+        history.put(key, Value::Blame(Arc::clone(&answer)));
+        Some(answer)
+    }
+
+    /// Traces every line of `path` as of `changed_at`, reporting progress to `job`, and keeps
+    /// the answer when done.
+    fn trace(
+        &self,
+        changed_at: ObjectId,
+        path: &TreePath,
+        job: &Job<BlameAnswer>,
+    ) -> Result<(), GitError> {
+        if self.blame_answer(changed_at, path).is_some() {
+            return Ok(());
+        }
+        let deadline = Instant::now() + BACKGROUND_BUDGET;
+        let Some((false, blob_id)) = self.lookup(changed_at, path)? else {
+            return Ok(());
+        };
+        let Some(text) = self.text_bytes(blob_id)? else {
+            return Ok(());
+        };
+        let mut after_hashes: Vec<u64> = line_hashes(&text).collect();
+        let mut answer = BlameAnswer {
+            commits: Vec::new(),
+            origin: vec![UNKNOWN; after_hashes.len()],
+        };
+        let mut commit_index: HashMap<ObjectId, u32> = HashMap::new();
+        let mut index_of = |answer: &mut BlameAnswer, c: ObjectId| -> u32 {
+            *commit_index.entry(c).or_insert_with(|| {
+                answer.commits.push(c);
+                answer.commits.len() as u32 - 1
+            })
+        };
         // tracked[i] = (line index in the version being examined, line index at the start)
-        let mut tracked: Vec<(u32, usize)> = (0..lines.len()).map(|i| (i as u32, i)).collect();
+        let mut tracked: Vec<(u32, usize)> =
+            (0..after_hashes.len()).map(|i| (i as u32, i)).collect();
         // Lines are interned by hash, and each version is hashed once: the parent examined at
         // one step is the child at the next, so its tokens are reused.
         let mut input: InternedInput<u64> = InternedInput::default();
-        let mut after_hashes: Vec<u64> = line_hashes(text.as_bytes()).collect();
         let mut before_hashes: Vec<u64> = Vec::new();
         input.update_after(after_hashes.iter().copied());
-        let walk = self
-            .repository()
-            .rev_walk([start])
-            .first_parent_only()
-            .all()
-            .map_err(GitError::gix)?;
-        let mut changes = Changes {
-            walk,
-            path,
-            child_blob: blob_id,
-            ahead: VecDeque::new(),
-            done: false,
-        };
+        let commits = Commits::new(self);
+        let mut changes = Changes::new(&commits, changed_at, path, blob_id);
         let mut blobs: Prefetched<Option<Vec<u8>>> = Prefetched::default();
-        let mut complete = true;
         while !tracked.is_empty() {
-            if Instant::now() > deadline {
-                complete = false;
+            let Some(change) = changes.next(deadline)? else {
+                break; // out of time (history itself always ends at a commit that created the file)
+            };
+            // The version this commit made has a kept blame: the rest is known.
+            if change.commit != changed_at
+                && let Some(kept) = self.blame_answer(change.commit, path)
+            {
+                for (line, head_line) in tracked.drain(..) {
+                    if let Some(&o) = kept.origin.get(line as usize)
+                        && o != UNKNOWN
+                    {
+                        answer.origin[head_line] = index_of(&mut answer, kept.commits[o as usize]);
+                    }
+                }
                 break;
             }
-            let Some(change) = changes.next(self, deadline)? else {
-                // History ended, or the deadline passed while looking ahead.
-                complete &= changes.done;
-                break;
-            };
-            let commit_index = commits.len();
+            // git gives a merge's lines to whichever parent has them; this walk follows the
+            // first parent only, so git blames the rest (lines traced so far stay shown).
+            if change.merge
+                && let Some(git) = &self.cache.git
+            {
+                return self.trace_with_git(git, changed_at, path, job, deadline);
+            }
             let parent_data = match change.parent_blob {
                 Some(id) => {
                     let older = changes.ahead.iter().map_while(|c| c.parent_blob);
@@ -89,10 +253,12 @@ impl Reader {
             };
             let Some(parent_data) = parent_data else {
                 // Created here (or the parent's copy is binary/huge): every remaining line is this commit's.
-                commits.push(self.commit_info(change.commit)?);
-                for (_, head_line) in tracked.drain(..) {
-                    origin[head_line] = Some(commit_index);
+                let c = index_of(&mut answer, change.commit);
+                let newly: Vec<usize> = tracked.drain(..).map(|(_, h)| h).collect();
+                for h in &newly {
+                    answer.origin[*h] = c;
                 }
+                report(job, &answer, &newly);
                 break;
             };
             before_hashes.clear();
@@ -109,35 +275,101 @@ impl Reader {
             let mut diff = Diff::compute(Algorithm::Histogram, &input);
             diff.postprocess_no_heuristic(&input);
             let to_parent = unchanged_lines_to_parent(&diff, input.before.len(), input.after.len());
-            let mut used = false;
+            let mut newly = Vec::new();
             let mut next = Vec::with_capacity(tracked.len());
             for (line, head_line) in tracked {
                 if diff.is_added(line) {
-                    origin[head_line] = Some(commit_index);
-                    used = true;
+                    newly.push(head_line);
                 } else {
                     next.push((to_parent[line as usize], head_line));
                 }
             }
             tracked = next;
-            if used {
-                commits.push(self.commit_info(change.commit)?);
+            if !newly.is_empty() {
+                let c = index_of(&mut answer, change.commit);
+                for h in &newly {
+                    answer.origin[*h] = c;
+                }
+                report(job, &answer, &newly);
             }
             std::mem::swap(&mut input.before, &mut input.after);
             std::mem::swap(&mut before_hashes, &mut after_hashes);
         }
-        Ok(Some(Blame {
-            lines,
-            origin,
-            commits,
-            complete: complete && tracked.is_empty(),
-        }))
+        if answer.origin.contains(&UNKNOWN) {
+            return Ok(()); // out of time: nothing kept, the page said what it had
+        }
+        self.keep_blame(changed_at, path, answer);
+        Ok(())
     }
 
-    fn text(&self, id: ObjectId) -> Result<Option<String>, GitError> {
-        Ok(self
-            .text_bytes(id)?
-            .map(|data| String::from_utf8_lossy(&data).into_owned()))
+    /// The blame `git blame --incremental` gives, each run of lines shown as git finds it,
+    /// and kept when git finishes.
+    fn trace_with_git(
+        &self,
+        git: &super::GitRunner,
+        changed_at: ObjectId,
+        path: &TreePath,
+        job: &Job<BlameAnswer>,
+        deadline: Instant,
+    ) -> Result<(), GitError> {
+        let lines = job.read(|p, _| p.origin.len());
+        let mut answer = BlameAnswer {
+            commits: Vec::new(),
+            origin: vec![UNKNOWN; lines],
+        };
+        let mut index: HashMap<ObjectId, u32> = HashMap::new();
+        let mut newly: Vec<usize> = Vec::new();
+        let dir = super::RepoDir(self.repo_dir().to_path_buf());
+        let finished = git
+            .blame_incremental(
+                &dir,
+                &changed_at.to_hex().to_string(),
+                path.as_str(),
+                deadline,
+                MAX_GIT_BLAME_OUTPUT,
+                |line| match Incremental::parse(line) {
+                    Incremental::Run {
+                        commit,
+                        first,
+                        count,
+                    } => {
+                        let c = *index.entry(commit).or_insert_with(|| {
+                            answer.commits.push(commit);
+                            answer.commits.len() as u32 - 1
+                        });
+                        let end = first.saturating_add(count).min(lines);
+                        for l in first.min(end)..end {
+                            answer.origin[l] = c;
+                            newly.push(l);
+                        }
+                    }
+                    // Each run's headers end with its file name: the run is complete.
+                    Incremental::Filename => {
+                        report(job, &answer, &newly);
+                        newly.clear();
+                    }
+                    Incremental::Other => {}
+                },
+            )
+            .map_err(|e| GitError::Io(std::io::Error::other(e)))?;
+        if !finished || answer.origin.contains(&UNKNOWN) {
+            tracing::warn!(path = path.as_str(), "git blame did not finish");
+            return Ok(());
+        }
+        self.keep_blame(changed_at, path, answer);
+        Ok(())
+    }
+
+    fn keep_blame(&self, changed_at: ObjectId, path: &TreePath, answer: BlameAnswer) {
+        let name = KeptKey::new(Kept::Blame, changed_at, path.as_str());
+        self.cache
+            .history
+            .kept
+            .keep(self.repo_dir(), &name, &encode(&answer, path.as_str()));
+        self.cache.history.put(
+            Key::Blame(changed_at, path.as_str().to_owned()),
+            Value::Blame(Arc::new(answer)),
+        );
     }
 
     /// A text blob's bytes; None when binary or larger than the blame limit.
@@ -148,36 +380,82 @@ impl Reader {
     }
 }
 
+/// Shows the lines just traced to the pages waiting on the walk.
+fn report(job: &Job<BlameAnswer>, answer: &BlameAnswer, newly: &[usize]) {
+    job.update(|p| {
+        p.commits.clone_from(&answer.commits);
+        for h in newly {
+            p.origin[*h] = answer.origin[*h];
+        }
+    });
+}
+
 /// A commit on the first-parent walk that changed the file, and the file's blob in its parent
 /// (None: the file was created here, or the parent has no file at that path).
 struct Change {
     commit: ObjectId,
     parent_blob: Option<ObjectId>,
+    /// The commit is a merge: its other parents may have given it the lines it changed.
+    merge: bool,
 }
 
 /// The first-parent walk, reduced to the commits that changed the file, looked ahead by up to
 /// `LOOKAHEAD` changes.
-struct Changes<'r, 'p> {
-    walk: gix::revision::Walk<'r>,
-    path: &'p TreePath,
+struct Changes<'c, 'r> {
+    commits: &'c Commits<'r>,
+    folder: Vec<Vec<u8>>,
+    name: Vec<u8>,
+    keys: PathKeys,
+    trees: Trees,
+    /// The next commit to examine.
+    next: Option<ObjectId>,
     /// The file's blob in the last commit examined.
     child_blob: ObjectId,
     ahead: VecDeque<Change>,
-    /// The walk is exhausted (or reached the commit that created the file).
-    done: bool,
 }
 
-impl Changes<'_, '_> {
-    fn next(&mut self, reader: &Reader, deadline: Instant) -> Result<Option<Change>, GitError> {
-        while !self.done && self.ahead.len() < LOOKAHEAD && Instant::now() <= deadline {
-            let Some(info) = self.walk.next() else {
-                self.done = true;
+impl<'c, 'r> Changes<'c, 'r> {
+    fn new(commits: &'c Commits<'r>, start: ObjectId, path: &TreePath, blob: ObjectId) -> Self {
+        let mut folder = components(path);
+        let name = folder.pop().unwrap_or_default();
+        Self {
+            commits,
+            folder,
+            name,
+            keys: PathKeys::new(path.as_str().as_bytes()),
+            trees: Trees::default(),
+            next: Some(start),
+            child_blob: blob,
+            ahead: VecDeque::new(),
+        }
+    }
+
+    fn next(&mut self, deadline: Instant) -> Result<Option<Change>, GitError> {
+        while self.ahead.len() < LOOKAHEAD && Instant::now() <= deadline {
+            let Some(id) = self.next else { break };
+            let node = self.commits.node(id)?;
+            let Some(&parent) = node.parents.first() else {
+                self.next = None;
+                self.ahead.push_back(Change {
+                    commit: id,
+                    parent_blob: None,
+                    merge: false,
+                });
                 break;
             };
-            let info = info.map_err(GitError::gix)?;
-            let parent_blob = match info.parent_ids().next() {
-                Some(p) => match reader.lookup(p.detach(), self.path)? {
-                    Some((false, id)) => Some(id),
+            self.next = Some(parent);
+            // Certainly not touched here: no tree to read.
+            if node.filter.is_some_and(|f| !f.maybe_changed(&self.keys)) {
+                continue;
+            }
+            let repo = self.commits.reader().repository();
+            let tree = self.commits.node(parent)?.tree;
+            if !self.trees.has(tree) {
+                self.read_ahead(parent, tree)?;
+            }
+            let parent_blob = match self.trees.folder(repo, tree, &self.folder)? {
+                Some(listing) => match listing.get(&self.name) {
+                    Some((id, mode)) if mode & 0o170000 != 0o040000 && mode != 0o160000 => Some(id),
                     _ => None,
                 },
                 None => None,
@@ -186,35 +464,151 @@ impl Changes<'_, '_> {
                 continue; // this commit did not touch the file
             }
             self.ahead.push_back(Change {
-                commit: info.id,
+                commit: id,
                 parent_blob,
+                merge: node.parents.len() > 1,
             });
             match parent_blob {
                 Some(id) => self.child_blob = id,
-                None => self.done = true,
+                None => {
+                    self.next = None;
+                    break;
+                }
             }
         }
         Ok(self.ahead.pop_front())
     }
+
+    /// Reads the trees the next commits down the line will need along with `tree` (the
+    /// parent's), in the pack's cheap order (see `Trees::read_ahead`).
+    fn read_ahead(&mut self, parent: ObjectId, tree: ObjectId) -> Result<(), GitError> {
+        let mut roots = vec![tree];
+        let mut at = parent;
+        for _ in 0..super::path_walk::SCAN_AHEAD {
+            if roots.len() >= super::path_walk::READ_AHEAD {
+                break;
+            }
+            let node = self.commits.node(at)?;
+            let [next] = node.parents[..] else { break };
+            if node.filter.is_none_or(|f| f.maybe_changed(&self.keys)) {
+                roots.push(self.commits.node(next)?.tree);
+            }
+            at = next;
+        }
+        let repo = self.commits.reader().repository();
+        self.trees.read_ahead(repo, &roots, &self.folder)
+    }
 }
 
-/// One hash per line (without its line ending), the tokens the diff compares; the same split
-/// as `str::lines`, so token indices are line numbers.
+/// At most this much of `git blame --incremental`'s output is read (about 300 bytes per run
+/// of lines; a file small enough to blame has far fewer runs, unless its commits' subjects
+/// are huge, which git prints whole).
+const MAX_GIT_BLAME_OUTPUT: u64 = 64 * 1024 * 1024;
+
+/// One line of `git blame --incremental`.
+#[derive(Debug, PartialEq)]
+enum Incremental {
+    /// `COMMIT ORIGINAL-LINE FINAL-LINE COUNT`: lines FINAL-LINE.. (1-based) come from COMMIT;
+    /// `first` is 0-based here.
+    Run {
+        commit: ObjectId,
+        first: usize,
+        count: usize,
+    },
+    /// `filename PATH`, the last header of a run.
+    Filename,
+    /// The commit's other headers (author, summary, previous, boundary, ...).
+    Other,
+}
+
+impl Incremental {
+    fn parse(line: &[u8]) -> Self {
+        if line.starts_with(b"filename ") {
+            return Self::Filename;
+        }
+        let mut words = line.split(|b| *b == b' ');
+        let (Some(id), Some(_), Some(first), Some(count), None) = (
+            words.next(),
+            words.next(),
+            words.next(),
+            words.next(),
+            words.next(),
+        ) else {
+            return Self::Other;
+        };
+        let number = |w: &[u8]| std::str::from_utf8(w).ok()?.parse::<usize>().ok();
+        match (ObjectId::from_hex(id), number(first), number(count)) {
+            (Ok(commit), Some(first), Some(count)) if first >= 1 => Self::Run {
+                commit,
+                first: first - 1,
+                count,
+            },
+            _ => Self::Other,
+        }
+    }
+}
+
+const MAGIC: &[u8] = b"labforge blame 1\n";
+
+/// `MAGIC`, the path and a NUL, the number of commits and their ids, the number of lines and
+/// each line's commit index (u32, little-endian).
+fn encode(answer: &BlameAnswer, path: &str) -> Vec<u8> {
+    let mut data = kept_header(MAGIC, path);
+    data.extend_from_slice(&(answer.commits.len() as u32).to_le_bytes());
+    for c in &answer.commits {
+        data.extend_from_slice(c.as_bytes());
+    }
+    data.extend_from_slice(&(answer.origin.len() as u32).to_le_bytes());
+    for o in &answer.origin {
+        data.extend_from_slice(&o.to_le_bytes());
+    }
+    data
+}
+
+fn decode(data: &[u8], path: &str) -> Option<BlameAnswer> {
+    let mut rest = kept_body(data, MAGIC, path)?;
+    let u32_at = |rest: &mut &[u8]| -> Option<u32> {
+        let (n, tail) = rest.split_first_chunk::<4>()?;
+        *rest = tail;
+        Some(u32::from_le_bytes(*n))
+    };
+    let count = u32_at(&mut rest)? as usize;
+    let mut commits = Vec::with_capacity(count.min(rest.len() / 20));
+    for _ in 0..count {
+        let (id, tail) = rest.split_at_checked(20)?;
+        commits.push(ObjectId::try_from(id).ok()?);
+        rest = tail;
+    }
+    let lines = u32_at(&mut rest)? as usize;
+    let mut origin = Vec::with_capacity(lines.min(rest.len() / 4));
+    for _ in 0..lines {
+        let o = u32_at(&mut rest)?;
+        if o as usize >= commits.len() {
+            return None;
+        }
+        origin.push(o);
+    }
+    rest.is_empty().then_some(BlameAnswer { commits, origin })
+}
+
+/// One hash per line, the tokens the diff compares; lines split as `str::lines` splits them,
+/// so token indices are line numbers. A line's ending is part of it, as in git's diff: a last
+/// line without a newline differs from the same text with one (git blames the commit that
+/// added the newline).
 fn line_hashes(data: &[u8]) -> impl Iterator<Item = u64> + '_ {
     use std::hash::BuildHasher;
     // 64-bit hashes stand for the lines (as SipHash's did before): two different lines
     // colliding is vanishingly unlikely. Fixed seed: tokens are only compared within one blame.
     let hasher = foldhash::fast::FixedState::with_seed(0);
-    let body = data.strip_suffix(b"\n").unwrap_or(data);
-    let mut rest = (!data.is_empty()).then_some(body);
+    let mut rest = (!data.is_empty()).then_some(data);
     std::iter::from_fn(move || {
         let text = rest?;
         let (line, tail) = match memchr::memchr(b'\n', text) {
-            Some(i) => (&text[..i], Some(&text[i + 1..])),
+            Some(i) => (&text[..=i], Some(&text[i + 1..]).filter(|t| !t.is_empty())),
             None => (text, None),
         };
         rest = tail;
-        Some(hasher.hash_one(line.strip_suffix(b"\r").unwrap_or(line)))
+        Some(hasher.hash_one(line))
     })
 }
 
@@ -241,18 +635,65 @@ mod tests {
     use super::*;
 
     #[test]
-    fn line_hashes_split_like_str_lines() {
+    fn line_hashes_split_like_str_lines_and_keep_line_endings() {
         for text in [
-            "", "\n", "a", "a\n", "a\n\n", "a\r\nb", "\n\nx\n", "a\nb\r\n",
+            "", "\n", "a", "a\n", "a\n\n", "a\r\nb", "\n\nx\n", "a\nb\r\n", "a\nb\r",
         ] {
-            use std::hash::BuildHasher;
-            let hasher = foldhash::fast::FixedState::with_seed(0);
             let ours: Vec<u64> = line_hashes(text.as_bytes()).collect();
-            let expected: Vec<u64> = text
-                .lines()
-                .map(|l| hasher.hash_one(l.as_bytes()))
-                .collect();
-            assert_eq!(ours, expected, "{text:?}");
+            assert_eq!(ours.len(), text.lines().count(), "{text:?}");
         }
+        let hashes = |t: &str| line_hashes(t.as_bytes()).collect::<Vec<_>>();
+        assert_eq!(hashes("a\nb")[0], hashes("a\nc")[0]);
+        assert_ne!(hashes("x\ny")[1], hashes("x\ny\n")[1]);
+        assert_ne!(hashes("y\r\n")[0], hashes("y\n")[0]);
+    }
+
+    #[test]
+    fn incremental_lines_parse() {
+        let id = "5021282adfbe31f42b3519b6a95590a4dc3a07e6";
+        assert_eq!(
+            Incremental::parse(format!("{id} 816 815 3").as_bytes()),
+            Incremental::Run {
+                commit: ObjectId::from_hex(id.as_bytes()).unwrap(),
+                first: 814,
+                count: 3
+            }
+        );
+        assert_eq!(
+            Incremental::parse(b"filename dir/a b.txt"),
+            Incremental::Filename
+        );
+        for other in [
+            "summary 1 2 3",
+            "author Ada",
+            "boundary",
+            &format!("previous {id} README.md"),
+            &format!("{id} 1 0 3"),
+            &format!("{id} 1 2"),
+            "",
+        ] {
+            assert_eq!(
+                Incremental::parse(other.as_bytes()),
+                Incremental::Other,
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn kept_blames_read_back_and_refuse_damage() {
+        let id = ObjectId::from_hex(b"0123456789abcdef0123456789abcdef01234567").unwrap();
+        let answer = BlameAnswer {
+            commits: vec![id, ObjectId::null(gix::hash::Kind::Sha1)],
+            origin: vec![0, 1, 1, 0],
+        };
+        let data = encode(&answer, "Makefile");
+        assert_eq!(decode(&data, "Makefile"), Some(answer));
+        assert_eq!(decode(&data, "README.md"), None);
+        assert_eq!(decode(&data[..data.len() - 1], "Makefile"), None);
+        let mut bad = data.clone();
+        let last = bad.len() - 4;
+        bad[last] = 9; // a commit index past the list
+        assert_eq!(decode(&bad, "Makefile"), None);
     }
 }

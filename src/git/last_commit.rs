@@ -1,44 +1,44 @@
-//! The tree page's "last commit per entry", the page peers are slow on (they run `git log` once
-//! per entry). Here it is one walk over history, newest first: a commit whose copy of the folder
-//! differs from its first parent's settles the entries that differ. Each tree is decoded once
-//! (a commit's parent tree is the next commit's own), only unsettled names are compared, and the
-//! walk stops when every entry is settled.
+//! The tree page's "last commit per entry", the page peers are slow on (they run `git log -1`
+//! once per entry). Here it is one walk for the whole folder (`path_walk`), giving each entry
+//! what `git log -1 -- FOLDER/ENTRY` gives, skipping the commits whose changed-path filter says
+//! they did not touch the folder.
 //!
-//! A page waits at most `INLINE_BUDGET`; if the walk is not done by then the page shows what is
-//! known and the walk finishes in the background (bounded by `BACKGROUND_BUDGET`), so the next
-//! load has everything. Answers are cached by (commit, path): they never go stale.
+//! The walk runs once per (commit, folder), on its own thread: a page never waits a fixed time
+//! for it. The request that starts it waits until it ends or `FIRST_WAIT` passes (most folders
+//! take milliseconds); any request meanwhile shows what the walk has found so far, with a
+//! notice. The answer is kept in memory and on disk, by commit id, so neither a later request
+//! nor a restart walks again; and a walk that reaches a commit with a kept answer takes the
+//! remaining entries from it, so after a push only the new commits are walked.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gix::ObjectId;
 
 use super::GitError;
-use super::prefetch::{LOOKAHEAD, Prefetched};
-use super::read::{CommitId, CommitInfo, ReadCache, Reader};
+use super::graph::Commits;
+use super::history_cache::{FolderAnswer, Kept, KeptKey, Key, Value, kept_body, kept_header};
+use super::jobs::Job;
+use super::path_walk::PathWalk;
+use super::read::{CommitId, CommitInfo, Reader};
 use crate::model::TreePath;
 
-// 200 ms, so a first-ever visit answers within the 250 ms goal (issue 4) with what is known by
-// then; the full pass on `medium` (12,000 commits) takes ~0.7 s, so it may not be done.
-const INLINE_BUDGET: Duration = Duration::from_millis(200);
-const BACKGROUND_BUDGET: Duration = Duration::from_secs(60);
-const MAX_BACKGROUND_WALKS: usize = 2;
-const CACHE_ENTRIES: usize = 1024;
+/// How long the request that starts a walk waits for it (it returns as soon as the walk ends).
+const FIRST_WAIT: Duration = Duration::from_millis(100);
+/// A walk gives up after this long (a history far beyond any seen; the page says so).
+const BACKGROUND_BUDGET: Duration = Duration::from_secs(120);
+/// Folder walks running at once (each is a thread).
+pub(super) const MAX_FOLDER_WALKS: usize = 2;
 
 /// Each entry of a folder with the commit that last changed it, when known.
 pub type LastCommits = Vec<(String, Option<CommitInfo>)>;
 
-type Key = (String, String);
+/// What a running walk has found so far: entry name → commit.
+pub(super) type FolderProgress = HashMap<String, ObjectId>;
 
-#[derive(Default)]
-pub struct AnswerCache {
-    done: Mutex<HashMap<Key, LastCommits>>,
-    running: Mutex<HashSet<Key>>,
-}
-
-/// A folder's entries as (name, id), sorted by name for binary search.
-type Listing = Arc<Vec<(Vec<u8>, ObjectId)>>;
+/// The running folder walks, by (commit, folder).
+pub(super) type FolderWalks = Arc<super::jobs::Jobs<(ObjectId, String), FolderProgress>>;
 
 impl Reader {
     /// The answers for `names` in the folder at `path` of `start`; the flag is false when some
@@ -49,64 +49,21 @@ impl Reader {
         path: &TreePath,
         names: &[String],
     ) -> Result<(LastCommits, bool), GitError> {
-        let key: Key = (start.0.clone(), path.as_str().to_owned());
-        if let Some(hit) = self
-            .cache
-            .last_commits
-            .done
-            .lock()
-            .expect("never poisoned")
-            .get(&key)
-        {
-            return Ok((hit.clone(), true));
+        let start = start.oid()?;
+        if let Some(answer) = self.folder_answer(start, path) {
+            return Ok((self.arrange(names, |n| find(&answer, n))?, true));
         }
-        if let Some(answers) = self.load_persisted(&key, names) {
-            remember_in_memory(&self.cache, key, answers.clone());
-            return Ok((answers, true));
+        let Some((job, started)) = self.folder_walk(start, path, names) else {
+            return Ok((names.iter().map(|n| (n.clone(), None)).collect(), false));
+        };
+        if started {
+            job.wait(FIRST_WAIT);
         }
-        let (found, complete) = self.walk(start.oid()?, path, names, INLINE_BUDGET)?;
-        let answers = arrange(names, &found);
-        if complete {
-            self.remember(key, answers.clone());
-        } else {
-            self.finish_in_background(key, start.oid()?, path.clone(), names.to_vec());
+        if let Some(answer) = self.folder_answer(start, path) {
+            return Ok((self.arrange(names, |n| find(&answer, n))?, true));
         }
-        Ok((answers, complete))
-    }
-
-    fn finish_in_background(&self, key: Key, start: ObjectId, path: TreePath, names: Vec<String>) {
-        {
-            let mut running = self
-                .cache
-                .last_commits
-                .running
-                .lock()
-                .expect("never poisoned");
-            if running.contains(&key) || running.len() >= MAX_BACKGROUND_WALKS {
-                return;
-            }
-            running.insert(key.clone());
-        }
-        let cache = Arc::clone(&self.cache);
-        let repo = self.repo.clone().into_sync();
-        std::thread::spawn(move || {
-            let reader = Reader {
-                repo: repo.to_thread_local(),
-                cache: Arc::clone(&cache),
-            };
-            match reader.walk(start, &path, &names, BACKGROUND_BUDGET) {
-                Ok((found, _)) => reader.remember(key.clone(), arrange(&names, &found)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "finding last commits in the background failed")
-                }
-            }
-            cache
-                .last_commits
-                .running
-                .lock()
-                .expect("never poisoned")
-                .remove(&key);
-        });
+        let found: FolderProgress = job.read(|p, _| p.clone());
+        Ok((self.arrange(names, |n| found.get(n).copied())?, false))
     }
 
     /// Computes (and keeps, on disk too) the last commits of the root folder at `branch`, so the
@@ -115,221 +72,209 @@ impl Reader {
         let Some(head) = self.branch_head(branch)? else {
             return Ok(());
         };
+        let start = head.id.oid()?;
         let root = TreePath::default();
-        let key: Key = (head.id.0.clone(), String::new());
-        if self.persisted_file(&key).exists() {
+        if self.folder_answer(start, &root).is_some() {
             return Ok(());
         }
-        let Some((true, tree)) = self.lookup(head.id.oid()?, &root)? else {
-            return Ok(());
-        };
-        let t = self.repo.find_tree(tree).map_err(GitError::gix)?;
-        let mut names = Vec::new();
-        for e in t.iter() {
-            names.push(String::from_utf8_lossy(e.map_err(GitError::gix)?.filename()).into_owned());
+        let tree = self
+            .repository()
+            .find_commit(start)
+            .map_err(GitError::gix)?
+            .tree_id()
+            .map_err(GitError::gix)?
+            .detach();
+        let names = super::path_walk::Listing::read(self.repository(), tree)?.names();
+        if let Some((job, _)) = self.folder_walk(start, &root, &names) {
+            job.wait(BACKGROUND_BUDGET);
         }
-        let (found, _) = self.walk(head.id.oid()?, &root, &names, BACKGROUND_BUDGET)?;
-        self.remember(key, arrange(&names, &found));
         Ok(())
     }
 
-    fn remember(&self, key: Key, answers: LastCommits) {
-        if let Err(e) = self.persist(&key, &answers) {
-            tracing::debug!(error = %e, "could not keep last commits on disk");
+    /// The complete answer for (commit, folder), from memory or disk.
+    fn folder_answer(&self, commit: ObjectId, path: &TreePath) -> Option<Arc<FolderAnswer>> {
+        let history = &self.cache.history;
+        let key = Key::Folder(commit, path.as_str().to_owned());
+        if let Some(Value::Folder(a)) = history.get(&key) {
+            return Some(a);
         }
-        remember_in_memory(&self.cache, key, answers);
+        let name = KeptKey::new(Kept::Folder, commit, path.as_str());
+        let data = history.kept.read(self.repo_dir(), &name)?;
+        let answer = Arc::new(decode(&data, path.as_str())?);
+        history.put(key, Value::Folder(Arc::clone(&answer)));
+        Some(answer)
     }
 
-    /// `REPO.git/labforge/last-commit/COMMIT-PATHHASH`: `name NUL commit-id NUL` per entry found.
-    fn persisted_file(&self, key: &Key) -> std::path::PathBuf {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        key.1.hash(&mut h);
-        self.repo
-            .path()
-            .join("labforge/last-commit")
-            .join(format!("{}-{:016x}", key.0, h.finish()))
-    }
-
-    fn persist(&self, key: &Key, answers: &LastCommits) -> std::io::Result<()> {
-        let file = self.persisted_file(key);
-        let dir = file.parent().expect("the cache file has a folder");
-        std::fs::create_dir_all(dir)?;
-        let mut data = Vec::new();
-        for (name, commit) in answers {
-            if let Some(c) = commit {
-                data.extend_from_slice(name.as_bytes());
-                data.push(0);
-                data.extend_from_slice(c.id.0.as_bytes());
-                data.push(0);
-            }
-        }
-        let tmp = file.with_extension("tmp");
-        std::fs::write(&tmp, data)?;
-        std::fs::rename(tmp, file)
-    }
-
-    fn load_persisted(&self, key: &Key, names: &[String]) -> Option<LastCommits> {
-        let data = std::fs::read(self.persisted_file(key)).ok()?;
-        let mut found = HashMap::new();
-        let mut parts = data.split(|b| *b == 0);
-        while let (Some(name), Some(id)) = (parts.next(), parts.next()) {
-            if name.is_empty() {
-                break;
-            }
-            let id = CommitId(String::from_utf8(id.to_vec()).ok()?);
-            found.insert(
-                String::from_utf8_lossy(name).into_owned(),
-                self.commit(&id).ok()?,
-            );
-        }
-        Some(arrange(names, &found))
-    }
-
-    fn listing(
-        &self,
-        tree: ObjectId,
-        memo: &mut HashMap<ObjectId, Listing>,
-        prefetched: &mut Prefetched<Listing>,
-        older: impl Iterator<Item = ObjectId>,
-    ) -> Result<Listing, GitError> {
-        if let Some(l) = memo.get(&tree) {
-            return Ok(Arc::clone(l));
-        }
-        let listing = prefetched.take(self, tree, older, |id| self.read_listing(id))?;
-        if memo.len() >= 8 {
-            memo.clear();
-        }
-        memo.insert(tree, Arc::clone(&listing));
-        Ok(listing)
-    }
-
-    fn read_listing(&self, tree: ObjectId) -> Result<Listing, GitError> {
-        let t = self.repo.find_tree(tree).map_err(GitError::gix)?;
-        let mut entries = Vec::new();
-        for e in t.iter() {
-            let e = e.map_err(GitError::gix)?;
-            entries.push((e.filename().to_vec(), e.object_id()));
-        }
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(Arc::new(entries))
-    }
-
-    /// The folder at `path` in `commit`, as a tree id (None when absent or not a folder).
-    fn folder(&self, commit: ObjectId, path: &TreePath) -> Result<Option<ObjectId>, GitError> {
-        Ok(match self.lookup(commit, path)? {
-            Some((true, id)) => Some(id),
-            _ => None,
-        })
-    }
-
-    fn walk(
+    /// The walk for (start, folder): the running one, or a new one (true) if a slot is free.
+    fn folder_walk(
         &self,
         start: ObjectId,
         path: &TreePath,
         names: &[String],
-        budget: Duration,
-    ) -> Result<(HashMap<String, CommitInfo>, bool), GitError> {
-        let deadline = Instant::now() + budget;
-        let mut pending: HashSet<&str> = names.iter().map(String::as_str).collect();
-        let mut found = HashMap::new();
-        let mut memo: HashMap<ObjectId, Listing> = HashMap::new();
-        let mut walk = self
-            .repo
-            .rev_walk([start])
-            .sorting(gix::revision::walk::Sorting::ByCommitTime(
-                Default::default(),
-            ))
-            .all()
-            .map_err(GitError::gix)?;
-        // The folder changes looked ahead of, so the older versions of the folder they need can
-        // be read in a cheap order (see `prefetch`).
-        let mut ahead: VecDeque<Step> = VecDeque::new();
-        let mut prefetched = Prefetched::default();
-        // The last commit's first parent and its folder: in a linear stretch of history that
-        // parent is the next commit walked, and its folder is not looked up twice.
-        let mut last_parent: Option<(ObjectId, Option<ObjectId>)> = None;
+    ) -> Option<(Arc<Job<FolderProgress>>, bool)> {
+        let key = (start, path.as_str().to_owned());
+        let mut started = false;
+        let repo = self.repo.clone().into_sync();
+        let cache = Arc::clone(&self.cache);
+        let (path, names) = (path.clone(), names.to_vec());
+        let job = self.cache.folder_walks.join_or_start(
+            key,
+            || {
+                started = true;
+                FolderProgress::new()
+            },
+            move |job| {
+                let reader = Reader {
+                    repo: repo.to_thread_local(),
+                    cache,
+                };
+                if let Err(e) = reader.walk_folder(start, &path, &names, job) {
+                    tracing::warn!(error = %e, folder = path.as_str(), "finding last commits failed");
+                }
+            },
+        )?;
+        Some((job, started))
+    }
+
+    fn walk_folder(
+        &self,
+        start: ObjectId,
+        path: &TreePath,
+        names: &[String],
+        job: &Job<FolderProgress>,
+    ) -> Result<(), GitError> {
+        if self.folder_answer(start, path).is_some() {
+            return Ok(()); // kept by a walk that ended just before this one started
+        }
+        let deadline = Instant::now() + BACKGROUND_BUDGET;
+        let commits = Commits::new(self);
+        let mut walk = PathWalk::new(&commits, start, path, names, true)?;
+        // Every complete answer is kept on disk too: the commits that have one are known now.
+        let kept: std::collections::HashSet<ObjectId> = self
+            .cache
+            .history
+            .kept
+            .commits(self.repo_dir(), Kept::Folder, path.as_str())
+            .into_iter()
+            .collect();
+        let known = |c: ObjectId| {
+            kept.contains(&c)
+                .then(|| self.folder_answer(c, path))
+                .flatten()
+        };
+        let mut answer = FolderAnswer::new();
         loop {
-            if pending.is_empty() {
-                return Ok((found, true));
-            }
-            while ahead.len() < LOOKAHEAD && Instant::now() <= deadline {
-                let Some(info) = walk.next() else { break };
-                let info = info.map_err(GitError::gix)?;
-                let here = match last_parent {
-                    Some((id, folder)) if id == info.id => folder,
-                    _ => self.folder(info.id, path)?,
-                };
-                let parent_id = info.parent_ids().next().map(|p| p.detach());
-                let parent = match parent_id {
-                    Some(p) => self.folder(p, path)?,
-                    None => None,
-                };
-                last_parent = parent_id.map(|p| (p, parent));
-                // An identical folder: nothing in it changed here.
-                if here != parent {
-                    ahead.push_back(Step {
-                        commit: info.id,
-                        here,
-                        parent,
-                    });
-                }
-            }
             if Instant::now() > deadline {
-                return Ok((found, false));
+                tracing::warn!(
+                    folder = path.as_str(),
+                    "finding last commits ran out of time"
+                );
+                return Ok(());
             }
-            let Some(step) = ahead.pop_front() else {
-                return Ok((found, true)); // history ended
+            let Some(found) = walk.next(Some(&known))? else {
+                break;
             };
-            let older = || ahead.iter().filter_map(|s| s.parent);
-            let mine = match step.here {
-                Some(id) => Some(self.listing(id, &mut memo, &mut prefetched, older())?),
-                None => None,
-            };
-            let theirs = match step.parent {
-                Some(id) => Some(self.listing(id, &mut memo, &mut prefetched, older())?),
-                None => None,
-            };
-            let get = |l: &Option<Listing>, name: &str| -> Option<ObjectId> {
-                let l = l.as_ref()?;
-                l.binary_search_by(|e| e.0.as_slice().cmp(name.as_bytes()))
-                    .ok()
-                    .map(|i| l[i].1)
-            };
-            let changed: Vec<&str> = pending
-                .iter()
-                .copied()
-                .filter(|n| get(&mine, n) != get(&theirs, n))
-                .collect();
-            if !changed.is_empty() {
-                let commit = self.commit_info(step.commit)?;
-                for name in changed {
-                    pending.remove(name);
-                    found.insert(name.to_owned(), commit.clone());
+            if found.entries.is_empty() {
+                continue;
+            }
+            job.update(|p| {
+                for e in &found.entries {
+                    p.insert(names[*e as usize].clone(), found.commit);
                 }
+            });
+            for e in found.entries {
+                answer.push((names[e as usize].clone(), found.commit));
             }
         }
+        answer.sort();
+        let name = KeptKey::new(Kept::Folder, start, path.as_str());
+        self.cache
+            .history
+            .kept
+            .keep(self.repo_dir(), &name, &encode(&answer, path.as_str()));
+        self.cache.history.put(
+            Key::Folder(start, path.as_str().to_owned()),
+            Value::Folder(Arc::new(answer)),
+        );
+        Ok(())
+    }
+
+    fn arrange(
+        &self,
+        names: &[String],
+        commit_of: impl Fn(&str) -> Option<ObjectId>,
+    ) -> Result<LastCommits, GitError> {
+        names
+            .iter()
+            .map(|n| {
+                let info = match commit_of(n) {
+                    Some(c) => Some(self.commit_summary(c)?),
+                    None => None,
+                };
+                Ok((n.clone(), info))
+            })
+            .collect()
+    }
+
+    /// A commit's details, from the memory cache when it was shown recently.
+    pub(super) fn commit_summary(&self, id: ObjectId) -> Result<CommitInfo, GitError> {
+        let key = Key::Info(id);
+        if let Some(Value::Info(info)) = self.cache.history.get(&key) {
+            return Ok((*info).clone());
+        }
+        let info = self.commit_info(id)?;
+        self.cache
+            .history
+            .put(key, Value::Info(Arc::new(info.clone())));
+        Ok(info)
     }
 }
 
-/// A commit whose copy of the folder differs from its first parent's.
-struct Step {
-    commit: ObjectId,
-    here: Option<ObjectId>,
-    parent: Option<ObjectId>,
+fn find(answer: &FolderAnswer, name: &str) -> Option<ObjectId> {
+    answer
+        .binary_search_by(|(n, _)| n.as_str().cmp(name))
+        .ok()
+        .map(|i| answer[i].1)
 }
 
-fn arrange(names: &[String], found: &HashMap<String, CommitInfo>) -> LastCommits {
-    names
-        .iter()
-        .map(|n| (n.clone(), found.get(n).cloned()))
-        .collect()
-}
+const MAGIC: &[u8] = b"labforge last commits 1\n";
 
-fn remember_in_memory(cache: &ReadCache, key: Key, answers: LastCommits) {
-    let mut done = cache.last_commits.done.lock().expect("never poisoned");
-    if done.len() >= CACHE_ENTRIES {
-        done.clear();
+/// `MAGIC`, the folder's path and a NUL, then `name NUL commit-id(20 bytes)` per entry.
+fn encode(answer: &FolderAnswer, path: &str) -> Vec<u8> {
+    let mut data = kept_header(MAGIC, path);
+    for (name, id) in answer {
+        data.extend_from_slice(name.as_bytes());
+        data.push(0);
+        data.extend_from_slice(id.as_bytes());
     }
-    done.insert(key, answers);
+    data
+}
+
+/// None when the data is not an answer for `path` (damaged, or a hash collision of paths).
+fn decode(data: &[u8], path: &str) -> Option<FolderAnswer> {
+    let mut rest = kept_body(data, MAGIC, path)?;
+    let mut answer = FolderAnswer::new();
+    while !rest.is_empty() {
+        let end = memchr::memchr(0, rest)?;
+        let name = std::str::from_utf8(&rest[..end]).ok()?.to_owned();
+        let id = rest.get(end + 1..end + 21)?;
+        answer.push((name, ObjectId::try_from(id).ok()?));
+        rest = &rest[end + 21..];
+    }
+    answer.is_sorted().then_some(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_answers_read_back_and_refuse_another_path() {
+        let id = ObjectId::from_hex(b"0123456789abcdef0123456789abcdef01234567").unwrap();
+        let answer: FolderAnswer = vec![("Makefile".into(), id), ("docs".into(), id)];
+        let data = encode(&answer, "src/a");
+        assert_eq!(decode(&data, "src/a"), Some(answer));
+        assert_eq!(decode(&data, "src/b"), None);
+        assert_eq!(decode(&data[..data.len() - 3], "src/a"), None);
+    }
 }

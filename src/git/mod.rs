@@ -3,12 +3,21 @@
 
 pub mod blame;
 pub mod bundle;
+mod changed_paths;
 pub mod compare;
 mod create;
 pub mod diff;
+mod graph;
+mod handles;
+mod history_cache;
 mod hooks;
+mod jobs;
+mod kept;
 mod last_commit;
+mod lru;
 pub mod mirror;
+mod path_log;
+mod path_walk;
 mod prefetch;
 mod push_commits;
 pub mod pushed;
@@ -20,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{RepoName, Username};
 
+pub use history_cache::CacheLimits;
 pub use push_commits::ChangedPaths;
 pub use runner::{GitProtocol, GitRunner, Service};
 pub use upkeep::Upkeep;

@@ -1,8 +1,7 @@
 //! Reading repositories for the web pages, in-process with gix. Owned view structs come out; no
 //! gix type leaves this room. Every function here blocks: call it from `spawn_blocking`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
@@ -88,32 +87,43 @@ pub struct BlobView {
     pub is_binary: bool,
 }
 
-/// Cached per-repository handles and last-commit answers, shared by all requests. Answers are
-/// keyed by commit id and path, so they never go stale: a push makes new commit ids.
-#[derive(Default)]
+/// Cached per-repository handles and the history pages' answers (see `history_cache`), shared
+/// by all requests.
 pub struct ReadCache {
-    repos: Mutex<HashMap<std::path::PathBuf, gix::ThreadSafeRepository>>,
-    pub(super) last_commits: super::last_commit::AnswerCache,
+    repos: super::handles::Handles,
+    pub(super) history: super::history_cache::HistoryCache,
+    pub(super) folder_walks: super::last_commit::FolderWalks,
+    pub(super) blames: super::blame::Blames,
+    /// git itself, for the blames gix's walk does not cover (see `blame`).
+    pub(super) git: Option<super::GitRunner>,
 }
 
-const REPO_CACHE: usize = 256;
+impl Default for ReadCache {
+    fn default() -> Self {
+        Self::new(super::CacheLimits::default())
+    }
+}
+
 impl ReadCache {
-    pub fn open(self: &Arc<Self>, dir: &RepoDir) -> Result<Reader, GitError> {
-        let key = dir.path().to_path_buf();
-        let mut repos = self.repos.lock().expect("never poisoned");
-        if !repos.contains_key(&key) {
-            if repos.len() >= REPO_CACHE {
-                repos.clear();
-            }
-            let opts = gix::open::Options::isolated().strict_config(false);
-            repos.insert(
-                key.clone(),
-                gix::open_opts(&key, opts)
-                    .map_err(GitError::gix)?
-                    .into_sync(),
-            );
+    pub fn new(limits: super::CacheLimits) -> Self {
+        Self {
+            repos: super::handles::Handles::default(),
+            history: super::history_cache::HistoryCache::new(limits),
+            folder_walks: super::jobs::Jobs::new(super::last_commit::MAX_FOLDER_WALKS),
+            blames: super::jobs::Jobs::new(super::blame::MAX_BLAMES),
+            git: None,
         }
-        let repo = repos.get(&key).expect("inserted above").to_thread_local();
+    }
+
+    /// Lets blame run `git blame` where a history needs it (merges that changed the file).
+    pub fn with_git(mut self, git: super::GitRunner) -> Self {
+        self.git = Some(git);
+        self
+    }
+
+    pub fn open(self: &Arc<Self>, dir: &RepoDir) -> Result<Reader, GitError> {
+        self.repos.sweep_while(self, |c| &c.repos);
+        let repo = self.repos.get(dir.path())?;
         Ok(Reader {
             repo,
             cache: Arc::clone(self),
@@ -123,10 +133,7 @@ impl ReadCache {
     /// Drops the cached handle of a repository that is deleted or renamed, so a new repository
     /// later made at the same path is never read through the old one's handle.
     pub fn forget(&self, dir: &RepoDir) {
-        self.repos
-            .lock()
-            .expect("never poisoned")
-            .remove(dir.path());
+        self.repos.forget(dir.path());
     }
 
     /// Runs `f` on the repository's reader, trying a gix error once more: gix's object store,
@@ -165,6 +172,18 @@ impl Reader {
 
     pub(super) fn repository(&self) -> &gix::Repository {
         &self.repo
+    }
+
+    /// The repository's folder (`OWNER/NAME.git`), where its kept answers live.
+    pub(super) fn repo_dir(&self) -> &std::path::Path {
+        self.repo.path()
+    }
+
+    /// The repository's commit-graph with its changed-path filters, if it has one.
+    pub(super) fn commit_graph(&self) -> Option<Arc<super::graph::CommitGraph>> {
+        self.cache
+            .history
+            .commit_graph(self.repo.objects.store_ref().path())
     }
 
     /// The full id of a commit named by a full or abbreviated id, if it exists.
@@ -400,7 +419,8 @@ impl Reader {
         let names: Vec<String> = entries.iter().map(|(n, _, _)| n.clone()).collect();
         let (last, complete) = self.last_commits(commit, path, &names)?;
         // By name: a remembered answer may list the names in another order (the tree's).
-        let mut last: HashMap<String, Option<CommitInfo>> = last.into_iter().collect();
+        let mut last: std::collections::HashMap<String, Option<CommitInfo>> =
+            last.into_iter().collect();
         let entries: Vec<TreeEntry> = entries
             .into_iter()
             .map(|(name, kind, _)| TreeEntry {
@@ -442,48 +462,6 @@ impl Reader {
             size,
             is_binary,
         }))
-    }
-
-    /// Commits reachable from `start`, newest first; with a path, only those that changed it.
-    /// Returns the page and whether there are more.
-    pub fn log(
-        &self,
-        start: &CommitId,
-        path: &TreePath,
-        skip: usize,
-        limit: usize,
-    ) -> Result<(Vec<CommitInfo>, bool), GitError> {
-        let walk = self
-            .repo
-            .rev_walk([start.oid()?])
-            .sorting(gix::revision::walk::Sorting::ByCommitTime(
-                Default::default(),
-            ))
-            .all()
-            .map_err(GitError::gix)?;
-        let mut out = Vec::new();
-        let mut seen = 0usize;
-        for info in walk {
-            let info = info.map_err(GitError::gix)?;
-            if !path.is_root() {
-                let here = self.lookup(info.id, path)?.map(|h| h.1);
-                let parent = match info.parent_ids().next() {
-                    Some(p) => self.lookup(p.detach(), path)?.map(|p| p.1),
-                    None => None,
-                };
-                if here == parent {
-                    continue;
-                }
-            }
-            if seen >= skip {
-                if out.len() == limit {
-                    return Ok((out, true));
-                }
-                out.push(self.info(&info.object().map_err(GitError::gix)?)?);
-            }
-            seen += 1;
-        }
-        Ok((out, false))
     }
 
     /// The README at the root of the commit's tree, if any: (file name, text).

@@ -197,14 +197,22 @@ impl GitRunner {
     }
 
     pub(super) fn base_command(&self) -> Command {
-        let mut cmd = Command::new(&self.git);
+        let mut cmd = Command::from(self.blocking_command());
+        cmd.kill_on_drop(true);
+        cmd
+    }
+
+    /// The same command for a thread outside the async runtime (the history walks): the
+    /// environment, settings and process group of every git labforge starts.
+    fn blocking_command(&self) -> std::process::Command {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(&self.git);
         cmd.env_clear()
             .env("PATH", SAFE_PATH)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("LC_ALL", "C")
-            .kill_on_drop(true)
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -213,6 +221,74 @@ impl GitRunner {
             cmd.arg("-c").arg(setting);
         }
         cmd
+    }
+
+    /// `git blame --incremental COMMIT -- PATH`, blocking, each line of its output given to
+    /// `line` as git writes it (so a caller can show what is known while git goes on). Ends
+    /// git's process group at `deadline` or when git has written `max_output` bytes; false
+    /// then. `commit` is a full id from the reader and the path comes after `--`, so neither
+    /// can be read as an option.
+    pub fn blame_incremental(
+        &self,
+        dir: &RepoDir,
+        commit: &str,
+        path: &str,
+        deadline: std::time::Instant,
+        max_output: u64,
+        mut line: impl FnMut(&[u8]),
+    ) -> anyhow::Result<bool> {
+        use std::io::{BufRead, Read};
+        anyhow::ensure!(is_object_id(commit), "not an object id: {commit}");
+        let mut cmd = self.blocking_command();
+        cmd.args(["blame", "--incremental", commit, "--", path])
+            .env("GIT_DIR", dir.path())
+            .current_dir(dir.path())
+            .stderr(Stdio::null());
+        let deadline = deadline.min(std::time::Instant::now() + self.timeout);
+        if deadline <= std::time::Instant::now() {
+            return Ok(false);
+        }
+        let mut child = cmd.spawn().context("starting git blame")?;
+        let pid = child.id();
+        // Ends the group at the deadline even while git writes nothing; told to stand down
+        // (by the sender's drop) once git's output has ended.
+        let (stand_down, ended) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::Builder::new()
+            .name("git-blame-deadline".into())
+            .spawn(move || {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = ended.recv_timeout(left) {
+                    signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+                }
+            })
+            .context("starting the git blame watchdog")?;
+        let stdout = child
+            .stdout
+            .take()
+            .expect("stdout is piped by blocking_command");
+        let mut out = std::io::BufReader::new(stdout.take(max_output));
+        let mut buf = Vec::new();
+        let (mut read, mut failed) = (0u64, false);
+        loop {
+            buf.clear();
+            match out.read_until(b'\n', &mut buf) {
+                Ok(0) => break,
+                Ok(n) => read += n as u64,
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+            line(buf.strip_suffix(b"\n").unwrap_or(&buf));
+        }
+        let cut = failed || read >= max_output;
+        if cut {
+            signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        drop(stand_down);
+        let status = child.wait().context("waiting for git blame")?;
+        let _ = watchdog.join();
+        Ok(status.success() && !cut)
     }
 
     /// Starts upload-pack, receive-pack or upload-archive with piped stdio.
@@ -562,5 +638,80 @@ mod tests {
         assert_eq!(Service::parse("git-upload-pack "), None);
         assert_eq!(Service::parse("upload-pack"), None);
         assert!(Service::ReceivePack.writes() && !Service::UploadPack.writes());
+    }
+
+    #[test]
+    fn git_blame_streams_and_stops_at_its_output_cap_and_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(args)
+                .current_dir(dir.path())
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "git {args:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        git(&["init", "-q", "--bare", "r.git"]);
+        let repo = dir.path().join("r.git");
+        git(&["--git-dir=r.git", "config", "user.name", "A"]);
+        git(&["--git-dir=r.git", "config", "user.email", "a@b"]);
+        // A two-line file committed through plumbing (a bare repository has no work tree).
+        let mut hash = std::process::Command::new("git")
+            .args(["--git-dir=r.git", "hash-object", "-w", "--stdin"])
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut hash.stdin.take().unwrap(), b"one\ntwo\n").unwrap();
+        let blob = String::from_utf8(hash.wait_with_output().unwrap().stdout).unwrap();
+        let mut mktree = std::process::Command::new("git")
+            .args(["--git-dir=r.git", "mktree"])
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let entry = format!("100644 blob {}\ta file\n", blob.trim());
+        std::io::Write::write_all(&mut mktree.stdin.take().unwrap(), entry.as_bytes()).unwrap();
+        let tree = String::from_utf8(mktree.wait_with_output().unwrap().stdout).unwrap();
+        let commit = git(&["--git-dir=r.git", "commit-tree", "-m", "first", tree.trim()]);
+        let commit = commit.trim();
+        let runner = GitRunner::detect(Duration::from_secs(60)).unwrap();
+        let dir_of = RepoDir(repo.canonicalize().unwrap());
+        let later = std::time::Instant::now() + Duration::from_secs(60);
+        let mut lines = Vec::new();
+        let done = runner
+            .blame_incremental(&dir_of, commit, "a file", later, 1 << 20, |l| {
+                lines.push(String::from_utf8_lossy(l).into_owned())
+            })
+            .unwrap();
+        assert!(done);
+        assert_eq!(lines[0], format!("{commit} 1 1 2"));
+        assert_eq!(lines.last().unwrap(), "filename a file");
+        // Past its output cap git is stopped, and past its deadline not started: not whole.
+        let capped = runner
+            .blame_incremental(&dir_of, commit, "a file", later, 30, |_| {})
+            .unwrap();
+        assert!(!capped);
+        let late = runner
+            .blame_incremental(
+                &dir_of,
+                commit,
+                "a file",
+                std::time::Instant::now(),
+                1 << 20,
+                |_| {},
+            )
+            .unwrap();
+        assert!(!late);
+        // Only full ids go on git's command line.
+        assert!(
+            runner
+                .blame_incremental(&dir_of, "--output=x", "a file", later, 1 << 20, |_| {})
+                .is_err()
+        );
     }
 }

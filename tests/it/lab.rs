@@ -10,8 +10,9 @@ use crate::helpers::*;
 use crate::issues::{browser, get_as, post};
 use crate::web::{get, sample_repo};
 
-/// Config with deploy `dns` (alice/dns main; fails while `conf/fail` exists) and `fw`
-/// (alice/fw main; always fails).
+/// Config with deploy `dns` (alice/dns main; fails while `conf/fail` exists), `fw`
+/// (alice/fw main; always fails) and `apps` (alice/apps main; always succeeds, and sorts
+/// first by name, so the dashboard's order shows failing deploys are put first on purpose).
 fn lab_config(conf: &Path) -> String {
     let script = |name: &str, body: &str| {
         let path = conf.join(name);
@@ -24,11 +25,13 @@ fn lab_config(conf: &Path) -> String {
         &format!("[ -e {} ] && exit 1; exit 0", conf.join("fail").display()),
     );
     script("fw.sh", "echo broken; exit 3");
+    script("apps.sh", "echo fine");
     let file = conf.join("labforge.toml");
     std::fs::write(
         &file,
         "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"dns.sh\"\n\n\
-         [[deploy]]\nname = \"fw\"\nrepo = \"alice/fw\"\nbranch = \"main\"\nrun = \"fw.sh\"\n",
+         [[deploy]]\nname = \"fw\"\nrepo = \"alice/fw\"\nbranch = \"main\"\nrun = \"fw.sh\"\n\n\
+         [[deploy]]\nname = \"apps\"\nrepo = \"alice/apps\"\nbranch = \"main\"\nrun = \"apps.sh\"\n",
     )
     .unwrap();
     file.to_str().unwrap().to_owned()
@@ -48,6 +51,7 @@ async fn dashboard_puts_failing_deploys_first_and_says_how_far_main_is_ahead() {
     app.create_user("alice", "alice-password").await;
     app.create_repo("alice", "dns", false).await;
     app.create_repo("alice", "fw", false).await;
+    app.create_repo("alice", "apps", false).await;
     app.create_repo("alice", "notes", true).await;
     let alice = browser(&app, "alice").await;
     let dns = app.workdir("dns");
@@ -97,6 +101,12 @@ async fn dashboard_puts_failing_deploys_first_and_says_how_far_main_is_ahead() {
     app.push(&fw, ("alice", "alice-password"), "alice/fw", &["main"])
         .await;
     crate::hooks::settled_runs(&app, "alice/fw").await;
+    let apps = app.workdir("apps");
+    git_ok(&apps, &["init", "-q", "-b", "main"]).await;
+    commit(&apps, "compose.yaml", "Add the apps").await;
+    app.push(&apps, ("alice", "alice-password"), "alice/apps", &["main"])
+        .await;
+    crate::hooks::settled_runs(&app, "alice/apps").await;
 
     let (status, home) = get_as(&app, Some(&alice), "/").await;
     assert_eq!(status, 200);
@@ -115,12 +125,20 @@ async fn dashboard_puts_failing_deploys_first_and_says_how_far_main_is_ahead() {
     assert!(!home.contains("no successful run"), "{home}");
     assert!(home.contains("Break it more"), "last run's subject: {home}");
     assert!(home.contains(&c4[..7]));
-    // Failing first: both failing deploys come before anything else in the list.
+    // Failing first: both failing deploys come before the succeeding one (which sorts first
+    // by name).
     let deploys = &home[home.find("id=\"deploys-h\"").unwrap()..];
-    let ok_line = deploys.find("class=\"badge status-succeeded\"");
-    assert!(ok_line.is_none(), "no deploy is fine here: {deploys}");
+    let at = |name: &str| {
+        deploys
+            .find(&format!(">{name}<"))
+            .unwrap_or_else(|| panic!("deploy {name} is listed: {deploys}"))
+    };
     assert!(
-        deploys.contains(">fw<") && deploys.contains(">dns<"),
+        at("fw") < at("apps") && at("dns") < at("apps"),
+        "failing deploys first: {deploys}"
+    );
+    assert!(
+        deploys.find("class=\"badge status-succeeded\"").unwrap() > at("dns").max(at("fw")),
         "{deploys}"
     );
     // Recent pushes, with a compare link for a branch update.

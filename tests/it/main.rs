@@ -16,6 +16,8 @@ mod deploy_scripts;
 mod first_run;
 mod helpers;
 mod highlight;
+mod history;
+mod history_fixture;
 mod hooks;
 mod http_git;
 mod issue_commits;

@@ -335,7 +335,8 @@ impl From<&CommitStatus> for StatusLine {
     }
 }
 
-/// How long a blame may take before the page shows what it found.
+/// How long a blame page waits for the blame before showing the lines traced so far (the
+/// blame goes on in the background; the page reloads until it is complete).
 const BLAME_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
 
 struct BlameRow {

@@ -1,0 +1,91 @@
+//! A least-recently-used map bounded by the bytes its values hold (as the caller weighs them),
+//! so every in-memory cache of the history pages has a size the operator sets.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+
+pub(super) struct Lru<K, V> {
+    map: HashMap<K, (V, usize, u64)>,
+    /// Use tick → key, oldest first.
+    order: BTreeMap<u64, K>,
+    tick: u64,
+    bytes: usize,
+    capacity: usize,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> Lru<K, V> {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            map: HashMap::new(),
+            order: BTreeMap::new(),
+            tick: 0,
+            bytes: 0,
+            capacity,
+        }
+    }
+
+    pub fn get(&mut self, key: &K) -> Option<V> {
+        let (value, _, tick) = self.map.get_mut(key)?;
+        self.order.remove(tick);
+        self.tick += 1;
+        *tick = self.tick;
+        self.order.insert(self.tick, key.clone());
+        Some(value.clone())
+    }
+
+    /// Keeps `value`, dropping the least recently used entries to make room; a value larger
+    /// than the whole capacity is not kept.
+    pub fn insert(&mut self, key: K, value: V, weight: usize) {
+        self.remove(&key);
+        if weight > self.capacity {
+            return;
+        }
+        while self.bytes + weight > self.capacity {
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
+            if let Some((_, w, _)) = self.map.remove(&oldest) {
+                self.bytes -= w;
+            }
+        }
+        self.tick += 1;
+        self.order.insert(self.tick, key.clone());
+        self.map.insert(key, (value, weight, self.tick));
+        self.bytes += weight;
+    }
+
+    pub fn remove(&mut self, key: &K) {
+        if let Some((_, w, tick)) = self.map.remove(key) {
+            self.order.remove(&tick);
+            self.bytes -= w;
+        }
+    }
+
+    #[cfg(test)]
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_within_its_bytes_dropping_the_least_recently_used() {
+        let mut lru = Lru::new(100);
+        lru.insert("a", 1, 40);
+        lru.insert("b", 2, 40);
+        assert_eq!(lru.get(&"a"), Some(1)); // a is now newer than b
+        lru.insert("c", 3, 40);
+        assert_eq!(lru.get(&"b"), None);
+        assert_eq!(lru.get(&"a"), Some(1));
+        assert_eq!(lru.get(&"c"), Some(3));
+        assert!(lru.bytes() <= 100);
+        lru.insert("huge", 4, 101);
+        assert_eq!(lru.get(&"huge"), None);
+        lru.insert("a", 5, 10);
+        assert_eq!(lru.get(&"a"), Some(5));
+        assert_eq!(lru.bytes(), 50);
+    }
+}
