@@ -76,6 +76,8 @@ pub struct Dashboard {
     pub pushes: Vec<(Repo, RecentPushRow)>,
     pub issues: Vec<(Repo, IssueEventRow)>,
     pub repos: Vec<RepoListing>,
+    /// The list of repositories was cut at `MAX_LISTED_REPOS`.
+    pub cut: bool,
 }
 
 /// What the dashboard asks git about one deploy: the last run's commit, and the last good
@@ -92,10 +94,43 @@ fn severity(status: &str) -> u8 {
     }
 }
 
+/// The repositories whose owner/name or description contains `filter` (case-insensitive), at
+/// most `MAX_LISTED_REPOS`; the bool says the list was cut.
+fn filtered(repos: Vec<Repo>, filter: &str) -> (Vec<Repo>, bool) {
+    let needle: String = filter.trim().chars().take(MAX_FILTER).collect();
+    let needle = needle.to_lowercase();
+    let mut repos: Vec<Repo> = repos
+        .into_iter()
+        .filter(|r| {
+            needle.is_empty()
+                || r.full_name().to_lowercase().contains(&needle)
+                || r.description.to_lowercase().contains(&needle)
+        })
+        .collect();
+    let cut = repos.len() > MAX_LISTED_REPOS;
+    repos.truncate(MAX_LISTED_REPOS);
+    (repos, cut)
+}
+
+/// `listings` (in last-push order) in the order asked for.
+fn sorted(mut listings: Vec<RepoListing>, sort: RepoSort) -> Vec<RepoListing> {
+    if sort == RepoSort::Name {
+        listings.sort_by_key(|l| l.repo.full_name().to_lowercase());
+    }
+    listings
+}
+
 impl Forge {
     /// The signed-in home page: deploys (failing first), recent pushes and issues in the
-    /// repositories the user owns or collaborates on, and every repository they can read.
-    pub async fn dashboard(self: &Arc<Self>, actor: &Actor) -> Result<Dashboard> {
+    /// repositories the user owns or collaborates on, and every repository they can read
+    /// (filtered and sorted as [`Forge::repo_listings`] does). The repositories and their deploy
+    /// lines are read once and serve both the deploys and the list.
+    pub async fn dashboard(
+        self: &Arc<Self>,
+        actor: &Actor,
+        filter: &str,
+        sort: RepoSort,
+    ) -> Result<Dashboard> {
         let visible = self.visible_repos(actor).await?;
         let repos: Vec<Repo> = visible.iter().map(|(r, _)| r.clone()).collect();
         let mine: Vec<RepoId> = visible
@@ -116,12 +151,14 @@ impl Forge {
             .collect();
         let mut deploys = self.deploy_lines(&repos).await?;
         deploys.sort_by_key(|d| !d.is_failing());
-        let listings = self.listings(repos, &deploys).await?;
+        let (listed, cut) = filtered(repos, filter);
+        let listings = sorted(self.listings(listed, &deploys).await?, sort);
         Ok(Dashboard {
             deploys,
             pushes,
             issues,
             repos: listings,
+            cut,
         })
     }
 
@@ -135,25 +172,9 @@ impl Forge {
         filter: &str,
         sort: RepoSort,
     ) -> Result<(Vec<RepoListing>, bool)> {
-        let needle: String = filter.trim().chars().take(MAX_FILTER).collect();
-        let needle = needle.to_lowercase();
-        let mut repos: Vec<Repo> = self
-            .listed_repos(actor, owner)
-            .await?
-            .into_iter()
-            .filter(|r| {
-                needle.is_empty()
-                    || r.full_name().to_lowercase().contains(&needle)
-                    || r.description.to_lowercase().contains(&needle)
-            })
-            .collect();
-        let cut = repos.len() > MAX_LISTED_REPOS;
-        repos.truncate(MAX_LISTED_REPOS);
+        let (repos, cut) = filtered(self.listed_repos(actor, owner).await?, filter);
         let deploys = self.deploy_lines(&repos).await?;
-        let mut listings = self.listings(repos, &deploys).await?;
-        if sort == RepoSort::Name {
-            listings.sort_by_key(|l| l.repo.full_name().to_lowercase());
-        }
+        let listings = sorted(self.listings(repos, &deploys).await?, sort);
         Ok((listings, cut))
     }
 

@@ -103,7 +103,7 @@ async fn show_home(
     let Some(actor) = user.actor() else {
         return repo_list(&st, &user, None, "Repositories".into(), "/".into(), q).await;
     };
-    let d = st.forge.dashboard(actor).await?;
+    let d = st.forge.dashboard(actor, &q.q, q.sort()).await?;
     let pushes = d
         .pushes
         .iter()
@@ -145,10 +145,6 @@ async fn show_home(
             }
         })
         .collect();
-    let (repos, cut) = st
-        .forge
-        .repo_listings(Some(actor), None, &q.q, q.sort())
-        .await?;
     render(DashboardPage {
         nav: user.nav(),
         deploys: d.deploys.iter().map(DeployBadge::from).collect(),
@@ -158,9 +154,9 @@ async fn show_home(
         controls: ListControls {
             q: q.q.clone(),
             sort: sort_word(q.sort()),
-            cut,
+            cut: d.cut,
         },
-        repos: repos.iter().map(RepoItem::from).collect(),
+        repos: d.repos.iter().map(RepoItem::from).collect(),
     })
 }
 
