@@ -23,6 +23,8 @@ mod push_commits;
 pub mod pushed;
 pub mod read;
 pub mod runner;
+#[cfg(test)]
+mod testing;
 pub mod upkeep;
 
 use std::path::{Path, PathBuf};

@@ -504,7 +504,6 @@ pub(super) fn is_binary(data: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
     use std::sync::OnceLock;
     use std::time::Duration;
 
@@ -512,21 +511,7 @@ mod tests {
 
     use super::*;
 
-    fn git(dir: &Path, args: &[&str]) {
-        let ok = std::process::Command::new("git")
-            .current_dir(dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", dir)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@lab.test")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@lab.test")
-            .args(args)
-            .status()
-            .expect("git runs")
-            .success();
-        assert!(ok, "git {args:?}");
-    }
+    use crate::git::testing::git;
 
     /// A repository with branches `main`, `a`, `a/b/c`, `release/1.0` and tag `v1`, one file
     /// `a/b/file`; made once for every case.
