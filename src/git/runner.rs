@@ -469,7 +469,6 @@ impl GitRunner {
         input: Vec<u8>,
         stdout: Option<std::fs::File>,
     ) -> anyhow::Result<Vec<u8>> {
-        const MAX_CAPTURE: u64 = 64 << 20;
         let what = format!("git {}", args.join(" "));
         let mut cmd = self.base_command();
         cmd.args(args)
@@ -490,29 +489,7 @@ impl GitRunner {
                 let _ = tokio::io::AsyncWriteExt::write_all(&mut stdin, &input).await;
             }
         };
-        let read = |pipe: Option<tokio::process::ChildStdout>| async move {
-            let mut buf = Vec::new();
-            if let Some(p) = pipe {
-                let _ = tokio::io::AsyncReadExt::read_to_end(
-                    &mut tokio::io::AsyncReadExt::take(p, MAX_CAPTURE),
-                    &mut buf,
-                )
-                .await;
-            }
-            buf
-        };
-        let read_err = async move {
-            let mut buf = Vec::new();
-            if let Some(p) = err {
-                let _ = tokio::io::AsyncReadExt::read_to_end(
-                    &mut tokio::io::AsyncReadExt::take(p, MAX_CAPTURE),
-                    &mut buf,
-                )
-                .await;
-            }
-            buf
-        };
-        let ((), captured, stderr) = tokio::join!(feed, read(out), read_err);
+        let ((), captured, stderr) = tokio::join!(feed, read_capped(out), read_capped(err));
         let status = child
             .child
             .wait()
@@ -609,6 +586,23 @@ fn check_status(status: ExitStatus, stderr: &[u8], args: &[&str]) -> anyhow::Res
             String::from_utf8_lossy(stderr).trim()
         ))
     }
+}
+
+/// How much of a child's stdout and stderr `run_piped` keeps.
+const MAX_CAPTURE: u64 = 64 << 20;
+
+/// What `pipe` (a child's stdout or stderr) writes, up to `MAX_CAPTURE` bytes; a failed read
+/// ends it early (the child's status tells what went wrong).
+async fn read_capped<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let Some(p) = pipe {
+        let _ = tokio::io::AsyncReadExt::read_to_end(
+            &mut tokio::io::AsyncReadExt::take(p, MAX_CAPTURE),
+            &mut buf,
+        )
+        .await;
+    }
+    buf
 }
 
 #[cfg(test)]
