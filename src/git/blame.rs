@@ -81,7 +81,8 @@ impl Reader {
             return self.blame_view(lines, &answer, true).map(Some);
         }
         let line_count = lines.len();
-        let repo = self.repo.clone().into_sync();
+        let shared = self.repo.clone().into_sync();
+        let dir = self.repo_dir().to_path_buf();
         let cache = Arc::clone(&self.cache);
         let job_path = path.clone();
         let job = self.cache.blames.join_or_start(
@@ -92,7 +93,8 @@ impl Reader {
             },
             move |job| {
                 let reader = Reader {
-                    repo: repo.to_thread_local(),
+                    repo: super::handles::open_fresh(&dir)
+                        .unwrap_or_else(|_| shared.to_thread_local()),
                     cache,
                 };
                 if let Err(e) = reader.trace(changed_at, &job_path, job) {
@@ -247,7 +249,10 @@ impl Reader {
             let parent_data = match change.parent_blob {
                 Some(id) => {
                     let older = changes.ahead.iter().map_while(|c| c.parent_blob);
-                    blobs.take(self, id, older, |id| self.text_bytes(id))?
+                    {
+                        let repo = commits.repo();
+                        blobs.take(&repo, id, older, |id| text_bytes(&repo, id))?
+                    }
                 }
                 None => None,
             };
@@ -374,9 +379,7 @@ impl Reader {
 
     /// A text blob's bytes; None when binary or larger than the blame limit.
     fn text_bytes(&self, id: ObjectId) -> Result<Option<Vec<u8>>, GitError> {
-        Ok(self
-            .blob_bytes(id, MAX_BLAME_BYTES)?
-            .filter(|data| !is_binary(data)))
+        text_bytes(self.repository(), id)
     }
 }
 
@@ -448,12 +451,14 @@ impl<'c, 'r> Changes<'c, 'r> {
             if node.filter.is_some_and(|f| !f.maybe_changed(&self.keys)) {
                 continue;
             }
-            let repo = self.commits.reader().repository();
             let tree = self.commits.node(parent)?.tree;
             if !self.trees.has(tree) {
                 self.read_ahead(parent, tree)?;
             }
-            let parent_blob = match self.trees.folder(repo, tree, &self.folder)? {
+            let listing = self
+                .trees
+                .folder(&self.commits.repo(), tree, &self.folder)?;
+            let parent_blob = match listing {
                 Some(listing) => match listing.get(&self.name) {
                     Some((id, mode)) if mode & 0o170000 != 0o040000 && mode != 0o160000 => Some(id),
                     _ => None,
@@ -495,8 +500,8 @@ impl<'c, 'r> Changes<'c, 'r> {
             }
             at = next;
         }
-        let repo = self.commits.reader().repository();
-        self.trees.read_ahead(repo, &roots, &self.folder)
+        let repo = self.commits.repo();
+        self.trees.read_ahead(&repo, &roots, &self.folder)
     }
 }
 
@@ -628,6 +633,11 @@ fn unchanged_lines_to_parent(diff: &Diff, before_len: usize, after_len: usize) -
         before += 1;
     }
     map
+}
+
+/// A text blob's bytes; None when binary or larger than the blame limit.
+fn text_bytes(repo: &gix::Repository, id: ObjectId) -> Result<Option<Vec<u8>>, GitError> {
+    Ok(super::read::blob_bytes(repo, id, MAX_BLAME_BYTES)?.filter(|data| !is_binary(data)))
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 use std::time::Instant;
 
 use gix::ObjectId;
-use gix::bstr::ByteSlice;
 
 use super::GitError;
 use super::diff::{DiffLimits, FileDiff};
@@ -109,22 +108,6 @@ impl Reader {
             n += 1;
         }
         Ok(Ahead::Exactly(n))
-    }
-
-    /// Short names of the refs under `prefix` (`refs/heads/`), sorted, at most `cap`; the bool
-    /// says there were more. Names only: nothing is peeled, so a page can offer them cheaply.
-    pub fn ref_names(&self, prefix: &str, cap: usize) -> Result<(Vec<String>, bool), GitError> {
-        let platform = self.repository().references().map_err(GitError::gix)?;
-        let mut names = Vec::new();
-        for r in platform.prefixed(prefix).map_err(GitError::gix)? {
-            let r = r.map_err(GitError::gix)?;
-            if names.len() == cap {
-                return Ok((names, true));
-            }
-            let name = r.name().as_bstr().to_str_lossy();
-            names.push(name.strip_prefix(prefix).unwrap_or(&name).to_owned());
-        }
-        Ok((names, false))
     }
 
     fn commit_tree(&self, commit: ObjectId) -> Result<ObjectId, GitError> {

@@ -18,6 +18,14 @@ const LIFETIME: Duration = Duration::from_secs(2);
 /// At most this many repositories stay open at once.
 const MAX_OPEN: usize = 256;
 
+/// The repository at `path`, opened now, shared with nothing: a background walk reads through
+/// handles of its own, so the handles requests share are dropped after `LIFETIME` whatever
+/// walks still run.
+pub(super) fn open_fresh(path: &Path) -> Result<gix::Repository, GitError> {
+    let opts = gix::open::Options::isolated().strict_config(false);
+    gix::open_opts(path, opts).map_err(GitError::gix)
+}
+
 #[derive(Default)]
 pub(super) struct Handles {
     open: Mutex<HashMap<PathBuf, (gix::ThreadSafeRepository, Instant)>>,
@@ -35,8 +43,7 @@ impl Handles {
             if open.len() >= MAX_OPEN {
                 open.clear();
             }
-            let opts = gix::open::Options::isolated().strict_config(false);
-            let repo = gix::open_opts(path, opts).map_err(GitError::gix)?;
+            let repo = open_fresh(path)?;
             open.insert(path.to_path_buf(), (repo.into_sync(), Instant::now()));
         }
         Ok(open.get(path).expect("inserted above").0.to_thread_local())

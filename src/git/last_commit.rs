@@ -114,7 +114,8 @@ impl Reader {
     ) -> Option<(Arc<Job<FolderProgress>>, bool)> {
         let key = (start, path.as_str().to_owned());
         let mut started = false;
-        let repo = self.repo.clone().into_sync();
+        let shared = self.repo.clone().into_sync();
+        let dir = self.repo_dir().to_path_buf();
         let cache = Arc::clone(&self.cache);
         let (path, names) = (path.clone(), names.to_vec());
         let job = self.cache.folder_walks.join_or_start(
@@ -125,7 +126,8 @@ impl Reader {
             },
             move |job| {
                 let reader = Reader {
-                    repo: repo.to_thread_local(),
+                    repo: super::handles::open_fresh(&dir)
+                        .unwrap_or_else(|_| shared.to_thread_local()),
                     cache,
                 };
                 if let Err(e) = reader.walk_folder(start, &path, &names, job) {

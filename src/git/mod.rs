@@ -22,6 +22,7 @@ mod prefetch;
 mod push_commits;
 pub mod pushed;
 pub mod read;
+mod ref_names;
 pub mod runner;
 #[cfg(test)]
 mod testing;

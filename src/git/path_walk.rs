@@ -345,8 +345,8 @@ impl<'c, 'r> PathWalk<'c, 'r> {
             self.scanned.insert(at, (self.scan.0, maybe));
             at = parent;
         }
-        let repo = self.commits.reader().repository();
-        self.trees.read_ahead(repo, &roots, &self.folder)
+        let repo = self.commits.repo();
+        self.trees.read_ahead(&repo, &roots, &self.folder)
     }
 
     /// The entries a read-ahead scan found maybe changed at `commit`, if it looked at all of
@@ -427,8 +427,8 @@ impl<'c, 'r> PathWalk<'c, 'r> {
     }
 
     fn folder_listing(&mut self, root: ObjectId) -> Result<Option<Arc<Listing>>, GitError> {
-        let repo = self.commits.reader().repository();
-        self.trees.folder(repo, root, &self.folder)
+        let repo = self.commits.repo();
+        self.trees.folder(&repo, root, &self.folder)
     }
 }
 

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use gix::ObjectId;
 
 use super::GitError;
-use super::read::Reader;
 
 /// At most this many bytes of older versions are read ahead at once.
 const PREFETCH_BYTES: u64 = 8 * 1024 * 1024;
@@ -40,7 +39,7 @@ impl<T> Prefetched<T> {
     /// `read(id)`, needed now; `older` are the ids the caller will ask for next, in order.
     pub(super) fn take(
         &mut self,
-        reader: &Reader,
+        repo: &gix::Repository,
         id: ObjectId,
         older: impl Iterator<Item = ObjectId>,
         read: impl Fn(ObjectId) -> Result<T, GitError>,
@@ -48,7 +47,7 @@ impl<T> Prefetched<T> {
         if let Some(data) = self.ready.remove(&id) {
             return Ok(data);
         }
-        let header = |id| reader.repository().find_header(id).map_err(GitError::gix);
+        let header = |id| repo.find_header(id).map_err(GitError::gix);
         let this = header(id)?;
         let depth = this.num_deltas().unwrap_or(0);
         let older: Vec<ObjectId> = older

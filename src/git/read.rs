@@ -94,6 +94,8 @@ pub struct ReadCache {
     pub(super) history: super::history_cache::HistoryCache,
     pub(super) folder_walks: super::last_commit::FolderWalks,
     pub(super) blames: super::blame::Blames,
+    /// The branch/tag switcher's names, kept while the ref folders are unchanged.
+    pub(super) ref_listings: super::ref_names::RefListings,
     /// git itself, for the blames gix's walk does not cover (see `blame`).
     pub(super) git: Option<super::GitRunner>,
 }
@@ -111,6 +113,7 @@ impl ReadCache {
             history: super::history_cache::HistoryCache::new(limits),
             folder_walks: super::jobs::Jobs::new(super::last_commit::MAX_FOLDER_WALKS),
             blames: super::jobs::Jobs::new(super::blame::MAX_BLAMES),
+            ref_listings: Default::default(),
             git: None,
         }
     }
@@ -155,6 +158,19 @@ impl ReadCache {
     }
 }
 
+/// A blob's bytes, or None when it is larger than `max` (then it is not read at all).
+pub(super) fn blob_bytes(
+    repo: &gix::Repository,
+    id: ObjectId,
+    max: u64,
+) -> Result<Option<Vec<u8>>, GitError> {
+    if repo.find_header(id).map_err(GitError::gix)?.size() > max {
+        return Ok(None);
+    }
+    let mut blob = repo.find_blob(id).map_err(GitError::gix)?;
+    Ok(Some(std::mem::take(&mut blob.data)))
+}
+
 pub struct Reader {
     pub(super) repo: gix::Repository,
     pub(super) cache: Arc<ReadCache>,
@@ -163,11 +179,7 @@ pub struct Reader {
 impl Reader {
     /// A blob's bytes, or None when it is larger than `max` (then it is not read at all).
     pub(super) fn blob_bytes(&self, id: ObjectId, max: u64) -> Result<Option<Vec<u8>>, GitError> {
-        if self.repo.find_header(id).map_err(GitError::gix)?.size() > max {
-            return Ok(None);
-        }
-        let mut blob = self.repo.find_blob(id).map_err(GitError::gix)?;
-        Ok(Some(std::mem::take(&mut blob.data)))
+        blob_bytes(&self.repo, id, max)
     }
 
     pub(super) fn repository(&self) -> &gix::Repository {
