@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use super::statuses::{CombinedStatus, CommitStatus};
 use super::{Forge, Result};
 use crate::git::compare::Ahead;
 use crate::git::read::CommitId;
@@ -52,6 +53,9 @@ pub struct RepoListing {
     pub open_issues: i64,
     /// The status of its deploys' last runs taken together (the worst), if it has any.
     pub deploy_status: Option<String>,
+    /// The default branch's head commit and its statuses (checks, deploys, outside CI), when
+    /// any were reported on it.
+    pub head_status: Option<(String, CombinedStatus)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -188,6 +192,10 @@ impl Forge {
             .into_iter()
             .map(|a| (a.repo_id, a))
             .collect();
+        let mut heads: HashMap<RepoId, Vec<CommitStatus>> = HashMap::new();
+        for row in self.db.head_statuses(&ids).await? {
+            heads.entry(row.repo_id).or_default().push(row.into());
+        }
         Ok(repos
             .into_iter()
             .map(|repo| {
@@ -201,6 +209,10 @@ impl Forge {
                     pushed_at: a.and_then(|a| a.pushed_at),
                     open_issues: a.map_or(0, |a| a.open_issues),
                     deploy_status,
+                    head_status: heads.remove(&repo.id).and_then(|statuses| {
+                        let sha = statuses.first()?.sha.clone();
+                        Some((sha, CombinedStatus::of(statuses)))
+                    }),
                     repo,
                 }
             })

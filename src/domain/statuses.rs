@@ -53,7 +53,7 @@ pub struct CombinedStatus {
 }
 
 impl CombinedStatus {
-    fn of(statuses: Vec<CommitStatus>) -> Self {
+    pub(super) fn of(statuses: Vec<CommitStatus>) -> Self {
         CombinedStatus {
             state: CommitState::combine(statuses.iter().map(|s| s.state)),
             statuses,

@@ -7,13 +7,14 @@
 use std::cell::{Ref, RefCell};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use gix::ObjectId;
 use gix::commitgraph as cg;
 
 use super::GitError;
 use super::changed_paths::{self, FileFilters, Filter};
+use super::handles::Opened;
 use super::read::Reader;
 
 /// A commit as the walks need it.
@@ -157,8 +158,9 @@ const FRESH_HANDLE_EVERY: Duration = Duration::from_millis(250);
 pub(super) struct Commits<'r> {
     reader: &'r Reader,
     graph: Option<Arc<CommitGraph>>,
-    /// The repository the walk reads objects through, opened afresh every `FRESH_HANDLE_EVERY`.
-    repo: RefCell<(gix::Repository, Instant)>,
+    /// The repository the walk reads objects through, opened afresh every `FRESH_HANDLE_EVERY`
+    /// and whenever handles are retired (`handles::retire_open_handles`).
+    repo: RefCell<(gix::Repository, Opened)>,
 }
 
 impl<'r> Commits<'r> {
@@ -166,7 +168,7 @@ impl<'r> Commits<'r> {
         Self {
             reader,
             graph: reader.commit_graph(),
-            repo: RefCell::new((reader.repository().clone(), Instant::now())),
+            repo: RefCell::new((reader.repository().clone(), Opened::now())),
         }
     }
 
@@ -174,13 +176,13 @@ impl<'r> Commits<'r> {
     /// while nobody holds it.
     pub fn repo(&self) -> Ref<'_, gix::Repository> {
         if let Ok(mut held) = self.repo.try_borrow_mut()
-            && held.1.elapsed() >= FRESH_HANDLE_EVERY
+            && held.1.is_old(FRESH_HANDLE_EVERY)
         {
             // On failure the walk goes on with the handle it has.
             if let Ok(fresh) = super::handles::open_fresh(self.reader.repo_dir()) {
                 held.0 = fresh;
             }
-            held.1 = Instant::now();
+            held.1 = Opened::now();
         }
         Ref::map(self.repo.borrow(), |(repo, _)| repo)
     }
@@ -208,7 +210,7 @@ mod tests {
     use super::*;
 
     /// A walk's handle is replaced by a freshly opened one once it is `FRESH_HANDLE_EVERY` old
-    /// (so the pack pages it mapped are let go), and reads go on through the new one.
+    /// or retired (so the pack pages it mapped are let go), and reads go on through the new one.
     #[test]
     fn a_walk_reads_through_a_fresh_handle_once_its_handle_is_old() {
         let tmp = tempfile::tempdir().unwrap();
@@ -224,10 +226,18 @@ mod tests {
         let first = store(&commits.repo());
         assert_eq!(store(&commits.repo()), first, "a young handle is kept");
 
-        let age = |c: &Commits<'_>| c.repo.borrow_mut().1 -= FRESH_HANDLE_EVERY;
-        age(&commits);
-        let fresh = commits.repo();
-        assert_ne!(store(&fresh), first, "an old handle is replaced");
-        assert_eq!(fresh.find_commit(head).unwrap().id, head);
+        commits.repo.borrow_mut().1.age_by(FRESH_HANDLE_EVERY);
+        let fresh = store(&commits.repo());
+        assert_ne!(fresh, first, "an old handle is replaced");
+        assert_eq!(commits.repo().find_commit(head).unwrap().id, head);
+
+        // Retired (memory is short): replaced at once, young as it is.
+        super::super::handles::retire_open_handles();
+        assert_ne!(
+            store(&commits.repo()),
+            fresh,
+            "a retired handle is replaced"
+        );
+        assert_eq!(commits.repo().find_commit(head).unwrap().id, head);
     }
 }

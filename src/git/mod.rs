@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{RepoName, Username};
 
+pub use handles::retire_open_handles;
 pub use history_cache::CacheLimits;
 pub use push_commits::ChangedPaths;
 pub use runner::{GitProtocol, GitRunner, Service};

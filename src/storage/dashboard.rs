@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use super::{Db, DeployRunRow, Result};
+use super::{Db, DeployRunRow, Result, StatusRow};
 use crate::model::RepoId;
 
 /// A repository's line in a list: when it was last pushed and its open issue count.
@@ -42,6 +42,35 @@ impl Db {
             r#"SELECT r.id AS "repo_id!", r.pushed_at,
                       COALESCE(c.open_count, 0)::int8 AS "open_issues!"
                FROM repositories r LEFT JOIN issue_counters c ON c.repo_id = r.id
+               WHERE r.id = ANY($1)"#,
+            ids
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The current statuses (newest per context) of each repository's default-branch head, over
+    /// `ids`. The head is what the newest received push left on the default branch (pull-mirror
+    /// syncs record pushes too); a repository never pushed to through labforge has none.
+    pub async fn head_statuses(&self, ids: &[RepoId]) -> Result<Vec<StatusRow>> {
+        Ok(sqlx::query_as!(
+            StatusRow,
+            r#"SELECT s.id AS "id!", s.repo_id AS "repo_id!", s.sha AS "sha!",
+                      s.context AS "context!", s.state AS "state!",
+                      s.description AS "description!", s.target_url AS "target_url!",
+                      s.creator_id, s.creator_name AS "creator_name!",
+                      s.created_at AS "created_at!"
+               FROM repositories r
+               CROSS JOIN LATERAL (
+                   SELECT pr.new_id FROM push_events e
+                   JOIN push_event_refs pr ON pr.event_id = e.id
+                   WHERE e.repo_id = r.id AND e.state = 'received'
+                     AND pr.ref_name = 'refs/heads/' || r.default_branch
+                   ORDER BY e.id DESC LIMIT 1) head
+               CROSS JOIN LATERAL (
+                   SELECT DISTINCT ON (cs.context) cs.* FROM commit_statuses cs
+                   WHERE cs.repo_id = r.id AND cs.sha = head.new_id
+                   ORDER BY cs.context, cs.id DESC) s
                WHERE r.id = ANY($1)"#,
             ids
         )

@@ -155,10 +155,17 @@ async fn dashboard_puts_failing_deploys_first_and_says_how_far_main_is_ahead() {
         home.contains(">alice/notes<") && home.contains("never pushed"),
         "{home}"
     );
+    assert!(home.contains("private"), "{home}");
+    // Each pushed repository's line shows its head commit's statuses (here its deploy's, which
+    // report on the commit they ran), linking to them.
+    let repos = &home[home.find("class=\"list repos\"").unwrap()..];
     assert!(
-        home.contains("private") && home.contains("deploy failed"),
-        "{home}"
+        repos.contains(&format!(
+            "class=\"mark mark-failure\" title=\"failure: deploy/dns: failure\" href=\"/alice/dns/commit/{c4}#statuses\""
+        )),
+        "{repos}"
     );
+    assert!(repos.contains("href=\"/alice/apps/commit/"), "{repos}");
 
     // The summary shows the same badge.
     let (_, summary) = get_as(&app, Some(&alice), "/alice/dns").await;

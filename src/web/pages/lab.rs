@@ -4,7 +4,7 @@
 use crate::domain::dashboard::{DeployLine, RepoListing};
 use crate::domain::deploys::outcome_word;
 use crate::git::compare::Ahead;
-use crate::web::view::{age, date, plural};
+use crate::web::view::{StatusMark, age, date, plural};
 
 /// A deploy as a status badge: its last run, and how far its branch has moved past the last
 /// good run.
@@ -106,7 +106,10 @@ pub struct RepoItem {
     pub pushed_age: String,
     pub pushed_date: String,
     pub open_issues: String,
+    /// Shown only when the head has no statuses.
     pub deploy_status: Option<String>,
+    /// The default branch's head: its full id and status mark, when statuses were reported.
+    pub head: Option<(String, StatusMark)>,
 }
 
 impl From<&RepoListing> for RepoItem {
@@ -124,7 +127,12 @@ impl From<&RepoListing> for RepoItem {
             } else {
                 plural(l.open_issues as usize, "open issue", "open issues")
             },
-            deploy_status: l.deploy_status.clone(),
+            // The head's statuses include its deploys' when they ran on it: one mark then.
+            deploy_status: l.deploy_status.clone().filter(|_| l.head_status.is_none()),
+            head: l
+                .head_status
+                .as_ref()
+                .map(|(sha, combined)| (sha.clone(), StatusMark::from(combined))),
         }
     }
 }
