@@ -83,6 +83,7 @@ fn main() -> ExitCode {
     if let Command::Hook { name } = &cli.command {
         return ExitCode::from(labforge::transport::hook_client::run(name));
     }
+    labforge::memory::limit_malloc_arenas();
     init_logging(matches!(cli.command, Command::Serve));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

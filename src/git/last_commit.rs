@@ -32,7 +32,7 @@ const BACKGROUND_BUDGET: Duration = Duration::from_secs(120);
 pub(super) const MAX_FOLDER_WALKS: usize = 2;
 
 /// Each entry of a folder with the commit that last changed it, when known.
-pub type LastCommits = Vec<(String, Option<CommitInfo>)>;
+pub type LastCommits = Vec<(String, Option<Arc<CommitInfo>>)>;
 
 /// What a running walk has found so far: entry name → commit.
 pub(super) type FolderProgress = HashMap<String, ObjectId>;
@@ -210,7 +210,7 @@ impl Reader {
             .iter()
             .map(|n| {
                 let info = match commit_of(n) {
-                    Some(c) => Some(self.commit_summary(c)?),
+                    Some(c) => Some(self.shared_summary(c)?),
                     None => None,
                 };
                 Ok((n.clone(), info))
@@ -220,14 +220,17 @@ impl Reader {
 
     /// A commit's details, from the memory cache when it was shown recently.
     pub(super) fn commit_summary(&self, id: ObjectId) -> Result<CommitInfo, GitError> {
+        self.shared_summary(id).map(|info| (*info).clone())
+    }
+
+    /// `commit_summary`, shared with the cache rather than copied.
+    fn shared_summary(&self, id: ObjectId) -> Result<Arc<CommitInfo>, GitError> {
         let key = Key::Info(id);
         if let Some(Value::Info(info)) = self.cache.history.get(&key) {
-            return Ok((*info).clone());
+            return Ok(info);
         }
-        let info = self.commit_info(id)?;
-        self.cache
-            .history
-            .put(key, Value::Info(Arc::new(info.clone())));
+        let info = Arc::new(self.commit_info(id)?);
+        self.cache.history.put(key, Value::Info(Arc::clone(&info)));
         Ok(info)
     }
 }

@@ -49,7 +49,8 @@ pub struct TreeEntry {
     pub name: String,
     pub kind: EntryKind,
     /// The commit that last changed this entry, when found within the search budget.
-    pub last_commit: Option<CommitInfo>,
+    /// Shared with the memory cache: a folder of 300 entries clones no commit message.
+    pub last_commit: Option<Arc<CommitInfo>>,
 }
 
 /// A folder's entries; `complete` is false while some last commits are still being looked for.
@@ -431,7 +432,7 @@ impl Reader {
         let names: Vec<String> = entries.iter().map(|(n, _, _)| n.clone()).collect();
         let (last, complete) = self.last_commits(commit, path, &names)?;
         // By name: a remembered answer may list the names in another order (the tree's).
-        let mut last: std::collections::HashMap<String, Option<CommitInfo>> =
+        let mut last: std::collections::HashMap<String, Option<Arc<CommitInfo>>> =
             last.into_iter().collect();
         let entries: Vec<TreeEntry> = entries
             .into_iter()

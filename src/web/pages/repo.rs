@@ -18,7 +18,7 @@ use crate::web::error::WebError;
 use crate::web::highlight::{self, Line};
 use crate::web::markdown;
 use crate::web::session::{MaybeUser, Nav};
-use crate::web::view::{CommitRow, breadcrumbs, plural};
+use crate::web::view::{CommitRow, age, breadcrumbs, plural};
 
 pub fn router<S>() -> Router<S>
 where
@@ -52,7 +52,8 @@ fn entry_rows(dir: &TreePath, entries: Vec<TreeEntry>) -> Vec<EntryRow> {
     entries
         .into_iter()
         .map(|e| {
-            let row = e.last_commit.as_ref().map(CommitRow::from);
+            // Only what the row shows: id, subject and age.
+            let last = e.last_commit.as_deref();
             EntryRow {
                 kind: if e.kind == EntryKind::Dir {
                     "tree"
@@ -61,9 +62,9 @@ fn entry_rows(dir: &TreePath, entries: Vec<TreeEntry>) -> Vec<EntryRow> {
                 },
                 path: dir.join(&e.name),
                 name: e.name,
-                commit: row.as_ref().map(|r| r.id.clone()).unwrap_or_default(),
-                subject: row.as_ref().map(|r| r.subject.clone()).unwrap_or_default(),
-                age: row.map(|r| r.age).unwrap_or_default(),
+                commit: last.map(|c| c.id.0.clone()).unwrap_or_default(),
+                subject: last.map(|c| c.subject.clone()).unwrap_or_default(),
+                age: last.map(|c| age(c.time)).unwrap_or_default(),
             }
         })
         .collect()
