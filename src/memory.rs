@@ -9,10 +9,12 @@
 //! The same thread watches the pages of mapped files: gix maps git's packs whole, and every page
 //! a history page or walk reads stays counted in labforge's RSS while the repository handle it
 //! read through lives (browsing 1,000 pages of an 80,000-commit history peaked at 397 MiB, 290
-//! of it pack pages). When mapped files hold more than `MAPPED_GROWTH_ALLOWED` beyond what they
-//! held at start (labforge's own code), every open repository handle is retired
-//! (`git::retire_open_handles`): requests and walks open afresh and the old maps go.
-//! Unmapping loses nothing: the pages stay in the kernel's page cache.
+//! of it pack pages). When mapped files grew by more than `MAPPED_GROWTH_ALLOWED_KIB` over the
+//! least they held in the last second, every open repository handle is retired
+//! (`git::retire_open_handles`): requests and walks open afresh and the old maps go. Unmapping
+//! loses nothing: the pages stay in the kernel's page cache. Measured from that floor (not from
+//! the start), what stays mapped for good (labforge's own code, warm repositories' hot pages)
+//! never makes it retire again and again: only fast growth does.
 
 use std::sync::Once;
 use std::time::Duration;
@@ -22,8 +24,11 @@ use std::time::Duration;
 const WATCH_EVERY: Duration = Duration::from_millis(25);
 /// `malloc_trim` runs every this many looks (5 s).
 const TRIM_EVERY: u32 = 200;
-/// Resident pages of mapped files allowed beyond those at start before handles are retired.
+/// Growth of mapped files' resident pages over their floor that retires the open handles.
 const MAPPED_GROWTH_ALLOWED_KIB: u64 = 16 * 1024;
+/// The floor is the least of this many last looks (one second): after a retirement the old
+/// maps go within the handle sweeper's 100 ms, and what stays mapped for good sets the floor.
+const FLOOR_LOOKS: usize = 40;
 
 /// Starts the trimming thread (once per process, however many servers it runs).
 pub fn give_back_freed_memory() {
@@ -32,11 +37,18 @@ pub fn give_back_freed_memory() {
         let spawned = std::thread::Builder::new()
             .name("malloc-trim".into())
             .spawn(|| {
-                let base = resident_file_kib().unwrap_or(0);
+                let mut recent = std::collections::VecDeque::with_capacity(FLOOR_LOOKS);
                 for look in 1u32.. {
                     std::thread::sleep(WATCH_EVERY);
-                    if resident_file_kib().is_some_and(|kib| kib > base + MAPPED_GROWTH_ALLOWED_KIB)
-                    {
+                    let Some(kib) = resident_file_kib() else {
+                        continue;
+                    };
+                    if recent.len() == FLOOR_LOOKS {
+                        recent.pop_front();
+                    }
+                    recent.push_back(kib);
+                    let floor = recent.iter().copied().min().unwrap_or(kib);
+                    if kib > floor.saturating_add(MAPPED_GROWTH_ALLOWED_KIB) {
                         crate::git::retire_open_handles();
                     }
                     if look % TRIM_EVERY == 0 {

@@ -147,12 +147,13 @@ impl CommitGraph {
     }
 }
 
-/// A long walk opens its repository afresh this often. gix maps a pack whole and keeps every
-/// page the walk read mapped (and counted in labforge's resident memory) while the repository
-/// it read through lives: a walk over 80,000 commits reads about 100 MiB of pack a second, and
-/// one handle held for a whole walk left hundreds of megabytes resident. Dropping the handle
-/// unmaps them (the kernel keeps them cached); opening one costs about a millisecond.
-const FRESH_HANDLE_EVERY: Duration = Duration::from_millis(250);
+/// A long walk opens its repository afresh this often, and whenever the memory watch retires
+/// handles. gix maps a pack whole and keeps every page the walk read mapped (and counted in
+/// labforge's resident memory) while the repository it read through lives: a walk over 80,000
+/// commits reads 100 MiB of pack a second or more, and one handle held for a whole walk left
+/// hundreds of megabytes resident. Dropping the handle unmaps them (the kernel keeps them
+/// cached); opening one costs about a millisecond.
+const FRESH_HANDLE_EVERY: Duration = Duration::from_secs(1);
 
 /// Commits for one walk: from the commit-graph when it has them, else from the objects.
 pub(super) struct Commits<'r> {
