@@ -250,7 +250,12 @@ impl Reader {
         let platform = self.repo.references().map_err(GitError::gix)?;
         let mut out = Vec::new();
         for reference in platform.prefixed(prefix).map_err(GitError::gix)? {
-            let mut reference = reference.map_err(GitError::gix)?;
+            // A loose ref can vanish between its listing and its read when upkeep's
+            // `pack-refs` moves it into packed-refs: that ref is missed by this one listing,
+            // instead of the page failing ("Could not read reference", seen in CI).
+            let Ok(mut reference) = reference else {
+                continue;
+            };
             let name = reference.name().as_bstr().to_str_lossy();
             let name = name.strip_prefix(prefix).unwrap_or(&name).to_owned();
             let Ok(commit) = reference.peel_to_commit() else {

@@ -28,7 +28,10 @@ async fn pages_send_a_strict_csp_and_the_copy_script_is_served_as_a_file() {
         assert!(!html.contains("<script>"), "{path}: no inline script");
     }
     let (_, html) = crate::web::get(&app, "/alice/dns").await;
-    assert!(html.contains("<script src=\"/-/static/copy.js\" defer></script>"));
+    assert!(
+        html.contains("<script src=\"/-/static/copy.js\" defer></script>"),
+        "{html}"
+    );
     // Without script the URLs are still there to select.
     assert!(
         html.contains(&format!("value=\"{}\"", app.url(None, "alice/dns"))),
