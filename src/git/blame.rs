@@ -69,7 +69,7 @@ impl Reader {
         if !is_blob {
             return Ok(None);
         }
-        let Some(data) = self.text_bytes(blob)? else {
+        let Some(data) = text_bytes(self.repository(), blob)? else {
             return Ok(None);
         };
         let lines: Vec<String> = String::from_utf8_lossy(&data)
@@ -196,7 +196,7 @@ impl Reader {
         let Some((false, blob_id)) = self.lookup(changed_at, path)? else {
             return Ok(());
         };
-        let Some(text) = self.text_bytes(blob_id)? else {
+        let Some(text) = text_bytes(self.repository(), blob_id)? else {
             return Ok(());
         };
         let mut after_hashes: Vec<u64> = line_hashes(&text).collect();
@@ -375,11 +375,6 @@ impl Reader {
             Key::Blame(changed_at, path.as_str().to_owned()),
             Value::Blame(Arc::new(answer)),
         );
-    }
-
-    /// A text blob's bytes; None when binary or larger than the blame limit.
-    fn text_bytes(&self, id: ObjectId) -> Result<Option<Vec<u8>>, GitError> {
-        text_bytes(self.repository(), id)
     }
 }
 

@@ -220,16 +220,21 @@ mod tests {
             .unwrap()
     }
 
+    /// A bare repository `r.git` and a work repository `w` with one commit on `main`.
+    fn bare_and_work() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        git(tmp.path(), &["init", "-q", "--bare", "r.git"]);
+        git(tmp.path(), &["init", "-q", "-b", "main", "w"]);
+        let (repo, work) = (tmp.path().join("r.git"), tmp.path().join("w"));
+        git(&work, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        (tmp, repo, work)
+    }
+
     /// Loose and packed refs, nested names, a stale lock file and a ref in both places list
     /// exactly as `git for-each-ref` sorts them, and the cap cuts the list at the smallest names.
     #[test]
     fn names_match_git_for_each_ref_loose_and_packed() {
-        let tmp = tempfile::tempdir().unwrap();
-        let repo = tmp.path().join("r.git");
-        git(tmp.path(), &["init", "-q", "--bare", "r.git"]);
-        let work = tmp.path().join("w");
-        git(tmp.path(), &["init", "-q", "-b", "main", "w"]);
-        git(&work, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        let (_tmp, repo, work) = bare_and_work();
         for b in ["zeta", "feature/a", "feature/deep/b", "alpha", "v1"] {
             git(&work, &["branch", b]);
         }
@@ -273,12 +278,7 @@ mod tests {
     /// later shows at once, even within the same second as the listing.
     #[test]
     fn a_kept_listing_follows_every_ref_change() {
-        let tmp = tempfile::tempdir().unwrap();
-        let repo = tmp.path().join("r.git");
-        git(tmp.path(), &["init", "-q", "--bare", "r.git"]);
-        let work = tmp.path().join("w");
-        git(tmp.path(), &["init", "-q", "-b", "main", "w"]);
-        git(&work, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        let (_tmp, repo, work) = bare_and_work();
         let url = repo.to_str().unwrap();
         git(&work, &["push", "-q", url, "main", "main:old"]);
         // Old enough to be kept: the folders' times set back past `RACY`.
