@@ -88,6 +88,14 @@ pub struct BlobView {
     pub is_binary: bool,
 }
 
+/// What the (commit, path) memo of the pages may hold. An entry weighs its path plus ~150
+/// bytes of keys and bookkeeping: a megabyte remembers ~5,000 file views.
+const ENTRY_MEMO_BYTES: usize = 1 << 20;
+
+/// A path at a commit of one repository (by folder: a commit id alone would let a page of one
+/// repository answer from another's).
+type EntryKey = (std::path::PathBuf, ObjectId, String);
+
 /// Cached per-repository handles and the history pages' answers (see `history_cache`), shared
 /// by all requests.
 pub struct ReadCache {
@@ -97,6 +105,9 @@ pub struct ReadCache {
     pub(super) blames: super::blame::Blames,
     /// The branch/tag switcher's names, kept while the ref folders are unchanged.
     pub(super) ref_listings: super::ref_names::RefListings,
+    /// What a (commit, path) names, for the pages: true forever (a commit never changes), and
+    /// it saves inflating the commit and every tree on the path on each view of a file.
+    entries: std::sync::Mutex<super::lru::Lru<EntryKey, Option<(bool, ObjectId)>>>,
     /// git itself, for the blames gix's walk does not cover (see `blame`).
     pub(super) git: Option<super::GitRunner>,
 }
@@ -115,6 +126,7 @@ impl ReadCache {
             folder_walks: super::jobs::Jobs::new(super::last_commit::MAX_FOLDER_WALKS),
             blames: super::jobs::Jobs::new(super::blame::MAX_BLAMES),
             ref_listings: Default::default(),
+            entries: std::sync::Mutex::new(super::lru::Lru::new(ENTRY_MEMO_BYTES)),
             git: None,
         }
     }
@@ -302,23 +314,21 @@ impl Reader {
         };
         let joined = segments.join("/");
         // (segments the ref spans, is a branch, full name), longest first.
-        let mut candidates: Vec<(usize, bool, String)> = Vec::new();
+        let mut candidates: Vec<(usize, bool, gix::Reference<'_>)> = Vec::new();
         for (prefix, is_branch) in [("refs/heads/", true), ("refs/tags/", false)] {
-            for name in self.ref_names_like(prefix, first)? {
+            for (name, found) in self.refs_like(prefix, first)? {
                 let short = &name[prefix.len()..];
                 let covers = joined == short
                     || (joined.starts_with(short) && joined.as_bytes()[short.len()] == b'/');
                 if covers {
-                    candidates.push((short.split('/').count(), is_branch, name));
+                    candidates.push((short.split('/').count(), is_branch, found));
                 }
             }
         }
         candidates.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
-        for (n, _, name) in candidates {
-            if let Ok(Some(mut reference)) = self.repo.try_find_reference(name.as_str())
-                && let Ok(commit) = reference.peel_to_commit()
-            {
-                return self.resolved(segments[..n].join("/"), commit.id, &segments[n..]);
+        for (n, _, mut reference) in candidates {
+            if let Some(commit) = self.commit_of(&mut reference) {
+                return self.resolved(segments[..n].join("/"), commit, &segments[n..]);
             }
         }
         let hex =
@@ -332,13 +342,31 @@ impl Reader {
         Ok(None)
     }
 
-    /// Full names of the refs `PREFIX + first` and those under `PREFIX + first + "/"`. A first
-    /// segment that cannot be part of a ref name finds none.
-    fn ref_names_like(&self, prefix: &str, first: &str) -> Result<Vec<String>, GitError> {
+    /// The commit a branch or tag names. A ref naming a commit directly (every branch, most
+    /// tags) is answered from the object's header, without inflating the commit.
+    fn commit_of(&self, reference: &mut gix::Reference<'_>) -> Option<ObjectId> {
+        if let Some(id) = reference.target().try_id()
+            && self
+                .repo
+                .find_header(id)
+                .is_ok_and(|h| h.kind() == gix::object::Kind::Commit)
+        {
+            return Some(id.to_owned());
+        }
+        reference.peel_to_commit().ok().map(|c| c.id)
+    }
+
+    /// The refs `PREFIX + first` and those under `PREFIX + first + "/"`, with their full names.
+    /// A first segment that cannot be part of a ref name finds none.
+    fn refs_like(
+        &self,
+        prefix: &str,
+        first: &str,
+    ) -> Result<Vec<(String, gix::Reference<'_>)>, GitError> {
         let mut names = Vec::new();
         let exact = format!("{prefix}{first}");
         if let Ok(Some(r)) = self.repo.try_find_reference(exact.as_str()) {
-            names.push(r.name().as_bstr().to_str_lossy().into_owned());
+            names.push((r.name().as_bstr().to_str_lossy().into_owned(), r));
         }
         let platform = self.repo.references().map_err(GitError::gix)?;
         let under = format!("{exact}/");
@@ -346,7 +374,7 @@ impl Reader {
             return Ok(names);
         };
         for r in iter.flatten() {
-            names.push(r.name().as_bstr().to_str_lossy().into_owned());
+            names.push((r.name().as_bstr().to_str_lossy().into_owned(), r));
         }
         Ok(names)
     }
@@ -389,8 +417,34 @@ impl Reader {
         Ok(entry.map(|e| (e.mode().is_tree(), e.object_id())))
     }
 
+    /// `lookup` for the pages, remembered: a page view reads the commit and the trees on the
+    /// path once, later views of the same (commit, path) none. History walks call `lookup`
+    /// itself (thousands of commits once each would only push the pages' answers out).
+    fn find_entry(
+        &self,
+        commit: &CommitId,
+        path: &TreePath,
+    ) -> Result<Option<(bool, ObjectId)>, GitError> {
+        let key: EntryKey = (
+            self.repo.path().to_path_buf(),
+            commit.oid()?,
+            path.as_str().to_owned(),
+        );
+        if let Some(found) = self.cache.entries.lock().expect("never poisoned").get(&key) {
+            return Ok(found);
+        }
+        let found = self.lookup(key.1, path)?;
+        let weight = key.0.as_os_str().len() + key.2.len() + 150;
+        self.cache
+            .entries
+            .lock()
+            .expect("never poisoned")
+            .insert(key, found, weight);
+        Ok(found)
+    }
+
     pub fn is_dir(&self, commit: &CommitId, path: &TreePath) -> Result<Option<bool>, GitError> {
-        Ok(self.lookup(commit.oid()?, path)?.map(|(dir, _)| dir))
+        Ok(self.find_entry(commit, path)?.map(|(dir, _)| dir))
     }
 
     fn entries(&self, tree_id: ObjectId) -> Result<Vec<(String, EntryKind, ObjectId)>, GitError> {
@@ -423,7 +477,7 @@ impl Reader {
         commit: &CommitId,
         path: &TreePath,
     ) -> Result<Option<Folder>, GitError> {
-        let Some((true, tree_id)) = self.lookup(commit.oid()?, path)? else {
+        let Some((true, tree_id)) = self.find_entry(commit, path)? else {
             return Ok(None);
         };
         let mut entries = self.entries(tree_id)?;
@@ -461,11 +515,17 @@ impl Reader {
         path: &TreePath,
         limit: u64,
     ) -> Result<Option<BlobView>, GitError> {
-        let Some((false, id)) = self.lookup(commit.oid()?, path)? else {
+        let Some((false, id)) = self.find_entry(commit, path)? else {
             return Ok(None);
         };
         let size = self.repo.find_header(id).map_err(GitError::gix)?.size();
-        let Some(data) = self.blob_bytes(id, limit)? else {
+        let data = if size > limit {
+            None
+        } else {
+            let mut blob = self.repo.find_blob(id).map_err(GitError::gix)?;
+            Some(std::mem::take(&mut blob.data))
+        };
+        let Some(data) = data else {
             return Ok(Some(BlobView {
                 id: id.to_hex().to_string(),
                 data: Vec::new(),
@@ -484,7 +544,7 @@ impl Reader {
 
     /// The README at the root of the commit's tree, if any: (file name, text).
     pub fn readme(&self, commit: &CommitId) -> Result<Option<(String, String)>, GitError> {
-        let Some((true, root)) = self.lookup(commit.oid()?, &TreePath::default())? else {
+        let Some((true, root)) = self.find_entry(commit, &TreePath::default())? else {
             return Ok(None);
         };
         let entries = self.entries(root)?;
@@ -585,6 +645,48 @@ mod tests {
                 started.elapsed()
             );
         }
+    }
+
+    /// A repository with one commit of `file` (content `text`) on `main`, read through `cache`.
+    fn one_commit(text: &str, cache: &Arc<ReadCache>) -> (tempfile::TempDir, Reader) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        git(p, &["init", "-q", "-b", "main"]);
+        std::fs::write(p.join("file"), text).unwrap();
+        git(p, &["add", "."]);
+        git(p, &["commit", "-q", "-m", "one"]);
+        let reader = cache.open(&super::super::RepoDir(p.join(".git"))).unwrap();
+        (dir, reader)
+    }
+
+    #[test]
+    fn an_annotated_tag_names_the_commit_it_tags() {
+        let (dir, r) = one_commit("x\n", &Arc::default());
+        git(dir.path(), &["tag", "-a", "-m", "release", "v2"]);
+        let head = git(dir.path(), &["rev-parse", "main"]);
+        let at = r.resolve("v2/file").unwrap().unwrap();
+        assert_eq!(at.commit.0, head.trim());
+        assert_eq!(at.path.as_str(), "file");
+        assert!(r.read_blob(&at.commit, &at.path, 100).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_remembered_file_is_never_read_through_another_repository() {
+        let cache: Arc<ReadCache> = Arc::default();
+        let (_a_dir, a) = one_commit("in a\n", &cache);
+        let (_b_dir, b) = one_commit("in b, another commit\n", &cache);
+        let at = a.resolve("main/file").unwrap().unwrap();
+        let blob = a.read_blob(&at.commit, &at.path, 100).unwrap().unwrap();
+        assert_eq!(blob.data, b"in a\n");
+        // Remembered now; b has no such commit, and must not answer with a's file.
+        assert!(a.read_blob(&at.commit, &at.path, 100).unwrap().is_some());
+        assert!(!matches!(
+            b.read_blob(&at.commit, &at.path, 100),
+            Ok(Some(_))
+        ));
+        let mine = b.resolve("main/file").unwrap().unwrap();
+        let blob = b.read_blob(&mine.commit, &mine.path, 100).unwrap().unwrap();
+        assert_eq!(blob.data, b"in b, another commit\n");
     }
 
     proptest! {

@@ -1,5 +1,6 @@
 //! `/OWNER/REPO` (summary), `/tree/REF/PATH`, `/blob/REF/PATH`, `/raw/REF/PATH`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
@@ -49,6 +50,9 @@ struct EntryRow {
 }
 
 fn entry_rows(dir: &TreePath, entries: Vec<TreeEntry>) -> Vec<EntryRow> {
+    // Rows of one folder share a few commits: each commit's age is worded once.
+    let mut ages: HashMap<i64, String> = HashMap::new();
+    let mut worded = |time: i64| ages.entry(time).or_insert_with(|| age(time)).clone();
     entries
         .into_iter()
         .map(|e| {
@@ -64,7 +68,7 @@ fn entry_rows(dir: &TreePath, entries: Vec<TreeEntry>) -> Vec<EntryRow> {
                 name: e.name,
                 commit: last.map(|c| c.id.0.clone()).unwrap_or_default(),
                 subject: last.map(|c| c.subject.clone()).unwrap_or_default(),
-                age: last.map(|c| age(c.time)).unwrap_or_default(),
+                age: last.map(|c| worded(c.time)).unwrap_or_default(),
             }
         })
         .collect()
