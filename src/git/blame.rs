@@ -81,7 +81,6 @@ impl Reader {
             return self.blame_view(lines, &answer, true).map(Some);
         }
         let line_count = lines.len();
-        let shared = self.repo.clone().into_sync();
         let dir = self.repo_dir().to_path_buf();
         let cache = Arc::clone(&self.cache);
         let job_path = path.clone();
@@ -92,11 +91,16 @@ impl Reader {
                 origin: vec![UNKNOWN; line_count],
             },
             move |job| {
-                let reader = Reader {
-                    repo: super::handles::open_fresh(&dir)
-                        .unwrap_or_else(|_| shared.to_thread_local()),
-                    cache,
+                // A handle of its own, not the request's: requests share theirs, and
+                // whatever this walk maps through it would stay mapped while either lives.
+                let repo = match super::handles::open_fresh(&dir) {
+                    Ok(repo) => repo,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not open the repository for a walk");
+                        return;
+                    }
                 };
+                let reader = Reader { repo, cache };
                 if let Err(e) = reader.trace(changed_at, &job_path, job) {
                     tracing::warn!(error = %e, path = job_path.as_str(), "blame failed");
                 }
@@ -495,8 +499,7 @@ impl<'c, 'r> Changes<'c, 'r> {
             }
             at = next;
         }
-        let repo = self.commits.repo();
-        self.trees.read_ahead(&repo, &roots, &self.folder)
+        self.trees.read_ahead(&self.commits, &roots, &self.folder)
     }
 }
 

@@ -7,7 +7,7 @@
 use std::cell::{Ref, RefCell};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use gix::ObjectId;
 use gix::commitgraph as cg;
@@ -147,29 +147,29 @@ impl CommitGraph {
     }
 }
 
-/// A long walk opens its repository afresh this often, and whenever the memory watch retires
-/// handles. gix maps a pack whole and keeps every page the walk read mapped (and counted in
-/// labforge's resident memory) while the repository it read through lives: a walk over 80,000
-/// commits reads 100 MiB of pack a second or more, and one handle held for a whole walk left
-/// hundreds of megabytes resident. Dropping the handle unmaps them (the kernel keeps them
-/// cached); opening one costs about a millisecond.
-const FRESH_HANDLE_EVERY: Duration = Duration::from_secs(1);
-
 /// Commits for one walk: from the commit-graph when it has them, else from the objects.
 pub(super) struct Commits<'r> {
     reader: &'r Reader,
     graph: Option<Arc<CommitGraph>>,
-    /// The repository the walk reads objects through, opened afresh every `FRESH_HANDLE_EVERY`
-    /// and whenever handles are retired (`handles::retire_open_handles`).
+    /// The repository the walk reads objects through: the handle requests share, taken again
+    /// once it is old (`handles::LIFETIME`) or retired (`handles::retire_open_handles`). gix
+    /// maps packs whole and keeps every page read through a handle mapped while it lives, and
+    /// each open handle maps the pack index anew (31 MB for 1.1 million objects, soon all
+    /// resident under a walk): walks holding handles of their own kept three or four copies
+    /// of it resident. Sharing keeps one, and lets it go when the requests' handle goes.
     repo: RefCell<(gix::Repository, Opened)>,
 }
 
 impl<'r> Commits<'r> {
     pub fn new(reader: &'r Reader) -> Self {
+        let held = reader
+            .cache
+            .shared_handle(reader.repo_dir())
+            .unwrap_or_else(|_| (reader.repository().clone(), Opened::now()));
         Self {
             reader,
             graph: reader.commit_graph(),
-            repo: RefCell::new((reader.repository().clone(), Opened::now())),
+            repo: RefCell::new(held),
         }
     }
 
@@ -177,13 +177,12 @@ impl<'r> Commits<'r> {
     /// while nobody holds it.
     pub fn repo(&self) -> Ref<'_, gix::Repository> {
         if let Ok(mut held) = self.repo.try_borrow_mut()
-            && held.1.is_old(FRESH_HANDLE_EVERY)
+            && held.1.is_old(super::handles::LIFETIME)
         {
             // On failure the walk goes on with the handle it has.
-            if let Ok(fresh) = super::handles::open_fresh(self.reader.repo_dir()) {
-                held.0 = fresh;
+            if let Ok(now) = self.reader.cache.shared_handle(self.reader.repo_dir()) {
+                *held = now;
             }
-            held.1 = Opened::now();
         }
         Ref::map(self.repo.borrow(), |(repo, _)| repo)
     }
@@ -210,35 +209,40 @@ mod tests {
     use super::super::testing::git;
     use super::*;
 
-    /// A walk's handle is replaced by a freshly opened one once it is `FRESH_HANDLE_EVERY` old
-    /// or retired (so the pack pages it mapped are let go), and reads go on through the new one.
+    /// A walk reads through the handle requests share, takes it again once its own copy is
+    /// old, and moves to a new one at once when handles are retired; reads go on throughout.
     #[test]
-    fn a_walk_reads_through_a_fresh_handle_once_its_handle_is_old() {
+    fn a_walk_reads_through_the_requests_handle_and_lets_it_go_when_old() {
         let tmp = tempfile::tempdir().unwrap();
         git(tmp.path(), &["init", "-q", "-b", "main"]);
         git(tmp.path(), &["commit", "-q", "--allow-empty", "-m", "one"]);
         let head = ObjectId::from_hex(git(tmp.path(), &["rev-parse", "HEAD"]).as_bytes()).unwrap();
         let cache = Arc::new(super::super::read::ReadCache::default());
-        let reader = cache
-            .open(&super::super::RepoDir(tmp.path().join(".git")))
-            .unwrap();
+        let dir = super::super::RepoDir(tmp.path().join(".git"));
+        let reader = cache.open(&dir).unwrap();
         let commits = Commits::new(&reader);
         let store = |r: &gix::Repository| std::ptr::from_ref(r.objects.store_ref()) as usize;
+        let requests = || store(cache.open(&dir).unwrap().repository());
         let first = store(&commits.repo());
-        assert_eq!(store(&commits.repo()), first, "a young handle is kept");
-
-        commits.repo.borrow_mut().1.age_by(FRESH_HANDLE_EVERY);
-        let fresh = store(&commits.repo());
-        assert_ne!(fresh, first, "an old handle is replaced");
+        assert_eq!(first, store(reader.repository()), "the requests' handle");
         assert_eq!(commits.repo().find_commit(head).unwrap().id, head);
 
-        // Retired (memory is short): replaced at once, young as it is.
-        super::super::handles::retire_open_handles();
-        assert_ne!(
+        commits
+            .repo
+            .borrow_mut()
+            .1
+            .age_by(super::super::handles::LIFETIME);
+        assert_eq!(
             store(&commits.repo()),
-            fresh,
-            "a retired handle is replaced"
+            requests(),
+            "taken again from the requests'"
         );
+
+        // Retired (memory is short): replaced at once, and by the requests' new one.
+        super::super::handles::retire_open_handles();
+        let now = store(&commits.repo());
+        assert_ne!(now, first, "a retired handle is replaced");
+        assert_eq!(now, requests());
         assert_eq!(commits.repo().find_commit(head).unwrap().id, head);
     }
 }

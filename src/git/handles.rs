@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use super::GitError;
 
-const LIFETIME: Duration = Duration::from_secs(2);
+pub(super) const LIFETIME: Duration = Duration::from_secs(2);
 /// How often the sweeper drops handles past their lifetime or retired.
 const SWEEP_EVERY: Duration = Duration::from_millis(100);
 
@@ -85,6 +85,12 @@ pub(super) struct Handles {
 impl Handles {
     /// A handle on the repository at `path` for this thread.
     pub fn get(&self, path: &Path) -> Result<gix::Repository, GitError> {
+        self.get_opened(path).map(|(repo, _)| repo)
+    }
+
+    /// `get`, with when the shared handle was opened: a walk holding it lets it go once that
+    /// is old, as the requests do.
+    pub fn get_opened(&self, path: &Path) -> Result<(gix::Repository, Opened), GitError> {
         let mut open = self.open.lock().expect("never poisoned");
         let fresh = open
             .get(path)
@@ -96,7 +102,8 @@ impl Handles {
             let repo = open_fresh(path)?;
             open.insert(path.to_path_buf(), (repo.into_sync(), Opened::now()));
         }
-        Ok(open.get(path).expect("inserted above").0.to_thread_local())
+        let (repo, opened) = open.get(path).expect("inserted above");
+        Ok((repo.to_thread_local(), *opened))
     }
 
     /// Drops the handle of `path` (its repository was deleted or renamed).

@@ -114,7 +114,6 @@ impl Reader {
     ) -> Option<(Arc<Job<FolderProgress>>, bool)> {
         let key = (start, path.as_str().to_owned());
         let mut started = false;
-        let shared = self.repo.clone().into_sync();
         let dir = self.repo_dir().to_path_buf();
         let cache = Arc::clone(&self.cache);
         let (path, names) = (path.clone(), names.to_vec());
@@ -125,11 +124,16 @@ impl Reader {
                 FolderProgress::new()
             },
             move |job| {
-                let reader = Reader {
-                    repo: super::handles::open_fresh(&dir)
-                        .unwrap_or_else(|_| shared.to_thread_local()),
-                    cache,
+                // A handle of its own, not the request's: requests share theirs, and
+                // whatever this walk maps through it would stay mapped while either lives.
+                let repo = match super::handles::open_fresh(&dir) {
+                    Ok(repo) => repo,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not open the repository for a walk");
+                        return;
+                    }
                 };
+                let reader = Reader { repo, cache };
                 if let Err(e) = reader.walk_folder(start, &path, &names, job) {
                     tracing::warn!(error = %e, folder = path.as_str(), "finding last commits failed");
                 }

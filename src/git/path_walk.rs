@@ -345,8 +345,7 @@ impl<'c, 'r> PathWalk<'c, 'r> {
             self.scanned.insert(at, (self.scan.0, maybe));
             at = parent;
         }
-        let repo = self.commits.repo();
-        self.trees.read_ahead(&repo, &roots, &self.folder)
+        self.trees.read_ahead(&self.commits, &roots, &self.folder)
     }
 
     /// The entries a read-ahead scan found maybe changed at `commit`, if it looked at all of
@@ -458,20 +457,25 @@ impl Trees {
     /// a version against the one before; `git repack -f` rather against the one after).
     pub fn read_ahead(
         &mut self,
-        repo: &gix::Repository,
+        commits: &Commits<'_>,
         roots: &[ObjectId],
         parts: &[Vec<u8>],
     ) -> Result<(), GitError> {
+        // The handle is taken afresh per root: a batch reads hundreds of trees (each at the
+        // end of a delta chain) and would otherwise keep the walk on one handle, its pack
+        // pages mapped, however often the memory watch retires handles meanwhile.
         let mut missing = Vec::with_capacity(roots.len());
         for root in roots {
             if !self.has(*root) {
+                let repo = commits.repo();
                 let depth = repo.find_header(*root).map_err(GitError::gix)?.num_deltas();
                 missing.push((depth.unwrap_or(0), *root));
             }
         }
         missing.sort_by_key(|(depth, _)| *depth);
         for (_, root) in missing {
-            self.folder(repo, root, parts)?;
+            let repo = commits.repo();
+            self.folder(&repo, root, parts)?;
         }
         Ok(())
     }

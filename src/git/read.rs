@@ -146,6 +146,14 @@ impl ReadCache {
         })
     }
 
+    /// The handle requests share on the repository at `path` (see `handles`), with its age.
+    pub(super) fn shared_handle(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<(gix::Repository, super::handles::Opened), GitError> {
+        self.repos.get_opened(path)
+    }
+
     /// Drops the cached handle of a repository that is deleted or renamed, so a new repository
     /// later made at the same path is never read through the old one's handle.
     pub fn forget(&self, dir: &RepoDir) {

@@ -214,6 +214,8 @@ struct StatusLine {
     target_url: Option<String>,
     by: String,
     age: String,
+    /// The exact time, for the age's `title`.
+    date: String,
 }
 
 /// `/commit/SHA`: message, author, parents, changed files with counts and the diff, cut with a
@@ -330,6 +332,7 @@ impl From<&CommitStatus> for StatusLine {
             target_url: link.then(|| s.target_url.clone()),
             by: s.creator_name.clone(),
             age: age(s.created_at.unix_timestamp()),
+            date: date(s.created_at.unix_timestamp()),
         }
     }
 }

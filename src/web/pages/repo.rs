@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::{RefMenu, RepoHeader, read_at, readable_repo, render, with_menu};
-use crate::git::read::{EntryKind, TreeEntry};
+use crate::git::read::{CommitInfo, EntryKind, TreeEntry};
 use crate::git::runner::ArchiveFormat;
 use crate::model::TreePath;
 use crate::web::WebState;
@@ -19,7 +19,7 @@ use crate::web::error::WebError;
 use crate::web::highlight::{self, Line};
 use crate::web::markdown;
 use crate::web::session::{MaybeUser, Nav};
-use crate::web::view::{CommitRow, age, breadcrumbs, plural};
+use crate::web::view::{CommitRow, age, breadcrumbs, date, plural};
 
 pub fn router<S>() -> Router<S>
 where
@@ -44,20 +44,33 @@ struct EntryRow {
     /// `tree` or `blob`: the URL segment for the entry's page.
     kind: &'static str,
     path: String,
-    commit: String,
-    subject: String,
+    /// The commit that last changed the entry (shared with the cache, not copied).
+    last: Option<Arc<CommitInfo>>,
+    /// When that commit was made, worded.
+    when: Option<Arc<When>>,
+}
+
+/// "3 days ago", with the exact time for the `title`.
+struct When {
     age: String,
+    date: String,
 }
 
 fn entry_rows(dir: &TreePath, entries: Vec<TreeEntry>) -> Vec<EntryRow> {
-    // Rows of one folder share a few commits: each commit's age is worded once.
-    let mut ages: HashMap<i64, String> = HashMap::new();
-    let mut worded = |time: i64| ages.entry(time).or_insert_with(|| age(time)).clone();
+    // Rows of one folder share a few commits: each commit's time is worded once.
+    let mut worded: HashMap<i64, Arc<When>> = HashMap::new();
     entries
         .into_iter()
         .map(|e| {
-            // Only what the row shows: id, subject and age.
-            let last = e.last_commit.as_deref();
+            let when = e.last_commit.as_deref().map(|c| {
+                let when = worded.entry(c.time).or_insert_with(|| {
+                    Arc::new(When {
+                        age: age(c.time),
+                        date: date(c.time),
+                    })
+                });
+                Arc::clone(when)
+            });
             EntryRow {
                 kind: if e.kind == EntryKind::Dir {
                     "tree"
@@ -66,9 +79,8 @@ fn entry_rows(dir: &TreePath, entries: Vec<TreeEntry>) -> Vec<EntryRow> {
                 },
                 path: dir.join(&e.name),
                 name: e.name,
-                commit: last.map(|c| c.id.0.clone()).unwrap_or_default(),
-                subject: last.map(|c| c.subject.clone()).unwrap_or_default(),
-                age: last.map(|c| worded(c.time)).unwrap_or_default(),
+                last: e.last_commit,
+                when,
             }
         })
         .collect()
