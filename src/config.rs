@@ -510,7 +510,7 @@ mod tests {
     #[test]
     fn cache_sizes_come_from_the_file_and_the_environment() {
         let c = load("", &[]).unwrap();
-        assert_eq!(c.cache.memory_bytes, 32 << 20);
+        assert_eq!(c.cache.memory_bytes, 16 << 20);
         let c = load(
             "[cache]\nmemory_mib = 8\ndisk_mib = 100",
             &[("LABFORGE_CACHE_DISK_MIB", "5")],

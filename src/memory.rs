@@ -22,8 +22,8 @@ use std::time::Duration;
 /// How often the mapped files' resident size is looked at (one read of /proc/self/status):
 /// a walk maps about 100 MiB of pack a second.
 const WATCH_EVERY: Duration = Duration::from_millis(25);
-/// `malloc_trim` runs every this many looks (5 s).
-const TRIM_EVERY: u32 = 200;
+/// `malloc_trim` runs every this many looks (1 s): walks free tens of megabytes a second.
+const TRIM_EVERY: u32 = 40;
 /// Growth of mapped files' resident pages over their floor that retires the open handles.
 const MAPPED_GROWTH_ALLOWED_KIB: u64 = 16 * 1024;
 /// The floor is the least of this many last looks (ten seconds): after a retirement the old
