@@ -499,7 +499,7 @@ impl<'c, 'r> Changes<'c, 'r> {
             }
             at = next;
         }
-        self.trees.read_ahead(&self.commits, &roots, &self.folder)
+        self.trees.read_ahead(self.commits, &roots, &self.folder)
     }
 }
 

@@ -345,7 +345,7 @@ impl<'c, 'r> PathWalk<'c, 'r> {
             self.scanned.insert(at, (self.scan.0, maybe));
             at = parent;
         }
-        self.trees.read_ahead(&self.commits, &roots, &self.folder)
+        self.trees.read_ahead(self.commits, &roots, &self.folder)
     }
 
     /// The entries a read-ahead scan found maybe changed at `commit`, if it looked at all of
