@@ -91,16 +91,9 @@ impl Reader {
                 origin: vec![UNKNOWN; line_count],
             },
             move |job| {
-                // A handle of its own, not the request's: requests share theirs, and
-                // whatever this walk maps through it would stay mapped while either lives.
-                let repo = match super::handles::open_fresh(&dir) {
-                    Ok(repo) => repo,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not open the repository for a walk");
-                        return;
-                    }
+                let Some(reader) = Reader::for_walk(&dir, cache) else {
+                    return;
                 };
-                let reader = Reader { repo, cache };
                 if let Err(e) = reader.trace(changed_at, &job_path, job) {
                     tracing::warn!(error = %e, path = job_path.as_str(), "blame failed");
                 }

@@ -124,16 +124,9 @@ impl Reader {
                 FolderProgress::new()
             },
             move |job| {
-                // A handle of its own, not the request's: requests share theirs, and
-                // whatever this walk maps through it would stay mapped while either lives.
-                let repo = match super::handles::open_fresh(&dir) {
-                    Ok(repo) => repo,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not open the repository for a walk");
-                        return;
-                    }
+                let Some(reader) = Reader::for_walk(&dir, cache) else {
+                    return;
                 };
-                let reader = Reader { repo, cache };
                 if let Err(e) = reader.walk_folder(start, &path, &names, job) {
                     tracing::warn!(error = %e, folder = path.as_str(), "finding last commits failed");
                 }

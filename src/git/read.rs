@@ -198,6 +198,19 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// A reader for a background walk, on a handle of its own rather than the request's:
+    /// requests share theirs, and whatever the walk maps through it would stay mapped while
+    /// either lives. None (logged) if the repository cannot be opened.
+    pub(super) fn for_walk(dir: &std::path::Path, cache: Arc<ReadCache>) -> Option<Self> {
+        match super::handles::open_fresh(dir) {
+            Ok(repo) => Some(Self { repo, cache }),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not open the repository for a walk");
+                None
+            }
+        }
+    }
+
     /// A blob's bytes, or None when it is larger than `max` (then it is not read at all).
     pub(super) fn blob_bytes(&self, id: ObjectId, max: u64) -> Result<Option<Vec<u8>>, GitError> {
         blob_bytes(&self.repo, id, max)
