@@ -50,10 +50,14 @@ impl Scratch {
             .unwrap();
         assert!(keygen.success());
         // OpenSSH reads ~ from the password database, not $HOME: a wrapper points it at this
-        // home's config and key. Host keys are new at every start of this test.
+        // home's config, key and known_hosts. Host keys are checked strictly, as OpenSSH does by
+        // default: the README's `ssh-keyscan` line is what makes the first clone work.
         std::fs::write(
             home.join(".ssh/config"),
-            "Host localhost\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  IdentitiesOnly yes\n",
+            format!(
+                "Host localhost\n  StrictHostKeyChecking yes\n  UserKnownHostsFile {}/.ssh/known_hosts\n  LogLevel ERROR\n  IdentitiesOnly yes\n",
+                home.display()
+            ),
         )
         .unwrap();
         write_script(
@@ -287,7 +291,10 @@ async fn the_readme_runs_as_written_from_an_empty_folder() {
         assert!(repos.contains(line), "{line:?} in\n{repos}");
     }
     let users = s.admin(&["user", "list"]).await;
-    assert_eq!(users, "alice\talice@example.org\tadmin\tactive\n");
+    assert_eq!(
+        users,
+        "alice\talice@example.org\tadmin\tactive\nbob\tbob@example.org\tuser\tactive\n"
+    );
     let token = s
         .admin(&["token", "create", "alice", "--title", "check"])
         .await;
