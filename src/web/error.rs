@@ -40,9 +40,7 @@ impl From<crate::model::NameError> for WebError {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         match self {
-            WebError::NotFound => {
-                error_page(StatusCode::NOT_FOUND, "There is nothing at this address.")
-            }
+            WebError::NotFound => super::not_found(),
             WebError::BadRequest(why) => error_page(StatusCode::BAD_REQUEST, &why),
             WebError::Forbidden(why) => error_page(StatusCode::FORBIDDEN, &why),
             WebError::Unavailable => error_page(

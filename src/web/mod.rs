@@ -51,6 +51,7 @@ where
         .merge(pages::repo_hooks::router())
         .merge(pages::repo_mirrors::router())
         .fallback(show_not_found)
+        .layer(axum::middleware::from_fn(sign_in_hint))
 }
 
 /// 200 when the database answers; load balancers and compose health checks poll this.
@@ -93,7 +94,35 @@ async fn show_health(
 }
 
 async fn show_not_found() -> Response {
-    error_page(StatusCode::NOT_FOUND, "There is nothing at this address.")
+    not_found()
+}
+
+const NOT_FOUND: &str = "There is nothing at this address.";
+
+/// Marks the one "nothing here" page, for `sign_in_hint` to find among the responses.
+#[derive(Clone, Copy)]
+struct NotFoundPage;
+
+/// The 404 page, for a missing address and for one the visitor may not see alike.
+pub fn not_found() -> Response {
+    let mut res = error_page(StatusCode::NOT_FOUND, NOT_FOUND);
+    res.extensions_mut().insert(NotFoundPage);
+    res
+}
+
+/// A visitor who is not signed in and finds nothing is offered to sign in (and come back), as a
+/// private repository's page is a 404 to them. Every such 404 gets the same offer, whatever
+/// the address held, so the page still does not tell a private repository from a missing one.
+async fn sign_in_hint(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let signed_out = req.method() == axum::http::Method::GET
+        && session::cookie(req.headers(), session::SESSION_COOKIE).is_none();
+    let path = req.uri().path().to_owned();
+    let res = next.run(req).await;
+    if !(signed_out && res.extensions().get::<NotFoundPage>().is_some()) {
+        return res;
+    }
+    let login = format!("/login?next={}", session::encode_path(&path));
+    render_error(StatusCode::NOT_FOUND, NOT_FOUND, Some(&login))
 }
 
 #[derive(Template)]
@@ -102,14 +131,21 @@ struct ErrorPage<'a> {
     nav: session::Nav,
     status: u16,
     message: &'a str,
+    /// The sign-in link (back to this address after), for a signed-out visitor's 404.
+    sign_in: Option<&'a str>,
 }
 
 /// An HTML error page; the message is for people and never carries internal details.
 pub fn error_page(status: StatusCode, message: &str) -> Response {
+    render_error(status, message, None)
+}
+
+fn render_error(status: StatusCode, message: &str, sign_in: Option<&str>) -> Response {
     let page = ErrorPage {
         nav: session::Nav::default(),
         status: status.as_u16(),
         message,
+        sign_in,
     };
     match page.render() {
         Ok(html) => assets::with_page_csp((status, Html(html)).into_response()),

@@ -94,7 +94,8 @@ where
 /// A page that needs a signed-in user: anyone else is sent to the sign-in form, and back after.
 pub struct RequireUser(pub Session);
 
-fn encode_path(path: &str) -> String {
+/// `path` percent-encoded for a `next=` query value (kept readable: `/` stays).
+pub(super) fn encode_path(path: &str) -> String {
     path.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {

@@ -17,9 +17,47 @@ pub fn age(time: i64) -> String {
     format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
 }
 
+/// `age` for a time that may lie ahead as well (a mirror's next sync): "in 5 minutes".
+pub fn relative(time: i64) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if time <= now {
+        return age(time);
+    }
+    if time - now < 60 {
+        return "in under a minute".into();
+    }
+    let ahead = age(now - (time - now));
+    format!("in {}", ahead.trim_end_matches(" ago"))
+}
+
+/// A time as pages show it: relative text, the exact time for the element's `title`.
+pub struct When {
+    pub age: String,
+    pub date: String,
+}
+
+impl When {
+    pub fn at(t: time::OffsetDateTime) -> Self {
+        let secs = t.unix_timestamp();
+        When {
+            age: relative(secs),
+            date: date(secs),
+        }
+    }
+}
+
 /// `2026-11-26 12:00 UTC`.
 pub fn date(time: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(time)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// `2026-11-26`: a day, for columns where every row's date must line up (blame).
+pub fn day(time: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
     time::OffsetDateTime::from_unix_timestamp(time)
         .ok()
         .and_then(|t| t.format(&format).ok())
@@ -113,6 +151,17 @@ mod tests {
         assert_eq!(age(now), "just now");
         assert_eq!(age(now - 3 * 86_400), "3 days ago");
         assert_eq!(age(now - 3600), "1 hour ago");
+        assert_eq!(day(1_764_158_400), "2025-11-26");
+        assert_eq!(date(1_764_158_400), "2025-11-26 12:00 UTC");
+    }
+
+    #[test]
+    fn times_ahead_read_naturally_too() {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        assert_eq!(relative(now + 5 * 60 + 10), "in 5 minutes");
+        assert_eq!(relative(now + 3600 + 30), "in 1 hour");
+        assert_eq!(relative(now + 10), "in under a minute");
+        assert_eq!(relative(now - 120), "2 minutes ago");
     }
 
     #[test]

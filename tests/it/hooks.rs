@@ -659,7 +659,7 @@ async fn admins_set_protected_branches_on_the_settings_page() {
     app.push(&local, ("alice", PW), "alice/dns", &["main"])
         .await;
     let alice = session(&app, "alice", PW).await;
-    let (_, settings) = page(&app, &alice, "/alice/dns/settings").await;
+    let (_, settings) = page(&app, &alice, "/alice/dns/settings/branches").await;
     assert!(settings.contains("Protected branches"));
     let csrf = hidden(&settings, "csrf");
     let form = [

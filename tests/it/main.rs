@@ -27,6 +27,7 @@ mod issues_api;
 mod lab;
 mod mirrors;
 mod operator;
+mod pages;
 mod pull_mirrors;
 mod ssh;
 mod status_pages;

@@ -263,7 +263,7 @@ async fn https_push_mirror_follows_pushes_retries_and_keeps_its_token_secret() {
     assert!(error.contains("Authentication failed"), "{error}");
     assert!(!error.contains(wrong), "{error}");
     let cookie = crate::web_auth::session(&app, "alice", "alice-password-1").await;
-    let (status, page) = crate::web_auth::page(&app, &cookie, "/alice/dns/settings").await;
+    let (status, page) = crate::web_auth::page(&app, &cookie, "/alice/dns/settings/mirrors").await;
     assert_eq!(status, 200);
     assert!(page.contains("Authentication failed") && !page.contains(wrong));
     assert!(!page.contains("right-token-1234"));
@@ -343,7 +343,7 @@ async fn ssh_push_mirror_uses_its_own_key_pins_the_host_key_and_stops_when_it_ch
         .collect::<Vec<_>>()
         .join(" ");
     let cookie = crate::web_auth::session(&app, "alice", "alice-password-1").await;
-    let (_, page) = crate::web_auth::page(&app, &cookie, "/alice/dns/settings").await;
+    let (_, page) = crate::web_auth::page(&app, &cookie, "/alice/dns/settings/mirrors").await;
     assert!(
         page.contains(&pinned),
         "the settings page shows the pinned host key"
@@ -367,7 +367,7 @@ async fn ssh_push_mirror_uses_its_own_key_pins_the_host_key_and_stops_when_it_ch
             .then_some(())
     })
     .await;
-    let (_, page) = crate::web_auth::page(&app, &cookie, "/alice/dns/settings").await;
+    let (_, page) = crate::web_auth::page(&app, &cookie, "/alice/dns/settings/mirrors").await;
     assert!(page.contains("stopped"), "the mirror is shown stopped");
     let head = git_ok(&src, &["rev-parse", "HEAD"]).await;
     assert!(

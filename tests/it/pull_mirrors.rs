@@ -149,11 +149,11 @@ async fn pull_mirror_follows_upstream_runs_the_deploy_once_and_refuses_pushes() 
     assert_eq!(status, 200);
     let cookie = crate::web_auth::session(&app, "alice", "alice-password-1").await;
     eventually(30, "the error on the settings page", || async {
-        let (_, page) = crate::web_auth::page(&app, &cookie, "/alice/dns/settings").await;
+        let (_, page) = crate::web_auth::page(&app, &cookie, "/alice/dns/settings/mirrors").await;
         page.contains("git fetch failed").then_some(())
     })
     .await;
-    let (_, page) = crate::web_auth::page(&app, &cookie, "/alice/dns/settings").await;
+    let (_, page) = crate::web_auth::page(&app, &cookie, "/alice/dns/settings/mirrors").await;
     assert!(!page.contains("pull-token-1"), "the token is never shown");
     let _far_side = far_http(far.path(), port, "puller", "pull-token-1").await;
     commit(&src, "zone.txt", "while it was down").await;

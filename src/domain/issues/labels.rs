@@ -52,7 +52,7 @@ impl Forge {
         color: &str,
         description: &str,
     ) -> Result<Label> {
-        who.require(who.can_triage(), "manage labels")?;
+        who.require_writer("manage labels")?;
         let label = self
             .db
             .insert_label(
@@ -73,7 +73,7 @@ impl Forge {
         color: &str,
         description: &str,
     ) -> Result<()> {
-        who.require(who.can_triage(), "manage labels")?;
+        who.require_writer("manage labels")?;
         let found = self
             .db
             .update_label(
@@ -88,7 +88,7 @@ impl Forge {
     }
 
     pub async fn delete_label(&self, who: &IssueAccess, id: i64) -> Result<()> {
-        who.require(who.can_triage(), "manage labels")?;
+        who.require_writer("manage labels")?;
         if self.db.delete_label(who.repo.id, id).await? {
             Ok(())
         } else {
@@ -104,7 +104,7 @@ impl Forge {
         number: i64,
         names: &[String],
     ) -> Result<Vec<Label>> {
-        who.require(who.can_triage(), "set labels")?;
+        who.require_writer("set labels")?;
         let all = self.db.labels(who.repo.id).await?;
         let ids = label_ids(&all, names)?;
         let mut tx = self.db.begin().await?;
@@ -123,7 +123,7 @@ impl Forge {
         number: i64,
         ids: &[i64],
     ) -> Result<()> {
-        let actor = who.require(who.can_triage(), "set labels")?;
+        let actor = who.require_writer("set labels")?;
         let id = self.locked(tx, &who.repo, number).await?;
         let (added, removed) = tx.set_issue_labels(who.repo.id, id, ids).await?;
         for (kind, label) in added

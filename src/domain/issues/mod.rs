@@ -73,6 +73,19 @@ impl IssueAccess {
             )))
         }
     }
+
+    /// For what has no author to fall back on (labels): only writers may, and the refusal
+    /// says so instead of naming an author there is none of.
+    fn require_writer(&self, what: &str) -> Result<&Actor> {
+        let actor = self.participant()?;
+        if self.can_triage() {
+            Ok(actor)
+        } else {
+            Err(Error::Forbidden(format!(
+                "only someone with write access can {what}"
+            )))
+        }
+    }
 }
 
 impl Forge {
@@ -171,6 +184,23 @@ mod tests {
             owner_read_token.participant(),
             Err(Error::Forbidden(_))
         ));
+    }
+
+    #[test]
+    fn label_refusals_name_no_author() {
+        let reader = who(RepoAccess::Read, Some((5, None)));
+        match reader.require_writer("set labels") {
+            Err(Error::Forbidden(why)) => {
+                assert_eq!(why, "only someone with write access can set labels")
+            }
+            _ => panic!("a reader may not set labels"),
+        }
+        let writer = who(RepoAccess::Write, Some((6, None)));
+        assert!(writer.require_writer("set labels").is_ok());
+        let anon = who(RepoAccess::Read, None);
+        assert!(
+            matches!(anon.require_writer("set labels"), Err(Error::Forbidden(w)) if w == "sign in to take part")
+        );
     }
 
     #[test]

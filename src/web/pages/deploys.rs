@@ -141,11 +141,14 @@ impl From<&DeployRun> for RunRow {
 /// Fills in what a run row needs from git: its commit's subject, whether a manual run was a
 /// rollback, and the last good commit before it. `runs` are newest first; `older_good` is the
 /// deploys' good runs known beyond the list (their newest), used when the list has none older.
+/// `latest_good` are the ids of each deploy's newest good run: "changes since last good" on
+/// the last good run itself would point at itself, so those rows get no such link.
 async fn annotate_runs(
     st: &WebState,
     repo: &Repo,
     runs: &[DeployRun],
     older_good: &[DeployRun],
+    latest_good: &[i64],
 ) -> Result<Vec<RunRow>, WebError> {
     // For each run: (its commit, the commit of the newest good run of its deploy before it).
     let asks: Vec<(String, Option<String>, bool)> = runs
@@ -200,7 +203,7 @@ async fn annotate_runs(
                 .chain(older_good.iter().filter(|g| g.id < run.id))
                 .find(|g| g.deploy_name == run.deploy_name && g.status == "succeeded")
                 .map(|g| g.new_id.clone())
-                .filter(|good| *good != run.new_id);
+                .filter(|good| *good != run.new_id && !latest_good.contains(&run.id));
             row
         })
         .collect())
@@ -272,12 +275,13 @@ async fn list_deploys(
     let page = q.page.unwrap_or(1).max(1);
     let runs = st.forge.deploy_runs(&repo, page - 1).await?;
     let good = st.forge.last_good_deploys(&repo).await?;
+    let latest: Vec<i64> = good.iter().map(|g| g.id).collect();
     render(DeploysPage {
         nav: user.nav(),
         repo: RepoHeader::new(&repo, &repo.default_branch),
         tab: "deploys",
         configured: configured_deploys(&st, &repo).await?,
-        runs: annotate_runs(&st, &repo, &runs, &good).await?,
+        runs: annotate_runs(&st, &repo, &runs, &good, &latest).await?,
         page,
     })
 }
@@ -322,10 +326,14 @@ async fn deploy_page(
     message: String,
 ) -> Result<Response, WebError> {
     let run = st.forge.deploy_run(repo, id).await?;
-    let log = st.forge.deploy_log(&run).await?;
-    // The good run before this one: the newest page of runs holds it in the usual case.
-    let before = st.forge.deploy_runs_before(repo, &run).await?;
-    let row = annotate_runs(st, repo, std::slice::from_ref(&run), &before)
+    // The log, the good run before this one and each deploy's newest good run, at once.
+    let (log, before, latest) = tokio::try_join!(
+        st.forge.deploy_log(&run),
+        st.forge.deploy_runs_before(repo, &run),
+        st.forge.last_good_deploys(repo),
+    )?;
+    let latest: Vec<i64> = latest.iter().map(|g| g.id).collect();
+    let row = annotate_runs(st, repo, std::slice::from_ref(&run), &before, &latest)
         .await?
         .pop()
         .expect("one row for one run because annotate_runs maps each run");

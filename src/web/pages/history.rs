@@ -351,6 +351,8 @@ struct BlameRow {
     author: String,
     age: String,
     date: String,
+    /// `2026-11-26`, the column that lines up down the annotations.
+    day: String,
 }
 
 #[derive(Template)]
@@ -384,6 +386,11 @@ async fn show_blame(
         None => (Vec::new(), true, true),
         Some(b) => {
             let commits: Vec<CommitRow> = b.commits.iter().map(CommitRow::from).collect();
+            let days: Vec<String> = b
+                .commits
+                .iter()
+                .map(|c| crate::web::view::day(c.time))
+                .collect();
             let mut previous = None;
             let rows = b
                 .lines
@@ -392,6 +399,8 @@ async fn show_blame(
                 .map(|(line, origin)| {
                     let first = previous != Some(origin);
                     previous = Some(origin);
+                    // Only a run's first line shows its commit: the others carry no copies.
+                    let origin = origin.filter(|_| first);
                     let c = origin.map(|i| &commits[i]);
                     BlameRow {
                         line,
@@ -402,6 +411,7 @@ async fn show_blame(
                         author: c.map(|c| c.author.clone()).unwrap_or_default(),
                         age: c.map(|c| c.age.clone()).unwrap_or_default(),
                         date: c.map(|c| c.date.clone()).unwrap_or_default(),
+                        day: origin.map(|i| days[i].clone()).unwrap_or_default(),
                     }
                 })
                 .collect();

@@ -1,5 +1,5 @@
 //! Webhooks in the repository's settings, for its admins: the list and the add form on
-//! `/OWNER/REPO/settings` (see `repo_settings.rs`), and `/OWNER/REPO/settings/hooks/{id}` with
+//! `/OWNER/REPO/settings/hooks` (a section of `repo_settings.rs`), and `/OWNER/REPO/settings/hooks/{id}` with
 //! the hook's settings and its deliveries, each with what was sent and received and a redeliver
 //! button.
 
@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::repo_settings::{admin_repo, settings_page};
+use super::repo_settings::{Section, admin_repo, settings_page, show_section};
 use super::{RepoHeader, message_or_error, render};
 use crate::domain::webhooks::{Delivery, WebhookSettings};
 use crate::model::{ContentType, Repo, Webhook, WebhookEventKind};
@@ -25,7 +25,10 @@ where
     WebState: FromRef<S>,
 {
     Router::new()
-        .route("/{owner}/{repo}/settings/hooks", post(create_hook))
+        .route(
+            "/{owner}/{repo}/settings/hooks",
+            get(show_hooks).post(create_hook),
+        )
         .route(
             "/{owner}/{repo}/settings/hooks/{id}",
             get(show_hook).post(update_hook),
@@ -236,15 +239,24 @@ async fn create_hook(
     let repo = admin_repo(&st, &user, &owner, &name).await?;
     let settings = match form.settings(false) {
         Ok(s) => s,
-        Err(why) => return settings_page(&st, &user, &repo, why).await,
+        Err(why) => return settings_page(&st, &user, &repo, Section::Webhooks, why).await,
     };
     match st.forge.create_webhook(&repo, settings).await {
         Ok(hook) => Ok(Redirect::to(&hook_url(&repo, hook.id)).into_response()),
         Err(e) => {
             let message = message_or_error(e)?;
-            settings_page(&st, &user, &repo, message).await
+            settings_page(&st, &user, &repo, Section::Webhooks, message).await
         }
     }
+}
+
+/// The Webhooks section of the settings: the list and the add form.
+async fn show_hooks(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    show_section(&st, &user, &owner, &name, Section::Webhooks).await
 }
 
 async fn show_hook(
@@ -284,7 +296,7 @@ async fn delete_hook(
     user.check_csrf(&form.csrf)?;
     let repo = admin_repo(&st, &user, &owner, &name).await?;
     st.forge.delete_webhook(&repo, id_of(&id)?).await?;
-    Ok(Redirect::to(&format!("/{}/{}/settings", repo.owner, repo.name)).into_response())
+    Ok(Redirect::to(&Section::Webhooks.url(&repo)).into_response())
 }
 
 async fn test_hook(

@@ -1,19 +1,21 @@
-//! The Push mirrors section of `/OWNER/REPO/settings`: add (SSH with a key made here, or HTTPS
-//! with a user name and token), sync now, remove; each mirror's last success and last error.
+//! The Mirrors section of the settings, `/OWNER/REPO/settings/mirrors`: add a push mirror (SSH
+//! with a key made here, or HTTPS with a user name and token), sync now, remove; each mirror's
+//! last success and last error.
 
 use axum::extract::{FromRef, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::message_or_error;
-use super::repo_settings::{admin_repo, settings_page};
+use super::repo_settings::{Section, admin_repo, settings_page, show_section};
 use crate::domain::mirrors::NewMirrorAuth;
 use crate::model::{MirrorScope, MirrorTransport, PullMirror, PushMirror};
 use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::session::{CsrfForm, RequireUser};
+use crate::web::view::When;
 
 pub fn router<S>() -> Router<S>
 where
@@ -21,7 +23,10 @@ where
     WebState: FromRef<S>,
 {
     Router::new()
-        .route("/{owner}/{repo}/settings/mirrors", post(add_mirror))
+        .route(
+            "/{owner}/{repo}/settings/mirrors",
+            get(show_mirrors).post(add_mirror),
+        )
         .route(
             "/{owner}/{repo}/settings/mirrors/{id}/sync",
             post(sync_mirror),
@@ -41,8 +46,8 @@ pub struct PullView {
     pub url: String,
     pub interval: String,
     pub state: &'static str,
-    pub last_success: String,
-    pub next_sync: String,
+    pub last_success: Option<When>,
+    pub next_sync: When,
     pub last_error: String,
 }
 
@@ -52,14 +57,21 @@ impl PullView {
             url: m.remote_url.clone(),
             interval: format!("{} min", m.interval.as_secs() / 60),
             state: if m.syncing { "syncing" } else { "idle" },
-            last_success: m
-                .last_success_at
-                .map(crate::domain::rfc3339)
-                .unwrap_or_default(),
-            next_sync: crate::domain::rfc3339(m.next_sync_at),
+            last_success: m.last_success_at.map(When::at),
+            next_sync: When::at(m.next_sync_at),
             last_error: m.last_error.clone(),
         }
     }
+}
+
+/// The Mirrors section of the settings: the pull mirror this repository is, if any, and its
+/// push mirrors with the add form.
+async fn show_mirrors(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    show_section(&st, &user, &owner, &name, Section::Mirrors).await
 }
 
 async fn sync_pull_mirror(
@@ -71,11 +83,7 @@ async fn sync_pull_mirror(
     user.check_csrf(&form.csrf)?;
     let repo = admin_repo(&st, &user, &owner, &name).await?;
     st.forge.sync_pull_mirror_now(&repo).await?;
-    Ok(Redirect::to(&format!(
-        "/{}/{}/settings#pull-mirror",
-        repo.owner, repo.name
-    ))
-    .into_response())
+    Ok(Redirect::to(&format!("{}#pull-mirror", Section::Mirrors.url(&repo))).into_response())
 }
 
 /// A mirror as the settings page shows it (never a secret).
@@ -88,7 +96,7 @@ pub struct MirrorView {
     pub host_key: String,
     pub scope: &'static str,
     pub state: &'static str,
-    pub last_success: String,
+    pub last_success: Option<When>,
     pub last_error: String,
 }
 
@@ -117,10 +125,7 @@ impl MirrorView {
                 MirrorScope::Branches => "branches and tags",
             },
             state,
-            last_success: m
-                .last_success_at
-                .map(crate::domain::rfc3339)
-                .unwrap_or_default(),
+            last_success: m.last_success_at.map(When::at),
             last_error: m.last_error.clone(),
         }
     }
@@ -166,7 +171,7 @@ async fn add_mirror(
         Ok(_) => "Mirror added; its first sync is queued.".to_owned(),
         Err(e) => message_or_error(e)?,
     };
-    settings_page(&st, &user, &repo, message).await
+    settings_page(&st, &user, &repo, Section::Mirrors, message).await
 }
 
 async fn sync_mirror(
@@ -178,7 +183,7 @@ async fn sync_mirror(
     user.check_csrf(&form.csrf)?;
     let repo = admin_repo(&st, &user, &owner, &name).await?;
     st.forge.sync_push_mirrors_now(&repo, Some(id)).await?;
-    Ok(Redirect::to(&format!("/{}/{}/settings#mirrors", repo.owner, repo.name)).into_response())
+    Ok(Redirect::to(&Section::Mirrors.url(&repo)).into_response())
 }
 
 async fn remove_mirror(
@@ -190,5 +195,5 @@ async fn remove_mirror(
     user.check_csrf(&form.csrf)?;
     let repo = admin_repo(&st, &user, &owner, &name).await?;
     st.forge.remove_push_mirror(&repo, id).await?;
-    Ok(Redirect::to(&format!("/{}/{}/settings#mirrors", repo.owner, repo.name)).into_response())
+    Ok(Redirect::to(&Section::Mirrors.url(&repo)).into_response())
 }

@@ -1,5 +1,8 @@
 //! `/OWNER/REPO/settings`, for the repository's admins only (anyone else gets a 404, as for a
-//! repository they cannot see): description, visibility, default branch, collaborators, delete.
+//! repository they cannot see): one page per section, beside a side nav (General, Collaborators,
+//! Protected branches, Webhooks, Mirrors, and the danger zone with delete), so no page is a
+//! 3,000 px scroll and each loads only its own section's rows. Each section's forms post to
+//! its own address, which answers GET with the section.
 
 use crate::web::form::Form;
 use askama::Template;
@@ -30,14 +33,20 @@ where
         )
         .route(
             "/{owner}/{repo}/settings/collaborators",
-            post(add_collaborator),
+            get(show_collaborators).post(add_collaborator),
         )
         .route(
             "/{owner}/{repo}/settings/collaborators/{user}/remove",
             post(remove_collaborator),
         )
-        .route("/{owner}/{repo}/settings/delete", post(delete_repository))
-        .route("/{owner}/{repo}/settings/branches", post(protect_branch))
+        .route(
+            "/{owner}/{repo}/settings/delete",
+            get(show_danger_zone).post(delete_repository),
+        )
+        .route(
+            "/{owner}/{repo}/settings/branches",
+            get(show_branches).post(protect_branch),
+        )
         .route(
             "/{owner}/{repo}/settings/branches/{id}/remove",
             post(unprotect_branch),
@@ -60,12 +69,48 @@ pub(super) async fn admin_repo(
         .await?)
 }
 
+/// A section of the settings, each its own page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Section {
+    General,
+    Collaborators,
+    Branches,
+    Webhooks,
+    Mirrors,
+    /// Delete (the "danger zone").
+    Danger,
+}
+
+impl Section {
+    /// The template's name for it, and the last segment of its address.
+    fn slug(self) -> &'static str {
+        match self {
+            Section::General => "general",
+            Section::Collaborators => "collaborators",
+            Section::Branches => "branches",
+            Section::Webhooks => "hooks",
+            Section::Mirrors => "mirrors",
+            Section::Danger => "delete",
+        }
+    }
+
+    /// Its page, where its forms post and removals come back to.
+    pub(super) fn url(self, repo: &Repo) -> String {
+        match self {
+            Section::General => format!("/{}/{}/settings", repo.owner, repo.name),
+            other => format!("/{}/{}/settings/{}", repo.owner, repo.name, other.slug()),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "repo/settings.html")]
 struct SettingsPage {
     nav: Nav,
     repo: RepoHeader,
     tab: &'static str,
+    /// `Section::slug` of the section shown.
+    section: &'static str,
     message: String,
     collaborators: Vec<Collaborator>,
     rules: Vec<BranchRule>,
@@ -74,31 +119,57 @@ struct SettingsPage {
     pull: Option<super::repo_mirrors::PullView>,
 }
 
+/// One section's page (with `message` on top, after a form): only that section's rows are read.
 pub(super) async fn settings_page(
     st: &WebState,
     user: &RequireUser,
     repo: &Repo,
+    section: Section,
     message: String,
 ) -> Result<Response, WebError> {
-    let collaborators = st.forge.collaborators(repo).await?;
-    let rules = st.forge.branch_rules(repo).await?;
-    let hooks = st.forge.webhooks(repo).await?;
-    let mirrors = st.forge.push_mirrors(repo).await?;
-    let pull = st.forge.pull_mirror(repo).await?;
-    render(SettingsPage {
+    let mut page = SettingsPage {
         nav: user.nav(),
         repo: RepoHeader::new(repo, &repo.default_branch),
         tab: "settings",
+        section: section.slug(),
         message,
-        collaborators,
-        rules,
-        hooks: hooks.iter().map(super::repo_hooks::HookView::new).collect(),
-        mirrors: mirrors
-            .iter()
-            .map(super::repo_mirrors::MirrorView::new)
-            .collect(),
-        pull: pull.as_ref().map(super::repo_mirrors::PullView::new),
-    })
+        collaborators: Vec::new(),
+        rules: Vec::new(),
+        hooks: Vec::new(),
+        mirrors: Vec::new(),
+        pull: None,
+    };
+    match section {
+        Section::Collaborators => page.collaborators = st.forge.collaborators(repo).await?,
+        Section::Branches => page.rules = st.forge.branch_rules(repo).await?,
+        Section::Webhooks => {
+            let hooks = st.forge.webhooks(repo).await?;
+            page.hooks = hooks.iter().map(super::repo_hooks::HookView::new).collect();
+        }
+        Section::Mirrors => {
+            let (mirrors, pull) =
+                tokio::try_join!(st.forge.push_mirrors(repo), st.forge.pull_mirror(repo))?;
+            page.mirrors = mirrors
+                .iter()
+                .map(super::repo_mirrors::MirrorView::new)
+                .collect();
+            page.pull = pull.as_ref().map(super::repo_mirrors::PullView::new);
+        }
+        Section::General | Section::Danger => {}
+    }
+    render(page)
+}
+
+/// GET of a section's page.
+pub(super) async fn show_section(
+    st: &WebState,
+    user: &RequireUser,
+    owner: &str,
+    name: &str,
+    section: Section,
+) -> Result<Response, WebError> {
+    let repo = admin_repo(st, user, owner, name).await?;
+    settings_page(st, user, &repo, section, String::new()).await
 }
 
 async fn show_settings(
@@ -106,8 +177,31 @@ async fn show_settings(
     user: RequireUser,
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let repo = admin_repo(&st, &user, &owner, &name).await?;
-    settings_page(&st, &user, &repo, String::new()).await
+    show_section(&st, &user, &owner, &name, Section::General).await
+}
+
+async fn show_collaborators(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    show_section(&st, &user, &owner, &name, Section::Collaborators).await
+}
+
+async fn show_branches(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    show_section(&st, &user, &owner, &name, Section::Branches).await
+}
+
+async fn show_danger_zone(
+    State(st): State<WebState>,
+    user: RequireUser,
+    Path((owner, name)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    show_section(&st, &user, &owner, &name, Section::Danger).await
 }
 
 #[derive(Deserialize)]
@@ -140,7 +234,7 @@ async fn update_settings(
         Err(e) => message_or_error(e)?,
     };
     let repo = admin_repo(&st, &user, &owner, &name).await?;
-    settings_page(&st, &user, &repo, message).await
+    settings_page(&st, &user, &repo, Section::General, message).await
 }
 
 #[derive(Deserialize)]
@@ -166,7 +260,7 @@ async fn add_collaborator(
             Err(e) => message_or_error(e)?,
         },
     };
-    settings_page(&st, &user, &repo, message).await
+    settings_page(&st, &user, &repo, Section::Collaborators, message).await
 }
 
 async fn remove_collaborator(
@@ -180,7 +274,7 @@ async fn remove_collaborator(
     st.forge
         .remove_collaborator(&repo, &Username::parse(&who)?)
         .await?;
-    Ok(Redirect::to(&format!("/{}/{}/settings", repo.owner, repo.name)).into_response())
+    Ok(Redirect::to(&Section::Collaborators.url(&repo)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -199,7 +293,7 @@ async fn delete_repository(
     let repo = admin_repo(&st, &user, &owner, &name).await?;
     if form.confirm.trim() != repo.full_name() {
         let message = format!("Type {} exactly to delete it.", repo.full_name());
-        return settings_page(&st, &user, &repo, message).await;
+        return settings_page(&st, &user, &repo, Section::Danger, message).await;
     }
     st.forge.delete_repo(&repo).await?;
     Ok(Redirect::to(&format!("/{}", repo.owner)).into_response())
@@ -242,7 +336,7 @@ async fn protect_branch(
         Ok(()) => format!("Branches matching {} are protected.", form.pattern.trim()),
         Err(e) => message_or_error(e)?,
     };
-    settings_page(&st, &user, &repo, message).await
+    settings_page(&st, &user, &repo, Section::Branches, message).await
 }
 
 async fn unprotect_branch(
@@ -254,5 +348,5 @@ async fn unprotect_branch(
     user.check_csrf(&form.csrf)?;
     let repo = admin_repo(&st, &user, &owner, &name).await?;
     st.forge.unprotect_branch(&repo, id).await?;
-    Ok(Redirect::to(&format!("/{}/{}/settings", repo.owner, repo.name)).into_response())
+    Ok(Redirect::to(&Section::Branches.url(&repo)).into_response())
 }

@@ -11,7 +11,7 @@ async fn the_settings_pages_list_hooks_and_deliveries_and_redeliver() {
     let port = free_port();
     let (_recorder, out) = start_recorder(&app.workdir("recorder"), port).await;
     let alice = session(&app, "alice", PW).await;
-    let (status, html) = page(&app, &alice, "/alice/dns/settings").await;
+    let (status, html) = page(&app, &alice, "/alice/dns/settings/hooks").await;
     assert_eq!(status, 200);
     assert!(
         html.contains("Webhooks") && html.contains("No webhooks yet"),
@@ -79,7 +79,7 @@ async fn the_settings_pages_list_hooks_and_deliveries_and_redeliver() {
     assert_eq!(hooks.len(), 1);
     let hook = &hooks[0];
     assert_eq!(hook.secret, "form-secret");
-    let (_, html) = page(&app, &alice, "/alice/dns/settings").await;
+    let (_, html) = page(&app, &alice, "/alice/dns/settings/hooks").await;
     assert!(
         html.contains(&url) && html.contains("push") && html.contains("main"),
         "{html}"

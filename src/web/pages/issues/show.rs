@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::{LabelView, form_message, issue_access, known_refs, markdown_of, preview, refused};
 use crate::domain::IssueAccess;
+use crate::git::read::CommitId;
 use crate::model::{Label, TimelineEvent};
 use crate::web::WebState;
 use crate::web::error::WebError;
@@ -38,6 +39,37 @@ struct EventView {
     old_title: String,
 }
 
+/// The commit whose push closed the issue, as its header names it: a short id and the subject,
+/// which says what the fix was without a click.
+struct ClosingCommit {
+    id: String,
+    short: String,
+    /// Empty when the commit can no longer be read (the repository was rewritten).
+    subject: String,
+}
+
+/// The closing commit's subject, read from git once per page (only for issues a push closed).
+async fn closing_commit(
+    st: &WebState,
+    repo: &crate::model::Repo,
+    id: Option<&str>,
+) -> Option<ClosingCommit> {
+    let id = CommitId(id?.to_owned());
+    let wanted = id.clone();
+    let subject = st
+        .forge
+        .read_repo(repo, move |r| Ok(r.commit(&wanted).map(|c| c.subject).ok()))
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    Some(ClosingCommit {
+        short: id.short().to_owned(),
+        id: id.0,
+        subject,
+    })
+}
+
 /// What a form that went back to the page carried (a preview, or a refusal to show).
 #[derive(Default)]
 struct Draft {
@@ -65,7 +97,7 @@ struct IssuePage {
     age: String,
     date: String,
     closed_by: String,
-    closed_by_commit: String,
+    closed_by_commit: Option<ClosingCommit>,
     labels: Vec<LabelView>,
     /// Every label of the repository and whether the issue carries it (for writers' form).
     label_choices: Vec<(LabelView, bool)>,
@@ -124,7 +156,14 @@ async fn issue_page(
 ) -> Result<Response, WebError> {
     let repo = &who.repo;
     let (issue, labels) = st.forge.issue(repo, number).await?;
-    let events = st.forge.timeline(&issue).await?;
+    let closing = if issue.is_open() {
+        None
+    } else {
+        issue.closed_by_commit.as_deref()
+    };
+    let (events, closed_by_commit) =
+        tokio::join!(st.forge.timeline(&issue), closing_commit(st, repo, closing));
+    let events = events?;
     let texts = std::iter::once(issue.body.as_str()).chain(
         events
             .iter()
@@ -186,7 +225,7 @@ async fn issue_page(
         age: age(issue.created_at.unix_timestamp()),
         date: date(issue.created_at.unix_timestamp()),
         closed_by: issue.closed_by.clone().unwrap_or_default(),
-        closed_by_commit: issue.closed_by_commit.clone().unwrap_or_default(),
+        closed_by_commit,
         label_choices: all_labels
             .iter()
             .map(|l| (LabelView::from(l), labels.iter().any(|x| x.id == l.id)))
