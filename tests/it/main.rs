@@ -30,6 +30,7 @@ mod operator;
 mod pull_mirrors;
 mod ssh;
 mod status_pages;
+mod terminal;
 mod upgrade;
 mod web;
 mod web_assets;
