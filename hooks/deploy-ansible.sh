@@ -18,7 +18,7 @@
 # inventory.yaml, hosts, hosts.ini, hosts.yml, hosts.yaml (a file or a folder) in the repository.
 # With none of these the deploy fails rather than play against no host and call it success.
 #
-# Environment (from the deploy's `env`, whose values logs show as [redacted]):
+# Environment (from the deploy's `env`, or `secret_env` for values logs show as [redacted]):
 #   ANSIBLE_PLAYBOOK  the playbook when no argument names it.
 #   Ansible's own variables pass through: ANSIBLE_INVENTORY, ANSIBLE_VAULT_PASSWORD_FILE,
 #   ANSIBLE_PRIVATE_KEY_FILE, ANSIBLE_REMOTE_USER, ANSIBLE_HOST_KEY_CHECKING, ...

@@ -19,7 +19,7 @@
 #                is COMPOSE_DIR unless it starts with '-'; otherwise it comes from COMPOSE_DIR.
 #   UP_OPTION... added to `up -d`: --remove-orphans, --build, --force-recreate, a service name.
 #
-# Environment (from the deploy's `env`, whose values logs show as [redacted]):
+# Environment (from the deploy's `env`, or `secret_env` for values logs show as [redacted]):
 #   COMPOSE_DIR      as above.
 #   COMPOSE_PROJECT  the project name (-p); default: compose's own, the folder's name.
 #   COMPOSE_SOURCE   the repository folder that holds the stack, e.g. stacks/web; default: all.

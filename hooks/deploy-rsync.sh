@@ -13,7 +13,7 @@
 #   RSYNC_OPTION...  passed to rsync before this script's own filters, so --exclude=PATTERN
 #            (also keeps PATTERN from being deleted), --include, --chmod=..., --dry-run work.
 #
-# Environment (from the deploy's `env`, whose values logs show as [redacted]):
+# Environment (from the deploy's `env`, or `secret_env` for values logs show as [redacted]):
 #   RSYNC_TARGET  TARGET when no argument gives it.
 #   RSYNC_DELETE  1 (the default): files in TARGET that the commit does not have are deleted, so
 #                 a file removed from the repository disappears from the server. 0: nothing is

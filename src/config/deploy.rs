@@ -24,6 +24,9 @@ pub(super) struct FileDeploy {
     timeout: Option<String>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    /// Like `env`, and each value is a secret: redacted (as a whole value) from stored logs.
+    #[serde(default)]
+    secret_env: BTreeMap<String, String>,
 }
 
 /// Which pushed refs start a deploy: a glob on the branch name or on the tag name.
@@ -38,8 +41,12 @@ pub struct Deploy {
     pub run: PathBuf,
     pub args: Vec<String>,
     pub timeout: Duration,
-    /// Extra environment; the values are redacted from stored logs.
+    /// Extra environment (`env` and `secret_env` together).
     pub env: Vec<(String, String)>,
+    /// The `secret_env` values: redacted from stored logs wherever they stand as a whole value.
+    /// Plain `env` values are shown as they are (a target such as `ns1` is not a secret, and
+    /// redacting it mangled every host name in the log).
+    pub secrets: Vec<String>,
 }
 
 impl Deploy {
@@ -72,14 +79,18 @@ pub(super) fn parse_deploys(
         let trigger = DeployTrigger::parse(&what, d.branch.as_deref(), d.tag.as_deref())?;
         let run = resolve_run(d.run, config_dir);
         let timeout = parse_timeout(&what, d.timeout.as_deref(), DEFAULT_TIMEOUT)?;
-        for key in d.env.keys() {
+        for key in d.env.keys().chain(d.secret_env.keys()) {
             let ok = !key.is_empty()
                 && !key.starts_with("LABFORGE_")
                 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
             if !ok {
                 bail!("{what}: env name {key:?} must be letters, digits and '_', not LABFORGE_*");
             }
+            if d.env.contains_key(key) && d.secret_env.contains_key(key) {
+                bail!("{what}: {key:?} is in both env and secret_env; keep it in one");
+            }
         }
+        let secrets = d.secret_env.values().cloned().collect();
         out.push(Deploy {
             name,
             repo,
@@ -87,7 +98,8 @@ pub(super) fn parse_deploys(
             run,
             args: d.args,
             timeout,
-            env: d.env.into_iter().collect(),
+            env: d.env.into_iter().chain(d.secret_env).collect(),
+            secrets,
         });
     }
     Ok(out)
@@ -189,6 +201,24 @@ env = { TARGET = "dns1" }
         assert!(!d[0].matches_ref("refs/heads/dev"));
         assert!(!d[0].matches_ref("refs/tags/main"));
         assert_eq!(d[0].env, vec![("TARGET".to_owned(), "dns1".to_owned())]);
+        assert!(d[0].secrets.is_empty(), "plain env values are not secrets");
+    }
+
+    #[test]
+    fn secret_env_is_environment_and_secret() {
+        let d = parse(
+            "[[deploy]]\nname='x'\nrepo='a/b'\nrun='/bin/true'\nbranch='m'\n\
+             env = { TARGET = 'ns1' }\nsecret_env = { TOKEN = 's3cr3t' }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            d[0].env,
+            vec![
+                ("TARGET".to_owned(), "ns1".to_owned()),
+                ("TOKEN".to_owned(), "s3cr3t".to_owned())
+            ]
+        );
+        assert_eq!(d[0].secrets, vec!["s3cr3t".to_owned()]);
     }
 
     #[test]
@@ -208,6 +238,8 @@ env = { TARGET = "dns1" }
             format!("[[deploy]]\n{base}branch='main'\n[[deploy]]\n{base}branch='x'\n"), // twice
             "[[deploy]]\nname='x'\nrepo='nope'\nrun='/bin/true'\nbranch='m'\n".into(),
             format!("[[deploy]]\n{base}branch='main'\nenv={{LABFORGE_REPO='x'}}\n"),
+            format!("[[deploy]]\n{base}branch='main'\nsecret_env={{LABFORGE_REPO='x'}}\n"),
+            format!("[[deploy]]\n{base}branch='main'\nenv={{A='x'}}\nsecret_env={{A='y'}}\n"),
             format!("[[deploy]]\n{base}branch='main'\ncommand='x'\n"),
             // The name is its working folder's name: never a way out of the data folder.
             "[[deploy]]\nname='..'\nrepo='a/b'\nrun='/bin/true'\nbranch='m'\n".into(),

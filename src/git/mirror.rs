@@ -7,7 +7,8 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
 use super::{GitRunner, RepoDir};
-use crate::model::{MirrorScope, MirrorUrl};
+use crate::model::redact::redaction_note;
+use crate::model::{MirrorScope, MirrorUrl, Secrets};
 
 /// Known-hosts entries use this name whatever the host and port: one pinned key per mirror.
 const HOST_ALIAS: &str = "labforge-mirror";
@@ -46,17 +47,23 @@ fn https_credentials(cmd: &mut tokio::process::Command, username: &str, token: &
         .env("LABFORGE_MIRROR_TOKEN", token);
 }
 
-/// git's error text as kept for pages: the secret replaced, the last `MAX_ERROR` bytes.
+/// git's error text as kept for pages: the secret (the token) replaced where it stands as a
+/// whole value (see `model::redact`; a token `b` must not turn `unable` into `una[redacted]le`)
+/// with a note saying so, the last `MAX_ERROR` bytes.
 fn error_text(stderr: &[u8], secret: Option<&str>) -> String {
-    let mut text = String::from_utf8_lossy(stderr).trim().to_owned();
-    if let Some(secret) = secret.filter(|s| !s.is_empty()) {
-        text = text.replace(secret, "[redacted]");
-    }
+    let text = String::from_utf8_lossy(stderr);
+    let secrets = Secrets::new(secret.map(str::to_owned));
+    let (text, redacted) = secrets.redact(text.trim());
     let start = text.len().saturating_sub(MAX_ERROR);
     let start = (start..text.len())
         .find(|i| text.is_char_boundary(*i))
         .unwrap_or(0);
-    text[start..].to_owned()
+    let mut kept = text[start..].to_owned();
+    if redacted > 0 {
+        kept.push(' ');
+        kept.push_str(&redaction_note(redacted));
+    }
+    kept
 }
 
 impl GitRunner {
@@ -203,5 +210,24 @@ impl GitRunner {
             })
         });
         Ok(learned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_token_is_redacted_only_as_itself() {
+        let stderr = b"fatal: unable to access 'https://example.org/x.git/': b rejected\n";
+        assert_eq!(
+            error_text(stderr, Some("b")),
+            "fatal: unable to access 'https://example.org/x.git/': [redacted] rejected \
+             (1 secret value redacted)"
+        );
+        assert_eq!(
+            error_text(b"fatal: unable to access\n", Some("b")),
+            "fatal: unable to access"
+        );
     }
 }

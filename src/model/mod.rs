@@ -8,7 +8,9 @@ pub mod issue;
 pub mod mirror;
 pub mod names;
 pub mod push;
+pub mod redact;
 pub mod status;
+pub mod text;
 pub mod webhook;
 
 pub use access::{RepoAccess, SiteRole, TokenScope};
@@ -19,7 +21,9 @@ pub use issue::{Comment, Issue, IssueId, Label, TimelineEvent};
 pub use mirror::{MirrorScope, MirrorTransport, MirrorUrl, PullMirror, PushMirror};
 pub use names::{CheckName, DeployName, Email, NameError, RepoName, RepoPath, TreePath, Username};
 pub use push::{PushEvent, RefUpdate, ZERO_ID, is_object_id};
+pub use redact::Secrets;
 pub use status::{CommitState, StatusContext};
+pub use text::{terminal_line, terminal_text, xml_text};
 pub use webhook::{ContentType, DeliveryState, Webhook, WebhookEventKind};
 
 pub type UserId = i64;

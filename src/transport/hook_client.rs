@@ -69,6 +69,8 @@ pub fn run(hook: &str) -> u8 {
         let Ok(reply) = reply else { break };
         match serde_json::from_str::<HookReply>(&reply) {
             Ok(HookReply::Say(text)) => {
+                // The server already cleaned it; this is the last hop before a terminal.
+                let text = crate::model::terminal_text(&text);
                 let mut err = stderr.lock();
                 let _ = writeln!(err, "{text}");
                 let _ = err.flush();

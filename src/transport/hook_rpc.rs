@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::hook_wire::{HoldReply, HoldRequest, HookReply, HookRequest, MAX_REQUEST};
 use crate::domain::Forge;
-use crate::model::RefUpdate;
+use crate::model::{RefUpdate, terminal_text};
 
 /// Binds the socket (replacing one left by an earlier run); only our user may connect.
 pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
@@ -54,7 +54,7 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
     if !forge.hook_secret_is_valid(&request.secret) {
         send(
             &mut write,
-            &HookReply::Say("labforge: the hook's secret is wrong; refusing".into()),
+            &line_for_pusher("labforge: the hook's secret is wrong; refusing"),
         )
         .await?;
         return send(&mut write, &HookReply::Done { ok: false }).await;
@@ -67,7 +67,7 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
     let Some(updates) = updates else {
         send(
             &mut write,
-            &HookReply::Say("labforge: git sent a ref update it could not read".into()),
+            &line_for_pusher("labforge: git sent a ref update it could not read"),
         )
         .await?;
         return send(&mut write, &HookReply::Done { ok: false }).await;
@@ -100,7 +100,7 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
     };
     let relay = async {
         while let Some(text) = said.recv().await {
-            if send(&mut write, &HookReply::Say(text)).await.is_err() {
+            if send(&mut write, &line_for_pusher(&text)).await.is_err() {
                 break;
             }
         }
@@ -112,7 +112,7 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
             tracing::error!(error = %e, hook = %request.hook, "hook handling failed");
             send(
                 &mut write,
-                &HookReply::Say("labforge: internal error; the push is refused".into()),
+                &line_for_pusher("labforge: internal error; the push is refused"),
             )
             .await?;
             false
@@ -146,6 +146,12 @@ async fn hold_for_backup(
         tracing::warn!("a backup held ref updates past its bound; released");
     }
     Ok(())
+}
+
+/// A line for the pusher's terminal (git shows it as `remote: …`). Check and deploy output,
+/// ref names and commit titles reach it, so control bytes go (see `model::text`).
+fn line_for_pusher(text: &str) -> HookReply {
+    HookReply::Say(terminal_text(text).into_owned())
 }
 
 async fn send(

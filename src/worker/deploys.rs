@@ -13,6 +13,7 @@ use super::deploy_process::{self, Ending, Spec};
 use super::process_identity;
 use crate::domain::Forge;
 use crate::domain::deploys::DeployRun;
+use crate::model::Secrets;
 
 /// Also looks for work this often, in case a wake-up was missed (another process queued).
 const POLL: Duration = Duration::from_secs(2);
@@ -151,7 +152,7 @@ async fn prepare_and_run(
         "ref": run.ref_name, "before": run.old_id, "after": run.new_id,
         "pusher": {"login": run.triggered_by_name},
     });
-    let secrets: Vec<String> = config.env.iter().map(|(_, v)| v.clone()).collect();
+    let secrets = Secrets::new(config.secrets.iter().cloned());
     let (log_tx, log_rx) = tokio::sync::mpsc::channel::<LogLine>(1024);
     let writer = tokio::spawn(write_log(Arc::clone(forge), run.id, secrets, log_rx));
     let _ = log_tx

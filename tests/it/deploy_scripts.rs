@@ -371,8 +371,8 @@ env = {{ COMPOSE_DIR = "{nowhere}", DOCKER = "/nonexistent/docker" }}
     );
     let log = log_text(&app, &missing).await;
     assert!(
-        // The path itself is redacted, as every value of a deploy's `env` is.
-        log.contains("docker not found: '[redacted]' is not an executable program"),
+        // A plain `env` value is not a secret: the log names the path.
+        log.contains("docker not found: '/nonexistent/docker' is not an executable program"),
         "{log}"
     );
     assert!(!conf.path().join("never").exists());

@@ -176,7 +176,8 @@ branch = "main"
 run = "deploy.sh"
 args = ["/srv/dns"]
 timeout = "1m"
-env = { TARGET = "dns1", SECRET_TOKEN = "s3cr3t-value" }
+env = { TARGET = "dns1" }
+secret_env = { SECRET_TOKEN = "s3cr3t-value" }
 "#;
     std::fs::write(conf.path().join("labforge.toml"), toml).unwrap();
     let file = conf
@@ -236,14 +237,15 @@ env = { TARGET = "dns1", SECRET_TOKEN = "s3cr3t-value" }
         "stdin is the event: {seen}"
     );
 
-    // The stored log has stdout and stderr (one stream, in order), with the secret redacted.
+    // The stored log has stdout and stderr (one stream, in order), with the secret (and only
+    // the secret) redacted.
     let log = app.forge.deploy_log(&runs[0]).await.unwrap();
     let text: Vec<String> = log
         .iter()
         .map(|l| format!("{} {}", l.stream, l.line))
         .collect();
     assert!(
-        text.contains(&"o deploying to [redacted] with [redacted]".to_owned()),
+        text.contains(&"o deploying to dns1 with [redacted]".to_owned()),
         "{text:?}"
     );
     assert!(text.contains(&"o warn".to_owned()), "{text:?}");

@@ -31,6 +31,7 @@ mod pages;
 mod pull_mirrors;
 mod ssh;
 mod status_pages;
+mod terminal;
 mod upgrade;
 mod web;
 mod web_assets;

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::SshState;
 use crate::domain::Error;
-use crate::model::{Actor, RepoAccess, RepoName, RepoPath, Username};
+use crate::model::{Actor, RepoAccess, RepoName, RepoPath, Username, terminal_line};
 
 /// What a command printed and how it ended; the SSH layer sends it and closes the channel.
 #[derive(Debug, Default)]
@@ -198,7 +198,9 @@ async fn repo_info(st: &SshState, actor: &Actor, path: &str) -> Result<Output, E
     Ok(Output::ok(format!(
         "name: {}\ndescription: {}\nvisibility: {}\ndefault branch: {}\nyour access: {access}\nssh: {}\nhttp: {}\n",
         repo.full_name(),
-        repo.description,
+        // A description may hold newlines (the web form allows them); here it is one line, so
+        // it cannot add a `ssh:` line of its own.
+        terminal_line(&repo.description),
         if repo.is_private { "private" } else { "public" },
         repo.default_branch,
         st.config.ssh_clone_url(&repo.owner, &repo.name),

@@ -19,7 +19,7 @@ use super::{Knocking, SshState};
 use crate::domain::Error;
 use crate::git::GitProtocol;
 use crate::git::Service;
-use crate::model::{Actor, Client, RepoAccess, RepoPath, Transport};
+use crate::model::{Actor, Client, RepoAccess, RepoPath, Transport, terminal_text};
 
 /// Per-channel state: what the client set before `exec`, and the running git's stdin.
 #[derive(Default)]
@@ -84,7 +84,15 @@ impl SshSession {
         session: &mut Session,
     ) -> Result<(), russh::Error> {
         let pty = self.channels.get(&channel).is_some_and(|c| c.pty);
-        let fix = |s: String| if pty { s.replace('\n', "\r\n") } else { s };
+        // Names, descriptions and key titles end up here: no control bytes reach the terminal.
+        let fix = |s: String| {
+            let s = terminal_text(&s);
+            if pty {
+                s.replace('\n', "\r\n")
+            } else {
+                s.into_owned()
+            }
+        };
         if !out.stdout.is_empty() {
             session.data(channel, Bytes::from(fix(out.stdout)))?;
         }

@@ -1,6 +1,6 @@
 //! `/OWNER/REPO/deploys` and `/OWNER/REPO/deploys/N`: runs, their logs (followed while they
 //! run), re-run and cancel for writers; `POST /OWNER/REPO/deploys` deploys a chosen commit.
-//! Readers see runs and logs (the deploy's `env` values are redacted from them).
+//! Readers see runs and logs (the deploy's `secret_env` values are redacted from them).
 
 use crate::web::form::Form;
 use askama::Template;

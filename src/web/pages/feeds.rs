@@ -15,7 +15,7 @@ use base64::Engine;
 
 use crate::domain::Error;
 use crate::model::{
-    Actor, Client, Repo, RepoAccess, RepoName, RepoPath, Transport, TreePath, Username,
+    Actor, Client, Repo, RepoAccess, RepoName, RepoPath, Transport, TreePath, Username, xml_text,
 };
 use crate::web::WebState;
 use crate::web::error::WebError;
@@ -134,8 +134,12 @@ async fn token_from_basic(
     }
 }
 
+/// Every feed is answered here. Askama escapes markup, but a control character in a commit
+/// message or name would still make the document invalid XML (readers then drop the whole
+/// feed); the template adds none, so cleaning the rendered text cleans exactly the values.
 fn atom(feed: Feed) -> Result<Response, WebError> {
     let xml = feed.render().map_err(|e| WebError::Internal(e.into()))?;
+    let xml = xml_text(&xml).into_owned();
     Ok((
         [
             (header::CONTENT_TYPE, "application/atom+xml; charset=utf-8"),

@@ -63,9 +63,11 @@ pub(in crate::domain::push) struct Prepared {
     pub required_missing: Vec<String>,
     /// Configured checks whose `paths` the push does not touch.
     pub not_selected: Vec<String>,
-    /// Where the tree was written, and the changed-paths file beside it.
+    /// Where the tree was written, and the changed-paths files beside it.
     pub tree: Option<PathBuf>,
     pub changed_file: PathBuf,
+    /// The same paths NUL-terminated, names with a newline included (see [`changed_listings`]).
+    pub changed_file0: PathBuf,
     /// The sandbox's passwd and group.
     pub etc: PathBuf,
     /// The new commit (None for a tag of something else), for status payloads.
@@ -286,11 +288,10 @@ fn prepare(job: Job, scratch: &Path) -> std::result::Result<Vec<Prepared>, Mater
         let folder = scratch.join(format!("ref-{i}"));
         std::fs::create_dir(&folder)?;
         let changed_file = folder.join("changed-files");
-        let mut listing = changed.join("\n");
-        if !listing.is_empty() {
-            listing.push('\n');
-        }
-        std::fs::write(&changed_file, listing)?;
+        let changed_file0 = folder.join("changed-files0");
+        let (lines, nul) = changed_listings(&changed);
+        std::fs::write(&changed_file, lines)?;
+        std::fs::write(&changed_file0, nul)?;
         let (tree, problem) = if selected.is_empty() {
             (None, None)
         } else {
@@ -319,6 +320,7 @@ fn prepare(job: Job, scratch: &Path) -> std::result::Result<Vec<Prepared>, Mater
             required_missing,
             tree,
             changed_file,
+            changed_file0,
             etc: etc.clone(),
             commit,
             problem,
@@ -327,4 +329,40 @@ fn prepare(job: Job, scratch: &Path) -> std::result::Result<Vec<Prepared>, Mater
         });
     }
     Ok(out)
+}
+
+/// The changed paths two ways: one a line (what `while read` scripts want) and NUL-terminated
+/// (`xargs -0`, `read -d ''`). git allows a newline in a file name, which in the line form would
+/// read as two names, each a path the push never touched; such names are left out of it and
+/// only the NUL form has them.
+fn changed_listings(changed: &[String]) -> (String, Vec<u8>) {
+    let mut lines = String::new();
+    let mut nul = Vec::new();
+    for path in changed {
+        if !path.contains('\n') {
+            lines.push_str(path);
+            lines.push('\n');
+        }
+        nul.extend_from_slice(path.as_bytes());
+        nul.push(0);
+    }
+    (lines, nul)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_with_a_newline_is_only_in_the_nul_form() {
+        let changed = [
+            "a.txt".to_owned(),
+            "evil\nsrc/other".to_owned(),
+            "b c".to_owned(),
+        ];
+        let (lines, nul) = changed_listings(&changed);
+        assert_eq!(lines, "a.txt\nb c\n");
+        assert_eq!(nul, b"a.txt\0evil\nsrc/other\0b c\0");
+        assert_eq!(changed_listings(&[]), (String::new(), Vec::new()));
+    }
 }

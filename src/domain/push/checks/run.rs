@@ -32,6 +32,7 @@ const CHECK_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 /// (a config kept in /work/...) where bwrap cannot make the mount point.
 const INSIDE_TREE: &str = "/work";
 const INSIDE_CHANGED: &str = "/labforge/changed-files";
+const INSIDE_CHANGED0: &str = "/labforge/changed-files0";
 const INSIDE_RUN: &str = "/labforge/run";
 
 /// How a check ended.
@@ -218,6 +219,7 @@ impl Forge {
                 let mut binds = vec![
                     (tree, PathBuf::from(INSIDE_TREE)),
                     (p.changed_file.clone(), PathBuf::from(INSIDE_CHANGED)),
+                    (p.changed_file0.clone(), PathBuf::from(INSIDE_CHANGED0)),
                 ];
                 if !check.run.starts_with("/usr/") {
                     let name = check
@@ -228,6 +230,7 @@ impl Forge {
                     binds.push((check.run.clone(), program.clone()));
                 }
                 env.push(("LABFORGE_CHANGED_FILES".into(), INSIDE_CHANGED.into()));
+                env.push(("LABFORGE_CHANGED_FILES0".into(), INSIDE_CHANGED0.into()));
                 env.push(("HOME".into(), "/tmp".into()));
                 env.push(("TMPDIR".into(), "/tmp".into()));
                 let jail = sandbox.jail(&p.etc, check.memory, binds);
@@ -240,6 +243,10 @@ impl Forge {
                 env.push((
                     "LABFORGE_CHANGED_FILES".into(),
                     p.changed_file.display().to_string(),
+                ));
+                env.push((
+                    "LABFORGE_CHANGED_FILES0".into(),
+                    p.changed_file0.display().to_string(),
                 ));
                 env.push(("TMPDIR".into(), tmp.display().to_string()));
                 (tree, None)
