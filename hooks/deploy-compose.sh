@@ -127,6 +127,8 @@ say "$(printf '%s %s %.10s' "${LABFORGE_REPO:-}" "${LABFORGE_REF:-}" "${LABFORGE
 mkdir -p -- "$dir" || fail 2 "cannot create the stack folder '$dir'"
 # Staged inside COMPOSE_DIR: writable wherever the stack is, and on its file system, so every
 # move below is a rename. The copy cannot write through a link: the folder is new and ours.
+# One a run killed in the middle left behind goes first (runs of one deploy never overlap).
+rm -rf -- "${dir%/}"/.deploy-compose-stage.*
 stage=$(mktemp -d "${dir%/}/.deploy-compose-stage.XXXXXX") || fail 2 "cannot create a staging folder in '$dir'"
 trap 'rm -rf -- "$stage"' EXIT
 trap 'exit 143' HUP INT TERM

@@ -46,8 +46,7 @@ async fn push_with(
 /// The last line git printed from the server.
 fn last_remote_line(err: &str) -> &str {
     err.lines()
-        .filter(|l| l.starts_with("remote:"))
-        .last()
+        .rfind(|l| l.starts_with("remote:"))
         .unwrap_or_default()
         .trim_end()
 }

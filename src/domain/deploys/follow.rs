@@ -121,6 +121,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_a_run_that_let_the_pusher_down_is_an_error() {
+        for status in ["failed", "timed_out", "cancelled", "interrupted"] {
+            assert!(is_failure(status), "{status}");
+        }
+        for status in ["succeeded", "superseded", "queued", "running"] {
+            assert!(!is_failure(status), "{status}");
+        }
+    }
+
+    #[test]
     fn outcomes_read_well() {
         assert_eq!(
             outcome_text("succeeded", Some(0), Some(1234.0)),
