@@ -8,8 +8,8 @@
 #
 # Usage:   check-named.sh [--all] [NAMED_CHECKZONE_OPTION...]
 #   Options go to named-checkzone, e.g. -k fail -n fail -i full (see named-checkzone(1)).
-# Exit status: 0 every zone loads; 1 some do not; 127 named-checkzone is missing (Debian:
-# bind9-utils).
+# Exit status: 0 every zone loads (or there was none to check, which it says); 1 some do not;
+# 127 named-checkzone is missing (Debian: bind9-utils).
 #
 #   [[check]]
 #   name = "zones"
@@ -68,7 +68,15 @@ rm -f "$list"
 if [ "$bad" -gt 0 ]; then
 	fail 1 "$bad of $checked zone files do not load"
 fi
-if [ "$checked" = 1 ]; then
+if [ "$checked" = 0 ]; then
+	# Passing is right (nothing is broken), but "0 zone files load" would read as a check done.
+	if [ -n "$all" ] || [ -z "${LABFORGE_CHANGED_FILES:-}" ]; then
+		where="in the commit"
+	else
+		where="among the files this push changes"
+	fi
+	printf 'check-named: no zone file (*.zone, *.db, db.*) %s; nothing was checked\n' "$where"
+elif [ "$checked" = 1 ]; then
 	printf 'check-named: 1 zone file loads\n'
 else
 	printf 'check-named: %s zone files load\n' "$checked"

@@ -372,14 +372,18 @@ impl GitRunner {
     /// `index`, which lives outside the folder). So a push costs the files it changed, not
     /// the whole tree: creating thousands of files per deploy took 100-400 ms for a 600-file
     /// tree here (ext4 without a journal scans past every recently deleted inode).
+    /// `quarantine` (a push's, checked to be this repository's) lets git read objects a push
+    /// has not landed yet, the way receive-pack's own hooks do: `-o deploy=gate`.
     pub async fn sync_work_tree(
         &self,
         dir: &RepoDir,
         commit: &str,
         work_tree: &Path,
         index: &Path,
+        quarantine: Option<&Path>,
     ) -> anyhow::Result<()> {
         anyhow::ensure!(is_object_id(commit), "not a commit id: {commit}");
+        let quarantine = quarantine.map(|q| dir.quarantine(q)).transpose()?;
         let steps: [&[&str]; 2] = [
             &["clean", "-ffdxq"],
             &["read-tree", "--reset", "-u", "--end-of-options", commit],
@@ -391,6 +395,12 @@ impl GitRunner {
                 .env("GIT_WORK_TREE", work_tree)
                 .env("GIT_INDEX_FILE", index)
                 .current_dir(work_tree);
+            if let Some(quarantine) = &quarantine {
+                cmd.env("GIT_OBJECT_DIRECTORY", quarantine).env(
+                    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                    dir.path().join("objects"),
+                );
+            }
             self.run_to_end(cmd, args).await?;
         }
         Ok(())

@@ -38,6 +38,9 @@ pub struct NewDeployRun<'a> {
     pub rerun_of: Option<i64>,
     pub triggered_by_id: Option<UserId>,
     pub triggered_by_name: &'a str,
+    /// Whether older queued runs of the deploy are superseded. A gate run (`-o deploy=gate`)
+    /// does not: its push may still be refused, and then their commits would never deploy.
+    pub supersede: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -52,14 +55,18 @@ impl Tx {
     /// Queues a run; older queued runs of the same deploy are superseded (only the newest
     /// queued commit runs next). Returns the new run's id and the superseded runs' ids.
     pub async fn queue_deploy_run(&mut self, new: NewDeployRun<'_>) -> Result<(i64, Vec<i64>)> {
-        let superseded = sqlx::query_scalar!(
-            "UPDATE deploy_runs SET status = 'superseded', finished_at = now()
-             WHERE repo_id = $1 AND deploy_name = $2 AND status = 'queued' RETURNING id",
-            new.repo_id,
-            new.deploy_name
-        )
-        .fetch_all(&mut *self.inner)
-        .await?;
+        let superseded = if new.supersede {
+            sqlx::query_scalar!(
+                "UPDATE deploy_runs SET status = 'superseded', finished_at = now()
+                 WHERE repo_id = $1 AND deploy_name = $2 AND status = 'queued' RETURNING id",
+                new.repo_id,
+                new.deploy_name
+            )
+            .fetch_all(&mut *self.inner)
+            .await?
+        } else {
+            Vec::new()
+        };
         let id = sqlx::query_scalar!(
             "INSERT INTO deploy_runs (repo_id, deploy_name, ref_name, old_id, new_id, push_event_id,
                                       reason, rerun_of, triggered_by_id, triggered_by_name)
@@ -81,7 +88,39 @@ impl Tx {
     }
 }
 
+impl Tx {
+    /// The runs already made for push event `push_event_id` (by `-o deploy=gate`, before the
+    /// refs moved): (deploy, ref, commit). Its post-receive does not queue them again.
+    pub async fn deploy_runs_of_push(
+        &mut self,
+        push_event_id: i64,
+    ) -> Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query!(
+            "SELECT deploy_name, ref_name, new_id FROM deploy_runs WHERE push_event_id = $1",
+            push_event_id
+        )
+        .fetch_all(&mut *self.inner)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.deploy_name, r.ref_name, r.new_id))
+            .collect())
+    }
+}
+
 impl Db {
+    /// Ties a gate run, made before its push was recorded, to the push.
+    pub async fn link_deploy_run_to_push(&self, id: i64, push_event_id: i64) -> Result<()> {
+        sqlx::query!(
+            "UPDATE deploy_runs SET push_event_id = $2 WHERE id = $1",
+            id,
+            push_event_id
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Takes the oldest queued run whose deploy is not running. One claimer per process (the
     /// worker's loop), so the NOT EXISTS sees every run it started itself.
     pub async fn claim_deploy_run(&self) -> Result<Option<DeployRunRow>> {

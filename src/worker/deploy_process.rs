@@ -12,19 +12,24 @@ pub use crate::job::{Ending, Spec, run};
 /// Makes `folder/tree` hold exactly `commit`'s files and returns it: the run's working folder.
 /// The folder is kept between runs of one deploy (which never overlap), so only what changed
 /// is written (see `GitRunner::sync_work_tree`); on any trouble (a run killed while git wrote,
-/// a folder a script broke) it starts over from an empty folder.
+/// a folder a script broke) it starts over from an empty folder. `quarantine`: a gate run's
+/// push, whose objects are not in the repository yet.
 pub async fn prepare_folder(
     runner: &GitRunner,
     repo: &RepoDir,
     commit: &str,
     folder: &Path,
+    quarantine: Option<&Path>,
 ) -> anyhow::Result<PathBuf> {
     let tree = folder.join("tree");
     let index = folder.join("index");
     // Left by a run killed while git wrote the index; nothing else writes here now.
     let _ = tokio::fs::remove_file(folder.join("index.lock")).await;
     if tokio::fs::metadata(&tree).await.is_ok_and(|m| m.is_dir()) {
-        match runner.sync_work_tree(repo, commit, &tree, &index).await {
+        match runner
+            .sync_work_tree(repo, commit, &tree, &index, quarantine)
+            .await
+        {
             Ok(()) => return Ok(tree),
             Err(e) => tracing::warn!(
                 error = %format!("{e:#}"),
@@ -42,7 +47,7 @@ pub async fn prepare_folder(
         .await
         .with_context(|| format!("creating {}", tree.display()))?;
     runner
-        .sync_work_tree(repo, commit, &tree, &index)
+        .sync_work_tree(repo, commit, &tree, &index, quarantine)
         .await
         .context("writing the commit's files")?;
     Ok(tree)

@@ -73,6 +73,7 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
                 }
             }
         }
+        forge.note_unlanded_gates().await;
         tokio::select! {
             () = stop.cancelled() => break,
             () = forge.deploys.woken() => {}
@@ -133,7 +134,15 @@ async fn prepare_and_run(
         .ok_or_else(|| anyhow::anyhow!("deploy {} is no longer configured", run.deploy_name))?;
     let dir = forge.repo_dir(&repo)?;
     let folder = forge.deploys.folder(&run.deploy_name);
-    let workdir = deploy_process::prepare_folder(&forge.runner, &dir, &run.new_id, &folder).await?;
+    let quarantine = forge.deploys.gate_objects(run.id);
+    let workdir = deploy_process::prepare_folder(
+        &forge.runner,
+        &dir,
+        &run.new_id,
+        &folder,
+        quarantine.as_deref(),
+    )
+    .await?;
 
     let url = forge.deploys.url(&repo, run.id);
     let mut env = vec![

@@ -120,6 +120,16 @@ async fn check_named_loads_each_changed_zone_with_named_checkzone() {
         err.contains("check named failed (exit code 1): refusing refs/heads/main"),
         "{err}"
     );
+    // A push that changes no zone file passes and says nothing was checked (not "0 zone files
+    // load"). The refused commit is dropped first.
+    git_ok(&local, &["reset", "-q", "--hard", "HEAD~1"]).await;
+    let (landed, err) = push(&app, &local, &[("README.md", "zones\n")]).await;
+    assert!(landed, "{err}");
+    assert!(
+        err.contains("check-named: no zone file (*.zone, *.db, db.*) among the files this push changes; nothing was checked"),
+        "{err}"
+    );
+    assert!(!err.contains("0 zone files"), "{err}");
 }
 
 #[tokio::test]

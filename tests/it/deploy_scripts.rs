@@ -13,16 +13,16 @@ use labforge::domain::deploys::DeployRun;
 use crate::helpers::{TestApp, git_ok, local_repo};
 use crate::hooks::settled_runs;
 
-const PW: &str = "correct-horse-battery";
+pub(crate) const PW: &str = "correct-horse-battery";
 
 /// The shipped script, from the checkout (not a copy).
-fn shipped(name: &str) -> String {
+pub(crate) fn shipped(name: &str) -> String {
     format!("{}/hooks/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// An app whose config file holds `deploys`, with alice's empty repository `alice/REPO` and a
 /// local clone of it that already has a first commit.
-async fn app_with(conf: &Path, deploys: &str, repo: &str) -> (TestApp, PathBuf) {
+pub(crate) async fn app_with(conf: &Path, deploys: &str, repo: &str) -> (TestApp, PathBuf) {
     let file = conf.join("labforge.toml");
     std::fs::write(&file, deploys).unwrap();
     let app = TestApp::spawn_with(&[("LABFORGE_CONFIG", file.to_str().unwrap())]).await;
@@ -33,7 +33,7 @@ async fn app_with(conf: &Path, deploys: &str, repo: &str) -> (TestApp, PathBuf) 
     (app, local)
 }
 
-fn executable(path: &Path, body: &str) {
+pub(crate) fn executable(path: &Path, body: &str) {
     std::fs::write(path, body).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
@@ -66,7 +66,7 @@ async fn commit_and_push(
 }
 
 /// The newest run of deploy `name` once every run of the repository has ended.
-async fn newest_run(app: &TestApp, repo: &str, name: &str) -> DeployRun {
+pub(crate) async fn newest_run(app: &TestApp, repo: &str, name: &str) -> DeployRun {
     settled_runs(app, &format!("alice/{repo}"))
         .await
         .into_iter()
@@ -74,7 +74,7 @@ async fn newest_run(app: &TestApp, repo: &str, name: &str) -> DeployRun {
         .unwrap_or_else(|| panic!("no run of {name}"))
 }
 
-async fn log_text(app: &TestApp, run: &DeployRun) -> String {
+pub(crate) async fn log_text(app: &TestApp, run: &DeployRun) -> String {
     let lines = app.forge.deploy_log(run).await.unwrap();
     lines
         .iter()
@@ -82,7 +82,7 @@ async fn log_text(app: &TestApp, run: &DeployRun) -> String {
         .collect()
 }
 
-fn read(path: &Path) -> String {
+pub(crate) fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

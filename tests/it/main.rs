@@ -11,6 +11,8 @@ mod checks;
 mod cli;
 mod database_outage;
 mod deploy_crash;
+mod deploy_gate;
+mod deploy_links;
 mod deploy_order;
 mod deploy_scripts;
 mod first_run;

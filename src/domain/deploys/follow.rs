@@ -8,13 +8,36 @@ use crate::domain::{Forge, Result};
 
 const POLL: Duration = Duration::from_millis(100);
 
+/// How following a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::domain) enum Followed {
+    /// The run ended with this status (its result line was said).
+    Ended(String),
+    /// Still queued or running when the push's time was up.
+    StillGoing,
+    /// The pusher went away, or the run's row did.
+    Lost,
+}
+
+impl Followed {
+    pub fn succeeded(&self) -> bool {
+        matches!(self, Followed::Ended(s) if s == "succeeded")
+    }
+}
+
+/// Whether a run that ended so let the pusher down: its result line then starts with
+/// `error:`, which git colours (red, `color.remote`) on a terminal.
+pub(in crate::domain) fn is_failure(status: &str) -> bool {
+    matches!(status, "failed" | "timed_out" | "cancelled" | "interrupted")
+}
+
 impl Forge {
     pub(in crate::domain) async fn follow_deploy(
         &self,
         run: &QueuedRun,
         until: tokio::time::Instant,
         to: &Say,
-    ) -> Result<()> {
+    ) -> Result<Followed> {
         let label = format!("deploy {} #{}", run.deploy_name, run.id);
         let mut seen = 0;
         loop {
@@ -23,19 +46,22 @@ impl Forge {
             for line in self.db.deploy_log(run.id, seen, 1000).await? {
                 seen = line.seq;
                 if to.send(format!("{label}| {}", line.line)).await.is_err() {
-                    return Ok(()); // the pusher went away; the run goes on
+                    return Ok(Followed::Lost); // the pusher went away; the run goes on
                 }
             }
             let status = match outcome {
                 Some((status, _, _)) if matches!(status.as_str(), "queued" | "running") => status,
                 Some((status, code, ms)) => {
                     let text = outcome_text(&status, code, ms);
-                    let _ = to.send(format!("{label} {text}: {}", run.url)).await;
-                    return Ok(());
+                    let error = if is_failure(&status) { "error: " } else { "" };
+                    let _ = to.send(format!("{error}{label} {text}: {}", run.url)).await;
+                    return Ok(Followed::Ended(status));
                 }
                 None => {
-                    let _ = to.send(format!("{label} is gone: {}", run.url)).await;
-                    return Ok(());
+                    let _ = to
+                        .send(format!("error: {label} is gone: {}", run.url))
+                        .await;
+                    return Ok(Followed::Lost);
                 }
             };
             if tokio::time::Instant::now() >= until {
@@ -45,7 +71,7 @@ impl Forge {
                         run.url
                     ))
                     .await;
-                return Ok(());
+                return Ok(Followed::StillGoing);
             }
             tokio::time::sleep(POLL).await;
         }
@@ -93,6 +119,16 @@ pub fn format_duration(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_run_that_let_the_pusher_down_is_an_error() {
+        for status in ["failed", "timed_out", "cancelled", "interrupted"] {
+            assert!(is_failure(status), "{status}");
+        }
+        for status in ["succeeded", "superseded", "queued", "running"] {
+            assert!(!is_failure(status), "{status}");
+        }
+    }
 
     #[test]
     fn outcomes_read_well() {

@@ -3,6 +3,7 @@
 //! only the newest queued commit runs next.
 
 mod follow;
+mod gate;
 mod status;
 
 use std::collections::HashMap;
@@ -18,7 +19,9 @@ use crate::model::{Actor, PushEvent, Repo, ZERO_ID};
 use crate::storage::{NewDeployRun, Tx};
 
 pub use crate::storage::{DeployLogRow as DeployLogLine, DeployRunRow as DeployRun};
+pub(in crate::domain) use follow::{Followed, is_failure};
 pub use follow::{format_duration, outcome_text, outcome_word};
+pub(in crate::domain) use gate::GatedRun;
 
 /// The deploys' shared state: configuration, the worker's wake-up, cancellation of running runs.
 pub struct DeployState {
@@ -29,6 +32,9 @@ pub struct DeployState {
     pub work_dir: PathBuf,
     wakeup: Notify,
     running: Mutex<HashMap<i64, CancellationToken>>,
+    /// Gate runs (`-o deploy=gate`) and the quarantine folder of their push, whose objects
+    /// the run's checkout reads: the commit is not in the repository yet.
+    gate_objects: Mutex<HashMap<i64, PathBuf>>,
 }
 
 /// A run just queued, as the pusher is told about it.
@@ -49,7 +55,19 @@ impl DeployState {
             work_dir,
             wakeup: Notify::new(),
             running: Mutex::default(),
+            gate_objects: Mutex::default(),
         }
+    }
+
+    /// The quarantine folder run `id` reads its commit from, when it is a gate run.
+    pub fn gate_objects(&self, id: i64) -> Option<PathBuf> {
+        self.gate_map().get(&id).cloned()
+    }
+
+    fn gate_map(&self) -> std::sync::MutexGuard<'_, HashMap<i64, PathBuf>> {
+        self.gate_objects
+            .lock()
+            .expect("gate map is never poisoned: no code panics while holding it")
     }
 
     pub fn wake(&self) {
@@ -128,12 +146,15 @@ impl Forge {
         event: &PushEvent,
     ) -> Result<Vec<QueuedRun>> {
         let mut out = Vec::new();
+        // Gate runs already ran this push's commits before its refs moved: not again.
+        let gated = tx.deploy_runs_of_push(event.id).await?;
         for update in event.refs.iter().filter(|u| !u.is_delete()) {
-            for deploy in self
-                .deploys
-                .for_repo(repo)
-                .filter(|d| d.matches_ref(&update.name))
-            {
+            for deploy in self.deploys.for_repo(repo).filter(|d| {
+                d.matches_ref(&update.name)
+                    && !gated.iter().any(|(name, r, new)| {
+                        name == d.name.as_str() && *r == update.name && *new == update.new
+                    })
+            }) {
                 let (id, superseded) = tx
                     .queue_deploy_run(NewDeployRun {
                         repo_id: repo.id,
@@ -146,6 +167,7 @@ impl Forge {
                         rerun_of: None,
                         triggered_by_id: event.pusher_id,
                         triggered_by_name: &event.pusher,
+                        supersede: true,
                     })
                     .await?;
                 out.push(QueuedRun {
@@ -270,6 +292,7 @@ impl Forge {
                 rerun_of,
                 triggered_by_id: Some(actor.user.id),
                 triggered_by_name: &actor.user.name,
+                supersede: true,
             })
             .await?;
         tx.commit().await?;

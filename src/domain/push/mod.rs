@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::domain::deploys::GatedRun;
 use crate::model::{Actor, Repo};
 
 pub use checks::CheckState;
@@ -30,6 +31,9 @@ pub struct HookGate {
     tickets: Mutex<HashMap<String, PushContext>>,
     /// Ref updates in flight, and a backup's hold on them.
     updates: hold::UpdateGate,
+    /// Gate runs whose push ended without post-receive confirming their ref (see
+    /// `deploys::gate`), for the deploy worker to note in their logs.
+    unlanded: Mutex<Vec<GatedRun>>,
 }
 
 #[derive(Clone)]
@@ -40,6 +44,8 @@ pub(super) struct PushContext {
     pub pending: Option<i64>,
     /// `-o deploy=wait` stops following a run here, before the transport's deadline ends git.
     pub wait_until: tokio::time::Instant,
+    /// Runs `-o deploy=gate` made before the refs moved; post-receive checks they landed.
+    pub gated: Vec<GatedRun>,
 }
 
 impl HookGate {
@@ -49,7 +55,38 @@ impl HookGate {
             secret,
             tickets: Mutex::default(),
             updates: hold::UpdateGate::default(),
+            unlanded: Mutex::default(),
         }
+    }
+
+    fn set_gated(&self, nonce: &str, runs: Vec<GatedRun>) {
+        if let Some(ctx) = self
+            .tickets
+            .lock()
+            .expect("ticket map is never poisoned: no code panics while holding it")
+            .get_mut(nonce)
+        {
+            ctx.gated = runs;
+        }
+    }
+
+    /// Push `nonce`'s gate runs, now post-receive has come (so the ticket's end is quiet).
+    fn take_gated(&self, nonce: &str) -> Vec<GatedRun> {
+        self.tickets
+            .lock()
+            .expect("ticket map is never poisoned: no code panics while holding it")
+            .get_mut(nonce)
+            .map(|ctx| std::mem::take(&mut ctx.gated))
+            .unwrap_or_default()
+    }
+
+    pub(in crate::domain) fn take_unlanded(&self) -> Vec<GatedRun> {
+        std::mem::take(
+            &mut *self
+                .unlanded
+                .lock()
+                .expect("unlanded list is never poisoned: no code panics while holding it"),
+        )
     }
 
     fn context(&self, nonce: &str) -> Option<PushContext> {
@@ -94,12 +131,24 @@ impl ReceiveTicket {
 
 impl Drop for ReceiveTicket {
     fn drop(&mut self) {
-        self.gate
+        let ctx = self
+            .gate
             .tickets
             .lock()
             .expect("ticket map is never poisoned: no code panics while holding it")
             .remove(&self.nonce);
         self.gate.updates.leave(&self.nonce);
+        // Gate runs post-receive never confirmed: git moved none of the push's refs (it runs
+        // post-receive whenever one moved). Their deploys ran a commit that is not on the branch.
+        if let Some(ctx) = ctx
+            && !ctx.gated.is_empty()
+        {
+            self.gate
+                .unlanded
+                .lock()
+                .expect("unlanded list is never poisoned: no code panics while holding it")
+                .extend(ctx.gated);
+        }
     }
 }
 
@@ -138,6 +187,7 @@ impl super::Forge {
             actor: actor.clone(),
             pending: None,
             wait_until: deadline - std::time::Duration::from_secs(15),
+            gated: Vec::new(),
         };
         self.hooks
             .tickets

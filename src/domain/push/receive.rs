@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::PushContext;
 use super::checks::{PushFlags, say_plan};
+use crate::domain::deploys::{Followed, is_failure};
 use crate::domain::{Error, Forge, Result};
 use crate::model::{PushEvent, RefUpdate, Repo};
 use crate::storage::{NewPush, Tx};
@@ -45,7 +46,23 @@ impl Forge {
         {
             return Ok(false);
         }
+        // After the rules and checks, before the permit: a gate run may take the deploy's
+        // whole timeout, and a backup must not wait for it.
+        let gated = if flags.gate {
+            let (repo, actor, until) = (&ctx.repo, &ctx.actor, ctx.wait_until);
+            match self
+                .gate_deploys(repo, actor, updates, quarantine, until, to)
+                .await?
+            {
+                Some(runs) => runs,
+                None => return Ok(false),
+            }
+        } else {
+            Vec::new()
+        };
         if !self.hooks.updates.enter(nonce).await {
+            let why = "a backup held pushes for too long";
+            self.gate_ran_but_not_landed(&gated, why, Some(to)).await;
             say(to, "labforge: a backup is holding pushes for longer than it should; nothing was changed, try again").await;
             return Ok(false);
         }
@@ -64,10 +81,16 @@ impl Forge {
         match id {
             Ok(id) => {
                 self.hooks.set_pending(nonce, id);
+                for run in &gated {
+                    self.db.link_deploy_run_to_push(run.id, id).await?;
+                }
+                self.hooks.set_gated(nonce, gated);
                 Ok(true)
             }
             Err(e) => {
                 self.hooks.updates.leave(nonce);
+                let why = "the push could not be recorded";
+                self.gate_ran_but_not_landed(&gated, why, Some(to)).await;
                 Err(e.into())
             }
         }
@@ -132,11 +155,48 @@ impl Forge {
             return Ok(());
         };
         if wait {
+            let mut failed = Vec::new();
             for run in &runs {
-                self.follow_deploy(run, wait_until, to).await?;
+                if let Followed::Ended(status) = self.follow_deploy(run, wait_until, to).await?
+                    && is_failure(&status)
+                {
+                    failed.push(format!("deploy {} #{}", run.deploy_name, run.id));
+                }
+            }
+            // git cannot fail a push from post-receive (the refs have moved): the failure is
+            // the last line, starting with `error:` for git's colours. One run's result line
+            // already is.
+            if runs.len() > 1 && !failed.is_empty() {
+                say(
+                    to,
+                    format!(
+                        "error: {} of {} deploys did not succeed: {}",
+                        failed.len(),
+                        runs.len(),
+                        failed.join(", ")
+                    ),
+                )
+                .await;
             }
         }
         Ok(())
+    }
+
+    /// Gate runs of push `nonce` whose ref git did not move (another ref of the push moved,
+    /// or post-receive would not run): the lab runs a commit that is not on the branch.
+    /// The ones that landed get their commit status now that the commit is in the repository.
+    async fn confirm_gated(&self, nonce: &str, updates: &[RefUpdate], to: &Say) {
+        let gated = self.hooks.take_gated(nonce);
+        let (landed, not): (Vec<_>, Vec<_>) = gated.into_iter().partition(|g| {
+            updates
+                .iter()
+                .any(|u| u.name == g.ref_name && u.new == g.new)
+        });
+        for run in &landed {
+            self.record_deploy_status(run.id).await;
+        }
+        self.gate_ran_but_not_landed(&not, "git rejected the ref update", Some(to))
+            .await;
     }
 
     /// post-receive up to the deploys it queued, which `-o deploy=wait` then follows.
@@ -166,6 +226,7 @@ impl Forge {
             .await;
             return Ok(None);
         };
+        self.confirm_gated(nonce, updates, to).await;
         let Some((event, runs, closed)) = self.record_received(&repo, pending, updates).await?
         else {
             return Ok(None);

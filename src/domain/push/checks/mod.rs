@@ -114,6 +114,8 @@ fn memory_folder(data_dir: &Path) -> Option<PathBuf> {
 pub(super) struct PushFlags {
     pub dry_run: bool,
     pub skip_checks: bool,
+    /// `-o deploy=gate`: the deploys run before the refs move (see `deploys::gate`).
+    pub gate: bool,
 }
 
 impl PushFlags {
@@ -122,6 +124,7 @@ impl PushFlags {
         Self {
             dry_run: has("dry-run"),
             skip_checks: has("skip-checks"),
+            gate: has("deploy=gate"),
         }
     }
 }
