@@ -64,39 +64,102 @@ pub struct ArchiveSize {
     pub bytes: u64,
 }
 
+impl ArchiveSize {
+    /// Saturating: a folder's totals can exceed any integer once it repeats enough.
+    fn add(&mut self, other: ArchiveSize) {
+        self.entries = self.entries.saturating_add(other.entries);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Folder,
+    Blob,
+    Other,
+}
+
+/// A folder being counted: its entries, the next to count, and what they hold so far.
+struct Frame {
+    id: ObjectId,
+    entries: Vec<(Kind, ObjectId)>,
+    next: usize,
+    size: ArchiveSize,
+}
+
+/// The running total of the whole archive against the limits.
+struct Counter {
+    limits: ArchiveLimits,
+    total: ArchiveSize,
+}
+
+impl Counter {
+    fn add(&mut self, size: ArchiveSize) -> Result<(), ArchiveRefusal> {
+        self.total.add(size);
+        if self.total.entries > self.limits.max_entries {
+            return Err(ArchiveRefusal::TooManyEntries(self.limits.max_entries));
+        }
+        if self.total.bytes > self.limits.max_bytes {
+            return Err(ArchiveRefusal::TooLarge(self.limits.max_bytes));
+        }
+        Ok(())
+    }
+}
+
 impl Reader {
     /// Counts the archive of `commit` (a full id, or a branch, tag or `HEAD`), refusing it past
-    /// any of `limits`. Iterative (a deep tree cannot exhaust the stack); a blob's size is read
-    /// from its header once per id, however often it appears.
+    /// any of `limits`. A folder's totals are computed once per tree id and reused wherever
+    /// that folder appears again, so a bomb's ten distinct trees cost ten reads, not 10^10:
+    /// the count is exact (with repetition) and its work is bounded by the distinct objects.
+    /// Iterative (a deep tree cannot exhaust the stack).
     pub fn archive_size(
         &self,
         commit: &str,
         limits: ArchiveLimits,
     ) -> Result<Result<ArchiveSize, ArchiveRefusal>, GitError> {
-        let Some(tree) = self.archive_tree(commit)? else {
+        let Some(root) = self.archive_tree(commit)? else {
             return Ok(Err(ArchiveRefusal::UnknownRevision(commit.to_owned())));
         };
         let deadline = Instant::now() + limits.walk_time;
-        let mut size = ArchiveSize::default();
-        let mut blob_sizes: HashMap<ObjectId, u64> = HashMap::new();
-        let mut folders = vec![tree];
-        while let Some(id) = folders.pop() {
-            if Instant::now() >= deadline {
-                return Ok(Err(ArchiveRefusal::TooSlow(limits.walk_time)));
-            }
-            let tree = self.repository().find_tree(id).map_err(GitError::gix)?;
-            for entry in tree.iter() {
-                let entry = entry.map_err(GitError::gix)?;
-                size.entries += 1;
-                if size.entries > limits.max_entries {
-                    return Ok(Err(ArchiveRefusal::TooManyEntries(limits.max_entries)));
+        let mut counter = Counter {
+            limits,
+            total: ArchiveSize::default(),
+        };
+        let mut folders: HashMap<ObjectId, ArchiveSize> = HashMap::new();
+        let mut blobs: HashMap<ObjectId, u64> = HashMap::new();
+        let mut stack = vec![self.frame(root)?];
+        while let Some(top) = stack.last_mut() {
+            let Some((kind, id)) = top.entries.get(top.next).copied() else {
+                let done = stack.pop().expect("the loop holds a frame");
+                folders.insert(done.id, done.size);
+                if let Some(parent) = stack.last_mut() {
+                    parent.size.add(done.size);
                 }
-                let mode = entry.mode();
-                if mode.is_tree() {
-                    folders.push(entry.object_id());
-                } else if mode.is_blob() || mode.is_link() {
-                    let id = entry.object_id();
-                    let bytes = match blob_sizes.get(&id) {
+                continue;
+            };
+            top.next += 1;
+            let mut size = ArchiveSize {
+                entries: 1,
+                bytes: 0,
+            };
+            match kind {
+                Kind::Folder => match folders.get(&id) {
+                    Some(known) => size.add(*known),
+                    None => {
+                        // Counted when its frame ends; only its own entry now.
+                        top.size.add(size);
+                        if let Err(refusal) = counter.add(size) {
+                            return Ok(Err(refusal));
+                        }
+                        if Instant::now() >= deadline {
+                            return Ok(Err(ArchiveRefusal::TooSlow(limits.walk_time)));
+                        }
+                        stack.push(self.frame(id)?);
+                        continue;
+                    }
+                },
+                Kind::Blob => {
+                    size.bytes = match blobs.get(&id) {
                         Some(b) => *b,
                         None => {
                             let b = self
@@ -104,19 +167,44 @@ impl Reader {
                                 .find_header(id)
                                 .map_err(GitError::gix)?
                                 .size();
-                            blob_sizes.insert(id, b);
+                            blobs.insert(id, b);
                             b
                         }
-                    };
-                    size.bytes += bytes;
-                    if size.bytes > limits.max_bytes {
-                        return Ok(Err(ArchiveRefusal::TooLarge(limits.max_bytes)));
                     }
                 }
-                // Submodules: their commits are not in this repository; git writes a folder.
+                Kind::Other => {}
+            }
+            top.size.add(size);
+            if let Err(refusal) = counter.add(size) {
+                return Ok(Err(refusal));
             }
         }
-        Ok(Ok(size))
+        Ok(Ok(counter.total))
+    }
+
+    /// A folder's entries, read once.
+    fn frame(&self, id: ObjectId) -> Result<Frame, GitError> {
+        let tree = self.repository().find_tree(id).map_err(GitError::gix)?;
+        let mut entries = Vec::new();
+        for entry in tree.iter() {
+            let entry = entry.map_err(GitError::gix)?;
+            let mode = entry.mode();
+            let kind = if mode.is_tree() {
+                Kind::Folder
+            } else if mode.is_blob() || mode.is_link() {
+                Kind::Blob
+            } else {
+                // A submodule: its commit is not here; git writes an empty folder.
+                Kind::Other
+            };
+            entries.push((kind, entry.object_id()));
+        }
+        Ok(Frame {
+            id,
+            entries,
+            next: 0,
+            size: ArchiveSize::default(),
+        })
     }
 
     /// The root tree of what `name` names: a full commit id, `HEAD`, or a branch or tag (as
@@ -208,6 +296,18 @@ mod tests {
             Ok(ArchiveSize {
                 entries: 12,
                 bytes: 18
+            })
+        );
+        // Repetition is counted exactly from each folder's totals: 10 + 100 + 1,000 entries.
+        let dir3 = tempfile::tempdir().unwrap();
+        bomb(dir3.path(), 10, 3);
+        assert_eq!(
+            reader(dir3.path())
+                .archive_size("main", ArchiveLimits::DEFAULT)
+                .unwrap(),
+            Ok(ArchiveSize {
+                entries: 1_110,
+                bytes: 2_000
             })
         );
         // Each cap holds at its value, and time is a cap too.
