@@ -154,13 +154,13 @@ async fn nine_and_more_sessions_on_one_controlmaster_connection_all_succeed() {
     let app = TestApp::spawn().await;
     let key = user_with_key(&app, "alice", "ed25519").await;
     app.create_repo("alice", "dns", false).await;
-    let mut ssh = SshClient::new(&app, &key);
     let control = app.work.path().join("cm");
-    ssh.extra = vec!["-o".into(), format!("ControlPath={}", control.display())];
+    let mut direct = SshClient::new(&app, &key);
+    direct.extra = vec!["-o".into(), format!("ControlPath={}", control.display())];
     // The master: one connection, no session of its own, in the background once signed in.
     let mut master = std::process::Command::new("ssh");
     master
-        .args(ssh.options())
+        .args(direct.options())
         .args([
             "-M",
             "-N",
@@ -173,8 +173,20 @@ async fn nine_and_more_sessions_on_one_controlmaster_connection_all_succeed() {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     assert!(master.status().unwrap().success());
-    // Every later client must ride on it, never open a connection of its own.
-    ssh.extra.extend(["-o".into(), "ControlMaster=no".into()]);
+    // Every later client rides on it: it names a closed port, so a client that fell back to a
+    // connection of its own (OpenSSH does when the master refuses a session) would fail.
+    let mut ssh = SshClient::at(
+        app.data.path(),
+        app.work.path(),
+        crate::cli::free_port(),
+        &key,
+    );
+    ssh.extra = vec![
+        "-o".into(),
+        format!("ControlPath={}", control.display()),
+        "-o".into(),
+        "ControlMaster=no".into(),
+    ];
     let src = app.workdir("src");
     local_repo(&src, 1).await;
     ssh.git_ok(&src, &["push", "-q", &ssh.url("alice/dns"), "main"])
@@ -189,10 +201,10 @@ async fn nine_and_more_sessions_on_one_controlmaster_connection_all_succeed() {
             .await;
         assert!(refs.contains("refs/heads/main"), "session {i}");
     }
-    // They all went over the one master connection, which is still up.
+    // The master connection is still up.
     let check = |op: &str| {
         std::process::Command::new("ssh")
-            .args(ssh.options())
+            .args(direct.options())
             .args(["-O", op, "-p", &app.ssh_port.to_string(), "git@127.0.0.1"])
             .output()
             .unwrap()
