@@ -9,11 +9,12 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::authorize::repo_from_row;
 use super::{Error, Forge, Result};
 use crate::git::GitError;
+use crate::git::archive_size::{ArchiveLimits, ArchiveRefusal, ArchiveSize};
 use crate::git::read::{CommitId, Reader};
 use crate::git::runner::{ArchiveFormat, GitChild};
 use crate::model::{Actor, Repo};
 
-/// Streamed downloads (large raw files, archives) at once; more wait up to `DOWNLOAD_WAIT`.
+/// Streamed raw files at once (archives take upload slots instead); more wait up to `DOWNLOAD_WAIT`.
 pub const MAX_DOWNLOADS: usize = 32;
 const DOWNLOAD_WAIT: Duration = Duration::from_secs(10);
 
@@ -34,17 +35,21 @@ impl Forge {
             .map_err(Error::from)
     }
 
-    /// Starts `git archive` of a resolved commit; the caller streams its stdout and holds the
-    /// slot until it ends.
+    /// Starts `git archive` of a resolved commit once its tree is counted within
+    /// `ArchiveLimits` (an archive past them is refused with the reason, before git starts);
+    /// the caller streams its stdout and holds the slot until it ends.
     pub async fn archive(
-        &self,
+        self: &Arc<Self>,
         repo: &Repo,
         format: ArchiveFormat,
         prefix: &str,
         commit: &CommitId,
     ) -> Result<(GitChild, OwnedSemaphorePermit)> {
         let dir = self.repo_dir(repo)?;
-        let slot = self.download_slot().await?;
+        let slot = self.archive_slot().await?;
+        if let Err(refusal) = self.check_archive(repo, &commit.0).await? {
+            return Err(Error::InvalidInput(refusal.to_string()));
+        }
         let child = self
             .runner
             .spawn_archive(&dir, format, prefix, &commit.0)
@@ -66,6 +71,33 @@ impl Forge {
             .spawn_cat_blob(&dir, blob)
             .map_err(|e| Error::Internal(e.into()))?;
         Ok((child, slot))
+    }
+
+    /// Counts the archive of `treeish` (a commit id, branch, tag or `HEAD`) against
+    /// `ArchiveLimits::DEFAULT`; a refusal is logged and returned for the client.
+    pub async fn check_archive(
+        self: &Arc<Self>,
+        repo: &Repo,
+        treeish: &str,
+    ) -> Result<std::result::Result<ArchiveSize, ArchiveRefusal>> {
+        let name = treeish.to_owned();
+        let counted = self
+            .read_repo(repo, move |r| r.archive_size(&name, ArchiveLimits::DEFAULT))
+            .await?;
+        if let Err(refusal) = &counted {
+            tracing::info!(repo = %repo.name, %refusal, "archive refused");
+        }
+        Ok(counted)
+    }
+
+    /// An archive compresses a whole tree, as CPU-heavy as a clone's pack: it takes one of the
+    /// upload-pack slots (every transport's), waiting up to `DOWNLOAD_WAIT` for one.
+    pub async fn archive_slot(&self) -> Result<OwnedSemaphorePermit> {
+        let wait = Arc::clone(&self.upload_slots).acquire_owned();
+        match tokio::time::timeout(DOWNLOAD_WAIT, wait).await {
+            Ok(permit) => Ok(permit.expect("never closed")),
+            Err(_) => Err(Error::Throttled(Duration::from_secs(10))),
+        }
     }
 
     /// One of `MAX_DOWNLOADS` slots, waiting up to `DOWNLOAD_WAIT` for one to free up.

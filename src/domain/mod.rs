@@ -123,10 +123,11 @@ pub struct Forge {
     pub runner: GitRunner,
     pub upkeep: Arc<Upkeep>,
     pub push_to_create: bool,
-    /// Bounds concurrent upload-packs over every transport (pack generation is the CPU-heavy
-    /// part of a clone); more requests queue for a slot rather than fail.
+    /// Bounds concurrent upload-packs and archives (web and `upload-archive`) over every
+    /// transport (pack generation and compression are the CPU-heavy part); more requests queue
+    /// for a slot rather than fail.
     pub upload_slots: Arc<tokio::sync::Semaphore>,
-    /// Bounds streamed downloads (large raw files, archives): each is a git process.
+    /// Bounds streamed downloads of large raw files: each is a git process.
     pub download_slots: Arc<tokio::sync::Semaphore>,
     pub passwords: PasswordCheck,
     /// Cached gix handles and tree-page answers for the web pages.

@@ -1,6 +1,7 @@
 //! Everything that touches a repository on disk: gix for creating and reading, and the one
 //! function that spawns git (`runner`). No gix type leaves this room.
 
+pub mod archive_size;
 pub mod blame;
 pub mod bundle;
 mod changed_paths;
@@ -15,6 +16,7 @@ mod jobs;
 mod kept;
 mod last_commit;
 mod lru;
+pub mod memory_cap;
 pub mod mirror;
 mod path_log;
 mod path_walk;

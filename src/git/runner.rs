@@ -8,12 +8,15 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use tokio::process::{Child, Command};
 
 use super::RepoDir;
+use super::archive_size::ArchiveLimits;
+use super::memory_cap::MemoryCap;
 use crate::model::is_object_id;
 
 /// The PATH every child labforge starts gets (git here, deploy commands in the worker).
@@ -32,6 +35,9 @@ const SERVER_CONFIG: &[&str] = &[
     "core.fsync=committed",
     "repack.writeBitmaps=true",
     "pack.writeBitmapHashCache=true",
+    // upload-archive serves branches and tags only (its default, stated where config cannot
+    // change it): the tree a client names is one our pre-check can resolve the same way.
+    "uploadArchive.allowUnreachable=false",
 ];
 
 /// The three programs a client may ask for, over HTTP or SSH.
@@ -180,6 +186,8 @@ pub fn signal_group(pid: u32, signal: nix::sys::signal::Signal) {
 pub struct GitRunner {
     git: PathBuf,
     timeout: Duration,
+    /// How every child's memory is bounded (see `memory_cap`): picked once, logged.
+    memory: Arc<MemoryCap>,
 }
 
 impl GitRunner {
@@ -193,7 +201,12 @@ impl GitRunner {
             .ok_or_else(|| {
                 anyhow!("git was not found on PATH; install git (Debian: apt-get install git)")
             })?;
-        Ok(Self { git, timeout })
+        let memory = Arc::new(MemoryCap::detect(super::memory_cap::default_limit()));
+        Ok(Self {
+            git,
+            timeout,
+            memory,
+        })
     }
 
     pub(super) fn base_command(&self) -> Command {
@@ -217,8 +230,23 @@ impl GitRunner {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for setting in SERVER_CONFIG {
+        for setting in SERVER_CONFIG.iter().chain(self.memory.git_settings()) {
             cmd.arg("-c").arg(setting);
+        }
+        if let Some(fd) = self.memory.procs_fd() {
+            // SAFETY: between fork and exec only `write(2)` runs, which is async-signal-safe;
+            // the descriptor stays open for as long as the runner (and so the fork) exists.
+            unsafe {
+                cmd.pre_exec(move || {
+                    // "0" moves the writing process (the child, before it becomes git).
+                    let done = libc::write(fd, b"0".as_ptr().cast(), 1);
+                    if done == 1 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
         }
         cmd
     }
@@ -315,11 +343,17 @@ impl GitRunner {
         }
         cmd.stdin(Stdio::piped());
         let child = cmd.spawn()?;
-        Ok(GitChild::new(child, self.deadline()))
+        // An archive is bounded in minutes, like the web's; the hour is for clones and pushes.
+        let deadline = match req.service {
+            Service::UploadArchive => self.deadline().min(self.archive_deadline()),
+            _ => self.deadline(),
+        };
+        Ok(GitChild::new(child, deadline))
     }
 
     /// `git archive` of `commit` (a full id from the reader) as `tar.gz` or `zip`, every path
-    /// under `prefix/`; stdout is the archive.
+    /// under `prefix/`; stdout is the archive. The caller counted the tree first
+    /// (`Reader::archive_size`); git is ended at `archive_deadline`.
     pub fn spawn_archive(
         &self,
         dir: &RepoDir,
@@ -336,7 +370,10 @@ impl GitRunner {
             .env("GIT_DIR", dir.path())
             .current_dir(dir.path());
         let child = cmd.spawn()?;
-        Ok(GitChild::new(child, self.deadline()))
+        Ok(GitChild::new(
+            child,
+            self.deadline().min(self.archive_deadline()),
+        ))
     }
 
     /// `git cat-file blob ID`: the blob's bytes on stdout, streamed (gix reads an object whole
@@ -581,6 +618,16 @@ impl GitRunner {
         tokio::time::Instant::now() + self.timeout
     }
 
+    /// When an archive (web or `upload-archive`) started now will be ended.
+    pub fn archive_deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now() + ArchiveLimits::DEFAULT.deadline
+    }
+
+    /// How git children's memory is bounded here.
+    pub fn memory_cap(&self) -> &MemoryCap {
+        &self.memory
+    }
+
     pub fn git_path(&self) -> &Path {
         &self.git
     }
@@ -642,6 +689,47 @@ mod tests {
         assert_eq!(Service::parse("git-upload-pack "), None);
         assert_eq!(Service::parse("upload-pack"), None);
         assert!(Service::ReceivePack.writes() && !Service::UploadPack.writes());
+    }
+
+    /// Without a cgroup, every git the runner starts gets git's pack limits on its command
+    /// line, and git reads them (the values a repository's config cannot raise).
+    #[test]
+    fn without_a_cgroup_every_git_runs_with_the_pack_limits() {
+        let runner = GitRunner {
+            memory: Arc::new(MemoryCap::GitSettings { why: "test".into() }),
+            ..GitRunner::detect(Duration::from_secs(60)).unwrap()
+        };
+        let mut cmd = runner.blocking_command();
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        for setting in super::super::memory_cap::GIT_PACK_LIMITS {
+            assert!(
+                args.windows(2).any(|w| w[0] == "-c" && w[1] == *setting),
+                "{setting} in {args:?}"
+            );
+        }
+        let out = cmd
+            .args(["config", "--get", "core.packedGitLimit"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "512m");
+        // With a cgroup, git keeps its own defaults (the cgroup bounds it).
+        let capped = GitRunner {
+            memory: Arc::new(MemoryCap::Cgroup {
+                dir: PathBuf::from("/nonexistent"),
+                procs: tempfile::tempfile().unwrap(),
+                limit: 1 << 30,
+            }),
+            ..runner
+        };
+        let args: Vec<String> = capped
+            .blocking_command()
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(!args.iter().any(|a| a.starts_with("core.packedGitLimit")));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod api;
 mod api_writes;
+mod archives;
 mod backup;
 mod bounds;
 mod browser;

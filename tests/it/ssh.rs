@@ -40,19 +40,16 @@ pub(crate) struct SshClient {
 
 impl SshClient {
     pub(crate) fn new(app: &TestApp, key: &Path) -> Self {
-        let host_key =
-            std::fs::read_to_string(app.data.path().join("ssh_host_ed25519_key.pub")).unwrap();
-        let known_hosts = app
-            .work
-            .path()
-            .join(format!("known_hosts_{}", app.ssh_port));
-        std::fs::write(
-            &known_hosts,
-            format!("[127.0.0.1]:{} {host_key}", app.ssh_port),
-        )
-        .unwrap();
+        Self::at(app.data.path(), app.work.path(), app.ssh_port, key)
+    }
+
+    /// For a server on `data` listening on `port` (a `labforge serve` of its own).
+    pub(crate) fn at(data: &Path, work: &Path, port: u16, key: &Path) -> Self {
+        let host_key = std::fs::read_to_string(data.join("ssh_host_ed25519_key.pub")).unwrap();
+        let known_hosts = work.join(format!("known_hosts_{port}"));
+        std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host_key}")).unwrap();
         Self {
-            port: app.ssh_port,
+            port,
             known_hosts,
             key: key.to_path_buf(),
             extra: Vec::new(),

@@ -3,6 +3,8 @@
 //! the channel: when the connection drops, the handler drops the kill switch.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use russh::ChannelId;
@@ -12,6 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout_at};
 
 use super::SshState;
+use super::upload_archive;
+use crate::domain::Forge;
 use crate::git::runner::{GitChild, ServiceRequest};
 use crate::git::{GitProtocol, Service};
 use crate::model::{Actor, Repo};
@@ -20,8 +24,37 @@ use crate::model::{Actor, Repo};
 const STDIN_QUEUE: usize = 64;
 const READ_CHUNK: usize = 32 * 1024;
 
+/// How long a client may take to send `git archive --remote`'s request (a few packets).
+const ARCHIVE_REQUEST_TIME: Duration = Duration::from_secs(30);
+
+/// Set when a channel's git task has ended (and closed the channel): the session counts open
+/// channels, and russh never reports the client's answer to a close the server sent first.
+#[derive(Clone, Default)]
+pub struct Ended(Arc<AtomicBool>);
+
+impl Ended {
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Sets `Ended` when the task holding it ends, however it ends.
+struct EndOnDrop(Ended);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
+
 /// Starts the service in the background and returns its stdin feed and kill switch at once, so
-/// the session keeps answering while a clone waits for an upload slot.
+/// the session keeps answering while a clone waits for an upload slot. `ended` is set when the
+/// task is over.
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     st: &SshState,
     repo: Repo,
@@ -30,19 +63,38 @@ pub fn start(
     protocol: Option<GitProtocol>,
     channel: ChannelId,
     handle: Handle,
+    ended: Ended,
 ) -> (mpsc::Sender<Bytes>, oneshot::Sender<()>) {
-    let (stdin_tx, stdin_rx) = mpsc::channel::<Bytes>(STDIN_QUEUE);
+    let (stdin_tx, mut stdin_rx) = mpsc::channel::<Bytes>(STDIN_QUEUE);
     let (kill_tx, mut kill_rx) = oneshot::channel();
     let forge = Arc::clone(&st.forge);
     tokio::spawn(async move {
-        // The same slots as smart HTTP: a clone waits for one instead of failing.
+        let _ended = EndOnDrop(ended);
+        // The same slots as smart HTTP: a clone waits for one instead of failing. An archive is
+        // as heavy as a clone's pack, so upload-archive takes one too.
         let permit = match service {
-            Service::UploadPack => tokio::select! {
+            Service::UploadPack | Service::UploadArchive => tokio::select! {
                 _ = &mut kill_rx => return,
                 permit = Arc::clone(&forge.upload_slots).acquire_owned() => Some(permit.expect("never closed")),
             },
-            _ => None,
+            Service::ReceivePack => None,
         };
+        let mut replay = Bytes::new();
+        if service == Service::UploadArchive {
+            match archive_gate(&forge, &repo, &mut stdin_rx, &mut kill_rx).await {
+                Gate::Pass(raw) => replay = raw,
+                Gate::Refuse(reason) => {
+                    let nack = Bytes::from(upload_archive::nack(&reason));
+                    let _ = handle.data(channel, nack).await;
+                    finish(&handle, channel, 1).await;
+                    return;
+                }
+                Gate::Gone => {
+                    finish(&handle, channel, 1).await;
+                    return;
+                }
+            }
+        }
         let spawned = forge.repo_dir(&repo).and_then(|dir| {
             let pusher = (service == Service::ReceivePack).then_some(&actor);
             let req = ServiceRequest {
@@ -67,7 +119,7 @@ pub fn start(
             }
         };
         if let Some(stdin) = child.child.stdin.take() {
-            tokio::spawn(feed_stdin(stdin, stdin_rx));
+            tokio::spawn(feed_stdin(stdin, replay, stdin_rx));
         }
         // After a push, post-receive did the bookkeeping.
         let _ = pump(child, channel, &handle, kill_rx).await;
@@ -76,7 +128,63 @@ pub fn start(
     (stdin_tx, kill_tx)
 }
 
-async fn feed_stdin(mut stdin: tokio::process::ChildStdin, mut rx: mpsc::Receiver<Bytes>) {
+/// What the archive check decided.
+enum Gate {
+    /// Counted within the limits: these bytes (the request) go to git first.
+    Pass(Bytes),
+    /// Refused; the reason goes into git's NACK.
+    Refuse(String),
+    /// The client went away (or an internal error, logged) before a decision.
+    Gone,
+}
+
+/// Reads `upload-archive`'s request from the client (bounded in bytes and time) and counts the
+/// tree it names, before git starts.
+async fn archive_gate(
+    forge: &Arc<Forge>,
+    repo: &Repo,
+    rx: &mut mpsc::Receiver<Bytes>,
+    kill: &mut oneshot::Receiver<()>,
+) -> Gate {
+    let deadline = Instant::now() + ARCHIVE_REQUEST_TIME;
+    let mut buf = Vec::new();
+    let request = loop {
+        match upload_archive::parse(&buf) {
+            Ok(Some(req)) => break req,
+            Ok(None) => {}
+            Err(e) => return Gate::Refuse(e.to_string()),
+        }
+        tokio::select! {
+            _ = &mut *kill => return Gate::Gone,
+            chunk = timeout_at(deadline, rx.recv()) => match chunk {
+                Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
+                Ok(None) => return Gate::Gone,
+                Err(_) => return Gate::Refuse("the request did not arrive in time".into()),
+            },
+        }
+    };
+    let tree = match upload_archive::treeish(&request.args) {
+        Ok(tree) => tree,
+        Err(e) => return Gate::Refuse(e.to_string()),
+    };
+    match forge.check_archive(repo, &tree).await {
+        Ok(Ok(_)) => Gate::Pass(Bytes::from(buf)),
+        Ok(Err(refusal)) => Gate::Refuse(refusal.to_string()),
+        Err(e) => {
+            tracing::error!(error = ?e, "checking an SSH archive request");
+            Gate::Refuse("internal error".into())
+        }
+    }
+}
+
+async fn feed_stdin(
+    mut stdin: tokio::process::ChildStdin,
+    first: Bytes,
+    mut rx: mpsc::Receiver<Bytes>,
+) {
+    if !first.is_empty() && stdin.write_all(&first).await.is_err() {
+        return;
+    }
     while let Some(chunk) = rx.recv().await {
         if stdin.write_all(&chunk).await.is_err() {
             return;

@@ -30,6 +30,8 @@ struct ChannelState {
     stdin: Option<mpsc::Sender<Bytes>>,
     /// Dropping this kills the channel's git process.
     _kill: Option<oneshot::Sender<()>>,
+    /// Set when the channel's git task is over and has closed the channel.
+    ended: git_channel::Ended,
 }
 
 pub struct SshSession {
@@ -47,6 +49,8 @@ pub struct SshSession {
     channels: HashMap<ChannelId, ChannelState>,
 }
 
+/// Channels open at once on one connection (OpenSSH's ControlMaster multiplexes many sessions
+/// over one): a channel stops counting once it is closed, whichever side closed it.
 const MAX_CHANNELS: usize = 8;
 
 fn publickey_only() -> Auth {
@@ -102,6 +106,9 @@ impl SshSession {
         session.eof(channel)?;
         session.exit_status_request(channel, out.code)?;
         session.close(channel)?;
+        // russh forgets a channel the server closed, and never reports the client's close:
+        // the slot is free now.
+        self.channels.remove(&channel);
         Ok(())
     }
 
@@ -150,6 +157,7 @@ impl SshSession {
             state.protocol,
             channel,
             session.handle(),
+            state.ended.clone(),
         );
         state.stdin = Some(stdin_tx);
         state._kill = Some(kill_tx);
@@ -224,6 +232,7 @@ impl russh::server::Handler for SshSession {
         reply: ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
+        self.channels.retain(|_, c| !c.ended.is_set());
         if self.actor.is_none() || self.channels.len() >= MAX_CHANNELS {
             return Ok(()); // dropping `reply` refuses the channel
         }

@@ -6,6 +6,7 @@ mod exec;
 mod git_channel;
 mod handler;
 mod host_key;
+mod upload_archive;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -10,7 +10,7 @@ mod passwords;
 mod raw;
 mod recovery;
 mod timing;
-mod tree_bomb;
+pub mod tree_bomb;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
