@@ -20,6 +20,7 @@ use gix::bstr::ByteSlice;
 
 use super::diff::WalkLimits;
 use super::read::{ReadCache, Reader};
+use super::runner::GitRunner;
 use super::{GitError, RepoDir};
 use crate::model::{RefUpdate, is_object_id};
 
@@ -111,10 +112,27 @@ pub enum MaterialiseError {
     TooDeep(usize),
     #[error("the pushed tree has an entry named {0:?}, which cannot be written")]
     BadName(String),
+    /// The caller's byte budget said no (its words).
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Git(#[from] GitError),
     #[error("writing the pushed tree: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Blobs at least this big are copied by `git cat-file` in chunks rather than read whole by gix.
+const STREAM_FROM: u64 = 1 << 20;
+
+/// Longest symbolic link target written (Linux's PATH_MAX).
+const MAX_LINK: u64 = 4096;
+
+/// Where large blobs are streamed from: git, reading the push's quarantine before the
+/// repository's own objects.
+pub struct BlobSource<'a> {
+    pub runner: &'a GitRunner,
+    pub dir: &'a RepoDir,
+    pub quarantine: Option<&'a Path>,
 }
 
 /// How much was written.
@@ -129,11 +147,15 @@ impl Reader {
     /// exist yet: regular files (0644, or 0755 when git marks them executable), symbolic links
     /// as links, submodules as empty folders. Nothing is written outside `dest`: every folder
     /// is one made here and every file is created new, so no link is ever followed.
+    /// `charge` is asked before each file is written, with its size, and may refuse; blobs of
+    /// `STREAM_FROM` bytes or more are streamed from `big`, never held whole.
     pub fn materialise(
         &self,
         commit: &str,
         dest: &Path,
         limits: TreeLimits,
+        big: &BlobSource<'_>,
+        charge: &mut dyn FnMut(u64) -> Result<(), String>,
     ) -> Result<TreeStats, MaterialiseError> {
         let tree = self.tree_of(commit)?;
         std::fs::create_dir(dest)?;
@@ -174,17 +196,34 @@ impl Reader {
                     if stats.bytes > limits.max_bytes {
                         return Err(MaterialiseError::TooLarge(limits.max_bytes));
                     }
-                    let blob = self.repo.find_blob(id).map_err(GitError::gix)?;
+                    charge(size).map_err(MaterialiseError::Refused)?;
                     if mode.is_link() {
+                        if size > MAX_LINK {
+                            return Err(MaterialiseError::BadName(path.display().to_string()));
+                        }
+                        let blob = self.repo.find_blob(id).map_err(GitError::gix)?;
                         symlink(OsStr::from_bytes(&blob.data), &path)?;
                     } else {
                         let executable = mode.is_executable();
-                        std::fs::OpenOptions::new()
+                        let mut file = std::fs::OpenOptions::new()
                             .write(true)
                             .create_new(true)
                             .mode(if executable { 0o755 } else { 0o644 })
-                            .open(&path)?
-                            .write_all(&blob.data)?;
+                            .open(&path)?;
+                        if size >= STREAM_FROM {
+                            big.runner
+                                .cat_blob_into(
+                                    big.dir,
+                                    big.quarantine,
+                                    &id.to_string(),
+                                    &mut file,
+                                    size,
+                                )
+                                .map_err(|e| GitError::Gix(format!("{e:#}")))?;
+                        } else {
+                            let blob = self.repo.find_blob(id).map_err(GitError::gix)?;
+                            file.write_all(&blob.data)?;
+                        }
                     }
                     stats.files += 1;
                 }
