@@ -135,6 +135,21 @@ pub struct BlobSource<'a> {
     pub quarantine: Option<&'a Path>,
 }
 
+/// `name` if it can be written as one entry of a folder: not empty, `.`, `..`, and without `/`
+/// or NUL.
+fn plain_name(name: &[u8]) -> Result<&[u8], MaterialiseError> {
+    let plain = !name.is_empty()
+        && name != b"."
+        && name != b".."
+        && !name.contains(&b'/')
+        && !name.contains(&0);
+    if plain {
+        Ok(name)
+    } else {
+        Err(MaterialiseError::BadName(name.to_str_lossy().into_owned()))
+    }
+}
+
 /// How much was written.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TreeStats {
@@ -147,8 +162,10 @@ impl Reader {
     /// exist yet: regular files (0644, or 0755 when git marks them executable), symbolic links
     /// as links, submodules as empty folders. Nothing is written outside `dest`: every folder
     /// is one made here and every file is created new, so no link is ever followed.
-    /// `charge` is asked before each file is written, with its size, and may refuse; blobs of
-    /// `STREAM_FROM` bytes or more are streamed from `big`, never held whole.
+    /// The tree is measured first (`measure`), so a tree over the limits is refused before
+    /// anything is written, and `charge` is asked once, with every byte the files will take,
+    /// and may refuse. Blobs of `STREAM_FROM` bytes or more are streamed from `big`, never
+    /// held whole.
     pub fn materialise(
         &self,
         commit: &str,
@@ -158,6 +175,8 @@ impl Reader {
         charge: &mut dyn FnMut(u64) -> Result<(), String>,
     ) -> Result<TreeStats, MaterialiseError> {
         let tree = self.tree_of(commit)?;
+        let planned = self.measure(tree, limits)?;
+        charge(planned.bytes).map_err(MaterialiseError::Refused)?;
         std::fs::create_dir(dest)?;
         let mut stats = TreeStats::default();
         let mut entries = 0usize;
@@ -173,16 +192,7 @@ impl Reader {
                 if entries > limits.max_entries {
                     return Err(MaterialiseError::TooManyEntries(limits.max_entries));
                 }
-                let name = entry.filename();
-                let plain = !name.is_empty()
-                    && name != "."
-                    && name != ".."
-                    && !name.contains(&b'/')
-                    && !name.contains(&0);
-                if !plain {
-                    return Err(MaterialiseError::BadName(name.to_str_lossy().into_owned()));
-                }
-                let path = folder.join(OsStr::from_bytes(name));
+                let path = folder.join(OsStr::from_bytes(plain_name(entry.filename())?));
                 let mode = entry.mode();
                 if mode.is_tree() {
                     std::fs::create_dir(&path)?;
@@ -193,10 +203,9 @@ impl Reader {
                     let id = entry.object_id();
                     let size = self.repo.find_header(id).map_err(GitError::gix)?.size();
                     stats.bytes += size;
-                    if stats.bytes > limits.max_bytes {
+                    if stats.bytes > planned.bytes.min(limits.max_bytes) {
                         return Err(MaterialiseError::TooLarge(limits.max_bytes));
                     }
-                    charge(size).map_err(MaterialiseError::Refused)?;
                     if mode.is_link() {
                         if size > MAX_LINK {
                             return Err(MaterialiseError::BadName(path.display().to_string()));
@@ -226,6 +235,52 @@ impl Reader {
                         }
                     }
                     stats.files += 1;
+                }
+            }
+        }
+        Ok(stats)
+    }
+
+    /// What writing `tree` would take, without writing: its files and bytes, or the first limit
+    /// it passes (entries, depth, bytes) or a name that cannot be written. Reads tree objects
+    /// and blob headers only.
+    pub fn measure(
+        &self,
+        tree: ObjectId,
+        limits: TreeLimits,
+    ) -> Result<TreeStats, MaterialiseError> {
+        let mut stats = TreeStats::default();
+        let mut entries = 0usize;
+        let mut stack: Vec<(ObjectId, usize)> = vec![(tree, 0)];
+        while let Some((id, depth)) = stack.pop() {
+            if depth > limits.max_depth {
+                return Err(MaterialiseError::TooDeep(limits.max_depth));
+            }
+            let tree = self.repo.find_tree(id).map_err(GitError::gix)?;
+            for entry in tree.iter() {
+                let entry = entry.map_err(GitError::gix)?;
+                entries += 1;
+                if entries > limits.max_entries {
+                    return Err(MaterialiseError::TooManyEntries(limits.max_entries));
+                }
+                let name = plain_name(entry.filename())?;
+                let mode = entry.mode();
+                if mode.is_tree() {
+                    stack.push((entry.object_id(), depth + 1));
+                } else if !mode.is_commit() {
+                    let size = self
+                        .repo
+                        .find_header(entry.object_id())
+                        .map_err(GitError::gix)?
+                        .size();
+                    if mode.is_link() && size > MAX_LINK {
+                        return Err(MaterialiseError::BadName(name.to_str_lossy().into_owned()));
+                    }
+                    stats.bytes += size;
+                    stats.files += 1;
+                    if stats.bytes > limits.max_bytes {
+                        return Err(MaterialiseError::TooLarge(limits.max_bytes));
+                    }
                 }
             }
         }

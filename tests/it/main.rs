@@ -5,6 +5,7 @@ mod api_writes;
 mod backup;
 mod bounds;
 mod browser;
+mod check_limits;
 mod check_options;
 mod check_scripts;
 mod checks;
