@@ -239,6 +239,41 @@ fn own_dir(
     Some(mount.join(rel))
 }
 
+/// Removes the groups of servers that are gone (`labforge-checks-PID-…` whose PID is not
+/// running): a killed server cannot remove its own. Only empty groups can be removed, so a
+/// group with a process in it is never touched; at most 1,000 entries are looked at.
+fn remove_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten().take(1_000) {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("labforge-checks-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let gone = matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        );
+        if gone {
+            let parent = entry.path();
+            if let Ok(children) = std::fs::read_dir(&parent) {
+                for child in children.flatten().take(1_000) {
+                    if child.file_name().to_string_lossy().starts_with("check-") {
+                        let _ = std::fs::remove_dir(child.path());
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir(&parent);
+        }
+    }
+}
+
 fn try_v2(mounts: &str, own: &str, name: &str) -> Result<Cgroups, String> {
     let (_, mount, root, _) = cgroup_mounts(mounts)
         .into_iter()
@@ -260,6 +295,7 @@ fn try_v2(mounts: &str, own: &str, name: &str) -> Result<Cgroups, String> {
     // processes in leaves only; the operator can delegate a subtree (systemd Delegate=yes).
     write(&dir.join("cgroup.subtree_control"), wanted)
         .map_err(|e| format!("enabling pids below our cgroup: {e}"))?;
+    remove_stale(&dir);
     let parent = dir.join(name);
     std::fs::create_dir(&parent).map_err(|e| format!("{}: {e}", parent.display()))?;
     if let Err(e) = write(&parent.join("cgroup.subtree_control"), wanted) {
@@ -284,9 +320,11 @@ fn try_v1(mounts: &str, own: &str, name: &str) -> Result<Cgroups, String> {
         })
     };
     let pids_dir = hierarchy("pids").ok_or("no pids hierarchy mounted")?;
+    remove_stale(&pids_dir);
     let pids = pids_dir.join(name);
     std::fs::create_dir(&pids).map_err(|e| format!("{}: {e}", pids.display()))?;
     let memory = hierarchy("memory").and_then(|dir| {
+        remove_stale(&dir);
         let parent = dir.join(name);
         std::fs::create_dir(&parent).ok().map(|()| parent)
     });
@@ -317,5 +355,21 @@ mod tests {
         let dir = own_dir(own, &m[2].1, &m[2].2, |id, _| id == "0").unwrap();
         assert_eq!(dir, Path::new("/sys/fs/cgroup/unified/user.slice"));
         assert!(own_dir("0::/../x\n", Path::new("/c"), Path::new("/"), |_, _| true).is_none());
+    }
+
+    #[test]
+    fn only_groups_of_servers_that_are_gone_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("labforge-checks-999999999-ab");
+        std::fs::create_dir_all(gone.join("check-1")).unwrap();
+        let alive = dir
+            .path()
+            .join(format!("labforge-checks-{}-cd", std::process::id()));
+        std::fs::create_dir(&alive).unwrap();
+        let other = dir.path().join("system.slice");
+        std::fs::create_dir(&other).unwrap();
+        remove_stale(dir.path());
+        assert!(!gone.exists());
+        assert!(alive.exists() && other.exists());
     }
 }

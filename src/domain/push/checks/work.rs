@@ -9,9 +9,10 @@
 //! path changes nothing it does. bubblewrap is given the folder's ordinary path: only labforge's
 //! uid (or root) can change anything under a 0700 folder of labforge's.
 //!
-//! Every byte a pushed tree writes is charged first: to its push (at most `push_bytes`, all its
-//! refs together) and to all pushes being checked at once (at most `total_bytes`); past either
-//! the ref is refused with the reason, before anything more is written.
+//! Every pushed tree is measured and charged before any of it is written: to its push (at most
+//! `push_bytes`, all its refs together) and to all pushes being checked at once (at most
+//! `total_bytes`); past either the ref is refused with the reason, and nothing of it is written.
+//! The bytes are given back once the push's folder is removed.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
