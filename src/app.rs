@@ -183,7 +183,7 @@ impl Services {
             )),
             checks: Arc::new(crate::domain::push::CheckState::new(
                 config.checks.clone(),
-                &config.data_dir,
+                &config.check_limits,
             )),
             passwords: PasswordCheck::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),

@@ -11,7 +11,7 @@ mod check;
 mod deploy;
 mod trigger;
 
-pub use check::Check;
+pub use check::{Check, CheckLimits};
 pub use deploy::{Deploy, DeployTrigger, parse_duration};
 pub use trigger::RefTrigger;
 
@@ -85,6 +85,8 @@ pub struct Config {
     pub deploys: Vec<Deploy>,
     /// `[[check]]`: what must pass before a push lands, defined by the operator only.
     pub checks: Vec<Check>,
+    /// `[checks]`: the checks' work folder and the bytes pushed trees may take there.
+    pub check_limits: CheckLimits,
     pub webhook: WebhookConfig,
     /// `[cache]`: sizes of the history pages' caches.
     pub cache: crate::git::CacheLimits,
@@ -155,6 +157,7 @@ struct FileConfig {
     deploy: Vec<deploy::FileDeploy>,
     #[serde(default)]
     check: Vec<check::FileCheck>,
+    checks: Option<check::FileCheckLimits>,
     webhook: Option<FileWebhookConfig>,
     cache: Option<cache::FileCache>,
     backup: Option<FileBackupConfig>,
@@ -273,6 +276,7 @@ impl Config {
             .max(Duration::from_secs(1)),
         };
         let backup = backup_config(file.backup.unwrap_or_default(), &config_dir, &parse_env)?;
+        let check_limits = check::parse_check_limits(file.checks, &config_dir, &data_dir, &env)?;
         Ok(Self {
             cache: cache::parse_cache(file.cache, &env)?,
             backup,
@@ -340,6 +344,7 @@ impl Config {
             },
             deploys: deploy::parse_deploys(file.deploy, &config_dir)?,
             checks: check::parse_checks(file.check, &config_dir)?,
+            check_limits,
             config_dir,
         })
     }

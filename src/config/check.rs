@@ -27,6 +27,7 @@ pub(super) struct FileCheck {
     timeout: Option<String>,
     sandbox: Option<bool>,
     memory: Option<String>,
+    processes: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,8 +45,12 @@ pub struct Check {
     pub timeout: Duration,
     /// Run inside bubblewrap when it is installed (`sandbox = false` opts out).
     pub sandbox: bool,
-    /// Address-space limit of the check's processes, in bytes.
+    /// What the check may use, in bytes: its processes' address space plus the sizes of its
+    /// `/tmp` and `/dev/shm` add up to this (and a memory cgroup holds it to it where one is
+    /// available).
     pub memory: u64,
+    /// Processes and threads at once (a cgroup's `pids.max`, where one is available).
+    pub processes: u32,
 }
 
 /// How `paths` globs match: `*` stays within a folder, `**` crosses folders.
@@ -75,6 +80,8 @@ impl Check {
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_MEMORY: u64 = 1 << 30;
+/// Enough for a shell pipeline, `make -j` or ansible's forks; far below a fork bomb's count.
+const DEFAULT_PROCESSES: u32 = 256;
 
 pub(super) fn parse_checks(file: Vec<FileCheck>, config_dir: &Path) -> anyhow::Result<Vec<Check>> {
     let mut out: Vec<Check> = Vec::with_capacity(file.len());
@@ -98,6 +105,10 @@ pub(super) fn parse_checks(file: Vec<FileCheck>, config_dir: &Path) -> anyhow::R
             Some(m) => parse_size(m).with_context(|| format!("{what}: memory {m:?}"))?,
             None => DEFAULT_MEMORY,
         };
+        let processes = c.processes.unwrap_or(DEFAULT_PROCESSES);
+        if processes < 8 {
+            bail!("{what}: processes = {processes}: at least 8 (bwrap and a shell need some)");
+        }
         out.push(Check {
             name,
             repo,
@@ -108,9 +119,72 @@ pub(super) fn parse_checks(file: Vec<FileCheck>, config_dir: &Path) -> anyhow::R
             timeout: parse_timeout(&what, c.timeout.as_deref(), DEFAULT_TIMEOUT)?,
             sandbox: c.sandbox.unwrap_or(true),
             memory,
+            processes,
         });
     }
     Ok(out)
+}
+
+/// `[checks]`: where pushed trees are written for checks and how many bytes they may take.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileCheckLimits {
+    work_dir: Option<PathBuf>,
+    push_mib: Option<u64>,
+    total_mib: Option<u64>,
+}
+
+/// Where checks' trees go and the bytes they may write.
+#[derive(Debug, Clone)]
+pub struct CheckLimits {
+    /// The work folder: labforge's own, mode 0700 (made so when missing; refused otherwise).
+    /// On disk by default (`DATA_DIR/checks`); a tmpfs such as `/dev/shm` only when the
+    /// operator names one, since what is written there counts against the machine's memory.
+    pub work_dir: PathBuf,
+    /// Bytes one push may write for its checks (all its refs together).
+    pub push_bytes: u64,
+    /// Bytes all pushes being checked at once may have written.
+    pub total_bytes: u64,
+}
+
+const DEFAULT_PUSH_MIB: u64 = 512;
+const DEFAULT_TOTAL_MIB: u64 = 1024;
+
+/// Defaults, then the file's `[checks]`, then `LABFORGE_CHECKS_*`.
+pub(super) fn parse_check_limits(
+    file: Option<FileCheckLimits>,
+    config_dir: &Path,
+    data_dir: &Path,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<CheckLimits> {
+    let file = file.unwrap_or_default();
+    let work_dir = match env("LABFORGE_CHECKS_WORK_DIR").filter(|v| !v.is_empty()) {
+        Some(v) => PathBuf::from(v),
+        None => file
+            .work_dir
+            .map_or_else(|| data_dir.join("checks"), |d| config_dir.join(d)),
+    };
+    let work_dir = std::path::absolute(&work_dir)
+        .with_context(|| format!("making {} absolute", work_dir.display()))?;
+    let mib = |key: &str, file_value: Option<u64>, default: u64| -> anyhow::Result<u64> {
+        let v = match env(key).filter(|v| !v.is_empty()) {
+            Some(v) => v.parse().with_context(|| format!("{key}={v}"))?,
+            None => file_value.unwrap_or(default),
+        };
+        if v == 0 || v > 1 << 20 {
+            bail!("{key}: {v} MiB; give 1 to 1048576");
+        }
+        Ok(v << 20)
+    };
+    Ok(CheckLimits {
+        work_dir,
+        push_bytes: mib("LABFORGE_CHECKS_PUSH_MIB", file.push_mib, DEFAULT_PUSH_MIB)?,
+        total_bytes: mib(
+            "LABFORGE_CHECKS_TOTAL_MIB",
+            file.total_mib,
+            DEFAULT_TOTAL_MIB,
+        )?,
+    })
 }
 
 /// `OWNER/REPO`, either side a glob (`lab/*`); a plain one must be a valid repository path.
@@ -178,6 +252,7 @@ timeout = "30s"
         assert_eq!(c.timeout, Duration::from_secs(30));
         assert!(c.sandbox);
         assert_eq!(c.memory, 1 << 30);
+        assert_eq!(c.processes, DEFAULT_PROCESSES);
         assert!(c.matches_repo("lab/dns") && c.matches_repo("Lab/DNS"));
         assert!(!c.matches_repo("lab/dns2"));
         assert!(c.trigger.matches_ref("refs/heads/main"));
@@ -215,12 +290,41 @@ timeout = "30s"
             "[[check]]\nname='..'\nrepo='a/b'\nrun='/bin/true'\nbranch='m'\n".into(),
             format!("[[check]]\n{base}branch='m'\nmemory='1T'\n"),
             format!("[[check]]\n{base}branch='m'\nmemory='1M'\n"),
+            format!("[[check]]\n{base}branch='m'\nprocesses=2\n"),
             format!("[[check]]\n{base}branch='m'\ntimeout='soon'\n"),
             format!("[[check]]\n{base}branch='m'\nenv={{A='b'}}\n"),
             format!("[[check]]\n{base}branch='m'\npaths=['[']\n"),
         ] {
             assert!(parse(&bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn work_folder_and_byte_caps() {
+        let none = |_: &str| None;
+        let l =
+            parse_check_limits(None, Path::new("/etc/lf"), Path::new("/srv/data"), &none).unwrap();
+        assert_eq!(
+            l.work_dir,
+            Path::new("/srv/data/checks"),
+            "on disk by default"
+        );
+        assert_eq!((l.push_bytes, l.total_bytes), (512 << 20, 1 << 30));
+        let file: FileCheckLimits =
+            toml::from_str("work_dir = \"w\"\npush_mib = 64\ntotal_mib = 100").unwrap();
+        let env = |k: &str| (k == "LABFORGE_CHECKS_TOTAL_MIB").then(|| "200".to_owned());
+        let l =
+            parse_check_limits(Some(file), Path::new("/etc/lf"), Path::new("/d"), &env).unwrap();
+        assert_eq!(l.work_dir, Path::new("/etc/lf/w"));
+        assert_eq!((l.push_bytes, l.total_bytes), (64 << 20, 200 << 20));
+        let env = |k: &str| (k == "LABFORGE_CHECKS_WORK_DIR").then(|| "/dev/shm/lf".to_owned());
+        let l = parse_check_limits(None, Path::new("/etc"), Path::new("/d"), &env).unwrap();
+        assert_eq!(l.work_dir, Path::new("/dev/shm/lf"));
+        for bad in ["0", "lots", "2000000"] {
+            let env = |k: &str| (k == "LABFORGE_CHECKS_PUSH_MIB").then(|| bad.to_owned());
+            assert!(parse_check_limits(None, Path::new("/"), Path::new("/d"), &env).is_err());
+        }
+        assert!(toml::from_str::<FileCheckLimits>("push = 1").is_err());
     }
 
     #[test]

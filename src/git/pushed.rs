@@ -20,6 +20,7 @@ use gix::bstr::ByteSlice;
 
 use super::diff::WalkLimits;
 use super::read::{ReadCache, Reader};
+use super::runner::GitRunner;
 use super::{GitError, RepoDir};
 use crate::model::{RefUpdate, is_object_id};
 
@@ -111,10 +112,42 @@ pub enum MaterialiseError {
     TooDeep(usize),
     #[error("the pushed tree has an entry named {0:?}, which cannot be written")]
     BadName(String),
+    /// The caller's byte budget said no (its words).
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Git(#[from] GitError),
     #[error("writing the pushed tree: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Blobs at least this big are copied by `git cat-file` in chunks rather than read whole by gix.
+const STREAM_FROM: u64 = 1 << 20;
+
+/// Longest symbolic link target written (Linux's PATH_MAX).
+const MAX_LINK: u64 = 4096;
+
+/// Where large blobs are streamed from: git, reading the push's quarantine before the
+/// repository's own objects.
+pub struct BlobSource<'a> {
+    pub runner: &'a GitRunner,
+    pub dir: &'a RepoDir,
+    pub quarantine: Option<&'a Path>,
+}
+
+/// `name` if it can be written as one entry of a folder: not empty, `.`, `..`, and without `/`
+/// or NUL.
+fn plain_name(name: &[u8]) -> Result<&[u8], MaterialiseError> {
+    let plain = !name.is_empty()
+        && name != b"."
+        && name != b".."
+        && !name.contains(&b'/')
+        && !name.contains(&0);
+    if plain {
+        Ok(name)
+    } else {
+        Err(MaterialiseError::BadName(name.to_str_lossy().into_owned()))
+    }
 }
 
 /// How much was written.
@@ -129,13 +162,21 @@ impl Reader {
     /// exist yet: regular files (0644, or 0755 when git marks them executable), symbolic links
     /// as links, submodules as empty folders. Nothing is written outside `dest`: every folder
     /// is one made here and every file is created new, so no link is ever followed.
+    /// The tree is measured first (`measure`), so a tree over the limits is refused before
+    /// anything is written, and `charge` is asked once, with every byte the files will take,
+    /// and may refuse. Blobs of `STREAM_FROM` bytes or more are streamed from `big`, never
+    /// held whole.
     pub fn materialise(
         &self,
         commit: &str,
         dest: &Path,
         limits: TreeLimits,
+        big: &BlobSource<'_>,
+        charge: &mut dyn FnMut(u64) -> Result<(), String>,
     ) -> Result<TreeStats, MaterialiseError> {
         let tree = self.tree_of(commit)?;
+        let planned = self.measure(tree, limits)?;
+        charge(planned.bytes).map_err(MaterialiseError::Refused)?;
         std::fs::create_dir(dest)?;
         let mut stats = TreeStats::default();
         let mut entries = 0usize;
@@ -151,16 +192,7 @@ impl Reader {
                 if entries > limits.max_entries {
                     return Err(MaterialiseError::TooManyEntries(limits.max_entries));
                 }
-                let name = entry.filename();
-                let plain = !name.is_empty()
-                    && name != "."
-                    && name != ".."
-                    && !name.contains(&b'/')
-                    && !name.contains(&0);
-                if !plain {
-                    return Err(MaterialiseError::BadName(name.to_str_lossy().into_owned()));
-                }
-                let path = folder.join(OsStr::from_bytes(name));
+                let path = folder.join(OsStr::from_bytes(plain_name(entry.filename())?));
                 let mode = entry.mode();
                 if mode.is_tree() {
                     std::fs::create_dir(&path)?;
@@ -171,22 +203,84 @@ impl Reader {
                     let id = entry.object_id();
                     let size = self.repo.find_header(id).map_err(GitError::gix)?.size();
                     stats.bytes += size;
-                    if stats.bytes > limits.max_bytes {
+                    if stats.bytes > planned.bytes.min(limits.max_bytes) {
                         return Err(MaterialiseError::TooLarge(limits.max_bytes));
                     }
-                    let blob = self.repo.find_blob(id).map_err(GitError::gix)?;
                     if mode.is_link() {
+                        if size > MAX_LINK {
+                            return Err(MaterialiseError::BadName(path.display().to_string()));
+                        }
+                        let blob = self.repo.find_blob(id).map_err(GitError::gix)?;
                         symlink(OsStr::from_bytes(&blob.data), &path)?;
                     } else {
                         let executable = mode.is_executable();
-                        std::fs::OpenOptions::new()
+                        let mut file = std::fs::OpenOptions::new()
                             .write(true)
                             .create_new(true)
                             .mode(if executable { 0o755 } else { 0o644 })
-                            .open(&path)?
-                            .write_all(&blob.data)?;
+                            .open(&path)?;
+                        if size >= STREAM_FROM {
+                            big.runner
+                                .cat_blob_into(
+                                    big.dir,
+                                    big.quarantine,
+                                    &id.to_string(),
+                                    &mut file,
+                                    size,
+                                )
+                                .map_err(|e| GitError::Gix(format!("{e:#}")))?;
+                        } else {
+                            let blob = self.repo.find_blob(id).map_err(GitError::gix)?;
+                            file.write_all(&blob.data)?;
+                        }
                     }
                     stats.files += 1;
+                }
+            }
+        }
+        Ok(stats)
+    }
+
+    /// What writing `tree` would take, without writing: its files and bytes, or the first limit
+    /// it passes (entries, depth, bytes) or a name that cannot be written. Reads tree objects
+    /// and blob headers only.
+    pub fn measure(
+        &self,
+        tree: ObjectId,
+        limits: TreeLimits,
+    ) -> Result<TreeStats, MaterialiseError> {
+        let mut stats = TreeStats::default();
+        let mut entries = 0usize;
+        let mut stack: Vec<(ObjectId, usize)> = vec![(tree, 0)];
+        while let Some((id, depth)) = stack.pop() {
+            if depth > limits.max_depth {
+                return Err(MaterialiseError::TooDeep(limits.max_depth));
+            }
+            let tree = self.repo.find_tree(id).map_err(GitError::gix)?;
+            for entry in tree.iter() {
+                let entry = entry.map_err(GitError::gix)?;
+                entries += 1;
+                if entries > limits.max_entries {
+                    return Err(MaterialiseError::TooManyEntries(limits.max_entries));
+                }
+                let name = plain_name(entry.filename())?;
+                let mode = entry.mode();
+                if mode.is_tree() {
+                    stack.push((entry.object_id(), depth + 1));
+                } else if !mode.is_commit() {
+                    let size = self
+                        .repo
+                        .find_header(entry.object_id())
+                        .map_err(GitError::gix)?
+                        .size();
+                    if mode.is_link() && size > MAX_LINK {
+                        return Err(MaterialiseError::BadName(name.to_str_lossy().into_owned()));
+                    }
+                    stats.bytes += size;
+                    stats.files += 1;
+                    if stats.bytes > limits.max_bytes {
+                        return Err(MaterialiseError::TooLarge(limits.max_bytes));
+                    }
                 }
             }
         }

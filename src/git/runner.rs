@@ -393,6 +393,81 @@ impl GitRunner {
         Ok(GitChild::new(child, self.deadline()))
     }
 
+    /// `git cat-file blob ID` on a blocking thread, its bytes copied into `out` 64 KiB at a
+    /// time, so a pushed 600 MB blob never sits in labforge's memory (gix reads an object
+    /// whole). `quarantine`: a push's quarantine folder, read before the repository's objects.
+    /// `core.bigFileThreshold=1m` makes git stream a large undeltified blob from its pack too.
+    /// Fails past `max_bytes` or the runner's timeout (git's group is ended then).
+    pub fn cat_blob_into(
+        &self,
+        dir: &RepoDir,
+        quarantine: Option<&Path>,
+        blob: &str,
+        out: &mut impl std::io::Write,
+        max_bytes: u64,
+    ) -> anyhow::Result<u64> {
+        use std::io::Read;
+        anyhow::ensure!(is_object_id(blob), "not an object id: {blob}");
+        let mut cmd = self.blocking_command();
+        cmd.args(["-c", "core.bigFileThreshold=1m"])
+            .args(["cat-file", "blob", "--end-of-options", blob])
+            .env("GIT_DIR", dir.path())
+            .current_dir(dir.path())
+            .stderr(Stdio::null());
+        if let Some(q) = quarantine {
+            cmd.env("GIT_OBJECT_DIRECTORY", q).env(
+                "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                dir.path().join("objects"),
+            );
+        }
+        let mut child = cmd.spawn().context("starting git cat-file")?;
+        let pid = child.id();
+        let deadline = std::time::Instant::now() + self.timeout;
+        let (stand_down, ended) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::Builder::new()
+            .name("git-cat-deadline".into())
+            .spawn(move || {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = ended.recv_timeout(left) {
+                    signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+                }
+            })
+            .context("starting the git cat-file watchdog")?;
+        let stdout = child
+            .stdout
+            .take()
+            .expect("stdout is piped by blocking_command");
+        // One byte more than allowed, to tell "exactly at the cap" from "past it".
+        let mut limited = stdout.take(max_bytes.saturating_add(1));
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut written = 0u64;
+        let copied = loop {
+            match limited.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    written += n as u64;
+                    if written > max_bytes {
+                        break Err(anyhow!("the blob holds more than {max_bytes} bytes"));
+                    }
+                    if let Err(e) = out.write_all(&buf[..n]) {
+                        break Err(anyhow::Error::from(e).context("writing the blob"));
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(anyhow::Error::from(e).context("reading git cat-file")),
+            }
+        };
+        if copied.is_err() {
+            signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        drop(stand_down);
+        let status = child.wait().context("waiting for git cat-file")?;
+        let _ = watchdog.join();
+        copied?;
+        anyhow::ensure!(status.success(), "git cat-file {blob} failed ({status})");
+        Ok(written)
+    }
+
     /// Runs a fixed maintenance command (`args` are ours, never a client's) in `dir`.
     pub async fn run_in(&self, dir: &RepoDir, args: &[&str]) -> anyhow::Result<()> {
         let mut cmd = self.base_command();

@@ -37,6 +37,9 @@ pub struct Spec {
     pub memory: Option<u64>,
     /// Run inside bubblewrap; `program`, `workdir` and `env` are then as seen inside.
     pub jail: Option<Jail>,
+    /// A control group the command joins before exec (its process and memory limits); what
+    /// is left in it when the command ends is killed and the group removed.
+    pub cgroup: Option<super::CheckGroup>,
 }
 
 pub enum Ending {
@@ -87,6 +90,9 @@ pub async fn run(
     if let Some(bytes) = spec.memory {
         limit_address_space(&mut cmd, bytes);
     }
+    if let Some(group) = &spec.cgroup {
+        join_cgroup(&mut cmd, group.join_fds());
+    }
     let (output, writer) = std::io::pipe().context("making the output pipe")?;
     cmd.stdout(writer.try_clone().context("sharing the output pipe")?)
         .stderr(writer);
@@ -120,7 +126,29 @@ pub async fn run(
         signal_group(pid, nix::sys::signal::Signal::SIGKILL);
     }
     let _ = out.await;
+    if let Some(group) = spec.cgroup {
+        // Kills stragglers (with a few short waits) and removes the group, off the async threads.
+        let _ = tokio::task::spawn_blocking(move || drop(group)).await;
+    }
     Ok(ending)
+}
+
+/// Moves the child into its control group between fork and exec (writing `0` to an open
+/// `cgroup.procs` moves the writer), so everything it starts is inside from the first fork.
+fn join_cgroup(cmd: &mut Command, fds: Vec<std::os::fd::RawFd>) {
+    // SAFETY: the closure runs in the forked child before exec and only calls write(2) on
+    // descriptors opened before the fork, which is async-signal-safe; the Vec was allocated
+    // before the fork and is only read.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &fd in &fds {
+                if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Sets RLIMIT_AS in the child between fork and exec; inherited by everything it starts (a

@@ -1,8 +1,10 @@
 //! bubblewrap (`bwrap`, Debian `bubblewrap`) around a check: new namespaces of every kind (so no
 //! network but its own loopback, no other process, no host IPC), the system's `/usr` read-only,
-//! the pushed tree read-only, a private `/tmp` of bounded size, a synthesized `/etc/passwd`,
-//! the root read-only, and nothing else of the host: not the data folder, not the config file's
-//! folder (only the `run` file itself), not `/home` or `/root`.
+//! the pushed tree read-only, a private `/tmp` and `/dev/shm` of bounded size (a quarter and a
+//! sixteenth of the check's memory; `/dev` itself read-only, since bwrap's `--dev` is a tmpfs of
+//! half the machine's memory), a synthesized `/etc/passwd`, the root read-only, and nothing
+//! else of the host: not the data folder, not the config file's folder (only the `run` file
+//! itself), not `/home` or `/root`.
 
 use std::ffi::OsString;
 use std::os::unix::fs::DirBuilderExt;
@@ -28,6 +30,27 @@ const HOST_FILES: &[&str] = &["/etc/alternatives", "/etc/ld.so.cache", "/etc/loc
 /// The top-level folders that are (on a merged-/usr system) links into `/usr`.
 const USR_LINKS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
+/// How a check's `memory` is shared: its writable tmpfs folders take their sizes out of it and
+/// its processes' address space (RLIMIT_AS) gets the rest, so the three together never pass it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemorySplit {
+    pub address_space: u64,
+    pub tmp: u64,
+    pub shm: u64,
+}
+
+impl MemorySplit {
+    pub fn of(memory: u64) -> Self {
+        let tmp = memory / 4;
+        let shm = memory / 16;
+        Self {
+            address_space: memory - tmp - shm,
+            tmp,
+            shm,
+        }
+    }
+}
+
 /// bubblewrap as found at start, once it has shown it can make a sandbox here.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
@@ -46,7 +69,7 @@ impl Sandbox {
             })?;
         let sandbox = Self { bwrap };
         let etc = tempfile_dir()?;
-        let jail = sandbox.jail(&etc, 16 << 20, Vec::new());
+        let jail = sandbox.jail(&etc, MemorySplit::of(16 << 20), Vec::new());
         let out = Command::new(&sandbox.bwrap)
             .args(jail.args(Path::new("/")))
             .arg("--")
@@ -70,13 +93,13 @@ impl Sandbox {
     }
 
     /// A sandbox whose `/etc/passwd` and `/etc/group` come from `etc` (a folder holding
-    /// [`PASSWD`] and [`GROUP`]), with `tmp_bytes` of `/tmp` and `binds` (host path, path
-    /// inside) shown read-only.
-    pub fn jail(&self, etc: &Path, tmp_bytes: u64, binds: Vec<(PathBuf, PathBuf)>) -> Jail {
+    /// [`PASSWD`] and [`GROUP`]), with `/tmp` and `/dev/shm` sized by `memory` and `binds`
+    /// (host path, path inside) shown read-only.
+    pub fn jail(&self, etc: &Path, memory: MemorySplit, binds: Vec<(PathBuf, PathBuf)>) -> Jail {
         Jail {
             bwrap: self.bwrap.clone(),
             etc: etc.to_path_buf(),
-            tmp_bytes,
+            memory,
             binds,
         }
     }
@@ -87,7 +110,7 @@ impl Sandbox {
 pub struct Jail {
     bwrap: PathBuf,
     etc: PathBuf,
-    tmp_bytes: u64,
+    memory: MemorySplit,
     binds: Vec<(PathBuf, PathBuf)>,
 }
 
@@ -132,9 +155,20 @@ impl Jail {
         let (passwd, group) = (self.etc.join("passwd"), self.etc.join("group"));
         push(&[&"--ro-bind", &passwd, &"/etc/passwd"]);
         push(&[&"--ro-bind", &group, &"/etc/group"]);
+        // bwrap's `--size` applies to `--tmpfs` only, and `--dev` is a tmpfs of half the RAM:
+        // a sized `/dev/shm` on it, then `/dev` read-only (its device nodes are separate bind
+        // mounts and stay usable; the remount does not reach into `/dev/shm` or `/dev/pts`).
         push(&[&"--proc", &"/proc", &"--dev", &"/dev"]);
-        let size = self.tmp_bytes.to_string();
-        push(&[&"--size", &size, &"--tmpfs", &"/tmp"]);
+        let (tmp, shm) = (self.memory.tmp.to_string(), self.memory.shm.to_string());
+        push(&[
+            &"--size",
+            &shm,
+            &"--tmpfs",
+            &"/dev/shm",
+            &"--remount-ro",
+            &"/dev",
+        ]);
+        push(&[&"--size", &tmp, &"--tmpfs", &"/tmp"]);
         for (host, inside) in &self.binds {
             push(&[&"--ro-bind", host, inside]);
         }

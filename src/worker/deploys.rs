@@ -184,6 +184,7 @@ async fn prepare_and_run(
         timeout: config.timeout,
         memory: None,
         jail: None,
+        cgroup: None,
     };
     let record_process = |pid: u32| {
         let Some(process) = process_identity::identify(pid) else {

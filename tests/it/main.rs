@@ -6,6 +6,7 @@ mod archives;
 mod backup;
 mod bounds;
 mod browser;
+mod check_limits;
 mod check_options;
 mod check_scripts;
 mod checks;

@@ -1,25 +1,27 @@
 //! Checks: the operator's `[[check]]` commands, run by pre-receive on each pushed ref they
 //! match, before the push lands. Each runs on the ref's new tree, written from the quarantined
-//! objects into a fresh folder outside the repository (in memory when `/dev/shm` is there),
-//! inside bubblewrap when it is installed. A failure, a timeout or a required check that could
+//! objects into a fresh folder outside the repository (in the work folder, `work.rs`, on disk
+//! unless the operator names a tmpfs), inside bubblewrap when it is installed, in a cgroup of
+//! its own where the machine allows one (`crate::job::cgroup`). A failure, a timeout or a required check that could
 //! not run refuses the ref; `-o dry-run` runs them all, prints the plan and refuses everything;
 //! `-o skip-checks` lets a repository admin through without them, and the push records it.
 //!
 //! `prepare.rs` reads the push (changed paths, the tree), `run.rs` runs one check and records
-//! it, `plan.rs` says what a dry run found.
+//! it, `plan.rs` says what a dry run found, `work.rs` holds the work folder and the byte caps.
 
 mod plan;
 mod prepare;
 mod run;
+mod work;
 
 use std::path::{Path, PathBuf};
 
 use tokio::sync::Semaphore;
 
 use super::{BranchRule, PushContext, Say};
-use crate::config::Check;
+use crate::config::{Check, CheckLimits};
 use crate::domain::{Forge, Result};
-use crate::job::Sandbox;
+use crate::job::{Cgroups, Sandbox};
 use crate::model::{RefUpdate, RepoAccess, RepoPath};
 
 pub(super) use plan::say_plan;
@@ -32,38 +34,75 @@ pub struct CheckState {
     configs: Vec<Check>,
     /// Set by `start` (serve) when bubblewrap works here; admin commands never run checks.
     sandbox: std::sync::OnceLock<Sandbox>,
-    /// Holds one folder per push being checked; cleared at start.
+    /// Holds one folder per push being checked; opened (and verified) by `start`, or why not.
     work_dir: PathBuf,
-    /// Used when `work_dir` (memory) is full.
-    spill_dir: PathBuf,
+    work: std::sync::OnceLock<std::result::Result<work::WorkRoot, String>>,
+    /// Bytes the pushes' trees may take, per push and all at once.
+    budget: work::Budget,
+    /// Each check's process (and memory) limit, where this machine lets labforge make cgroups.
+    cgroups: std::sync::OnceLock<Option<Cgroups>>,
     slots: Semaphore,
 }
 
 impl CheckState {
-    /// `data_dir` holds the spill folder (and names the memory one).
-    pub fn new(configs: Vec<Check>, data_dir: &Path) -> Self {
-        let spill_dir = data_dir.join("checks");
-        let work_dir = memory_folder(data_dir).unwrap_or_else(|| spill_dir.clone());
+    pub fn new(configs: Vec<Check>, limits: &CheckLimits) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             configs,
             sandbox: std::sync::OnceLock::new(),
-            work_dir,
-            spill_dir,
+            work_dir: limits.work_dir.clone(),
+            work: std::sync::OnceLock::new(),
+            budget: work::Budget::new(limits),
+            cgroups: std::sync::OnceLock::new(),
             slots: Semaphore::new(cores),
         }
     }
 
-    /// At serve's start: removes what a server that stopped in the middle of a check left, and
-    /// takes the sandbox (None: bubblewrap is missing or cannot work here; checks then run
-    /// without it, as start-up says).
+    /// At serve's start: opens the work folder (removing what a server that stopped in the
+    /// middle of a check left; a folder that is not labforge's own is refused, logged, and
+    /// every check then refuses its push saying why), takes the sandbox (None: bubblewrap is
+    /// missing or cannot work here; checks then run without it, as start-up says) and makes
+    /// this server's cgroups, logging which process limit checks get.
     pub fn start(&self, sandbox: Option<Sandbox>) {
-        for dir in [&self.work_dir, &self.spill_dir] {
-            let _ = std::fs::remove_dir_all(dir);
+        let work = work::WorkRoot::open(&self.work_dir);
+        if let Err(why) = &work {
+            tracing::error!("checks cannot run: the work folder is refused: {why}");
         }
+        let _ = self.work.set(work);
         if let Some(sandbox) = sandbox {
             let _ = self.sandbox.set(sandbox);
         }
+        if self.configs.is_empty() {
+            let _ = self.cgroups.set(None);
+            return;
+        }
+        let groups = match Cgroups::detect() {
+            Ok(g) => {
+                tracing::info!("checks' process limit: {}", g.describe());
+                Some(g)
+            }
+            Err(why) => {
+                tracing::warn!(
+                    "checks have no process limit (no cgroup could be made: {why}); their \
+                     memory is bound by RLIMIT_AS and sized /tmp and /dev/shm only"
+                );
+                None
+            }
+        };
+        let _ = self.cgroups.set(groups);
+    }
+
+    /// Which process limit checks get (`cgroup v1 pids.max in …`), None without one.
+    pub fn process_limit(&self) -> Option<String> {
+        self.cgroups
+            .get()
+            .and_then(Option::as_ref)
+            .map(Cgroups::describe)
+    }
+
+    /// Bytes the trees of pushes being checked now hold in the work folder.
+    pub fn bytes_in_use(&self) -> u64 {
+        self.budget.in_use()
     }
 
     pub fn configs(&self) -> &[Check] {
@@ -80,6 +119,19 @@ impl CheckState {
         &self.work_dir
     }
 
+    /// The held work folder; an error when `start` refused it (or never ran).
+    fn work_root(&self) -> Result<&work::WorkRoot> {
+        match self.work.get() {
+            Some(Ok(root)) => Ok(root),
+            Some(Err(why)) => Err(crate::domain::Error::Internal(anyhow::anyhow!(
+                "the checks' work folder is refused: {why}"
+            ))),
+            None => Err(crate::domain::Error::Internal(anyhow::anyhow!(
+                "the checks' work folder was not opened (checks run in serve only)"
+            ))),
+        }
+    }
+
     /// The checks configured for `full_name` (`OWNER/REPO`) and ref `ref_name`.
     fn for_ref<'a>(
         &'a self,
@@ -90,23 +142,6 @@ impl CheckState {
             .iter()
             .filter(move |c| c.matches_repo(full_name) && c.trigger.matches_ref(ref_name))
     }
-}
-
-/// `/dev/shm/labforge-UID-HASH` (one per data folder, so two servers never share one) when
-/// `/dev/shm` is a folder: writing 600 files there takes a few milliseconds, on a disk tens.
-fn memory_folder(data_dir: &Path) -> Option<PathBuf> {
-    use sha2::Digest;
-    let shm = Path::new("/dev/shm");
-    if !shm.is_dir() {
-        return None;
-    }
-    let hash = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
-    let name = format!(
-        "labforge-{}-{}",
-        nix::unistd::Uid::current(),
-        crate::domain::hex(&hash[..8])
-    );
-    Some(shm.join(name))
 }
 
 /// The `-o` options checks look at.
@@ -196,6 +231,17 @@ impl Forge {
         if !flags.dry_run && (idle || flags.skip_checks) {
             return Ok(Review {
                 refusals: Vec::new(),
+                prepared: Vec::new(),
+            });
+        }
+        if self.checks.work_root().is_err() {
+            tracing::error!(repo = %full_name, "a push's checks cannot run: the work folder is refused (see start-up)");
+            return Ok(Review {
+                refusals: vec![
+                    "refusing the push: its checks cannot run because the server's checks work \
+                     folder is unusable (the server's log says why)"
+                        .into(),
+                ],
                 prepared: Vec::new(),
             });
         }

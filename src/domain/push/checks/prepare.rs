@@ -1,18 +1,21 @@
 //! Reading a push for its checks, on the blocking pool: which paths each ref changes, which
 //! checks that selects, and the ref's new tree written out for them. All of it from the
 //! quarantined objects, into a folder of this push's that is removed when the push is decided.
+//! Every file is charged to the push's byte budget before it is written, and large blobs are
+//! streamed by git in chunks, so a 600 MB blob never sits in labforge's memory.
 
 use std::collections::HashMap;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::work::{Charge, PushDir};
 use super::{PushFlags, RefChecks};
 use crate::config::Check;
 use crate::domain::push::PushContext;
 use crate::domain::{Error, Forge, Result, blocking, random_hex};
-use crate::git::pushed::{MaterialiseError, TreeLimits};
+use crate::git::pushed::{BlobSource, MaterialiseError, TreeLimits};
 use crate::git::read::{CommitId, CommitInfo, ReadCache};
+use crate::git::runner::GitRunner;
 use crate::git::{GitError, RepoDir};
 use crate::model::RefUpdate;
 
@@ -21,18 +24,25 @@ const MAX_CHANGED: usize = 100_000;
 /// How far the dry run counts commits.
 const COUNT_LIMIT: usize = 10_000;
 
-/// A push's folder: removed in the background when dropped (after the checks ran).
-pub(in crate::domain::push) struct Scratch(PathBuf);
+/// A push's folder and the bytes it holds: removed in the background when dropped (after the
+/// checks ran), and only then are its bytes given back to all pushes.
+pub(in crate::domain::push) struct Scratch {
+    dir: Option<PushDir>,
+    charge: Option<Charge>,
+}
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let dir = std::mem::take(&mut self.0);
+        let (Some(dir), charge) = (self.dir.take(), self.charge.take()) else {
+            return;
+        };
         let remove = move || {
-            if let Err(e) = std::fs::remove_dir_all(&dir)
+            if let Err(e) = std::fs::remove_dir_all(&dir.held)
                 && e.kind() != std::io::ErrorKind::NotFound
             {
-                tracing::warn!(error = %e, folder = %dir.display(), "removing a check folder failed");
+                tracing::warn!(error = %e, folder = %dir.path.display(), "removing a check folder failed");
             }
+            drop(charge);
         };
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => drop(rt.spawn_blocking(remove)),
@@ -127,6 +137,7 @@ impl Prepared {
 /// What the blocking step needs, owned.
 struct Job {
     reads: Arc<ReadCache>,
+    runner: GitRunner,
     dir: RepoDir,
     quarantine: Option<PathBuf>,
     default_branch: String,
@@ -166,6 +177,7 @@ impl Forge {
         let dir = self.repo_dir(repo)?;
         let job = |quarantine: Option<PathBuf>| Job {
             reads: Arc::clone(&self.reads),
+            runner: self.runner.clone(),
             dir: dir.clone(),
             quarantine,
             default_branch: repo.default_branch.clone(),
@@ -202,33 +214,54 @@ impl Forge {
                 .collect(),
             dry_run: flags.dry_run,
         };
-        let quarantine = quarantine.map(Path::to_path_buf);
-        let mut last_error = None;
-        for base in [self.checks.work_dir.clone(), self.checks.spill_dir.clone()] {
-            let scratch = Scratch(base.join(format!("push-{}", random_hex(8)?)));
-            let job = job(quarantine.clone());
-            let folder = scratch.0.clone();
-            match blocking(move || prepare(job, &folder)).await? {
-                Ok(prepared) => return Ok((scratch, prepared)),
-                Err(MaterialiseError::Io(e)) if e.kind() == std::io::ErrorKind::StorageFull => {
-                    tracing::warn!(folder = %base.display(), "no room to write a pushed tree; trying the data folder");
-                    last_error = Some(e);
-                }
-                Err(e) => return Err(Error::Internal(e.into())),
-            }
-        }
-        Err(Error::Internal(anyhow::anyhow!(
-            "no room to write the pushed tree: {}",
-            last_error.map(|e| e.to_string()).unwrap_or_default()
-        )))
+        let root = self.checks.work_root()?;
+        let push = root
+            .new_push(&format!("push-{}", random_hex(8)?))
+            .map_err(|e| Error::Internal(anyhow::anyhow!("making a push's check folder: {e}")))?;
+        let held = push.held.clone();
+        let mut scratch = Scratch {
+            dir: Some(push),
+            charge: None,
+        };
+        let job = job(quarantine.map(Path::to_path_buf));
+        let charge = self.checks.budget.open();
+        let (charge, prepared) = blocking(move || prepare(job, &held, charge))
+            .await?
+            .map_err(|e| Error::Internal(e.into()))?;
+        scratch.charge = Some(charge);
+        // bubblewrap is given the folder's ordinary path (see work.rs).
+        let dir = scratch.dir.as_ref().expect("set above");
+        let prepared = prepared
+            .into_iter()
+            .map(|mut p| {
+                p.tree = p.tree.map(|t| dir.outside(&t));
+                p.changed_file = dir.outside(&p.changed_file);
+                p.etc = dir.outside(&p.etc);
+                p
+            })
+            .collect();
+        Ok((scratch, prepared))
     }
 }
 
-fn prepare(job: Job, scratch: &Path) -> std::result::Result<Vec<Prepared>, MaterialiseError> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(scratch)?;
+/// Writes the push's folder `scratch` (as reached through the held descriptor); returns the
+/// charge with what was written.
+fn prepare(
+    mut job: Job,
+    scratch: &Path,
+    mut charge: Charge,
+) -> std::result::Result<(Charge, Vec<Prepared>), MaterialiseError> {
+    let quarantine = match &job.quarantine {
+        Some(q) => Some(job.dir.quarantine(q)?),
+        None => None,
+    };
+    let big = BlobSource {
+        runner: &job.runner,
+        dir: &job.dir,
+        quarantine: quarantine.as_deref(),
+    };
+    // Refs pointing at the same commit share one written tree (read-only to sandboxed checks).
+    let mut written: HashMap<String, PathBuf> = HashMap::new();
     let etc = scratch.join("etc");
     crate::job::sandbox::write_etc(&etc)?;
     let reader = job
@@ -241,7 +274,7 @@ fn prepare(job: Job, scratch: &Path) -> std::result::Result<Vec<Prepared>, Mater
         None
     };
     let mut out = Vec::with_capacity(job.refs.len());
-    for (i, r) in job.refs.into_iter().enumerate() {
+    for (i, r) in std::mem::take(&mut job.refs).into_iter().enumerate() {
         let RefJob {
             update,
             candidates,
@@ -294,15 +327,22 @@ fn prepare(job: Job, scratch: &Path) -> std::result::Result<Vec<Prepared>, Mater
         std::fs::write(&changed_file0, nul)?;
         let (tree, problem) = if selected.is_empty() {
             (None, None)
+        } else if let Some(tree) = written.get(&update.new) {
+            (Some(tree.clone()), None)
         } else {
             let tree = folder.join("tree");
-            match reader.materialise(&update.new, &tree, TreeLimits::CHECKS) {
-                Ok(_) => (Some(tree), None),
+            let mut take = |bytes: u64| charge.take(bytes);
+            match reader.materialise(&update.new, &tree, TreeLimits::CHECKS, &big, &mut take) {
+                Ok(_) => {
+                    written.insert(update.new.clone(), tree.clone());
+                    (Some(tree), None)
+                }
                 Err(
                     e @ (MaterialiseError::TooManyEntries(_)
                     | MaterialiseError::TooLarge(_)
                     | MaterialiseError::TooDeep(_)
-                    | MaterialiseError::BadName(_)),
+                    | MaterialiseError::BadName(_)
+                    | MaterialiseError::Refused(_)),
                 ) => (None, Some(e.to_string())),
                 Err(e) => return Err(e),
             }
@@ -328,7 +368,7 @@ fn prepare(job: Job, scratch: &Path) -> std::result::Result<Vec<Prepared>, Mater
             update,
         });
     }
-    Ok(out)
+    Ok((charge, out))
 }
 
 /// The changed paths two ways: one a line (what `while read` scripts want) and NUL-terminated

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -214,6 +215,7 @@ impl Forge {
             ),
         ];
         let mut program = check.run.clone();
+        let split = crate::job::sandbox::MemorySplit::of(check.memory);
         let (workdir, jail) = match (self.checks.sandbox.get(), sandboxed) {
             (Some(sandbox), true) => {
                 let mut binds = vec![
@@ -233,7 +235,7 @@ impl Forge {
                 env.push(("LABFORGE_CHANGED_FILES0".into(), INSIDE_CHANGED0.into()));
                 env.push(("HOME".into(), "/tmp".into()));
                 env.push(("TMPDIR".into(), "/tmp".into()));
-                let jail = sandbox.jail(&p.etc, check.memory, binds);
+                let jail = sandbox.jail(&p.etc, split, binds);
                 (PathBuf::from(INSIDE_TREE), Some(jail))
             }
             _ => {
@@ -258,6 +260,15 @@ impl Forge {
             "ref": u.name, "before": u.old, "after": u.new,
             "pusher": {"login": ctx.actor.user.name},
         });
+        // The group is made last, so an error above leaves none behind.
+        let cgroup = match self.checks.cgroups.get().and_then(Option::as_ref) {
+            Some(groups) => Some(
+                groups
+                    .for_check(check.processes, check.memory)
+                    .context("making its cgroup")?,
+            ),
+            None => None,
+        };
         Ok(Spec {
             program,
             args: check.args.clone(),
@@ -265,8 +276,14 @@ impl Forge {
             env,
             stdin: serde_json::to_vec(&event)?,
             timeout: check.timeout,
-            memory: Some(check.memory),
+            // Sandboxed, /tmp and /dev/shm take their share of the check's memory.
+            memory: Some(if jail.is_some() {
+                split.address_space
+            } else {
+                check.memory
+            }),
             jail,
+            cgroup,
         })
     }
 
