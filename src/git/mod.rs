@@ -20,6 +20,7 @@ mod path_log;
 mod path_walk;
 mod prefetch;
 mod push_commits;
+mod reach;
 pub mod pushed;
 pub mod read;
 mod ref_names;

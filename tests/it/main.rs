@@ -26,6 +26,7 @@ mod issues;
 mod issues_api;
 mod lab;
 mod mirrors;
+mod objects;
 mod operator;
 mod pull_mirrors;
 mod ssh;
