@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const PW: &str = "correct horse battery staple";
+const PW: &str = "objects-test-pw-1";
 /// The cap these tests run with (the default, 1,000, is checked in config's unit tests).
 const CAP: usize = 300;
 /// Statuses posted: well past the cap.
