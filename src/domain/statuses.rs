@@ -66,11 +66,13 @@ impl CombinedStatus {
         let mut out: HashMap<String, CombinedStatus> = HashMap::new();
         for sample in samples {
             let (row, [total, failing, pending]) = sample.into_row();
-            let combined = out.entry(row.sha.clone()).or_insert_with(|| CombinedStatus {
-                state: CommitState::combine_counts(total, failing, pending),
-                statuses: Vec::new(),
-                total: usize::try_from(total).unwrap_or(0),
-            });
+            let combined = out
+                .entry(row.sha.clone())
+                .or_insert_with(|| CombinedStatus {
+                    state: CommitState::combine_counts(total, failing, pending),
+                    statuses: Vec::new(),
+                    total: usize::try_from(total).unwrap_or(0),
+                });
             combined.statuses.push(CommitStatus::from(row));
         }
         out

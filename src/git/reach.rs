@@ -51,11 +51,14 @@ const RACY: Duration = Duration::from_secs(2);
 /// so requests arriving meanwhile wait for it instead of walking too.
 #[derive(Default)]
 pub(super) struct Reachability {
-    slots: Mutex<HashMap<PathBuf, Arc<Mutex<Option<Arc<ReachSet>>>>>>,
+    slots: Mutex<HashMap<PathBuf, Slot>>,
 }
 
+/// One repository's kept set, if any.
+type Slot = Arc<Mutex<Option<ReachSet>>>;
+
 impl Reachability {
-    fn slot(&self, repo: &Path) -> Arc<Mutex<Option<Arc<ReachSet>>>> {
+    fn slot(&self, repo: &Path) -> Slot {
         let mut slots = self.slots.lock().expect("never poisoned");
         if slots.len() >= KEPT_REPOS && !slots.contains_key(repo) {
             slots.clear();
@@ -90,7 +93,8 @@ impl ReachSet {
 
 fn bit(bits: &[u64], pos: u32) -> bool {
     let pos = pos as usize;
-    bits.get(pos / 64).is_some_and(|w| w & (1 << (pos % 64)) != 0)
+    bits.get(pos / 64)
+        .is_some_and(|w| w & (1 << (pos % 64)) != 0)
 }
 
 /// Sets the bit; false if it was set already.
@@ -134,7 +138,7 @@ impl Reader {
             );
         }
         let answer = set.contains(graph.as_deref(), &id);
-        *kept = trusted.then(|| Arc::new(set));
+        *kept = trusted.then_some(set);
         Ok(answer)
     }
 
@@ -295,7 +299,10 @@ mod tests {
         git(&work, &["commit", "-q", "--allow-empty", "-m", "proposal"]);
         let pull = oid(&git(&work, &["rev-parse", "HEAD"]));
         let url = bare.to_str().unwrap();
-        git(&work, &["push", "-q", url, "main", "secret", "pr:refs/pull/1/head"]);
+        git(
+            &work,
+            &["push", "-q", url, "main", "secret", "pr:refs/pull/1/head"],
+        );
         (tmp, bare, main, secret, pull)
     }
 
@@ -319,17 +326,29 @@ mod tests {
         assert!(reaches(&cache, &bare, main));
 
         // Through the commit-graph (it still holds the deleted commit: written before).
-        git(&bare, &["update-ref", "refs/heads/secret", &secret.to_string()]);
+        git(
+            &bare,
+            &["update-ref", "refs/heads/secret", &secret.to_string()],
+        );
         git(&bare, &["commit-graph", "write", "--reachable"]);
         git(&bare, &["update-ref", "-d", "refs/heads/secret"]);
         let fresh = Arc::new(ReadCache::default());
-        assert!(fresh.open(&RepoDir(bare.clone())).unwrap().commit_graph().is_some());
+        assert!(
+            fresh
+                .open(&RepoDir(bare.clone()))
+                .unwrap()
+                .commit_graph()
+                .is_some()
+        );
         assert!(!reaches(&fresh, &bare, secret));
         for id in [main, first, pull] {
             assert!(reaches(&fresh, &bare, id), "{id}");
         }
         // An annotated tag keeps its commit reachable.
-        git(&bare, &["tag", "-a", "-m", "kept", "v1", &secret.to_string()]);
+        git(
+            &bare,
+            &["tag", "-a", "-m", "kept", "v1", &secret.to_string()],
+        );
         assert!(reaches(&fresh, &bare, secret), "tagged");
     }
 
@@ -339,7 +358,14 @@ mod tests {
         let (_tmp, bare, main, secret, _) = repo();
         // Old enough to be kept: the ref folders' times set back past `RACY`.
         let past = SystemTime::now() - Duration::from_secs(60);
-        for f in ["refs/heads", "refs/tags", "refs/pull/1", "refs/pull", "refs", "HEAD"] {
+        for f in [
+            "refs/heads",
+            "refs/tags",
+            "refs/pull/1",
+            "refs/pull",
+            "refs",
+            "HEAD",
+        ] {
             std::fs::File::open(bare.join(f))
                 .unwrap()
                 .set_modified(past)

@@ -53,7 +53,10 @@ const QUARANTINE_LIVE: Duration = Duration::from_secs(3600);
 fn recent_quarantine(repo: &std::path::Path) -> Option<PathBuf> {
     let entries = std::fs::read_dir(repo.join("objects")).ok()?;
     entries.flatten().map(|e| e.path()).find(|path| {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         let quarantine = name.starts_with("tmp_objdir-incoming-") || name.starts_with("incoming-");
         quarantine
             && std::fs::metadata(path)

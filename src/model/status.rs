@@ -115,10 +115,7 @@ impl StatusContext {
     /// token posting `check/zones: success` could pass for the check itself.
     pub fn parse_outside(s: &str) -> Result<Self, String> {
         let context = Self::parse(s)?;
-        match RESERVED_PREFIXES
-            .iter()
-            .find(|p| context.0.starts_with(*p))
-        {
+        match RESERVED_PREFIXES.iter().find(|p| context.0.starts_with(*p)) {
             Some(prefix) => Err(format!(
                 "contexts starting with {prefix} are reserved for labforge's own checks and \
                  deploys; name yours another way (ci/…, for example)"

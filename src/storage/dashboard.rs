@@ -53,7 +53,11 @@ impl Db {
     /// head, with the head's counts, over `ids`. The head is what the newest received push left
     /// on the default branch (pull-mirror syncs record pushes too); a repository never pushed
     /// to through labforge has none.
-    pub async fn head_statuses(&self, ids: &[RepoId], per_commit: i64) -> Result<Vec<StatusSample>> {
+    pub async fn head_statuses(
+        &self,
+        ids: &[RepoId],
+        per_commit: i64,
+    ) -> Result<Vec<StatusSample>> {
         Ok(sqlx::query_as!(
             StatusSample,
             r#"SELECT s.id AS "id!", s.repo_id AS "repo_id!", s.sha AS "sha!",

@@ -44,7 +44,8 @@ async fn setup(app: &TestApp) -> std::path::PathBuf {
     app.create_repo("alice", "app", false).await;
     let local = app.workdir("app");
     local_repo(&local, 2).await;
-    app.push(&local, ("alice", PW), "alice/app", &["main"]).await;
+    app.push(&local, ("alice", PW), "alice/app", &["main"])
+        .await;
     local
 }
 
@@ -53,7 +54,10 @@ async fn statuses_keep_one_per_context_up_to_the_cap_and_pages_stay_small() {
     let cap = CAP.to_string();
     let app = TestApp::spawn_with(&[("LABFORGE_MAX_STATUS_CONTEXTS", cap.as_str())]).await;
     let local = setup(&app).await;
-    let head = git_ok(&local, &["rev-parse", "HEAD"]).await.trim().to_owned();
+    let head = git_ok(&local, &["rev-parse", "HEAD"])
+        .await
+        .trim()
+        .to_owned();
     let token = app.create_token("alice", TokenScope::Write).await;
 
     // 2,000 contexts, eight at a time: exactly the cap is accepted, the rest refused.
@@ -150,7 +154,11 @@ async fn statuses_keep_one_per_context_up_to_the_cap_and_pages_stay_small() {
         commit_page.contains(&format!("{} more statuses", CAP - 100)),
         "{commit_page}"
     );
-    for path in ["/alice/app", "/alice/app/commits/main", "/alice/app/branches"] {
+    for path in [
+        "/alice/app",
+        "/alice/app/commits/main",
+        "/alice/app/branches",
+    ] {
         let (status, html) = get(&app, path).await;
         assert_eq!(status, 200, "{path}");
         assert!(html.len() < 30_000, "{path}: {} bytes", html.len());
@@ -211,10 +219,22 @@ async fn a_deleted_branch_is_not_served_by_any_id_and_purge_deletes_it() {
     std::fs::write(local.join("creds.txt"), "hunter2\n").unwrap();
     git_ok(&local, &["add", "creds.txt"]).await;
     git_ok(&local, &["commit", "-q", "-m", "oops"]).await;
-    let secret = git_ok(&local, &["rev-parse", "HEAD"]).await.trim().to_owned();
-    let blob = git_ok(&local, &["rev-parse", "HEAD:creds.txt"]).await.trim().to_owned();
-    let tree = git_ok(&local, &["rev-parse", "HEAD^{tree}"]).await.trim().to_owned();
-    let main = git_ok(&local, &["rev-parse", "main"]).await.trim().to_owned();
+    let secret = git_ok(&local, &["rev-parse", "HEAD"])
+        .await
+        .trim()
+        .to_owned();
+    let blob = git_ok(&local, &["rev-parse", "HEAD:creds.txt"])
+        .await
+        .trim()
+        .to_owned();
+    let tree = git_ok(&local, &["rev-parse", "HEAD^{tree}"])
+        .await
+        .trim()
+        .to_owned();
+    let main = git_ok(&local, &["rev-parse", "main"])
+        .await
+        .trim()
+        .to_owned();
     git_ok(&local, &["push", "-q", &url, "leak"]).await;
 
     // While the branch exists: served by a 7-character id, never by a shorter one.
@@ -279,5 +299,8 @@ async fn a_deleted_branch_is_not_served_by_any_id_and_purge_deletes_it() {
         (200, "content 0\n".to_owned())
     );
     let (ok, err) = admin(&app, &["repo", "purge", "alice/nothing"]).await;
-    assert!(!ok && err.contains("there is no repository alice/nothing"), "{err}");
+    assert!(
+        !ok && err.contains("there is no repository alice/nothing"),
+        "{err}"
+    );
 }
