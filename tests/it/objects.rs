@@ -304,3 +304,56 @@ async fn a_deleted_branch_is_not_served_by_any_id_and_purge_deletes_it() {
         "{err}"
     );
 }
+
+/// The migration to one status per context keeps each context's latest row, and the unique
+/// index it adds holds from then on.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_migration_keeps_the_latest_status_per_context() {
+    use sqlx::migrate::Migrator;
+    let db = fresh_database().await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .connect_with(db)
+        .await
+        .unwrap();
+    let earlier: Vec<_> = labforge::storage::MIGRATOR
+        .iter()
+        .filter(|m| m.version < 20261207210600)
+        .cloned()
+        .collect();
+    Migrator::with_migrations(earlier).run(&pool).await.unwrap();
+    let sha = "a".repeat(40);
+    for sql in [
+        "INSERT INTO users (name, email, password_hash, is_admin)
+         VALUES ('alice', 'alice@lab.test', 'x', false)"
+            .to_owned(),
+        "INSERT INTO repositories (owner_id, name) VALUES (1, 'app')".to_owned(),
+        format!(
+            "INSERT INTO commit_statuses (repo_id, sha, context, state, description, creator_name)
+             VALUES (1, '{sha}', 'ci/a', 'pending', 'first', 'alice'),
+                    (1, '{sha}', 'ci/b', 'success', 'only', 'alice'),
+                    (1, '{sha}', 'ci/a', 'failure', 'second', 'alice'),
+                    (1, '{sha}', 'ci/a', 'success', 'third', 'alice')"
+        ),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    labforge::storage::MIGRATOR.run(&pool).await.unwrap();
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT context, state, description FROM commit_statuses ORDER BY context")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let expected = [("ci/a", "success", "third"), ("ci/b", "success", "only")]
+        .map(|(c, s, d)| (c.to_owned(), s.to_owned(), d.to_owned()));
+    assert_eq!(rows, expected);
+    let again = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO commit_statuses (repo_id, sha, context, state, creator_name)
+         VALUES (1, '{sha}', 'ci/a', 'pending', 'alice')"
+    )))
+    .execute(&pool)
+    .await;
+    assert!(again.is_err(), "one row per context from now on");
+}
