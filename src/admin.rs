@@ -141,6 +141,12 @@ pub enum RepoCommand {
     },
     /// Rename OWNER/REPO to OWNER/NEWNAME (the folder moves with it).
     Rename { path: String, new_name: String },
+    /// Delete every object no branch or tag reaches, now (a pushed secret, its branch
+    /// deleted); upkeep does it after `upkeep_prune_after_days` otherwise.
+    Purge {
+        /// OWNER/REPO
+        path: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

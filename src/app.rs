@@ -159,7 +159,11 @@ impl Services {
             config.repos_dir(),
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )?;
-        let upkeep = Upkeep::new(runner.clone(), config.upkeep_delay);
+        let upkeep = Upkeep::new(
+            runner.clone(),
+            config.upkeep_delay,
+            config.upkeep_prune_after_days,
+        );
         let reads = crate::git::read::ReadCache::new(config.cache).with_git(runner.clone());
         let forge = Forge {
             db,
@@ -190,6 +194,7 @@ impl Services {
             ),
             webhooks: crate::domain::webhooks::WebhookService::new(Arc::new(config.clone())),
             backup_status: Arc::default(),
+            max_status_contexts: i64::try_from(config.max_status_contexts).unwrap_or(i64::MAX),
         };
         Ok(Self {
             forge: Arc::new(forge),

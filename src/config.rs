@@ -54,6 +54,11 @@ pub struct Config {
     pub git_timeout: Duration,
     /// Quiet time after the last push before a repository is repacked.
     pub upkeep_delay: Duration,
+    /// Upkeep deletes objects no ref reaches once they are this old (a deleted branch's
+    /// commits stay recoverable by an operator this long; `admin repo purge` deletes at once).
+    pub upkeep_prune_after_days: u32,
+    /// Contexts one commit keeps statuses for, at most (Gitea's limit); more are refused.
+    pub max_status_contexts: usize,
     /// How long shutdown waits for running requests (pushes) to finish.
     pub shutdown_grace: Duration,
     /// `host:port` users reach SSH at, for clone URLs; port 22 gives `git@host:OWNER/REPO.git`.
@@ -143,6 +148,8 @@ struct FileConfig {
     max_upload_packs: Option<usize>,
     git_timeout_secs: Option<u64>,
     upkeep_delay_secs: Option<u64>,
+    upkeep_prune_after_days: Option<u32>,
+    max_status_contexts: Option<usize>,
     shutdown_grace_secs: Option<u64>,
     ssh_public: Option<String>,
     ssh_max_connections: Option<usize>,
@@ -337,6 +344,18 @@ impl Config {
             max_upload_packs: max_upload_packs.max(1),
             git_timeout: secs("LABFORGE_GIT_TIMEOUT_SECS", file.git_timeout_secs, 3600)?,
             upkeep_delay: secs("LABFORGE_UPKEEP_DELAY_SECS", file.upkeep_delay_secs, 60)?,
+            upkeep_prune_after_days: match parse_env("LABFORGE_UPKEEP_PRUNE_AFTER_DAYS")? {
+                Some(v) => v
+                    .parse()
+                    .with_context(|| format!("LABFORGE_UPKEEP_PRUNE_AFTER_DAYS={v}"))?,
+                None => file.upkeep_prune_after_days.unwrap_or(14),
+            },
+            max_status_contexts: count(
+                "LABFORGE_MAX_STATUS_CONTEXTS",
+                file.max_status_contexts,
+                1000,
+            )?
+            .max(1),
             shutdown_grace: secs("LABFORGE_SHUTDOWN_GRACE_SECS", file.shutdown_grace_secs, 30)?,
             program: match parse_env("LABFORGE_PROGRAM")? {
                 Some(p) => absolute(Path::new(&p))?,
@@ -498,6 +517,21 @@ mod tests {
         assert_eq!(c.base_url, "http://localhost:3000");
         assert!(c.database_url.is_none());
         assert!(c.push_to_create);
+        assert_eq!(c.max_status_contexts, 1000, "Gitea's limit");
+        assert_eq!(c.upkeep_prune_after_days, 14);
+    }
+
+    #[test]
+    fn status_and_prune_limits_come_from_the_file_and_the_environment() {
+        let c = load(
+            "max_status_contexts = 50\nupkeep_prune_after_days = 3",
+            &[("LABFORGE_MAX_STATUS_CONTEXTS", "20")],
+        )
+        .unwrap();
+        assert_eq!(c.max_status_contexts, 20);
+        assert_eq!(c.upkeep_prune_after_days, 3);
+        let c = load("", &[("LABFORGE_MAX_STATUS_CONTEXTS", "0")]).unwrap();
+        assert_eq!(c.max_status_contexts, 1, "at least one context");
     }
 
     #[test]

@@ -47,6 +47,14 @@ pub(super) async fn repo(forge: &Forge, command: RepoCommand) -> anyhow::Result<
             let renamed = forge.rename_repo(&repo, &new_name).await?;
             eprintln!("renamed {} to {}", repo.full_name(), renamed.full_name());
         }
+        RepoCommand::Purge { path } => {
+            let repo = find_repo(forge, &path).await?;
+            forge.purge_repo(&repo).await?;
+            eprintln!(
+                "purged {}: objects no ref reaches are deleted",
+                repo.full_name()
+            );
+        }
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Commit statuses in Gitea's shape, so an outside CI (Woodpecker, a script with curl) reports on
 //! commits beside labforge's own checks and deploys:
 //! `POST /repos/{owner}/{repo}/statuses/{sha}` (write access), `GET .../statuses/{sha}`,
-//! `GET .../commits/{ref}/statuses` and `GET .../commits/{ref}/status` (combined).
+//! `GET .../commits/{ref}/statuses` and `GET .../commits/{ref}/status` (combined). A commit
+//! keeps the latest status per context; `check/` and `deploy/` contexts are labforge's own.
 
 use axum::extract::{FromRef, Path, Query, State};
 use axum::http::StatusCode;
@@ -64,7 +65,7 @@ fn status_json(st: &ApiState, repo: &Repo, s: &CommitStatus) -> Value {
         "context": s.context,
         "creator": creator,
         "created_at": rfc3339(s.created_at),
-        "updated_at": rfc3339(s.created_at),
+        "updated_at": rfc3339(s.updated_at),
     })
 }
 
@@ -79,7 +80,7 @@ async fn create_status(
         .authorize(Some(&actor), &repo_path(&owner, &repo)?, RepoAccess::Write)
         .await?;
     let state: CommitState = body.state.parse().map_err(ApiError::Invalid)?;
-    let context = StatusContext::parse(&body.context).map_err(ApiError::Invalid)?;
+    let context = StatusContext::parse_outside(&body.context).map_err(ApiError::Invalid)?;
     let status = st
         .forge
         .create_status(
@@ -104,7 +105,8 @@ struct ListQuery {
     limit: Option<i64>,
 }
 
-/// Every status of the commit, newest first; `?state=` filters, `page`/`limit` (up to 50) page.
+/// The commit's statuses (one per context), latest first; `?state=` filters, `page`/`limit`
+/// (up to 50) page.
 async fn list_statuses(
     State(st): State<ApiState>,
     ApiActor(actor): ApiActor,
@@ -130,7 +132,8 @@ async fn list_statuses(
     ))
 }
 
-/// Gitea's CombinedStatus: the newest status of each context and their combined state.
+/// Gitea's CombinedStatus: the combined state over every context, with the first
+/// `SHOWN_IN_API` statuses (failing and pending first); `total_count` counts them all.
 async fn show_combined_status(
     State(st): State<ApiState>,
     ApiActor(actor): ApiActor,
@@ -150,7 +153,7 @@ async fn show_combined_status(
     Ok(Json(json!({
         "state": combined.state.as_str(),
         "sha": sha,
-        "total_count": combined.statuses.len(),
+        "total_count": combined.total,
         "statuses": combined.statuses.iter().map(|s| status_json(&st, &repo, s)).collect::<Vec<_>>(),
         "repository": {
             "id": repo.id,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::statuses::{CombinedStatus, CommitStatus};
+use super::statuses::{CombinedStatus, SHOWN_IN_MARK};
 use super::{Forge, Result};
 use crate::git::compare::Ahead;
 use crate::git::read::CommitId;
@@ -192,9 +192,9 @@ impl Forge {
             .into_iter()
             .map(|a| (a.repo_id, a))
             .collect();
-        let mut heads: HashMap<RepoId, Vec<CommitStatus>> = HashMap::new();
-        for row in self.db.head_statuses(&ids).await? {
-            heads.entry(row.repo_id).or_default().push(row.into());
+        let mut heads: HashMap<RepoId, Vec<crate::storage::StatusSample>> = HashMap::new();
+        for row in self.db.head_statuses(&ids, SHOWN_IN_MARK).await? {
+            heads.entry(row.repo_id).or_default().push(row);
         }
         Ok(repos
             .into_iter()
@@ -209,9 +209,8 @@ impl Forge {
                     pushed_at: a.and_then(|a| a.pushed_at),
                     open_issues: a.map_or(0, |a| a.open_issues),
                     deploy_status,
-                    head_status: heads.remove(&repo.id).and_then(|statuses| {
-                        let sha = statuses.first()?.sha.clone();
-                        Some((sha, CombinedStatus::of(statuses)))
+                    head_status: heads.remove(&repo.id).and_then(|samples| {
+                        CombinedStatus::from_samples(samples).into_iter().next()
                     }),
                     repo,
                 }

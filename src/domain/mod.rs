@@ -142,6 +142,8 @@ pub struct Forge {
     pub webhooks: webhooks::WebhookService,
     /// The scheduled backups' last outcome, for `/healthz?verbose`.
     pub backup_status: Arc<std::sync::Mutex<crate::model::BackupStatus>>,
+    /// Contexts a commit keeps statuses for from outside, at most (`max_status_contexts`).
+    pub max_status_contexts: i64,
 }
 
 /// Runs CPU-heavy or blocking work (argon2, gix) off the async threads, keeping the span.

@@ -113,6 +113,16 @@ impl Forge {
         Ok(self.repos.dir_for_stored(&repo.owner, &repo.name)?)
     }
 
+    /// `admin repo purge`: deletes every object no ref reaches now, not after upkeep's grace
+    /// period (a secret was pushed and its branch deleted), and forgets the repository's
+    /// handles so no page reads through one that still has the old packs open.
+    pub async fn purge_repo(&self, repo: &Repo) -> Result<()> {
+        let dir = self.repo_dir(repo)?;
+        self.upkeep.purge(&dir).await?;
+        self.reads.forget(&dir);
+        Ok(())
+    }
+
     /// Bookkeeping after a push that git accepted: when it happened, and upkeep later.
     pub async fn after_push(&self, repo: &Repo) -> Result<()> {
         self.db.mark_pushed(repo.id).await?;

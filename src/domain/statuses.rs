@@ -1,7 +1,9 @@
 //! Commit statuses: checks, deploys and outside CI (through the API) report on commits in one
 //! place, in Gitea's shape. Each status is recorded with its `status` webhook deliveries in one
-//! transaction. `latest_statuses` is the read pages use: the current state of many commits at
-//! once (a log page asks for 50).
+//! transaction. A commit keeps one status per context, the latest (as Gitea does), and at most
+//! `max_status_contexts` contexts from outside. `latest_statuses` is the read pages use: the
+//! combined state of many commits at once (a log page asks for 50) with the first few statuses
+//! of each, so a commit with 1,000 contexts costs a page a bounded number of rows.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use time::OffsetDateTime;
 use super::{Error, Forge, Result, blocking, rfc3339};
 use crate::git::read::CommitInfo;
 use crate::model::{Actor, CommitState, Repo, StatusContext, UserId, WebhookEventKind};
-use crate::storage::{NewStatus, StatusRow, Tx};
+use crate::storage::{NewStatus, StatusRow, StatusSample, Tx};
 
 /// One reported status.
 #[derive(Debug, Clone)]
@@ -25,7 +27,9 @@ pub struct CommitStatus {
     pub target_url: String,
     pub creator_id: Option<UserId>,
     pub creator_name: String,
+    /// When its context was first reported on the commit, and last.
     pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
 }
 
 impl From<StatusRow> for CommitStatus {
@@ -41,25 +45,51 @@ impl From<StatusRow> for CommitStatus {
             creator_id: r.creator_id,
             creator_name: r.creator_name,
             created_at: r.created_at,
+            updated_at: r.updated_at,
         }
     }
 }
 
-/// A commit's current statuses (the newest per context, by context) and their combined state.
+/// A commit's combined state over all its statuses, and the first of them a page shows
+/// (failures first, then pending ones, then by context).
 #[derive(Debug, Clone)]
 pub struct CombinedStatus {
     pub state: CommitState,
     pub statuses: Vec<CommitStatus>,
+    /// How many statuses (contexts) the commit has: `statuses.len()` or more.
+    pub total: usize,
 }
 
 impl CombinedStatus {
-    pub(super) fn of(statuses: Vec<CommitStatus>) -> Self {
-        CombinedStatus {
-            state: CommitState::combine(statuses.iter().map(|s| s.state)),
-            statuses,
+    /// The combined statuses of each commit in `samples` (rows of one commit together).
+    pub(super) fn from_samples(samples: Vec<StatusSample>) -> HashMap<String, CombinedStatus> {
+        let mut out: HashMap<String, CombinedStatus> = HashMap::new();
+        for sample in samples {
+            let (row, [total, failing, pending]) = sample.into_row();
+            let combined = out
+                .entry(row.sha.clone())
+                .or_insert_with(|| CombinedStatus {
+                    state: CommitState::combine_counts(total, failing, pending),
+                    statuses: Vec::new(),
+                    total: usize::try_from(total).unwrap_or(0),
+                });
+            combined.statuses.push(CommitStatus::from(row));
         }
+        out
+    }
+
+    /// Statuses the commit has beyond those listed.
+    pub fn more(&self) -> usize {
+        self.total.saturating_sub(self.statuses.len())
     }
 }
+
+/// Statuses a commit page lists; the rest are counted ("N more").
+pub const SHOWN_ON_COMMIT: i64 = 100;
+/// Statuses a status mark's title names on the log, tree, summary and branches pages.
+pub const SHOWN_IN_MARK: i64 = 10;
+/// The combined status's statuses in the API (the list endpoint pages through all of them).
+pub const SHOWN_IN_API: i64 = 100;
 
 /// What a status says, before it is recorded.
 #[derive(Clone, Copy)]
@@ -87,18 +117,37 @@ impl Forge {
         creator: (Option<UserId>, &str),
         commit: Option<&CommitInfo>,
     ) -> Result<CommitStatus> {
-        let row = tx
-            .insert_status(NewStatus {
-                repo_id: repo.id,
-                sha: report.sha,
-                context: report.context.as_str(),
-                state: report.state.as_str(),
-                description: cut(report.description, MAX_DESCRIPTION),
-                target_url: cut(report.target_url, MAX_URL),
-                creator_id: creator.0,
-                creator_name: creator.1,
-            })
-            .await?;
+        self.record_status_within(tx, repo, report, creator, commit, None)
+            .await
+    }
+
+    /// `record_status`, refused when the commit already has `max_contexts` other contexts.
+    async fn record_status_within(
+        &self,
+        tx: &mut Tx,
+        repo: &Repo,
+        report: &StatusReport<'_>,
+        creator: (Option<UserId>, &str),
+        commit: Option<&CommitInfo>,
+        max_contexts: Option<i64>,
+    ) -> Result<CommitStatus> {
+        let new = NewStatus {
+            repo_id: repo.id,
+            sha: report.sha,
+            context: report.context.as_str(),
+            state: report.state.as_str(),
+            description: cut(report.description, MAX_DESCRIPTION),
+            target_url: cut(report.target_url, MAX_URL),
+            creator_id: creator.0,
+            creator_name: creator.1,
+        };
+        let Some(row) = tx.upsert_status(new, max_contexts).await? else {
+            let max = max_contexts.unwrap_or_default();
+            return Err(Error::InvalidInput(format!(
+                "this commit already has statuses for {max} contexts, the most one commit keeps; \
+                 post to one of its contexts to update it"
+            )));
+        };
         let status = CommitStatus::from(row);
         let kind = WebhookEventKind::Status;
         let targets = self.webhook_targets(tx, repo, kind, None).await?;
@@ -110,7 +159,6 @@ impl Forge {
                     "url": format!("{}/{}/commit/{}", self.webhooks.base_url(), repo.full_name(), status.sha),
                 }),
             };
-            let at = rfc3339(status.created_at);
             let payload = json!({
                 "id": status.id,
                 "sha": status.sha,
@@ -118,8 +166,8 @@ impl Forge {
                 "state": status.state.as_str(),
                 "description": status.description,
                 "target_url": status.target_url,
-                "created_at": at,
-                "updated_at": at,
+                "created_at": rfc3339(status.created_at),
+                "updated_at": rfc3339(status.updated_at),
                 "commit": commit,
                 "repository": self.webhook_repository(repo),
                 "sender": self.webhook_user(status.creator_id, &status.creator_name),
@@ -131,13 +179,16 @@ impl Forge {
     }
 
     /// A status from the API (an outside CI): `report.sha` may be short or a ref's name; it must
-    /// name a commit of the repository. The caller authorized `actor` for writing.
+    /// name a commit of the repository. The caller authorized `actor` for writing. Contexts
+    /// under labforge's own prefixes are refused, and a new context once the commit has
+    /// `max_status_contexts`.
     pub async fn create_status(
         &self,
         actor: &Actor,
         repo: &Repo,
         report: &StatusReport<'_>,
     ) -> Result<CommitStatus> {
+        StatusContext::parse_outside(report.context.as_str()).map_err(Error::InvalidInput)?;
         let url = report.target_url;
         if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return Err(Error::InvalidInput(
@@ -149,7 +200,7 @@ impl Forge {
         })?;
         let mut tx = self.db.begin().await?;
         let status = self
-            .record_status(
+            .record_status_within(
                 &mut tx,
                 repo,
                 &StatusReport {
@@ -158,6 +209,7 @@ impl Forge {
                 },
                 (Some(actor.user.id), &actor.user.name),
                 Some(&commit),
+                Some(self.max_status_contexts),
             )
             .await?;
         tx.commit().await?;
@@ -165,7 +217,7 @@ impl Forge {
         Ok(status)
     }
 
-    /// Every status of a commit (`rev`: an id, short id, branch or tag), newest first, one page;
+    /// The statuses of a commit (`rev`: an id, short id, branch or tag), latest first, one page;
     /// with the commit's full id. None when `rev` names no commit.
     pub async fn statuses(
         &self,
@@ -194,7 +246,8 @@ impl Forge {
         )))
     }
 
-    /// The combined status of one commit named by `rev`, with its full id.
+    /// The combined status of one commit named by `rev`, with its full id and its first
+    /// `SHOWN_IN_API` statuses.
     pub async fn combined_status(
         &self,
         repo: &Repo,
@@ -204,35 +257,30 @@ impl Forge {
             return Ok(None);
         };
         let mut all = self
-            .latest_statuses(repo, std::slice::from_ref(&commit.id.0))
+            .latest_statuses(repo, std::slice::from_ref(&commit.id.0), SHOWN_IN_API)
             .await?;
-        let combined = all
-            .remove(&commit.id.0)
-            .unwrap_or_else(|| CombinedStatus::of(Vec::new()));
+        let combined = all.remove(&commit.id.0).unwrap_or(CombinedStatus {
+            state: CommitState::Pending,
+            statuses: Vec::new(),
+            total: 0,
+        });
         Ok(Some((commit.id.0, combined)))
     }
 
-    /// The current statuses of each of `shas` (full ids) that has any: one query, whatever
-    /// the number of commits. For the log, tree, summary and branches pages and the dashboard.
+    /// The combined status of each of `shas` (full ids) that has any, with its first `shown`
+    /// statuses: one query, whatever the number of commits and their contexts. For the log,
+    /// tree, summary, branches and commit pages.
     pub async fn latest_statuses(
         &self,
         repo: &Repo,
         shas: &[String],
+        shown: i64,
     ) -> Result<HashMap<String, CombinedStatus>> {
         if shas.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut by_sha: HashMap<String, Vec<CommitStatus>> = HashMap::new();
-        for row in self.db.latest_statuses(repo.id, shas).await? {
-            by_sha
-                .entry(row.sha.clone())
-                .or_default()
-                .push(CommitStatus::from(row));
-        }
-        Ok(by_sha
-            .into_iter()
-            .map(|(sha, list)| (sha, CombinedStatus::of(list)))
-            .collect())
+        let samples = self.db.first_statuses(repo.id, shas, shown.max(1)).await?;
+        Ok(CombinedStatus::from_samples(samples))
     }
 
     /// Who pushed `sha` with `-o skip-checks`, and when (for the commit page).

@@ -111,6 +111,10 @@ impl Reader {
         let Some(oid) = self.commit_oid(id)? else {
             return Ok(None);
         };
+        // Only a commit the refs reach: a deleted branch's is not shown by its id.
+        if !self.reaches(oid)? {
+            return Ok(None);
+        }
         let deadline = Instant::now() + limits.time;
         let info = self.commit_info(oid)?;
         let changes = self.changed_files(oid, limits.walk, deadline)?;

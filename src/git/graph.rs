@@ -125,6 +125,25 @@ impl CommitGraph {
         self.bytes
     }
 
+    /// Commits the graph holds.
+    pub(super) fn len(&self) -> u32 {
+        self.graph.num_commits()
+    }
+
+    /// The commit's position in the graph, if the graph has it.
+    pub(super) fn position(&self, id: &gix::oid) -> Option<u32> {
+        self.graph.lookup(id).map(|p| p.0)
+    }
+
+    /// Adds the positions of the parents of the commit at `pos` to `out`: a walk over the
+    /// graph by positions decodes no commit and looks no id up.
+    pub(super) fn parent_positions(&self, pos: u32, out: &mut Vec<u32>) -> Result<(), GitError> {
+        for p in self.graph.commit_at(cg::Position(pos)).iter_parents() {
+            out.push(p.map_err(GitError::gix)?.0);
+        }
+        Ok(())
+    }
+
     fn node(&self, id: &gix::oid) -> Option<Result<Node<'_>, GitError>> {
         let pos = self.graph.lookup(id)?;
         let commit = self.graph.commit_at(pos);

@@ -116,6 +116,16 @@ impl KeptStore {
         repo.join("labforge/cache")
     }
 
+    /// Deletes every answer kept for the repository at `repo` (after a purge: answers about
+    /// deleted commits name their files). A server's index may still list them; reading one
+    /// then finds no file, which is a miss.
+    pub fn remove_all(repo: &Path) -> std::io::Result<()> {
+        match std::fs::remove_dir_all(Self::folder(repo)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            done => done,
+        }
+    }
+
     fn with_index<R>(&self, repo: &Path, f: impl FnOnce(&mut Index) -> R) -> R {
         let mut indexes = self.indexes.lock().expect("never poisoned");
         if !indexes.contains_key(repo) {

@@ -23,6 +23,7 @@ mod path_walk;
 mod prefetch;
 mod push_commits;
 pub mod pushed;
+mod reach;
 pub mod read;
 mod ref_names;
 pub mod runner;

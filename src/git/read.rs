@@ -110,6 +110,8 @@ pub struct ReadCache {
     entries: std::sync::Mutex<super::lru::Lru<EntryKey, Option<(bool, ObjectId)>>>,
     /// git itself, for the blames gix's walk does not cover (see `blame`).
     pub(super) git: Option<super::GitRunner>,
+    /// Which commits each repository's refs reach (see `reach`).
+    pub(super) reach: super::reach::Reachability,
 }
 
 impl Default for ReadCache {
@@ -128,6 +130,7 @@ impl ReadCache {
             ref_listings: Default::default(),
             entries: std::sync::Mutex::new(super::lru::Lru::new(ENTRY_MEMO_BYTES)),
             git: None,
+            reach: Default::default(),
         }
     }
 
@@ -177,6 +180,12 @@ impl ReadCache {
             done => done,
         }
     }
+}
+
+/// Whether `s` can name a commit by its id: `MIN_ID_LEN` to 40 hex digits (nothing else
+/// reaches `rev_parse`, whose other syntax (`HEAD~3`, `:/text`) no URL needs).
+fn is_commit_name(s: &str) -> bool {
+    s.len() >= super::reach::MIN_ID_LEN && s.len() <= 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A blob's bytes, or None when it is larger than `max` (then it is not read at all).
@@ -232,10 +241,10 @@ impl Reader {
             .commit_graph(self.repo.objects.store_ref().path())
     }
 
-    /// The full id of a commit named by a full or abbreviated id, if it exists.
+    /// The full id of a commit named by a full or abbreviated id (at least `MIN_ID_LEN`
+    /// characters), if it exists, reachable or not: pages check `reaches` as well.
     pub(super) fn commit_oid(&self, id: &CommitId) -> Result<Option<ObjectId>, GitError> {
-        let hex =
-            id.0.len() >= 4 && id.0.len() <= 40 && id.0.bytes().all(|b| b.is_ascii_hexdigit());
+        let hex = is_commit_name(&id.0);
         if !hex {
             return Ok(None);
         }
@@ -273,6 +282,15 @@ impl Reader {
 
     pub fn commit(&self, id: &CommitId) -> Result<CommitInfo, GitError> {
         self.commit_info(id.oid()?)
+    }
+
+    /// The commit a full or abbreviated id names, if the refs reach it: what a page or the API
+    /// may act on (a deploy of a commit by id).
+    pub fn reachable_commit(&self, id: &CommitId) -> Result<Option<CommitInfo>, GitError> {
+        match self.commit_oid(id)? {
+            Some(oid) if self.reaches(oid)? => self.commit_info(oid).map(Some),
+            _ => Ok(None),
+        }
     }
 
     pub(super) fn commit_info(&self, id: ObjectId) -> Result<CommitInfo, GitError> {
@@ -325,7 +343,8 @@ impl Reader {
 
     /// Splits `REF/PATH`: the longest existing branch or tag wins (branch names contain slashes;
     /// a branch beats a tag of the same name), else the first segment as a full or abbreviated
-    /// commit id. Linear in the URL: the candidates are the refs named like the first segment or
+    /// commit id (`MIN_ID_LEN` characters at least) of a commit the refs reach: a deleted
+    /// branch's commit is not served by its id. Linear in the URL: the candidates are the refs named like the first segment or
     /// under it (one sorted lookup in the ref store), each compared once with the URL, instead
     /// of one ref lookup per prefix of the URL (`a/`×32,000 cost seconds of CPU that way).
     pub fn resolve(&self, rest: &str) -> Result<Option<Resolved>, GitError> {
@@ -352,11 +371,10 @@ impl Reader {
                 return self.resolved(segments[..n].join("/"), commit, &segments[n..]);
             }
         }
-        let hex =
-            first.len() >= 4 && first.len() <= 40 && first.bytes().all(|b| b.is_ascii_hexdigit());
-        if hex
+        if is_commit_name(first)
             && let Ok(id) = self.repo.rev_parse_single(first)
             && let Ok(commit) = id.object().map_err(GitError::gix)?.peel_to_commit()
+            && self.reaches(commit.id)?
         {
             return self.resolved(first.to_owned(), commit.id, &segments[1..]);
         }

@@ -55,6 +55,18 @@ impl CommitState {
             CommitState::Pending
         }
     }
+
+    /// `combine` from counts over a commit's statuses (`failing`: failure or error), for pages
+    /// that read only some of a commit's many contexts.
+    pub fn combine_counts(total: i64, failing: i64, pending: i64) -> CommitState {
+        if failing > 0 {
+            CommitState::Failure
+        } else if total > 0 && pending == 0 {
+            CommitState::Success
+        } else {
+            CommitState::Pending
+        }
+    }
 }
 
 impl FromStr for CommitState {
@@ -97,7 +109,24 @@ impl StatusContext {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A context an outside client may post: `check/` and `deploy/` are labforge's own checks
+    /// and deploys (a protected branch's required check reads `check/NAME`), so a writer's
+    /// token posting `check/zones: success` could pass for the check itself.
+    pub fn parse_outside(s: &str) -> Result<Self, String> {
+        let context = Self::parse(s)?;
+        match RESERVED_PREFIXES.iter().find(|p| context.0.starts_with(*p)) {
+            Some(prefix) => Err(format!(
+                "contexts starting with {prefix} are reserved for labforge's own checks and \
+                 deploys; name yours another way (ci/…, for example)"
+            )),
+            None => Ok(context),
+        }
+    }
 }
+
+/// Context prefixes only labforge writes (see `StatusContext::parse_outside`).
+pub const RESERVED_PREFIXES: [&str; 2] = ["check/", "deploy/"];
 
 impl fmt::Display for StatusContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -132,5 +161,42 @@ mod tests {
         );
         assert!(StatusContext::parse("a\nb").is_err());
         assert!(StatusContext::parse(&"x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn outside_clients_cannot_post_labforges_own_contexts() {
+        for reserved in ["check/zones", "deploy/dns", " check/x", "check/"] {
+            let refused = StatusContext::parse_outside(reserved).unwrap_err();
+            assert!(refused.contains("reserved"), "{reserved}: {refused}");
+        }
+        for fine in ["ci/woodpecker", "checks/x", "Check/x", "my-deploy/x", ""] {
+            assert!(StatusContext::parse_outside(fine).is_ok(), "{fine}");
+        }
+        // labforge itself still names its checks and deploys so.
+        assert!(StatusContext::parse("check/zones").is_ok());
+    }
+
+    /// Counting gives the combined state `combine` gives from every state.
+    #[test]
+    fn combined_counts_agree_with_combine() {
+        let lists: [&[CommitState]; 7] = [
+            &[],
+            &[Success],
+            &[Success, Warning, Skipped],
+            &[Success, Pending],
+            &[Pending, Error, Success],
+            &[Failure],
+            &[Pending],
+        ];
+        for states in lists {
+            let count = |f: fn(&CommitState) -> bool| states.iter().filter(|s| f(s)).count() as i64;
+            let failing = count(|s| matches!(s, Failure | Error));
+            let pending = count(|s| matches!(s, Pending));
+            assert_eq!(
+                CommitState::combine_counts(states.len() as i64, failing, pending),
+                CommitState::combine(states.iter().copied()),
+                "{states:?}"
+            );
+        }
     }
 }

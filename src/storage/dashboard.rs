@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use super::{Db, DeployRunRow, Result, StatusRow};
+use super::{Db, DeployRunRow, Result, StatusSample};
 use crate::model::RepoId;
 
 /// A repository's line in a list: when it was last pushed and its open issue count.
@@ -49,17 +49,23 @@ impl Db {
         .await?)
     }
 
-    /// The current statuses (newest per context) of each repository's default-branch head, over
-    /// `ids`. The head is what the newest received push left on the default branch (pull-mirror
-    /// syncs record pushes too); a repository never pushed to through labforge has none.
-    pub async fn head_statuses(&self, ids: &[RepoId]) -> Result<Vec<StatusRow>> {
+    /// The first `per_commit` statuses (see `first_statuses`) of each repository's default-branch
+    /// head, with the head's counts, over `ids`. The head is what the newest received push left
+    /// on the default branch (pull-mirror syncs record pushes too); a repository never pushed
+    /// to through labforge has none.
+    pub async fn head_statuses(
+        &self,
+        ids: &[RepoId],
+        per_commit: i64,
+    ) -> Result<Vec<StatusSample>> {
         Ok(sqlx::query_as!(
-            StatusRow,
+            StatusSample,
             r#"SELECT s.id AS "id!", s.repo_id AS "repo_id!", s.sha AS "sha!",
                       s.context AS "context!", s.state AS "state!",
                       s.description AS "description!", s.target_url AS "target_url!",
                       s.creator_id, s.creator_name AS "creator_name!",
-                      s.created_at AS "created_at!"
+                      s.created_at AS "created_at!", s.updated_at AS "updated_at!",
+                      s.total AS "total!", s.failing AS "failing!", s.pending AS "pending!"
                FROM repositories r
                CROSS JOIN LATERAL (
                    SELECT pr.new_id FROM push_events e
@@ -68,11 +74,18 @@ impl Db {
                      AND pr.ref_name = 'refs/heads/' || r.default_branch
                    ORDER BY e.id DESC LIMIT 1) head
                CROSS JOIN LATERAL (
-                   SELECT DISTINCT ON (cs.context) cs.* FROM commit_statuses cs
+                   SELECT cs.*,
+                       count(*) OVER () AS total,
+                       count(*) FILTER (WHERE cs.state IN ('failure', 'error')) OVER () AS failing,
+                       count(*) FILTER (WHERE cs.state = 'pending') OVER () AS pending
+                   FROM commit_statuses cs
                    WHERE cs.repo_id = r.id AND cs.sha = head.new_id
-                   ORDER BY cs.context, cs.id DESC) s
+                   ORDER BY CASE cs.state WHEN 'failure' THEN 0 WHEN 'error' THEN 0
+                                          WHEN 'pending' THEN 1 ELSE 2 END, cs.context
+                   LIMIT $2) s
                WHERE r.id = ANY($1)"#,
-            ids
+            ids,
+            per_commit
         )
         .fetch_all(&self.pool)
         .await?)

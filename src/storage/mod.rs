@@ -35,7 +35,7 @@ pub use push_mirrors::{ClaimedMirrorRow, NewPushMirror, PushMirrorRow};
 pub use pushes::{NewPush, PendingPushRow};
 pub use repos::{CollaboratorRow, NewRepo, PendingRepo, RepoRow};
 pub use sessions::SessionRow;
-pub use statuses::{NewStatus, StatusRow};
+pub use statuses::{NewStatus, StatusRow, StatusSample};
 pub use tokens::{NewToken, TokenListRow, TokenRow};
 pub use tx::Tx;
 pub use users::{NewUser, UserRow};

@@ -15,6 +15,7 @@ pub struct StatusRow {
     pub creator_id: Option<UserId>,
     pub creator_name: String,
     pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
 }
 
 pub struct NewStatus<'a> {
@@ -28,31 +29,108 @@ pub struct NewStatus<'a> {
     pub creator_name: &'a str,
 }
 
-impl Tx {
-    pub async fn insert_status(&mut self, new: NewStatus<'_>) -> Result<StatusRow> {
-        Ok(sqlx::query_as!(
-            StatusRow,
-            "INSERT INTO commit_statuses (repo_id, sha, context, state, description, target_url,
-                                          creator_id, creator_name)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             RETURNING id, repo_id, sha, context, state, description, target_url, creator_id,
-                       creator_name, created_at",
-            new.repo_id,
-            new.sha,
-            new.context,
-            new.state,
-            new.description,
-            new.target_url,
-            new.creator_id,
-            new.creator_name
+/// A status a page shows, with its commit's counts over all its statuses.
+#[derive(Debug, Clone)]
+pub struct StatusSample {
+    pub id: i64,
+    pub repo_id: RepoId,
+    pub sha: String,
+    pub context: String,
+    pub state: String,
+    pub description: String,
+    pub target_url: String,
+    pub creator_id: Option<UserId>,
+    pub creator_name: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    /// The commit's statuses, those in a failing state (failure, error), and pending ones.
+    pub total: i64,
+    pub failing: i64,
+    pub pending: i64,
+}
+
+impl StatusSample {
+    pub fn into_row(self) -> (StatusRow, [i64; 3]) {
+        (
+            StatusRow {
+                id: self.id,
+                repo_id: self.repo_id,
+                sha: self.sha,
+                context: self.context,
+                state: self.state,
+                description: self.description,
+                target_url: self.target_url,
+                creator_id: self.creator_id,
+                creator_name: self.creator_name,
+                created_at: self.created_at,
+                updated_at: self.updated_at,
+            },
+            [self.total, self.failing, self.pending],
         )
-        .fetch_one(&mut *self.inner)
-        .await?)
+    }
+}
+
+impl Tx {
+    /// Records `new` as its context's status on the commit, replacing the context's earlier one
+    /// (a commit keeps the latest status per context). With `max_contexts`, a context the commit
+    /// does not have yet is refused (None) once it has that many; a lock per commit, held to the
+    /// end of the transaction, keeps two writers from both taking the last place.
+    pub async fn upsert_status(
+        &mut self,
+        new: NewStatus<'_>,
+        max_contexts: Option<i64>,
+    ) -> Result<Option<StatusRow>> {
+        if let Some(max) = max_contexts {
+            sqlx::query!(
+                r#"SELECT true AS "locked!"
+                   FROM pg_advisory_xact_lock(hashtextextended('commit_statuses ' || $1::bigint::text || ' ' || $2::text, 0))"#,
+                new.repo_id,
+                new.sha
+            )
+            .fetch_one(&mut *self.inner)
+            .await?;
+            let seen = sqlx::query!(
+                r#"SELECT count(*) AS "contexts!", coalesce(bool_or(context = $3), false) AS "known!"
+                   FROM commit_statuses WHERE repo_id = $1 AND sha = $2"#,
+                new.repo_id,
+                new.sha,
+                new.context
+            )
+            .fetch_one(&mut *self.inner)
+            .await?;
+            if !seen.known && seen.contexts >= max {
+                return Ok(None);
+            }
+        }
+        Ok(Some(
+            sqlx::query_as!(
+                StatusRow,
+                "INSERT INTO commit_statuses (repo_id, sha, context, state, description, target_url,
+                                              creator_id, creator_name)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (repo_id, sha, context) DO UPDATE
+                 SET state = EXCLUDED.state, description = EXCLUDED.description,
+                     target_url = EXCLUDED.target_url, creator_id = EXCLUDED.creator_id,
+                     creator_name = EXCLUDED.creator_name, updated_at = now()
+                 RETURNING id, repo_id, sha, context, state, description, target_url, creator_id,
+                           creator_name, created_at, updated_at",
+                new.repo_id,
+                new.sha,
+                new.context,
+                new.state,
+                new.description,
+                new.target_url,
+                new.creator_id,
+                new.creator_name
+            )
+            .fetch_one(&mut *self.inner)
+            .await?,
+        ))
     }
 }
 
 impl Db {
-    /// Every status of one commit, newest first (`state` filters when given).
+    /// The statuses of one commit (one per context), latest first (`state` filters when given).
     pub async fn statuses(
         &self,
         repo_id: RepoId,
@@ -64,10 +142,10 @@ impl Db {
         Ok(sqlx::query_as!(
             StatusRow,
             "SELECT id, repo_id, sha, context, state, description, target_url, creator_id,
-                    creator_name, created_at
+                    creator_name, created_at, updated_at
              FROM commit_statuses
              WHERE repo_id = $1 AND sha = $2 AND ($3::text IS NULL OR state = $3)
-             ORDER BY id DESC LIMIT $4 OFFSET $5",
+             ORDER BY updated_at DESC, id DESC LIMIT $4 OFFSET $5",
             repo_id,
             sha,
             state,
@@ -78,21 +156,39 @@ impl Db {
         .await?)
     }
 
-    /// The newest status of each context of each of `shas`, ordered by sha, then context.
-    pub async fn latest_statuses(
+    /// The first `per_commit` statuses of each of `shas`, failures first, then pending ones,
+    /// then by context (what a page shows of a commit with many contexts), each with its
+    /// commit's counts over all its statuses (the combined state needs every one).
+    pub async fn first_statuses(
         &self,
         repo_id: RepoId,
         shas: &[String],
-    ) -> Result<Vec<StatusRow>> {
+        per_commit: i64,
+    ) -> Result<Vec<StatusSample>> {
         Ok(sqlx::query_as!(
-            StatusRow,
-            "SELECT DISTINCT ON (sha, context)
-                    id, repo_id, sha, context, state, description, target_url, creator_id,
-                    creator_name, created_at
-             FROM commit_statuses WHERE repo_id = $1 AND sha = ANY($2)
-             ORDER BY sha, context, id DESC",
+            StatusSample,
+            r#"SELECT id AS "id!", repo_id AS "repo_id!", sha AS "sha!", context AS "context!",
+                      state AS "state!", description AS "description!", target_url AS "target_url!",
+                      creator_id, creator_name AS "creator_name!", created_at AS "created_at!",
+                      updated_at AS "updated_at!", total AS "total!", failing AS "failing!",
+                      pending AS "pending!"
+               FROM (
+                   SELECT *,
+                       row_number() OVER (
+                           PARTITION BY sha
+                           ORDER BY CASE state WHEN 'failure' THEN 0 WHEN 'error' THEN 0
+                                               WHEN 'pending' THEN 1 ELSE 2 END, context
+                       ) AS n,
+                       count(*) OVER (PARTITION BY sha) AS total,
+                       count(*) FILTER (WHERE state IN ('failure', 'error')) OVER (PARTITION BY sha) AS failing,
+                       count(*) FILTER (WHERE state = 'pending') OVER (PARTITION BY sha) AS pending
+                   FROM commit_statuses WHERE repo_id = $1 AND sha = ANY($2)
+               ) ranked
+               WHERE n <= $3
+               ORDER BY sha, n"#,
             repo_id,
-            shas
+            shas,
+            per_commit
         )
         .fetch_all(&self.pool)
         .await?)

@@ -82,7 +82,7 @@ pub struct CommitRow {
 }
 
 /// A commit's combined status as a small mark: `✓` success, `✗` failure, `•` pending; the
-/// title lists each context's state.
+/// title lists the first contexts' states (failures first) and counts the rest.
 #[derive(Debug, Clone)]
 pub struct StatusMark {
     /// `success`, `failure` or `pending`: the CSS class and the word for screen readers.
@@ -99,12 +99,15 @@ impl From<&crate::domain::statuses::CombinedStatus> for StatusMark {
             CommitState::Failure | CommitState::Error => ("failure", "✗"),
             _ => ("pending", "•"),
         };
-        let title = c
+        let mut title = c
             .statuses
             .iter()
             .map(|s| format!("{}: {}", s.context, s.state))
             .collect::<Vec<_>>()
             .join(", ");
+        if c.more() > 0 {
+            title.push_str(&format!(" and {} more", c.more()));
+        }
         StatusMark {
             state,
             symbol,

@@ -59,7 +59,7 @@ async fn recorded(app: &TestApp, local: &std::path::Path) -> (usize, usize, usiz
         .collect();
     let statuses = app
         .forge
-        .latest_statuses(&repo, &heads)
+        .latest_statuses(&repo, &heads, 100)
         .await
         .unwrap()
         .len();

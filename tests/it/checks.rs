@@ -190,7 +190,7 @@ run = "yaml.sh"
     let repo = dns(&app).await;
     let combined = app
         .forge
-        .latest_statuses(&repo, &[bad.clone(), head.clone()])
+        .latest_statuses(&repo, &[bad.clone(), head.clone()], 100)
         .await
         .unwrap();
     let failed = &combined[&bad];

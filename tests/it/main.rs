@@ -30,6 +30,7 @@ mod issues;
 mod issues_api;
 mod lab;
 mod mirrors;
+mod objects;
 mod operator;
 mod pages;
 mod pull_mirrors;

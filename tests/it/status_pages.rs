@@ -51,7 +51,7 @@ run = "deploy.sh"
     let combined = eventually(30, "the deploy's success status", || async {
         let all = app
             .forge
-            .latest_statuses(&repo, std::slice::from_ref(&head))
+            .latest_statuses(&repo, std::slice::from_ref(&head), 100)
             .await
             .unwrap();
         let c = all.get(&head)?.clone();
@@ -119,7 +119,7 @@ run = "deploy.sh"
         );
         assert!(html.contains(&mark), "{path}: {html}");
         assert!(
-            html.contains("check/zones: success, ci/woodpecker: pending, deploy/dns: success"),
+            html.contains("ci/woodpecker: pending, check/zones: success, deploy/dns: success"),
             "{path}: {html}"
         );
     }
@@ -160,7 +160,7 @@ run = "deploy.sh"
         .to_owned();
     let all = app
         .forge
-        .latest_statuses(&repo, std::slice::from_ref(&bad))
+        .latest_statuses(&repo, std::slice::from_ref(&bad), 100)
         .await
         .unwrap();
     let failed = &all[&bad].statuses[0];

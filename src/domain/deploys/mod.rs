@@ -250,9 +250,14 @@ impl Forge {
         let dir = self.repo_dir(repo)?;
         let reads = std::sync::Arc::clone(&self.reads);
         let wanted = crate::git::read::CommitId(commit.to_owned());
-        let full = super::blocking(move || reads.open(&dir)?.commit(&wanted).map(|c| c.id.0))
+        // Only a commit the refs reach (a deleted branch's waits for its purge, not a deploy).
+        let full = super::blocking(move || reads.open(&dir)?.reachable_commit(&wanted))
             .await?
-            .map_err(|_| Error::NotFound)?;
+            .ok()
+            .flatten()
+            .ok_or(Error::NotFound)?
+            .id
+            .0;
         // The ref the run reports: the configured branch when it names one branch.
         let ref_name = match &deploy.trigger {
             DeployTrigger::Branch(p) if !p.as_str().contains(['*', '?', '[']) => {

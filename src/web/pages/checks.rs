@@ -36,7 +36,7 @@ pub async fn marks(
 ) -> Result<HashMap<String, StatusMark>, WebError> {
     Ok(st
         .forge
-        .latest_statuses(repo, ids)
+        .latest_statuses(repo, ids, crate::domain::statuses::SHOWN_IN_MARK)
         .await?
         .iter()
         .map(|(sha, combined)| (sha.clone(), StatusMark::from(combined)))

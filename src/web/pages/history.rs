@@ -200,6 +200,8 @@ struct CommitPage {
     issues: Vec<(i64, String, bool)>,
     /// The commit's current statuses (the newest per context) and their combined mark.
     statuses: Vec<StatusLine>,
+    /// Statuses beyond those listed (a commit keeps up to `max_status_contexts`).
+    more_statuses: usize,
     mark: Option<StatusMark>,
     /// (who, when) pushed it with `-o skip-checks`.
     checks_skipped: Vec<(String, String)>,
@@ -275,14 +277,18 @@ async fn show_commit(
     // Three independent lookups, at once: the page waits for one round trip, not three.
     let (issues, combined, skipped) = tokio::try_join!(
         st.forge.mentioned_issues(&repo, &message),
-        st.forge
-            .latest_statuses(&repo, std::slice::from_ref(&c.id.0)),
+        st.forge.latest_statuses(
+            &repo,
+            std::slice::from_ref(&c.id.0),
+            crate::domain::statuses::SHOWN_ON_COMMIT
+        ),
         st.forge.checks_skipped_for(&repo, &c.id.0),
     )?;
     let combined = combined.get(&c.id.0);
     let statuses = combined
         .map(|all| all.statuses.iter().map(StatusLine::from).collect())
         .unwrap_or_default();
+    let more_statuses = combined.map_or(0, |all| all.more());
     let checks_skipped = skipped
         .into_iter()
         .map(|(who, at)| (who, date(at.unix_timestamp())))
@@ -317,6 +323,7 @@ async fn show_commit(
             .map(|i| (i.number, i.title.clone(), i.is_open()))
             .collect(),
         statuses,
+        more_statuses,
         mark: combined.map(StatusMark::from),
         checks_skipped,
     })
@@ -331,8 +338,8 @@ impl From<&CommitStatus> for StatusLine {
             description: s.description.clone(),
             target_url: link.then(|| s.target_url.clone()),
             by: s.creator_name.clone(),
-            age: age(s.created_at.unix_timestamp()),
-            date: date(s.created_at.unix_timestamp()),
+            age: age(s.updated_at.unix_timestamp()),
+            date: date(s.updated_at.unix_timestamp()),
         }
     }
 }
