@@ -25,9 +25,15 @@ fn read_key_file(path: &Path) -> anyhow::Result<String> {
     let mut text = String::new();
     std::fs::File::open(path)
         .with_context(|| format!("opening the key file {}", path.display()))?
-        .take(MAX_KEY_FILE)
+        .take(MAX_KEY_FILE + 1)
         .read_to_string(&mut text)
         .with_context(|| format!("reading the key file {}", path.display()))?;
+    if text.len() as u64 > MAX_KEY_FILE {
+        bail!(
+            "{} is larger than {MAX_KEY_FILE} bytes: not a key file",
+            path.display()
+        );
+    }
     Ok(text)
 }
 
@@ -82,7 +88,7 @@ impl TrustedKeys {
     pub fn read(path: &Path) -> anyhow::Result<Self> {
         let text = read_key_file(path)?;
         let mut keys = Vec::new();
-        for (i, line) in text.lines().enumerate().take(10_000) {
+        for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -171,6 +177,24 @@ mod tests {
         let err = my_pub.check(sums, None).unwrap_err();
         assert!(err.to_string().contains("not signed"), "{err}");
         assert!(my_pub.check(sums, Some(b"garbage")).is_err());
+    }
+
+    #[test]
+    fn key_files_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, trusted) = keypair(dir.path(), "mine");
+        let line = std::fs::read_to_string(dir.path().join("mine.pub")).unwrap();
+        let many = line.repeat((MAX_KEY_FILE as usize / line.len()) + 1);
+        std::fs::write(dir.path().join("many.pub"), &many).unwrap();
+        let err = TrustedKeys::read(&dir.path().join("many.pub"))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("larger than"), "{err}");
+        let fits = line.repeat(MAX_KEY_FILE as usize / line.len());
+        std::fs::write(dir.path().join("fits.pub"), &fits).unwrap();
+        let read = TrustedKeys::read(&dir.path().join("fits.pub")).unwrap();
+        assert_eq!(read.keys.len(), MAX_KEY_FILE as usize / line.len());
+        assert_eq!(trusted.keys.len(), 1);
     }
 
     /// The signature is ssh-keygen's own format: OpenSSH checks it by hand.

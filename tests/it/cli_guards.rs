@@ -367,13 +367,28 @@ async fn a_serve_failing_the_postgres_access_check_leaves_nothing_behind() {
         eprintln!("skipped: the access check only applies when labforge runs as root");
         return;
     }
-    let dir = tempfile::tempdir().unwrap(); // mode 0700: the postgres user cannot enter it
+    let dir = tempfile::tempdir().unwrap();
+    // Mode 0700 and ours: the postgres user cannot enter it.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
     let here = dir.path().canonicalize().unwrap();
     let env = [
         ("LABFORGE_HTTP_ADDR", "127.0.0.1:0"),
         ("LABFORGE_SSH_ADDR", "127.0.0.1:0"),
     ];
-    let out = run_in(&here, &["serve"], &env, "").await;
+    // Bounded: a serve that passed the check would run until stopped.
+    let serve = || async {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            run_in(&here, &["serve"], &env, ""),
+        )
+        .await
+        .expect("serve exits at the access check")
+    };
+    let out = serve().await;
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
     assert!(
@@ -389,7 +404,7 @@ async fn a_serve_failing_the_postgres_access_check_leaves_nothing_behind() {
     // A data folder that was there stays, emptied of what this run made.
     std::fs::create_dir(here.join("data")).unwrap();
     std::fs::write(here.join("data/notes.txt"), "mine").unwrap();
-    let out = run_in(&here, &["serve"], &env, "").await;
+    let out = serve().await;
     assert!(!out.status.success());
     assert_eq!(entries(&here.join("data")), vec!["notes.txt".to_owned()]);
 }
