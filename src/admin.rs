@@ -251,7 +251,7 @@ async fn warn_unconfigured(
     let socket = config.data_dir.join("labforge.sock");
     let (known, whose): (Vec<String>, &str) =
         match crate::transport::hook_rpc::ask_configured_checks(&socket, repo).await {
-            Some(names) => (names, "the running serve has"),
+            Some(names) => (names, "asked the running serve"),
             None if file_given => (
                 forge
                     .checks
@@ -260,7 +260,7 @@ async fn warn_unconfigured(
                     .filter(|c| c.matches_repo(repo))
                     .map(|c| c.name.to_string())
                     .collect(),
-                "the configuration file has",
+                "per the configuration file",
             ),
             None => {
                 eprintln!(
@@ -275,8 +275,8 @@ async fn warn_unconfigured(
     for check in checks {
         if !known.iter().any(|k| k == check.as_str()) {
             eprintln!(
-                "warning: {whose} no [[check]] named {check} for {repo}; until one is configured, \
-                 pushes to these branches are refused"
+                "warning: no [[check]] named {check} is configured for {repo} ({whose}); until \
+                 one is, pushes to these branches are refused"
             );
         }
     }

@@ -283,7 +283,7 @@ impl Config {
         };
         let backup = backup_config(file.backup.unwrap_or_default(), &config_dir, &parse_env)?;
         Ok(Self {
-            cache: cache::parse_cache(file.cache, &env)?,
+            cache: cache::parse_cache(file.cache, env)?,
             backup,
             webhook,
             ssh_max_connections: count(

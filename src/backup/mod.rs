@@ -173,7 +173,6 @@ pub async fn create(
         &manifest,
         &repos,
         dest,
-        partial.as_deref(),
         sign,
     )
     .await;
@@ -274,12 +273,11 @@ async fn write_archive(
     manifest: &Manifest,
     repos: &[RecordedRepo],
     dest: &Destination,
-    partial: Option<&Path>,
     sign: Option<std::sync::Arc<SigningKey>>,
 ) -> anyhow::Result<()> {
-    let sink = match (dest, partial) {
-        (Destination::File { compress, .. }, Some(p)) => Sink::create(p, *compress)?,
-        _ => Sink::stdout()?,
+    let sink = match dest {
+        Destination::File { path, compress } => Sink::create(&partial_path(path), *compress)?,
+        Destination::Stdout => Sink::stdout()?,
     };
     let mut writer = ArchiveWriter::new(sink);
     let text = serde_json::to_vec_pretty(manifest)?;

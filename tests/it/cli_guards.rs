@@ -346,7 +346,9 @@ async fn protect_asks_the_running_serve_which_checks_it_has() {
     assert!(err.contains("required checks: zones"), "{err}");
     let err = protect("nosuch").await;
     assert!(
-        err.contains("warning: the running serve has no [[check]] named nosuch for alice/dns"),
+        err.contains(
+            "warning: no [[check]] named nosuch is configured for alice/dns (asked the running serve)"
+        ),
         "{err}"
     );
     // With no serve to ask and no file, it says so instead of guessing.
