@@ -164,14 +164,21 @@ pub enum CollaboratorCommand {
     Remove { path: String, user: String },
 }
 
-pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
+/// `file_given`: whether a configuration file was named (`--config`, `LABFORGE_CONFIG`), so
+/// whether `config`'s checks are the operator's or merely none.
+pub async fn run(config: &Config, file_given: bool, command: AdminCommand) -> anyhow::Result<()> {
     let services = Services::open(config).await?;
-    let result = execute(&services.forge, command).await;
+    let result = execute(&services.forge, config, file_given, command).await;
     services.close(false).await?;
     result
 }
 
-async fn execute(forge: &Forge, command: AdminCommand) -> anyhow::Result<()> {
+async fn execute(
+    forge: &Forge,
+    config: &Config,
+    file_given: bool,
+    command: AdminCommand,
+) -> anyhow::Result<()> {
     match command {
         AdminCommand::User(command) => accounts::user(forge, command).await?,
         AdminCommand::Key(command) => accounts::key(forge, command).await?,
@@ -189,19 +196,7 @@ async fn execute(forge: &Forge, command: AdminCommand) -> anyhow::Result<()> {
                 .iter()
                 .map(|c| CheckName::parse(c).with_context(|| format!("--require-check {c}")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            for check in &checks {
-                let configured = forge
-                    .checks
-                    .configs()
-                    .iter()
-                    .any(|c| c.name == *check && c.matches_repo(&repo.full_name()));
-                if !configured {
-                    eprintln!(
-                        "warning: no [[check]] named {check} is configured for {path}; until one is, \
-                         pushes to these branches are refused"
-                    );
-                }
-            }
+            warn_unconfigured(forge, config, file_given, &repo.full_name(), &checks).await;
             forge
                 .protect_branch_requiring(&repo, &pattern, admins_only, &checks)
                 .await?;
@@ -244,6 +239,53 @@ async fn execute(forge: &Forge, command: AdminCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Warns about required checks that do not exist for `repo`. The running `serve`'s own
+/// configuration is the truth (it runs the checks), so it is asked first over the hook socket;
+/// without one, the file given here; without either, the line says nothing was verified.
+async fn warn_unconfigured(
+    forge: &Forge,
+    config: &Config,
+    file_given: bool,
+    repo: &str,
+    checks: &[CheckName],
+) {
+    if checks.is_empty() {
+        return;
+    }
+    let socket = config.data_dir.join("labforge.sock");
+    let (known, whose): (Vec<String>, &str) =
+        match crate::transport::hook_rpc::ask_configured_checks(&socket, repo).await {
+            Some(names) => (names, "asked the running serve"),
+            None if file_given => (
+                forge
+                    .checks
+                    .configs()
+                    .iter()
+                    .filter(|c| c.matches_repo(repo))
+                    .map(|c| c.name.to_string())
+                    .collect(),
+                "per the configuration file",
+            ),
+            None => {
+                eprintln!(
+                    "note: no configuration file given and no running serve answered at {}: \
+                     whether the required checks exist for {repo} was not verified; pushes to \
+                     these branches are refused until each one runs and passes",
+                    socket.display()
+                );
+                return;
+            }
+        };
+    for check in checks {
+        if !known.iter().any(|k| k == check.as_str()) {
+            eprintln!(
+                "warning: no [[check]] named {check} is configured for {repo} ({whose}); until \
+                 one is, pushes to these branches are refused"
+            );
+        }
+    }
 }
 
 fn read_stdin() -> anyhow::Result<String> {

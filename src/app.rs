@@ -253,7 +253,7 @@ impl App {
         database: Option<PgConnectOptions>,
     ) -> anyhow::Result<Self> {
         // Before the socket or the cluster is touched: one serve per data folder.
-        let folder = DataLock::acquire(&config.data_dir)?;
+        let mut folder = DataLock::acquire(&config.data_dir)?;
         crate::startup::check_config(&config)?;
         let database_text = crate::startup::describe_database(&config, database.as_ref());
         let mut services = Services::open_with(&config, database).await?;
@@ -305,6 +305,7 @@ impl App {
             )
             .with_state(state);
         unwind.0 = None;
+        folder.keep();
         Ok(Self {
             listener,
             hook_socket,

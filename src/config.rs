@@ -9,6 +9,7 @@ use std::time::Duration;
 mod cache;
 mod check;
 mod deploy;
+pub mod settings;
 mod trigger;
 
 pub use check::{Check, CheckLimits};
@@ -135,7 +136,7 @@ struct FileWebhookConfig {
     timeout_secs: Option<u64>,
 }
 
-/// The file's shape: every field optional, names as in the environment without the prefix.
+/// The file's shape: every field optional; `settings::SETTINGS` maps each to its variable.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -196,6 +197,14 @@ impl Config {
         config_dir: PathBuf,
         env: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Self> {
+        // A setting missing from the table would be missing from `serve --help` too.
+        let env = |key: &str| {
+            debug_assert!(
+                settings::is_listed(key),
+                "{key} is read but not listed in config/settings.rs"
+            );
+            env(key)
+        };
         let parse_env = |key: &str| -> anyhow::Result<Option<String>> {
             Ok(env(key).filter(|v| !v.is_empty()))
         };
@@ -285,7 +294,7 @@ impl Config {
         let backup = backup_config(file.backup.unwrap_or_default(), &config_dir, &parse_env)?;
         let check_limits = check::parse_check_limits(file.checks, &config_dir, &data_dir, &env)?;
         Ok(Self {
-            cache: cache::parse_cache(file.cache, &env)?,
+            cache: cache::parse_cache(file.cache, env)?,
             backup,
             webhook,
             ssh_max_connections: count(
@@ -399,6 +408,21 @@ impl Config {
 
     pub fn repos_dir(&self) -> PathBuf {
         self.data_dir.join("repos")
+    }
+
+    /// Every command but `serve` and `restore` works on a forge that exists already. A missing
+    /// data folder means it was run from the wrong folder (or with the wrong settings); going on
+    /// would start a second, empty forge there and report success against it.
+    pub fn require_data_dir(&self) -> anyhow::Result<()> {
+        if self.data_dir.is_dir() {
+            return Ok(());
+        }
+        bail!(
+            "no labforge data folder at {} (nothing was created); only `labforge serve` (or \
+             `restore`) makes one. Run this where serve runs, or point at the forge's data \
+             folder with LABFORGE_DATA_DIR=/path/to/data or --config FILE (data_dir = ...)",
+            self.data_dir.display()
+        )
     }
 }
 

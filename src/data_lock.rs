@@ -6,22 +6,30 @@
 
 use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-/// Held while `serve` runs; dropping it (or the process ending) releases the folder.
+/// Held while `serve` runs; dropping it (or the process ending) releases the folder. Until
+/// `keep` is called, dropping it also removes what `acquire` created (the lock file, the folder
+/// itself when it is empty again): a `serve` that fails at start leaves nothing behind.
 #[derive(Debug)]
 pub struct DataLock {
     _file: File,
+    data_dir: PathBuf,
+    created_dir: bool,
+    created_file: bool,
+    kept: bool,
 }
 
 impl DataLock {
     /// Takes the folder or fails at once with `DATA_DIR is already served by pid N`.
     pub fn acquire(data_dir: &Path) -> anyhow::Result<Self> {
+        let created_dir = !data_dir.exists();
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
         let path = data_dir.join("labforge.lock");
+        let created_file = !path.exists();
         let mut file = File::options()
             .read(true)
             .write(true)
@@ -47,7 +55,33 @@ impl DataLock {
         file.rewind()?;
         writeln!(file, "{}", std::process::id())?;
         file.flush()?;
-        Ok(Self { _file: file })
+        Ok(Self {
+            _file: file,
+            data_dir: data_dir.to_path_buf(),
+            created_dir,
+            created_file,
+            kept: false,
+        })
+    }
+
+    /// Start-up succeeded: what `acquire` created stays.
+    pub fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for DataLock {
+    fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
+        if self.created_file {
+            let _ = std::fs::remove_file(self.data_dir.join("labforge.lock"));
+        }
+        if self.created_dir {
+            // Only if empty: whatever else start-up made there before failing is left to see.
+            let _ = std::fs::remove_dir(&self.data_dir);
+        }
     }
 }
 
@@ -91,5 +125,32 @@ mod tests {
         assert!(err.contains("is already served by pid 4242"), "{err}");
         drop(first);
         DataLock::acquire(dir.path()).expect("free again once the first is gone");
+    }
+
+    #[test]
+    fn a_lock_not_kept_removes_only_what_it_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        drop(DataLock::acquire(&data).unwrap());
+        assert!(!data.exists(), "a folder it made and left empty goes");
+        std::fs::create_dir(&data).unwrap();
+        drop(DataLock::acquire(&data).unwrap());
+        assert!(data.is_dir(), "a folder that was there stays");
+        assert!(
+            !data.join("labforge.lock").exists(),
+            "its own lock file goes"
+        );
+        let mut kept = DataLock::acquire(&data).unwrap();
+        kept.keep();
+        drop(kept);
+        assert!(
+            data.join("labforge.lock").exists(),
+            "a kept lock's file stays"
+        );
+        drop(DataLock::acquire(&data).unwrap());
+        assert!(
+            data.join("labforge.lock").exists(),
+            "a lock file that was there stays"
+        );
     }
 }

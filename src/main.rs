@@ -21,7 +21,7 @@ struct Cli {
 enum Command {
     /// Run the forge: the web UI, git over HTTP and its own SSH server, deploys and webhooks
     /// (and its own PostgreSQL unless DATABASE_URL is set).
-    #[command(after_help = SERVE_ENVIRONMENT)]
+    #[command(after_help = labforge::config::settings::help_text())]
     Serve,
     /// Run database migrations and exit.
     Migrate {
@@ -34,12 +34,26 @@ enum Command {
     Backup {
         /// DEST, or with --verify the backup to check.
         path: String,
-        /// Check a backup (manifest, checksums, git bundle verify) without restoring it.
+        /// Check a backup (manifest, checksums, git bundle verify) without restoring it. This
+        /// proves integrity against accidents, not who made it: add --verify-key for that.
         #[arg(long)]
         verify: bool,
+        /// Sign the backup with this OpenSSH private key (ed25519, no passphrase), so restore
+        /// --verify-key can refuse backups you did not make.
+        #[arg(long, value_name = "KEYFILE", conflicts_with = "verify")]
+        sign: Option<PathBuf>,
+        /// With --verify: also require a signature by a key in this file (OpenSSH public keys).
+        #[arg(long, value_name = "KEY.pub", requires = "verify")]
+        verify_key: Option<PathBuf>,
     },
     /// Restore a backup into an empty data folder (and an empty database).
-    Restore { src: PathBuf },
+    Restore {
+        src: PathBuf,
+        /// Refuse the backup, before anything is written, unless it is signed by a key in this
+        /// file (OpenSSH public keys, one a line).
+        #[arg(long, value_name = "KEY.pub")]
+        verify_key: Option<PathBuf>,
+    },
     /// Operator commands: users, keys, tokens, repositories, collaborators.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -50,32 +64,6 @@ enum Command {
         name: String,
     },
 }
-
-/// `serve --help`'s list of settings (each also a key in the config file; see the README).
-const SERVE_ENVIRONMENT: &str = "\
-Environment (each also a key in the --config file, without the LABFORGE_ prefix):
-  LABFORGE_CONFIG                    the config file (as --config)
-  LABFORGE_DATA_DIR                  data folder [./data]: repositories, managed PostgreSQL
-  LABFORGE_HTTP_ADDR                 HTTP listen address [0.0.0.0:3000]
-  LABFORGE_SSH_ADDR                  SSH server listen address [0.0.0.0:2222]
-  LABFORGE_SSH_PUBLIC                host:port for SSH clone URLs [base URL's host + SSH port]
-  LABFORGE_SSH_MAX_CONNECTIONS       open SSH connections [512]
-  LABFORGE_SSH_MAX_UNAUTHENTICATED   SSH connections still authenticating [128]
-  LABFORGE_SSH_AUTH_TIMEOUT_SECS     time to authenticate over SSH [30]
-  LABFORGE_SSH_IDLE_TIMEOUT_SECS     idle SSH connections close after [600]
-  LABFORGE_BASE_URL                  public URL for links and clone URLs [from the HTTP address]
-  DATABASE_URL                       an external PostgreSQL [unset: the managed one]
-  LABFORGE_PUSH_TO_CREATE            pushing to a missing OWNER/NAME creates it, private [true]
-  LABFORGE_MAX_UPLOAD_PACKS          concurrent clones and fetches [2 x cores]
-  LABFORGE_GIT_TIMEOUT_SECS          upper bound on one git process [3600]
-  LABFORGE_UPKEEP_DELAY_SECS         quiet time after a push before repacking [60]
-  LABFORGE_SHUTDOWN_GRACE_SECS       how long a stop waits for running pushes [30]
-  LABFORGE_WEBHOOK_ALLOWED_HOSTS     where webhooks may go [private,external]
-  LABFORGE_WEBHOOK_RETRY_BASE_SECS   first webhook retry's delay [30]
-  LABFORGE_WEBHOOK_TIMEOUT_SECS      upper bound on one webhook delivery [10]
-  LABFORGE_PROGRAM                   the labforge the hook shims run [this executable]
-  LABFORGE_LOG_FORMAT                text or json [text; colour only on a terminal]
-  RUST_LOG                           log filter [info]";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -100,6 +88,14 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
+    // Only `serve` and `restore` may create a data folder; `backup --verify` reads none.
+    let creates_or_needs_none = matches!(
+        cli.command,
+        Command::Serve | Command::Restore { .. } | Command::Backup { verify: true, .. }
+    );
+    if !creates_or_needs_none {
+        config.require_data_dir()?;
+    }
     match cli.command {
         Command::Serve => {
             App::build(config)
@@ -112,12 +108,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup {
             path,
             verify: false,
-        } => labforge::ops::backup(&config, &path).await,
-        Command::Backup { path, verify: true } => {
-            labforge::ops::verify(&config, std::path::Path::new(&path)).await
+            sign,
+            ..
+        } => labforge::ops::backup(&config, &path, sign.as_deref()).await,
+        Command::Backup {
+            path,
+            verify: true,
+            verify_key,
+            ..
+        } => {
+            labforge::ops::verify(&config, std::path::Path::new(&path), verify_key.as_deref()).await
         }
-        Command::Restore { src } => labforge::ops::restore(&config, &src).await,
-        Command::Admin(command) => labforge::admin::run(&config, command).await,
+        Command::Restore { src, verify_key } => {
+            labforge::ops::restore(&config, &src, verify_key.as_deref()).await
+        }
+        Command::Admin(command) => {
+            let file_given = cli.config.is_some()
+                || std::env::var_os("LABFORGE_CONFIG").is_some_and(|v| !v.is_empty());
+            labforge::admin::run(&config, file_given, command).await
+        }
         Command::Hook { .. } => unreachable!("hooks return before the runtime starts"),
     }
 }

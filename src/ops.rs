@@ -13,8 +13,14 @@ use crate::storage::Db;
 
 /// `labforge backup DEST`: online when `serve` runs (it holds pushes for the instant),
 /// otherwise with the managed cluster started and stopped as the admin commands do.
-pub async fn backup(config: &Config, dest: &str) -> anyhow::Result<()> {
+pub async fn backup(config: &Config, dest: &str, sign: Option<&Path>) -> anyhow::Result<()> {
     let dest = Destination::parse(dest)?;
+    // Read before anything starts: a wrong key file costs nothing.
+    let sign = sign
+        .map(backup::SigningKey::read)
+        .transpose()?
+        .map(std::sync::Arc::new);
+    let fingerprint = sign.as_ref().map(|k| k.fingerprint());
     let services = Services::open(config).await?;
     let socket = config.data_dir.join("labforge.sock");
     let result = backup::create(
@@ -23,18 +29,31 @@ pub async fn backup(config: &Config, dest: &str) -> anyhow::Result<()> {
         &config.data_dir,
         Hold::ServeSocket(socket),
         &dest,
+        sign,
     )
     .await;
     services.close(false).await?;
     let summary = result?;
     eprintln!("backup written: {summary}");
+    if let Some(fingerprint) = fingerprint {
+        eprintln!("signed with the key {fingerprint}");
+    }
     Ok(())
 }
 
-/// `labforge backup --verify SRC`: reads and checks the whole backup; restores nothing.
-pub async fn verify(config: &Config, src: &Path) -> anyhow::Result<()> {
+/// What `--verify` says about authenticity, whatever it found.
+const INTEGRITY_ONLY: &str = "integrity only: the checksums show the backup was not damaged by \
+    accident, not who made it (whoever can write a backup can write matching checksums, and \
+    restore runs its database dump). To refuse backups you did not make, sign them (backup --sign \
+    KEY) and check with --verify-key KEY.pub.";
+
+/// `labforge backup --verify SRC [--verify-key KEY.pub]`: reads and checks the whole backup;
+/// restores nothing. Says plainly what the check proves.
+pub async fn verify(config: &Config, src: &Path, verify_key: Option<&Path>) -> anyhow::Result<()> {
+    let trusted = verify_key.map(backup::TrustedKeys::read).transpose()?;
     let runner = GitRunner::detect(config.git_timeout)?;
-    let manifest = backup::verify(src, &runner).await?;
+    let extracted = backup::verify(src, &runner).await?;
+    let manifest = &extracted.manifest;
     let refs: usize = manifest.repositories.iter().map(|r| r.refs.len()).sum();
     println!(
         "ok: {} repositories, {refs} refs, database schema {}, taken at {} by labforge {}",
@@ -43,13 +62,29 @@ pub async fn verify(config: &Config, src: &Path) -> anyhow::Result<()> {
         manifest.created_at,
         manifest.labforge_version
     );
+    match trusted {
+        Some(keys) => {
+            let signer = keys.check(&extracted.sums, extracted.signature.as_deref())?;
+            println!("authentic: signed by the key {signer}, which --verify-key trusts");
+        }
+        None => {
+            println!("{INTEGRITY_ONLY}");
+            if extracted.signature.is_some() {
+                println!("(it is signed; the signature was not checked without --verify-key)");
+            }
+        }
+    }
     Ok(())
 }
 
 /// `labforge restore SRC` into an empty data folder and an empty database.
-pub async fn restore(config: &Config, src: &Path) -> anyhow::Result<()> {
+pub async fn restore(config: &Config, src: &Path, verify_key: Option<&Path>) -> anyhow::Result<()> {
+    let trusted = verify_key.map(backup::TrustedKeys::read).transpose()?;
     let runner = GitRunner::detect(config.git_timeout)?;
-    let staged = backup::stage_for_restore(config, src, &runner).await?;
+    let staged = backup::stage_for_restore(config, src, &runner, trusted).await?;
+    if let Some(signer) = &staged.signed_by {
+        eprintln!("the backup is signed by the trusted key {signer}");
+    }
     let result = restore_into(config, staged, &runner).await;
     if result.is_err() {
         backup::empty_data_dir_again(&config.data_dir);

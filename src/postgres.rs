@@ -53,6 +53,7 @@ impl ManagedCluster {
     /// Serialised with a file lock so `serve`, `admin` and parallel tests never race initdb.
     pub fn ensure_started(root: &Path, options: ClusterOptions) -> anyhow::Result<Self> {
         let bin = find_binaries()?;
+        let created = !root.exists();
         fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
         let root = root.canonicalize()?;
         let lock = File::create(root.join("labforge.lock"))?;
@@ -66,9 +67,20 @@ impl ManagedCluster {
             run_as,
             started_here: false,
         };
-        cluster.check_reachable(&root)?;
-        if !cluster.data.join("PG_VERSION").exists() {
-            cluster.initdb(options)?;
+        let prepared = cluster.check_reachable(&root).and_then(|()| {
+            if cluster.data.join("PG_VERSION").exists() {
+                Ok(())
+            } else {
+                cluster.initdb(options)
+            }
+        });
+        if let Err(e) = prepared {
+            // Nothing of this run's making stays behind (an empty `pg` with a lock file in
+            // it, a half-made cluster): the operator fixes the cause and starts again.
+            if created {
+                let _ = fs::remove_dir_all(&root);
+            }
+            return Err(e);
         }
         cluster.prepare_socket_dir()?;
         cluster.write_settings(options)?;

@@ -12,6 +12,7 @@ use anyhow::{Context, bail, ensure};
 use sha2::{Digest, Sha256};
 
 use super::manifest::{MANIFEST, Manifest, ROOT, SUMS};
+use super::signature::{SIGNATURE, SigningKey};
 
 /// zstd's frame magic: how a compressed backup is recognised whatever its name.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
@@ -184,13 +185,18 @@ impl ArchiveWriter {
         self.append(name, size, BufReader::with_capacity(1 << 20, file))
     }
 
-    /// Writes `SHA256SUMS` and closes the archive (flushed and synced to disk).
-    pub fn finish(mut self) -> anyhow::Result<()> {
+    /// Writes `SHA256SUMS` (and, with a key, its signature after it) and closes the archive
+    /// (flushed and synced to disk).
+    pub fn finish(mut self, sign: Option<&SigningKey>) -> anyhow::Result<()> {
         let mut sums = String::new();
         for (name, hex) in &self.sums {
             sums.push_str(&format!("{hex}  {name}\n"));
         }
         self.append_bytes(SUMS, sums.as_bytes())?;
+        if let Some(key) = sign {
+            let signature = key.sign(sums.as_bytes())?;
+            self.append_bytes(SIGNATURE, &signature)?;
+        }
         self.tar.into_inner()?.finish()
     }
 }
@@ -211,15 +217,24 @@ pub fn open_source(path: &Path) -> anyhow::Result<Box<dyn Read + Send>> {
     }
 }
 
+/// What a backup's reading found: its manifest, the `SHA256SUMS` every entry matched, and the
+/// signature after it, if the backup is signed (checked by the caller against its keys).
+pub struct Extracted {
+    pub manifest: Manifest,
+    pub sums: Vec<u8>,
+    pub signature: Option<Vec<u8>>,
+}
+
 /// Reads a whole backup into `staging`, checking as it goes: the manifest first (handed to
 /// `accept` before anything else is read, so a backup from a newer schema is refused at once),
 /// then only the files the manifest lists, each once, then `SHA256SUMS`, which must match every
-/// entry. Files land at `staging/NAME` (names from the checked manifest, never from the tar).
+/// entry, then its signature if there is one. Files land at `staging/NAME` (names from the
+/// checked manifest, never from the tar); without `staging` they are hashed and dropped.
 pub fn extract(
     source: impl Read,
-    staging: &Path,
+    staging: Option<&Path>,
     accept: impl FnOnce(&Manifest) -> anyhow::Result<()>,
-) -> anyhow::Result<Manifest> {
+) -> anyhow::Result<Extracted> {
     let mut archive = tar::Archive::new(source);
     let damaged = |e: std::io::Error| anyhow::anyhow!("the backup is damaged or truncated: {e}");
     let mut entries = archive.entries().map_err(damaged)?;
@@ -240,13 +255,30 @@ pub fn extract(
     let expected: HashSet<String> = manifest.expected_files().into_iter().collect();
     let mut computed = BTreeMap::from([(MANIFEST.to_owned(), manifest_sum)]);
     let mut last = MANIFEST.to_owned();
-    for entry in entries {
+    while let Some(entry) = entries.next() {
         let mut entry = entry.map_err(damaged)?;
         let name = entry_name(&entry)?;
         if name == SUMS {
             let (sums, _) = read_small(&mut entry, SUMS)?;
             check_sums(&sums, &computed, &expected)?;
-            return Ok(manifest);
+            drop(entry);
+            let signature = match entries.next() {
+                None => None,
+                Some(entry) => {
+                    let mut entry = entry.map_err(damaged)?;
+                    let name = entry_name(&entry)?;
+                    ensure!(
+                        name == SIGNATURE,
+                        "the backup holds {name} after {SUMS}, where only {SIGNATURE} may be"
+                    );
+                    Some(read_small(&mut entry, SIGNATURE)?.0)
+                }
+            };
+            return Ok(Extracted {
+                manifest,
+                sums,
+                signature,
+            });
         }
         ensure!(
             expected.contains(&name),
@@ -256,13 +288,22 @@ pub fn extract(
             !computed.contains_key(&name),
             "the backup holds {name} twice"
         );
-        let dest = staging.join(&name);
-        std::fs::create_dir_all(dest.parent().expect("staging names have a folder"))?;
-        let mut out = BufWriter::new(File::create(&dest)?);
         let mut reading = Hashing::new(&mut entry);
-        std::io::copy(&mut reading, &mut out)
-            .map_err(|e| anyhow::anyhow!("the backup is damaged or truncated in {name}: {e}"))?;
-        out.flush()?;
+        let truncated = |e: std::io::Error| {
+            anyhow::anyhow!("the backup is damaged or truncated in {name}: {e}")
+        };
+        match staging {
+            Some(staging) => {
+                let dest = staging.join(&name);
+                std::fs::create_dir_all(dest.parent().expect("staging names have a folder"))?;
+                let mut out = BufWriter::new(File::create(&dest)?);
+                std::io::copy(&mut reading, &mut out).map_err(truncated)?;
+                out.flush()?;
+            }
+            None => {
+                std::io::copy(&mut reading, &mut std::io::sink()).map_err(truncated)?;
+            }
+        }
         computed.insert(name.clone(), reading.hex());
         last = name;
     }

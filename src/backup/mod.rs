@@ -11,6 +11,7 @@ mod manifest;
 mod pg;
 mod restore;
 pub mod schedule;
+mod signature;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -21,10 +22,12 @@ use crate::domain::Forge;
 use crate::git::RepoDir;
 use crate::git::bundle::{RecordedRefs, RefEntry};
 use crate::storage::BackupRepoRow;
+pub use archive::Extracted;
 use archive::{ArchiveWriter, Sink};
 use manifest::{DATABASE, FORMAT, HOST_KEY, HOST_KEY_PUB, MANIFEST, Manifest, ManifestRef};
 pub use pg::PgTarget;
 pub use restore::{Staged, empty_data_dir_again, restore_staged, stage_for_restore};
+pub use signature::{SigningKey, TrustedKeys};
 
 /// Where a backup goes: a `.tar` or `.tar.zst` file, or standard output (`-`, compressed).
 #[derive(Debug, Clone)]
@@ -103,13 +106,14 @@ struct Recorded {
     repos: Vec<RecordedRepo>,
 }
 
-/// Takes a backup of everything `forge` holds into `dest`.
+/// Takes a backup of everything `forge` holds into `dest`, signed with `sign` when given.
 pub async fn create(
     forge: &Forge,
     pg: &PgTarget,
     data_dir: &Path,
     hold: Hold,
     dest: &Destination,
+    sign: Option<std::sync::Arc<SigningKey>>,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
     if let Destination::File { path, .. } = dest
@@ -169,7 +173,7 @@ pub async fn create(
         &manifest,
         &repos,
         dest,
-        partial.as_deref(),
+        sign,
     )
     .await;
     if let Err(e) = written {
@@ -269,11 +273,11 @@ async fn write_archive(
     manifest: &Manifest,
     repos: &[RecordedRepo],
     dest: &Destination,
-    partial: Option<&Path>,
+    sign: Option<std::sync::Arc<SigningKey>>,
 ) -> anyhow::Result<()> {
-    let sink = match (dest, partial) {
-        (Destination::File { compress, .. }, Some(p)) => Sink::create(p, *compress)?,
-        _ => Sink::stdout()?,
+    let sink = match dest {
+        Destination::File { path, compress } => Sink::create(&partial_path(path), *compress)?,
+        Destination::Stdout => Sink::stdout()?,
     };
     let mut writer = ArchiveWriter::new(sink);
     let text = serde_json::to_vec_pretty(manifest)?;
@@ -318,7 +322,7 @@ async fn write_archive(
             .await?;
         }
     }
-    blocking(move || writer.finish()).await
+    blocking(move || writer.finish(sign.as_deref())).await
 }
 
 async fn blocking<T: Send + 'static>(
@@ -331,7 +335,9 @@ async fn blocking<T: Send + 'static>(
 
 /// Checks a backup without restoring it: manifest, every checksum, each bundle's header
 /// against the manifest and `git bundle verify`, and the database dump's table of contents.
-pub async fn verify(src: &Path, runner: &crate::git::GitRunner) -> anyhow::Result<Manifest> {
+/// The signature, if any, is returned for the caller to check: sums alone prove integrity
+/// against accidents, not who made the backup.
+pub async fn verify(src: &Path, runner: &crate::git::GitRunner) -> anyhow::Result<Extracted> {
     let staging = tempfile::Builder::new()
         .prefix("labforge-verify-")
         .tempdir()?;

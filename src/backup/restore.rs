@@ -9,6 +9,7 @@ use anyhow::{Context, bail, ensure};
 use super::archive;
 use super::manifest::{DATABASE, HOST_KEY, HOST_KEY_PUB, Manifest};
 use super::pg::{self, PgTarget};
+use super::signature::TrustedKeys;
 use crate::config::Config;
 use crate::git::bundle::{self, RestoredRepo};
 use crate::git::{GitRunner, RepoStore};
@@ -17,6 +18,8 @@ use crate::storage::Db;
 /// A backup read and checked into a staging folder inside the (empty) data folder.
 pub struct Staged {
     pub manifest: Manifest,
+    /// The fingerprint of the `--verify-key` key that signed it.
+    pub signed_by: Option<String>,
     staging: tempfile::TempDir,
 }
 
@@ -27,13 +30,14 @@ pub(super) async fn extract_checked(
     staging: &Path,
     runner: &GitRunner,
     accept: impl FnOnce(&Manifest) -> anyhow::Result<()> + Send + 'static,
-) -> anyhow::Result<Manifest> {
+) -> anyhow::Result<archive::Extracted> {
     let (src, dest) = (src.to_path_buf(), staging.to_path_buf());
-    let manifest = super::blocking(move || {
+    let extracted = super::blocking(move || {
         let source = archive::open_source(&src)?;
-        archive::extract(source, &dest, accept)
+        archive::extract(source, Some(&dest), accept)
     })
     .await?;
+    let manifest = &extracted.manifest;
     let scratch = staging.join(".scratch.git");
     bundle::init_scratch(&scratch)?;
     for entry in &manifest.repositories {
@@ -56,7 +60,28 @@ pub(super) async fn extract_checked(
     pg::check_dump(&staging.join(DATABASE))
         .await
         .context("the database dump")?;
-    Ok(manifest)
+    Ok(extracted)
+}
+
+/// `restore --verify-key`: reads the whole backup once without writing anything, checking every
+/// entry against `SHA256SUMS` and `SHA256SUMS` against the signature. Returns the verified sums
+/// (the staged reading must find the same) and the signing key's fingerprint.
+async fn check_signature_first(
+    src: &Path,
+    trusted: std::sync::Arc<TrustedKeys>,
+) -> anyhow::Result<(Vec<u8>, String)> {
+    ensure!(
+        src != Path::new("-"),
+        "--verify-key reads the backup twice (checked before anything is written): give a file, \
+         not standard input"
+    );
+    let src = src.to_path_buf();
+    super::blocking(move || {
+        let extracted = archive::extract(archive::open_source(&src)?, None, |_| Ok(()))?;
+        let signer = trusted.check(&extracted.sums, extracted.signature.as_deref())?;
+        Ok((extracted.sums, signer))
+    })
+    .await
 }
 
 /// A restore target must be empty: a missing folder, or one with nothing in it.
@@ -75,20 +100,30 @@ fn check_empty_data_dir(data_dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Steps one and two of a restore: the data folder is empty, and the backup is read whole and
-/// checked (a newer schema refused) before any database is touched.
+/// checked (a newer schema refused) before any database is touched. With `trusted` keys, an
+/// unsigned or wrongly signed backup is refused before even the data folder is made.
 pub async fn stage_for_restore(
     config: &Config,
     src: &Path,
     runner: &GitRunner,
+    trusted: Option<TrustedKeys>,
 ) -> anyhow::Result<Staged> {
     check_empty_data_dir(&config.data_dir)?;
+    let verified = match trusted {
+        Some(keys) => Some(
+            check_signature_first(src, std::sync::Arc::new(keys))
+                .await
+                .context("nothing was restored or changed")?,
+        ),
+        None => None,
+    };
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let staging = tempfile::Builder::new()
         .prefix(".restore-")
         .tempdir_in(&config.data_dir)?;
     let newest = crate::storage::newest_known_migration();
-    let manifest = extract_checked(src, staging.path(), runner, move |m| {
+    let extracted = extract_checked(src, staging.path(), runner, move |m| {
         ensure!(
             m.schema_version <= newest,
             "this backup is from a newer labforge (database schema {}, labforge {}); this one knows \
@@ -100,7 +135,23 @@ pub async fn stage_for_restore(
         Ok(())
     })
     .await?;
-    Ok(Staged { manifest, staging })
+    let signed_by = match verified {
+        Some((sums, signer)) => {
+            // The file could have been swapped between the two readings.
+            ensure!(
+                extracted.sums == sums,
+                "the backup changed while it was read: its SHA256SUMS is not the one whose \
+                 signature was checked"
+            );
+            Some(signer)
+        }
+        None => None,
+    };
+    Ok(Staged {
+        manifest: extracted.manifest,
+        signed_by,
+        staging,
+    })
 }
 
 /// The rest: database (empty, else refused), migrations for an older schema, repositories,

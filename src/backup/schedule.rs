@@ -81,7 +81,15 @@ async fn once(job: &Scheduled) -> Result<(), u32> {
             path: path.clone(),
             compress: true,
         };
-        super::create(&job.forge, &job.pg, &job.data_dir, Hold::InProcess, &dest).await
+        super::create(
+            &job.forge,
+            &job.pg,
+            &job.data_dir,
+            Hold::InProcess,
+            &dest,
+            None,
+        )
+        .await
     }
     .await;
     match result {

@@ -8,7 +8,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
-use super::hook_wire::{HoldReply, HoldRequest, HookReply, HookRequest, MAX_REQUEST};
+use super::hook_wire::{
+    ChecksReply, ChecksRequest, HoldReply, HoldRequest, HookReply, HookRequest, MAX_REQUEST,
+};
 use crate::domain::Forge;
 use crate::model::{RefUpdate, terminal_text};
 
@@ -49,6 +51,16 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
     read.read_line(&mut line).await?;
     if let Ok(hold) = serde_json::from_str::<HoldRequest>(&line) {
         return hold_for_backup(hold, read, write, forge).await;
+    }
+    if let Ok(query) = serde_json::from_str::<ChecksRequest>(&line) {
+        let checks = forge
+            .checks
+            .configs()
+            .iter()
+            .filter(|c| c.matches_repo(&query.checks_for))
+            .map(|c| c.name.to_string())
+            .collect();
+        return send(&mut write, &ChecksReply { checks }).await;
     }
     let request: HookRequest = serde_json::from_str(&line)?;
     if !forge.hook_secret_is_valid(&request.secret) {
@@ -162,4 +174,31 @@ async fn send(
     line.push(b'\n');
     write.write_all(&line).await?;
     Ok(())
+}
+
+/// The checks the `serve` listening on `socket` runs for `repo` (`OWNER/REPO`); None when no
+/// serve answers there (none runs, or one too old to know the question) within a few seconds.
+pub async fn ask_configured_checks(socket: &Path, repo: &str) -> Option<Vec<String>> {
+    let ask = async {
+        let stream = UnixStream::connect(socket).await.ok()?;
+        let (read, mut write) = stream.into_split();
+        let mut line = serde_json::to_vec(&ChecksRequest {
+            checks_for: repo.to_owned(),
+        })
+        .ok()?;
+        line.push(b'\n');
+        write.write_all(&line).await.ok()?;
+        let mut reply = String::new();
+        BufReader::new(read.take(MAX_REQUEST as u64))
+            .read_line(&mut reply)
+            .await
+            .ok()?;
+        serde_json::from_str::<ChecksReply>(&reply)
+            .ok()
+            .map(|r| r.checks)
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), ask)
+        .await
+        .ok()
+        .flatten()
 }

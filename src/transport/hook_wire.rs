@@ -42,3 +42,19 @@ pub enum HoldReply {
     Held,
     Refused(String),
 }
+
+/// `labforge admin protect` asking a running `serve` which checks it has for a repository: the
+/// serve's configuration may come from a file the admin command was not given. No secret, as
+/// for `HoldRequest`; the answer names checks, which the configuration file names anyway.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksRequest {
+    /// `OWNER/REPO`.
+    pub checks_for: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChecksReply {
+    /// The names of the `[[check]]`s that run on pushes to that repository.
+    pub checks: Vec<String>,
+}

@@ -11,6 +11,7 @@ mod check_options;
 mod check_scripts;
 mod checks;
 mod cli;
+mod cli_guards;
 mod database_outage;
 mod deploy_crash;
 mod deploy_gate;
