@@ -189,6 +189,11 @@ impl Services {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
             webhooks: crate::domain::webhooks::WebhookService::new(Arc::new(config.clone())),
+            egress: Arc::new(crate::domain::egress::Egress::new(
+                config.webhook.allowed_hosts.clone(),
+                config.mirror.allowed_hosts.clone(),
+            )),
+            mirror: config.mirror.clone(),
             backup_status: Arc::default(),
         };
         Ok(Self {

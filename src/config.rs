@@ -9,10 +9,12 @@ use std::time::Duration;
 mod cache;
 mod check;
 mod deploy;
+mod mirror;
 mod trigger;
 
 pub use check::Check;
 pub use deploy::{Deploy, DeployTrigger, parse_duration};
+pub use mirror::MirrorConfig;
 pub use trigger::RefTrigger;
 
 use anyhow::{Context, bail};
@@ -86,6 +88,8 @@ pub struct Config {
     /// `[[check]]`: what must pass before a push lands, defined by the operator only.
     pub checks: Vec<Check>,
     pub webhook: WebhookConfig,
+    /// `[mirror]`: where mirrors and imports may connect, and each sync's bounds.
+    pub mirror: MirrorConfig,
     /// `[cache]`: sizes of the history pages' caches.
     pub cache: crate::git::CacheLimits,
     /// `[backup]`: scheduled backups from `serve`; None when no folder is configured.
@@ -156,6 +160,7 @@ struct FileConfig {
     #[serde(default)]
     check: Vec<check::FileCheck>,
     webhook: Option<FileWebhookConfig>,
+    mirror: Option<mirror::FileMirror>,
     cache: Option<cache::FileCache>,
     backup: Option<FileBackupConfig>,
 }
@@ -275,6 +280,7 @@ impl Config {
         let backup = backup_config(file.backup.unwrap_or_default(), &config_dir, &parse_env)?;
         Ok(Self {
             cache: cache::parse_cache(file.cache, &env)?,
+            mirror: mirror::parse_mirror(file.mirror, &env)?,
             backup,
             webhook,
             ssh_max_connections: count(

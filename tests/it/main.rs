@@ -13,6 +13,7 @@ mod database_outage;
 mod deploy_crash;
 mod deploy_order;
 mod deploy_scripts;
+mod egress;
 mod first_run;
 mod helpers;
 mod highlight;
