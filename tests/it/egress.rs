@@ -575,3 +575,135 @@ async fn imports_and_pull_mirrors_refuse_trees_that_fsck_refuses() {
         "nothing of the bad commit landed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ssh_push_mirrors_connect_only_to_the_checked_address() {
+    // As above, over SSH: the far sshd listens on 127.0.0.2, a decoy on 127.0.0.1 (where the
+    // system resolves `localhost`), and only ssh's `HostName` pin can reach the far side.
+    let app = TestApp::spawn_with(&[("LABFORGE_MIRROR_ALLOWED_HOSTS", "127.0.0.2/32")]).await;
+    let token = user_with_repo(&app).await;
+    let src = app.workdir("src");
+    local_repo(&src, 2).await;
+    app.push(&src, ("alice", &token), "alice/dns", &["main"])
+        .await;
+    app.forge
+        .egress
+        .answer_name("localhost", vec!["127.0.0.2".parse().unwrap()]);
+    let far = tempfile::tempdir().unwrap();
+    let far_dns = far.path().join("dns.git");
+    bare(&far_dns).await;
+    let host_key = far.path().join("host");
+    crate::mirrors::keygen(&host_key);
+    std::fs::write(far.path().join("authorized_keys"), "").unwrap();
+    let port = free_port();
+    let decoy = silent_listener("127.0.0.1", port).await;
+    let _sshd = crate::mirrors::far_sshd_on(far.path(), "127.0.0.2", port, &host_key).await;
+    let user = nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .unwrap()
+        .unwrap()
+        .name;
+    let (status, made) = add_mirror(
+        &app,
+        &token,
+        "dns",
+        json!({"remote_address": format!("ssh://{user}@localhost:{port}{}", far_dns.display()),
+               "use_ssh": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let public = made["public_key"].as_str().unwrap();
+    std::fs::write(far.path().join("authorized_keys"), format!("{public}\n")).unwrap();
+    let (status, _) = api(
+        &app,
+        &token,
+        "POST",
+        "/repos/alice/dns/push_mirrors-sync",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let server = app.server_repo("alice/dns");
+    eventually(30, "the sync over the pinned address", || async {
+        (refs(&far_dns).await == refs(&server).await).then_some(())
+    })
+    .await;
+    assert_eq!(
+        decoy.load(Ordering::SeqCst),
+        0,
+        "ssh never reached 127.0.0.1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_one_parallel_sync_the_next_waits_and_the_low_speed_limit_ends_a_tarpit() {
+    // One sync at a time, a 3 s low-speed window and the default 600 s deadline: the tarpit's
+    // sync ends within seconds (only the low-speed limit can end it), and the other
+    // repository's sync runs only after it (the bound holds).
+    let app = TestApp::spawn_with(&[
+        ALLOW_LOOPBACK,
+        ("LABFORGE_MIRROR_PARALLEL_SYNCS", "1"),
+        ("LABFORGE_MIRROR_LOW_SPEED_SECS", "3"),
+    ])
+    .await;
+    let token = user_with_repo(&app).await;
+    app.create_repo("alice", "slow", true).await;
+    let src = app.workdir("src");
+    local_repo(&src, 2).await;
+    app.push(&src, ("alice", &token), "alice/dns", &["main"])
+        .await;
+    app.push(&src, ("alice", &token), "alice/slow", &["main"])
+        .await;
+    let tarpit_port = free_port();
+    let tarpit = silent_listener("127.0.0.1", tarpit_port).await;
+    let (status, body) = add_mirror(
+        &app,
+        &token,
+        "slow",
+        json!({"remote_address": format!("http://127.0.0.1:{tarpit_port}/x.git"),
+               "remote_username": "u", "remote_password": "t"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    eventually_true(30, "the tarpit's connection", || {
+        tarpit.load(Ordering::SeqCst) > 0
+    })
+    .await;
+    let far = tempfile::tempdir().unwrap();
+    let far_dns = far.path().join("dns.git");
+    bare(&far_dns).await;
+    let port = free_port();
+    let _far = far_http(far.path(), port, "mirror", "token-1").await;
+    let (status, body) = add_mirror(
+        &app,
+        &token,
+        "dns",
+        json!({"remote_address": format!("http://127.0.0.1:{port}/dns.git"),
+               "remote_username": "mirror", "remote_password": "token-1"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let slow = app
+        .forge
+        .repo_by_path(&RepoPath::parse("alice/slow").unwrap())
+        .await
+        .unwrap();
+    let server = app.server_repo("alice/dns");
+    let tarpit_error = eventually(30, "the other sync, after the tarpit's", || async {
+        let synced = refs(&far_dns).await == refs(&server).await;
+        let held = app.forge.push_mirrors(&slow).await.unwrap().remove(0);
+        if synced {
+            assert!(
+                !held.last_error.is_empty(),
+                "synced beside a running sync: {held:?}"
+            );
+            Some(held.last_error)
+        } else {
+            None
+        }
+    })
+    .await;
+    assert!(
+        tarpit_error.contains("no git repository at that address"),
+        "{tarpit_error}"
+    );
+}

@@ -58,12 +58,17 @@ pub(crate) async fn far_http_on(
 
 /// OpenSSH `sshd` on `port` with `host_key`, taking keys from `dir/authorized_keys`.
 async fn far_sshd(dir: &Path, port: u16, host_key: &Path) -> Child {
+    far_sshd_on(dir, "127.0.0.1", port, host_key).await
+}
+
+/// `far_sshd` listening on `address`.
+pub(crate) async fn far_sshd_on(dir: &Path, address: &str, port: u16, host_key: &Path) -> Child {
     std::fs::create_dir_all("/run/sshd").unwrap();
     let config = dir.join("sshd_config");
     std::fs::write(
         &config,
         format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\n\
+            "Port {port}\nListenAddress {address}\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\n\
              StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
              PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel ERROR\n",
             host_key.display(),
@@ -84,11 +89,11 @@ async fn far_sshd(dir: &Path, port: u16, host_key: &Path) -> Child {
         .kill_on_drop(true)
         .spawn()
         .expect("sshd runs");
-    wait_port(port).await;
+    wait_address(address, port).await;
     child
 }
 
-fn keygen(path: &Path) {
+pub(crate) fn keygen(path: &Path) {
     assert!(
         std::process::Command::new("ssh-keygen")
             .args(["-q", "-t", "ed25519", "-N", "", "-f"])
