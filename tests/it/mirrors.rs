@@ -243,12 +243,12 @@ async fn https_push_mirror_follows_pushes_retries_and_keeps_its_token_secret() {
         "{failed}"
     );
     let _far_side = far_http(far.path(), port, "mirror", "right-token-1234").await;
-    eventually(90, "the retry once the far side is back", || async {
-        (refs(&far_dns).await == refs(&server).await).then_some(())
+    // The refs arrive there a moment before the success is recorded here: wait for both.
+    let m = eventually(90, "the retry once the far side is back", || async {
+        let m = mirrors(&app, &token).await.remove(0);
+        (refs(&far_dns).await == refs(&server).await && m["last_error"] == "").then_some(m)
     })
     .await;
-    let m = mirrors(&app, &token).await.remove(0);
-    assert_eq!(m["last_error"], "", "{m}");
     assert!(m["last_update"].is_string());
 
     // A wrong token: a clear error, and the token is in no command line, page or error.
