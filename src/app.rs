@@ -193,6 +193,11 @@ impl Services {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
             webhooks: crate::domain::webhooks::WebhookService::new(Arc::new(config.clone())),
+            egress: Arc::new(crate::domain::egress::Egress::new(
+                config.webhook.allowed_hosts.clone(),
+                config.mirror.allowed_hosts.clone(),
+            )),
+            mirror: config.mirror.clone(),
             backup_status: Arc::default(),
             max_status_contexts: i64::try_from(config.max_status_contexts).unwrap_or(i64::MAX),
         };

@@ -9,11 +9,13 @@ use std::time::Duration;
 mod cache;
 mod check;
 mod deploy;
+mod mirror;
 pub mod settings;
 mod trigger;
 
 pub use check::{Check, CheckLimits};
 pub use deploy::{Deploy, DeployTrigger, parse_duration};
+pub use mirror::MirrorConfig;
 pub use trigger::RefTrigger;
 
 use anyhow::{Context, bail};
@@ -94,6 +96,8 @@ pub struct Config {
     /// `[checks]`: the checks' work folder and the bytes pushed trees may take there.
     pub check_limits: CheckLimits,
     pub webhook: WebhookConfig,
+    /// `[mirror]`: where mirrors and imports may connect, and each sync's bounds.
+    pub mirror: MirrorConfig,
     /// `[cache]`: sizes of the history pages' caches.
     pub cache: crate::git::CacheLimits,
     /// `[backup]`: scheduled backups from `serve`; None when no folder is configured.
@@ -167,6 +171,7 @@ struct FileConfig {
     check: Vec<check::FileCheck>,
     checks: Option<check::FileCheckLimits>,
     webhook: Option<FileWebhookConfig>,
+    mirror: Option<mirror::FileMirror>,
     cache: Option<cache::FileCache>,
     backup: Option<FileBackupConfig>,
 }
@@ -294,7 +299,8 @@ impl Config {
         let backup = backup_config(file.backup.unwrap_or_default(), &config_dir, &parse_env)?;
         let check_limits = check::parse_check_limits(file.checks, &config_dir, &data_dir, &env)?;
         Ok(Self {
-            cache: cache::parse_cache(file.cache, env)?,
+            cache: cache::parse_cache(file.cache, &env)?,
+            mirror: mirror::parse_mirror(file.mirror, &env)?,
             backup,
             webhook,
             ssh_max_connections: count(

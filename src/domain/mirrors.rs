@@ -5,8 +5,9 @@ use russh::keys::PrivateKey;
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::ssh_key::private::Ed25519Keypair;
 
+use super::egress::Outbound;
 use super::{Error, Forge, Result};
-use crate::git::mirror::{MirrorCredentials, MirrorError};
+use crate::git::mirror::{MirrorCredentials, MirrorError, SyncLimits, Target};
 use crate::model::{MirrorScope, MirrorTransport, MirrorUrl, PushMirror, Repo};
 use crate::storage::{NewPushMirror, PushMirrorRow, Tx};
 
@@ -61,6 +62,37 @@ fn new_key_pair(comment: &str) -> Result<(String, String)> {
 }
 
 impl Forge {
+    /// The save-time check of a mirror's or import's host against `[mirror] allowed_hosts`.
+    pub(in crate::domain) async fn check_mirror_target(&self, url: &MirrorUrl) -> Result<()> {
+        self.egress
+            .check_target(Outbound::Mirror, url.host(), url.port())
+            .await
+            .map_err(Error::InvalidInput)
+    }
+
+    /// The connection-time check: the one address git is pinned to for this sync.
+    pub(in crate::domain) async fn mirror_address(
+        &self,
+        url: &MirrorUrl,
+    ) -> std::result::Result<std::net::IpAddr, String> {
+        let ips = self
+            .egress
+            .allowed_addresses(Outbound::Mirror, url.host(), url.port())
+            .await
+            .map_err(|r| r.to_string())?;
+        Ok(*ips
+            .first()
+            .expect("an allowed list is never empty because empty is a refusal"))
+    }
+
+    pub(in crate::domain) fn sync_limits(&self) -> SyncLimits {
+        SyncLimits {
+            deadline: self.mirror.sync_timeout,
+            low_speed_bytes: self.mirror.low_speed_bytes,
+            low_speed_secs: self.mirror.low_speed_secs,
+        }
+    }
+
     pub async fn push_mirrors(&self, repo: &Repo) -> Result<Vec<PushMirror>> {
         Ok(self
             .db
@@ -108,7 +140,9 @@ impl Forge {
             }
             (_, MirrorTransport::GitDaemon) => {
                 return Err(Error::InvalidInput(
-                    "git:// is read-only; push mirrors use ssh:// or https://".into(),
+                    "git:// is read-only; push mirrors use https://host/path, http://host/path, \
+                     ssh://[user@]host[:port]/path or user@host:path"
+                        .into(),
                 ));
             }
             (NewMirrorAuth::Ssh, MirrorTransport::Http) => {
@@ -118,10 +152,11 @@ impl Forge {
             }
             (NewMirrorAuth::Https { .. }, MirrorTransport::Ssh) => {
                 return Err(Error::InvalidInput(
-                    "a user name and token go with an https:// URL".into(),
+                    "a user name and token go with an https:// or http:// URL".into(),
                 ));
             }
         };
+        self.check_mirror_target(&url).await?;
         let row = self
             .db
             .insert_push_mirror(NewPushMirror {
@@ -192,11 +227,20 @@ impl Forge {
                     }
                 };
                 match (url, self.repo_dir(&repo)) {
-                    (Ok(url), Ok(dir)) => {
-                        self.runner
-                            .push_to_mirror(&dir, &url, credentials, scope)
-                            .await
-                    }
+                    (Ok(url), Ok(dir)) => match self.mirror_address(&url).await {
+                        Ok(ip) => {
+                            self.runner
+                                .push_to_mirror(
+                                    &dir,
+                                    Target { url: &url, ip },
+                                    credentials,
+                                    scope,
+                                    self.sync_limits(),
+                                )
+                                .await
+                        }
+                        Err(refused) => Err(MirrorError::Failed(refused)),
+                    },
                     (Err(e), _) => Err(e),
                     (_, Err(e)) => Err(MirrorError::Failed(e.to_string())),
                 }

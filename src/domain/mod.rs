@@ -7,6 +7,7 @@ pub mod check_runs;
 mod credentials;
 pub mod dashboard;
 pub mod deploys;
+pub mod egress;
 pub mod issues;
 pub mod mirrors;
 mod password_check;
@@ -140,6 +141,10 @@ pub struct Forge {
     /// `[[check]]`s, the sandbox they run in, and the folder pushed trees are written to.
     pub checks: Arc<push::CheckState>,
     pub webhooks: webhooks::WebhookService,
+    /// The one allow-list check every connection made for a user passes (webhooks, mirrors).
+    pub egress: Arc<egress::Egress>,
+    /// `[mirror]`: the mirror worker's parallelism and each sync's bounds.
+    pub mirror: crate::config::MirrorConfig,
     /// The scheduled backups' last outcome, for `/healthz?verbose`.
     pub backup_status: Arc<std::sync::Mutex<crate::model::BackupStatus>>,
     /// Contexts a commit keeps statuses for from outside, at most (`max_status_contexts`).

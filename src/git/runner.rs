@@ -631,22 +631,50 @@ impl GitRunner {
     /// Starts `cmd` with no input or output and waits for it: its exit status and stderr.
     pub(super) async fn wait_for(
         &self,
-        mut cmd: Command,
+        cmd: Command,
         what: &str,
     ) -> anyhow::Result<(ExitStatus, Vec<u8>)> {
-        cmd.stdin(Stdio::null()).stdout(Stdio::null());
+        self.wait_until(cmd, what, self.deadline()).await
+    }
+
+    /// `wait_for` with an earlier end than the runner's own (a mirror sync's deadline): the
+    /// process group is ended then, so a far side that never answers holds nothing longer.
+    pub(super) async fn wait_until(
+        &self,
+        cmd: Command,
+        what: &str,
+        deadline: tokio::time::Instant,
+    ) -> anyhow::Result<(ExitStatus, Vec<u8>)> {
+        let (status, _, stderr) = self.output_until(cmd, what, deadline, None).await?;
+        Ok((status, stderr))
+    }
+
+    /// `wait_until`, keeping the first `stdout_cap` bytes of stdout when given (else it goes
+    /// nowhere). Only the last `MAX_STDERR` bytes of stderr are kept, however much a far side
+    /// makes git print, and both pipes are read to their end so git never blocks on them.
+    pub(super) async fn output_until(
+        &self,
+        mut cmd: Command,
+        what: &str,
+        deadline: tokio::time::Instant,
+        stdout_cap: Option<usize>,
+    ) -> anyhow::Result<(ExitStatus, Vec<u8>, Vec<u8>)> {
+        cmd.stdin(Stdio::null());
+        if stdout_cap.is_none() {
+            cmd.stdout(Stdio::null());
+        }
         let child = cmd.spawn().with_context(|| format!("starting {what}"))?;
-        let mut child = GitChild::new(child, self.deadline());
+        let mut child = GitChild::new(child, deadline.min(self.deadline()));
         let stderr = child.child.stderr.take();
-        let (status, stderr) = tokio::join!(child.child.wait(), async move {
-            let mut buf = Vec::new();
-            if let Some(mut e) = stderr {
-                let _ = tokio::io::AsyncReadExt::read_to_end(&mut e, &mut buf).await;
-            }
-            buf
-        });
+        let stdout = child.child.stdout.take();
+        let (status, stdout, stderr) = tokio::join!(
+            child.child.wait(),
+            read_bounded(stdout, stdout_cap.unwrap_or(0), false),
+            read_bounded(stderr, MAX_STDERR, true)
+        );
         Ok((
             status.with_context(|| format!("waiting for {what}"))?,
+            stdout,
             stderr,
         ))
     }
@@ -722,6 +750,35 @@ fn check_status(status: ExitStatus, stderr: &[u8], args: &[&str]) -> anyhow::Res
 
 /// How much of a child's stdout and stderr `run_piped` keeps.
 const MAX_CAPTURE: u64 = 64 << 20;
+/// How much of a child's stderr `output_until` keeps (its end: where git says what failed).
+const MAX_STDERR: usize = 1 << 20;
+
+/// Reads `pipe` to its end, keeping `cap` bytes: the first ones, or the last if `tail`.
+async fn read_bounded<R: tokio::io::AsyncRead + Unpin>(
+    pipe: Option<R>,
+    cap: usize,
+    tail: bool,
+) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let Some(mut p) = pipe else { return kept };
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match tokio::io::AsyncReadExt::read(&mut p, &mut buf).await {
+            Ok(0) | Err(_) => return kept,
+            Ok(n) => {
+                if tail {
+                    kept.extend_from_slice(&buf[..n]);
+                    if kept.len() > cap {
+                        kept.drain(..kept.len() - cap);
+                    }
+                } else {
+                    let room = cap.saturating_sub(kept.len());
+                    kept.extend_from_slice(&buf[..n.min(room)]);
+                }
+            }
+        }
+    }
+}
 
 /// What `pipe` (a child's stdout or stderr) writes, up to `MAX_CAPTURE` bytes; a failed read
 /// ends it early (the child's status tells what went wrong).

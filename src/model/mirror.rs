@@ -1,12 +1,20 @@
 //! Push mirrors: where a repository is copied after each push, and how labforge signs in there.
 
-/// A mirror's remote: `ssh://[user@]host[:port]/path`, `user@host:path`, or `https://host/path`
-/// (`http://` too, for a lab's own network). Never with a password inside, never anything git
-/// could read as an option or that could split a line.
+/// A mirror's remote: `ssh://[user@]host[:port]/path`, `[user@]host:path` (scp-like),
+/// `https://host/path`, `http://host/path` (for a lab's own network) or `git://host/path`, and
+/// nothing else: never `ext::`, `fd::`, `file://` or a local path, which run commands or reach
+/// this machine's files. Never with a password inside, never anything git could read as an
+/// option or that could split a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MirrorUrl {
     url: String,
     transport: MirrorTransport,
+    /// The host as connections name it (lowercase; an IPv6 address without brackets).
+    host: String,
+    port: u16,
+    /// For `https`, `http` and `git`: the URL as `url` normalizes it (an IPv4 address written
+    /// as `2130706433` or `127.1` becomes `127.0.0.1`), so git and the check see one host.
+    normalized: Option<url::Url>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +23,18 @@ pub enum MirrorTransport {
     Http,
     /// `git://`: read-only and unauthenticated (git daemon); for pull mirrors.
     GitDaemon,
+}
+
+/// What `MirrorUrl::parse` accepts, for error messages (one list, so they never disagree).
+pub const ACCEPTED_FORMS: &str = "https://host/path, http://host/path, ssh://[user@]host[:port]/path, user@host:path or git://host/path";
+
+/// A host name or address as written after `@` (without brackets): letters, digits, `.`, `-`,
+/// `_`, and `:` only inside brackets (IPv6).
+fn plain_host(h: &str) -> bool {
+    !h.is_empty()
+        && !h.starts_with('-')
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
 impl MirrorUrl {
@@ -26,51 +46,80 @@ impl MirrorUrl {
         if s.starts_with('-') || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err("the remote URL may not start with - or hold spaces".into());
         }
-        let transport = if let Some(rest) = s
-            .strip_prefix("https://")
-            .or_else(|| s.strip_prefix("http://"))
-        {
-            let authority = rest.split('/').next().unwrap_or("");
-            if authority.contains('@') {
+        let unknown = || format!("use one of {ACCEPTED_FORMS}");
+        if let Some((scheme, _)) = s.split_once("://") {
+            let transport = match scheme.to_ascii_lowercase().as_str() {
+                "https" | "http" => MirrorTransport::Http,
+                "git" => MirrorTransport::GitDaemon,
+                "ssh" => MirrorTransport::Ssh,
+                _ => return Err(unknown()),
+            };
+            let url = url::Url::parse(s).map_err(|e| format!("the URL is not valid: {e}"))?;
+            if transport == MirrorTransport::Http
+                && (!url.username().is_empty() || url.password().is_some())
+            {
                 return Err(
                     "put the user name and token in their own fields, not in the URL".into(),
                 );
             }
-            if authority.is_empty() || !rest.contains('/') {
-                return Err("the URL needs a host and a path".into());
+            if url.password().is_some() {
+                return Err("the URL may not carry a password".into());
             }
-            MirrorTransport::Http
-        } else if let Some(rest) = s.strip_prefix("git://") {
-            if rest.split('/').next().unwrap_or("").is_empty() || !rest.contains('/') {
-                return Err("a git:// URL needs a host and a path".into());
+            let host = match url.host() {
+                Some(url::Host::Domain(d)) if plain_host(d) => d.to_ascii_lowercase(),
+                Some(url::Host::Ipv4(v4)) => v4.to_string(),
+                Some(url::Host::Ipv6(v6)) => v6.to_string(),
+                _ => return Err("the URL needs a host name or address".into()),
+            };
+            let path = url.path();
+            if path.len() < 2 || url.query().is_some() || url.fragment().is_some() {
+                return Err("the URL needs a path (and no ?query or #fragment)".into());
             }
-            MirrorTransport::GitDaemon
-        } else if let Some(rest) = s.strip_prefix("ssh://") {
-            let authority = rest.split('/').next().unwrap_or("");
-            if authority.is_empty()
-                || !rest.contains('/')
-                || authority.contains(':')
-                    && authority
-                        .rsplit(':')
-                        .next()
-                        .is_some_and(|p| p.parse::<u16>().is_err())
-            {
+            let default_port = match transport {
+                MirrorTransport::GitDaemon => 9418,
+                MirrorTransport::Ssh => 22,
+                MirrorTransport::Http => url.port_or_known_default().unwrap_or(443),
+            };
+            let port = url.port().unwrap_or(default_port);
+            if transport == MirrorTransport::Ssh && url.port() == Some(0) {
                 return Err("an ssh:// URL needs a host, an optional port and a path".into());
             }
-            MirrorTransport::Ssh
-        } else if let Some((userhost, path)) = s.split_once(':')
-            && !userhost.is_empty()
-            && !path.is_empty()
-            && !userhost.contains('/')
-            && !s.contains("://")
-        {
-            MirrorTransport::Ssh
-        } else {
-            return Err("use ssh://host/path, user@host:path or https://host/path".into());
+            let normalized = (transport != MirrorTransport::Ssh).then_some(url);
+            return Ok(Self {
+                url: s.to_owned(),
+                transport,
+                host,
+                port,
+                normalized,
+            });
+        }
+        // scp-like: [user@]host:path, or [user@][v6]:path. git reads `NAME::ADDRESS` as the
+        // remote helper NAME (`ext::`, `fd::`), so a path starting with `:` is never accepted.
+        let (user, rest) = match s.split_once('@') {
+            Some((u, r)) if !u.contains([':', '/', '[']) => (Some(u), r),
+            _ => (None, s),
         };
+        let (host, path) = if let Some(v6) = rest.strip_prefix('[') {
+            let (inside, after) = v6.split_once(']').ok_or_else(unknown)?;
+            let ip: std::net::Ipv6Addr = inside.parse().map_err(|_| unknown())?;
+            let path = after.strip_prefix(':').ok_or_else(unknown)?;
+            (ip.to_string(), path)
+        } else {
+            let (host, path) = rest.split_once(':').ok_or_else(unknown)?;
+            if !plain_host(host) {
+                return Err(unknown());
+            }
+            (host.to_ascii_lowercase(), path)
+        };
+        if path.is_empty() || path.starts_with(':') || user.is_some_and(|u| !plain_host(u)) {
+            return Err(unknown());
+        }
         Ok(Self {
             url: s.to_owned(),
-            transport,
+            transport: MirrorTransport::Ssh,
+            host,
+            port: 22,
+            normalized: None,
         })
     }
 
@@ -80,6 +129,44 @@ impl MirrorUrl {
 
     pub fn transport(&self) -> MirrorTransport {
         self.transport
+    }
+
+    /// The host the connection goes to (checked against the allow list, then pinned).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The scheme `GIT_ALLOW_PROTOCOL` names for this URL (scp-like is `ssh`).
+    pub fn protocol(&self) -> &'static str {
+        match (&self.transport, &self.normalized) {
+            (MirrorTransport::Http, Some(u)) if u.scheme() == "http" => "http",
+            (MirrorTransport::Http, _) => "https",
+            (MirrorTransport::GitDaemon, _) => "git",
+            (MirrorTransport::Ssh, _) => "ssh",
+        }
+    }
+
+    /// What git is given for a connection to `ip`, the address the allow list passed. HTTP(S)
+    /// keeps its host name (TLS and virtual hosts need it; the runner pins it with
+    /// `http.curloptResolve`); `git://` names the address itself, since git daemon has no
+    /// resolve override; SSH keeps the URL and is pinned with ssh's `HostName`.
+    pub fn for_git(&self, ip: std::net::IpAddr) -> String {
+        match (&self.transport, &self.normalized) {
+            (MirrorTransport::GitDaemon, Some(u)) => {
+                let mut u = u.clone();
+                u.set_ip_host(ip)
+                    .expect("git:// URLs have a host because parse checked");
+                u.set_port(Some(self.port))
+                    .expect("git:// URLs take a port because they have a host");
+                u.to_string()
+            }
+            (MirrorTransport::Http, Some(u)) => u.to_string(),
+            _ => self.url.clone(),
+        }
     }
 }
 
@@ -154,6 +241,8 @@ mod tests {
         ok("http://127.0.0.1:8080/git/dns.git", MirrorTransport::Http);
         ok("ssh://git@git.lab:2222/alice/dns.git", MirrorTransport::Ssh);
         ok("git@github.com:alice/dns.git", MirrorTransport::Ssh);
+        ok("git.lab:alice/dns.git", MirrorTransport::Ssh);
+        ok("git@[::1]:alice/dns.git", MirrorTransport::Ssh);
         ok("git://127.0.0.1:9418/dns.git", MirrorTransport::GitDaemon);
         for bad in [
             "https://alice:token@git.lab/dns.git",
@@ -163,9 +252,55 @@ mod tests {
             "file:///etc",
             "/srv/git/dns.git",
             "https://git.lab/a b",
+            "ext::sh -c touch% /tmp/x",
+            "ext::sh",
+            "fd::0",
+            "fd::0,1",
+            "x::y",
+            "ftp://git.lab/dns.git",
+            "ssh://-oProxyCommand=x/dns.git",
+            "-x@host:path",
+            "host:",
             "",
         ] {
             assert!(MirrorUrl::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn hosts_and_ports_are_what_git_connects_to() {
+        let hp = |s: &str| {
+            let u = MirrorUrl::parse(s).unwrap();
+            (u.host().to_owned(), u.port())
+        };
+        assert_eq!(hp("https://Git.Lab/a.git"), ("git.lab".into(), 443));
+        assert_eq!(hp("http://git.lab/a.git"), ("git.lab".into(), 80));
+        assert_eq!(hp("http://2130706433:3000/a"), ("127.0.0.1".into(), 3000));
+        assert_eq!(hp("http://0x7f000001/a"), ("127.0.0.1".into(), 80));
+        assert_eq!(hp("https://127.1/a"), ("127.0.0.1".into(), 443));
+        assert_eq!(
+            hp("https://[::ffff:127.0.0.1]/a"),
+            ("::ffff:127.0.0.1".into(), 443)
+        );
+        assert_eq!(hp("git://git.lab/a.git"), ("git.lab".into(), 9418));
+        assert_eq!(hp("ssh://git@git.lab:2222/a.git"), ("git.lab".into(), 2222));
+        assert_eq!(hp("git@git.lab:a.git"), ("git.lab".into(), 22));
+        assert_eq!(hp("git@[::1]:a.git"), ("::1".into(), 22));
+        // A non-special scheme keeps the host as written; the resolver reads 2130706433.
+        assert_eq!(hp("git://2130706433/a"), ("2130706433".into(), 9418));
+    }
+
+    #[test]
+    fn git_is_given_the_checked_address_or_the_normalized_url() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let u = MirrorUrl::parse("git://far.lab/fw.git").unwrap();
+        assert_eq!(u.for_git(ip("127.0.0.2")), "git://127.0.0.2:9418/fw.git");
+        assert_eq!(u.for_git(ip("::1")), "git://[::1]:9418/fw.git");
+        let u = MirrorUrl::parse("http://2130706433:3000/fw.git").unwrap();
+        assert_eq!(u.for_git(ip("127.0.0.1")), "http://127.0.0.1:3000/fw.git");
+        assert_eq!(u.protocol(), "http");
+        let u = MirrorUrl::parse("git@far.lab:fw.git").unwrap();
+        assert_eq!(u.for_git(ip("10.0.0.1")), "git@far.lab:fw.git");
+        assert_eq!(u.protocol(), "ssh");
     }
 }

@@ -1,10 +1,14 @@
-//! The mirror worker: syncs due push mirrors, then due pull mirrors, one at a time (so no
-//! mirror's syncs overlap), looking for due ones every second. A push queues its push mirrors in
-//! its own transaction; pull mirrors are due by their interval or "sync now".
+//! The mirror worker: `[mirror] parallel_syncs` loops, each syncing the due push mirror, then
+//! the due pull mirror, that it claims, looking for due ones every second. A claim marks the
+//! mirror syncing in the same statement (`FOR UPDATE SKIP LOCKED`), so no mirror's syncs overlap
+//! while different repositories' syncs run side by side: a far side that never answers holds
+//! one loop until the sync's deadline, not every repository's mirrors. A push queues its push
+//! mirrors in its own transaction; pull mirrors are due by their interval or "sync now".
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::Forge;
@@ -21,6 +25,18 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
     if let Err(e) = forge.resume_pull_mirrors().await {
         tracing::warn!(error = %e, "pull mirrors: looking for interrupted syncs");
     }
+    let mut loops = JoinSet::new();
+    for _ in 0..forge.mirror.parallel_syncs {
+        loops.spawn(sync_loop(Arc::clone(&forge), stop.clone()));
+    }
+    // Dropping the set at a stop ends the loops, and with them their git processes.
+    stop.cancelled().await;
+    loops.abort_all();
+    while loops.join_next().await.is_some() {}
+}
+
+/// One of the parallel loops: claims and syncs until nothing is due, then waits a poll.
+async fn sync_loop(forge: Arc<Forge>, stop: CancellationToken) {
     loop {
         loop {
             let step = tokio::select! {
@@ -35,7 +51,7 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
                 Ok(true) => continue,
                 Ok(false) => break,
                 Err(e) => {
-                    tracing::warn!(error = %e, "push mirrors: a sync step failed");
+                    tracing::warn!(error = %e, "mirrors: a sync step failed");
                     break;
                 }
             }

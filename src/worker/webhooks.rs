@@ -27,10 +27,7 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
         Ok(n) => tracing::info!(n, "webhook deliveries cut off by a stop are retried"),
         Err(e) => tracing::warn!(error = %e, "webhooks: looking for interrupted deliveries"),
     }
-    let sender = match send::Sender::new(
-        forge.webhooks.allowed_hosts.clone(),
-        forge.webhooks.timeout,
-    ) {
+    let sender = match send::Sender::new(Arc::clone(&forge.egress), forge.webhooks.timeout) {
         Ok(s) => Arc::new(s),
         Err(e) => {
             tracing::error!(error = %e, "webhooks: cannot build the HTTP client; no deliveries");

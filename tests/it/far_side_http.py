@@ -1,6 +1,8 @@
 """A far side for push mirror tests: git http-backend behind HTTP basic auth.
 
-    far_side_http.py ROOT PORT USER PASSWORD
+    far_side_http.py ROOT PORT USER PASSWORD [ADDRESS]
+
+ADDRESS is where it listens, 127.0.0.1 unless given.
 
 A wrong password is answered after two seconds, so a test can look at the running git client."""
 import base64
@@ -88,4 +90,5 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(rest)
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+bind = sys.argv[5] if len(sys.argv) > 5 else "127.0.0.1"
+http.server.ThreadingHTTPServer((bind, port), Handler).serve_forever()

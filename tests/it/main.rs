@@ -18,6 +18,7 @@ mod deploy_gate;
 mod deploy_links;
 mod deploy_order;
 mod deploy_scripts;
+mod egress;
 mod first_run;
 mod helpers;
 mod highlight;

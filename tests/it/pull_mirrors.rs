@@ -42,7 +42,11 @@ async fn pull_mirror_follows_upstream_runs_the_deploy_once_and_refuses_pushes() 
         "[[deploy]]\nname = \"dns\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"deploy.sh\"\n",
     )
     .unwrap();
-    let app = TestApp::spawn_with(&[("LABFORGE_CONFIG", config.to_str().unwrap())]).await;
+    let app = TestApp::spawn_with(&[
+        ("LABFORGE_CONFIG", config.to_str().unwrap()),
+        crate::mirrors::ALLOW_LOOPBACK,
+    ])
+    .await;
     app.create_user("alice", "alice-password-1").await;
     let token = app.create_token("alice", TokenScope::Write).await;
 
@@ -176,7 +180,7 @@ async fn pull_mirror_follows_upstream_runs_the_deploy_once_and_refuses_pushes() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn import_once_from_git_daemon_and_from_the_new_page() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(&[crate::mirrors::ALLOW_LOOPBACK]).await;
     app.create_user("alice", "alice-password-1").await;
     let token = app.create_token("alice", TokenScope::Write).await;
     let far = tempfile::tempdir().unwrap();

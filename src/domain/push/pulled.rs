@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::domain::{Error, Forge, Result, blocking};
 use crate::git::bundle::RecordedRefs;
+use crate::git::mirror::Target;
 use crate::model::{
     Actor, MirrorTransport, MirrorUrl, PullMirror, RefUpdate, Repo, RepoName, SiteRole, TokenScope,
     Username, ZERO_ID,
@@ -84,7 +85,7 @@ impl Forge {
         let url = MirrorUrl::parse(import.url).map_err(Error::InvalidInput)?;
         if url.transport() == MirrorTransport::Ssh {
             return Err(Error::InvalidInput(
-                "imports and pull mirrors fetch over https:// or git://".into(),
+                "imports and pull mirrors fetch over https://, http:// or git://".into(),
             ));
         }
         if let Some(i) = import.mirror_interval
@@ -94,6 +95,7 @@ impl Forge {
                 "the mirror interval is at least 10m".into(),
             ));
         }
+        self.check_mirror_target(&url).await?;
         let repo = self
             .create_repo(
                 import.owner,
@@ -104,7 +106,15 @@ impl Forge {
             .await?;
         let dir = self.repo_dir(&repo)?;
         let creds = credentials(import.username, import.token);
-        if let Err(e) = self.runner.fetch_from_mirror(&dir, &url, creds).await {
+        let fetched = match self.mirror_address(&url).await {
+            Ok(ip) => {
+                self.runner
+                    .fetch_from_mirror(&dir, Target { url: &url, ip }, creds, self.sync_limits())
+                    .await
+            }
+            Err(refused) => Err(refused),
+        };
+        if let Err(e) = fetched {
             if let Err(d) = self.delete_repo(&repo).await {
                 tracing::warn!(error = %d, "removing a failed import");
             }
@@ -222,8 +232,17 @@ impl Forge {
             blocking(move || dir.record_refs())
         };
         let before = read().await??;
+        let ip = self
+            .mirror_address(&url)
+            .await
+            .map_err(Error::InvalidInput)?;
         self.runner
-            .fetch_from_mirror(&dir, &url, credentials(&m.username, &m.token))
+            .fetch_from_mirror(
+                &dir,
+                Target { url: &url, ip },
+                credentials(&m.username, &m.token),
+                self.sync_limits(),
+            )
             .await
             .map_err(Error::InvalidInput)?;
         let after = read().await??;

@@ -1,15 +1,9 @@
 //! Creating, listing, changing and deleting a repository's webhooks, with their validation.
 
-use std::net::IpAddr;
-use std::time::Duration;
-
+use super::super::egress::Outbound;
 use super::super::{Error, Forge, Result};
-use crate::model::allow_list::entry_allowing;
 use crate::model::{ContentType, Repo, Webhook, WebhookEventKind};
 use crate::storage::{WebhookFields, WebhookRow};
-
-/// Upper bound on resolving a webhook's host when it is saved.
-const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A hook's settings as an admin sends them. `secret: None` keeps the current one on update
 /// (and means no secret on create); `Some("")` removes it.
@@ -181,45 +175,18 @@ impl Forge {
 
     /// Refuses a URL whose host `allowed_hosts` refuses now (resolved as the worker will), so an
     /// admin learns it when saving, with the setting that would allow it, not an hour of
-    /// retries later. A name that does not resolve yet is accepted: it is checked again at
-    /// every delivery.
+    /// retries later. The one check every outbound connection passes (`domain::egress`).
     async fn check_webhook_target(&self, raw: &str) -> Result<()> {
         let url = url::Url::parse(raw.trim())
             .map_err(|_| Error::InvalidInput("the URL is not a valid URL".into()))?;
-        let host = url.host_str().unwrap_or_default().to_owned();
-        let allow = &self.webhooks.allowed_hosts;
-        let ips: Vec<IpAddr> = match url.host() {
-            Some(url::Host::Ipv4(v4)) => vec![IpAddr::V4(v4)],
-            Some(url::Host::Ipv6(v6)) => vec![IpAddr::V6(v6)],
-            Some(url::Host::Domain(name)) => {
-                let port = url.port_or_known_default().unwrap_or(80);
-                let lookup = tokio::net::lookup_host((name, port));
-                match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
-                    Ok(Ok(found)) => found.map(|a| a.ip()).collect(),
-                    _ => {
-                        tracing::info!(
-                            host,
-                            "webhook host does not resolve now; it is checked at each delivery"
-                        );
-                        return Ok(());
-                    }
-                }
-            }
-            None => return Ok(()),
-        };
-        if ips.is_empty() || ips.iter().any(|ip| allow.allows(&host, *ip)) {
+        let Some(host) = url.host_str() else {
             return Ok(());
-        }
-        let addresses: Vec<String> = ips.iter().map(|ip| ip.to_canonical().to_string()).collect();
-        let mut entries: Vec<String> = ips.iter().map(|ip| entry_allowing(*ip)).collect();
-        entries.dedup();
-        Err(Error::InvalidInput(format!(
-            "webhooks may not go to {host} ({}): the instance setting [webhook] allowed_hosts \
-             (LABFORGE_WEBHOOK_ALLOWED_HOSTS) is \"{allow}\"; the operator can allow it by adding \
-             {}",
-            addresses.join(", "),
-            entries.join(" or ")
-        )))
+        };
+        let port = url.port_or_known_default().unwrap_or(80);
+        self.egress
+            .check_target(Outbound::Webhook, host, port)
+            .await
+            .map_err(Error::InvalidInput)
     }
 
     pub async fn delete_webhook(&self, repo: &Repo, id: i64) -> Result<()> {

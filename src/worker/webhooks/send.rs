@@ -1,5 +1,6 @@
 //! One delivery attempt over HTTP(S), with the target checked against `allowed_hosts` after DNS
-//! resolution and the connection made to exactly the checked addresses.
+//! resolution (the one check, `domain::egress`) and the connection made to exactly the checked
+//! addresses.
 //!
 //! reqwest (HTTP/1.1, rustls on ring with the system's CA store) is given a resolver that does
 //! the one lookup, keeps only the allowed addresses and hands those to the connector: there is no
@@ -9,14 +10,16 @@
 //! not used.
 
 use std::error::Error as StdError;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use super::sign;
+use crate::domain::egress::{Egress, Outbound, Refusal};
 use crate::domain::webhooks::{AttemptOutcome, ClaimedDelivery};
-use crate::model::{ContentType, HostAllowList};
+use crate::model::ContentType;
 
 /// Response bodies are kept up to this many bytes.
 const BODY_HEAD: usize = 4096;
@@ -33,69 +36,43 @@ impl std::fmt::Display for Refused {
 
 impl StdError for Refused {}
 
-fn refusal(host: &str, ips: &[IpAddr], allow: &HostAllowList) -> Refused {
-    let list: Vec<String> = ips.iter().map(ToString::to_string).collect();
-    Refused(format!(
-        "refused: {host} resolves to {}, which webhook allowed_hosts ({allow}) does not allow",
-        list.join(", ")
-    ))
-}
-
-/// This machine's interface addresses, read at every check (DHCP may change them): a webhook to
-/// the forge's own LAN address reaches what 127.0.0.1 does, so it counts as `loopback`.
-fn own_addresses() -> Vec<IpAddr> {
-    let Ok(interfaces) = nix::ifaddrs::getifaddrs() else {
-        return Vec::new();
-    };
-    interfaces
-        .filter_map(|i| i.address)
-        .filter_map(|a| {
-            a.as_sockaddr_in()
-                .map(|v4| IpAddr::V4(v4.ip()))
-                .or_else(|| a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
-        })
-        .collect()
-}
-
+/// reqwest's resolver: the one check (`domain::egress`), whose allowed addresses are the only
+/// ones reqwest connects to.
 struct CheckedResolver {
-    allow: HostAllowList,
+    egress: Arc<Egress>,
 }
 
 impl Resolve for CheckedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow = self.allow.clone();
+        let egress = Arc::clone(&self.egress);
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let own = own_addresses();
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = found
-                .iter()
-                .filter(|a| allow.allows_with(&host, a.ip(), &own))
-                .copied()
-                .collect();
-            if allowed.is_empty() {
-                let ips: Vec<IpAddr> = found.iter().map(SocketAddr::ip).collect();
-                return Err(
-                    Box::new(refusal(&host, &ips, &allow)) as Box<dyn StdError + Send + Sync>
-                );
+            match egress.allowed_addresses(Outbound::Webhook, &host, 0).await {
+                Ok(ips) => Ok(Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0))) as Addrs),
+                Err(Refusal::Unresolved(h)) => Err(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("{h} does not resolve"),
+                ))
+                    as Box<dyn StdError + Send + Sync>),
+                Err(refusal) => {
+                    Err(Box::new(Refused(refusal.to_string())) as Box<dyn StdError + Send + Sync>)
+                }
             }
-            Ok(Box::new(allowed.into_iter()) as Addrs)
         })
     }
 }
 
 pub struct Sender {
     client: reqwest::Client,
-    allow: HostAllowList,
+    egress: Arc<Egress>,
     timeout: Duration,
 }
 
 impl Sender {
-    pub fn new(allow: HostAllowList, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(egress: Arc<Egress>, timeout: Duration) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
-            .dns_resolver(std::sync::Arc::new(CheckedResolver {
-                allow: allow.clone(),
+            .dns_resolver(Arc::new(CheckedResolver {
+                egress: Arc::clone(&egress),
             }))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -105,7 +82,7 @@ impl Sender {
             .build()?;
         Ok(Self {
             client,
-            allow,
+            egress,
             timeout,
         })
     }
@@ -128,7 +105,7 @@ impl Sender {
             request_headers: headers.clone(),
             ..AttemptOutcome::default()
         };
-        if let Err(refused) = self.check_literal(&d.url) {
+        if let Err(refused) = self.check_literal(&d.url).await {
             outcome.error = Some(refused.0);
             outcome.refused = true;
             outcome.duration = started.elapsed();
@@ -179,20 +156,22 @@ impl Sender {
     }
 
     /// An IP literal in the URL is checked here, since no resolver sees it.
-    fn check_literal(&self, raw: &str) -> Result<(), Refused> {
+    async fn check_literal(&self, raw: &str) -> Result<(), Refused> {
         let url = url::Url::parse(raw).map_err(|e| Refused(format!("bad URL: {e}")))?;
-        let ip = match url.host() {
-            Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
-            Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
-            Some(url::Host::Domain(_)) => return Ok(()),
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => true,
+            Some(url::Host::Domain(_)) => false,
             None => return Err(Refused("the URL has no host".into())),
         };
-        let host = url.host_str().unwrap_or_default();
-        if self.allow.allows_with(host, ip, &own_addresses()) {
-            Ok(())
-        } else {
-            Err(refusal(host, &[ip], &self.allow))
+        if !literal {
+            return Ok(());
         }
+        let host = url.host_str().unwrap_or_default();
+        self.egress
+            .allowed_addresses(Outbound::Webhook, host, 0)
+            .await
+            .map(|_| ())
+            .map_err(|r| Refused(r.to_string()))
     }
 }
 
