@@ -299,8 +299,8 @@ impl Config {
         let backup = backup_config(file.backup.unwrap_or_default(), &config_dir, &parse_env)?;
         let check_limits = check::parse_check_limits(file.checks, &config_dir, &data_dir, &env)?;
         Ok(Self {
-            cache: cache::parse_cache(file.cache, &env)?,
-            mirror: mirror::parse_mirror(file.mirror, &env)?,
+            cache: cache::parse_cache(file.cache, env)?,
+            mirror: mirror::parse_mirror(file.mirror, env)?,
             backup,
             webhook,
             ssh_max_connections: count(

@@ -306,5 +306,8 @@ async fn a_one_letter_mirror_token_does_not_mangle_the_error_text() {
         error.contains("no git repository at that address answered it"),
         "{error}"
     );
-    assert!(!error.contains("[redacted]") && !error.contains("una"), "{error}");
+    assert!(
+        !error.contains("[redacted]") && !error.contains("una"),
+        "{error}"
+    );
 }

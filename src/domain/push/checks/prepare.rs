@@ -236,6 +236,7 @@ impl Forge {
             .map(|mut p| {
                 p.tree = p.tree.map(|t| dir.outside(&t));
                 p.changed_file = dir.outside(&p.changed_file);
+                p.changed_file0 = dir.outside(&p.changed_file0);
                 p.etc = dir.outside(&p.etc);
                 p
             })
