@@ -57,9 +57,10 @@ fn unix_secs() -> u64 {
 }
 
 /// Each test makes a database (`t_SECS_HEX`) and leaves it for a look after a failure; without
-/// a sweep the shared cluster grows by ~9 MB a test, run after run, until the disk is full. Once
-/// per test process, databases older than three hours are dropped: no test lasts that long, so
-/// another test process running beside this one keeps its databases.
+/// a sweep the shared cluster grows by ~9 MB a test (1.7 GB a whole run), run after run, until the
+/// disk is full: with a three-hour window, a day of parallel work filled 11 GB. Once per test
+/// process, databases older than an hour are dropped: no test process lasts that long (a whole
+/// run takes minutes), so another one running beside this one keeps its databases.
 async fn drop_stale_databases(server: PgConnectOptions) {
     use sqlx::{Connection, Row};
     let mut conn = sqlx::PgConnection::connect_with(&server.database("postgres"))
@@ -73,7 +74,7 @@ async fn drop_stale_databases(server: PgConnectOptions) {
             .iter()
             .map(|row| row.get(0))
             .collect();
-    let cutoff = unix_secs().saturating_sub(3 * 3600);
+    let cutoff = unix_secs().saturating_sub(3600);
     for name in names {
         let created = name
             .strip_prefix("t_")
