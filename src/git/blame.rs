@@ -26,6 +26,7 @@ use super::path_walk::{Trees, components};
 use super::prefetch::{LOOKAHEAD, Prefetched};
 use super::read::{CommitId, CommitInfo, Reader, is_binary};
 use crate::model::TreePath;
+use format::{Incremental, MAX_GIT_BLAME_OUTPUT, decode, encode};
 
 pub struct Blame {
     /// The file's lines at the starting commit.
@@ -496,97 +497,6 @@ impl<'c, 'r> Changes<'c, 'r> {
     }
 }
 
-/// At most this much of `git blame --incremental`'s output is read (about 300 bytes per run
-/// of lines; a file small enough to blame has far fewer runs, unless its commits' subjects
-/// are huge, which git prints whole).
-const MAX_GIT_BLAME_OUTPUT: u64 = 64 * 1024 * 1024;
-
-/// One line of `git blame --incremental`.
-#[derive(Debug, PartialEq)]
-enum Incremental {
-    /// `COMMIT ORIGINAL-LINE FINAL-LINE COUNT`: lines FINAL-LINE.. (1-based) come from COMMIT;
-    /// `first` is 0-based here.
-    Run {
-        commit: ObjectId,
-        first: usize,
-        count: usize,
-    },
-    /// `filename PATH`, the last header of a run.
-    Filename,
-    /// The commit's other headers (author, summary, previous, boundary, ...).
-    Other,
-}
-
-impl Incremental {
-    fn parse(line: &[u8]) -> Self {
-        if line.starts_with(b"filename ") {
-            return Self::Filename;
-        }
-        let mut words = line.split(|b| *b == b' ');
-        let (Some(id), Some(_), Some(first), Some(count), None) = (
-            words.next(),
-            words.next(),
-            words.next(),
-            words.next(),
-            words.next(),
-        ) else {
-            return Self::Other;
-        };
-        let number = |w: &[u8]| std::str::from_utf8(w).ok()?.parse::<usize>().ok();
-        match (ObjectId::from_hex(id), number(first), number(count)) {
-            (Ok(commit), Some(first), Some(count)) if first >= 1 => Self::Run {
-                commit,
-                first: first - 1,
-                count,
-            },
-            _ => Self::Other,
-        }
-    }
-}
-
-const MAGIC: &[u8] = b"labforge blame 1\n";
-
-/// `MAGIC`, the path and a NUL, the number of commits and their ids, the number of lines and
-/// each line's commit index (u32, little-endian).
-fn encode(answer: &BlameAnswer, path: &str) -> Vec<u8> {
-    let mut data = kept_header(MAGIC, path);
-    data.extend_from_slice(&(answer.commits.len() as u32).to_le_bytes());
-    for c in &answer.commits {
-        data.extend_from_slice(c.as_bytes());
-    }
-    data.extend_from_slice(&(answer.origin.len() as u32).to_le_bytes());
-    for o in &answer.origin {
-        data.extend_from_slice(&o.to_le_bytes());
-    }
-    data
-}
-
-fn decode(data: &[u8], path: &str) -> Option<BlameAnswer> {
-    let mut rest = kept_body(data, MAGIC, path)?;
-    let u32_at = |rest: &mut &[u8]| -> Option<u32> {
-        let (n, tail) = rest.split_first_chunk::<4>()?;
-        *rest = tail;
-        Some(u32::from_le_bytes(*n))
-    };
-    let count = u32_at(&mut rest)? as usize;
-    let mut commits = Vec::with_capacity(count.min(rest.len() / 20));
-    for _ in 0..count {
-        let (id, tail) = rest.split_at_checked(20)?;
-        commits.push(ObjectId::try_from(id).ok()?);
-        rest = tail;
-    }
-    let lines = u32_at(&mut rest)? as usize;
-    let mut origin = Vec::with_capacity(lines.min(rest.len() / 4));
-    for _ in 0..lines {
-        let o = u32_at(&mut rest)?;
-        if o as usize >= commits.len() {
-            return None;
-        }
-        origin.push(o);
-    }
-    rest.is_empty().then_some(BlameAnswer { commits, origin })
-}
-
 /// One hash per line, the tokens the diff compares; lines split as `str::lines` splits them,
 /// so token indices are line numbers. A line's ending is part of it, as in git's diff: a last
 /// line without a newline differs from the same text with one (git blames the commit that
@@ -631,70 +541,6 @@ fn text_bytes(repo: &gix::Repository, id: ObjectId) -> Result<Option<Vec<u8>>, G
     Ok(super::read::blob_bytes(repo, id, MAX_BLAME_BYTES)?.filter(|data| !is_binary(data)))
 }
 
+mod format;
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn line_hashes_split_like_str_lines_and_keep_line_endings() {
-        for text in [
-            "", "\n", "a", "a\n", "a\n\n", "a\r\nb", "\n\nx\n", "a\nb\r\n", "a\nb\r",
-        ] {
-            let ours: Vec<u64> = line_hashes(text.as_bytes()).collect();
-            assert_eq!(ours.len(), text.lines().count(), "{text:?}");
-        }
-        let hashes = |t: &str| line_hashes(t.as_bytes()).collect::<Vec<_>>();
-        assert_eq!(hashes("a\nb")[0], hashes("a\nc")[0]);
-        assert_ne!(hashes("x\ny")[1], hashes("x\ny\n")[1]);
-        assert_ne!(hashes("y\r\n")[0], hashes("y\n")[0]);
-    }
-
-    #[test]
-    fn incremental_lines_parse() {
-        let id = "5021282adfbe31f42b3519b6a95590a4dc3a07e6";
-        assert_eq!(
-            Incremental::parse(format!("{id} 816 815 3").as_bytes()),
-            Incremental::Run {
-                commit: ObjectId::from_hex(id.as_bytes()).unwrap(),
-                first: 814,
-                count: 3
-            }
-        );
-        assert_eq!(
-            Incremental::parse(b"filename dir/a b.txt"),
-            Incremental::Filename
-        );
-        for other in [
-            "summary 1 2 3",
-            "author Ada",
-            "boundary",
-            &format!("previous {id} README.md"),
-            &format!("{id} 1 0 3"),
-            &format!("{id} 1 2"),
-            "",
-        ] {
-            assert_eq!(
-                Incremental::parse(other.as_bytes()),
-                Incremental::Other,
-                "{other}"
-            );
-        }
-    }
-
-    #[test]
-    fn kept_blames_read_back_and_refuse_damage() {
-        let id = ObjectId::from_hex(b"0123456789abcdef0123456789abcdef01234567").unwrap();
-        let answer = BlameAnswer {
-            commits: vec![id, ObjectId::null(gix::hash::Kind::Sha1)],
-            origin: vec![0, 1, 1, 0],
-        };
-        let data = encode(&answer, "Makefile");
-        assert_eq!(decode(&data, "Makefile"), Some(answer));
-        assert_eq!(decode(&data, "README.md"), None);
-        assert_eq!(decode(&data[..data.len() - 1], "Makefile"), None);
-        let mut bad = data.clone();
-        let last = bad.len() - 4;
-        bad[last] = 9; // a commit index past the list
-        assert_eq!(decode(&bad, "Makefile"), None);
-    }
-}
+mod tests;
