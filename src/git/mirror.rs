@@ -160,7 +160,7 @@ fn user_text(op: &str, text: &str) -> String {
         .take(MAX_SHOWN_LINES)
     {
         shown.push('\n');
-        shown.extend(line.chars().filter(|c| !c.is_control()).take(300));
+        shown.extend(crate::model::text::terminal_line(line).chars().take(300));
     }
     shown
 }
