@@ -132,7 +132,7 @@ pub(super) async fn admin_repo(
     let path = repo_path(owner, repo)?;
     Ok(st
         .forge
-        .authorize(Some(actor), &path, RepoAccess::Admin)
+        .authorize_repo(Some(actor), &path, RepoAccess::Admin)
         .await?)
 }
 

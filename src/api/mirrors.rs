@@ -281,7 +281,7 @@ async fn sync_pull_mirror(
     let path = super::repo_path(&owner, &repo)?;
     let repo = st
         .forge
-        .authorize(Some(&actor), &path, crate::model::RepoAccess::Write)
+        .authorize_repo(Some(&actor), &path, crate::model::RepoAccess::Write)
         .await?;
     st.forge.sync_pull_mirror_now(&repo).await?;
     Ok(StatusCode::OK)

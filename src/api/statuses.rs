@@ -77,7 +77,7 @@ async fn create_status(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let repo = st
         .forge
-        .authorize(Some(&actor), &repo_path(&owner, &repo)?, RepoAccess::Write)
+        .authorize_repo(Some(&actor), &repo_path(&owner, &repo)?, RepoAccess::Write)
         .await?;
     let state: CommitState = body.state.parse().map_err(ApiError::Invalid)?;
     let context = StatusContext::parse_outside(&body.context).map_err(ApiError::Invalid)?;
@@ -115,7 +115,7 @@ async fn list_statuses(
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let repo = st
         .forge
-        .authorize(actor.as_ref(), &repo_path(&owner, &repo)?, RepoAccess::Read)
+        .authorize_repo(actor.as_ref(), &repo_path(&owner, &repo)?, RepoAccess::Read)
         .await?;
     let state = match q.state.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => Some(s.parse::<CommitState>().map_err(ApiError::Invalid)?),
@@ -141,7 +141,7 @@ async fn show_combined_status(
 ) -> Result<Json<Value>, ApiError> {
     let repo = st
         .forge
-        .authorize(actor.as_ref(), &repo_path(&owner, &repo)?, RepoAccess::Read)
+        .authorize_repo(actor.as_ref(), &repo_path(&owner, &repo)?, RepoAccess::Read)
         .await?;
     let (sha, combined) = st
         .forge

@@ -27,7 +27,9 @@ use crate::git::{GitRunner, RepoStore, Upkeep};
 use crate::model::NameError;
 use crate::storage::{Db, StorageError};
 
-pub use authorize::effective_access;
+pub use authorize::{
+    Admin, AtLeast, Grant, Level, Principal, Read, SystemKey, Write, effective_access,
+};
 pub use browse::MAX_DOWNLOADS;
 pub use credentials::{NewTokenSecret, fill_random, hex, random_hex};
 pub use issues::{IssueAccess, IssueChange, IssueList, IssueQuery, IssueState, PushedRefs};

@@ -90,7 +90,7 @@ impl Forge {
     /// Authorizes a push; with push-to-create on, a push by OWNER to a missing `OWNER/NEW`
     /// creates it (private, as Gitea does) and then authorizes against the new repository.
     pub async fn authorize_push(&self, actor: Option<&Actor>, path: &RepoPath) -> Result<Repo> {
-        match self.authorize(actor, path, RepoAccess::Write).await {
+        match self.authorize_repo(actor, path, RepoAccess::Write).await {
             Err(Error::NotFound) if self.push_to_create => {
                 let Some(actor) = actor else {
                     return Err(Error::NotFound);
@@ -103,7 +103,8 @@ impl Forge {
                     Ok(_) | Err(Error::Conflict(_)) => {}
                     Err(e) => return Err(e),
                 }
-                self.authorize(Some(actor), path, RepoAccess::Write).await
+                self.authorize_repo(Some(actor), path, RepoAccess::Write)
+                    .await
             }
             other => other,
         }

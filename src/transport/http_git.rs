@@ -160,7 +160,7 @@ async fn authorize(
     let result = if service.writes() {
         forge.authorize_push(actor, path).await
     } else {
-        forge.authorize(actor, path, RepoAccess::Read).await
+        forge.authorize_repo(actor, path, RepoAccess::Read).await
     };
     result.map_err(Refusal::to(actor.is_none()))
 }

@@ -192,7 +192,7 @@ async fn repo_info(st: &SshState, actor: &Actor, path: &str) -> Result<Output, E
     let path = RepoPath::parse(path.strip_prefix('/').unwrap_or(path))?;
     let repo = st
         .forge
-        .authorize(Some(actor), &path, RepoAccess::Read)
+        .authorize_repo(Some(actor), &path, RepoAccess::Read)
         .await?;
     let (_, access) = st.forge.access(Some(actor), &path).await?;
     Ok(Output::ok(format!(

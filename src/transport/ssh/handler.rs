@@ -129,7 +129,7 @@ impl SshSession {
         } else {
             self.st
                 .forge
-                .authorize(Some(&actor), &path, RepoAccess::Read)
+                .authorize_repo(Some(&actor), &path, RepoAccess::Read)
                 .await
         };
         let repo = match authorized {

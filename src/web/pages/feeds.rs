@@ -99,7 +99,11 @@ async fn feed_repo(
         },
     };
     let actor = token_actor.as_ref().or(user.actor());
-    match st.forge.authorize(actor, &path, RepoAccess::Read).await {
+    match st
+        .forge
+        .authorize_repo(actor, &path, RepoAccess::Read)
+        .await
+    {
         Ok(repo) => Ok(Ok(repo)),
         Err(Error::NotFound | Error::Forbidden(_)) if actor.is_none() => Ok(Err(challenge())),
         Err(e) => Err(e.into()),

@@ -37,7 +37,7 @@ async fn readable_repo(
     };
     Ok(st
         .forge
-        .authorize(user.actor(), &path, RepoAccess::Read)
+        .authorize_repo(user.actor(), &path, RepoAccess::Read)
         .await?)
 }
 

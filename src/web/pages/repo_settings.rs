@@ -65,7 +65,7 @@ pub(super) async fn admin_repo(
     };
     Ok(st
         .forge
-        .authorize(Some(&user.0.actor), &path, RepoAccess::Admin)
+        .authorize_repo(Some(&user.0.actor), &path, RepoAccess::Admin)
         .await?)
 }
 

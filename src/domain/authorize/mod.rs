@@ -1,8 +1,12 @@
 //! The one access decision, used by smart HTTP, SSH, the web UI and the API alike.
 
+mod grant;
+
 use super::{Error, Forge, Result};
 use crate::model::{Actor, Repo, RepoAccess, RepoPath, SiteRole};
 use crate::storage::RepoRow;
+
+pub use grant::{Admin, AtLeast, Grant, Level, Principal, Read, SystemKey, Write};
 
 /// What `actor` may do with `repo`, given their collaborator row if any. Pure, so every rule is
 /// unit-tested: owners and site admins have admin, collaborators their level, everyone reads
@@ -49,7 +53,28 @@ pub(super) fn repo_from_row(row: RepoRow) -> Repo {
 }
 
 impl Forge {
-    /// For the operator's commands: no access check.
+    /// The operator's and the system's way to a repository by name: a grant from the key
+    /// only `app` hands out, no visitor's decision.
+    pub async fn grant_for_operator<L: Level>(
+        &self,
+        key: &SystemKey,
+        path: &RepoPath,
+    ) -> Result<Grant<L>> {
+        Ok(Grant::for_operator(key, self.repo_by_path(path).await?))
+    }
+
+    /// As `grant_for_operator`, for the server's own bookkeeping (workers, settling pushes).
+    pub async fn grant_for_system<L: Level>(
+        &self,
+        key: &SystemKey,
+        id: crate::model::RepoId,
+    ) -> Result<Grant<L>> {
+        let repo = self.repo_by_id(id).await?.ok_or(Error::NotFound)?;
+        Ok(Grant::for_system(key, repo))
+    }
+
+    /// A repository's row by name, no access check: private to the domain.
+    /// TRANSITIONAL: `pub` until the operator's commands take `grant_for_operator`.
     pub async fn repo_by_path(&self, path: &RepoPath) -> Result<Repo> {
         let row = self
             .db
@@ -63,31 +88,61 @@ impl Forge {
         Ok(self.db.repo_by_id(id).await?.map(repo_from_row))
     }
 
-    /// Loads the repository and checks that `actor` has at least `need`. A repository the actor
-    /// may not read is `NotFound`, exactly like one that does not exist, so existence never leaks.
-    pub async fn authorize(
+    /// Loads the repository and checks that `actor` has at least `L`; the grant it returns is
+    /// what every repository-scoped domain function takes. A repository the actor may not read
+    /// is `NotFound`, exactly like one that does not exist, so existence never leaks.
+    pub async fn authorize<L: Level>(
+        &self,
+        actor: Option<&Actor>,
+        path: &RepoPath,
+    ) -> Result<Grant<L>> {
+        let (repo, level) = self.access(actor, path).await?;
+        let name = repo.full_name();
+        match Grant::proven(repo, Principal::from_actor(actor), level) {
+            Some(grant) => Ok(grant),
+            None if level == RepoAccess::None => Err(Error::NotFound),
+            None => Err(Error::Forbidden(format!(
+                "you have {level} access to {name}; this needs {}",
+                L::ACCESS
+            ))),
+        }
+    }
+
+    /// TRANSITIONAL (goes once every caller takes a grant): the old answer, a bare row.
+    pub async fn authorize_repo(
         &self,
         actor: Option<&Actor>,
         path: &RepoPath,
         need: RepoAccess,
     ) -> Result<Repo> {
-        let (repo, level) = self.access(actor, path).await?;
-        if level >= need {
-            Ok(repo)
-        } else if level == RepoAccess::None {
-            Err(Error::NotFound)
+        Ok(self.authorize_level(actor, path, need).await?.into_repo())
+    }
+
+    /// As `authorize`, with the level chosen at run time (git's services: a push needs write,
+    /// a clone read), answered as the read grant it at least is plus the level proven.
+    pub async fn authorize_level(
+        &self,
+        actor: Option<&Actor>,
+        path: &RepoPath,
+        need: RepoAccess,
+    ) -> Result<Grant<Read>> {
+        let grant = self.authorize::<Read>(actor, path).await?;
+        if grant.level() >= need {
+            Ok(grant)
         } else {
             Err(Error::Forbidden(format!(
-                "you have {level} access to {}; this needs {need}",
-                repo.full_name()
+                "you have {} access to {}; this needs {need}",
+                grant.level(),
+                grant.repo().full_name()
             )))
         }
     }
 
-    /// The repository and what `actor` may do with it (`NotFound` only if it does not exist;
-    /// callers that show anything must go through `authorize`). A missing repository costs the
+    /// The repository and what `actor` may do with it (`NotFound` only if it does not exist);
+    /// private: everything outside goes through `authorize`. A missing repository costs the
     /// same queries as a private one the actor cannot see (the collaborator lookup runs for an
     /// id no row has), so the answer's timing does not tell them apart.
+    /// TRANSITIONAL: `pub` until its last outside caller takes a grant.
     pub async fn access(
         &self,
         actor: Option<&Actor>,
