@@ -69,12 +69,13 @@ pub(crate) fn server_ref(app: &TestApp, repo: &str, name: &str) -> String {
 
 pub(crate) async fn dns(app: &TestApp) -> labforge::model::Repo {
     app.forge
-        .authorize(
+        .authorize_level(
             None,
             &RepoPath::parse("alice/dns").unwrap(),
             RepoAccess::None,
         )
         .await
+        .map(|g| g.repo().clone())
         .unwrap()
 }
 

@@ -96,8 +96,9 @@ async fn git_blame(repo: &Path, rev: &str, path: &str) -> Vec<String> {
 
 async fn readable(app: &TestApp, repo: &str) -> labforge::model::Repo {
     app.forge
-        .authorize(None, &RepoPath::parse(repo).unwrap(), RepoAccess::Read)
+        .authorize_level(None, &RepoPath::parse(repo).unwrap(), RepoAccess::Read)
         .await
+        .map(|g| g.repo().clone())
         .unwrap()
 }
 

@@ -73,12 +73,13 @@ pub(crate) async fn settled_runs(
 ) -> Vec<labforge::domain::deploys::DeployRun> {
     let repo = app
         .forge
-        .authorize(
+        .authorize_level(
             None,
             &RepoPath::parse(repo).unwrap(),
             labforge::model::RepoAccess::Read,
         )
         .await
+        .map(|g| g.repo().clone())
         .unwrap();
     eventually(30, "every deploy run to finish", || async {
         let runs = app.forge.deploy_runs(&repo, 0).await.unwrap();

@@ -706,12 +706,13 @@ async fn hooks_speak_to_the_pusher_over_ssh_too() {
 
     let repo = app
         .forge
-        .authorize(
+        .authorize_level(
             None,
             &labforge::model::RepoPath::parse("alice/dns").unwrap(),
             labforge::model::RepoAccess::Read,
         )
         .await
+        .map(|g| g.repo().clone())
         .unwrap();
     app.forge.protect_branch(&repo, "ma*", false).await.unwrap();
     let out = ssh

@@ -554,12 +554,13 @@ async fn blame_attributes_each_line_and_never_gives_up() {
     // (every line it names is right) and goes on in the background until complete.
     let repo = app
         .forge
-        .authorize(
+        .authorize_level(
             None,
             &labforge::model::RepoPath::parse("alice/fw").unwrap(),
             labforge::model::RepoAccess::Read,
         )
         .await
+        .map(|g| g.repo().clone())
         .unwrap();
     let at_b = |wait| {
         let (repo, b) = (repo.clone(), b.clone());

@@ -52,7 +52,7 @@ async fn first_quartiles(
         let started = Instant::now();
         let answer = app
             .forge
-            .authorize(Some(mallory), path, RepoAccess::Read)
+            .authorize_level(Some(mallory), path, RepoAccess::Read)
             .await;
         times[i % 2].push(started.elapsed());
         assert!(matches!(answer, Err(labforge::domain::Error::NotFound)));
