@@ -15,6 +15,9 @@ use super::serv_wire::{self as wire, KeysReply, ServRequest};
 /// How long `keys` waits for `serve` (sshd waits for the whole command, and a login with it).
 const KEYS_TIME: Duration = Duration::from_secs(10);
 
+const NO_ANSWER: &str = "the labforge server did not answer (it closed the connection; \
+     is this run as the user `serve` runs as?)";
+
 /// Connects and sends the request line; the error is what the person at the client reads.
 fn ask(data_dir: &Path, request: impl FnOnce(String) -> ServRequest) -> Result<UnixStream, String> {
     let down = |why: String| {
@@ -28,9 +31,8 @@ fn ask(data_dir: &Path, request: impl FnOnce(String) -> ServRequest) -> Result<U
     let mut line = serde_json::to_vec(&request(secret.trim().to_owned()))
         .expect("a request always serializes");
     line.push(b'\n');
-    stream
-        .write_all(&line)
-        .map_err(|e| down(format!("lost it while asking: {e}")))?;
+    // A server that closes at once refused this caller (not its user, by peer credentials).
+    stream.write_all(&line).map_err(|_| NO_ANSWER.to_owned())?;
     Ok(stream)
 }
 
@@ -139,7 +141,7 @@ pub fn serv(data_dir: &Path, key: &str) -> u8 {
         let _ = std::io::copy(&mut std::io::stdin().lock(), &mut to_server);
         let _ = to_server.shutdown(std::net::Shutdown::Write);
     });
-    relay(stream).unwrap_or_else(|| fail("the labforge server ended the session without an answer"))
+    relay(stream).unwrap_or_else(|| fail(NO_ANSWER))
 }
 
 /// Copies `serve`'s frames to stdout and stderr; the exit status, or None if it never came.
