@@ -5,10 +5,12 @@
 //! start wrote beside the socket, both of which only that user can read.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -63,6 +65,9 @@ pub fn bind(data_dir: &Path) -> anyhow::Result<ServListener> {
 pub async fn serve(listener: ServListener, st: SshState, stop: CancellationToken, grace: Duration) {
     let sessions = TaskTracker::new();
     let me = nix::unistd::geteuid().as_raw();
+    // The built-in server's cap on open connections, counted apart: sshd's sessions are
+    // bounded by sshd's own settings first, and this keeps them from piling up here regardless.
+    let open = Arc::new(Semaphore::new(st.config.ssh_max_connections));
     loop {
         let stream = tokio::select! {
             () = stop.cancelled() => break,
@@ -85,8 +90,9 @@ pub async fn serve(listener: ServListener, st: SshState, stop: CancellationToken
         }
         let st = st.clone();
         let secret = listener.secret.clone();
+        let permit = Arc::clone(&open).try_acquire_owned().ok();
         sessions.spawn(async move {
-            if let Err(e) = answer(stream, &st, &secret).await {
+            if let Err(e) = answer(stream, &st, &secret, permit.is_some()).await {
                 tracing::info!(error = %e, "sshd socket request failed");
             }
         });
@@ -99,7 +105,9 @@ pub async fn serve(listener: ServListener, st: SshState, stop: CancellationToken
     }
 }
 
-async fn answer(stream: UnixStream, st: &SshState, secret: &str) -> anyhow::Result<()> {
+/// Answers one caller; `room` is false when the cap on open sessions is reached, and then the
+/// request is read only to refuse it in the caller's terms.
+async fn answer(stream: UnixStream, st: &SshState, secret: &str, room: bool) -> anyhow::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let mut line = Vec::new();
@@ -109,6 +117,15 @@ async fn answer(stream: UnixStream, st: &SshState, secret: &str) -> anyhow::Resu
     let given = match &request {
         ServRequest::Keys { secret, .. } | ServRequest::Serv { secret, .. } => secret,
     };
+    if !room {
+        const BUSY: &str = "too many connections to labforge; try again later";
+        return match request {
+            ServRequest::Keys { .. } => {
+                reply_line(&mut write, &KeysReply::Refused(BUSY.into())).await
+            }
+            ServRequest::Serv { .. } => send_output(&mut write, Output::fail(BUSY)).await,
+        };
+    }
     if !constant_time_eq::constant_time_eq(given.as_bytes(), secret.as_bytes()) {
         return match request {
             ServRequest::Keys { .. } => {

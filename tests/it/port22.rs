@@ -562,3 +562,54 @@ async fn the_socket_refuses_strangers_wrong_secrets_and_oversized_requests() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("expects key-ID"), "{}", stderr(&out));
 }
+
+/// The `key-ID` that `keys` names for `key`.
+fn key_word(config: &Path, key: &Path) -> String {
+    let line = stdout(&keys(config, "root", key));
+    let start = line.find(" serv ").expect("a forced command") + " serv ".len();
+    line[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Sessions from the host's sshd are capped like the built-in server's connections
+/// (`LABFORGE_SSH_MAX_CONNECTIONS`); a finished one frees its place.
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_from_the_hosts_sshd_are_capped() {
+    use tokio::io::AsyncReadExt;
+    let app = TestApp::spawn_with(&[("LABFORGE_SSH_MAX_CONNECTIONS", "1")]).await;
+    let key = user_with_key(&app, "alice", "ed25519").await;
+    app.create_repo("alice", "dns", false).await;
+    let config = serv_config(&app);
+    let word = key_word(&config, &key);
+    // A clone that has had the refs advertised and waits for its wants: it holds the place.
+    let mut held = tokio::process::Command::new(LABFORGE)
+        .arg("--config")
+        .arg(&config)
+        .args(["serv", &word])
+        .env_clear()
+        .env("SSH_ORIGINAL_COMMAND", "git-upload-pack 'alice/dns.git'")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut advertised = [0u8; 4];
+    held.stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut advertised)
+        .await
+        .unwrap();
+    let out = serv(&config, &word, "whoami");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "error: too many connections to labforge; try again later\n"
+    );
+    drop(held.stdin.take()); // the clone gives up: git ends, the place is free
+    held.wait().await.unwrap();
+    eventually(10, "the place is free again", || async {
+        let out = serv(&config, &word, "whoami");
+        out.status.success().then_some(())
+    })
+    .await;
+}
