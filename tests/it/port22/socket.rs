@@ -84,8 +84,7 @@ async fn the_socket_refuses_strangers_wrong_secrets_and_oversized_requests() {
 
     // Another user with the right secret, on a socket it was let into: the peer credentials
     // refuse it before the secret is read (nothing comes back), while root's same request works.
-    let perms =
-        |mode| std::fs::Permissions::from(std::os::unix::fs::PermissionsExt::from_mode(mode));
+    let perms = |mode| <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(mode);
     let open = app.work.path().join("open");
     std::fs::create_dir_all(&open).unwrap();
     for (path, mode) in [
