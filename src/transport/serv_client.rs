@@ -182,6 +182,42 @@ fn relay(stream: UnixStream) -> Option<u8> {
 mod tests {
     use super::*;
 
+    fn frames(frames: &[(u8, &[u8])]) -> UnixStream {
+        let (mine, theirs) = UnixStream::pair().expect("a socket pair");
+        let mut theirs = theirs;
+        for (tag, data) in frames {
+            theirs.write_all(&[*tag]).unwrap();
+            theirs
+                .write_all(&(data.len() as u32).to_be_bytes())
+                .unwrap();
+            theirs.write_all(data).unwrap();
+        }
+        drop(theirs);
+        mine
+    }
+
+    #[test]
+    fn relay_takes_the_exit_status_and_refuses_oversized_or_unknown_frames() {
+        let exit = 3u32.to_be_bytes();
+        assert_eq!(
+            relay(frames(&[(wire::STDERR, b""), (wire::EXIT, &exit)])),
+            Some(3)
+        );
+        let big = 300u32.to_be_bytes();
+        assert_eq!(relay(frames(&[(wire::EXIT, &big)])), Some(255));
+        // A frame past the cap is not read into memory: the relay stops there.
+        let (mine, mut theirs) = UnixStream::pair().unwrap();
+        theirs.write_all(&[wire::STDERR]).unwrap();
+        theirs
+            .write_all(&((wire::MAX_FRAME + 1) as u32).to_be_bytes())
+            .unwrap();
+        drop(theirs);
+        assert_eq!(relay(mine), None);
+        assert_eq!(relay(frames(&[(9, b"x")])), None);
+        // Ended without an exit status.
+        assert_eq!(relay(frames(&[(wire::STDERR, b"")])), None);
+    }
+
     #[test]
     fn only_plain_paths_go_into_the_forced_command() {
         assert!(shell_safe("/usr/local/bin/labforge"));
