@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use labforge::model::{RepoAccess, RepoPath};
+use labforge::model::RepoPath;
 
 use crate::helpers::{TestApp, git, git_ok, stderr};
 
@@ -68,12 +68,17 @@ pub(crate) fn server_ref(app: &TestApp, repo: &str, name: &str) -> String {
 }
 
 pub(crate) async fn dns(app: &TestApp) -> labforge::model::Repo {
+    // As its owner, so the answer does not depend on whether the repository is public.
+    let alice = labforge::model::Actor {
+        user: app
+            .forge
+            .user(&labforge::model::Username::parse("alice").unwrap())
+            .await
+            .unwrap(),
+        scope: None,
+    };
     app.forge
-        .authorize_level(
-            None,
-            &RepoPath::parse("alice/dns").unwrap(),
-            RepoAccess::None,
-        )
+        .authorize::<labforge::domain::Read>(Some(&alice), &RepoPath::parse("alice/dns").unwrap())
         .await
         .map(|g| g.repo().clone())
         .unwrap()
