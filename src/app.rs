@@ -260,6 +260,8 @@ impl Services {
 pub struct App {
     listener: TcpListener,
     hook_socket: tokio::net::UnixListener,
+    /// For `labforge keys` / `labforge serv` run by the host's sshd (port 22 shared with it).
+    serv_socket: crate::transport::serv_rpc::ServListener,
     ssh: SshServer,
     router: Router,
     services: Services,
@@ -296,6 +298,7 @@ impl App {
         crate::worker::deploys::recover(&forge).await?;
         crate::transport::http_server::raise_open_file_limit();
         let hook_socket = crate::transport::hook_rpc::bind(&forge.hooks.socket)?;
+        let serv_socket = crate::transport::serv_rpc::bind(&config.data_dir)?;
         let listener = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding HTTP on {}", config.http_addr))?;
@@ -333,6 +336,7 @@ impl App {
         Ok(Self {
             listener,
             hook_socket,
+            serv_socket,
             ssh,
             router,
             services,
@@ -449,6 +453,15 @@ impl App {
         let ssh = self
             .ssh
             .run_until_stopped(stop.clone().cancelled_owned(), grace);
+        let serv = crate::transport::serv_rpc::serve(
+            self.serv_socket,
+            crate::transport::ssh::SshState {
+                forge: Arc::clone(&self.services.forge),
+                config: Arc::clone(&self.config),
+            },
+            stop.clone(),
+            grace,
+        );
         let webhooks = crate::worker::webhooks::run(Arc::clone(&self.services.forge), stop.clone());
         tokio::spawn(crate::worker::mirrors::run(
             Arc::clone(&self.services.forge),
@@ -464,7 +477,7 @@ impl App {
             };
             tokio::spawn(crate::backup::schedule::run(job, stop.clone()));
         }
-        let (http_result, (), ()) = tokio::join!(http, ssh, webhooks);
+        let (http_result, (), (), ()) = tokio::join!(http, ssh, serv, webhooks);
         after_transports.cancel();
         let _ = tokio::join!(hooks, deploys);
         supervising.cancel();

@@ -7,4 +7,8 @@ pub mod hook_rpc;
 mod hook_wire;
 pub mod http_git;
 pub mod http_server;
+pub mod serv_client;
+mod serv_git;
+pub mod serv_rpc;
+mod serv_wire;
 pub mod ssh;

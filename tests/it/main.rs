@@ -36,6 +36,7 @@ mod mirrors;
 mod objects;
 mod operator;
 mod pages;
+mod port22;
 mod pull_mirrors;
 mod ssh;
 mod status_pages;
