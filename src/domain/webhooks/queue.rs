@@ -224,7 +224,7 @@ impl Forge {
     }
 
     /// The `repository` object of payloads, with this forge's public links.
-    pub fn webhook_repository(&self, repo: &Repo) -> Value {
+    pub(in crate::domain) fn webhook_repository(&self, repo: &Repo) -> Value {
         repository_json(&self.webhooks.config(), repo)
     }
 
@@ -234,7 +234,7 @@ impl Forge {
     }
 
     /// A commit as payloads show one (without its changed files).
-    pub fn webhook_commit(&self, repo: &Repo, commit: &CommitInfo) -> Value {
+    pub(in crate::domain) fn webhook_commit(&self, repo: &Repo, commit: &CommitInfo) -> Value {
         commit_json(
             &self.webhooks.config(),
             repo,
