@@ -71,22 +71,6 @@ impl Forge {
             .collect())
     }
 
-    /// `labforge admin collaborator add`: by path, for the operator.
-    pub async fn set_collaborator(
-        &self,
-        path: &RepoPath,
-        user: &Username,
-        access: RepoAccess,
-    ) -> Result<()> {
-        let row = self
-            .db
-            .repo_by_path(path.owner.as_str(), path.name.as_str())
-            .await?
-            .ok_or_else(|| Error::InvalidInput(format!("there is no repository {path}")))?;
-        self.add_collaborator(&repo_from_row(row), user, access)
-            .await
-    }
-
     /// Authorizes a push; with push-to-create on, a push by OWNER to a missing `OWNER/NEW`
     /// creates it (private, as Gitea does) and then authorizes against the new repository.
     pub async fn authorize_push(&self, actor: Option<&Actor>, path: &RepoPath) -> Result<Repo> {

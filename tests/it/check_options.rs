@@ -254,7 +254,7 @@ async fn required_checks_run_whatever_their_paths_and_must_be_configured() {
     let local = setup(&app).await;
     let url = app.url(Some(("alice", PW)), "alice/dns");
     git_ok(&local, &["push", "-q", &url, "main"]).await;
-    let repo = dns(&app).await;
+    let repo = app.grant("alice/dns").await;
     let name = |n: &str| CheckName::parse(n).unwrap();
 
     // docs only runs on docs/**; required on main (set on the settings page), it runs on a

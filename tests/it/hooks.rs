@@ -88,7 +88,7 @@ async fn protected_branch_refuses_force_push_deletion_and_non_admins() {
     let local = setup(&app).await;
     app.push(&local, ("alice", PW), "alice/dns", &["main"])
         .await;
-    let repo = dns_repo(&app).await;
+    let repo = app.grant("alice/dns").await;
     app.forge
         .protect_branch(&repo, "main", false)
         .await
@@ -525,7 +525,7 @@ async fn deploy_pages_show_runs_logs_and_the_last_good_commit() {
     );
     assert_eq!(get("/alice/dns/deploys/999".into()).await.0, 404);
     // A private repository's deploys are a 404 to anyone who cannot read it.
-    let repo = dns_repo(&app).await;
+    let repo = app.grant("alice/dns").await;
     app.forge
         .update_repo(&repo, "", true, "main")
         .await
@@ -689,7 +689,7 @@ async fn admins_set_protected_branches_on_the_settings_page() {
         stderr(&out)
     );
     // Removing it from the page lifts it.
-    let repo = dns_repo(&app).await;
+    let repo = app.grant("alice/dns").await;
     let rule = app.forge.branch_rules(&repo).await.unwrap().remove(0);
     let (status, _) = post(
         &app,

@@ -307,8 +307,10 @@ async fn signed_out_a_private_repository_and_a_missing_one_give_the_same_404() {
     assert_eq!(status, 404);
     assert_eq!(missing.replace("/alice/nothing", "/alice/dns"), private[0]);
     // And the very same address once the repository is gone: the same bytes.
-    let repo = repo_of(&app, "alice/dns").await;
-    app.forge.delete_repo(&repo).await.unwrap();
+    app.forge
+        .delete_repo(app.grant("alice/dns").await)
+        .await
+        .unwrap();
     for (path, before) in paths.iter().zip(&private) {
         let (status, after) = get_as(&app, None, path).await;
         assert_eq!(status, 404);

@@ -171,8 +171,9 @@ async fn pull_mirror_follows_upstream_runs_the_deploy_once_and_refuses_pushes() 
     )
     .await;
     assert_eq!(status, 200);
+    let grant = app.grant("alice/dns").await;
     eventually(30, "the sync after the outage", || async {
-        let mirror = app.forge.pull_mirror(&repo).await.unwrap().unwrap();
+        let mirror = app.forge.pull_mirror(&grant).await.unwrap().unwrap();
         (refs(&server).await == refs(&upstream).await && mirror.last_error.is_empty()).then_some(())
     })
     .await;
@@ -260,14 +261,9 @@ async fn import_once_from_git_daemon_and_from_the_new_page() {
     )
     .await;
     assert_eq!(status, 303);
-    let repo = app
-        .forge
-        .repo_by_path(&RepoPath::parse("alice/fw2").unwrap())
-        .await
-        .unwrap();
     let mirror = app
         .forge
-        .pull_mirror(&repo)
+        .pull_mirror(&app.grant("alice/fw2").await)
         .await
         .unwrap()
         .expect("a pull mirror");

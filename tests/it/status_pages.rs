@@ -181,7 +181,7 @@ run = "deploy.sh"
 
     // A private repository's check pages are hidden like the rest of it.
     app.forge
-        .update_repo(&repo, "", true, "main")
+        .update_repo(&app.grant("alice/dns").await, "", true, "main")
         .await
         .unwrap();
     assert_eq!(page(&app.base, &check_path).await.0, 404);

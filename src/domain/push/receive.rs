@@ -111,7 +111,7 @@ impl Forge {
             say(to, format!("labforge: refusing the push: {why}")).await;
             return Ok(false);
         }
-        let rules = self.branch_rules(repo).await?;
+        let rules = self.rules_of(repo).await?;
         let mut refusals = Vec::new();
         for update in updates {
             if let Some(why) = self

@@ -15,6 +15,7 @@ pub mod repo_hooks;
 pub mod repo_mirrors;
 pub mod repo_settings;
 pub mod settings;
+mod settings_frame;
 
 use super::WebState;
 use super::error::WebError;
