@@ -59,17 +59,14 @@ enum Command {
     Admin(AdminCommand),
     /// Run by git inside receive-pack (the repositories' hook shims); not for people.
     #[command(hide = true)]
-    Hook {
-        #[arg(value_parser = ["pre-receive", "post-receive"])]
-        name: String,
-    },
+    Hook { name: labforge::model::HookName },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Hooks run twice per push: no runtime, no config, no logging set-up.
     if let Command::Hook { name } = &cli.command {
-        return ExitCode::from(labforge::transport::hook_client::run(name));
+        return ExitCode::from(labforge::transport::hook_client::run(*name));
     }
     labforge::memory::limit_malloc_arenas();
     init_logging(matches!(cli.command, Command::Serve));
