@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
+
+use crate::domain::SystemKey;
+use crate::routes::{RouteRecord, Routes};
 use axum::extract::FromRef;
 use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
@@ -29,6 +32,20 @@ use crate::transport::http_git::GitHttpState;
 use crate::transport::http_server::HttpLimits;
 use crate::transport::ssh::SshServer;
 use crate::web::WebState;
+
+/// Every route the server answers, with what each needs: the one list the access-matrix test
+/// enumerates (`route_table`).
+fn routes() -> Routes<AppState> {
+    Routes::new()
+        .merge(crate::transport::http_git::router())
+        .nest("/api/v1", crate::api::router())
+        .merge(crate::web::router())
+}
+
+/// The routes and what each needs, for the access-matrix test and `docs/architecture.md`.
+pub fn route_table() -> Vec<RouteRecord> {
+    routes().table().to_vec()
+}
 
 #[derive(Clone)]
 struct AppState {
@@ -72,6 +89,9 @@ pub struct Services {
     serve_lock: Option<std::fs::File>,
     /// How `pg_dump` reaches the same database (backups).
     pub database: crate::backup::PgTarget,
+    /// What lets the workers and the operator's commands act without a visitor's decision;
+    /// minted here and nowhere else (see `only_app_mints_the_system_key`).
+    pub system_key: Arc<SystemKey>,
 }
 
 /// The database to use: `database` when given, else `DATABASE_URL`, else the managed cluster
@@ -206,6 +226,7 @@ impl Services {
             cluster,
             serve_lock: None,
             database: target,
+            system_key: Arc::new(SystemKey::mint_for_app()),
         })
     }
 
@@ -299,10 +320,8 @@ impl App {
             config: Arc::clone(&config),
             ssh_fingerprint: ssh.fingerprint().into(),
         };
-        let router = Router::new()
-            .merge(crate::transport::http_git::router())
-            .nest("/api/v1", crate::api::router())
-            .merge(crate::web::router())
+        let router = routes()
+            .into_router()
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
@@ -338,6 +357,12 @@ impl App {
 
     pub fn forge(&self) -> Arc<Forge> {
         Arc::clone(&self.services.forge)
+    }
+
+    /// The key behind `Grant::for_operator`/`for_system`, for whoever owns this `App` (the
+    /// `serve` command's workers, tests acting as the operator); never in a request's reach.
+    pub fn system_key(&self) -> Arc<SystemKey> {
+        Arc::clone(&self.services.system_key)
     }
 
     /// Serves HTTP and SSH until `shutdown` resolves, then lets running requests and sessions
@@ -529,4 +554,43 @@ pub async fn shutdown_signal() {
         }
     };
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+#[cfg(test)]
+mod key_tests {
+    /// Rust's visibility cannot keep the web room from calling a `pub(crate)` function, so this
+    /// test does: the key that grants without a visitor's decision is minted in this file only.
+    #[test]
+    fn only_app_mints_the_system_key() {
+        let mut minted_in = Vec::new();
+        let mut stack = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src"
+        ))];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && std::fs::read_to_string(&path)
+                        .unwrap()
+                        .contains(concat!("mint_for", "_app()"))
+                {
+                    minted_in.push(
+                        path.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+                            .unwrap()
+                            .display()
+                            .to_string(),
+                    );
+                }
+            }
+        }
+        minted_in.sort();
+        assert_eq!(
+            minted_in,
+            ["src/app.rs", "src/domain/authorize/grant.rs"],
+            "only app.rs mints the SystemKey (grant.rs defines it and its doc test tries and fails)"
+        );
+    }
 }

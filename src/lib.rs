@@ -16,6 +16,7 @@ pub mod memory;
 pub mod model;
 pub mod ops;
 pub mod postgres;
+pub mod routes;
 pub mod startup;
 pub mod storage;
 pub mod transport;

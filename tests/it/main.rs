@@ -1,5 +1,6 @@
 //! The one integration test binary: real PostgreSQL, real `git`, real `labforge` binary.
 
+mod access_matrix;
 mod api;
 mod api_writes;
 mod archives;
