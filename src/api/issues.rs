@@ -12,7 +12,7 @@ use super::body::JsonBody;
 use super::{ApiActor, ApiError, ApiState, RequireApiActor, repo_path};
 use crate::domain::issues::payload::{comment_json, issue_json, label_json};
 use crate::domain::{IssueAccess, IssueChange, IssueQuery, IssueState};
-use crate::model::Actor;
+use crate::model::{Actor, IssueStatus};
 
 pub fn router<S>() -> Routes<S>
 where
@@ -186,11 +186,10 @@ async fn update_issue(
     JsonBody(body): JsonBody<EditIssue>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let who = access(&st, Some(&actor), &owner, &repo).await?;
-    let open = match body.state.as_deref() {
+    let open = match body.state.as_deref().map(|s| (s, s.parse::<IssueStatus>())) {
         None => None,
-        Some("open") => Some(true),
-        Some("closed") => Some(false),
-        Some(other) => {
+        Some((_, Ok(state))) => Some(state == IssueStatus::Open),
+        Some((other, Err(_))) => {
             return Err(ApiError::Invalid(format!(
                 "state '{other}' is not open or closed"
             )));

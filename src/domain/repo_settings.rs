@@ -23,7 +23,7 @@ use crate::model::{Repo, RepoAccess, RepoName, Username};
 
 pub struct Collaborator {
     pub name: String,
-    pub access: String,
+    pub access: RepoAccess,
 }
 
 impl Forge {
@@ -104,9 +104,7 @@ impl Forge {
                 repo.full_name()
             )));
         }
-        self.db
-            .set_collaborator(repo.id, user.id, access.as_str())
-            .await?;
+        self.db.set_collaborator(repo.id, user.id, access).await?;
         Ok(())
     }
 

@@ -60,11 +60,7 @@ impl Forge {
             .into_iter()
             .map(|(row, collaborator)| {
                 let repo = repo_from_row(row);
-                let level = effective_access(
-                    Some(actor),
-                    &repo,
-                    collaborator.and_then(|c| c.parse().ok()),
-                );
+                let level = effective_access(Some(actor), &repo, collaborator);
                 (repo, level)
             })
             .filter(|(_, level)| *level >= RepoAccess::Read)

@@ -16,6 +16,7 @@ mod pushes;
 mod repos;
 mod sessions;
 mod statuses;
+mod text_set;
 mod tokens;
 mod tx;
 mod users;

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 use crate::domain::Forge;
-use crate::model::Secrets;
 use crate::model::redact::redaction_note;
+use crate::model::{LogStream, Secrets};
 use crate::storage::DeployLogRow;
 
 const MAX_LINES: i32 = 10_000;
@@ -43,7 +43,7 @@ pub async fn write_log(
                 if seq >= MAX_LINES || bytes >= MAX_BYTES {
                     truncated = true;
                     seq += 1;
-                    batch.push(row(seq, 's', format!(
+                    batch.push(row(seq, LogStream::Note, format!(
                         "labforge: output truncated after {MAX_LINES} lines or {} KiB; the rest was dropped",
                         MAX_BYTES / 1024
                     )));
@@ -66,7 +66,7 @@ pub async fn write_log(
         // Said once, at the end: a reader of `[redacted]` knows it is labforge's doing.
         batch.push(row(
             seq + 1,
-            's',
+            LogStream::Note,
             format!("labforge: {}", redaction_note(redacted)),
         ));
     }
@@ -74,7 +74,7 @@ pub async fn write_log(
     truncated
 }
 
-fn row(seq: i32, stream: char, mut line: String) -> DeployLogRow {
+fn row(seq: i32, stream: LogStream, mut line: String) -> DeployLogRow {
     if line.len() > MAX_LINE {
         let mut cut = MAX_LINE;
         while !line.is_char_boundary(cut) {
@@ -86,7 +86,7 @@ fn row(seq: i32, stream: char, mut line: String) -> DeployLogRow {
     DeployLogRow {
         seq,
         at: OffsetDateTime::now_utc(),
-        stream: stream.to_string(),
+        stream,
         line,
     }
 }
@@ -107,7 +107,7 @@ mod tests {
 
     #[test]
     fn long_lines_are_cut() {
-        let long = row(1, 'o', "é".repeat(MAX_LINE));
+        let long = row(1, LogStream::Output, "é".repeat(MAX_LINE));
         assert!(long.line.len() <= MAX_LINE + 12 && long.line.ends_with("[line cut]"));
     }
 }

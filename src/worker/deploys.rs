@@ -13,7 +13,7 @@ use super::deploy_process::{self, Ending, Spec};
 use super::process_identity;
 use crate::domain::Forge;
 use crate::domain::deploys::DeployRun;
-use crate::model::Secrets;
+use crate::model::{DeployStatus, LogStream, Secrets};
 
 /// Also looks for work this often, in case a wake-up was missed (another process queued).
 const POLL: Duration = Duration::from_secs(2);
@@ -90,11 +90,13 @@ async fn execute(forge: Arc<Forge>, run: DeployRun, shutdown: CancellationToken)
     forge.queue_deploy_event(run.id).await;
     let (status, code, truncated) = match prepare_and_run(&forge, &run, stop).await {
         Ok((ending, truncated)) => match ending {
-            Ending::Exited(Some(0)) => ("succeeded", Some(0), truncated),
-            Ending::Exited(code) => ("failed", code, truncated),
-            Ending::TimedOut => ("timed_out", None, truncated),
-            Ending::Stopped if shutdown.is_cancelled() => ("interrupted", None, truncated),
-            Ending::Stopped => ("cancelled", None, truncated),
+            Ending::Exited(Some(0)) => (DeployStatus::Succeeded, Some(0), truncated),
+            Ending::Exited(code) => (DeployStatus::Failed, code, truncated),
+            Ending::TimedOut => (DeployStatus::TimedOut, None, truncated),
+            Ending::Stopped if shutdown.is_cancelled() => {
+                (DeployStatus::Interrupted, None, truncated)
+            }
+            Ending::Stopped => (DeployStatus::Cancelled, None, truncated),
         },
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), run = run.id, "deploy could not run");
@@ -102,7 +104,7 @@ async fn execute(forge: Arc<Forge>, run: DeployRun, shutdown: CancellationToken)
             if let Err(e) = forge.db.append_deploy_note(run.id, &note).await {
                 tracing::warn!(error = %e, run = run.id, "storing a deploy note failed");
             }
-            ("failed", None, false)
+            (DeployStatus::Failed, None, false)
         }
     };
     if let Err(e) = forge
@@ -115,7 +117,7 @@ async fn execute(forge: Arc<Forge>, run: DeployRun, shutdown: CancellationToken)
     forge.deploys.finished(run.id);
     forge.queue_deploy_event(run.id).await;
     forge.deploys.wake(); // the next queued run of this deploy may go now
-    tracing::info!(run = run.id, deploy = %run.deploy_name, status, "deploy ended");
+    tracing::info!(run = run.id, deploy = %run.deploy_name, %status, "deploy ended");
 }
 
 async fn prepare_and_run(
@@ -166,7 +168,7 @@ async fn prepare_and_run(
     let writer = tokio::spawn(write_log(Arc::clone(forge), run.id, secrets, log_rx));
     let _ = log_tx
         .send(LogLine {
-            stream: 's',
+            stream: LogStream::Note,
             text: format!(
                 "labforge: running {} for {} at {}",
                 run.deploy_name,
@@ -210,7 +212,7 @@ async fn prepare_and_run(
     };
     let _ = log_tx
         .send(LogLine {
-            stream: 's',
+            stream: LogStream::Note,
             text: note,
         })
         .await;

@@ -1,7 +1,7 @@
 //! Issues closed and referenced by commits: real `git push`es (post-receive applies them), and
 //! the same events applied again (as after a crash) changing nothing.
 
-use labforge::model::{PushEvent, RefUpdate, ZERO_ID};
+use labforge::model::{PushEvent, RefUpdate, TimelineKind, ZERO_ID};
 use labforge::storage::NewPush;
 
 use crate::helpers::*;
@@ -84,7 +84,11 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
             "#{n} stays open: the branch is not the default one"
         );
         let timeline = app.forge.timeline(&issue).await.unwrap();
-        assert_eq!(timeline.last().unwrap().kind, "referenced", "#{n}");
+        assert_eq!(
+            timeline.last().unwrap().kind,
+            TimelineKind::Referenced,
+            "#{n}"
+        );
     }
 
     // Merged into the default branch: #1 and #2 close, linked to the commit; #3 is mentioned.
@@ -147,10 +151,7 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
     let mut before = Vec::new();
     for n in 1..=4 {
         let (issue, _) = app.forge.issue(&alice.repo, n).await.unwrap();
-        before.push((
-            issue.state.clone(),
-            app.forge.timeline(&issue).await.unwrap(),
-        ));
+        before.push((issue.state, app.forge.timeline(&issue).await.unwrap()));
     }
     app.push(&src, creds, "alice/dns", &["main:refs/heads/again"])
         .await;
@@ -194,10 +195,7 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
     }
     for n in 1..=4 {
         let (issue, _) = app.forge.issue(&alice.repo, n).await.unwrap();
-        let after = (
-            issue.state.clone(),
-            app.forge.timeline(&issue).await.unwrap(),
-        );
+        let after = (issue.state, app.forge.timeline(&issue).await.unwrap());
         assert_eq!(after, before[n as usize - 1], "#{n} unchanged");
     }
 }

@@ -3,6 +3,8 @@
 //! signed-out 404 that offers to sign in without telling private from missing, blame's day and
 //! subject, the comment count and issue filter, "changes since last good", the labels refusal.
 
+use labforge::model::DeployStatus;
+
 use crate::helpers::*;
 use crate::issues::{Browser, access_as, browser, get_as, post, users};
 use crate::web::sample_repo;
@@ -483,10 +485,10 @@ async fn the_last_good_run_does_not_offer_changes_since_itself() {
     deploy_step(&app, &src, 1, false).await;
     let runs = deploy_step(&app, &src, 2, false).await;
     let good = runs[0].id;
-    assert_eq!(runs[0].status, "succeeded");
+    assert_eq!(runs[0].status, DeployStatus::Succeeded);
     let runs = deploy_step(&app, &src, 3, true).await;
     let failed = runs[0].id;
-    assert_eq!(runs[0].status, "failed");
+    assert_eq!(runs[0].status, DeployStatus::Failed);
 
     // The last good run: nothing "since last good" (it is the last good).
     let (status, html) = get_as(&app, None, &format!("/alice/dns/deploys/{good}")).await;

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Error, Forge, Result};
 use crate::config::{Deploy, DeployTrigger};
-use crate::model::{Actor, PushEvent, Repo, ZERO_ID};
+use crate::model::{Actor, DeployReason, PushEvent, Repo, ZERO_ID};
 use crate::storage::{NewDeployRun, Tx};
 
 pub use crate::storage::{DeployLogRow as DeployLogLine, DeployRunRow as DeployRun};
@@ -163,7 +163,7 @@ impl Forge {
                         old_id: &update.old,
                         new_id: &update.new,
                         push_event_id: Some(event.id),
-                        reason: "push",
+                        reason: DeployReason::Push,
                         rerun_of: None,
                         triggered_by_id: event.pusher_id,
                         triggered_by_name: &event.pusher,
@@ -229,7 +229,7 @@ impl Forge {
             &run.deploy_name,
             &run.ref_name,
             &run.new_id,
-            "rerun",
+            DeployReason::Rerun,
             Some(run.id),
         )
         .await
@@ -269,8 +269,16 @@ impl Forge {
             _ => full.clone(),
         };
         let name = deploy.name.clone();
-        self.queue_manual(actor, repo, name.as_str(), &ref_name, &full, "manual", None)
-            .await
+        self.queue_manual(
+            actor,
+            repo,
+            name.as_str(),
+            &ref_name,
+            &full,
+            DeployReason::Manual,
+            None,
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -281,7 +289,7 @@ impl Forge {
         deploy_name: &str,
         ref_name: &str,
         commit: &str,
-        reason: &str,
+        reason: DeployReason,
         rerun_of: Option<i64>,
     ) -> Result<QueuedRun> {
         let mut tx = self.db.begin().await?;

@@ -10,7 +10,7 @@ use super::payload::IssueAction;
 use super::refs::issue_refs;
 use super::{Forge, Result};
 use crate::git::read::CommitInfo;
-use crate::model::{PushEvent, Repo, User};
+use crate::model::{PushEvent, Repo, TimelineKind, User};
 use crate::storage::NewEvent;
 
 /// At most this many commits per updated ref are read (the newest), as webhooks cap theirs.
@@ -76,7 +76,7 @@ impl Forge {
             let Some(id) = tx.lock_issue(repo.id, r.number).await? else {
                 continue; // no such issue; dropping the transaction rolls it back
             };
-            if tx.has_commit_event(id, sha, "closed").await? {
+            if tx.has_commit_event(id, sha, TimelineKind::Closed).await? {
                 continue; // this commit closed it once; a reopen since is the people's call
             }
             let event = |kind| NewEvent {
@@ -91,7 +91,7 @@ impl Forge {
             if r.closes && on_default && is_open {
                 // The issue row is locked, so nobody closes it in between; the unique index
                 // still has the last word.
-                if tx.insert_event(event("closed")).await?
+                if tx.insert_event(event(TimelineKind::Closed)).await?
                     && tx.close_issue(id, pusher.map(|p| p.id), Some(sha)).await?
                 {
                     done.closed.push((r.number, before.title.clone()));
@@ -108,7 +108,7 @@ impl Forge {
                         .await?;
                     }
                 }
-            } else if tx.insert_event(event("referenced")).await? {
+            } else if tx.insert_event(event(TimelineKind::Referenced)).await? {
                 done.referenced.push((r.number, sha.to_owned()));
             }
             tx.commit().await?;

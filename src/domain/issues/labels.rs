@@ -1,7 +1,7 @@
 //! Labels: a repository's list (writers manage it) and the labels on an issue.
 
 use super::{Error, Forge, IssueAccess, Result};
-use crate::model::{Label, Repo};
+use crate::model::{Label, Repo, TimelineKind};
 use crate::storage::{NewEvent, Tx};
 
 /// `#rrggbb` or `rrggbb` (as Gitea accepts), stored lower case with the `#`.
@@ -128,8 +128,8 @@ impl Forge {
         let (added, removed) = tx.set_issue_labels(who.repo.id, id, ids).await?;
         for (kind, label) in added
             .iter()
-            .map(|l| ("labeled", l))
-            .chain(removed.iter().map(|l| ("unlabeled", l)))
+            .map(|l| (TimelineKind::Labeled, l))
+            .chain(removed.iter().map(|l| (TimelineKind::Unlabeled, l)))
         {
             tx.insert_event(NewEvent {
                 issue_id: id,

@@ -3,7 +3,7 @@
 
 use super::payload::{CommentAction, IssueAction};
 use super::{Error, Forge, IssueAccess, Result, check_text, check_title, refs};
-use crate::model::{Comment, Issue, IssueId, Repo, User, WebhookEventKind};
+use crate::model::{Comment, Issue, IssueId, Repo, TimelineKind, User, WebhookEventKind};
 use crate::storage::{NewEvent, NewIssue, Tx};
 
 impl Forge {
@@ -90,7 +90,7 @@ impl Forge {
             tx.insert_event(NewEvent {
                 issue_id: id,
                 actor_id: Some(actor.user.id),
-                kind: "renamed",
+                kind: TimelineKind::Renamed,
                 old_title: Some(&old.title),
                 ..NewEvent::default()
             })
@@ -151,7 +151,11 @@ impl Forge {
         tx.insert_event(NewEvent {
             issue_id: id,
             actor_id: Some(actor.user.id),
-            kind: if open { "reopened" } else { "closed" },
+            kind: if open {
+                TimelineKind::Reopened
+            } else {
+                TimelineKind::Closed
+            },
             ..NewEvent::default()
         })
         .await?;
@@ -254,7 +258,7 @@ impl Forge {
             tx.insert_event(NewEvent {
                 issue_id: target,
                 actor_id: Some(actor_id),
-                kind: "referenced",
+                kind: TimelineKind::Referenced,
                 source_issue_id: Some(source.id),
                 ..NewEvent::default()
             })

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::{Error, Forge, IssueAccess, Result};
-use crate::model::{Comment, Issue, Label, Repo, TimelineEvent};
+use crate::model::{Comment, Issue, IssueStatus, Label, Repo, TimelineEvent};
 use crate::storage::IssueFilter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -100,8 +100,8 @@ impl Forge {
         let per_page = q.per_page.clamp(1, 100);
         let page = q.page.clamp(1, 100_000);
         let state = match q.state {
-            IssueState::Open => Some("open"),
-            IssueState::Closed => Some("closed"),
+            IssueState::Open => Some(IssueStatus::Open),
+            IssueState::Closed => Some(IssueStatus::Closed),
             IssueState::All => None,
         };
         let mut issues = self

@@ -158,7 +158,7 @@ impl Forge {
             let mut failed = Vec::new();
             for run in &runs {
                 if let Followed::Ended(status) = self.follow_deploy(run, wait_until, to).await?
-                    && is_failure(&status)
+                    && is_failure(status)
                 {
                     failed.push(format!("deploy {} #{}", run.deploy_name, run.id));
                 }

@@ -11,7 +11,7 @@ use axum::response::Response;
 use super::{RepoHeader, readable_repo, render};
 use crate::domain::check_runs::CheckRun;
 use crate::domain::deploys::format_duration;
-use crate::model::Repo;
+use crate::model::{CheckOutcome, LogStream, Repo};
 use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::session::{MaybeUser, Nav};
@@ -60,7 +60,7 @@ pub async fn mark_rows<'a>(
 pub struct CheckRow {
     pub id: i64,
     pub name: String,
-    pub outcome: String,
+    pub outcome: CheckOutcome,
     pub outcome_text: String,
     pub ref_name: String,
     pub commit: String,
@@ -80,12 +80,12 @@ impl From<&CheckRun> for CheckRow {
         CheckRow {
             id: r.id,
             name: r.check_name.clone(),
-            outcome: r.outcome.clone(),
-            outcome_text: match (r.outcome.as_str(), r.exit_code) {
-                ("failed", Some(code)) => format!("failed (exit {code})"),
-                ("timed_out", _) => "timed out".into(),
-                ("error", _) => "could not run".into(),
-                (other, _) => other.into(),
+            outcome: r.outcome,
+            outcome_text: match (r.outcome, r.exit_code) {
+                (CheckOutcome::Failed, Some(code)) => format!("failed (exit {code})"),
+                (CheckOutcome::TimedOut, _) => "timed out".into(),
+                (CheckOutcome::Error, _) => "could not run".into(),
+                (other @ (CheckOutcome::Passed | CheckOutcome::Failed), _) => other.to_string(),
             },
             ref_name: r
                 .ref_name
@@ -136,8 +136,8 @@ struct CheckPage {
     repo: RepoHeader,
     tab: &'static str,
     run: CheckRow,
-    /// (stream, line): 'o' the check's output, 's' labforge's notes.
-    log: Vec<(String, String)>,
+    /// (stream, line): the check's output, and labforge's notes.
+    log: Vec<(LogStream, String)>,
 }
 
 async fn show_check(

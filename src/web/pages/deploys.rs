@@ -13,7 +13,9 @@ use super::{RepoHeader, message_or_error, render};
 use crate::domain::deploys::{DeployLogLine, DeployRun, format_duration, outcome_word};
 use crate::git::compare::Ahead;
 use crate::git::read::CommitId;
-use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
+use crate::model::{
+    DeployReason, DeployStatus, LogStream, Repo, RepoAccess, RepoName, RepoPath, Username,
+};
 use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::session::{CsrfForm, MaybeUser, Nav, RequireUser};
@@ -81,13 +83,13 @@ pub async fn startable_deploys(
 pub struct RunRow {
     pub id: i64,
     pub deploy: String,
-    pub status: String,
+    pub status: DeployStatus,
     pub status_text: String,
     pub commit: String,
     pub short: String,
     pub ref_name: String,
     pub by: String,
-    pub reason: String,
+    pub reason: DeployReason,
     pub rerun_of: Option<i64>,
     pub exit_code: Option<i32>,
     pub duration: String,
@@ -118,8 +120,8 @@ impl From<&DeployRun> for RunRow {
         RunRow {
             id: r.id,
             deploy: r.deploy_name.clone(),
-            status: r.status.clone(),
-            status_text: outcome_word(&r.status, r.exit_code),
+            status: r.status,
+            status_text: outcome_word(r.status, r.exit_code),
             commit: r.new_id.clone(),
             short: r.new_id.chars().take(10).collect(),
             ref_name: r
@@ -128,13 +130,13 @@ impl From<&DeployRun> for RunRow {
                 .unwrap_or(&r.ref_name)
                 .to_owned(),
             by: r.triggered_by_name.clone(),
-            reason: r.reason.clone(),
+            reason: r.reason,
             rerun_of: r.rerun_of,
             exit_code: r.exit_code,
             duration,
             queued_age: crate::web::view::age(queued),
             queued_date: crate::web::view::date(queued),
-            live: matches!(r.status.as_str(), "queued" | "running"),
+            live: r.status.is_live(),
             truncated: r.log_truncated,
             subject: String::new(),
             label: format!("deploy {}", r.new_id.chars().take(7).collect::<String>()),
@@ -163,9 +165,13 @@ async fn annotate_runs(
             let before = runs[i + 1..]
                 .iter()
                 .chain(older_good.iter().filter(|g| g.id < run.id))
-                .find(|g| g.deploy_name == run.deploy_name && g.status == "succeeded")
+                .find(|g| g.deploy_name == run.deploy_name && g.status == DeployStatus::Succeeded)
                 .map(|g| g.new_id.clone());
-            (run.new_id.clone(), before, run.reason == "manual")
+            (
+                run.new_id.clone(),
+                before,
+                run.reason == DeployReason::Manual,
+            )
         })
         .collect();
     let answers = st
@@ -206,7 +212,7 @@ async fn annotate_runs(
             row.since_good = runs[i + 1..]
                 .iter()
                 .chain(older_good.iter().filter(|g| g.id < run.id))
-                .find(|g| g.deploy_name == run.deploy_name && g.status == "succeeded")
+                .find(|g| g.deploy_name == run.deploy_name && g.status == DeployStatus::Succeeded)
                 .map(|g| g.new_id.clone())
                 .filter(|good| *good != run.new_id && !latest_good.contains(&run.id));
             row
@@ -292,7 +298,7 @@ async fn list_deploys(
 }
 
 pub struct LogRow {
-    pub stream: String,
+    pub stream: LogStream,
     pub time: String,
     pub line: String,
 }
@@ -301,7 +307,7 @@ impl From<&DeployLogLine> for LogRow {
     fn from(l: &DeployLogLine) -> Self {
         let format = time::macros::format_description!("[hour]:[minute]:[second]");
         LogRow {
-            stream: l.stream.clone(),
+            stream: l.stream,
             time: l.at.format(&format).unwrap_or_default(),
             line: l.line.clone(),
         }

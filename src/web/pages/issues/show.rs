@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::{LabelView, form_message, issue_access, known_refs, markdown_of, preview, refused};
 use crate::domain::IssueAccess;
 use crate::git::read::CommitId;
-use crate::model::{Label, TimelineEvent};
+use crate::model::{IssueStatus, Label, TimelineEvent, TimelineKind};
 use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::pages::{RepoHeader, render};
@@ -176,7 +176,10 @@ async fn issue_page(
         Vec::new()
     };
     // Every text of the page rendered in one blocking task (from the memo when seen before).
-    let shown: Vec<_> = events.iter().filter(|e| e.kind != "opened").collect();
+    let shown: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind != TimelineKind::Opened)
+        .collect();
     let mut docs = vec![markdown_of(repo, &issue.body, &known)];
     docs.extend(
         shown
@@ -189,7 +192,7 @@ async fn issue_page(
     let timeline = shown
         .into_iter()
         .map(|e| EventView {
-            kind: e.kind.clone(),
+            kind: e.kind.to_string(),
             actor: e.actor.clone(),
             age: age(e.created_at.unix_timestamp()),
             date: date(e.created_at.unix_timestamp()),
@@ -369,10 +372,9 @@ pub(super) async fn change_state(
 ) -> Result<Response, WebError> {
     user.check_csrf(&form.csrf)?;
     let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
-    let open = match form.state.as_str() {
-        "open" => true,
-        "closed" => false,
-        _ => return Err(WebError::BadRequest("state must be open or closed".into())),
+    let open = match form.state.parse::<IssueStatus>() {
+        Ok(state) => state == IssueStatus::Open,
+        Err(_) => return Err(WebError::BadRequest("state must be open or closed".into())),
     };
     st.forge
         .set_issue_state(&who, number, open)
