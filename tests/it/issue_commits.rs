@@ -26,8 +26,8 @@ async fn record_push(
     let db = &app.forge.db;
     let id = db
         .insert_pending_push(NewPush {
-            repo_id: access.repo.id,
-            pusher_id: access.actor.as_ref().map(|a| a.user.id),
+            repo_id: access.repo().id,
+            pusher_id: access.actor().map(|a| a.user.id),
             pusher_name: pusher,
             nonce: &random_hex(8),
             push_options: &[],
@@ -78,12 +78,12 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
     let fix = rev(&src, "HEAD").await;
     app.push(&src, creds, "alice/dns", &["fix/resolver"]).await;
     for n in [1, 2, 3] {
-        let (issue, _) = app.forge.issue(&alice.repo, n).await.unwrap();
+        let (issue, _) = app.forge.issue(&alice, n).await.unwrap();
         assert!(
             issue.is_open(),
             "#{n} stays open: the branch is not the default one"
         );
-        let timeline = app.forge.timeline(&issue).await.unwrap();
+        let timeline = app.forge.timeline(&alice, &issue).await.unwrap();
         assert_eq!(timeline.last().unwrap().kind, "referenced", "#{n}");
     }
 
@@ -92,11 +92,11 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
     git_ok(&src, &["merge", "-q", "--ff-only", "fix/resolver"]).await;
     app.push(&src, creds, "alice/dns", &["main"]).await;
     for n in [1, 2] {
-        let (issue, _) = app.forge.issue(&alice.repo, n).await.unwrap();
+        let (issue, _) = app.forge.issue(&alice, n).await.unwrap();
         assert!(!issue.is_open(), "#{n} closed");
         assert_eq!(issue.closed_by_commit.as_deref(), Some(fix.as_str()));
         assert_eq!(issue.closed_by.as_deref(), Some("alice"));
-        let timeline = app.forge.timeline(&issue).await.unwrap();
+        let timeline = app.forge.timeline(&alice, &issue).await.unwrap();
         let kinds: Vec<(&str, Option<&str>)> = timeline
             .iter()
             .map(|e| (e.kind.as_str(), e.commit_id.as_deref()))
@@ -111,7 +111,7 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
             "#{n}"
         );
     }
-    let (issue4, _) = app.forge.issue(&alice.repo, 4).await.unwrap();
+    let (issue4, _) = app.forge.issue(&alice, 4).await.unwrap();
     assert!(issue4.is_open());
 
     // The issue page links the commit; the commit page lists its issues.
@@ -146,10 +146,10 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
     app.forge.set_issue_state(&alice, 1, true).await.unwrap();
     let mut before = Vec::new();
     for n in 1..=4 {
-        let (issue, _) = app.forge.issue(&alice.repo, n).await.unwrap();
+        let (issue, _) = app.forge.issue(&alice, n).await.unwrap();
         before.push((
             issue.state.clone(),
-            app.forge.timeline(&issue).await.unwrap(),
+            app.forge.timeline(&alice, &issue).await.unwrap(),
         ));
     }
     app.push(&src, creds, "alice/dns", &["main:refs/heads/again"])
@@ -187,16 +187,16 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
     for event in [&again, &replayed, &main_push, &main_push, &branch_push] {
         let done = app
             .forge
-            .apply_pushed_commits(&alice.repo, event)
+            .reapply_pushed_commits(&app.grant("alice/dns").await, event)
             .await
             .unwrap();
         assert_eq!(done, Default::default(), "nothing new");
     }
     for n in 1..=4 {
-        let (issue, _) = app.forge.issue(&alice.repo, n).await.unwrap();
+        let (issue, _) = app.forge.issue(&alice, n).await.unwrap();
         let after = (
             issue.state.clone(),
-            app.forge.timeline(&issue).await.unwrap(),
+            app.forge.timeline(&alice, &issue).await.unwrap(),
         );
         assert_eq!(after, before[n as usize - 1], "#{n} unchanged");
     }
