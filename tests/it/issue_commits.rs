@@ -200,4 +200,20 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
         );
         assert_eq!(after, before[n as usize - 1], "#{n} unchanged");
     }
+    // A grant serves its own repository only: another one's push event, or an issue read
+    // through another repository's grant, is not found.
+    app.create_repo("alice", "other", false).await;
+    let other = app.grant("alice/other").await;
+    let refused = app.forge.reapply_pushed_commits(&other, &main_push).await;
+    assert!(
+        matches!(refused, Err(labforge::domain::Error::NotFound)),
+        "{refused:?}"
+    );
+    let (issue, _) = app.forge.issue(&alice, 1).await.unwrap();
+    let read = app.forge.timeline(&other, &issue).await;
+    assert!(
+        matches!(read, Err(labforge::domain::Error::NotFound)),
+        "{read:?}"
+    );
+    assert!(app.forge.comments(&other, &issue, 1, 10).await.is_err());
 }
