@@ -118,6 +118,8 @@ impl Forge {
     }
 
     /// Closes (`open = false`) or reopens an issue; doing what is already done changes nothing.
+    /// Any grant: an issue's author closes their own with a reader's grant, so the rule
+    /// (`IssueRules::can_edit`) is checked here, not by the grant's type.
     pub async fn set_issue_state<L: Level>(
         &self,
         who: &Grant<L>,

@@ -3,6 +3,11 @@
 //! Anyone signed in who can read a repository opens issues and comments; writers close and
 //! reopen anyone's issues and manage labels; an issue's author closes, reopens and edits their
 //! own. A read-only token never writes, even where its user could.
+//!
+//! Every function takes the `Grant` `authorize` made: reading and taking part need a grant of
+//! any level (the finer rules above are `IssueRules`, read from the grant's actor and level);
+//! managing labels and setting an issue's labels need a write grant, which a visitor's read
+//! grant becomes through `IssueRules::for_triage` or not at all.
 
 mod batch;
 mod commits;
