@@ -519,7 +519,7 @@ async fn refusing_labels_names_no_author() {
     let app = TestApp::spawn().await;
     users(&app, &["alice", "bob"]).await;
     app.create_repo("alice", "dns", false).await;
-    let access = access_as(&app, "alice", "alice/dns").await;
+    let access = crate::issues::writer_as(&app, "alice", "alice/dns").await;
     app.forge
         .open_issue(&access, "Resolver down", "")
         .await

@@ -8,7 +8,8 @@
 
 use super::payload::IssueAction;
 use super::refs::issue_refs;
-use super::{Forge, Result};
+use super::{Error, Forge, Result};
+use crate::domain::{AtLeast, Grant, Write};
 use crate::git::read::CommitInfo;
 use crate::model::{PushEvent, Repo, TimelineKind, User};
 use crate::storage::NewEvent;
@@ -26,9 +27,28 @@ pub struct PushedRefs {
 }
 
 impl Forge {
+    /// `apply_pushed_commits` again for a push event of the granted repository (an event of
+    /// another one is `NotFound`). Settling a push writes to the issues, so it takes a write
+    /// grant; safe to repeat (see the module's comment).
+    pub async fn reapply_pushed_commits<L: AtLeast<Write>>(
+        &self,
+        grant: &Grant<L>,
+        event: &PushEvent,
+    ) -> Result<PushedRefs> {
+        if event.repo_id != grant.repo().id {
+            return Err(Error::NotFound);
+        }
+        self.apply_pushed_commits(grant.repo(), event).await
+    }
+
     /// Applies the issue references of the commits each branch update of `event` brought in.
-    /// Call after git applied the push (from post-receive processing or the start-up replay).
-    pub async fn apply_pushed_commits(&self, repo: &Repo, event: &PushEvent) -> Result<PushedRefs> {
+    /// Called after git applied the push (from post-receive processing or the start-up
+    /// replay), which is the server's own bookkeeping: domain-internal.
+    pub(in crate::domain) async fn apply_pushed_commits(
+        &self,
+        repo: &Repo,
+        event: &PushEvent,
+    ) -> Result<PushedRefs> {
         let pusher = match event.pusher_id {
             Some(id) => self
                 .db

@@ -11,7 +11,8 @@ use axum::response::Response;
 use super::{RepoHeader, readable_repo, render};
 use crate::domain::check_runs::CheckRun;
 use crate::domain::deploys::format_duration;
-use crate::model::{CheckOutcome, LogStream, Repo};
+use crate::domain::{Grant, Level};
+use crate::model::{CheckOutcome, LogStream};
 use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::session::{MaybeUser, Nav};
@@ -27,15 +28,16 @@ where
         .get("/{owner}/{repo}/checks/{id}", Need::READ, show_check)
 }
 
-/// The combined status marks of `ids` (full commit ids) that have any statuses.
-pub async fn marks(
+/// The combined status marks of `ids` (full commit ids) that have any statuses, read through
+/// the page's grant.
+pub async fn marks<L: Level>(
     st: &WebState,
-    repo: &Repo,
+    grant: &Grant<L>,
     ids: &[String],
 ) -> Result<HashMap<String, StatusMark>, WebError> {
     Ok(st
         .forge
-        .latest_statuses(repo, ids, crate::domain::statuses::SHOWN_IN_MARK)
+        .latest_statuses(grant, ids, crate::domain::statuses::SHOWN_IN_MARK)
         .await?
         .iter()
         .map(|(sha, combined)| (sha.clone(), StatusMark::from(combined)))
@@ -43,14 +45,14 @@ pub async fn marks(
 }
 
 /// Sets each row's mark (one query for all of them).
-pub async fn mark_rows<'a>(
+pub async fn mark_rows<'a, L: Level>(
     st: &WebState,
-    repo: &Repo,
+    grant: &Grant<L>,
     rows: impl IntoIterator<Item = &'a mut CommitRow>,
 ) -> Result<(), WebError> {
     let mut rows: Vec<&mut CommitRow> = rows.into_iter().collect();
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let found = marks(st, repo, &ids).await?;
+    let found = marks(st, grant, &ids).await?;
     for row in &mut rows {
         row.mark = found.get(&row.id).cloned();
     }
