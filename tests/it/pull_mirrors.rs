@@ -136,7 +136,8 @@ async fn pull_mirror_follows_upstream_runs_the_deploy_once_and_refuses_pushes() 
         .repo_by_path(&RepoPath::parse("alice/dns").unwrap())
         .await
         .unwrap();
-    let runs = app.forge.deploy_runs(&repo, 0).await.unwrap();
+    let grant = app.grant("alice/dns").await;
+    let runs = app.forge.deploy_runs(&grant, 0).await.unwrap();
     assert_eq!(runs.len(), 1, "one deploy for one sync");
     assert_eq!(runs[0].triggered_by_name, "mirror");
 
