@@ -4,19 +4,20 @@
 
 use crate::routes::{Need, Routes};
 use askama::Template;
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{FromRef, FromRequest, Path, Query, Request, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use super::{RepoHeader, message_or_error, render};
 use crate::domain::deploys::{DeployLogLine, DeployRun, format_duration, outcome_word};
-use crate::domain::{Grant, Level, Write};
+use crate::domain::{Grant, Level, Read, Write};
 use crate::git::compare::Ahead;
 use crate::git::read::CommitId;
 use crate::web::WebState;
 use crate::web::access::{Id, RepoForm, RepoPage};
 use crate::web::error::WebError;
-use crate::web::session::Nav;
+use crate::web::session::{Nav, RequireUser};
 
 pub fn router<S>() -> Routes<S>
 where
@@ -334,14 +335,49 @@ async fn show_deploy(
     deploy_page(&st, page.nav(), &page.grant, id, String::new()).await
 }
 
+/// A writer's form on a repository's deploys: `RepoForm<Write, T>`, except that a reader who
+/// may see the runs is told 403 with `T::REFUSAL`, as these pages always answered, rather than
+/// the 404 a level too low gets elsewhere.
+struct WriterForm<T> {
+    grant: Grant<Write>,
+    user: RequireUser,
+    form: T,
+}
+
+/// What a reader is told when posting form `Self`.
+trait WritersOnly {
+    const REFUSAL: &'static str;
+}
+
+impl<S, T> FromRequest<S> for WriterForm<T>
+where
+    S: Send + Sync,
+    WebState: FromRef<S>,
+    T: DeserializeOwned + WritersOnly,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let RepoForm { grant, user, form } = RepoForm::<Read, T>::from_request(req, state).await?;
+        let grant = grant
+            .at_least::<Write>()
+            .ok_or_else(|| WebError::Forbidden(T::REFUSAL.into()).into_response())?;
+        Ok(WriterForm { grant, user, form })
+    }
+}
+
 /// Re-run and cancel post nothing but their CSRF token (checked by `RepoForm`).
 #[derive(Deserialize)]
 struct NoFields {}
 
+impl WritersOnly for NoFields {
+    const REFUSAL: &'static str = "deploys are started and stopped by writers";
+}
+
 async fn rerun_deploy(
     State(st): State<WebState>,
     Path(Id { id }): Path<Id>,
-    RepoForm { grant, user, .. }: RepoForm<Write, NoFields>,
+    WriterForm { grant, user, .. }: WriterForm<NoFields>,
 ) -> Result<Response, WebError> {
     let run = st.forge.deploy_run(&grant, id).await?;
     match st.forge.rerun_deploy(&grant, &run).await {
@@ -362,7 +398,7 @@ async fn rerun_deploy(
 async fn cancel_deploy(
     State(st): State<WebState>,
     Path(Id { id }): Path<Id>,
-    RepoForm { grant, user, .. }: RepoForm<Write, NoFields>,
+    WriterForm { grant, user, .. }: WriterForm<NoFields>,
 ) -> Result<Response, WebError> {
     let run = st.forge.deploy_run(&grant, id).await?;
     let message = match st.forge.cancel_deploy(&grant, &run).await {
@@ -378,9 +414,13 @@ struct DeployCommitForm {
     commit: String,
 }
 
+impl WritersOnly for DeployCommitForm {
+    const REFUSAL: &'static str = "deploys are started by writers";
+}
+
 async fn deploy_commit(
     State(st): State<WebState>,
-    RepoForm { grant, form, .. }: RepoForm<Write, DeployCommitForm>,
+    WriterForm { grant, form, .. }: WriterForm<DeployCommitForm>,
 ) -> Result<Response, WebError> {
     let queued = st
         .forge
