@@ -111,8 +111,7 @@ async fn prepare_and_run(
 ) -> anyhow::Result<(Ending, bool)> {
     let (repo, run) = (claimed.grant().repo(), claimed.run());
     let config = forge
-        .deploys
-        .config(repo, &run.deploy_name)
+        .claimed_deploy_config(claimed)
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("deploy {} is no longer configured", run.deploy_name))?;
     let dir = forge.repo_dir(repo)?;
@@ -127,7 +126,7 @@ async fn prepare_and_run(
     )
     .await?;
 
-    let url = forge.deploys.url(repo, run.id);
+    let url = forge.claimed_deploy_url(claimed);
     let mut env = vec![
         ("LABFORGE_REPO".to_owned(), repo.full_name()),
         ("LABFORGE_REF".to_owned(), run.ref_name.clone()),

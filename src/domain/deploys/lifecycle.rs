@@ -9,6 +9,7 @@
 use tokio_util::sync::CancellationToken;
 
 use super::{DeployLogLine, DeployRun};
+use crate::config::Deploy;
 use crate::domain::{Forge, Grant, Result, SystemKey, Write};
 
 pub use crate::storage::InterruptedRun;
@@ -88,6 +89,17 @@ impl Forge {
             grant: Grant::for_system(key, repo),
             run,
         }))
+    }
+
+    /// The configuration of the claimed run's deploy; None once it is no longer configured.
+    pub fn claimed_deploy_config(&self, claimed: &ClaimedRun) -> Option<&Deploy> {
+        self.deploys
+            .config(claimed.grant.repo(), &claimed.run.deploy_name)
+    }
+
+    /// The claimed run's page.
+    pub fn claimed_deploy_url(&self, claimed: &ClaimedRun) -> String {
+        self.deploys.url(claimed.grant.repo(), claimed.id())
     }
 
     /// Registers the claimed run as running: the token it returns is cancelled by a cancel or

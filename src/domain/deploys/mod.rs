@@ -82,7 +82,10 @@ impl DeployState {
     }
 
     /// The deploys configured for `repo`.
-    pub fn for_repo<'a>(&'a self, repo: &Repo) -> impl Iterator<Item = &'a Deploy> + 'a {
+    pub(in crate::domain) fn for_repo<'a>(
+        &'a self,
+        repo: &Repo,
+    ) -> impl Iterator<Item = &'a Deploy> + 'a {
         let (owner, name) = (repo.owner.clone(), repo.name.clone());
         self.configs.iter().filter(move |d| {
             d.repo.owner.as_str().eq_ignore_ascii_case(&owner)
@@ -100,11 +103,11 @@ impl DeployState {
         self.work_dir.join(name)
     }
 
-    pub fn config(&self, repo: &Repo, name: &str) -> Option<&Deploy> {
+    pub(in crate::domain) fn config(&self, repo: &Repo, name: &str) -> Option<&Deploy> {
         self.for_repo(repo).find(|d| d.name.as_str() == name)
     }
 
-    pub fn url(&self, repo: &Repo, id: i64) -> String {
+    pub(in crate::domain) fn url(&self, repo: &Repo, id: i64) -> String {
         let base = self
             .base_url
             .read()
@@ -378,7 +381,7 @@ impl Forge {
 
     /// Tells webhooks (event `deploy`) that run `id` is now `status`. Best effort: a failure
     /// to queue is logged, never fails the deploy.
-    pub async fn queue_deploy_event(&self, id: i64) {
+    async fn queue_deploy_event(&self, id: i64) {
         if let Err(e) = self.try_queue_deploy_event(id).await {
             tracing::warn!(error = %e, run = id, "queueing the deploy webhook event failed");
         }
