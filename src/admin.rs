@@ -168,14 +168,8 @@ pub enum CollaboratorCommand {
 /// whether `config`'s checks are the operator's or merely none.
 pub async fn run(config: &Config, file_given: bool, command: AdminCommand) -> anyhow::Result<()> {
     let services = Services::open(config).await?;
-    let result = execute(
-        &services.forge,
-        &services.system_key,
-        config,
-        file_given,
-        command,
-    )
-    .await;
+    let key = &services.system_key;
+    let result = execute(&services.forge, key, config, file_given, command).await;
     services.close(false).await?;
     result
 }
@@ -225,8 +219,10 @@ async fn execute(
             eprintln!("branches matching {pattern} of {path} are protected{who}{required}");
         }
         AdminCommand::Deploys { path } => {
-            let repo = forge.repo_by_path(&RepoPath::parse(&path)?).await?;
-            for r in forge.deploy_runs(&repo, 0).await? {
+            let grant = forge
+                .grant_for_operator::<crate::domain::Read>(key, &RepoPath::parse(&path)?)
+                .await?;
+            for r in forge.deploy_runs(&grant, 0).await? {
                 let code = r
                     .exit_code
                     .map(|c| c.to_string())

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::statuses::{CombinedStatus, SHOWN_IN_MARK};
-use super::{Forge, Result};
+use super::{Forge, Grant, Level, Result};
 use crate::git::compare::Ahead;
 use crate::git::read::CommitId;
 use crate::model::{Actor, DeployStatus, Repo, RepoAccess, RepoId};
@@ -221,9 +221,18 @@ impl Forge {
             .collect())
     }
 
-    /// Every deploy configured for `repos` (the caller may read them all), with its last run,
-    /// its last good run and how far the branch is ahead of it, in configuration order.
-    pub async fn deploy_lines(self: &Arc<Self>, repos: &[Repo]) -> Result<Vec<DeployLine>> {
+    /// The deploy lines of the grant's repository (its summary page).
+    pub async fn deploy_lines_of<L: Level>(
+        self: &Arc<Self>,
+        grant: &Grant<L>,
+    ) -> Result<Vec<DeployLine>> {
+        self.deploy_lines(std::slice::from_ref(grant.repo())).await
+    }
+
+    /// Every deploy configured for `repos` (ones the actor asking may read: the dashboard's
+    /// and the lists' own), with its last run, its last good run and how far the branch is
+    /// ahead of it, in configuration order.
+    async fn deploy_lines(self: &Arc<Self>, repos: &[Repo]) -> Result<Vec<DeployLine>> {
         let configured: Vec<(&Repo, String)> = repos
             .iter()
             .flat_map(|r| {

@@ -9,9 +9,9 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 use crate::domain::Forge;
+use crate::domain::deploys::{ClaimedRun, DeployLogLine as DeployLogRow};
 use crate::model::redact::redaction_note;
 use crate::model::{LogStream, Secrets};
-use crate::storage::DeployLogRow;
 
 const MAX_LINES: i32 = 10_000;
 const MAX_BYTES: usize = 1 << 20;
@@ -23,7 +23,7 @@ pub use crate::job::LogLine;
 /// Collects lines until every sender is gone; returns whether the log was truncated.
 pub async fn write_log(
     forge: Arc<Forge>,
-    run_id: i64,
+    run: ClaimedRun,
     secrets: Secrets,
     mut lines: mpsc::Receiver<LogLine>,
 ) -> bool {
@@ -56,10 +56,10 @@ pub async fn write_log(
                 seq += 1;
                 batch.push(row(seq, line.stream, text));
                 if batch.len() >= 500 {
-                    flush(&forge, run_id, &mut batch).await;
+                    flush(&forge, &run, &mut batch).await;
                 }
             }
-            _ = tick.tick() => flush(&forge, run_id, &mut batch).await,
+            _ = tick.tick() => flush(&forge, &run, &mut batch).await,
         }
     }
     if redacted > 0 {
@@ -70,7 +70,7 @@ pub async fn write_log(
             format!("labforge: {}", redaction_note(redacted)),
         ));
     }
-    flush(&forge, run_id, &mut batch).await;
+    flush(&forge, &run, &mut batch).await;
     truncated
 }
 
@@ -91,12 +91,12 @@ fn row(seq: i32, stream: LogStream, mut line: String) -> DeployLogRow {
     }
 }
 
-async fn flush(forge: &Forge, run_id: i64, batch: &mut Vec<DeployLogRow>) {
+async fn flush(forge: &Forge, run: &ClaimedRun, batch: &mut Vec<DeployLogRow>) {
     if batch.is_empty() {
         return;
     }
-    if let Err(e) = forge.db.append_deploy_log(run_id, batch).await {
-        tracing::warn!(error = %e, run_id, "storing deploy output failed");
+    if let Err(e) = forge.append_deploy_log(run, batch).await {
+        tracing::warn!(error = %e, run_id = run.id(), "storing deploy output failed");
     }
     batch.clear();
 }

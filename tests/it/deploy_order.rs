@@ -47,11 +47,8 @@ async fn alternating_stdout_and_stderr_lines_keep_their_order() {
     // Stored.
     let runs = crate::hooks::settled_runs(&app, "alice/dns").await;
     assert_eq!(runs[0].status, DeployStatus::Succeeded);
-    let stored: Vec<String> = app
-        .forge
-        .deploy_log(&runs[0])
+    let stored: Vec<String> = crate::hooks::stored_log(&app, &runs[0])
         .await
-        .unwrap()
         .into_iter()
         .filter(|l| l.stream != LogStream::Note)
         .map(|l| l.line)

@@ -76,7 +76,7 @@ pub(crate) async fn newest_run(app: &TestApp, repo: &str, name: &str) -> DeployR
 }
 
 pub(crate) async fn log_text(app: &TestApp, run: &DeployRun) -> String {
-    let lines = app.forge.deploy_log(run).await.unwrap();
+    let lines = crate::hooks::stored_log(app, run).await;
     lines
         .iter()
         .map(|l| format!("{} {}\n", l.stream, l.line))

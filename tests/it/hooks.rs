@@ -66,6 +66,19 @@ fn server_ref(app: &TestApp, repo: &str, name: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// A run's stored log (what its page shows), read with the system's grant on its repository.
+pub(crate) async fn stored_log(
+    app: &TestApp,
+    run: &labforge::domain::deploys::DeployRun,
+) -> Vec<labforge::domain::deploys::DeployLogLine> {
+    let grant = app
+        .forge
+        .grant_for_system::<labforge::domain::Read>(&app.system_key, run.repo_id)
+        .await
+        .expect("the run's repository exists");
+    app.forge.deploy_log(&grant, run).await.unwrap()
+}
+
 /// Waits until every run of the repository has ended; returns them newest first.
 pub(crate) async fn settled_runs(
     app: &TestApp,
@@ -73,7 +86,7 @@ pub(crate) async fn settled_runs(
 ) -> Vec<labforge::domain::deploys::DeployRun> {
     let repo = app.grant(repo).await;
     eventually(30, "every deploy run to finish", || async {
-        let runs = app.forge.deploy_runs(repo.repo(), 0).await.unwrap();
+        let runs = app.forge.deploy_runs(&repo, 0).await.unwrap();
         let finished = runs
             .iter()
             .all(|r| !matches!(r.status.as_str(), "queued" | "running"));
@@ -231,7 +244,7 @@ secret_env = { SECRET_TOKEN = "s3cr3t-value" }
 
     // The stored log has stdout and stderr (one stream, in order), with the secret (and only
     // the secret) redacted.
-    let log = app.forge.deploy_log(&runs[0]).await.unwrap();
+    let log = stored_log(&app, &runs[0]).await;
     let text: Vec<String> = log
         .iter()
         .map(|l| format!("{} {}", l.stream, l.line))
@@ -602,7 +615,7 @@ async fn writers_rerun_cancel_and_roll_back_from_the_pages_readers_cannot() {
     )
     .await;
     assert_eq!(status, 303);
-    let repo = dns_repo(&app).await;
+    let repo = app.grant("alice/dns").await;
     let rerun = eventually(30, "the re-run to start", || async {
         let latest = app.forge.deploy_runs(&repo, 0).await.unwrap().remove(0);
         (latest.status == DeployStatus::Running).then_some(latest)

@@ -453,7 +453,7 @@ async fn deploy_step(
     git_ok(src, &["commit", "-q", "-m", &format!("serial {n}")]).await;
     app.push(src, ("alice", "alice-password"), "alice/dns", &["main"])
         .await;
-    let repo = repo_of(app, "alice/dns").await;
+    let repo = app.grant("alice/dns").await;
     eventually(30, "the push's deploy run to finish", || async {
         let runs = app.forge.deploy_runs(&repo, 0).await.unwrap();
         let settled = runs

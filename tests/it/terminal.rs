@@ -129,7 +129,7 @@ secret_env = { TSIG = "b", TOKEN = "s3cr3t-tok" }
 
     // The stored log (what the page shows) is the same, the note last.
     let runs = settled_runs(&app, "alice/dns").await;
-    let log = app.forge.deploy_log(&runs[0]).await.unwrap();
+    let log = crate::hooks::stored_log(&app, &runs[0]).await;
     let last = log.last().expect("the run has a log");
     assert_eq!(
         (last.stream.as_str(), last.line.as_str()),

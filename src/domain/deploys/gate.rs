@@ -213,7 +213,7 @@ impl Forge {
         }
     }
 
-    async fn note(&self, id: i64, text: &str) {
+    pub(super) async fn note(&self, id: i64, text: &str) {
         if let Err(e) = self.db.append_deploy_note(id, text).await {
             tracing::warn!(error = %e, run = id, "storing a deploy note failed");
         }

@@ -8,14 +8,15 @@ use askama::Template;
 use axum::extract::{FromRef, Path, State};
 use axum::response::Response;
 
-use super::{RepoHeader, readable_repo, render};
+use super::{RepoHeader, render};
 use crate::domain::check_runs::CheckRun;
 use crate::domain::deploys::format_duration;
 use crate::domain::{Grant, Level};
 use crate::model::{CheckOutcome, LogStream};
 use crate::web::WebState;
+use crate::web::access::{Id, RepoPage};
 use crate::web::error::WebError;
-use crate::web::session::{MaybeUser, Nav};
+use crate::web::session::Nav;
 use crate::web::view::{CommitRow, StatusMark, age, date};
 
 pub fn router<S>() -> Routes<S>
@@ -116,16 +117,12 @@ struct ChecksPage {
     runs: Vec<CheckRow>,
 }
 
-async fn list_checks(
-    State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name)): Path<(String, String)>,
-) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let runs = st.forge.check_runs(&repo).await?;
+async fn list_checks(State(st): State<WebState>, page: RepoPage) -> Result<Response, WebError> {
+    let repo = page.repo();
+    let runs = st.forge.check_runs(&page.grant).await?;
     render(ChecksPage {
-        nav: user.nav(),
-        repo: RepoHeader::new(&repo, &repo.default_branch),
+        nav: page.nav(),
+        repo: RepoHeader::new(repo, &repo.default_branch),
         tab: "checks",
         runs: runs.iter().map(CheckRow::from).collect(),
     })
@@ -144,15 +141,15 @@ struct CheckPage {
 
 async fn show_check(
     State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name, id)): Path<(String, String, i64)>,
+    page: RepoPage,
+    Path(Id { id }): Path<Id>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let run = st.forge.check_run(&repo, id).await?;
-    let log = st.forge.check_log(&run).await?;
+    let repo = page.repo();
+    let run = st.forge.check_run(&page.grant, id).await?;
+    let log = st.forge.check_log(&page.grant, &run).await?;
     render(CheckPage {
-        nav: user.nav(),
-        repo: RepoHeader::new(&repo, &repo.default_branch),
+        nav: page.nav(),
+        repo: RepoHeader::new(repo, &repo.default_branch),
         tab: "checks",
         run: CheckRow::from(&run),
         log: log.into_iter().map(|l| (l.stream, l.line)).collect(),

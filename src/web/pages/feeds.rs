@@ -224,7 +224,7 @@ async fn show_deploys_feed(
     FeedGrant(grant): FeedGrant,
 ) -> Result<Response, WebError> {
     let repo = grant.repo();
-    let runs = st.forge.deploy_runs(repo, 0).await?;
+    let runs = st.forge.deploy_runs(&grant, 0).await?;
     let base = &st.config.base_url;
     let full = repo.full_name();
     let entries: Vec<Entry> = runs

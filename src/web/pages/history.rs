@@ -343,7 +343,7 @@ async fn show_commit(
         truncated: diff.truncated,
         listing_cut: diff.listing_cut,
         files,
-        deploys: super::deploys::startable_deploys(&st, user.actor(), repo).await?,
+        deploys: super::deploys::startable_deploys(&st, &page.grant),
         issues: issues
             .into_iter()
             .map(|i| (i.number, i.title.clone(), i.is_open()))

@@ -165,7 +165,7 @@ async fn show_summary(State(st): State<WebState>, page: RepoPage) -> Result<Resp
         readme,
         deploys: st
             .forge
-            .deploy_lines(std::slice::from_ref(repo))
+            .deploy_lines_of(&page.grant)
             .await?
             .iter()
             .map(super::lab::DeployBadge::from)
