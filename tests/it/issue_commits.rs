@@ -151,7 +151,10 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
     let mut before = Vec::new();
     for n in 1..=4 {
         let (issue, _) = app.forge.issue(&alice, n).await.unwrap();
-        before.push((issue.state, app.forge.timeline(&alice, &issue).await.unwrap()));
+        before.push((
+            issue.state,
+            app.forge.timeline(&alice, &issue).await.unwrap(),
+        ));
     }
     app.push(&src, creds, "alice/dns", &["main:refs/heads/again"])
         .await;
@@ -195,7 +198,10 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
     }
     for n in 1..=4 {
         let (issue, _) = app.forge.issue(&alice, n).await.unwrap();
-        let after = (issue.state, app.forge.timeline(&alice, &issue).await.unwrap());
+        let after = (
+            issue.state,
+            app.forge.timeline(&alice, &issue).await.unwrap(),
+        );
         assert_eq!(after, before[n as usize - 1], "#{n} unchanged");
     }
     // A grant serves its own repository only: another one's push event, or an issue read

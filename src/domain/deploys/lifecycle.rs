@@ -166,12 +166,27 @@ mod tests {
 
     #[test]
     fn each_ending_records_its_status() {
-        assert_eq!(RunEnd::Exited(Some(0)).recorded(), (DeployStatus::Succeeded, Some(0)));
-        assert_eq!(RunEnd::Exited(Some(3)).recorded(), (DeployStatus::Failed, Some(3)));
-        assert_eq!(RunEnd::Exited(None).recorded(), (DeployStatus::Failed, None));
+        assert_eq!(
+            RunEnd::Exited(Some(0)).recorded(),
+            (DeployStatus::Succeeded, Some(0))
+        );
+        assert_eq!(
+            RunEnd::Exited(Some(3)).recorded(),
+            (DeployStatus::Failed, Some(3))
+        );
+        assert_eq!(
+            RunEnd::Exited(None).recorded(),
+            (DeployStatus::Failed, None)
+        );
         assert_eq!(RunEnd::TimedOut.recorded(), (DeployStatus::TimedOut, None));
-        assert_eq!(RunEnd::Cancelled.recorded(), (DeployStatus::Cancelled, None));
-        assert_eq!(RunEnd::Interrupted.recorded(), (DeployStatus::Interrupted, None));
+        assert_eq!(
+            RunEnd::Cancelled.recorded(),
+            (DeployStatus::Cancelled, None)
+        );
+        assert_eq!(
+            RunEnd::Interrupted.recorded(),
+            (DeployStatus::Interrupted, None)
+        );
         assert_eq!(
             RunEnd::CouldNotRun("gone".into()).recorded(),
             (DeployStatus::Failed, None)
