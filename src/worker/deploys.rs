@@ -130,7 +130,6 @@ async fn prepare_and_run(
     let config = forge
         .deploys
         .config(&repo, &run.deploy_name)
-        .cloned()
         .ok_or_else(|| anyhow::anyhow!("deploy {} is no longer configured", run.deploy_name))?;
     let dir = forge.repo_dir(&repo)?;
     let folder = forge.deploys.folder(&run.deploy_name);

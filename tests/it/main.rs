@@ -36,6 +36,7 @@ mod objects;
 mod operator;
 mod pages;
 mod pull_mirrors;
+mod service;
 mod ssh;
 mod status_pages;
 mod terminal;

@@ -64,6 +64,7 @@ pub async fn startable_deploys(
         .forge
         .deploys
         .for_repo(repo)
+        .into_iter()
         .map(|d| d.name.to_string())
         .collect();
     if names.is_empty() {
@@ -226,7 +227,7 @@ pub async fn configured_deploys(
     st: &WebState,
     repo: &Repo,
 ) -> Result<Vec<ConfiguredDeploy>, WebError> {
-    if st.forge.deploys.for_repo(repo).next().is_none() {
+    if st.forge.deploys.for_repo(repo).is_empty() {
         return Ok(Vec::new()); // the summary of a repository without deploys asks nothing
     }
     let good = st.forge.last_good_deploys(repo).await?;
@@ -234,6 +235,7 @@ pub async fn configured_deploys(
         .forge
         .deploys
         .for_repo(repo)
+        .into_iter()
         .map(|d| ConfiguredDeploy {
             name: d.name.to_string(),
             trigger: d.trigger_text(),
