@@ -17,6 +17,7 @@ pub mod model;
 pub mod ops;
 pub mod postgres;
 pub mod reload;
+pub mod shipped_hooks;
 pub mod startup;
 pub mod storage;
 pub mod systemd;

@@ -57,12 +57,22 @@ enum Command {
     /// Operator commands: users, keys, tokens, repositories, collaborators.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The deploy and check scripts labforge ships, for `[[deploy]]`/`[[check]]` `run = ...`.
+    #[command(subcommand)]
+    Hooks(HooksCommand),
     /// Run by git inside receive-pack (the repositories' hook shims); not for people.
     #[command(hide = true)]
     Hook {
         #[arg(value_parser = ["pre-receive", "post-receive"])]
         name: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum HooksCommand {
+    /// Print the folder holding them: the package's (`/usr/share/labforge/hooks`), else the data
+    /// folder's `hooks/`, written out from the copies built into this binary.
+    Path,
 }
 
 fn main() -> ExitCode {
@@ -126,6 +136,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let file_given = cli.config.is_some()
                 || std::env::var_os("LABFORGE_CONFIG").is_some_and(|v| !v.is_empty());
             labforge::admin::run(&config, file_given, command).await
+        }
+        Command::Hooks(HooksCommand::Path) => {
+            println!(
+                "{}",
+                labforge::shipped_hooks::ensure(&config.data_dir)?.display()
+            );
+            Ok(())
         }
         Command::Hook { .. } => unreachable!("hooks return before the runtime starts"),
     }

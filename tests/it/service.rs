@@ -367,3 +367,80 @@ async fn read_response(conn: &mut tokio::net::TcpStream) -> String {
         assert!(got.len() < 1 << 20, "an answer of bounded size");
     }
 }
+
+/// As `cargo install --path .` leaves it: the binary alone in a `bin/` folder, run from a folder
+/// with no source tree. Pages and static files come from inside it; `hooks path` writes the
+/// shipped scripts out into the data folder, or names the package's folder when there is one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lone_binary_serves_pages_and_static_files_and_finds_its_hooks() {
+    let prefix = tempfile::tempdir().unwrap();
+    let bin = prefix.path().join("bin/labforge");
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    if std::fs::hard_link(BIN, &bin).is_err() {
+        std::fs::copy(BIN, &bin).unwrap();
+    }
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let systemd = Systemd::new(work.path());
+    let port = free_port();
+    let log = std::fs::File::create(work.path().join("serve.log")).unwrap();
+    let server = Command::new(&bin)
+        .current_dir(work.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", fresh_database_url().await)
+        .env("LABFORGE_DATA_DIR", &data)
+        .env("LABFORGE_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("LABFORGE_SSH_ADDR", "127.0.0.1:0")
+        .env("NOTIFY_SOCKET", &systemd.path)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::task::block_in_place(|| systemd.read_until(60, "READY=1"));
+    for (path, needle) in [("/", "<html"), ("/-/static/copy.js", "clipboard")] {
+        let answer = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{path}: {}", answer.status());
+        let body = answer.text().await.unwrap();
+        assert!(body.contains(needle), "{path}: {body}");
+    }
+    drop(server);
+
+    let hooks_path = || {
+        let out = std::process::Command::new(&bin)
+            .current_dir(work.path())
+            .env_clear()
+            .env("LABFORGE_DATA_DIR", &data)
+            .args(["hooks", "path"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    };
+    let written = hooks_path();
+    assert_eq!(written, data.join("hooks"));
+    let rsync = written.join("deploy-rsync.sh");
+    assert_eq!(
+        std::fs::read_to_string(&rsync).unwrap(),
+        include_str!("../../hooks/deploy-rsync.sh")
+    );
+    let ok = std::process::Command::new("sh")
+        .args(["-n"])
+        .arg(&rsync)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "a complete shell script");
+
+    // A package's layout beside the binary wins.
+    let packaged = prefix.path().join("share/labforge/hooks");
+    std::fs::create_dir_all(&packaged).unwrap();
+    for entry in std::fs::read_dir(&written).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), packaged.join(entry.file_name())).unwrap();
+    }
+    assert_eq!(hooks_path(), packaged);
+}
