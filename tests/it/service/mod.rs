@@ -15,16 +15,18 @@ use tokio::process::{Child, Command};
 use crate::cli::free_port;
 use crate::helpers::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_labforge");
+mod unit;
+
+pub(super) const BIN: &str = env!("CARGO_BIN_EXE_labforge");
 
 /// systemd's side of the protocol: a datagram socket the service writes to.
-struct Systemd {
+pub(super) struct Systemd {
     socket: UnixDatagram,
-    path: std::path::PathBuf,
+    pub(super) path: std::path::PathBuf,
 }
 
 impl Systemd {
-    fn new(dir: &Path) -> Self {
+    pub(super) fn new(dir: &Path) -> Self {
         let path = dir.join("notify.sock");
         let socket = UnixDatagram::bind(&path).unwrap();
         socket
@@ -34,7 +36,7 @@ impl Systemd {
     }
 
     /// The messages that arrive within `secs`, until one contains `until` (at most 200).
-    fn read_until(&self, secs: u64, until: &str) -> Vec<String> {
+    pub(super) fn read_until(&self, secs: u64, until: &str) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(secs);
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
@@ -81,7 +83,7 @@ fn signal(child: &Child, signal: Signal) {
     nix::sys::signal::kill(pid, signal).unwrap();
 }
 
-fn log(dir: &Path) -> String {
+pub(super) fn log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
 }
 
@@ -165,73 +167,19 @@ async fn sighup_reloads_deploys_and_checks_keeps_work_going_and_refuses_a_broken
 
     let systemd = Systemd::new(d);
     let port = free_port();
+    let database = fresh_database_url().await;
     let server = serve(
         d,
         port,
         &systemd,
-        &[("LABFORGE_CONFIG", config.to_str().unwrap())],
+        &[
+            ("LABFORGE_CONFIG", config.to_str().unwrap()),
+            ("DATABASE_URL", &database),
+        ],
     )
     .await;
     tokio::task::block_in_place(|| systemd.read_until(60, "READY=1"));
-    let admin = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(BIN);
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("LABFORGE_DATA_DIR", d.join("data"))
-            .env("LABFORGE_CONFIG", &config)
-            .args(["admin"])
-            .args(args);
-        cmd
-    };
-    let run = |mut cmd: std::process::Command, stdin: &str| {
-        use std::io::Write;
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    };
-    // The admin commands need the server's database: read it from serve's environment.
-    let database = std::fs::read_to_string(format!("/proc/{}/environ", server.id().unwrap()))
-        .unwrap()
-        .split('\0')
-        .find_map(|kv| kv.strip_prefix("DATABASE_URL=").map(str::to_owned))
-        .unwrap();
-    let with_db = |mut cmd: std::process::Command| {
-        cmd.env("DATABASE_URL", &database);
-        cmd
-    };
-    run(
-        with_db(admin(&[
-            "user",
-            "create",
-            "alice",
-            "--email",
-            "alice@example.org",
-            "--admin",
-            "--password-stdin",
-        ])),
-        "a long password\n",
-    );
-    run(with_db(admin(&["repo", "create", "alice/dns"])), "");
-    let token = run(
-        with_db(admin(&["token", "create", "alice", "--title", "t"])),
-        "",
-    );
-    let url = format!(
-        "http://alice:{}@127.0.0.1:{port}/alice/dns.git",
-        token.trim()
-    );
+    let url = alice_repo(d, &config, &database, port);
     let local = d.join("local");
     std::fs::create_dir_all(&local).unwrap();
     local_repo(&local, 1).await;
@@ -426,7 +374,7 @@ async fn a_lone_binary_serves_pages_and_static_files_and_finds_its_hooks() {
     let rsync = written.join("deploy-rsync.sh");
     assert_eq!(
         std::fs::read_to_string(&rsync).unwrap(),
-        include_str!("../../hooks/deploy-rsync.sh")
+        include_str!("../../../hooks/deploy-rsync.sh")
     );
     let ok = std::process::Command::new("sh")
         .args(["-n"])
@@ -443,4 +391,50 @@ async fn a_lone_binary_serves_pages_and_static_files_and_finds_its_hooks() {
         std::fs::copy(entry.path(), packaged.join(entry.file_name())).unwrap();
     }
     assert_eq!(hooks_path(), packaged);
+}
+
+/// alice, her private alice/dns and a token, made with the admin commands against `database`;
+/// returns the push URL with the token in it.
+pub(super) fn alice_repo(d: &Path, config: &Path, database: &str, port: u16) -> String {
+    let admin = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(BIN)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LABFORGE_DATA_DIR", d.join("data"))
+            .env("LABFORGE_CONFIG", config)
+            .env("DATABASE_URL", database)
+            .arg("admin")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let create = [
+        "user",
+        "create",
+        "alice",
+        "--email",
+        "alice@example.org",
+        "--admin",
+        "--password-stdin",
+    ];
+    admin(&create, "a long password\n");
+    admin(&["repo", "create", "alice/dns"], "");
+    let token = admin(&["token", "create", "alice", "--title", "t"], "");
+    format!(
+        "http://alice:{}@127.0.0.1:{port}/alice/dns.git",
+        token.trim()
+    )
 }
