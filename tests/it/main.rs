@@ -4,6 +4,7 @@ mod api;
 mod api_writes;
 mod archives;
 mod backup;
+mod book;
 mod bounds;
 mod browser;
 mod check_limits;
