@@ -392,7 +392,7 @@ impl App {
         // Listening, migrated, hooks repaired: systemd may call the start done.
         crate::systemd::notify_ready();
         if let Some(interval) = crate::systemd::watchdog_interval() {
-            tokio::spawn(crate::systemd::keep_watchdog_fed(interval, stop.clone()));
+            tokio::spawn(crate::systemd::keep_watchdog_fed(interval));
         }
         tokio::spawn(crate::reload::on_sighup(
             Arc::clone(&self.services.forge),

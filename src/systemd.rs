@@ -8,8 +8,6 @@
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
 /// Sends `state` (newline-separated `KEY=VALUE` lines) to systemd, when it listens. A failure is
 /// logged, never fatal: the forge works the same without its supervisor's bookkeeping.
 pub fn notify(state: &str) {
@@ -81,17 +79,16 @@ fn watchdog_interval_from(usec: Option<&str>, pid: Option<&str>, own: u32) -> Op
     (usec > 0).then(|| Duration::from_micros(usec))
 }
 
-/// Pings systemd at half the interval it asked for (sd_watchdog_enabled(3)'s advice) until
-/// `stop`. The pings come from a task on the same runtime that serves requests, so a runtime
-/// wedged by a blocking call stops them and systemd restarts the forge, which is the point.
-pub async fn keep_watchdog_fed(interval: Duration, stop: CancellationToken) {
+/// Pings systemd at half the interval it asked for (sd_watchdog_enabled(3)'s advice) for as
+/// long as the runtime lives, the shutdown included (pushes finishing, PostgreSQL stopping).
+/// The pings come from a task on the same runtime that serves requests, so a runtime wedged by
+/// a blocking call stops them and systemd restarts the forge, which is the point.
+pub async fn keep_watchdog_fed(interval: Duration) {
     let mut tick = tokio::time::interval(interval / 2);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = tick.tick() => notify("WATCHDOG=1"),
-            () = stop.cancelled() => return,
-        }
+        tick.tick().await;
+        notify("WATCHDOG=1");
     }
 }
 
