@@ -219,13 +219,40 @@ async fn sighup_reloads_deploys_and_checks_keeps_work_going_and_refuses_a_broken
     })
     .await;
 
-    // 3. A good one: a second deploy and a check that refuses everything, reloaded while a
-    //    clone runs.
+    // Webhooks to this machine are refused by the default allow list...
+    let token = url
+        .split_once("alice:")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(token, _)| token.to_owned())
+        .unwrap();
+    let add_hook = || async {
+        reqwest::Client::new()
+            .post(format!(
+                "http://127.0.0.1:{port}/api/v1/repos/alice/dns/hooks"
+            ))
+            .header("Authorization", format!("token {token}"))
+            .json(&serde_json::json!({
+                "type": "gitea",
+                "config": {"url": "http://127.0.0.1:9/hook", "content_type": "json"},
+                "events": ["push"],
+                "active": true
+            }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(add_hook().await, 422, "loopback is not in the default list");
+
+    // 3. A good one: a second deploy, a check that refuses everything and webhooks allowed to
+    //    this machine, reloaded while a clone runs.
     std::fs::write(
         &config,
         format!(
             "{slow}[[deploy]]\nname = \"fast\"\nrepo = \"alice/dns\"\nbranch = \"main\"\nrun = \"fast.sh\"\n\
-             [[check]]\nname = \"refuse\"\nrepo = \"alice/dns\"\nbranch = \"gated\"\nrun = \"refuse.sh\"\n"
+             [[check]]\nname = \"refuse\"\nrepo = \"alice/dns\"\nbranch = \"gated\"\nrun = \"refuse.sh\"\n\
+             [webhook]\nallowed_hosts = \"loopback\"\n"
         ),
     )
     .unwrap();
@@ -272,6 +299,11 @@ async fn sighup_reloads_deploys_and_checks_keeps_work_going_and_refuses_a_broken
         std::fs::read_to_string(d.join("fast.txt")).is_ok_and(|t| t.contains(two.trim()))
     })
     .await;
+    assert_eq!(
+        add_hook().await,
+        201,
+        "the reloaded allow list lets loopback in"
+    );
     let gated = git(&local, &["push", &url, "HEAD:gated"]).await;
     assert!(!gated.status.success(), "the reloaded check refuses");
     assert!(
