@@ -22,10 +22,13 @@ deb=$(ls -t target/debian/labforge_*.deb | head -n 1)
 echo "== $deb"
 dpkg-deb --info "$deb" | grep -E 'Depends|Package|Version'
 contents=$(dpkg-deb --contents "$deb")
-for f in ./usr/bin/labforge ./lib/systemd/system/labforge.service \
+for f in ./usr/bin/labforge ./usr/lib/systemd/system/labforge.service \
          ./usr/share/labforge/hooks/deploy-rsync.sh ./etc/labforge/labforge.toml; do
   grep -q " $f\$" <<<"$contents" || { echo "missing from the package: $f" >&2; exit 1; }
 done
+# The maintainer scripts' debhelper token is filled in once, after the user is made.
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./postinst | grep -q 'adduser --system' \
+  || { echo "postinst has no adduser" >&2; exit 1; }
 
 had_data=no
 [ -e /var/lib/labforge ] && had_data=yes
@@ -46,7 +49,9 @@ else
   # No systemd as PID 1 (a container): start it as the unit would, by hand, on a free port.
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   echo "== no systemd here: starting serve as the labforge user on port $port"
-  runuser -u labforge -- env LABFORGE_HTTP_ADDR=127.0.0.1:$port LABFORGE_SSH_ADDR=127.0.0.1:0 \
+  # setpriv execs serve itself (runuser would stay its parent and report the stop as a kill).
+  env -i PATH=/usr/bin:/bin HOME=/var/lib/labforge LABFORGE_HTTP_ADDR=127.0.0.1:$port \
+    LABFORGE_SSH_ADDR=127.0.0.1:0 setpriv --reuid=labforge --regid=labforge --init-groups \
     labforge --config /etc/labforge/labforge.toml serve >/tmp/labforge-deb-serve.log 2>&1 &
   server=$!
 fi
@@ -66,7 +71,7 @@ if [ -n "$server" ]; then
 fi
 echo "== remove and purge"
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq labforge >/dev/null
-for f in /usr/bin/labforge /lib/systemd/system/labforge.service /usr/share/labforge /etc/labforge; do
+for f in /usr/bin/labforge /usr/lib/systemd/system/labforge.service /usr/share/labforge /etc/labforge; do
   [ ! -e "$f" ] || { echo "left behind: $f" >&2; exit 1; }
 done
 ! getent passwd labforge >/dev/null || { echo "the labforge user is left" >&2; exit 1; }
