@@ -415,8 +415,19 @@ impl App {
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: waiting for running requests and sessions");
+            crate::systemd::notify_stopping();
             trigger.cancel();
         });
+        // Listening, migrated, hooks repaired: systemd may call the start done.
+        crate::systemd::notify_ready();
+        if let Some(interval) = crate::systemd::watchdog_interval() {
+            tokio::spawn(crate::systemd::keep_watchdog_fed(interval));
+        }
+        tokio::spawn(crate::reload::on_sighup(
+            Arc::clone(&self.services.forge),
+            Arc::clone(&self.config),
+            stop.clone(),
+        ));
         // Hooks answer until the last push has finished, so they stop after HTTP and SSH.
         let after_transports = CancellationToken::new();
         let hooks = tokio::spawn(crate::transport::hook_rpc::serve(
@@ -541,7 +552,7 @@ async fn prepare_repositories(forge: &Arc<Forge>) -> anyhow::Result<()> {
 
 /// bubblewrap for the checks, when there are checks and it works here; the reason it does not is
 /// logged (then checks run unsandboxed).
-fn sandbox_for(config: &Config) -> Option<crate::job::Sandbox> {
+pub(crate) fn sandbox_for(config: &Config) -> Option<crate::job::Sandbox> {
     if config.checks.is_empty() {
         return None;
     }

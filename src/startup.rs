@@ -51,6 +51,13 @@ fn check_run(kind: &str, name: &str, path: &Path) -> anyhow::Result<()> {
 pub async fn report(forge: &Forge, config: &Config, database: &str) -> anyhow::Result<()> {
     tracing::info!(data_dir = %config.data_dir.display(), "data folder");
     tracing::info!(database, "database");
+    match crate::shipped_hooks::ensure(&config.data_dir) {
+        Ok(dir) => tracing::info!(
+            hooks = %dir.display(),
+            "the shipped deploy and check scripts (labforge hooks path)"
+        ),
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "writing out the shipped scripts"),
+    }
     for deploy in &config.deploys {
         tracing::info!(
             "deploy {}: {} {} -> {}",

@@ -112,7 +112,6 @@ async fn prepare_and_run(
     let (repo, run) = (claimed.grant().repo(), claimed.run());
     let config = forge
         .claimed_deploy_config(claimed)
-        .cloned()
         .ok_or_else(|| anyhow::anyhow!("deploy {} is no longer configured", run.deploy_name))?;
     let dir = forge.repo_dir(repo)?;
     let folder = forge.deploys.folder(&run.deploy_name);

@@ -27,7 +27,7 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
         Ok(n) => tracing::info!(n, "webhook deliveries cut off by a stop are retried"),
         Err(e) => tracing::warn!(error = %e, "webhooks: looking for interrupted deliveries"),
     }
-    let sender = match send::Sender::new(Arc::clone(&forge.egress), forge.webhooks.timeout) {
+    let mut sender = match send::Sender::new(Arc::clone(&forge.egress), forge.webhooks.timeout()) {
         Ok(s) => Arc::new(s),
         Err(e) => {
             tracing::error!(error = %e, "webhooks: cannot build the HTTP client; no deliveries");
@@ -36,6 +36,14 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
     };
     let mut running = JoinSet::new();
     loop {
+        // A reload changed the timeout: a new client for the next sends (those in flight keep
+        // theirs).
+        if sender.timeout() != forge.webhooks.timeout() {
+            match send::Sender::new(Arc::clone(&forge.egress), forge.webhooks.timeout()) {
+                Ok(s) => sender = Arc::new(s),
+                Err(e) => tracing::error!(error = %e, "webhooks: rebuilding the HTTP client"),
+            }
+        }
         let room = PARALLEL - running.len();
         if room > 0 {
             match forge.claim_webhook_deliveries(room).await {
