@@ -26,8 +26,8 @@ pub(in crate::domain) use gate::GatedRun;
 /// The deploys' shared state: configuration, the worker's wake-up, cancellation of running runs.
 pub struct DeployState {
     configs: Vec<Deploy>,
-    /// Set again once the listeners are bound (a configured port 0 becomes the real one).
-    base_url: std::sync::RwLock<String>,
+    /// The public base URL, from the configuration with the listeners' bound ports.
+    base_url: String,
     /// Holds one working folder per deploy, kept between its runs.
     pub work_dir: PathBuf,
     wakeup: Notify,
@@ -51,7 +51,7 @@ impl DeployState {
     pub fn new(configs: Vec<Deploy>, base_url: String, work_dir: PathBuf) -> Self {
         Self {
             configs,
-            base_url: std::sync::RwLock::new(base_url),
+            base_url,
             work_dir,
             wakeup: Notify::new(),
             running: Mutex::default(),
@@ -103,18 +103,8 @@ impl DeployState {
     }
 
     pub fn url(&self, repo: &Repo, id: i64) -> String {
-        let base = self
-            .base_url
-            .read()
-            .expect("never poisoned: only assignments under it");
+        let base = &self.base_url;
         format!("{base}/{}/{}/deploys/{id}", repo.owner, repo.name)
-    }
-
-    pub fn set_base_url(&self, url: String) {
-        *self
-            .base_url
-            .write()
-            .expect("never poisoned: only assignments under it") = url;
     }
 
     /// Registers a running run; the token is cancelled by `cancel_deploy`.

@@ -7,7 +7,7 @@ mod outbox;
 mod payload;
 mod queue;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -25,8 +25,8 @@ pub struct WebhookService {
     pub allowed_hosts: HostAllowList,
     pub retry_base: Duration,
     pub timeout: Duration,
-    /// For the links in payloads; replaced once the listeners are bound (tests bind port 0).
-    config: RwLock<Arc<Config>>,
+    /// For the links in payloads: the configuration with the listeners' bound ports.
+    config: Arc<Config>,
 }
 
 impl WebhookService {
@@ -36,17 +36,12 @@ impl WebhookService {
             allowed_hosts: config.webhook.allowed_hosts.clone(),
             retry_base: config.webhook.retry_base,
             timeout: config.webhook.timeout,
-            config: RwLock::new(config),
+            config,
         }
     }
 
-    /// Uses `config`'s public addresses in payloads from now on.
-    pub fn set_public_config(&self, config: Arc<Config>) {
-        *self.config.write().expect("never poisoned") = config;
-    }
-
     fn config(&self) -> Arc<Config> {
-        Arc::clone(&self.config.read().expect("never poisoned"))
+        Arc::clone(&self.config)
     }
 
     /// The public base URL payloads link to.
