@@ -284,9 +284,23 @@ impl App {
         let mut folder = DataLock::acquire(&config.data_dir)?;
         crate::startup::check_config(&config)?;
         let database_text = crate::startup::describe_database(&config, database.as_ref());
-        let mut services = Services::open_with(&config, database).await?;
-        // A failed start-up stops the cluster it started (ports in use, a broken repository).
-        let mut unwind = StopOnFailure(services.cluster().filter(|c| c.started_here));
+        // The database first (a failed start-up below stops a cluster started here), then the
+        // listeners: their ports (0 in tests) make the base URL, and the services are built
+        // with it, so nothing is patched into them once they run.
+        let (options, cluster) = open_database(&config, database).await?;
+        let cluster = cluster.map(Arc::new);
+        let mut unwind = StopOnFailure(cluster.clone().filter(|c| c.started_here));
+        let listener = TcpListener::bind(config.http_addr)
+            .await
+            .with_context(|| format!("binding HTTP on {}", config.http_addr))?;
+        let ssh_listener = TcpListener::bind(config.ssh_addr)
+            .await
+            .with_context(|| format!("binding SSH on {}", config.ssh_addr))?;
+        let config = Arc::new(config.with_bound_ports(
+            listener.local_addr()?.port(),
+            ssh_listener.local_addr()?.port(),
+        ));
+        let mut services = Services::open_on(&config, options, cluster).await?;
         if let Some(cluster) = &services.cluster {
             services.serve_lock = Some(cluster.hold_for_serve()?);
         }
@@ -299,20 +313,6 @@ impl App {
         crate::transport::http_server::raise_open_file_limit();
         let hook_socket = crate::transport::hook_rpc::bind(&forge.hooks.socket)?;
         let serv_socket = crate::transport::serv_rpc::bind(&config.data_dir)?;
-        let listener = TcpListener::bind(config.http_addr)
-            .await
-            .with_context(|| format!("binding HTTP on {}", config.http_addr))?;
-        let ssh_listener = TcpListener::bind(config.ssh_addr)
-            .await
-            .with_context(|| format!("binding SSH on {}", config.ssh_addr))?;
-        let http_port = listener.local_addr()?.port();
-        let config =
-            Arc::new(config.with_bound_ports(http_port, ssh_listener.local_addr()?.port()));
-        forge.deploys.set_base_url(config.base_url.clone());
-        services
-            .forge
-            .webhooks
-            .set_public_config(Arc::clone(&config));
         let ssh = SshServer::new(
             ssh_listener,
             Arc::clone(&config),

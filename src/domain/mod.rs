@@ -8,6 +8,7 @@ mod credentials;
 pub mod dashboard;
 pub mod deploys;
 pub mod egress;
+mod git_service;
 pub mod issues;
 pub mod mirrors;
 mod password_check;
@@ -33,6 +34,7 @@ pub use authorize::{
 };
 pub use browse::MAX_DOWNLOADS;
 pub use credentials::{NewTokenSecret, fill_random, hex, random_hex};
+pub use git_service::{ServiceGrant, Streams};
 pub use issues::{IssueChange, IssueList, IssueQuery, IssueRules, IssueState, PushedRefs};
 pub use password_check::PasswordCheck;
 pub use repo_settings::Collaborator;

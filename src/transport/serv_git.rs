@@ -16,8 +16,8 @@ use super::ssh::SshState;
 use super::ssh::commands::Output;
 use super::ssh::git_channel::{Gate, archive_gate};
 use super::ssh::upload_archive;
-use crate::domain::{Error, Read};
-use crate::git::runner::{GitChild, ServiceRequest};
+use crate::domain::{Error, Streams};
+use crate::git::runner::GitChild;
 use crate::git::{GitProtocol, Service};
 use crate::model::{Actor, RepoPath};
 
@@ -34,16 +34,9 @@ pub(super) async fn run(
     write: &mut (impl AsyncWrite + Unpin),
 ) -> anyhow::Result<()> {
     let forge = &st.forge;
-    let authorized = if service.writes() {
-        forge.authorize_push(Some(&actor), &path).await
-    } else {
-        forge
-            .authorize::<Read>(Some(&actor), &path)
-            .await
-            .map(|grant| grant.repo().clone())
-    };
-    let repo = match authorized {
-        Ok(repo) => repo,
+    let authorized = forge.authorize_service(Some(&actor), &path, service).await;
+    let grant = match authorized {
+        Ok(grant) => grant,
         Err(e) => {
             let message = match e {
                 Error::NotFound => format!("repository '{path}' not found"),
@@ -90,7 +83,7 @@ pub(super) async fn run(
     };
     let mut replay = Bytes::new();
     if service == Service::UploadArchive {
-        match archive_gate(forge, &repo, &mut stdin_rx, &mut kill).await {
+        match archive_gate(forge, &grant, &mut stdin_rx, &mut kill).await {
             Gate::Pass(raw) => replay = raw,
             Gate::Refuse(reason) => {
                 frame(write, wire::STDOUT, &upload_archive::nack(&reason)).await?;
@@ -99,18 +92,12 @@ pub(super) async fn run(
             Gate::Gone => return exit(write, 1).await,
         }
     }
-    let spawned = forge.repo_dir(&repo).and_then(|dir| {
-        let pusher = (service == Service::ReceivePack).then_some(&actor);
-        let req = ServiceRequest {
-            service,
-            dir: &dir,
-            stateless_rpc: false,
-            advertise_refs: false,
-            protocol,
-            hook_env: Vec::new(),
-        };
-        forge.spawn_git_service(&repo, pusher, req)
-    });
+    let streams = Streams {
+        stateless_rpc: false,
+        advertise_refs: false,
+        protocol,
+    };
+    let spawned = forge.git_service(&grant, streams);
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) => {

@@ -29,8 +29,8 @@ pub use lifecycle::{ClaimedRun, RunEnd};
 pub struct DeployState {
     /// Replaced whole by a reload (SIGHUP); a run already started keeps the copy it took.
     configs: std::sync::RwLock<std::sync::Arc<Vec<Deploy>>>,
-    /// Set again once the listeners are bound (a configured port 0 becomes the real one).
-    base_url: std::sync::RwLock<String>,
+    /// The public base URL, from the configuration with the listeners' bound ports.
+    base_url: String,
     /// Holds one working folder per deploy, kept between its runs.
     pub work_dir: PathBuf,
     wakeup: Notify,
@@ -54,7 +54,7 @@ impl DeployState {
     pub fn new(configs: Vec<Deploy>, base_url: String, work_dir: PathBuf) -> Self {
         Self {
             configs: std::sync::RwLock::new(std::sync::Arc::new(configs)),
-            base_url: std::sync::RwLock::new(base_url),
+            base_url,
             work_dir,
             wakeup: Notify::new(),
             running: Mutex::default(),
@@ -129,18 +129,8 @@ impl DeployState {
     }
 
     pub(in crate::domain) fn url(&self, repo: &Repo, id: i64) -> String {
-        let base = self
-            .base_url
-            .read()
-            .expect("never poisoned: only assignments under it");
+        let base = &self.base_url;
         format!("{base}/{}/{}/deploys/{id}", repo.owner, repo.name)
-    }
-
-    pub fn set_base_url(&self, url: String) {
-        *self
-            .base_url
-            .write()
-            .expect("never poisoned: only assignments under it") = url;
     }
 
     /// Registers a running run; its token is cancelled by a cancel or by `shutdown` (it is a

@@ -24,8 +24,8 @@ pub struct WebhookService {
     /// `[webhook]`'s retry delay and timeout; replaced by a reload (SIGHUP). The allow list
     /// lives in `Egress`, the one check.
     timing: RwLock<(Duration, Duration)>,
-    /// For the links in payloads; replaced once the listeners are bound (tests bind port 0).
-    config: RwLock<Arc<Config>>,
+    /// For the links in payloads: the configuration with the listeners' bound ports.
+    config: Arc<Config>,
 }
 
 impl WebhookService {
@@ -33,13 +33,8 @@ impl WebhookService {
         Self {
             wake: Arc::new(Notify::new()),
             timing: RwLock::new((config.webhook.retry_base, config.webhook.timeout)),
-            config: RwLock::new(config),
+            config,
         }
-    }
-
-    /// Uses `config`'s public addresses in payloads from now on.
-    pub fn set_public_config(&self, config: Arc<Config>) {
-        *self.config.write().expect("never poisoned") = config;
     }
 
     /// The first retry's delay (later ones are multiples of it).
@@ -59,7 +54,7 @@ impl WebhookService {
     }
 
     fn config(&self) -> Arc<Config> {
-        Arc::clone(&self.config.read().expect("never poisoned"))
+        Arc::clone(&self.config)
     }
 
     /// The public base URL payloads link to.

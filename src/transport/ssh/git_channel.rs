@@ -15,10 +15,9 @@ use tokio::time::{Instant, timeout_at};
 
 use super::SshState;
 use super::upload_archive;
-use crate::domain::Forge;
-use crate::git::runner::{GitChild, ServiceRequest};
+use crate::domain::{Forge, ServiceGrant, Streams};
+use crate::git::runner::GitChild;
 use crate::git::{GitProtocol, Service};
-use crate::model::{Actor, Repo};
 
 /// Up to 64 packets (about 2 MiB) wait for git's stdin before the client is slowed down.
 const STDIN_QUEUE: usize = 64;
@@ -54,12 +53,9 @@ impl Drop for EndOnDrop {
 /// Starts the service in the background and returns its stdin feed and kill switch at once, so
 /// the session keeps answering while a clone waits for an upload slot. `ended` is set when the
 /// task is over.
-#[allow(clippy::too_many_arguments)]
 pub fn start(
     st: &SshState,
-    repo: Repo,
-    actor: Actor,
-    service: Service,
+    grant: ServiceGrant,
     protocol: Option<GitProtocol>,
     channel: ChannelId,
     handle: Handle,
@@ -68,6 +64,7 @@ pub fn start(
     let (stdin_tx, mut stdin_rx) = mpsc::channel::<Bytes>(STDIN_QUEUE);
     let (kill_tx, mut kill_rx) = oneshot::channel();
     let forge = Arc::clone(&st.forge);
+    let service = grant.service();
     tokio::spawn(async move {
         let _ended = EndOnDrop(ended);
         // The same slots as smart HTTP: a clone waits for one instead of failing. An archive is
@@ -81,7 +78,7 @@ pub fn start(
         };
         let mut replay = Bytes::new();
         if service == Service::UploadArchive {
-            match archive_gate(&forge, &repo, &mut stdin_rx, &mut kill_rx).await {
+            match archive_gate(&forge, &grant, &mut stdin_rx, &mut kill_rx).await {
                 Gate::Pass(raw) => replay = raw,
                 Gate::Refuse(reason) => {
                     let nack = Bytes::from(upload_archive::nack(&reason));
@@ -95,18 +92,12 @@ pub fn start(
                 }
             }
         }
-        let spawned = forge.repo_dir(&repo).and_then(|dir| {
-            let pusher = (service == Service::ReceivePack).then_some(&actor);
-            let req = ServiceRequest {
-                service,
-                dir: &dir,
-                stateless_rpc: false,
-                advertise_refs: false,
-                protocol,
-                hook_env: Vec::new(),
-            };
-            forge.spawn_git_service(&repo, pusher, req)
-        });
+        let streams = Streams {
+            stateless_rpc: false,
+            advertise_refs: false,
+            protocol,
+        };
+        let spawned = forge.git_service(&grant, streams);
         let mut child = match spawned {
             Ok(child) => child,
             Err(e) => {
@@ -142,7 +133,7 @@ pub(crate) enum Gate {
 /// tree it names, before git starts.
 pub(crate) async fn archive_gate(
     forge: &Arc<Forge>,
-    repo: &Repo,
+    grant: &ServiceGrant,
     rx: &mut mpsc::Receiver<Bytes>,
     kill: &mut oneshot::Receiver<()>,
 ) -> Gate {
@@ -167,7 +158,7 @@ pub(crate) async fn archive_gate(
         Ok(tree) => tree,
         Err(e) => return Gate::Refuse(e.to_string()),
     };
-    match forge.check_archive(repo, &tree).await {
+    match forge.check_archive(grant.repo(), &tree).await {
         Ok(Ok(_)) => Gate::Pass(Bytes::from(buf)),
         Ok(Err(refusal)) => Gate::Refuse(refusal.to_string()),
         Err(e) => {
