@@ -185,7 +185,7 @@ impl Services {
             config.upkeep_prune_after_days,
         );
         let reads = crate::git::read::ReadCache::new(config.cache).with_git(runner.clone());
-        let forge = Forge {
+        let forge = Forge::new(crate::domain::ForgeParts {
             db,
             repos: RepoStore::new(config.repos_dir().canonicalize()?)
                 .with_hook_program(config.program.clone()),
@@ -220,7 +220,7 @@ impl Services {
             mirror: config.mirror.clone(),
             backup_status: Arc::default(),
             max_status_contexts: i64::try_from(config.max_status_contexts).unwrap_or(i64::MAX),
-        };
+        });
         Ok(Self {
             forge: Arc::new(forge),
             cluster,
@@ -234,7 +234,7 @@ impl Services {
     /// started (never one started by hand); an admin command only one it started itself while
     /// no `serve` uses it.
     pub async fn close(self, as_serve: bool) -> anyhow::Result<()> {
-        self.forge.db.close().await;
+        self.forge.close_database().await;
         drop(self.serve_lock);
         if let Some(cluster) = self.cluster {
             let stop = if as_serve {
@@ -305,13 +305,13 @@ impl App {
             services.serve_lock = Some(cluster.hold_for_serve()?);
         }
         // The sandbox first: the report says whether checks run in it.
-        services.forge.checks.start(sandbox_for(&config));
+        services.forge.check_state().start(sandbox_for(&config));
         crate::startup::report(&services.forge, &config, &database_text).await?;
         let forge = Arc::clone(&services.forge);
         prepare_repositories(&forge).await?;
         crate::worker::deploys::recover(&forge, &services.system_key).await?;
         crate::transport::http_server::raise_open_file_limit();
-        let hook_socket = crate::transport::hook_rpc::bind(&forge.hooks.socket)?;
+        let hook_socket = crate::transport::hook_rpc::bind(&forge.hook_gate().socket)?;
         let serv_socket = crate::transport::serv_rpc::bind(&config.data_dir)?;
         let ssh = SshServer::new(
             ssh_listener,
@@ -484,7 +484,7 @@ impl App {
                 forge: Arc::clone(&self.services.forge),
                 pg: self.services.database.clone(),
                 data_dir: self.config.data_dir.clone(),
-                status: Arc::clone(&self.services.forge.backup_status),
+                status: self.services.forge.backup_status(),
                 config: backup,
             };
             tokio::spawn(crate::backup::schedule::run(job, stop.clone()));
@@ -521,7 +521,7 @@ impl Drop for StopOnFailure {
 /// Every repository gets the current hook shims (a moved binary, an edited hook file or a
 /// repository restored from backup is repaired here), before any push can arrive.
 async fn prepare_repositories(forge: &Arc<Forge>) -> anyhow::Result<()> {
-    let Some(program) = forge.repos.hook_program().map(Path::to_path_buf) else {
+    let Some(program) = forge.hook_program().map(Path::to_path_buf) else {
         return Ok(());
     };
     let mut dirs = Vec::new();

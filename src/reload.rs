@@ -91,17 +91,17 @@ pub async fn reload(forge: &Forge, current: &Config) -> (Outcome, Option<Config>
         Ok(Err(e)) => return (Outcome::Refused(format!("{e:#}")), None),
         Err(e) => return (Outcome::Refused(format!("reading it failed: {e}")), None),
     };
-    forge.deploys.replace(next.deploys.clone());
+    forge.deploy_state().replace(next.deploys.clone());
     let checks = next.checks.clone();
     forge
-        .checks
+        .check_state()
         .replace(checks, || crate::app::sandbox_for(&next));
     forge
-        .egress
+        .egress()
         .set_webhook_allow_list(next.webhook.allowed_hosts.clone());
-    forge.webhooks.set_timing(&next.webhook);
+    forge.webhook_service().set_timing(&next.webhook);
     // Queued runs of a deploy that is configured now may start.
-    forge.deploys.wake();
+    forge.deploy_state().wake();
     let outcome = Outcome::Applied {
         deploys: next.deploys.len(),
         checks: next.checks.len(),

@@ -90,7 +90,7 @@ pub async fn report(forge: &Forge, config: &Config, database: &str) -> anyhow::R
 /// One line per check, a warning for each that opts out of the sandbox, and one when there is
 /// no sandbox at all (`app` logs why).
 async fn report_checks(forge: &Forge, config: &Config) -> anyhow::Result<()> {
-    let sandboxed = forge.checks.sandboxed();
+    let sandboxed = forge.check_state().sandboxed();
     for check in &config.checks {
         let paths: Vec<&str> = check.paths.iter().map(|p| p.as_str()).collect();
         let paths = if paths.is_empty() {

@@ -54,7 +54,7 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
     }
     if let Ok(query) = serde_json::from_str::<ChecksRequest>(&line) {
         let checks = forge
-            .checks
+            .check_state()
             .configs()
             .iter()
             .filter(|c| c.matches_repo(&query.checks_for))

@@ -112,7 +112,8 @@ async fn run_rpc<R: GitRoute>(
     // Queue, rather than fail, when every upload-pack slot is busy.
     let permit = match service {
         Service::UploadPack => Some(
-            Arc::clone(&st.forge.upload_slots)
+            st.forge
+                .upload_slots()
                 .acquire_owned()
                 .await
                 .expect("never closed"),

@@ -3,8 +3,6 @@
 //! deploys and `-o deploy=wait` behave the same), and relayed over the socket: `serv`'s input
 //! to git's stdin, git's stdout and stderr as frames, then the exit status.
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
@@ -74,7 +72,8 @@ pub(super) async fn run(
     let (_keep, mut kill) = oneshot::channel::<()>();
     let _permit = match service {
         Service::UploadPack | Service::UploadArchive => Some(
-            Arc::clone(&forge.upload_slots)
+            forge
+                .upload_slots()
                 .acquire_owned()
                 .await
                 .expect("the upload slots are never closed"),

@@ -27,7 +27,10 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
         Ok(n) => tracing::info!(n, "webhook deliveries cut off by a stop are retried"),
         Err(e) => tracing::warn!(error = %e, "webhooks: looking for interrupted deliveries"),
     }
-    let mut sender = match send::Sender::new(Arc::clone(&forge.egress), forge.webhooks.timeout()) {
+    let mut sender = match send::Sender::new(
+        Arc::clone(forge.egress()),
+        forge.webhook_service().timeout(),
+    ) {
         Ok(s) => Arc::new(s),
         Err(e) => {
             tracing::error!(error = %e, "webhooks: cannot build the HTTP client; no deliveries");
@@ -38,8 +41,11 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
     loop {
         // A reload changed the timeout: a new client for the next sends (those in flight keep
         // theirs).
-        if sender.timeout() != forge.webhooks.timeout() {
-            match send::Sender::new(Arc::clone(&forge.egress), forge.webhooks.timeout()) {
+        if sender.timeout() != forge.webhook_service().timeout() {
+            match send::Sender::new(
+                Arc::clone(forge.egress()),
+                forge.webhook_service().timeout(),
+            ) {
                 Ok(s) => sender = Arc::new(s),
                 Err(e) => tracing::error!(error = %e, "webhooks: rebuilding the HTTP client"),
             }
@@ -57,7 +63,7 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
         }
         tokio::select! {
             () = stop.cancelled() => break,
-            () = forge.webhooks.woken() => {}
+            () = forge.webhook_service().woken() => {}
             Some(_) = running.join_next(), if !running.is_empty() => {}
             () = tokio::time::sleep(POLL) => {}
         }

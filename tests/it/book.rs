@@ -165,7 +165,11 @@ fn the_api_chapter_lists_every_route() {
                     .nth(1)
                     .is_some_and(|methods| methods.contains(record.method.as_str()))
         });
-        assert!(listed, "docs/src/api.md does not list {} {route}", record.method);
+        assert!(
+            listed,
+            "docs/src/api.md does not list {} {route}",
+            record.method
+        );
     }
     assert!(routes >= 19, "found {routes} API routes");
 }

@@ -459,8 +459,7 @@ async fn a_push_whose_post_receive_never_came_is_settled_at_start() {
         new: parent.clone(),
     };
     for (nonce, update) in [("n-applied", &applied), ("n-never", &never)] {
-        app.forge
-            .db
+        app.store().await
             .insert_pending_push(labforge::storage::NewPush {
                 repo_id: repo.id,
                 pusher_id: None,
@@ -476,8 +475,7 @@ async fn a_push_whose_post_receive_never_came_is_settled_at_start() {
     app.restart().await;
     // Recovery runs in the background once the server answers.
     eventually(60, "the pending pushes to be settled", || async {
-        app.forge
-            .db
+        app.store().await
             .pending_pushes()
             .await
             .unwrap()
@@ -491,7 +489,7 @@ async fn a_push_whose_post_receive_never_came_is_settled_at_start() {
         (runs[0].status.as_str(), runs[0].new_id.as_str()),
         ("succeeded", head.as_str())
     );
-    assert!(app.forge.db.pending_pushes().await.unwrap().is_empty());
+    assert!(app.store().await.pending_pushes().await.unwrap().is_empty());
     app.restart().await;
     assert_eq!(
         settled_runs(&app, "alice/dns").await.len(),

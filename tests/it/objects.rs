@@ -282,7 +282,7 @@ async fn a_deleted_branch_is_not_served_by_any_id_and_purge_deletes_it() {
         .await
         .unwrap();
     let dir = app.forge.repo_dir(&repo).unwrap();
-    let held = app.forge.upkeep.hold(&dir).await;
+    let held = app.forge.upkeep().hold(&dir).await;
     let (ok, err) = admin(&app, &["repo", "purge", "alice/app"]).await;
     assert!(ok, "{err}");
     assert!(err.contains("purged alice/app"), "{err}");

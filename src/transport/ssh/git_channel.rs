@@ -72,7 +72,7 @@ pub fn start(
         let permit = match service {
             Service::UploadPack | Service::UploadArchive => tokio::select! {
                 _ = &mut kill_rx => return,
-                permit = Arc::clone(&forge.upload_slots).acquire_owned() => Some(permit.expect("never closed")),
+                permit = forge.upload_slots().acquire_owned() => Some(permit.expect("never closed")),
             },
             Service::ReceivePack => None,
         };

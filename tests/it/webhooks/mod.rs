@@ -49,9 +49,7 @@ pub(super) async fn record_push(app: &TestApp, refs: &[RefUpdate]) -> usize {
         .user(&Username::parse("alice").unwrap())
         .await
         .unwrap();
-    let id = app
-        .forge
-        .db
+    let id = app.store().await
         .insert_pending_push(NewPush {
             repo_id: repo.id,
             pusher_id: Some(alice.id),
@@ -63,7 +61,7 @@ pub(super) async fn record_push(app: &TestApp, refs: &[RefUpdate]) -> usize {
         })
         .await
         .unwrap();
-    let mut tx = app.forge.db.begin().await.unwrap();
+    let mut tx = app.store().await.begin().await.unwrap();
     let event = tx
         .receive_push(id, refs)
         .await
