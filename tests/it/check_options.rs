@@ -51,7 +51,13 @@ args = ["/srv/dns"]
 /// the clone at `local`, the pushed ones included), pending push events.
 async fn recorded(app: &TestApp, local: &std::path::Path) -> (usize, usize, usize) {
     let repo = dns(app).await;
-    let runs = app.store().await.check_runs(repo.id, 1000).await.unwrap().len();
+    let runs = app
+        .store()
+        .await
+        .check_runs(repo.id, 1000)
+        .await
+        .unwrap()
+        .len();
     let heads: Vec<String> = git_ok(local, &["rev-list", "--all"])
         .await
         .lines()

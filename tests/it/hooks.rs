@@ -459,7 +459,8 @@ async fn a_push_whose_post_receive_never_came_is_settled_at_start() {
         new: parent.clone(),
     };
     for (nonce, update) in [("n-applied", &applied), ("n-never", &never)] {
-        app.store().await
+        app.store()
+            .await
             .insert_pending_push(labforge::storage::NewPush {
                 repo_id: repo.id,
                 pusher_id: None,
@@ -475,7 +476,8 @@ async fn a_push_whose_post_receive_never_came_is_settled_at_start() {
     app.restart().await;
     // Recovery runs in the background once the server answers.
     eventually(60, "the pending pushes to be settled", || async {
-        app.store().await
+        app.store()
+            .await
             .pending_pushes()
             .await
             .unwrap()

@@ -51,7 +51,8 @@ async fn mirror_times_read_as_relative_with_the_exact_time_in_the_title() {
     app.create_repo("alice", "dns", false).await;
     let repo = repo_of(&app, "alice/dns").await;
     // A pull mirror synced just now, next due in an hour (so no worker touches it here).
-    app.store().await
+    app.store()
+        .await
         .insert_pull_mirror(
             repo.id,
             "https://git.example/up/dns.git",
@@ -62,7 +63,9 @@ async fn mirror_times_read_as_relative_with_the_exact_time_in_the_title() {
         .await
         .unwrap();
     // A push mirror that once succeeded.
-    let mirror = app.store().await
+    let mirror = app
+        .store()
+        .await
         .insert_push_mirror(labforge::storage::NewPushMirror {
             repo_id: repo.id,
             remote_url: "https://127.0.0.1:9/far/dns.git",
@@ -76,7 +79,8 @@ async fn mirror_times_read_as_relative_with_the_exact_time_in_the_title() {
         })
         .await
         .unwrap();
-    app.store().await
+    app.store()
+        .await
         .push_mirror_synced(mirror.id, None)
         .await
         .unwrap();

@@ -112,7 +112,7 @@ impl Principal {
     }
 }
 
-/// A value only `app` makes (`mint_for_app`, called from `app.rs` alone: a unit test there
+/// A value only `app` makes (`mint_for_app`, called from `app` alone: a unit test there
 /// checks the whole source for other callers), handed to the workers and the operator's
 /// commands so they can act without a visitor's decision. The web and API rooms never hold one.
 pub struct SystemKey(());

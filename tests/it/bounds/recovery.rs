@@ -116,7 +116,9 @@ async fn an_event_past_its_budget_is_marked_failed_with_the_reason() {
         .await
         .trim()
         .to_owned();
-    let repo = app.store().await
+    let repo = app
+        .store()
+        .await
         .repo_by_path("alice", "dns")
         .await
         .unwrap()

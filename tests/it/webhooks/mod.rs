@@ -49,7 +49,9 @@ pub(super) async fn record_push(app: &TestApp, refs: &[RefUpdate]) -> usize {
         .user(&Username::parse("alice").unwrap())
         .await
         .unwrap();
-    let id = app.store().await
+    let id = app
+        .store()
+        .await
         .insert_pending_push(NewPush {
             repo_id: repo.id,
             pusher_id: Some(alice.id),
