@@ -128,7 +128,13 @@ impl App {
         }
         // The sandbox first: the report says whether checks run in it.
         services.forge.check_state().start(sandbox_for(&config));
-        crate::startup::report(&services.forge, &config, &database_text).await?;
+        crate::startup::report(
+            &services.forge,
+            &services.system_key,
+            &config,
+            &database_text,
+        )
+        .await?;
         let forge = Arc::clone(&services.forge);
         prepare_repositories(&forge).await?;
         crate::worker::deploys::recover(&forge, &services.system_key).await?;

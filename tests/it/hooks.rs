@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use labforge::model::{DeployStatus, RepoPath};
+use labforge::model::DeployStatus;
 
 use crate::helpers::{TestApp, eventually, git, git_ok, local_repo, stderr};
 
@@ -24,10 +24,7 @@ async fn dns_deploy_app(conf: &Path, body: &str) -> TestApp {
 
 /// alice/dns as the domain sees it (the repository every test here pushes to).
 async fn dns_repo(app: &TestApp) -> labforge::model::Repo {
-    app.forge
-        .repo_by_path(&RepoPath::parse("alice/dns").unwrap())
-        .await
-        .unwrap()
+    app.grant("alice/dns").await.repo().clone()
 }
 
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {

@@ -11,10 +11,7 @@ use crate::web::sample_repo;
 
 /// The repository as the domain sees it.
 async fn repo_of(app: &TestApp, path: &str) -> labforge::model::Repo {
-    app.forge
-        .repo_by_path(&labforge::model::RepoPath::parse(path).unwrap())
-        .await
-        .unwrap()
+    app.grant(path).await.repo().clone()
 }
 
 /// The `<time title="…">…</time>` elements of `html` after `marker`: (title, text) pairs.

@@ -186,11 +186,6 @@ impl<L: Level> Grant<L> {
         }
     }
 
-    /// TRANSITIONAL (removed once every domain function takes a grant): the bare row.
-    pub fn into_repo(self) -> Repo {
-        self.repo
-    }
-
     pub fn repo(&self) -> &Repo {
         &self.repo
     }
