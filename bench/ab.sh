@@ -20,8 +20,9 @@ declare -A PID PORT
 serve() {
   local name=$1 bin=$2 http=$3
   LF=$bin LF_DATA=$BENCH/ab-$name LF_HTTP=$http LF_SSH=$((http + 1))
-  import_repos medium
+  # A fresh data folder is made by `serve`; the admin commands then work beside it.
   start_labforge
+  import_repos medium
   PID[$name]=$LF_PID PORT[$name]=$http
   LF_PID=
 }
