@@ -51,8 +51,8 @@ pub(super) async fn repo(
         }
         RepoCommand::Purge { path } => {
             let grant = find_repo(forge, key, &path).await?;
+            forge.purge_repo(&grant).await?;
             let repo = grant.repo();
-            forge.purge_repo(repo).await?;
             eprintln!(
                 "purged {}: objects no ref reaches are deleted",
                 repo.full_name()

@@ -81,7 +81,7 @@ impl Forge {
     ) -> Result<(GitChild, OwnedSemaphorePermit)> {
         let dir = self.repo_dir(repo)?;
         let slot = self.archive_slot().await?;
-        if let Err(refusal) = self.check_archive(repo, &commit.0).await? {
+        if let Err(refusal) = self.check_archive_row(repo, &commit.0).await? {
             return Err(Error::InvalidInput(refusal.to_string()));
         }
         let child = self
@@ -109,7 +109,15 @@ impl Forge {
 
     /// Counts the archive of `treeish` (a commit id, branch, tag or `HEAD`) against
     /// `ArchiveLimits::DEFAULT`; a refusal is logged and returned for the client.
-    pub async fn check_archive(
+    pub async fn check_archive<L: Level>(
+        self: &Arc<Self>,
+        grant: &Grant<L>,
+        treeish: &str,
+    ) -> Result<std::result::Result<ArchiveSize, ArchiveRefusal>> {
+        self.check_archive_row(grant.repo(), treeish).await
+    }
+
+    async fn check_archive_row(
         self: &Arc<Self>,
         repo: &Repo,
         treeish: &str,

@@ -31,6 +31,14 @@ impl ServiceGrant {
             ServiceGrant::Push(grant) => grant.repo(),
         }
     }
+
+    /// The decision as a read grant (every service reads).
+    pub fn to_read(&self) -> Grant<Read> {
+        match self {
+            ServiceGrant::Fetch(_, grant) => grant.clone(),
+            ServiceGrant::Push(grant) => grant.lower(),
+        }
+    }
 }
 
 /// How the transport carries git's streams.

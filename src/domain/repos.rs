@@ -74,8 +74,11 @@ impl Forge {
     /// `admin repo purge`: deletes every object no ref reaches now, not after upkeep's grace
     /// period (a secret was pushed and its branch deleted), and forgets the repository's
     /// handles so no page reads through one that still has the old packs open.
-    pub async fn purge_repo(&self, repo: &Repo) -> Result<()> {
-        let dir = self.repo_dir(repo)?;
+    pub async fn purge_repo<L: super::AtLeast<super::Admin>>(
+        &self,
+        grant: &super::Grant<L>,
+    ) -> Result<()> {
+        let dir = self.repo_dir(grant.repo())?;
         self.upkeep.purge(&dir).await?;
         self.reads.forget(&dir);
         Ok(())

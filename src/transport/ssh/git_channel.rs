@@ -158,7 +158,7 @@ pub(crate) async fn archive_gate(
         Ok(tree) => tree,
         Err(e) => return Gate::Refuse(e.to_string()),
     };
-    match forge.check_archive(grant.repo(), &tree).await {
+    match forge.check_archive(&grant.to_read(), &tree).await {
         Ok(Ok(_)) => Gate::Pass(Bytes::from(buf)),
         Ok(Err(refusal)) => Gate::Refuse(refusal.to_string()),
         Err(e) => {
