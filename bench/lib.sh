@@ -90,8 +90,9 @@ setup() {
   mkdir -p "$BENCH"
   "$SHARED/bench/peers" up "$REPOS" "$PEERS_PORT" >/dev/null
   trap stop_all EXIT
-  import_repos "$@"
+  # `serve` makes a fresh data folder; the admin commands then work beside it.
   start_labforge
+  import_repos "$@"
 }
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
