@@ -48,6 +48,14 @@ for name in old new; do
   until ! curl -s "http://127.0.0.1:${PORT[$name]}/bench/medium/tree/main/" | grep -q "being looked up"; do sleep 0.2; done
 done
 
+# Every page answers 200 on both (a 404 would be fast and mean nothing).
+for name in old new; do
+  for path in tree/main commits/main commit/$HEAD blob/main/$FILE; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${PORT[$name]}/bench/medium/$path")
+    [ "$code" = 200 ] || { echo "$name: $path answered $code" >&2; exit 1; }
+  done
+done
+
 printf '| page | new | old | cgit | new/old |\n|---|---|---|---|---|\n'
 for page in "tree root|tree/main|tree/" "log|commits/main|log/" \
             "commit|commit/$HEAD|commit/?id=$HEAD" "blob|blob/main/$FILE|tree/$FILE"; do
