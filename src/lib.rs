@@ -19,6 +19,8 @@ pub mod postgres;
 pub mod reload;
 pub mod routes;
 pub mod shipped_hooks;
+#[cfg(test)]
+mod source_scan;
 pub mod startup;
 pub mod storage;
 pub mod systemd;

@@ -165,24 +165,13 @@ mod tests {
     #[test]
     fn only_this_file_registers_routes() {
         let mut offenders = Vec::new();
-        let mut stack = vec![std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/src"
-        ))];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "rs")
-                    && !path.ends_with("src/routes.rs")
-                {
-                    let text = std::fs::read_to_string(&path).unwrap();
-                    for needle in [".route(\"", ".route_service(", ".nest_service("] {
-                        if text.contains(needle) {
-                            offenders.push(format!("{} ({needle})", path.display()));
-                        }
-                    }
+        for (path, text) in crate::source_scan::rust_sources() {
+            if path.ends_with("src/routes.rs") {
+                continue;
+            }
+            for needle in [".route(\"", ".route_service(", ".nest_service("] {
+                if text.contains(needle) {
+                    offenders.push(format!("{} ({needle})", path.display()));
                 }
             }
         }

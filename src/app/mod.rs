@@ -415,30 +415,11 @@ mod key_tests {
     /// test does: the key that grants without a visitor's decision is minted in this file only.
     #[test]
     fn only_app_mints_the_system_key() {
-        let mut minted_in = Vec::new();
-        let mut stack = vec![std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/src"
-        ))];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "rs")
-                    && std::fs::read_to_string(&path)
-                        .unwrap()
-                        .contains(concat!("mint_for", "_app()"))
-                {
-                    minted_in.push(
-                        path.strip_prefix(env!("CARGO_MANIFEST_DIR"))
-                            .unwrap()
-                            .display()
-                            .to_string(),
-                    );
-                }
-            }
-        }
+        let mut minted_in: Vec<String> = crate::source_scan::rust_sources()
+            .into_iter()
+            .filter(|(_, text)| text.contains(concat!("mint_for", "_app()")))
+            .map(|(path, _)| path.display().to_string())
+            .collect();
         minted_in.sort();
         assert_eq!(
             minted_in,
