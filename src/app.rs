@@ -14,7 +14,7 @@ use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::Config;
@@ -41,6 +41,16 @@ impl FromRef<AppState> for GitHttpState {
     fn from_ref(s: &AppState) -> Self {
         GitHttpState {
             forge: Arc::clone(&s.forge),
+        }
+    }
+}
+
+impl FromRef<AppState> for crate::transport::metrics_http::MetricsState {
+    fn from_ref(s: &AppState) -> Self {
+        crate::transport::metrics_http::MetricsState {
+            forge: Arc::clone(&s.forge),
+            token: s.config.metrics.token.clone(),
+            upload_slots: s.config.max_upload_packs,
         }
     }
 }
@@ -200,6 +210,10 @@ impl Services {
             mirror: config.mirror.clone(),
             backup_status: Arc::default(),
             max_status_contexts: i64::try_from(config.max_status_contexts).unwrap_or(i64::MAX),
+            metrics: Arc::new(crate::metrics::Metrics::new(
+                config.metrics.enabled,
+                config.metrics.per_repo,
+            )),
         };
         Ok(Self {
             forge: Arc::new(forge),
@@ -241,6 +255,8 @@ pub struct App {
     hook_socket: tokio::net::UnixListener,
     ssh: SshServer,
     router: Router,
+    /// `[metrics] addr`: `/metrics` alone on its own listener.
+    metrics: Option<(TcpListener, Router)>,
     services: Services,
     config: Arc<Config>,
     /// This process serves the data folder (see `data_lock`); released when it ends.
@@ -299,13 +315,18 @@ impl App {
             config: Arc::clone(&config),
             ssh_fingerprint: ssh.fingerprint().into(),
         };
+        let (metrics, on_web_port) = metrics_listener(&config, state.clone()).await?;
         let router = Router::new()
             .merge(crate::transport::http_git::router())
             .nest("/api/v1", crate::api::router())
             .merge(crate::web::router())
+            .merge(on_web_port)
+            .route_layer(axum::middleware::from_fn(
+                crate::transport::http_server::note_route,
+            ))
             .layer(
                 TraceLayer::new_for_http()
-                    .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                    .make_span_with(request_span)
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
             .with_state(state);
@@ -316,6 +337,7 @@ impl App {
             hook_socket,
             ssh,
             router,
+            metrics,
             services,
             config,
             _folder: folder,
@@ -336,7 +358,12 @@ impl App {
         self.ssh.local_addr().port()
     }
 
-    pub fn forge(&self) -> Arc<Forge> {
+    /// `[metrics] addr`'s bound address, when metrics have their own listener.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
+        pub fn forge(&self) -> Arc<Forge> {
         Arc::clone(&self.services.forge)
     }
 
@@ -409,7 +436,18 @@ impl App {
             max_connections: self.config.http_max_connections,
             max_connections_per_address: self.config.http_max_connections_per_address,
             header_timeout: self.config.http_header_timeout,
+            trusted_proxies: Arc::new(self.config.trusted_proxies.clone()),
+            metrics: Arc::clone(&self.services.forge.metrics),
         };
+        if let Some((listener, router)) = self.metrics {
+            let limits = HttpLimits {
+                max_connections: 64,
+                max_connections_per_address: 64,
+                ..limits.clone()
+            };
+            let serving = crate::transport::http_server::serve(listener, router, limits, stop.clone());
+            tokio::spawn(serving);
+        }
         let http =
             crate::transport::http_server::serve(self.listener, self.router, limits, stop.clone());
         let http = async {
@@ -451,6 +489,46 @@ impl App {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// `/metrics` when `[metrics] enabled`: on its own listener when `addr` is set (the first
+/// answer), else as a route of the web port (the second; empty when off).
+async fn metrics_listener(
+    config: &Config,
+    state: AppState,
+) -> anyhow::Result<(Option<(TcpListener, Router)>, Router<AppState>)> {
+    let routes = crate::transport::metrics_http::router::<AppState>;
+    match (config.metrics.enabled, config.metrics.addr) {
+        (false, _) => Ok((None, Router::new())),
+        (true, None) => Ok((None, routes())),
+        (true, Some(addr)) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding metrics on {addr}"))?;
+            tracing::info!(metrics = %listener.local_addr()?, "metrics have their own address");
+            let router = routes()
+                .route_layer(axum::middleware::from_fn(
+                    crate::transport::http_server::note_route,
+                ))
+                .with_state(state);
+            Ok((Some((listener, router)), Router::new()))
+        }
+    }
+}
+
+/// The span every request's log lines share: method, URI and the request's id.
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = req
+        .extensions()
+        .get::<crate::metrics::RequestId>()
+        .map_or("", |id| id.as_str());
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        uri = %req.uri(),
+        version = ?req.version(),
+        request_id = %id,
+    )
 }
 
 /// Stops the cluster it holds when dropped: armed while `serve` starts, so an early `?` leaves

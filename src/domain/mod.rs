@@ -151,6 +151,8 @@ pub struct Forge {
     pub backup_status: Arc<std::sync::Mutex<crate::model::BackupStatus>>,
     /// Contexts a commit keeps statuses for from outside, at most (`max_status_contexts`).
     pub max_status_contexts: i64,
+    /// The Prometheus series every room records into (`[metrics]`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Runs CPU-heavy or blocking work (argon2, gix) off the async threads, keeping the span.

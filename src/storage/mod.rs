@@ -97,6 +97,11 @@ impl Db {
         Ok(())
     }
 
+    /// Connections the pool holds, and how many of them are idle (for `/metrics`).
+    pub fn pool_sizes(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -329,12 +329,15 @@ async fn run_rpc(
     let repo = authorize(&st.forge, actor.as_ref(), &path, service).await?;
     // Queue, rather than fail, when every upload-pack slot is busy.
     let permit = match service {
-        Service::UploadPack => Some(
-            Arc::clone(&st.forge.upload_slots)
-                .acquire_owned()
-                .await
-                .expect("never closed"),
-        ),
+        Service::UploadPack => {
+            let _waiting = st.forge.metrics.upload_waiting();
+            Some(
+                Arc::clone(&st.forge.upload_slots)
+                    .acquire_owned()
+                    .await
+                    .expect("never closed"),
+            )
+        }
         _ => None,
     };
     let pusher = match service {

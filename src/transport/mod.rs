@@ -7,4 +7,5 @@ pub mod hook_rpc;
 mod hook_wire;
 pub mod http_git;
 pub mod http_server;
+pub mod metrics_http;
 pub mod ssh;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::deploy_log::{LogLine, write_log};
 use super::deploy_process::{self, Ending, Spec};
@@ -64,7 +65,16 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
                 Ok(Some(run)) => {
                     let forge = Arc::clone(&forge);
                     let stop = stop.clone();
-                    running.spawn(async move { execute(forge, run, stop).await });
+                    // A run's own id from start to finish: its log lines share it.
+                    let span = tracing::info_span!(
+                        "deploy",
+                        run = run.id,
+                        deploy = %run.deploy_name,
+                        request_id = %crate::metrics::RequestId::new(),
+                    );
+                    running.spawn(
+                        async move { execute(forge, run, stop).await }.instrument(span),
+                    );
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -86,6 +96,7 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
 }
 
 async fn execute(forge: Arc<Forge>, run: DeployRun, shutdown: CancellationToken) {
+    let started = std::time::Instant::now();
     let stop = forge.deploys.started(run.id, &shutdown);
     forge.queue_deploy_event(run.id).await;
     let (status, code, truncated) = match prepare_and_run(&forge, &run, stop).await {
@@ -113,6 +124,7 @@ async fn execute(forge: Arc<Forge>, run: DeployRun, shutdown: CancellationToken)
         tracing::error!(error = %e, run = run.id, "recording the end of a deploy failed");
     }
     forge.deploys.finished(run.id);
+    (forge.metrics).deploy_finished(&run.deploy_name, status, started.elapsed());
     forge.queue_deploy_event(run.id).await;
     forge.deploys.wake(); // the next queued run of this deploy may go now
     tracing::info!(run = run.id, deploy = %run.deploy_name, status, "deploy ended");

@@ -46,6 +46,9 @@ pub(super) struct PushContext {
     pub wait_until: tokio::time::Instant,
     /// Runs `-o deploy=gate` made before the refs moved; post-receive checks they landed.
     pub gated: Vec<GatedRun>,
+    /// The id of the request (HTTP) or command (SSH) that runs this push, for the hooks' log
+    /// lines and a refused push's last line.
+    pub request_id: Option<crate::metrics::RequestId>,
 }
 
 impl HookGate {
@@ -95,6 +98,11 @@ impl HookGate {
             .expect("ticket map is never poisoned: no code panics while holding it")
             .get(nonce)
             .cloned()
+    }
+
+    /// The id of the request that runs the push with this ticket.
+    pub fn request_id(&self, nonce: &str) -> Option<crate::metrics::RequestId> {
+        self.context(nonce).and_then(|ctx| ctx.request_id)
     }
 
     fn set_pending(&self, nonce: &str, id: i64) {
@@ -169,10 +177,22 @@ impl super::Forge {
         if let Some(t) = &ticket {
             req.hook_env = t.hook_env();
         }
+        // A ref advertisement (HTTP's `info/refs`) is half of an operation, not one of its own.
+        let counted = (!req.advertise_refs).then(|| {
+            let transport = if req.stateless_rpc { "http" } else { "ssh" };
+            (req.service.name().trim_start_matches("git-"), transport)
+        });
         let mut child = self
             .runner
             .spawn_service(req)
             .map_err(|e| super::Error::Internal(e.into()))?;
+        if let Some((service, transport)) = counted {
+            let operation = self
+                .metrics
+                .git_started(service, transport, &repo.full_name());
+            child.sent = operation.sent();
+            child.attach(operation);
+        }
         if let Some(ticket) = ticket {
             child.attach(ticket);
         }
@@ -188,6 +208,7 @@ impl super::Forge {
             pending: None,
             wait_until: deadline - std::time::Duration::from_secs(15),
             gated: Vec::new(),
+            request_id: crate::metrics::RequestId::current(),
         };
         self.hooks
             .tickets

@@ -15,7 +15,10 @@ use tokio::time::{Instant, timeout_at};
 
 use super::SshState;
 use super::upload_archive;
+use tracing::Instrument;
+
 use crate::domain::Forge;
+use crate::metrics::RequestId;
 use crate::git::runner::{GitChild, ServiceRequest};
 use crate::git::{GitProtocol, Service};
 use crate::model::{Actor, Repo};
@@ -68,15 +71,29 @@ pub fn start(
     let (stdin_tx, mut stdin_rx) = mpsc::channel::<Bytes>(STDIN_QUEUE);
     let (kill_tx, mut kill_rx) = oneshot::channel();
     let forge = Arc::clone(&st.forge);
-    tokio::spawn(async move {
+    // One id for the whole git command, as an HTTP request has (`remote: request id` on a
+    // refused push; `request_id` on every log line of it).
+    let id = RequestId::new();
+    let span = tracing::info_span!(
+        "git",
+        transport = "ssh",
+        service = service.name(),
+        repo = %repo.full_name(),
+        user = %actor.user.name,
+        request_id = %id,
+    );
+    let task = async move {
         let _ended = EndOnDrop(ended);
         // The same slots as smart HTTP: a clone waits for one instead of failing. An archive is
         // as heavy as a clone's pack, so upload-archive takes one too.
         let permit = match service {
-            Service::UploadPack | Service::UploadArchive => tokio::select! {
-                _ = &mut kill_rx => return,
-                permit = Arc::clone(&forge.upload_slots).acquire_owned() => Some(permit.expect("never closed")),
-            },
+            Service::UploadPack | Service::UploadArchive => {
+                let _waiting = forge.metrics.upload_waiting();
+                tokio::select! {
+                    _ = &mut kill_rx => return,
+                    permit = Arc::clone(&forge.upload_slots).acquire_owned() => Some(permit.expect("never closed")),
+                }
+            }
             Service::ReceivePack => None,
         };
         let mut replay = Bytes::new();
@@ -124,7 +141,8 @@ pub fn start(
         // After a push, post-receive did the bookkeeping.
         let _ = pump(child, channel, &handle, kill_rx).await;
         drop(permit);
-    });
+    };
+    tokio::spawn(id.scope(task).instrument(span));
     (stdin_tx, kill_tx)
 }
 
@@ -237,7 +255,10 @@ async fn pump(
             _ = &mut kill => return false, // channel or connection gone: dropping `child` ends git
             n = stdout.read(&mut out_buf), if out_open => match n {
                 Ok(0) | Err(_) => out_open = false,
-                Ok(n) => if !send(handle, channel, None, &out_buf[..n], deadline).await { return false },
+                Ok(n) => {
+                    child.sent.add(n);
+                    if !send(handle, channel, None, &out_buf[..n], deadline).await { return false }
+                }
             },
             n = stderr.read(&mut err_buf), if err_open => match n {
                 Ok(0) | Err(_) => err_open = false,
