@@ -363,7 +363,7 @@ impl App {
         self.metrics.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
-        pub fn forge(&self) -> Arc<Forge> {
+    pub fn forge(&self) -> Arc<Forge> {
         Arc::clone(&self.services.forge)
     }
 
@@ -445,7 +445,8 @@ impl App {
                 max_connections_per_address: 64,
                 ..limits.clone()
             };
-            let serving = crate::transport::http_server::serve(listener, router, limits, stop.clone());
+            let serving =
+                crate::transport::http_server::serve(listener, router, limits, stop.clone());
             tokio::spawn(serving);
         }
         let http =
@@ -516,18 +517,25 @@ async fn metrics_listener(
     }
 }
 
-/// The span every request's log lines share: method, URI and the request's id.
+/// The span every request's log lines share: method, URI, the client's address (a trusted
+/// proxy's client), the request's id, and the user once git over HTTP has authenticated one.
 fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let id = req
         .extensions()
         .get::<crate::metrics::RequestId>()
         .map_or("", |id| id.as_str());
+    let addr = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     tracing::info_span!(
         "request",
         method = %req.method(),
         uri = %req.uri(),
         version = ?req.version(),
+        addr = addr.map(tracing::field::display),
         request_id = %id,
+        user = tracing::field::Empty,
     )
 }
 

@@ -53,7 +53,10 @@ pub(super) fn parse_metrics(
         bail!("[metrics] token must be at least 16 printable characters without spaces");
     }
     let addr = match env("LABFORGE_METRICS_ADDR") {
-        Some(v) => Some(v.parse().with_context(|| format!("LABFORGE_METRICS_ADDR={v}"))?),
+        Some(v) => Some(
+            v.parse()
+                .with_context(|| format!("LABFORGE_METRICS_ADDR={v}"))?,
+        ),
         None => file.addr,
     };
     if per_repo && token.is_none() {
@@ -96,7 +99,13 @@ mod tests {
         assert!(f.enabled && f.per_repo);
         assert_eq!(f.token.unwrap().expose(), "0123456789abcdef");
         assert_eq!(f.addr, Some("127.0.0.1:9300".parse().unwrap()));
-        assert!(format!("{:?}", parse("[metrics]\ntoken = \"0123456789abcdef\"", &[]).unwrap()).contains("[redacted]"));
+        assert!(
+            format!(
+                "{:?}",
+                parse("[metrics]\ntoken = \"0123456789abcdef\"", &[]).unwrap()
+            )
+            .contains("[redacted]")
+        );
     }
 
     #[test]

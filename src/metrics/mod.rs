@@ -270,11 +270,7 @@ impl Metrics {
             Unit::Seconds,
             m.mirror_last_success.clone(),
         );
-        r.register(
-            "backups",
-            "scheduled backups by outcome",
-            m.backups.clone(),
-        );
+        r.register("backups", "scheduled backups by outcome", m.backups.clone());
         r.register_with_unit(
             "backup_last_success_timestamp",
             "when a scheduled backup last succeeded (0: not since start)",
@@ -302,7 +298,37 @@ impl Metrics {
             m.db_idle.clone(),
         );
         m.process.register(&mut r);
+        m.start_at_zero();
         Self { registry: r, ..m }
+    }
+
+    /// The series whose labels are known in advance start at 0, so `rate()` and alerts see them
+    /// from the first scrape rather than from their first event.
+    fn start_at_zero(&self) {
+        for (service, transport) in [
+            ("upload-pack", "http"),
+            ("upload-pack", "ssh"),
+            ("receive-pack", "http"),
+            ("receive-pack", "ssh"),
+            ("upload-archive", "ssh"),
+        ] {
+            let labels = GitLabels { service, transport };
+            self.git_operations.get_or_create_owned(&labels);
+            self.git_duration.get_or_create_owned(&labels);
+            self.git_sent.get_or_create_owned(&labels);
+        }
+        for outcome in ["succeeded", "failed"] {
+            self.ssh_auth.get_or_create_owned(&Outcome { outcome });
+            self.backups.get_or_create_owned(&Outcome { outcome });
+            for direction in ["push", "pull"] {
+                self.mirror_syncs
+                    .get_or_create_owned(&MirrorLabels { direction, outcome });
+            }
+        }
+        for outcome in ["delivered", "failed"] {
+            self.webhook_deliveries
+                .get_or_create_owned(&Outcome { outcome });
+        }
     }
 
     pub fn enabled(&self) -> bool {

@@ -51,7 +51,8 @@ impl ProcessGauges {
             let open = dir.count().saturating_sub(1);
             self.open_fds.set(i64::try_from(open).unwrap_or(i64::MAX));
         }
-        if let Ok((soft, _)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        if let Ok((soft, _)) =
+            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         {
             self.max_fds.set(i64::try_from(soft).unwrap_or(i64::MAX));
         }

@@ -102,7 +102,9 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 
 impl fmt::Debug for TrustedProxies {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.0.iter().map(ToString::to_string)).finish()
+        f.debug_list()
+            .entries(self.0.iter().map(ToString::to_string))
+            .finish()
     }
 }
 
@@ -118,7 +120,10 @@ mod tests {
     fn parses_addresses_and_networks_and_refuses_nonsense() {
         let t = TrustedProxies::parse("127.0.0.1, 10.0.0.0/8 ::1").unwrap();
         assert!(t.trusts(ip("127.0.0.1")) && t.trusts(ip("10.9.8.7")) && t.trusts(ip("::1")));
-        assert!(t.trusts(ip("::ffff:10.1.1.1")), "IPv4-mapped IPv6 is the IPv4 address");
+        assert!(
+            t.trusts(ip("::ffff:10.1.1.1")),
+            "IPv4-mapped IPv6 is the IPv4 address"
+        );
         assert!(!t.trusts(ip("192.168.1.1")));
         assert!(TrustedProxies::parse("").unwrap().is_empty());
         assert!(TrustedProxies::parse("proxy.lan").is_err());
@@ -130,7 +135,10 @@ mod tests {
         let t = TrustedProxies::parse("10.0.0.1").unwrap();
         let stranger = ip("203.0.113.9");
         assert_eq!(t.client(stranger, Some("1.2.3.4"), None), stranger);
-        assert_eq!(t.client(ip("10.0.0.1"), Some("198.51.100.7"), None), ip("198.51.100.7"));
+        assert_eq!(
+            t.client(ip("10.0.0.1"), Some("198.51.100.7"), None),
+            ip("198.51.100.7")
+        );
         assert_eq!(t.client(ip("10.0.0.1"), None, None), ip("10.0.0.1"));
     }
 
@@ -139,9 +147,15 @@ mod tests {
         let t = TrustedProxies::parse("10.0.0.0/8").unwrap();
         // The client prepended a lie; the proxies appended the truth.
         let chain = "6.6.6.6, 198.51.100.7, 10.0.0.2";
-        assert_eq!(t.client(ip("10.0.0.1"), Some(chain), None), ip("198.51.100.7"));
+        assert_eq!(
+            t.client(ip("10.0.0.1"), Some(chain), None),
+            ip("198.51.100.7")
+        );
         // An unreadable hop stops the walk at the last address known.
-        assert_eq!(t.client(ip("10.0.0.1"), Some("junk, 10.0.0.2"), None), ip("10.0.0.2"));
+        assert_eq!(
+            t.client(ip("10.0.0.1"), Some("junk, 10.0.0.2"), None),
+            ip("10.0.0.2")
+        );
     }
 
     #[test]
@@ -150,7 +164,10 @@ mod tests {
         let peer = ip("10.0.0.1");
         let fwd = "for=6.6.6.6, for=\"[2001:db8::7]:4711\";proto=https";
         assert_eq!(t.client(peer, None, Some(fwd)), ip("2001:db8::7"));
-        assert_eq!(t.client(peer, None, Some("for=198.51.100.7:80")), ip("198.51.100.7"));
+        assert_eq!(
+            t.client(peer, None, Some("for=198.51.100.7:80")),
+            ip("198.51.100.7")
+        );
         assert_eq!(t.client(peer, None, Some("for=unknown")), peer);
     }
 
@@ -161,9 +178,15 @@ mod tests {
         hops.extend((0..MAX_HOPS).map(|i| format!("10.0.0.{i}")));
         let chain = hops.join(",");
         // Every hop read was a trusted proxy: the deepest one read is the answer.
-        assert_eq!(t.client(ip("10.0.0.1"), Some(&chain), None), ip(&format!("10.0.0.{}", 0)));
+        assert_eq!(
+            t.client(ip("10.0.0.1"), Some(&chain), None),
+            ip(&format!("10.0.0.{}", 0))
+        );
         hops.remove(1);
         let chain = hops.join(",");
-        assert_eq!(t.client(ip("10.0.0.1"), Some(&chain), None), ip("198.51.100.7"));
+        assert_eq!(
+            t.client(ip("10.0.0.1"), Some(&chain), None),
+            ip("198.51.100.7")
+        );
     }
 }

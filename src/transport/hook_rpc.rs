@@ -140,7 +140,11 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
         }
     };
     if !ok && let Some(id) = id {
-        send(&mut write, &line_for_pusher(&format!("labforge: request id {id}"))).await?;
+        send(
+            &mut write,
+            &line_for_pusher(&format!("labforge: request id {id}")),
+        )
+        .await?;
     }
     send(&mut write, &HookReply::Done { ok }).await
 }

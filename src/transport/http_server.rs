@@ -151,7 +151,11 @@ async fn answer(
                 header(&req, "forwarded"),
             );
             // The client's port is not known; the proxy's would mislead.
-            if ip == peer.ip() { peer } else { SocketAddr::new(ip, 0) }
+            if ip == peer.ip() {
+                peer
+            } else {
+                SocketAddr::new(ip, 0)
+            }
         } else {
             peer
         };

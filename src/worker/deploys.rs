@@ -72,9 +72,7 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
                         deploy = %run.deploy_name,
                         request_id = %crate::metrics::RequestId::new(),
                     );
-                    running.spawn(
-                        async move { execute(forge, run, stop).await }.instrument(span),
-                    );
+                    running.spawn(async move { execute(forge, run, stop).await }.instrument(span));
                 }
                 Ok(None) => break,
                 Err(e) => {

@@ -18,9 +18,9 @@ use super::upload_archive;
 use tracing::Instrument;
 
 use crate::domain::Forge;
-use crate::metrics::RequestId;
 use crate::git::runner::{GitChild, ServiceRequest};
 use crate::git::{GitProtocol, Service};
+use crate::metrics::RequestId;
 use crate::model::{Actor, Repo};
 
 /// Up to 64 packets (about 2 MiB) wait for git's stdin before the client is slowed down.
