@@ -101,6 +101,9 @@ pub struct Snapshot {
     pub upload_slots_in_use: u64,
     pub db_pool_size: u64,
     pub db_pool_idle: u64,
+    /// Deploy runs queued, webhook deliveries pending and the oldest's age in seconds; None
+    /// when the database did not answer in time (the gauges keep their last value).
+    pub queues: Option<(i64, i64, f64)>,
 }
 
 /// Every series; see the module doc.
@@ -130,6 +133,9 @@ pub struct Metrics {
     checks: Family<CheckLabels, Counter>,
     refusals: Family<RefusalLabels, Counter>,
     db_size: Gauge,
+    deploy_queue: Gauge,
+    webhook_queue: Gauge,
+    webhook_oldest: Gauge<f64, std::sync::atomic::AtomicU64>,
     db_idle: Gauge,
     process: process::ProcessGauges,
 }
@@ -178,6 +184,9 @@ impl Metrics {
             checks: Family::default(),
             refusals: Family::default(),
             db_size: Gauge::default(),
+            deploy_queue: Gauge::default(),
+            webhook_queue: Gauge::default(),
+            webhook_oldest: Gauge::default(),
             db_idle: Gauge::default(),
             process: process::ProcessGauges::default(),
         };
@@ -253,6 +262,22 @@ impl Metrics {
             "time a deploy run took",
             Unit::Seconds,
             m.deploy_duration.clone(),
+        );
+        r.register(
+            "deploy_queue_length",
+            "deploy runs queued (not yet running)",
+            m.deploy_queue.clone(),
+        );
+        r.register(
+            "webhook_queue_length",
+            "webhook deliveries not yet delivered or given up",
+            m.webhook_queue.clone(),
+        );
+        r.register_with_unit(
+            "webhook_oldest_pending_age",
+            "age of the oldest of those (0 when none)",
+            Unit::Seconds,
+            m.webhook_oldest.clone(),
         );
         r.register(
             "webhook_deliveries",
@@ -340,6 +365,11 @@ impl Metrics {
         set(&self.upload_in_use, now.upload_slots_in_use);
         set(&self.db_size, now.db_pool_size);
         set(&self.db_idle, now.db_pool_idle);
+        if let Some((deploys, webhooks, oldest)) = now.queues {
+            self.deploy_queue.set(deploys);
+            self.webhook_queue.set(webhooks);
+            self.webhook_oldest.set(oldest);
+        }
         self.process.refresh(self.started.elapsed());
         let mut text = String::with_capacity(16 * 1024);
         prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)

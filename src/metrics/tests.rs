@@ -10,6 +10,7 @@ fn a_fresh_registry_renders_every_family_with_units_in_names() {
         upload_slots_in_use: 3,
         db_pool_size: 5,
         db_pool_idle: 4,
+        queues: Some((2, 7, 1.5)),
     });
     for name in [
         "labforge_build_info",
