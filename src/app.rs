@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
+
+use crate::domain::SystemKey;
+use crate::routes::{RouteRecord, Routes};
 use axum::extract::FromRef;
 use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
@@ -29,6 +32,20 @@ use crate::transport::http_git::GitHttpState;
 use crate::transport::http_server::HttpLimits;
 use crate::transport::ssh::SshServer;
 use crate::web::WebState;
+
+/// Every route the server answers, with what each needs: the one list the access-matrix test
+/// enumerates (`route_table`).
+fn routes() -> Routes<AppState> {
+    Routes::new()
+        .merge(crate::transport::http_git::router())
+        .nest("/api/v1", crate::api::router())
+        .merge(crate::web::router())
+}
+
+/// The routes and what each needs, for the access-matrix test and `docs/architecture.md`.
+pub fn route_table() -> Vec<RouteRecord> {
+    routes().table().to_vec()
+}
 
 #[derive(Clone)]
 struct AppState {
@@ -82,6 +99,9 @@ pub struct Services {
     serve_lock: Option<std::fs::File>,
     /// How `pg_dump` reaches the same database (backups).
     pub database: crate::backup::PgTarget,
+    /// What lets the workers and the operator's commands act without a visitor's decision;
+    /// minted here and nowhere else (see `only_app_mints_the_system_key`).
+    pub system_key: Arc<SystemKey>,
 }
 
 /// The database to use: `database` when given, else `DATABASE_URL`, else the managed cluster
@@ -220,6 +240,7 @@ impl Services {
             cluster,
             serve_lock: None,
             database: target,
+            system_key: Arc::new(SystemKey::mint_for_app()),
         })
     }
 
@@ -253,6 +274,8 @@ impl Services {
 pub struct App {
     listener: TcpListener,
     hook_socket: tokio::net::UnixListener,
+    /// For `labforge keys` / `labforge serv` run by the host's sshd (port 22 shared with it).
+    serv_socket: crate::transport::serv_rpc::ServListener,
     ssh: SshServer,
     router: Router,
     /// `[metrics] addr`: `/metrics` alone on its own listener.
@@ -291,6 +314,7 @@ impl App {
         crate::worker::deploys::recover(&forge).await?;
         crate::transport::http_server::raise_open_file_limit();
         let hook_socket = crate::transport::hook_rpc::bind(&forge.hooks.socket)?;
+        let serv_socket = crate::transport::serv_rpc::bind(&config.data_dir)?;
         let listener = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding HTTP on {}", config.http_addr))?;
@@ -316,11 +340,9 @@ impl App {
             ssh_fingerprint: ssh.fingerprint().into(),
         };
         let (metrics, on_web_port) = metrics_listener(&config, state.clone()).await?;
-        let router = Router::new()
-            .merge(crate::transport::http_git::router())
-            .nest("/api/v1", crate::api::router())
-            .merge(crate::web::router())
+        let router = routes()
             .merge(on_web_port)
+            .into_router()
             .route_layer(axum::middleware::from_fn(
                 crate::transport::http_server::note_route,
             ))
@@ -335,6 +357,7 @@ impl App {
         Ok(Self {
             listener,
             hook_socket,
+            serv_socket,
             ssh,
             router,
             metrics,
@@ -365,6 +388,12 @@ impl App {
 
     pub fn forge(&self) -> Arc<Forge> {
         Arc::clone(&self.services.forge)
+    }
+
+    /// The key behind `Grant::for_operator`/`for_system`, for whoever owns this `App` (the
+    /// `serve` command's workers, tests acting as the operator); never in a request's reach.
+    pub fn system_key(&self) -> Arc<SystemKey> {
+        Arc::clone(&self.services.system_key)
     }
 
     /// Serves HTTP and SSH until `shutdown` resolves, then lets running requests and sessions
@@ -463,6 +492,15 @@ impl App {
         let ssh = self
             .ssh
             .run_until_stopped(stop.clone().cancelled_owned(), grace);
+        let serv = crate::transport::serv_rpc::serve(
+            self.serv_socket,
+            crate::transport::ssh::SshState {
+                forge: Arc::clone(&self.services.forge),
+                config: Arc::clone(&self.config),
+            },
+            stop.clone(),
+            grace,
+        );
         let webhooks = crate::worker::webhooks::run(Arc::clone(&self.services.forge), stop.clone());
         tokio::spawn(crate::worker::mirrors::run(
             Arc::clone(&self.services.forge),
@@ -478,7 +516,7 @@ impl App {
             };
             tokio::spawn(crate::backup::schedule::run(job, stop.clone()));
         }
-        let (http_result, (), ()) = tokio::join!(http, ssh, webhooks);
+        let (http_result, (), (), ()) = tokio::join!(http, ssh, serv, webhooks);
         after_transports.cancel();
         let _ = tokio::join!(hooks, deploys);
         supervising.cancel();
@@ -497,10 +535,10 @@ impl App {
 async fn metrics_listener(
     config: &Config,
     state: AppState,
-) -> anyhow::Result<(Option<(TcpListener, Router)>, Router<AppState>)> {
-    let routes = crate::transport::metrics_http::router::<AppState>;
+) -> anyhow::Result<(Option<(TcpListener, Router)>, Routes<AppState>)> {
+    let routes = crate::transport::metrics_http::routes::<AppState>;
     match (config.metrics.enabled, config.metrics.addr) {
-        (false, _) => Ok((None, Router::new())),
+        (false, _) => Ok((None, Routes::new())),
         (true, None) => Ok((None, routes())),
         (true, Some(addr)) => {
             let listener = TcpListener::bind(addr)
@@ -508,11 +546,12 @@ async fn metrics_listener(
                 .with_context(|| format!("binding metrics on {addr}"))?;
             tracing::info!(metrics = %listener.local_addr()?, "metrics have their own address");
             let router = routes()
+                .into_router()
                 .route_layer(axum::middleware::from_fn(
                     crate::transport::http_server::note_route,
                 ))
                 .with_state(state);
-            Ok((Some((listener, router)), Router::new()))
+            Ok((Some((listener, router)), Routes::new()))
         }
     }
 }
@@ -615,4 +654,43 @@ pub async fn shutdown_signal() {
         }
     };
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+#[cfg(test)]
+mod key_tests {
+    /// Rust's visibility cannot keep the web room from calling a `pub(crate)` function, so this
+    /// test does: the key that grants without a visitor's decision is minted in this file only.
+    #[test]
+    fn only_app_mints_the_system_key() {
+        let mut minted_in = Vec::new();
+        let mut stack = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src"
+        ))];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && std::fs::read_to_string(&path)
+                        .unwrap()
+                        .contains(concat!("mint_for", "_app()"))
+                {
+                    minted_in.push(
+                        path.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+                            .unwrap()
+                            .display()
+                            .to_string(),
+                    );
+                }
+            }
+        }
+        minted_in.sort();
+        assert_eq!(
+            minted_in,
+            ["src/app.rs", "src/domain/authorize/grant.rs"],
+            "only app.rs mints the SystemKey (grant.rs defines it and its doc test tries and fails)"
+        );
+    }
 }

@@ -196,6 +196,16 @@ impl Config {
         Self::from_sources(parsed, config_dir, |k| std::env::var(k).ok())
     }
 
+    /// The file alone, no environment: for `keys` and `serv`, which the host's sshd starts with
+    /// the client's environment (whatever its `AcceptEnv` lets through), not the operator's.
+    pub fn load_file_only(file: Option<&Path>) -> anyhow::Result<Self> {
+        let (parsed, config_dir) = match file {
+            Some(path) => Self::read_file(path)?,
+            None => (FileConfig::default(), PathBuf::from(".")),
+        };
+        Self::from_sources(parsed, config_dir, |_| None)
+    }
+
     fn read_file(path: &Path) -> anyhow::Result<(FileConfig, PathBuf)> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading config file {}", path.display()))?;

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod postgres;
+pub mod routes;
 pub mod startup;
 pub mod storage;
 pub mod transport;

@@ -57,6 +57,30 @@ enum Command {
     /// Operator commands: users, keys, tokens, repositories, collaborators.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// For the host's OpenSSH (`AuthorizedKeysCommand`): prints the `authorized_keys` line for
+    /// the key if labforge knows it and the login user is the expected one, nothing otherwise.
+    /// Asks the running serve; needs no database. Flags as Gitea's: -e git -u %u -t %t -k %k.
+    Keys {
+        /// The login user labforge answers for (sshd's `Match User`).
+        #[arg(short = 'e', long = "expected")]
+        expected: String,
+        /// The login user sshd asks about (%u).
+        #[arg(short = 'u', long = "username")]
+        user: String,
+        /// The key's type (%t).
+        #[arg(short = 't', long = "type")]
+        kind: String,
+        /// The key, base64 (%k).
+        #[arg(short = 'k', long = "content")]
+        key: String,
+    },
+    /// The forced command `keys` prints: runs SSH_ORIGINAL_COMMAND (git, or the SSH commands)
+    /// through the running serve, which decides access; not for people.
+    #[command(hide = true)]
+    Serv {
+        /// key-ID, as `keys` wrote it.
+        key: String,
+    },
     /// Run by git inside receive-pack (the repositories' hook shims); not for people.
     #[command(hide = true)]
     Hook {
@@ -70,6 +94,11 @@ fn main() -> ExitCode {
     // Hooks run twice per push: no runtime, no config, no logging set-up.
     if let Command::Hook { name } = &cli.command {
         return ExitCode::from(labforge::transport::hook_client::run(name));
+    }
+    // sshd runs these per login and per session: no runtime, no logging set-up, and the
+    // configuration file alone (their environment is the SSH client's).
+    if matches!(cli.command, Command::Keys { .. } | Command::Serv { .. }) {
+        return ExitCode::from(for_sshd(&cli));
     }
     labforge::memory::limit_malloc_arenas();
     init_logging(matches!(cli.command, Command::Serve));
@@ -127,7 +156,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 || std::env::var_os("LABFORGE_CONFIG").is_some_and(|v| !v.is_empty());
             labforge::admin::run(&config, file_given, command).await
         }
-        Command::Hook { .. } => unreachable!("hooks return before the runtime starts"),
+        Command::Hook { .. } | Command::Keys { .. } | Command::Serv { .. } => {
+            unreachable!("hooks, keys and serv return before the runtime starts")
+        }
+    }
+}
+
+fn for_sshd(cli: &Cli) -> u8 {
+    use labforge::transport::serv_client;
+    let config = match Config::load_file_only(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: labforge's configuration: {e:#}");
+            return 1;
+        }
+    };
+    match &cli.command {
+        Command::Keys {
+            expected,
+            user,
+            kind,
+            key,
+        } => serv_client::keys(
+            &config.data_dir,
+            cli.config.as_deref(),
+            expected,
+            user,
+            kind,
+            key,
+        ),
+        Command::Serv { key } => serv_client::serv(&config.data_dir, key),
+        _ => unreachable!("only keys and serv come here"),
     }
 }
 

@@ -2,11 +2,11 @@
 //! secret goes in and never comes out. `.../deliveries` (list, redeliver) is labforge's own.
 
 use crate::domain::rfc3339;
+use crate::routes::{Need, Routes};
+use axum::Json;
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::body::JsonBody;
@@ -14,28 +14,31 @@ use super::{ApiError, ApiState, RequireApiActor, repo_path};
 use crate::domain::webhooks::{Delivery, WebhookSettings};
 use crate::model::{Actor, ContentType, Repo, RepoAccess, Webhook, WebhookEventKind};
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route(
-            "/repos/{owner}/{repo}/hooks",
-            get(list_hooks).post(create_hook),
+    Routes::new()
+        .get("/repos/{owner}/{repo}/hooks", Need::ADMIN, list_hooks)
+        .post("/repos/{owner}/{repo}/hooks", Need::ADMIN, create_hook)
+        .get("/repos/{owner}/{repo}/hooks/{id}", Need::ADMIN, show_hook)
+        .patch("/repos/{owner}/{repo}/hooks/{id}", Need::ADMIN, edit_hook)
+        .delete("/repos/{owner}/{repo}/hooks/{id}", Need::ADMIN, delete_hook)
+        .post(
+            "/repos/{owner}/{repo}/hooks/{id}/tests",
+            Need::ADMIN,
+            test_hook,
         )
-        .route(
-            "/repos/{owner}/{repo}/hooks/{id}",
-            get(show_hook).patch(edit_hook).delete(delete_hook),
-        )
-        .route("/repos/{owner}/{repo}/hooks/{id}/tests", post(test_hook))
-        .route(
+        .get(
             "/repos/{owner}/{repo}/hooks/{id}/deliveries",
-            get(list_deliveries),
+            Need::ADMIN,
+            list_deliveries,
         )
-        .route(
+        .post(
             "/repos/{owner}/{repo}/hooks/{id}/deliveries/{delivery}/redeliver",
-            post(redeliver),
+            Need::ADMIN,
+            redeliver,
         )
 }
 

@@ -1,10 +1,10 @@
 //! Issues, comments and labels in Gitea's shape (`/api/v1/repos/{owner}/{repo}/issues...`).
 //! The JSON objects come from `domain::issues::payload`, the same ones webhooks carry.
 
+use crate::routes::{Need, Routes};
+use axum::Json;
 use axum::extract::{FromRef, Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -14,28 +14,36 @@ use crate::domain::issues::payload::{comment_json, issue_json, label_json};
 use crate::domain::{IssueAccess, IssueChange, IssueQuery, IssueState};
 use crate::model::Actor;
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route(
-            "/repos/{owner}/{repo}/issues",
-            get(list_issues).post(create_issue),
-        )
-        .route(
+    Routes::new()
+        .get("/repos/{owner}/{repo}/issues", Need::READ, list_issues)
+        .post("/repos/{owner}/{repo}/issues", Need::READ, create_issue)
+        .get(
             "/repos/{owner}/{repo}/issues/{index}",
-            get(show_issue).patch(update_issue),
+            Need::READ,
+            show_issue,
         )
-        .route(
+        .patch(
+            "/repos/{owner}/{repo}/issues/{index}",
+            Need::READ,
+            update_issue,
+        )
+        .get(
             "/repos/{owner}/{repo}/issues/{index}/comments",
-            get(list_comments).post(create_comment),
+            Need::READ,
+            list_comments,
         )
-        .route(
-            "/repos/{owner}/{repo}/labels",
-            get(list_labels).post(create_label),
+        .post(
+            "/repos/{owner}/{repo}/issues/{index}/comments",
+            Need::READ,
+            create_comment,
         )
+        .get("/repos/{owner}/{repo}/labels", Need::READ, list_labels)
+        .post("/repos/{owner}/{repo}/labels", Need::READ, create_label)
 }
 
 async fn access(

@@ -3,11 +3,11 @@
 //! the far side. `POST /repos/migrate` imports a repository from a URL (kept in sync with
 //! `mirror`), and `POST /repos/{owner}/{repo}/mirror-sync` syncs a pull mirror now.
 
+use crate::routes::{Need, Routes};
+use axum::Json;
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::hooks::admin_repo;
@@ -16,26 +16,43 @@ use crate::domain::mirrors::NewMirrorAuth;
 use crate::domain::rfc3339;
 use crate::model::{MirrorScope, PushMirror, Repo};
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route(
+    Routes::new()
+        .get(
             "/repos/{owner}/{repo}/push_mirrors",
-            get(list_mirrors).post(create_mirror),
+            Need::ADMIN,
+            list_mirrors,
         )
-        .route(
+        .post(
+            "/repos/{owner}/{repo}/push_mirrors",
+            Need::ADMIN,
+            create_mirror,
+        )
+        .get(
             "/repos/{owner}/{repo}/push_mirrors/{name}",
-            get(show_mirror).delete(delete_mirror),
+            Need::ADMIN,
+            show_mirror,
         )
-        .route(
+        .delete(
+            "/repos/{owner}/{repo}/push_mirrors/{name}",
+            Need::ADMIN,
+            delete_mirror,
+        )
+        .post(
             "/repos/{owner}/{repo}/push_mirrors-sync",
-            post(sync_mirrors),
+            Need::ADMIN,
+            sync_mirrors,
         )
-        .route("/repos/migrate", post(migrate_repo))
-        .route("/repos/{owner}/{repo}/mirror-sync", post(sync_pull_mirror))
+        .post("/repos/migrate", Need::SignedIn, migrate_repo)
+        .post(
+            "/repos/{owner}/{repo}/mirror-sync",
+            Need::WRITE,
+            sync_pull_mirror,
+        )
 }
 
 /// Gitea's PushMirror object (`interval` is Gitea's timer; here syncs follow pushes).

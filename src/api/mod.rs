@@ -2,6 +2,7 @@
 //! Token auth (`Authorization: token T`, `Bearer T`, or Basic with a token or password); errors are
 //! `{"message": ...}` with Gitea's status codes.
 
+mod access;
 mod auth;
 mod body;
 mod error;
@@ -10,11 +11,11 @@ mod issues;
 mod mirrors;
 mod statuses;
 
+use crate::routes::{Need, Routes};
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{FromRef, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::config::Config;
@@ -30,19 +31,19 @@ pub struct ApiState {
     pub config: Arc<Config>,
 }
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/version", get(show_version))
-        .route("/user", get(show_current_user))
+    Routes::new()
+        .get("/version", Need::Public, show_version)
+        .get("/user", Need::SignedIn, show_current_user)
         .merge(hooks::router())
         .merge(issues::router())
         .merge(statuses::router())
         .merge(mirrors::router())
-        .fallback(|| async { ApiError::NotFound })
+        .map_router(|r| r.fallback(|| async { ApiError::NotFound }))
 }
 
 /// `{owner}/{repo}` from an API path, parsed like every other name from outside.

@@ -4,10 +4,10 @@
 //! `GET .../commits/{ref}/statuses` and `GET .../commits/{ref}/status` (combined). A commit
 //! keeps the latest status per context; `check/` and `deploy/` contexts are labforge's own.
 
+use crate::routes::{Need, Routes};
+use axum::Json;
 use axum::extract::{FromRef, Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -17,23 +17,31 @@ use crate::domain::rfc3339;
 use crate::domain::statuses::{CommitStatus, StatusReport};
 use crate::model::{CommitState, Repo, RepoAccess, StatusContext};
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route(
+    Routes::new()
+        .get(
             "/repos/{owner}/{repo}/statuses/{sha}",
-            get(list_statuses).post(create_status),
+            Need::READ,
+            list_statuses,
         )
-        .route(
+        .post(
+            "/repos/{owner}/{repo}/statuses/{sha}",
+            Need::WRITE,
+            create_status,
+        )
+        .get(
             "/repos/{owner}/{repo}/commits/{rev}/statuses",
-            get(list_statuses),
+            Need::READ,
+            list_statuses,
         )
-        .route(
+        .get(
             "/repos/{owner}/{repo}/commits/{rev}/status",
-            get(show_combined_status),
+            Need::READ,
+            show_combined_status,
         )
 }
 

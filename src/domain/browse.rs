@@ -1,5 +1,5 @@
-//! Reading repositories for pages: access is checked by the caller with `authorize`; the reads
-//! run on the blocking pool with a cached gix handle.
+//! Reading repositories for pages, with a grant of any level (every grant includes reading);
+//! the reads run on the blocking pool with a cached gix handle.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::authorize::repo_from_row;
 use super::{Error, Forge, Result};
+use super::{Grant, Level};
 use crate::git::GitError;
 use crate::git::archive_size::{ArchiveLimits, ArchiveRefusal, ArchiveSize};
 use crate::git::read::{CommitId, Reader};
@@ -21,7 +22,36 @@ const DOWNLOAD_WAIT: Duration = Duration::from_secs(10);
 impl Forge {
     /// Runs `f` on the repository's reader on the blocking pool (see `ReadCache::read`: `f`
     /// may run twice).
-    pub async fn read_repo<T, F>(self: &Arc<Self>, repo: &Repo, f: F) -> Result<T>
+    pub async fn read_repo<L: Level, T, F>(self: &Arc<Self>, grant: &Grant<L>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Reader) -> std::result::Result<T, GitError> + Send + 'static,
+    {
+        self.read_repo_row(grant.repo(), f).await
+    }
+
+    /// `git archive` of a resolved commit (see `archive_row`).
+    pub async fn archive<L: Level>(
+        self: &Arc<Self>,
+        grant: &Grant<L>,
+        format: ArchiveFormat,
+        prefix: &str,
+        commit: &CommitId,
+    ) -> Result<(GitChild, OwnedSemaphorePermit)> {
+        self.archive_row(grant.repo(), format, prefix, commit).await
+    }
+
+    /// A blob streamed by `git cat-file` (see `stream_blob_row`).
+    pub async fn stream_blob<L: Level>(
+        &self,
+        grant: &Grant<L>,
+        blob: &str,
+    ) -> Result<(GitChild, OwnedSemaphorePermit)> {
+        self.stream_blob_row(grant.repo(), blob).await
+    }
+
+    /// TRANSITIONAL `pub` (becomes domain-private once every caller passes a grant).
+    pub async fn read_repo_row<T, F>(self: &Arc<Self>, repo: &Repo, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: Fn(&Reader) -> std::result::Result<T, GitError> + Send + 'static,
@@ -38,7 +68,8 @@ impl Forge {
     /// Starts `git archive` of a resolved commit once its tree is counted within
     /// `ArchiveLimits` (an archive past them is refused with the reason, before git starts);
     /// the caller streams its stdout and holds the slot until it ends.
-    pub async fn archive(
+    /// TRANSITIONAL `pub`.
+    pub async fn archive_row(
         self: &Arc<Self>,
         repo: &Repo,
         format: ArchiveFormat,
@@ -59,7 +90,8 @@ impl Forge {
 
     /// Starts `git cat-file` for a blob (an id from the reader): a large file streamed, never
     /// held whole in memory.
-    pub async fn stream_blob(
+    /// TRANSITIONAL `pub`.
+    pub async fn stream_blob_row(
         &self,
         repo: &Repo,
         blob: &str,
@@ -82,7 +114,7 @@ impl Forge {
     ) -> Result<std::result::Result<ArchiveSize, ArchiveRefusal>> {
         let name = treeish.to_owned();
         let counted = self
-            .read_repo(repo, move |r| r.archive_size(&name, ArchiveLimits::DEFAULT))
+            .read_repo_row(repo, move |r| r.archive_size(&name, ArchiveLimits::DEFAULT))
             .await?;
         if let Err(refusal) = &counted {
             tracing::info!(repo = %repo.name, %refusal, "archive refused");

@@ -272,7 +272,7 @@ impl Forge {
                 .collect();
             let repo = lines[here[0]].repo.clone();
             let answers = self
-                .read_repo(&repo, move |r| {
+                .read_repo_row(&repo, move |r| {
                     Ok(asks
                         .iter()
                         .map(|(last, good)| {

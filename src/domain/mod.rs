@@ -16,6 +16,7 @@ mod repo_settings;
 mod repos;
 mod sessions;
 mod ssh_key;
+mod sshd_keys;
 pub mod statuses;
 mod throttle;
 mod user_admin;
@@ -37,6 +38,7 @@ pub use password_check::PasswordCheck;
 pub use repo_settings::Collaborator;
 pub use sessions::{NewSession, Session};
 pub use ssh_key::PublicKey;
+pub use sshd_keys::SshdKey;
 pub use throttle::AuthThrottle;
 
 #[derive(Debug, thiserror::Error)]

@@ -48,6 +48,18 @@ impl Db {
         .await?)
     }
 
+    /// The key sshd's forced command names (`labforge serv key-ID`).
+    pub async fn key_by_id(&self, id: i64) -> Result<Option<KeyRow>> {
+        Ok(sqlx::query_as!(
+            KeyRow,
+            "SELECT id, user_id, title, algorithm, fingerprint, created_at, last_used_at
+             FROM ssh_keys WHERE id = $1",
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     pub async fn keys_for_user(&self, user_id: i64) -> Result<Vec<KeyRow>> {
         Ok(sqlx::query_as!(
             KeyRow,

@@ -1,15 +1,14 @@
 //! Git's smart HTTP protocol at `/OWNER/REPO.git/…`: `info/refs`, `git-upload-pack`,
 //! `git-receive-pack`, served by git's own programs in `--stateless-rpc` mode.
 
+use crate::routes::{Need, Routes};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRef, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use base64::Engine;
 use serde::Deserialize;
 
@@ -24,15 +23,27 @@ pub struct GitHttpState {
     pub forge: Arc<Forge>,
 }
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     GitHttpState: FromRef<S>,
 {
-    Router::new()
-        .route("/{owner}/{repo}/info/refs", get(advertise_refs))
-        .route("/{owner}/{repo}/git-upload-pack", post(upload_pack))
-        .route("/{owner}/{repo}/git-receive-pack", post(receive_pack))
+    Routes::new()
+        .get(
+            "/{owner}/{repo}/info/refs",
+            Need::GitService,
+            advertise_refs,
+        )
+        .post(
+            "/{owner}/{repo}/git-upload-pack",
+            Need::GitService,
+            upload_pack,
+        )
+        .post(
+            "/{owner}/{repo}/git-receive-pack",
+            Need::GitService,
+            receive_pack,
+        )
 }
 
 #[derive(Deserialize)]

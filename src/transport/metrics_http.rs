@@ -5,15 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
 use crate::config::Secret;
 use crate::domain::Forge;
 use crate::metrics::{CONTENT_TYPE, Snapshot};
+use crate::routes::{Need, Routes};
 
 #[derive(Clone)]
 pub struct MetricsState {
@@ -23,12 +22,14 @@ pub struct MetricsState {
     pub upload_slots: usize,
 }
 
-pub fn router<S>() -> Router<S>
+/// Public as the access matrix counts it: the scrape checks its own bearer token. Only when
+/// `[metrics] enabled`, so not in `app::route_table`.
+pub fn routes<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     MetricsState: FromRef<S>,
 {
-    Router::new().route("/metrics", get(scrape))
+    Routes::new().get("/metrics", Need::Public, scrape)
 }
 
 /// Whether `headers` carry `Authorization: Bearer TOKEN` (any answer when there is no token).

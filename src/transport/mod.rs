@@ -8,4 +8,8 @@ mod hook_wire;
 pub mod http_git;
 pub mod http_server;
 pub mod metrics_http;
+pub mod serv_client;
+mod serv_git;
+pub mod serv_rpc;
+mod serv_wire;
 pub mod ssh;

@@ -2,11 +2,10 @@
 //! collides): compiled into the binary, served with a content type, `nosniff` and a cache
 //! lifetime. Pages load script only from here; the HTML pages' CSP allows nothing else.
 
-use axum::Router;
+use crate::routes::{Need, Routes};
 use axum::extract::Path;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
 use super::error::WebError;
 
@@ -32,11 +31,11 @@ pub fn with_page_csp(mut res: Response) -> Response {
     res
 }
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    Router::new().route("/-/static/{name}", get(show_static))
+    Routes::new().get("/-/static/{name}", Need::Public, show_static)
 }
 
 async fn show_static(Path(name): Path<String>) -> Result<Response, WebError> {

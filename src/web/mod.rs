@@ -1,17 +1,17 @@
 //! The browser-facing room: pages rendered with askama from `templates/`.
 
+use crate::routes::{Need, Routes};
 use std::sync::Arc;
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
 
 use crate::config::Config;
 use crate::domain::Forge;
 
+pub(crate) mod access;
 mod assets;
 mod error;
 mod form;
@@ -29,13 +29,13 @@ pub struct WebState {
     pub ssh_fingerprint: Arc<str>,
 }
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     WebState: FromRef<S>,
 {
-    Router::new()
-        .route("/healthz", get(show_health))
+    Routes::new()
+        .get("/healthz", Need::Public, show_health)
         .merge(assets::router())
         .merge(pages::auth::router())
         .merge(pages::home::router())
@@ -50,8 +50,10 @@ where
         .merge(pages::checks::router())
         .merge(pages::repo_hooks::router())
         .merge(pages::repo_mirrors::router())
-        .fallback(show_not_found)
-        .layer(axum::middleware::from_fn(sign_in_hint))
+        .map_router(|r| {
+            r.fallback(show_not_found)
+                .layer(axum::middleware::from_fn(sign_in_hint))
+        })
 }
 
 /// 200 when the database answers; load balancers and compose health checks poll this.

@@ -7,8 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use labforge::model::{RepoAccess, RepoPath};
-
 use crate::helpers::{TestApp, git, git_ok, stderr};
 
 pub(crate) const PW: &str = "correct-horse-battery";
@@ -68,14 +66,7 @@ pub(crate) fn server_ref(app: &TestApp, repo: &str, name: &str) -> String {
 }
 
 pub(crate) async fn dns(app: &TestApp) -> labforge::model::Repo {
-    app.forge
-        .authorize(
-            None,
-            &RepoPath::parse("alice/dns").unwrap(),
-            RepoAccess::None,
-        )
-        .await
-        .unwrap()
+    app.grant("alice/dns").await.repo().clone()
 }
 
 fn has_bwrap() -> bool {

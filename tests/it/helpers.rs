@@ -117,6 +117,8 @@ pub struct TestApp {
     pub base: String,
     pub ssh_port: u16,
     pub forge: Arc<Forge>,
+    /// The operator's key (see `grant`).
+    pub system_key: Arc<labforge::domain::SystemKey>,
     pub data: TempDir,
     /// Work folder for client-side clones.
     pub work: TempDir,
@@ -158,6 +160,7 @@ impl TestApp {
             base: running.base,
             ssh_port: running.ssh_port,
             forge: running.forge,
+            system_key: running.system_key,
             data,
             work,
             db,
@@ -197,6 +200,7 @@ impl TestApp {
         self.base = running.base;
         self.ssh_port = running.ssh_port;
         self.forge = running.forge;
+        self.system_key = running.system_key;
         self.stop = Some(running.stop);
         self.task = Some(running.task);
     }
@@ -256,6 +260,18 @@ impl TestApp {
             .expect("collaborator");
     }
 
+    /// An admin grant on `repo` as the operator has it (`labforge admin …`), for tests that
+    /// call domain functions directly.
+    pub async fn grant(&self, repo: &str) -> labforge::domain::Grant<labforge::domain::Admin> {
+        self.forge
+            .grant_for_operator(
+                &self.system_key,
+                &labforge::model::RepoPath::parse(repo).unwrap(),
+            )
+            .await
+            .expect("the repository exists")
+    }
+
     /// `DATABASE_URL` for this app's database, so the real binary's admin commands can work on
     /// it beside the running app.
     pub fn database_url(&self) -> String {
@@ -308,6 +324,7 @@ struct Running {
     base: String,
     ssh_port: u16,
     forge: Arc<Forge>,
+    system_key: Arc<labforge::domain::SystemKey>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -332,6 +349,7 @@ impl Running {
         let base = format!("http://127.0.0.1:{}", app.port());
         let ssh_port = app.ssh_port();
         let forge = app.forge();
+        let system_key = app.system_key();
         let (stop, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
@@ -340,6 +358,7 @@ impl Running {
             base,
             ssh_port,
             forge,
+            system_key,
             stop,
             task,
         }

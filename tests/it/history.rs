@@ -11,7 +11,7 @@ use crate::helpers::*;
 use crate::history_fixture::{long_shaped_repo, write_commit_graph};
 use crate::web::get;
 use labforge::git::read::CommitId;
-use labforge::model::{RepoAccess, RepoPath, TreePath};
+use labforge::model::{RepoPath, TreePath};
 
 /// Commits in the test history: long enough that every walk crosses thousands of commits
 /// whose filters rule the path out, short enough for a debug build.
@@ -94,9 +94,9 @@ async fn git_blame(repo: &Path, rev: &str, path: &str) -> Vec<String> {
         .collect()
 }
 
-async fn readable(app: &TestApp, repo: &str) -> labforge::model::Repo {
+async fn readable(app: &TestApp, repo: &str) -> labforge::domain::Grant<labforge::domain::Read> {
     app.forge
-        .authorize(None, &RepoPath::parse(repo).unwrap(), RepoAccess::Read)
+        .authorize(None, &RepoPath::parse(repo).unwrap())
         .await
         .unwrap()
 }

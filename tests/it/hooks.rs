@@ -71,17 +71,9 @@ pub(crate) async fn settled_runs(
     app: &TestApp,
     repo: &str,
 ) -> Vec<labforge::domain::deploys::DeployRun> {
-    let repo = app
-        .forge
-        .authorize(
-            None,
-            &RepoPath::parse(repo).unwrap(),
-            labforge::model::RepoAccess::Read,
-        )
-        .await
-        .unwrap();
+    let repo = app.grant(repo).await;
     eventually(30, "every deploy run to finish", || async {
-        let runs = app.forge.deploy_runs(&repo, 0).await.unwrap();
+        let runs = app.forge.deploy_runs(repo.repo(), 0).await.unwrap();
         let finished = runs
             .iter()
             .all(|r| !matches!(r.status.as_str(), "queued" | "running"));

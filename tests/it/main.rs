@@ -1,5 +1,6 @@
 //! The one integration test binary: real PostgreSQL, real `git`, real `labforge` binary.
 
+mod access_matrix;
 mod api;
 mod api_writes;
 mod archives;
@@ -37,6 +38,7 @@ mod mirrors;
 mod objects;
 mod operator;
 mod pages;
+mod port22;
 mod proxies;
 mod pull_mirrors;
 mod ssh;

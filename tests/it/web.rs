@@ -552,15 +552,7 @@ async fn blame_attributes_each_line_and_never_gives_up() {
 
     // Asked not to wait at all, a blame not traced before answers with what it has so far
     // (every line it names is right) and goes on in the background until complete.
-    let repo = app
-        .forge
-        .authorize(
-            None,
-            &labforge::model::RepoPath::parse("alice/fw").unwrap(),
-            labforge::model::RepoAccess::Read,
-        )
-        .await
-        .unwrap();
+    let repo = app.grant("alice/fw").await;
     let at_b = |wait| {
         let (repo, b) = (repo.clone(), b.clone());
         let forge = std::sync::Arc::clone(&app.forge);

@@ -147,7 +147,7 @@ pub fn start(
 }
 
 /// What the archive check decided.
-enum Gate {
+pub(crate) enum Gate {
     /// Counted within the limits: these bytes (the request) go to git first.
     Pass(Bytes),
     /// Refused; the reason goes into git's NACK.
@@ -158,7 +158,7 @@ enum Gate {
 
 /// Reads `upload-archive`'s request from the client (bounded in bytes and time) and counts the
 /// tree it names, before git starts.
-async fn archive_gate(
+pub(crate) async fn archive_gate(
     forge: &Arc<Forge>,
     repo: &Repo,
     rx: &mut mpsc::Receiver<Bytes>,

@@ -1,12 +1,12 @@
 //! The built-in SSH server (russh): git over SSH with the stock OpenSSH client, and a small
 //! command interface. Public keys only, no compression, bounded connections.
 
-mod commands;
-mod exec;
-mod git_channel;
+pub(crate) mod commands;
+pub(crate) mod exec;
+pub(crate) mod git_channel;
 mod handler;
 mod host_key;
-mod upload_archive;
+pub(crate) mod upload_archive;
 
 use std::future::Future;
 use std::net::SocketAddr;

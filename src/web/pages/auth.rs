@@ -1,15 +1,14 @@
 //! `/login` and `/logout`. Both POSTs are protected against cross-site requests: sign-in with a
 //! double-submit token (there is no session yet), sign-out with the session's CSRF token.
 
+use crate::routes::{Need, Routes};
 use std::net::SocketAddr;
 
 use crate::web::form::Form;
 use askama::Template;
-use axum::Router;
 use axum::extract::{ConnectInfo, FromRef, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::render;
@@ -19,14 +18,15 @@ use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::session::{LOGIN_COOKIE, MaybeUser, Nav, SESSION_COOKIE, cookie, set_cookie};
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     WebState: FromRef<S>,
 {
-    Router::new()
-        .route("/login", get(show_login).post(sign_in))
-        .route("/logout", post(sign_out))
+    Routes::new()
+        .get("/login", Need::Public, show_login)
+        .post("/login", Need::Public, sign_in)
+        .post("/logout", Need::Public, sign_out)
 }
 
 const SESSION_SECS: i64 = 30 * 86_400;

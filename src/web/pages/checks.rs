@@ -1,13 +1,12 @@
 //! `/OWNER/REPO/checks` and `/OWNER/REPO/checks/N`: check runs and their output (a failed check's
 //! status links here); and the status marks other pages put beside commits.
 
+use crate::routes::{Need, Routes};
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use axum::response::Response;
-use axum::routing::get;
 
 use super::{RepoHeader, readable_repo, render};
 use crate::domain::check_runs::CheckRun;
@@ -18,14 +17,14 @@ use crate::web::error::WebError;
 use crate::web::session::{MaybeUser, Nav};
 use crate::web::view::{CommitRow, StatusMark, age, date};
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     WebState: FromRef<S>,
 {
-    Router::new()
-        .route("/{owner}/{repo}/checks", get(list_checks))
-        .route("/{owner}/{repo}/checks/{id}", get(show_check))
+    Routes::new()
+        .get("/{owner}/{repo}/checks", Need::READ, list_checks)
+        .get("/{owner}/{repo}/checks/{id}", Need::READ, show_check)
 }
 
 /// The combined status marks of `ids` (full commit ids) that have any statuses.

@@ -1,26 +1,26 @@
 //! `/OWNER/REPO/compare/BASE...HEAD` (three dots, as GitHub): the commits in HEAD that BASE does
 //! not have and the diff from their merge base, with the commit page's bounds and highlighting.
 
+use crate::routes::{Need, Routes};
 use askama::Template;
-use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use axum::response::Response;
-use axum::routing::get;
 
 use super::history::{FileView, file_views};
-use super::{RepoHeader, readable_repo, render};
+use super::{RepoHeader, render};
 use crate::git::diff::DiffLimits;
 use crate::web::WebState;
+use crate::web::access::RepoPage;
 use crate::web::error::WebError;
-use crate::web::session::{MaybeUser, Nav};
+use crate::web::session::Nav;
 use crate::web::view::{CommitRow, plural};
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     WebState: FromRef<S>,
 {
-    Router::new().route("/{owner}/{repo}/compare/{*spec}", get(show_compare))
+    Routes::new().get("/{owner}/{repo}/compare/{*spec}", Need::READ, show_compare)
 }
 
 #[derive(Template)]
@@ -48,17 +48,23 @@ fn parse_spec(spec: &str) -> Option<(&str, &str)> {
     (ok(base) && ok(head)).then_some((base, head))
 }
 
+/// `/compare/{*spec}`: `BASE...HEAD`.
+#[derive(serde::Deserialize)]
+struct Spec {
+    spec: String,
+}
+
 async fn show_compare(
     State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name, spec)): Path<(String, String, String)>,
+    page: RepoPage,
+    Path(Spec { spec }): Path<Spec>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &user, &owner, &name).await?;
+    let (repo, user) = (page.repo(), &page.visitor);
     let (base, head) = parse_spec(&spec).ok_or(WebError::NotFound)?;
     let (base, head) = (base.to_owned(), head.to_owned());
     let found = st
         .forge
-        .read_repo(&repo, move |r| {
+        .read_repo_row(repo, move |r| {
             // Each side must name a commit, not a path under one.
             let at = |rev: &str| -> Result<Option<_>, crate::git::GitError> {
                 Ok(r.resolve(rev)?.filter(|a| a.path.is_root()))
@@ -76,7 +82,7 @@ async fn show_compare(
     let (base, head, cmp, files) = found.ok_or(WebError::NotFound)?;
     render(ComparePage {
         nav: user.nav(),
-        repo: RepoHeader::new(&repo, &head),
+        repo: RepoHeader::new(repo, &head),
         tab: "commits",
         count: format!(
             "{}{}",

@@ -2,12 +2,11 @@
 //! run), re-run and cancel for writers; `POST /OWNER/REPO/deploys` deploys a chosen commit.
 //! Readers see runs and logs (the deploy's `secret_env` values are redacted from them).
 
+use crate::routes::{Need, Routes};
 use crate::web::form::Form;
 use askama::Template;
-use axum::Router;
 use axum::extract::{FromRef, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{RepoHeader, message_or_error, render};
@@ -19,19 +18,25 @@ use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::session::{CsrfForm, MaybeUser, Nav, RequireUser};
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     WebState: FromRef<S>,
 {
-    Router::new()
-        .route(
-            "/{owner}/{repo}/deploys",
-            get(list_deploys).post(deploy_commit),
+    Routes::new()
+        .get("/{owner}/{repo}/deploys", Need::READ, list_deploys)
+        .post("/{owner}/{repo}/deploys", Need::WRITE, deploy_commit)
+        .get("/{owner}/{repo}/deploys/{id}", Need::READ, show_deploy)
+        .post(
+            "/{owner}/{repo}/deploys/{id}/rerun",
+            Need::WRITE,
+            rerun_deploy,
         )
-        .route("/{owner}/{repo}/deploys/{id}", get(show_deploy))
-        .route("/{owner}/{repo}/deploys/{id}/rerun", post(rerun_deploy))
-        .route("/{owner}/{repo}/deploys/{id}/cancel", post(cancel_deploy))
+        .post(
+            "/{owner}/{repo}/deploys/{id}/cancel",
+            Need::WRITE,
+            cancel_deploy,
+        )
 }
 
 /// The repository if `actor` may read it, and whether they may also write.
@@ -165,7 +170,7 @@ async fn annotate_runs(
         .collect();
     let answers = st
         .forge
-        .read_repo(repo, move |r| {
+        .read_repo_row(repo, move |r| {
             Ok(asks
                 .iter()
                 .map(|(commit, before, manual)| {

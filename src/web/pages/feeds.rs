@@ -3,33 +3,38 @@
 //! as password), as feed readers send it; a token in the URL (`?token=`) would end up in logs
 //! and histories, so there is none. A signed-in browser's session works too.
 
+use crate::routes::{Need, Routes};
 use std::net::SocketAddr;
 
 use askama::Template;
-use axum::Router;
-use axum::extract::{ConnectInfo, FromRef, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, FromRef, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use base64::Engine;
 
 use crate::domain::Error;
-use crate::model::{
-    Actor, Client, Repo, RepoAccess, RepoName, RepoPath, Transport, TreePath, Username, xml_text,
-};
+use crate::domain::{Grant, Read};
+use crate::model::{Actor, Client, Transport, TreePath, xml_text};
 use crate::web::WebState;
+use crate::web::access::repo_path;
 use crate::web::error::WebError;
 use crate::web::session::MaybeUser;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 
 /// Entries in a feed.
 const FEED_ENTRIES: usize = 30;
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     WebState: FromRef<S>,
 {
-    Router::new().route("/{owner}/{repo}/deploys.atom", get(show_deploys_feed))
+    Routes::new().get(
+        "/{owner}/{repo}/deploys.atom",
+        Need::READ,
+        show_deploys_feed,
+    )
 }
 
 pub struct Entry {
@@ -77,36 +82,47 @@ fn challenge() -> Response {
     res
 }
 
-/// The repository if the feed's reader may read it. Anonymous readers of a repository they
-/// cannot read (private or missing alike: existence does not leak) get the challenge.
-async fn feed_repo(
-    st: &WebState,
-    user: &MaybeUser,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-    owner: &str,
-    name: &str,
-) -> Result<Result<Repo, Response>, WebError> {
-    let path = RepoPath {
-        owner: Username::parse(owner)?,
-        name: RepoName::parse_url_segment(name)?,
-    };
-    let token_actor = match headers.get(header::AUTHORIZATION) {
-        None => None,
-        Some(value) => match token_from_basic(st, value, peer).await? {
-            Some(actor) => Some(actor),
-            None => return Ok(Err(challenge())),
-        },
-    };
-    let actor = token_actor.as_ref().or(user.actor());
-    match st
-        .forge
-        .authorize_repo(actor, &path, RepoAccess::Read)
-        .await
-    {
-        Ok(repo) => Ok(Ok(repo)),
-        Err(Error::NotFound | Error::Forbidden(_)) if actor.is_none() => Ok(Err(challenge())),
-        Err(e) => Err(e.into()),
+/// A feed's reader with read access: the session, or a token in Basic auth. Anonymous readers
+/// of a repository they cannot read (private or missing alike: existence does not leak) get
+/// the challenge, so a feed reader asks for the token.
+pub struct FeedGrant(pub Grant<Read>);
+
+impl<S> FromRequestParts<S> for FeedGrant
+where
+    S: Send + Sync,
+    WebState: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let st = WebState::from_ref(state);
+        let user = MaybeUser::from_request_parts(parts, state).await?;
+        let path = repo_path(parts)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0)
+            .ok_or_else(|| {
+                WebError::Internal(anyhow::anyhow!("no peer address")).into_response()
+            })?;
+        let token_actor = match parts.headers.get(header::AUTHORIZATION) {
+            None => None,
+            Some(value) => match token_from_basic(&st, value, peer)
+                .await
+                .map_err(IntoResponse::into_response)?
+            {
+                Some(actor) => Some(actor),
+                None => return Err(challenge()),
+            },
+        };
+        let actor = token_actor.as_ref().or(user.actor());
+        match st.forge.authorize::<Read>(actor, &path).await {
+            Ok(grant) => Ok(FeedGrant(grant)),
+            Err(Error::NotFound | Error::Forbidden(_)) if actor.is_none() => Err(challenge()),
+            Err(e) => Err(WebError::from(e).into_response()),
+        }
     }
 }
 
@@ -157,20 +173,13 @@ fn atom(feed: Feed) -> Result<Response, WebError> {
 /// `/commits/REF[/PATH].atom` (routed through the log page's handler).
 pub async fn commits_feed(
     st: WebState,
-    user: MaybeUser,
-    headers: HeaderMap,
-    peer: SocketAddr,
-    owner: String,
-    name: String,
+    FeedGrant(grant): FeedGrant,
     rest: String,
 ) -> Result<Response, WebError> {
-    let repo = match feed_repo(&st, &user, &headers, peer, &owner, &name).await? {
-        Ok(repo) => repo,
-        Err(refusal) => return Ok(refusal),
-    };
+    let repo = grant.repo();
     let found = st
         .forge
-        .read_repo(&repo, move |r| {
+        .read_repo(&grant, move |r| {
             let Some(at) = r.resolve(&rest)? else {
                 return Ok(None);
             };
@@ -212,16 +221,10 @@ pub async fn commits_feed(
 
 async fn show_deploys_feed(
     State(st): State<WebState>,
-    user: MaybeUser,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path((owner, name)): Path<(String, String)>,
+    FeedGrant(grant): FeedGrant,
 ) -> Result<Response, WebError> {
-    let repo = match feed_repo(&st, &user, &headers, peer, &owner, &name).await? {
-        Ok(repo) => repo,
-        Err(refusal) => return Ok(refusal),
-    };
-    let runs = st.forge.deploy_runs(&repo, 0).await?;
+    let repo = grant.repo();
+    let runs = st.forge.deploy_runs(repo, 0).await?;
     let base = &st.config.base_url;
     let full = repo.full_name();
     let entries: Vec<Entry> = runs

@@ -1,39 +1,39 @@
 //! `/commits/REF[/PATH]` (50 a page), `/branches`, `/tags`.
 
+use crate::routes::{Need, Routes};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::Router;
-use axum::extract::{ConnectInfo, FromRef, Path, Query, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::response::Response;
-use axum::routing::get;
 use serde::Deserialize;
 
 use super::message::{Piece, commit_words, link_message};
-use super::{RefMenu, RepoHeader, read_at, readable_repo, render, with_menu};
+use super::{RefMenu, RepoHeader, read_at, render, with_menu};
 use crate::domain::statuses::CommitStatus;
 use crate::git::diff::{Change, DiffLimits, FileDiff};
 use crate::git::read::CommitId;
 use crate::web::WebState;
+use crate::web::access::{RepoPage, Rest};
 use crate::web::error::WebError;
 use crate::web::highlight::{self, DiffLine};
-use crate::web::session::{MaybeUser, Nav};
+use crate::web::session::Nav;
 use crate::web::view::{CommitRow, StatusMark, age, date};
 
 const PAGE_SIZE: usize = 50;
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     WebState: FromRef<S>,
 {
-    Router::new()
-        .route("/{owner}/{repo}/commits/{*rest}", get(show_commits))
-        .route("/{owner}/{repo}/commit/{id}", get(show_commit))
-        .route("/{owner}/{repo}/blame/{*rest}", get(show_blame))
-        .route("/{owner}/{repo}/branches", get(show_branches))
-        .route("/{owner}/{repo}/tags", get(show_tags))
+    Routes::new()
+        .get("/{owner}/{repo}/commits/{*rest}", Need::READ, show_commits)
+        .get("/{owner}/{repo}/commit/{id}", Need::READ, show_commit)
+        .get("/{owner}/{repo}/blame/{*rest}", Need::READ, show_blame)
+        .get("/{owner}/{repo}/branches", Need::READ, show_branches)
+        .get("/{owner}/{repo}/tags", Need::READ, show_tags)
 }
 
 #[derive(Deserialize)]
@@ -56,19 +56,20 @@ struct CommitsPage {
 
 async fn show_commits(
     State(st): State<WebState>,
-    user: MaybeUser,
-    headers: axum::http::HeaderMap,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    Path((owner, name, rest)): Path<(String, String, String)>,
+    visit: LogVisit,
+    Path(Rest { rest }): Path<Rest>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, WebError> {
-    if let Some(stem) = rest.strip_suffix(".atom") {
-        let stem = stem.to_owned();
-        return super::feeds::commits_feed(st, user, headers, peer, owner, name, stem).await;
-    }
-    let repo = readable_repo(&st, &user, &owner, &name).await?;
+    let visit = match visit {
+        LogVisit::Feed(grant) => {
+            let stem = rest.strip_suffix(".atom").unwrap_or(&rest).to_owned();
+            return super::feeds::commits_feed(st, grant, stem).await;
+        }
+        LogVisit::Page(visit) => visit,
+    };
+    let (repo, user) = (visit.repo(), &visit.visitor);
     let page = q.page.unwrap_or(1).clamp(1, 100_000);
-    let (at, ((commits, has_more), menu)) = read_at(&st, &repo, rest, move |r, at| {
+    let (at, ((commits, has_more), menu)) = read_at(&st, &visit.grant, rest, move |r, at| {
         if r.is_dir(&at.commit, &at.path)?.is_none() {
             return Ok(None); // a path that does not exist at this revision
         }
@@ -77,10 +78,10 @@ async fn show_commits(
     })
     .await?;
     let mut commits: Vec<CommitRow> = commits.iter().map(CommitRow::from).collect();
-    super::checks::mark_rows(&st, &repo, commits.iter_mut()).await?;
+    super::checks::mark_rows(&st, repo, commits.iter_mut()).await?;
     render(CommitsPage {
         nav: user.nav(),
-        repo: RepoHeader::new(&repo, &at.rev),
+        repo: RepoHeader::new(repo, &at.rev),
         tab: "commits",
         path: at.path.as_str().to_owned(),
         commits,
@@ -88,6 +89,36 @@ async fn show_commits(
         has_more,
         menu: menu.at("commits", &at),
     })
+}
+
+/// `/commits/REF[/PATH]` is a page, and with `.atom` a feed, whose readers authenticate as feed
+/// readers do (see `feeds`): the one route takes either decision.
+enum LogVisit {
+    Page(RepoPage),
+    Feed(super::feeds::FeedGrant),
+}
+
+impl<S> axum::extract::FromRequestParts<S> for LogVisit
+where
+    S: Send + Sync,
+    WebState: axum::extract::FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Response> {
+        if parts.uri.path().ends_with(".atom") {
+            Ok(LogVisit::Feed(
+                super::feeds::FeedGrant::from_request_parts(parts, state).await?,
+            ))
+        } else {
+            Ok(LogVisit::Page(
+                RepoPage::from_request_parts(parts, state).await?,
+            ))
+        }
+    }
 }
 
 #[derive(Template)]
@@ -99,45 +130,34 @@ struct RefsPage {
     refs: Vec<(String, CommitRow)>,
 }
 
-async fn show_refs(
-    st: WebState,
-    user: MaybeUser,
-    owner: String,
-    name: String,
-    tags: bool,
-) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &user, &owner, &name).await?;
+async fn show_refs(st: WebState, page: RepoPage, tags: bool) -> Result<Response, WebError> {
     let refs = st
         .forge
-        .read_repo(&repo, move |r| if tags { r.tags() } else { r.branches() })
+        .read_repo(
+            &page.grant,
+            move |r| if tags { r.tags() } else { r.branches() },
+        )
         .await?;
     let mut refs: Vec<(String, CommitRow)> = refs
         .iter()
         .map(|r| (r.name.clone(), CommitRow::from(&r.commit)))
         .collect();
-    super::checks::mark_rows(&st, &repo, refs.iter_mut().map(|(_, c)| c)).await?;
+    let repo = page.repo();
+    super::checks::mark_rows(&st, repo, refs.iter_mut().map(|(_, c)| c)).await?;
     render(RefsPage {
-        nav: user.nav(),
-        repo: RepoHeader::new(&repo, &repo.default_branch),
+        nav: page.nav(),
+        repo: RepoHeader::new(repo, &repo.default_branch),
         tab: if tags { "tags" } else { "branches" },
         refs,
     })
 }
 
-async fn show_branches(
-    State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name)): Path<(String, String)>,
-) -> Result<Response, WebError> {
-    show_refs(st, user, owner, name, false).await
+async fn show_branches(State(st): State<WebState>, page: RepoPage) -> Result<Response, WebError> {
+    show_refs(st, page, false).await
 }
 
-async fn show_tags(
-    State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name)): Path<(String, String)>,
-) -> Result<Response, WebError> {
-    show_refs(st, user, owner, name, true).await
+async fn show_tags(State(st): State<WebState>, page: RepoPage) -> Result<Response, WebError> {
+    show_refs(st, page, true).await
 }
 
 pub(super) struct FileView {
@@ -220,14 +240,20 @@ struct StatusLine {
     date: String,
 }
 
+/// `/commit/{id}`'s id (a commit id, or one with `.patch`).
+#[derive(serde::Deserialize)]
+struct CommitAt {
+    id: String,
+}
+
 /// `/commit/SHA`: message, author, parents, changed files with counts and the diff, cut with a
 /// notice when large; `/commit/SHA.patch`: the whole patch as text.
 async fn show_commit(
     State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name, id)): Path<(String, String, String)>,
+    page: RepoPage,
+    Path(CommitAt { id }): Path<CommitAt>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &user, &owner, &name).await?;
+    let (repo, user) = (page.repo(), &page.visitor);
     let (id, patch) = match id.strip_suffix(".patch") {
         Some(stem) => (stem.to_owned(), true),
         None => (id, false),
@@ -239,7 +265,7 @@ async fn show_commit(
     };
     let found = st
         .forge
-        .read_repo(&repo, move |r| {
+        .read_repo_row(repo, move |r| {
             let Some(mut diff) = r.commit_diff(&CommitId(id.clone()), limits)? else {
                 return Ok(None);
             };
@@ -276,13 +302,13 @@ async fn show_commit(
     let message = format!("{}\n\n{}", c.subject, c.body);
     // Three independent lookups, at once: the page waits for one round trip, not three.
     let (issues, combined, skipped) = tokio::try_join!(
-        st.forge.mentioned_issues(&repo, &message),
+        st.forge.mentioned_issues(repo, &message),
         st.forge.latest_statuses(
-            &repo,
+            repo,
             std::slice::from_ref(&c.id.0),
             crate::domain::statuses::SHOWN_ON_COMMIT
         ),
-        st.forge.checks_skipped_for(&repo, &c.id.0),
+        st.forge.checks_skipped_for(repo, &c.id.0),
     )?;
     let combined = combined.get(&c.id.0);
     let statuses = combined
@@ -304,7 +330,7 @@ async fn show_commit(
         .collect();
     render(CommitPage {
         nav: user.nav(),
-        repo: RepoHeader::new(&repo, &c.id.0),
+        repo: RepoHeader::new(repo, &c.id.0),
         tab: "commits",
         id: c.id.0.clone(),
         subject: link_message(&c.subject, &issue_urls, &commit_urls),
@@ -317,7 +343,7 @@ async fn show_commit(
         truncated: diff.truncated,
         listing_cut: diff.listing_cut,
         files,
-        deploys: super::deploys::startable_deploys(&st, user.actor(), &repo).await?,
+        deploys: super::deploys::startable_deploys(&st, user.actor(), repo).await?,
         issues: issues
             .into_iter()
             .map(|i| (i.number, i.title.clone(), i.is_open()))
@@ -377,11 +403,11 @@ struct BlamePage {
 
 async fn show_blame(
     State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name, rest)): Path<(String, String, String)>,
+    page: RepoPage,
+    Path(Rest { rest }): Path<Rest>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let (at, (blame, menu)) = read_at(&st, &repo, rest, |r, at| {
+    let (repo, user) = (page.repo(), &page.visitor);
+    let (at, (blame, menu)) = read_at(&st, &page.grant, rest, |r, at| {
         if r.is_dir(&at.commit, &at.path)? != Some(false) {
             return Ok(None); // only files have a blame
         }
@@ -427,7 +453,7 @@ async fn show_blame(
     };
     render(BlamePage {
         nav: user.nav(),
-        repo: RepoHeader::new(&repo, &at.rev),
+        repo: RepoHeader::new(repo, &at.rev),
         tab: "code",
         path: at.path.as_str().to_owned(),
         rows,

@@ -2,11 +2,10 @@
 //! and issues, their repositories); otherwise, and on user pages, the repositories a visitor can
 //! see, sortable and filtered on the server (no script needed).
 
+use crate::routes::{Need, Routes};
 use askama::Template;
-use axum::Router;
 use axum::extract::{FromRef, Path, Query, State};
 use axum::response::Response;
-use axum::routing::get;
 use serde::Deserialize;
 
 use super::lab::{DeployBadge, ListControls, RepoItem};
@@ -18,14 +17,14 @@ use crate::web::error::WebError;
 use crate::web::session::{MaybeUser, Nav};
 use crate::web::view::{age, date};
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     WebState: FromRef<S>,
 {
-    Router::new()
-        .route("/", get(show_home))
-        .route("/{owner}", get(show_user))
+    Routes::new()
+        .get("/", Need::Public, show_home)
+        .get("/{owner}", Need::Public, show_user)
 }
 
 #[derive(Deserialize, Default)]

@@ -132,9 +132,9 @@ fn render(page: impl askama::Template) -> Result<axum::response::Response, WebEr
 
 /// The common shape of pages at `REF/PATH`: resolve `rest` in the repository, then read what
 /// the page needs with `f` (None from either step is a 404), all on the blocking pool.
-async fn read_at<T, F>(
+async fn read_at<L: crate::domain::Level, T, F>(
     st: &WebState,
-    repo: &Repo,
+    grant: &crate::domain::Grant<L>,
     rest: String,
     f: F,
 ) -> Result<(Resolved, T), WebError>
@@ -144,7 +144,7 @@ where
 {
     let found = st
         .forge
-        .read_repo(repo, move |r| {
+        .read_repo(grant, move |r| {
             let Some(at) = r.resolve(&rest)? else {
                 return Ok(None);
             };

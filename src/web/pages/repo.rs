@@ -1,37 +1,41 @@
 //! `/OWNER/REPO` (summary), `/tree/REF/PATH`, `/blob/REF/PATH`, `/raw/REF/PATH`.
 
+use crate::routes::{Need, Routes};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
-use super::{RefMenu, RepoHeader, read_at, readable_repo, render, with_menu};
+use super::{RefMenu, RepoHeader, read_at, render, with_menu};
 use crate::git::read::{CommitInfo, EntryKind, TreeEntry};
 use crate::git::runner::ArchiveFormat;
 use crate::model::TreePath;
 use crate::web::WebState;
+use crate::web::access::{RepoPage, Rest};
 use crate::web::error::WebError;
 use crate::web::highlight::{self, Line};
 use crate::web::markdown;
-use crate::web::session::{MaybeUser, Nav};
+use crate::web::session::Nav;
 use crate::web::view::{CommitRow, age, breadcrumbs, date, plural};
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     WebState: FromRef<S>,
 {
-    Router::new()
-        .route("/{owner}/{repo}", get(show_summary))
-        .route("/{owner}/{repo}/tree/{*rest}", get(show_tree))
-        .route("/{owner}/{repo}/blob/{*rest}", get(show_blob))
-        .route("/{owner}/{repo}/raw/{*rest}", get(show_raw))
-        .route("/{owner}/{repo}/archive/{*rest}", get(download_archive))
+    Routes::new()
+        .get("/{owner}/{repo}", Need::READ, show_summary)
+        .get("/{owner}/{repo}/tree/{*rest}", Need::READ, show_tree)
+        .get("/{owner}/{repo}/blob/{*rest}", Need::READ, show_blob)
+        .get("/{owner}/{repo}/raw/{*rest}", Need::READ, show_raw)
+        .get(
+            "/{owner}/{repo}/archive/{*rest}",
+            Need::READ,
+            download_archive,
+        )
 }
 
 /// Files larger than this are offered for download instead of shown.
@@ -108,16 +112,12 @@ struct SummaryPage {
     deploys: Vec<super::lab::DeployBadge>,
 }
 
-async fn show_summary(
-    State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name)): Path<(String, String)>,
-) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &user, &owner, &name).await?;
+async fn show_summary(State(st): State<WebState>, page: RepoPage) -> Result<Response, WebError> {
+    let (repo, user) = (page.repo(), &page.visitor);
     let branch = repo.default_branch.clone();
     let (head, entries, readme, branches, tags) = st
         .forge
-        .read_repo(&repo, move |r| {
+        .read_repo(&page.grant, move |r| {
             let Some(head) = r.branch_head(&branch)? else {
                 return Ok((None, Vec::new(), None, 0, 0));
             };
@@ -137,7 +137,7 @@ async fn show_summary(
         })
         .await?;
     let mut head = head.as_ref().map(CommitRow::from);
-    super::checks::mark_rows(&st, &repo, head.iter_mut()).await?;
+    super::checks::mark_rows(&st, repo, head.iter_mut()).await?;
     let readme = match readme {
         Some((file, text)) => {
             let lower = file.to_ascii_lowercase();
@@ -165,12 +165,12 @@ async fn show_summary(
         readme,
         deploys: st
             .forge
-            .deploy_lines(std::slice::from_ref(&repo))
+            .deploy_lines(std::slice::from_ref(repo))
             .await?
             .iter()
             .map(super::lab::DeployBadge::from)
             .collect(),
-        repo: RepoHeader::new(&repo, &repo.default_branch),
+        repo: RepoHeader::new(repo, &repo.default_branch),
     })
 }
 
@@ -194,20 +194,20 @@ struct TreePage {
 
 async fn show_tree(
     State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name, rest)): Path<(String, String, String)>,
+    page: RepoPage,
+    Path(Rest { rest }): Path<Rest>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let (at, (folder, menu)) = read_at(&st, &repo, rest, |r, at| {
+    let (repo, user) = (page.repo(), &page.visitor);
+    let (at, (folder, menu)) = read_at(&st, &page.grant, rest, |r, at| {
         with_menu(r, r.list_tree(&at.commit, &at.path)?)
     })
     .await?;
-    let mut marks = super::checks::marks(&st, &repo, std::slice::from_ref(&at.commit.0)).await?;
+    let mut marks = super::checks::marks(&st, repo, std::slice::from_ref(&at.commit.0)).await?;
     render(TreePage {
         mark: marks.remove(&at.commit.0),
         commit: at.commit.0.clone(),
         nav: user.nav(),
-        repo: RepoHeader::new(&repo, &at.rev),
+        repo: RepoHeader::new(repo, &at.rev),
         tab: "code",
         crumbs: breadcrumbs(at.path.as_str()),
         entries: entry_rows(&at.path, folder.entries),
@@ -246,11 +246,11 @@ fn image_type(path: &str) -> Option<&'static str> {
 
 async fn show_blob(
     State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name, rest)): Path<(String, String, String)>,
+    page: RepoPage,
+    Path(Rest { rest }): Path<Rest>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let (at, ((blob, lines), menu)) = read_at(&st, &repo, rest, |r, at| {
+    let (repo, user) = (page.repo(), &page.visitor);
+    let (at, ((blob, lines), menu)) = read_at(&st, &page.grant, rest, |r, at| {
         let Some(blob) = r.read_blob(&at.commit, &at.path, SHOW_LIMIT)? else {
             return Ok(None);
         };
@@ -279,7 +279,7 @@ async fn show_blob(
     };
     render(BlobPage {
         nav: user.nav(),
-        repo: RepoHeader::new(&repo, &at.rev),
+        repo: RepoHeader::new(repo, &at.rev),
         tab: "code",
         crumbs: breadcrumbs(at.path.as_str()),
         path: at.path.as_str().to_owned(),
@@ -295,11 +295,10 @@ async fn show_blob(
 /// as themselves, anything else as an attachment; never sniffed, under a CSP that allows nothing.
 async fn show_raw(
     State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name, rest)): Path<(String, String, String)>,
+    page: RepoPage,
+    Path(Rest { rest }): Path<Rest>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let (at, blob) = read_at(&st, &repo, rest, |r, at| {
+    let (at, blob) = read_at(&st, &page.grant, rest, |r, at| {
         r.read_blob(&at.commit, &at.path, RAW_IN_MEMORY)
     })
     .await?;
@@ -314,7 +313,7 @@ async fn show_raw(
     };
     // A large blob (not read above, so judged binary) is streamed from git, a buffer at a time.
     let mut res = if blob.size > RAW_IN_MEMORY {
-        let (child, slot) = st.forge.stream_blob(&repo, &blob.id).await?;
+        let (child, slot) = st.forge.stream_blob(&page.grant, &blob.id).await?;
         let mut res = Response::new(crate::child_body::stdout_body(
             child,
             None,
@@ -349,10 +348,10 @@ async fn show_raw(
 /// `/archive/REF.tar.gz` and `.zip`: git's own archive of the commit, streamed.
 async fn download_archive(
     State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name, rest)): Path<(String, String, String)>,
+    page: RepoPage,
+    Path(Rest { rest }): Path<Rest>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &user, &owner, &name).await?;
+    let repo = page.repo();
     let (rev, format, content_type) = if let Some(stem) = rest.strip_suffix(".tar.gz") {
         (stem.to_owned(), ArchiveFormat::TarGz, "application/gzip")
     } else if let Some(stem) = rest.strip_suffix(".zip") {
@@ -360,10 +359,16 @@ async fn download_archive(
     } else {
         return Err(WebError::NotFound);
     };
-    let at = st.forge.read_repo(&repo, move |r| r.resolve(&rev)).await?;
+    let at = st
+        .forge
+        .read_repo(&page.grant, move |r| r.resolve(&rev))
+        .await?;
     let at = at.filter(|a| a.path.is_root()).ok_or(WebError::NotFound)?;
     let prefix = format!("{}-{}", repo.name, at.rev.replace(['/', '"', '\\'], "-"));
-    let (child, slot) = st.forge.archive(&repo, format, &prefix, &at.commit).await?;
+    let (child, slot) = st
+        .forge
+        .archive(&page.grant, format, &prefix, &at.commit)
+        .await?;
     let body = crate::child_body::stdout_body(child, None, Some(slot), "archive");
     let disposition = format!("attachment; filename=\"{prefix}.{}\"", format.as_str());
     let mut res = Response::new(body);

@@ -3,12 +3,11 @@
 //! the hook's settings and its deliveries, each with what was sent and received and a redeliver
 //! button.
 
+use crate::routes::{Need, Routes};
 use crate::web::form::Form;
 use askama::Template;
-use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::repo_settings::{Section, admin_repo, settings_page, show_section};
@@ -19,28 +18,38 @@ use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::session::{CsrfForm, Nav, RequireUser};
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     WebState: FromRef<S>,
 {
-    Router::new()
-        .route(
-            "/{owner}/{repo}/settings/hooks",
-            get(show_hooks).post(create_hook),
-        )
-        .route(
+    Routes::new()
+        .get("/{owner}/{repo}/settings/hooks", Need::ADMIN, show_hooks)
+        .post("/{owner}/{repo}/settings/hooks", Need::ADMIN, create_hook)
+        .get(
             "/{owner}/{repo}/settings/hooks/{id}",
-            get(show_hook).post(update_hook),
+            Need::ADMIN,
+            show_hook,
         )
-        .route(
+        .post(
+            "/{owner}/{repo}/settings/hooks/{id}",
+            Need::ADMIN,
+            update_hook,
+        )
+        .post(
             "/{owner}/{repo}/settings/hooks/{id}/delete",
-            post(delete_hook),
+            Need::ADMIN,
+            delete_hook,
         )
-        .route("/{owner}/{repo}/settings/hooks/{id}/test", post(test_hook))
-        .route(
+        .post(
+            "/{owner}/{repo}/settings/hooks/{id}/test",
+            Need::ADMIN,
+            test_hook,
+        )
+        .post(
             "/{owner}/{repo}/settings/hooks/{id}/deliveries/{delivery}/redeliver",
-            post(redeliver),
+            Need::ADMIN,
+            redeliver,
         )
 }
 

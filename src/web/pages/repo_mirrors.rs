@@ -2,10 +2,10 @@
 //! with a key made here, or HTTPS with a user name and token), sync now, remove; each mirror's
 //! last success and last error.
 
+use crate::routes::{Need, Routes};
+use axum::Form;
 use axum::extract::{FromRef, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::message_or_error;
@@ -17,27 +17,32 @@ use crate::web::error::WebError;
 use crate::web::session::{CsrfForm, RequireUser};
 use crate::web::view::When;
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     WebState: FromRef<S>,
 {
-    Router::new()
-        .route(
+    Routes::new()
+        .get(
             "/{owner}/{repo}/settings/mirrors",
-            get(show_mirrors).post(add_mirror),
+            Need::ADMIN,
+            show_mirrors,
         )
-        .route(
+        .post("/{owner}/{repo}/settings/mirrors", Need::ADMIN, add_mirror)
+        .post(
             "/{owner}/{repo}/settings/mirrors/{id}/sync",
-            post(sync_mirror),
+            Need::ADMIN,
+            sync_mirror,
         )
-        .route(
+        .post(
             "/{owner}/{repo}/settings/mirrors/{id}/remove",
-            post(remove_mirror),
+            Need::ADMIN,
+            remove_mirror,
         )
-        .route(
+        .post(
             "/{owner}/{repo}/settings/pull-mirror/sync",
-            post(sync_pull_mirror),
+            Need::ADMIN,
+            sync_pull_mirror,
         )
 }
 

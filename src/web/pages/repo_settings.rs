@@ -4,12 +4,11 @@
 //! 3,000 px scroll and each loads only its own section's rows. Each section's forms post to
 //! its own address, which answers GET with the section.
 
+use crate::routes::{Need, Routes};
 use crate::web::form::Form;
 use askama::Template;
-use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{RepoHeader, message_or_error, render};
@@ -21,35 +20,53 @@ use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::session::{CsrfForm, Nav, RequireUser};
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     WebState: FromRef<S>,
 {
-    Router::new()
-        .route(
-            "/{owner}/{repo}/settings",
-            get(show_settings).post(update_settings),
-        )
-        .route(
+    Routes::new()
+        .get("/{owner}/{repo}/settings", Need::ADMIN, show_settings)
+        .post("/{owner}/{repo}/settings", Need::ADMIN, update_settings)
+        .get(
             "/{owner}/{repo}/settings/collaborators",
-            get(show_collaborators).post(add_collaborator),
+            Need::ADMIN,
+            show_collaborators,
         )
-        .route(
+        .post(
+            "/{owner}/{repo}/settings/collaborators",
+            Need::ADMIN,
+            add_collaborator,
+        )
+        .post(
             "/{owner}/{repo}/settings/collaborators/{user}/remove",
-            post(remove_collaborator),
+            Need::ADMIN,
+            remove_collaborator,
         )
-        .route(
+        .get(
             "/{owner}/{repo}/settings/delete",
-            get(show_danger_zone).post(delete_repository),
+            Need::ADMIN,
+            show_danger_zone,
         )
-        .route(
+        .post(
+            "/{owner}/{repo}/settings/delete",
+            Need::ADMIN,
+            delete_repository,
+        )
+        .get(
             "/{owner}/{repo}/settings/branches",
-            get(show_branches).post(protect_branch),
+            Need::ADMIN,
+            show_branches,
         )
-        .route(
+        .post(
+            "/{owner}/{repo}/settings/branches",
+            Need::ADMIN,
+            protect_branch,
+        )
+        .post(
             "/{owner}/{repo}/settings/branches/{id}/remove",
-            post(unprotect_branch),
+            Need::ADMIN,
+            unprotect_branch,
         )
 }
 

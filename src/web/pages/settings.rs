@@ -1,12 +1,11 @@
 //! `/settings/keys`, `/settings/tokens`, `/settings/password` (your own only) and `/new`.
 //! Every POST checks the session's CSRF token before it changes anything.
 
+use crate::routes::{Need, Routes};
 use crate::web::form::Form;
 use askama::Template;
-use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{message_or_error, render};
@@ -16,21 +15,22 @@ use crate::web::error::WebError;
 use crate::web::session::{CsrfForm, Nav, RequireUser};
 use crate::web::view::date;
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     WebState: FromRef<S>,
 {
-    Router::new()
-        .route("/settings/keys", get(show_keys).post(add_key))
-        .route("/settings/keys/{id}/delete", post(delete_key))
-        .route("/settings/tokens", get(show_tokens).post(create_token))
-        .route("/settings/tokens/{id}/delete", post(delete_token))
-        .route(
-            "/settings/password",
-            get(show_password).post(change_password),
-        )
-        .route("/new", get(show_new).post(create_repo))
+    Routes::new()
+        .get("/settings/keys", Need::SignedIn, show_keys)
+        .post("/settings/keys", Need::SignedIn, add_key)
+        .post("/settings/keys/{id}/delete", Need::SignedIn, delete_key)
+        .get("/settings/tokens", Need::SignedIn, show_tokens)
+        .post("/settings/tokens", Need::SignedIn, create_token)
+        .post("/settings/tokens/{id}/delete", Need::SignedIn, delete_token)
+        .get("/settings/password", Need::SignedIn, show_password)
+        .post("/settings/password", Need::SignedIn, change_password)
+        .get("/new", Need::SignedIn, show_new)
+        .post("/new", Need::SignedIn, create_repo)
 }
 
 struct KeyRow {

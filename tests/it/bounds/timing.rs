@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use labforge::model::{Actor, RepoAccess, RepoPath};
+use labforge::model::{Actor, RepoPath};
 
 use super::*;
 
@@ -52,7 +52,7 @@ async fn first_quartiles(
         let started = Instant::now();
         let answer = app
             .forge
-            .authorize(Some(mallory), path, RepoAccess::Read)
+            .authorize::<labforge::domain::Read>(Some(mallory), path)
             .await;
         times[i % 2].push(started.elapsed());
         assert!(matches!(answer, Err(labforge::domain::Error::NotFound)));

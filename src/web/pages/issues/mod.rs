@@ -6,11 +6,10 @@ mod labels;
 mod list;
 mod show;
 
+use crate::routes::{Need, Routes};
 use std::collections::HashSet;
 
-use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::{get, post};
 
 use crate::domain::IssueAccess;
 use crate::domain::issues::refs::ref_spans;
@@ -19,49 +18,56 @@ use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::markdown;
 
-pub fn router<S>() -> Router<S>
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     WebState: FromRef<S>,
 {
-    Router::new()
-        .route("/{owner}/{repo}/issues", get(list::show_issues))
-        .route(
-            "/{owner}/{repo}/issues/new",
-            get(list::new_issue).post(list::create_issue),
+    Routes::new()
+        .get("/{owner}/{repo}/issues", Need::READ, list::show_issues)
+        .get("/{owner}/{repo}/issues/new", Need::READ, list::new_issue)
+        .post("/{owner}/{repo}/issues/new", Need::READ, list::create_issue)
+        .get(
+            "/{owner}/{repo}/issues/{number}",
+            Need::READ,
+            show::show_issue,
         )
-        .route("/{owner}/{repo}/issues/{number}", get(show::show_issue))
-        .route(
+        .post(
             "/{owner}/{repo}/issues/{number}/comment",
-            post(show::add_comment),
+            Need::READ,
+            show::add_comment,
         )
-        .route(
+        .post(
             "/{owner}/{repo}/issues/{number}/state",
-            post(show::change_state),
+            Need::READ,
+            show::change_state,
         )
-        .route(
+        .post(
             "/{owner}/{repo}/issues/{number}/edit",
-            post(show::edit_issue),
+            Need::READ,
+            show::edit_issue,
         )
-        .route(
+        .post(
             "/{owner}/{repo}/issues/{number}/comments/{id}/edit",
-            post(show::edit_comment),
+            Need::READ,
+            show::edit_comment,
         )
-        .route(
+        .post(
             "/{owner}/{repo}/issues/{number}/labels",
-            post(show::set_labels),
+            Need::READ,
+            show::set_labels,
         )
-        .route(
-            "/{owner}/{repo}/labels",
-            get(labels::show_labels).post(labels::create_label),
-        )
-        .route(
+        .get("/{owner}/{repo}/labels", Need::READ, labels::show_labels)
+        .post("/{owner}/{repo}/labels", Need::READ, labels::create_label)
+        .post(
             "/{owner}/{repo}/labels/{id}/edit",
-            post(labels::update_label),
+            Need::READ,
+            labels::update_label,
         )
-        .route(
+        .post(
             "/{owner}/{repo}/labels/{id}/delete",
-            post(labels::delete_label),
+            Need::READ,
+            labels::delete_label,
         )
 }
 

@@ -58,7 +58,7 @@ async fn closing_commit(
     let wanted = id.clone();
     let subject = st
         .forge
-        .read_repo(repo, move |r| Ok(r.commit(&wanted).map(|c| c.subject).ok()))
+        .read_repo_row(repo, move |r| Ok(r.commit(&wanted).map(|c| c.subject).ok()))
         .await
         .ok()
         .flatten()

@@ -1,0 +1,157 @@
+//! The web room's way to a repository: one extractor for pages (`RepoPage<L>`) and one for
+//! forms (`RepoForm<L, T>`). Each parses `{owner}/{repo}` from the path, finds the session,
+//! asks `authorize` for level `L` and, for forms, checks the CSRF token, before the handler
+//! runs; so a handler's signature says what it needs, and it holds the `Grant` the domain
+//! functions take. A repository the visitor may not reach is the same 404 as a missing one.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use super::WebState;
+use super::error::WebError;
+use super::form::Form;
+use super::session::{CsrfForm, MaybeUser, Nav, RequireUser};
+use crate::domain::{Grant, Level, Read};
+use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
+
+/// The rest of a path after `{owner}/{repo}/…/` (`REF/PATH`, a compare spec, a commit id).
+#[derive(serde::Deserialize)]
+pub struct Rest {
+    pub rest: String,
+}
+
+/// A numeric id after `{owner}/{repo}/…/` (a deploy run, a check run, a rule, a label).
+#[derive(serde::Deserialize)]
+#[allow(dead_code)] // TRANSITIONAL
+pub struct Id {
+    pub id: i64,
+}
+
+/// A repository page the visitor may see at level `L`.
+pub struct RepoPage<L: Level = Read> {
+    pub grant: Grant<L>,
+    pub visitor: MaybeUser,
+}
+
+impl<L: Level> RepoPage<L> {
+    pub fn repo(&self) -> &Repo {
+        self.grant.repo()
+    }
+
+    pub fn nav(&self) -> Nav {
+        self.visitor.nav()
+    }
+}
+
+/// A form posted to a repository's address by a signed-in user with level `L`, its CSRF token
+/// checked, its fields in `form`.
+#[allow(dead_code)] // TRANSITIONAL: until the forms move over
+pub struct RepoForm<L: Level, T> {
+    pub grant: Grant<L>,
+    pub user: RequireUser,
+    pub form: T,
+}
+
+/// `{owner}/{repo}` of the matched route, parsed like every name from outside.
+pub async fn repo_path(parts: &mut Parts) -> Result<RepoPath, WebError> {
+    let params = RawPathParams::from_request_parts(parts, &())
+        .await
+        .map_err(|_| WebError::NotFound)?;
+    let find = |key: &str| {
+        params
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+            .ok_or(WebError::NotFound)
+    };
+    Ok(RepoPath {
+        owner: Username::parse(find("owner")?)?,
+        name: RepoName::parse_url_segment(find("repo")?)?,
+    })
+}
+
+/// Where a visitor who is not signed in is sent for a page that needs more than reading.
+fn sign_in_first(parts: &Parts) -> Response {
+    let next = super::session::encode_path(parts.uri.path());
+    axum::response::Redirect::to(&format!("/login?next={next}")).into_response()
+}
+
+impl<S, L> FromRequestParts<S> for RepoPage<L>
+where
+    S: Send + Sync,
+    WebState: FromRef<S>,
+    L: Level,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let visitor = MaybeUser::from_request_parts(parts, state).await?;
+        if L::ACCESS > RepoAccess::Read && visitor.0.is_none() {
+            return Err(sign_in_first(parts));
+        }
+        let path = repo_path(parts)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let st = WebState::from_ref(state);
+        let grant = st
+            .forge
+            .authorize::<L>(visitor.actor(), &path)
+            .await
+            .map_err(|e| WebError::from(e).into_response())?;
+        Ok(RepoPage { grant, visitor })
+    }
+}
+
+impl<S, L, T> FromRequest<S> for RepoForm<L, T>
+where
+    S: Send + Sync,
+    WebState: FromRef<S>,
+    L: Level,
+    T: DeserializeOwned,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let user = RequireUser::from_request_parts(&mut parts, state).await?;
+        let path = repo_path(&mut parts)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let st = WebState::from_ref(state);
+        let grant = st
+            .forge
+            .authorize::<L>(Some(&user.0.actor), &path)
+            .await
+            .map_err(|e| WebError::from(e).into_response())?;
+        let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Form(csrf) = form_of::<CsrfForm, S>(&bytes, content_type.as_ref(), state).await?;
+        user.check_csrf(&csrf.csrf)
+            .map_err(IntoResponse::into_response)?;
+        let Form(form) = form_of::<T, S>(&bytes, content_type.as_ref(), state).await?;
+        Ok(RepoForm { grant, user, form })
+    }
+}
+
+/// Reads the same body as another form shape (the CSRF field, then the handler's fields).
+#[allow(dead_code)]
+async fn form_of<T: DeserializeOwned, S: Send + Sync>(
+    bytes: &Bytes,
+    content_type: Option<&header::HeaderValue>,
+    state: &S,
+) -> Result<Form<T>, Response> {
+    let mut req = Request::builder().method(Method::POST);
+    if let Some(ct) = content_type {
+        req = req.header(header::CONTENT_TYPE, ct);
+    }
+    let req = req
+        .body(Body::from(bytes.clone()))
+        .expect("a method, one header and a body make a valid request");
+    Form::<T>::from_request(req, state).await
+}

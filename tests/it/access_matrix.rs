@@ -1,0 +1,296 @@
+//! The access matrix, enumerated from the router itself (`labforge::app::route_table`): every
+//! route registered through `Routes` is requested by anonymous visitors, an outsider, a reader, a
+//! writer, the owner and a read-scoped token of the owner, on a public and a private repository,
+//! and its answer is held against the level the route declares:
+//! - an actor who cannot see the repository gets exactly the answer a missing repository gets
+//!   (existence never leaks);
+//! - an actor who sees it but lacks the level gets the web's 404 or the API's 403 (401 for
+//!   writes without credentials), never the page;
+//! - an actor with the level gets past the access decision (an answer unlike the missing
+//!   repository's). Forms are sent with a wrong CSRF token and API writes with a body that does
+//!   not parse, so nothing changes while every decision is taken.
+
+use std::collections::BTreeMap;
+
+use labforge::model::{RepoAccess, TokenScope};
+use labforge::routes::{Need, RouteRecord};
+use reqwest::Method;
+
+use crate::helpers::*;
+use crate::web_auth::{client, session};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Anonymous,
+    Outsider,
+    Reader,
+    Writer,
+    Owner,
+    /// The owner's read-scoped token (API and git only: the web has sessions).
+    ReadToken,
+}
+
+const EVERYONE: [Who; 6] = [
+    Who::Anonymous,
+    Who::Outsider,
+    Who::Reader,
+    Who::Writer,
+    Who::Owner,
+    Who::ReadToken,
+];
+
+fn level(who: Who, private: bool) -> RepoAccess {
+    let floor = if private {
+        RepoAccess::None
+    } else {
+        RepoAccess::Read
+    };
+    match who {
+        Who::Anonymous | Who::Outsider => floor,
+        Who::Reader | Who::ReadToken => RepoAccess::Read,
+        Who::Writer => RepoAccess::Write,
+        Who::Owner => RepoAccess::Admin,
+    }
+}
+
+struct Credentials {
+    cookies: BTreeMap<&'static str, String>,
+    tokens: BTreeMap<&'static str, String>,
+}
+
+impl Credentials {
+    fn user(who: Who) -> Option<&'static str> {
+        match who {
+            Who::Anonymous => None,
+            Who::Outsider => Some("outsider"),
+            Who::Reader => Some("reader"),
+            Who::Writer => Some("writer"),
+            Who::Owner => Some("alice"),
+            Who::ReadToken => Some("alice-read"),
+        }
+    }
+}
+
+/// The path with its parameters filled: the repository's, and for the others values that get
+/// an allowed request past the access decision (numeric ids that do not parse answer 400 there).
+fn fill(path: &str, repo: &str, sha: &str, method: &Method) -> String {
+    let reading = *method == Method::GET;
+    let mut out = path.replace("{owner}/{repo}", repo);
+    let kind = out
+        .split('/')
+        .nth(if out.starts_with("/api/") { 6 } else { 3 })
+        .unwrap_or("")
+        .to_owned();
+    let rest = match kind.as_str() {
+        "tree" | "commits" => "main",
+        "blob" | "raw" | "blame" => "main/README.md",
+        "archive" => "main.tar.gz",
+        _ => "main",
+    };
+    for (param, value) in [
+        ("{*rest}", rest),
+        ("{*spec}", "main...main"),
+        ("{sha}", sha),
+        ("{rev}", "main"),
+        ("{user}", "reader"),
+        ("{name}", "x"),
+        ("{delivery}", "x"),
+    ] {
+        out = out.replace(param, value);
+    }
+    if kind == "commit" {
+        out = out.replace("{id}", sha);
+    }
+    let number = if reading { "1" } else { "x" };
+    out.replace("{number}", number)
+        .replace("{index}", number)
+        .replace("{id}", "x")
+}
+
+struct Answer {
+    status: u16,
+    body: String,
+    /// Where a redirect points.
+    location: String,
+}
+
+impl Answer {
+    /// The web's "sign in first" (a form, or a page only signed-in users have).
+    fn asks_to_sign_in(&self) -> bool {
+        (300..400).contains(&self.status) && self.location.starts_with("/login?next=")
+    }
+}
+
+async fn send(
+    app: &TestApp,
+    creds: &Credentials,
+    who: Who,
+    record: &RouteRecord,
+    url_path: &str,
+) -> Answer {
+    let api = url_path.starts_with("/api/");
+    let url = format!("{}{url_path}", app.base);
+    let mut req = client().request(record.method.clone(), &url);
+    if let Some(user) = Credentials::user(who) {
+        if api {
+            req = req.header("authorization", format!("token {}", creds.tokens[user]));
+        } else if let Some(cookie) = creds.cookies.get(user) {
+            req = req.header("cookie", cookie.as_str());
+        }
+    }
+    if record.method != Method::GET {
+        req = if api {
+            req.header("content-type", "application/json").body("{")
+        } else {
+            req.form(&[("csrf", "not-the-session-token")])
+        };
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = res.text().await.unwrap_or_default();
+    Answer {
+        status,
+        body,
+        location,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_answers_by_the_level_it_declares() {
+    let table = labforge::app::route_table();
+    assert!(
+        table.len() > 90,
+        "the table lists the routes: {}",
+        table.len()
+    );
+    let app = TestApp::spawn().await;
+    for u in ["alice", "reader", "writer", "outsider"] {
+        app.create_user(u, &format!("{u}-password")).await;
+    }
+    app.create_repo("alice", "pub", false).await;
+    app.create_repo("alice", "priv", true).await;
+    for repo in ["alice/pub", "alice/priv"] {
+        app.add_collaborator(repo, "reader", "read").await;
+        app.add_collaborator(repo, "writer", "write").await;
+    }
+    let src = app.workdir("src");
+    git_ok(&src, &["init", "-q", "-b", "main"]).await;
+    std::fs::write(src.join("README.md"), "# SECRET-README-4711\n").unwrap();
+    git_ok(&src, &["add", "."]).await;
+    git_ok(&src, &["commit", "-q", "-m", "SECRET-SUBJECT-4711"]).await;
+    let sha = git_ok(&src, &["rev-parse", "HEAD"]).await.trim().to_owned();
+    let mut creds = Credentials {
+        cookies: BTreeMap::new(),
+        tokens: BTreeMap::new(),
+    };
+    for u in ["alice", "reader", "writer", "outsider"] {
+        creds
+            .cookies
+            .insert(u, session(&app, u, &format!("{u}-password")).await);
+        creds
+            .tokens
+            .insert(u, app.create_token(u, TokenScope::Write).await);
+    }
+    creds.tokens.insert(
+        "alice-read",
+        app.create_token("alice", TokenScope::Read).await,
+    );
+    for repo in ["alice/pub", "alice/priv"] {
+        app.push(&src, ("alice", "alice-password"), repo, &["main"])
+            .await;
+        let res = client()
+            .post(format!("{}/api/v1/repos/{repo}/issues", app.base))
+            .header("authorization", format!("token {}", creds.tokens["alice"]))
+            .json(&serde_json::json!({"title": "SECRET-ISSUE-4711"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 201, "{:?}", res.text().await);
+    }
+
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for record in &table {
+        let Need::Repo(need) = record.need else {
+            continue;
+        };
+        let api = record.path.starts_with("/api/");
+        let cases: Vec<(Who, &str, bool)> = EVERYONE
+            .into_iter()
+            .filter(|who| api || *who != Who::ReadToken)
+            .flat_map(|who| [(who, "alice/pub", false), (who, "alice/priv", true)])
+            .collect();
+        // One route's cases at once (a dozen requests): the run stays short, and no two
+        // routes' requests interleave (a write route's refusal cannot race a read of it).
+        let answers = futures_util::future::join_all(cases.iter().map(|&(who, repo, _)| {
+            let (app, creds, sha) = (&app, &creds, &sha);
+            async move {
+                let path = fill(&record.path, repo, sha, &record.method);
+                let missing_path = fill(&record.path, "alice/nope", sha, &record.method);
+                let answer = send(app, creds, who, record, &path).await;
+                let missing = send(app, creds, who, record, &missing_path).await;
+                (path, answer, missing)
+            }
+        }))
+        .await;
+        for (&(who, repo, private), (path, answer, missing)) in cases.iter().zip(answers) {
+            let missing_body = missing.body.replace("alice/nope", repo);
+            let have = level(who, private);
+            let case = format!(
+                "{} {path} as {who:?} ({have:?}, needs {need:?})",
+                record.method
+            );
+            let same_as_missing = answer.status == missing.status
+                && answer.body == missing_body
+                && answer.location == missing.location.replace("alice/nope", repo);
+            if answer.status >= 500 {
+                failures.push(format!("{case}: {} {}", answer.status, answer.body));
+            } else if have >= need {
+                // Taking part needs an account: anonymous writes are asked for one (the web's
+                // sign-in form, the API's 401) before any repository is looked up.
+                let needs_account = who == Who::Anonymous
+                    && (answer.asks_to_sign_in()
+                        || (api && record.method != Method::GET && answer.status == 401));
+                if same_as_missing && !needs_account {
+                    failures.push(format!(
+                        "{case}: allowed, but answered as for a missing repository ({})",
+                        answer.status
+                    ));
+                }
+            } else if have == RepoAccess::None || !api {
+                if !same_as_missing {
+                    failures.push(format!(
+                        "{case}: not visible, but answered unlike a missing repository: {} {} / {} {}",
+                        answer.status,
+                        answer.body.chars().take(200).collect::<String>(),
+                        missing.status,
+                        missing_body.chars().take(200).collect::<String>()
+                    ));
+                }
+            } else if !matches!(answer.status, 401 | 403) {
+                failures.push(format!(
+                    "{case}: too low a level, answered {} {}",
+                    answer.status,
+                    answer.body.chars().take(200).collect::<String>()
+                ));
+            }
+            if have < need && answer.body.contains("4711") {
+                failures.push(format!("{case}: leaked content"));
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} cases wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked > 800, "{checked}");
+}
