@@ -12,7 +12,7 @@ use clap::Subcommand;
 
 use crate::app::Services;
 use crate::config::Config;
-use crate::domain::Forge;
+use crate::domain::{Forge, SystemKey};
 use crate::model::{CheckName, RepoPath};
 
 #[derive(Debug, Subcommand)]
@@ -168,13 +168,15 @@ pub enum CollaboratorCommand {
 /// whether `config`'s checks are the operator's or merely none.
 pub async fn run(config: &Config, file_given: bool, command: AdminCommand) -> anyhow::Result<()> {
     let services = Services::open(config).await?;
-    let result = execute(&services.forge, config, file_given, command).await;
+    let key = &services.system_key;
+    let result = execute(&services.forge, key, config, file_given, command).await;
     services.close(false).await?;
     result
 }
 
 async fn execute(
     forge: &Forge,
+    key: &SystemKey,
     config: &Config,
     file_given: bool,
     command: AdminCommand,
@@ -183,22 +185,25 @@ async fn execute(
         AdminCommand::User(command) => accounts::user(forge, command).await?,
         AdminCommand::Key(command) => accounts::key(forge, command).await?,
         AdminCommand::Token(command) => accounts::token(forge, command).await?,
-        AdminCommand::Repo(command) => repos::repo(forge, command).await?,
-        AdminCommand::Collaborator(command) => repos::collaborator(forge, command).await?,
+        AdminCommand::Repo(command) => repos::repo(forge, key, command).await?,
+        AdminCommand::Collaborator(command) => repos::collaborator(forge, key, command).await?,
         AdminCommand::Protect {
             path,
             pattern,
             admins_only,
             require_checks,
         } => {
-            let repo = forge.repo_by_path(&RepoPath::parse(&path)?).await?;
+            let grant = forge
+                .grant_for_operator(key, &RepoPath::parse(&path)?)
+                .await?;
             let checks = require_checks
                 .iter()
                 .map(|c| CheckName::parse(c).with_context(|| format!("--require-check {c}")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            warn_unconfigured(forge, config, file_given, &repo.full_name(), &checks).await;
+            let name = grant.repo().full_name();
+            warn_unconfigured(forge, config, file_given, &name, &checks).await;
             forge
-                .protect_branch_requiring(&repo, &pattern, admins_only, &checks)
+                .protect_branch_requiring(&grant, &pattern, admins_only, &checks)
                 .await?;
             let who = if admins_only {
                 "; only admins may push"
@@ -214,8 +219,10 @@ async fn execute(
             eprintln!("branches matching {pattern} of {path} are protected{who}{required}");
         }
         AdminCommand::Deploys { path } => {
-            let repo = forge.repo_by_path(&RepoPath::parse(&path)?).await?;
-            for r in forge.deploy_runs(&repo, 0).await? {
+            let grant = forge
+                .grant_for_operator::<crate::domain::Read>(key, &RepoPath::parse(&path)?)
+                .await?;
+            for r in forge.deploy_runs(&grant, 0).await? {
                 let code = r
                     .exit_code
                     .map(|c| c.to_string())
@@ -227,14 +234,16 @@ async fn execute(
             }
         }
         AdminCommand::Unprotect { path, pattern } => {
-            let repo = forge.repo_by_path(&RepoPath::parse(&path)?).await?;
+            let grant = forge
+                .grant_for_operator(key, &RepoPath::parse(&path)?)
+                .await?;
             let rule = forge
-                .branch_rules(&repo)
+                .branch_rules(&grant)
                 .await?
                 .into_iter()
                 .find(|r| r.pattern == pattern)
                 .with_context(|| format!("{path} has no rule {pattern}"))?;
-            forge.unprotect_branch(&repo, rule.id).await?;
+            forge.unprotect_branch(&grant, rule.id).await?;
             eprintln!("removed the rule {pattern} from {path}");
         }
     }

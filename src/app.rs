@@ -311,7 +311,7 @@ impl App {
         crate::startup::report(&services.forge, &config, &database_text).await?;
         let forge = Arc::clone(&services.forge);
         prepare_repositories(&forge).await?;
-        crate::worker::deploys::recover(&forge).await?;
+        crate::worker::deploys::recover(&forge, &services.system_key).await?;
         crate::transport::http_server::raise_open_file_limit();
         let hook_socket = crate::transport::hook_rpc::bind(&forge.hooks.socket)?;
         let serv_socket = crate::transport::serv_rpc::bind(&config.data_dir)?;
@@ -453,6 +453,7 @@ impl App {
         ));
         let deploys = tokio::spawn(crate::worker::deploys::run(
             Arc::clone(&self.services.forge),
+            Arc::clone(&self.services.system_key),
             after_transports.clone(),
         ));
         let supervising = CancellationToken::new();

@@ -83,17 +83,14 @@ enum Command {
     },
     /// Run by git inside receive-pack (the repositories' hook shims); not for people.
     #[command(hide = true)]
-    Hook {
-        #[arg(value_parser = ["pre-receive", "post-receive"])]
-        name: String,
-    },
+    Hook { name: labforge::model::HookName },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Hooks run twice per push: no runtime, no config, no logging set-up.
     if let Command::Hook { name } = &cli.command {
-        return ExitCode::from(labforge::transport::hook_client::run(name));
+        return ExitCode::from(labforge::transport::hook_client::run(*name));
     }
     // sshd runs these per login and per session: no runtime, no logging set-up, and the
     // configuration file alone (their environment is the SSH client's).

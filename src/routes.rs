@@ -178,7 +178,7 @@ mod tests {
                     && !path.ends_with("src/routes.rs")
                 {
                     let text = std::fs::read_to_string(&path).unwrap();
-                    for needle in [".route(", ".route_service(", ".nest_service("] {
+                    for needle in [".route(\"", ".route_service(", ".nest_service("] {
                         if text.contains(needle) {
                             offenders.push(format!("{} ({needle})", path.display()));
                         }

@@ -3,10 +3,14 @@
 use anyhow::bail;
 
 use super::{CollaboratorCommand, RepoCommand};
-use crate::domain::Forge;
+use crate::domain::{Admin, Forge, Grant, SystemKey};
 use crate::model::{RepoAccess, RepoName, RepoPath, Username};
 
-pub(super) async fn repo(forge: &Forge, command: RepoCommand) -> anyhow::Result<()> {
+pub(super) async fn repo(
+    forge: &Forge,
+    key: &SystemKey,
+    command: RepoCommand,
+) -> anyhow::Result<()> {
     match command {
         RepoCommand::Create {
             path,
@@ -28,28 +32,27 @@ pub(super) async fn repo(forge: &Forge, command: RepoCommand) -> anyhow::Result<
             }
         }
         RepoCommand::Delete { path, yes } => {
-            let repo = find_repo(forge, &path).await?;
+            let grant = find_repo(forge, key, &path).await?;
+            let name = grant.repo().full_name();
             if !yes {
                 bail!(
-                    "this deletes {}; run again with --yes to do it (its folder goes to the trash)",
-                    repo.full_name()
+                    "this deletes {name}; run again with --yes to do it (its folder goes to the trash)"
                 );
             }
-            forge.delete_repo(&repo).await?;
-            eprintln!(
-                "deleted {}; its folder is in DATA_DIR/repos/.trash",
-                repo.full_name()
-            );
+            forge.delete_repo(grant).await?;
+            eprintln!("deleted {name}; its folder is in DATA_DIR/repos/.trash");
         }
         RepoCommand::Rename { path, new_name } => {
-            let repo = find_repo(forge, &path).await?;
+            let grant = find_repo(forge, key, &path).await?;
+            let old = grant.repo().full_name();
             let new_name = RepoName::parse(&new_name)?;
-            let renamed = forge.rename_repo(&repo, &new_name).await?;
-            eprintln!("renamed {} to {}", repo.full_name(), renamed.full_name());
+            let renamed = forge.rename_repo(grant, &new_name).await?;
+            eprintln!("renamed {old} to {}", renamed.repo().full_name());
         }
         RepoCommand::Purge { path } => {
-            let repo = find_repo(forge, &path).await?;
-            forge.purge_repo(&repo).await?;
+            let grant = find_repo(forge, key, &path).await?;
+            let repo = grant.repo();
+            forge.purge_repo(repo).await?;
             eprintln!(
                 "purged {}: objects no ref reaches are deleted",
                 repo.full_name()
@@ -61,44 +64,53 @@ pub(super) async fn repo(forge: &Forge, command: RepoCommand) -> anyhow::Result<
 
 pub(super) async fn collaborator(
     forge: &Forge,
+    key: &SystemKey,
     command: CollaboratorCommand,
 ) -> anyhow::Result<()> {
     match command {
         CollaboratorCommand::Add { path, user, access } => {
-            let path = RepoPath::parse(&path)?;
+            let grant = find_repo(forge, key, &path).await?;
             let user = Username::parse(&user)?;
             let access: RepoAccess = access.parse().map_err(anyhow::Error::msg)?;
-            forge.set_collaborator(&path, &user, access).await?;
-            eprintln!("{user} now has {access} access to {path}");
+            forge.add_collaborator(&grant, &user, access).await?;
+            eprintln!(
+                "{user} now has {access} access to {}",
+                grant.repo().full_name()
+            );
         }
         CollaboratorCommand::List { path } => {
-            let repo = find_repo(forge, &path).await?;
-            for c in forge.collaborators(&repo).await? {
+            let grant = find_repo(forge, key, &path).await?;
+            for c in forge.collaborators(&grant).await? {
                 println!("{}\t{}", c.name, c.access);
             }
         }
         CollaboratorCommand::Remove { path, user } => {
-            let repo = find_repo(forge, &path).await?;
+            let grant = find_repo(forge, key, &path).await?;
+            let name = grant.repo().full_name();
             let user = Username::parse(&user)?;
             forge
-                .remove_collaborator(&repo, &user)
+                .remove_collaborator(&grant, &user)
                 .await
                 .map_err(|e| match e {
                     crate::domain::Error::NotFound => {
-                        anyhow::anyhow!("{user} is not a collaborator on {}", repo.full_name())
+                        anyhow::anyhow!("{user} is not a collaborator on {name}")
                     }
                     other => other.into(),
                 })?;
-            eprintln!("{user} no longer has access to {}", repo.full_name());
+            eprintln!("{user} no longer has access to {name}");
         }
     }
     Ok(())
 }
 
-/// The repository at `path`, or an error that names it.
-async fn find_repo(forge: &Forge, path: &str) -> anyhow::Result<crate::model::Repo> {
+/// The operator's grant on the repository at `path`, or an error that names it.
+pub(super) async fn find_repo(
+    forge: &Forge,
+    key: &SystemKey,
+    path: &str,
+) -> anyhow::Result<Grant<Admin>> {
     let path = RepoPath::parse(path)?;
-    match forge.repo_by_path(&path).await {
+    match forge.grant_for_operator(key, &path).await {
         Err(crate::domain::Error::NotFound) => bail!("there is no repository {path}"),
         other => Ok(other?),
     }

@@ -9,10 +9,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::access::ApiRepo;
 use super::body::JsonBody;
-use super::{ApiError, ApiState, RequireApiActor, repo_path};
+use super::{ApiError, ApiState};
+use crate::domain::Admin;
 use crate::domain::webhooks::{Delivery, WebhookSettings};
-use crate::model::{Actor, ContentType, Repo, RepoAccess, Webhook, WebhookEventKind};
+use crate::model::{ContentType, Webhook, WebhookEventKind};
 
 pub fn router<S>() -> Routes<S>
 where
@@ -125,37 +127,32 @@ fn parse_content_type(s: Option<&str>) -> Result<Option<ContentType>, ApiError> 
     s.map(|s| s.parse().map_err(ApiError::Invalid)).transpose()
 }
 
-/// The repository, for its admins only (hooks and push mirrors).
-pub(super) async fn admin_repo(
-    st: &ApiState,
-    actor: &Actor,
-    owner: &str,
-    repo: &str,
-) -> Result<Repo, ApiError> {
-    let path = repo_path(owner, repo)?;
-    Ok(st
-        .forge
-        .authorize_repo(Some(actor), &path, RepoAccess::Admin)
-        .await?)
+/// The hook in `/hooks/{id}/…`: a number, else a 404 (as for another repository's).
+#[derive(Deserialize)]
+struct HookId {
+    id: String,
+}
+
+/// A delivery of that hook, `/hooks/{id}/deliveries/{delivery}/…`.
+#[derive(Deserialize)]
+struct DeliveryId {
+    id: String,
+    delivery: String,
 }
 
 async fn list_hooks(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo)): Path<(String, String)>,
+    ApiRepo { grant }: ApiRepo<Admin>,
 ) -> Result<Json<Vec<ApiHook>>, ApiError> {
-    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
-    let hooks = st.forge.webhooks(&repo).await?;
+    let hooks = st.forge.webhooks(&grant).await?;
     Ok(Json(hooks.iter().map(ApiHook::from_hook).collect()))
 }
 
 async fn create_hook(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo)): Path<(String, String)>,
+    ApiRepo { grant }: ApiRepo<Admin>,
     JsonBody(body): JsonBody<CreateHookOption>,
 ) -> Result<Response, ApiError> {
-    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
     if let Some(kind) = body.kind.as_deref()
         && !matches!(kind, "gitea" | "forgejo" | "gogs")
     {
@@ -175,7 +172,7 @@ async fn create_hook(
         branch_filter: body.branch_filter,
         active: body.active,
     };
-    let hook = st.forge.create_webhook(&repo, settings).await?;
+    let hook = st.forge.create_webhook(&grant, settings).await?;
     Ok((StatusCode::CREATED, Json(ApiHook::from_hook(&hook))).into_response())
 }
 
@@ -185,22 +182,20 @@ fn hook_id(id: &str) -> Result<i64, ApiError> {
 
 async fn show_hook(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo, id)): Path<(String, String, String)>,
+    Path(HookId { id }): Path<HookId>,
+    ApiRepo { grant }: ApiRepo<Admin>,
 ) -> Result<Json<ApiHook>, ApiError> {
-    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
-    let hook = st.forge.webhook(&repo, hook_id(&id)?).await?;
+    let hook = st.forge.webhook(&grant, hook_id(&id)?).await?;
     Ok(Json(ApiHook::from_hook(&hook)))
 }
 
 async fn edit_hook(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo, id)): Path<(String, String, String)>,
+    Path(HookId { id }): Path<HookId>,
+    ApiRepo { grant }: ApiRepo<Admin>,
     JsonBody(body): JsonBody<EditHookOption>,
 ) -> Result<Json<ApiHook>, ApiError> {
-    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
-    let current = st.forge.webhook(&repo, hook_id(&id)?).await?;
+    let current = st.forge.webhook(&grant, hook_id(&id)?).await?;
     let mut settings = WebhookSettings::of(&current);
     let config = body.config.unwrap_or_default();
     if let Some(url) = config.url {
@@ -219,29 +214,32 @@ async fn edit_hook(
     if let Some(active) = body.active {
         settings.active = active;
     }
-    let hook = st.forge.update_webhook(&repo, current.id, settings).await?;
+    let hook = st
+        .forge
+        .update_webhook(&grant, current.id, settings)
+        .await?;
     Ok(Json(ApiHook::from_hook(&hook)))
 }
 
 async fn delete_hook(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo, id)): Path<(String, String, String)>,
+    Path(HookId { id }): Path<HookId>,
+    ApiRepo { grant }: ApiRepo<Admin>,
 ) -> Result<StatusCode, ApiError> {
-    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
-    st.forge.delete_webhook(&repo, hook_id(&id)?).await?;
+    st.forge.delete_webhook(&grant, hook_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn test_hook(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo, id)): Path<(String, String, String)>,
+    Path(HookId { id }): Path<HookId>,
+    ApiRepo { grant }: ApiRepo<Admin>,
 ) -> Result<StatusCode, ApiError> {
-    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
-    let hook = st.forge.webhook(&repo, hook_id(&id)?).await?;
+    let actor = grant.actor().ok_or(ApiError::Unauthorized)?;
     let sender = st.forge.webhook_sender(&actor.user);
-    st.forge.test_webhook(&repo, &hook, &sender).await?;
+    st.forge
+        .test_webhook(&grant, hook_id(&id)?, &sender)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -296,11 +294,10 @@ impl ApiDelivery {
 
 async fn list_deliveries(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo, id)): Path<(String, String, String)>,
+    Path(HookId { id }): Path<HookId>,
+    ApiRepo { grant }: ApiRepo<Admin>,
 ) -> Result<Json<Vec<ApiDelivery>>, ApiError> {
-    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
-    let deliveries = st.forge.webhook_deliveries(&repo, hook_id(&id)?).await?;
+    let deliveries = st.forge.webhook_deliveries(&grant, hook_id(&id)?).await?;
     Ok(Json(
         deliveries
             .into_iter()
@@ -316,14 +313,13 @@ struct Queued {
 
 async fn redeliver(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo, id, delivery)): Path<(String, String, String, String)>,
+    Path(DeliveryId { id, delivery }): Path<DeliveryId>,
+    ApiRepo { grant }: ApiRepo<Admin>,
 ) -> Result<Response, ApiError> {
-    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
     let delivery: i64 = delivery.parse().map_err(|_| ApiError::NotFound)?;
     let id = st
         .forge
-        .redeliver_webhook(&repo, hook_id(&id)?, delivery)
+        .redeliver_webhook(&grant, hook_id(&id)?, delivery)
         .await?;
     Ok((StatusCode::CREATED, Json(Queued { id })).into_response())
 }

@@ -3,16 +3,18 @@
 
 use crate::routes::{Need, Routes};
 use axum::Json;
-use axum::extract::{FromRef, Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{FromRef, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::access::ApiRepo;
 use super::body::JsonBody;
-use super::{ApiActor, ApiError, ApiState, RequireApiActor, repo_path};
+use super::{ApiError, ApiState};
 use crate::domain::issues::payload::{comment_json, issue_json, label_json};
-use crate::domain::{IssueAccess, IssueChange, IssueQuery, IssueState};
-use crate::model::Actor;
+use crate::domain::{Grant, IssueChange, IssueQuery, IssueRules, IssueState, Level};
+use crate::model::IssueStatus;
 
 pub fn router<S>() -> Routes<S>
 where
@@ -46,16 +48,27 @@ where
         .post("/repos/{owner}/{repo}/labels", Need::READ, create_label)
 }
 
-async fn access(
-    st: &ApiState,
-    actor: Option<&Actor>,
-    owner: &str,
-    repo: &str,
-) -> Result<IssueAccess, ApiError> {
-    Ok(st
-        .forge
-        .issue_access(actor, &repo_path(owner, repo)?)
-        .await?)
+/// Writes to issues need a caller who sent credentials, though reading the repository is all
+/// they need: a request without any is a 401 before the repository is looked at (as Gitea
+/// answers); sent credentials are checked by `ApiRepo`, which follows this in each signature.
+struct SentCredentials;
+
+impl<S: Send + Sync> FromRequestParts<S> for SentCredentials {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            Ok(SentCredentials)
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
+/// `{index}`: an issue's number.
+#[derive(Deserialize)]
+struct Index {
+    index: i64,
 }
 
 /// Gitea's paging: `page` from 1, `limit` up to 50 (default 30).
@@ -63,9 +76,13 @@ fn paging(page: Option<i64>, limit: Option<i64>) -> (i64, i64) {
     (page.unwrap_or(1).max(1), limit.unwrap_or(30).clamp(1, 50))
 }
 
-async fn issue_value(st: &ApiState, who: &IssueAccess, number: i64) -> Result<Value, ApiError> {
-    let (issue, labels) = st.forge.issue(&who.repo, number).await?;
-    Ok(issue_json(&st.config.base_url, &who.repo, &issue, &labels))
+async fn issue_value<L: Level>(
+    st: &ApiState,
+    who: &Grant<L>,
+    number: i64,
+) -> Result<Value, ApiError> {
+    let (issue, labels) = st.forge.issue(who, number).await?;
+    Ok(issue_json(&st.config.base_url, who.repo(), &issue, &labels))
 }
 
 #[derive(Deserialize)]
@@ -81,11 +98,9 @@ struct ListQuery {
 
 async fn list_issues(
     State(st): State<ApiState>,
-    ApiActor(actor): ApiActor,
-    Path((owner, repo)): Path<(String, String)>,
+    ApiRepo { grant: who }: ApiRepo,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let who = access(&st, actor.as_ref(), &owner, &repo).await?;
     let (page, per_page) = paging(q.page, q.limit);
     let query = IssueQuery {
         state: IssueState::parse(q.state.as_deref()),
@@ -104,7 +119,7 @@ async fn list_issues(
     Ok(Json(
         list.issues
             .iter()
-            .map(|(i, l)| issue_json(&st.config.base_url, &who.repo, i, l))
+            .map(|(i, l)| issue_json(&st.config.base_url, who.repo(), i, l))
             .collect(),
     ))
 }
@@ -141,15 +156,14 @@ struct CreateIssue {
 
 async fn create_issue(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo)): Path<(String, String)>,
+    _: SentCredentials,
+    ApiRepo { grant: who }: ApiRepo,
     JsonBody(body): JsonBody<CreateIssue>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let who = access(&st, Some(&actor), &owner, &repo).await?;
     let names = if body.labels.is_empty() {
         Vec::new()
     } else {
-        label_names(&st.forge.labels(&who.repo).await?, &body.labels)?
+        label_names(&st.forge.labels(&who).await?, &body.labels)?
     };
     // One transaction: an unknown label or a refused close opens nothing.
     let issue = st
@@ -164,10 +178,9 @@ async fn create_issue(
 
 async fn show_issue(
     State(st): State<ApiState>,
-    ApiActor(actor): ApiActor,
-    Path((owner, repo, index)): Path<(String, String, i64)>,
+    ApiRepo { grant: who }: ApiRepo,
+    Path(Index { index }): Path<Index>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = access(&st, actor.as_ref(), &owner, &repo).await?;
     Ok(Json(issue_value(&st, &who, index).await?))
 }
 
@@ -181,23 +194,22 @@ struct EditIssue {
 
 async fn update_issue(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo, index)): Path<(String, String, i64)>,
+    _: SentCredentials,
+    ApiRepo { grant: who }: ApiRepo,
+    Path(Index { index }): Path<Index>,
     JsonBody(body): JsonBody<EditIssue>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let who = access(&st, Some(&actor), &owner, &repo).await?;
-    let open = match body.state.as_deref() {
+    let open = match body.state.as_deref().map(|s| (s, s.parse::<IssueStatus>())) {
         None => None,
-        Some("open") => Some(true),
-        Some("closed") => Some(false),
-        Some(other) => {
+        Some((_, Ok(state))) => Some(state == IssueStatus::Open),
+        Some((other, Err(_))) => {
             return Err(ApiError::Invalid(format!(
                 "state '{other}' is not open or closed"
             )));
         }
     };
     let names = match &body.labels {
-        Some(labels) => Some(label_names(&st.forge.labels(&who.repo).await?, labels)?),
+        Some(labels) => Some(label_names(&st.forge.labels(&who).await?, labels)?),
         None => None,
     };
     // One transaction: a bad label after a good title changes neither.
@@ -222,22 +234,21 @@ struct PageQuery {
 
 async fn list_comments(
     State(st): State<ApiState>,
-    ApiActor(actor): ApiActor,
-    Path((owner, repo, index)): Path<(String, String, i64)>,
+    ApiRepo { grant: who }: ApiRepo,
+    Path(Index { index }): Path<Index>,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let who = access(&st, actor.as_ref(), &owner, &repo).await?;
-    let (issue, _) = st.forge.issue(&who.repo, index).await?;
+    let (issue, _) = st.forge.issue(&who, index).await?;
     // Gitea lists every comment unless asked to page.
     let (page, per_page) = match (q.page, q.limit) {
         (None, None) => (1, 100),
         (p, l) => paging(p, l),
     };
-    let comments = st.forge.comments(&issue, page, per_page).await?;
+    let comments = st.forge.comments(&who, &issue, page, per_page).await?;
     Ok(Json(
         comments
             .iter()
-            .map(|c| comment_json(&st.config.base_url, &who.repo, &issue, c))
+            .map(|c| comment_json(&st.config.base_url, who.repo(), &issue, c))
             .collect(),
     ))
 }
@@ -249,18 +260,18 @@ struct CreateComment {
 
 async fn create_comment(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo, index)): Path<(String, String, i64)>,
+    _: SentCredentials,
+    ApiRepo { grant: who }: ApiRepo,
+    Path(Index { index }): Path<Index>,
     JsonBody(body): JsonBody<CreateComment>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let who = access(&st, Some(&actor), &owner, &repo).await?;
     let comment = st.forge.comment_on_issue(&who, index, &body.body).await?;
-    let (issue, _) = st.forge.issue(&who.repo, index).await?;
+    let (issue, _) = st.forge.issue(&who, index).await?;
     Ok((
         StatusCode::CREATED,
         Json(comment_json(
             &st.config.base_url,
-            &who.repo,
+            who.repo(),
             &issue,
             &comment,
         )),
@@ -269,11 +280,9 @@ async fn create_comment(
 
 async fn list_labels(
     State(st): State<ApiState>,
-    ApiActor(actor): ApiActor,
-    Path((owner, repo)): Path<(String, String)>,
+    ApiRepo { grant: who }: ApiRepo,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let who = access(&st, actor.as_ref(), &owner, &repo).await?;
-    let labels = st.forge.labels(&who.repo).await?;
+    let labels = st.forge.labels(&who).await?;
     Ok(Json(labels.iter().map(label_json).collect()))
 }
 
@@ -285,16 +294,18 @@ struct CreateLabel {
     description: String,
 }
 
+/// Managing labels is triage: a 403 that says why for a reader, else the write grant the
+/// domain takes.
 async fn create_label(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo)): Path<(String, String)>,
+    _: SentCredentials,
+    ApiRepo { grant: who }: ApiRepo,
     JsonBody(body): JsonBody<CreateLabel>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let who = access(&st, Some(&actor), &owner, &repo).await?;
+    let writer = who.for_triage("manage labels")?;
     let label = st
         .forge
-        .create_label(&who, &body.name, &body.color, &body.description)
+        .create_label(&writer, &body.name, &body.color, &body.description)
         .await?;
     Ok((StatusCode::CREATED, Json(label_json(&label))))
 }

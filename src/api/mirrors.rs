@@ -10,10 +10,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::hooks::admin_repo;
+use super::access::ApiRepo;
 use super::{ApiError, ApiState, RequireApiActor};
 use crate::domain::mirrors::NewMirrorAuth;
 use crate::domain::rfc3339;
+use crate::domain::{Admin, Write};
 use crate::model::{MirrorScope, PushMirror, Repo};
 
 pub fn router<S>() -> Routes<S>
@@ -112,28 +113,32 @@ fn mirror_id(name: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::NotFound)
 }
 
+/// The mirror in `/push_mirrors/{name}` (Gitea's remote name, here `mirror-ID` or the id).
+#[derive(Deserialize)]
+struct MirrorName {
+    name: String,
+}
+
 async fn list_mirrors(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo)): Path<(String, String)>,
+    ApiRepo { grant }: ApiRepo<Admin>,
 ) -> Result<Json<Vec<ApiPushMirror>>, ApiError> {
-    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
-    let mirrors = st.forge.push_mirrors(&repo).await?;
+    let repo = grant.repo();
+    let mirrors = st.forge.push_mirrors(&grant).await?;
     Ok(Json(
         mirrors
             .iter()
-            .map(|m| ApiPushMirror::new(&repo, m))
+            .map(|m| ApiPushMirror::new(repo, m))
             .collect(),
     ))
 }
 
 async fn create_mirror(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo)): Path<(String, String)>,
+    ApiRepo { grant }: ApiRepo<Admin>,
     Json(body): Json<CreatePushMirrorOption>,
 ) -> Result<Response, ApiError> {
-    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
+    let repo = grant.repo();
     let auth = if body.use_ssh {
         NewMirrorAuth::Ssh
     } else {
@@ -150,54 +155,47 @@ async fn create_mirror(
     let mirror = st
         .forge
         .add_push_mirror(
-            &repo,
+            &grant,
             &body.remote_address,
             auth,
             scope,
             body.sync_on_commit,
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ApiPushMirror::new(&repo, &mirror)),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(ApiPushMirror::new(repo, &mirror))).into_response())
 }
 
 async fn show_mirror(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo, name)): Path<(String, String, String)>,
+    Path(MirrorName { name }): Path<MirrorName>,
+    ApiRepo { grant }: ApiRepo<Admin>,
 ) -> Result<Json<ApiPushMirror>, ApiError> {
-    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
+    let repo = grant.repo();
     let id = mirror_id(&name)?;
-    let mirrors = st.forge.push_mirrors(&repo).await?;
+    let mirrors = st.forge.push_mirrors(&grant).await?;
     let mirror = mirrors
         .iter()
         .find(|m| m.id == id)
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(ApiPushMirror::new(&repo, mirror)))
+    Ok(Json(ApiPushMirror::new(repo, mirror)))
 }
 
 async fn delete_mirror(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo, name)): Path<(String, String, String)>,
+    Path(MirrorName { name }): Path<MirrorName>,
+    ApiRepo { grant }: ApiRepo<Admin>,
 ) -> Result<StatusCode, ApiError> {
-    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
     st.forge
-        .remove_push_mirror(&repo, mirror_id(&name)?)
+        .remove_push_mirror(&grant, mirror_id(&name)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn sync_mirrors(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo)): Path<(String, String)>,
+    ApiRepo { grant }: ApiRepo<Admin>,
 ) -> Result<StatusCode, ApiError> {
-    let repo = admin_repo(&st, &actor, &owner, &repo).await?;
-    st.forge.sync_push_mirrors_now(&repo, None).await?;
+    st.forge.sync_push_mirrors_now(&grant, None).await?;
     Ok(StatusCode::OK)
 }
 
@@ -292,14 +290,8 @@ async fn migrate_repo(
 
 async fn sync_pull_mirror(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo)): Path<(String, String)>,
+    ApiRepo { grant }: ApiRepo<Write>,
 ) -> Result<StatusCode, ApiError> {
-    let path = super::repo_path(&owner, &repo)?;
-    let repo = st
-        .forge
-        .authorize_repo(Some(&actor), &path, crate::model::RepoAccess::Write)
-        .await?;
-    st.forge.sync_pull_mirror_now(&repo).await?;
+    st.forge.sync_pull_mirror_now(&grant).await?;
     Ok(StatusCode::OK)
 }

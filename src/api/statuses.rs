@@ -11,11 +11,12 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::access::ApiRepo;
 use super::body::JsonBody;
-use super::{ApiActor, ApiError, ApiState, RequireApiActor, repo_path};
-use crate::domain::rfc3339;
+use super::{ApiError, ApiState};
 use crate::domain::statuses::{CommitStatus, StatusReport};
-use crate::model::{CommitState, Repo, RepoAccess, StatusContext};
+use crate::domain::{Write, rfc3339};
+use crate::model::{CommitState, Repo, StatusContext};
 
 pub fn router<S>() -> Routes<S>
 where
@@ -43,6 +44,14 @@ where
             Need::READ,
             show_combined_status,
         )
+}
+
+/// `{sha}` (a commit id, as Gitea names it on `/statuses/`) or `{rev}` (a commit id, branch or
+/// tag, on `/commits/`): the same thing to labforge.
+#[derive(Deserialize)]
+struct Rev {
+    #[serde(alias = "sha")]
+    rev: String,
 }
 
 /// Gitea's CreateStatusOption.
@@ -79,21 +88,16 @@ fn status_json(st: &ApiState, repo: &Repo, s: &CommitStatus) -> Value {
 
 async fn create_status(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Path((owner, repo, sha)): Path<(String, String, String)>,
+    ApiRepo { grant }: ApiRepo<Write>,
+    Path(Rev { rev: sha }): Path<Rev>,
     JsonBody(body): JsonBody<CreateStatus>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let repo = st
-        .forge
-        .authorize_repo(Some(&actor), &repo_path(&owner, &repo)?, RepoAccess::Write)
-        .await?;
     let state: CommitState = body.state.parse().map_err(ApiError::Invalid)?;
     let context = StatusContext::parse_outside(&body.context).map_err(ApiError::Invalid)?;
     let status = st
         .forge
         .create_status(
-            &actor,
-            &repo,
+            &grant,
             &StatusReport {
                 sha: &sha,
                 context: &context,
@@ -103,7 +107,10 @@ async fn create_status(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(status_json(&st, &repo, &status))))
+    Ok((
+        StatusCode::CREATED,
+        Json(status_json(&st, grant.repo(), &status)),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -117,14 +124,10 @@ struct ListQuery {
 /// (up to 50) page.
 async fn list_statuses(
     State(st): State<ApiState>,
-    ApiActor(actor): ApiActor,
-    Path((owner, repo, rev)): Path<(String, String, String)>,
+    ApiRepo { grant }: ApiRepo,
+    Path(Rev { rev }): Path<Rev>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let repo = st
-        .forge
-        .authorize_repo(actor.as_ref(), &repo_path(&owner, &repo)?, RepoAccess::Read)
-        .await?;
     let state = match q.state.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => Some(s.parse::<CommitState>().map_err(ApiError::Invalid)?),
         None => None,
@@ -132,11 +135,13 @@ async fn list_statuses(
     let limit = q.limit.unwrap_or(30).clamp(1, 50);
     let (_, list) = st
         .forge
-        .statuses(&repo, &rev, state, q.page.unwrap_or(1), limit)
+        .statuses(&grant, &rev, state, q.page.unwrap_or(1), limit)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(
-        list.iter().map(|s| status_json(&st, &repo, s)).collect(),
+        list.iter()
+            .map(|s| status_json(&st, grant.repo(), s))
+            .collect(),
     ))
 }
 
@@ -144,25 +149,22 @@ async fn list_statuses(
 /// `SHOWN_IN_API` statuses (failing and pending first); `total_count` counts them all.
 async fn show_combined_status(
     State(st): State<ApiState>,
-    ApiActor(actor): ApiActor,
-    Path((owner, repo, rev)): Path<(String, String, String)>,
+    ApiRepo { grant }: ApiRepo,
+    Path(Rev { rev }): Path<Rev>,
 ) -> Result<Json<Value>, ApiError> {
-    let repo = st
-        .forge
-        .authorize_repo(actor.as_ref(), &repo_path(&owner, &repo)?, RepoAccess::Read)
-        .await?;
     let (sha, combined) = st
         .forge
-        .combined_status(&repo, &rev)
+        .combined_status(&grant, &rev)
         .await?
         .ok_or(ApiError::NotFound)?;
+    let repo = grant.repo();
     let base = &st.config.base_url;
     let owner_user = json!({"id": repo.owner_id, "login": repo.owner, "username": repo.owner});
     Ok(Json(json!({
         "state": combined.state.as_str(),
         "sha": sha,
         "total_count": combined.total,
-        "statuses": combined.statuses.iter().map(|s| status_json(&st, &repo, s)).collect::<Vec<_>>(),
+        "statuses": combined.statuses.iter().map(|s| status_json(&st, repo, s)).collect::<Vec<_>>(),
         "repository": {
             "id": repo.id,
             "owner": owner_user,

@@ -81,7 +81,7 @@ impl Forge {
                 title,
                 lookup: &lookup,
                 token_hash: &hash,
-                scope: scope.as_str(),
+                scope,
                 expires_at,
             })
             .await?;

@@ -5,7 +5,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use sha2::{Digest, Sha256};
 
 use super::{Error, Forge, Result};
-use crate::model::{Actor, Client, SiteRole, TokenScope, User};
+use crate::model::{Actor, Client, SiteRole, User};
 use crate::storage::UserRow;
 
 /// Tokens look like `lf_` + 40 hex digits; the first 12 digits find the row.
@@ -198,13 +198,9 @@ impl Forge {
             .ok_or(Error::BadCredentials)?;
         refuse_disabled(&user)?;
         self.db.touch_token(row.id).await?;
-        let scope = row
-            .scope
-            .parse::<TokenScope>()
-            .map_err(|e| Error::Internal(anyhow::anyhow!(e)))?;
         Ok(Some(Actor {
             user: user_from_row(&user),
-            scope: Some(scope),
+            scope: Some(row.scope),
         }))
     }
 }

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::statuses::{CombinedStatus, SHOWN_IN_MARK};
-use super::{Forge, Result};
+use super::{Forge, Grant, Level, Result};
 use crate::git::compare::Ahead;
 use crate::git::read::CommitId;
-use crate::model::{Actor, Repo, RepoAccess, RepoId};
+use crate::model::{Actor, DeployStatus, Repo, RepoAccess, RepoId};
 use crate::storage::{DeployRunRow, IssueEventRow, RecentPushRow};
 
 /// Commits counted when saying how far a branch is ahead of its last good deploy.
@@ -40,9 +40,12 @@ pub struct DeployLine {
 impl DeployLine {
     /// Failing first: a deploy whose last run did not succeed needs a look.
     pub fn is_failing(&self) -> bool {
-        self.last
-            .as_ref()
-            .is_some_and(|r| matches!(r.status.as_str(), "failed" | "timed_out" | "interrupted"))
+        self.last.as_ref().is_some_and(|r| {
+            matches!(
+                r.status,
+                DeployStatus::Failed | DeployStatus::TimedOut | DeployStatus::Interrupted
+            )
+        })
     }
 }
 
@@ -52,7 +55,7 @@ pub struct RepoListing {
     pub pushed_at: Option<OffsetDateTime>,
     pub open_issues: i64,
     /// The status of its deploys' last runs taken together (the worst), if it has any.
-    pub deploy_status: Option<String>,
+    pub deploy_status: Option<DeployStatus>,
     /// The default branch's head commit and its statuses (checks, deploys, outside CI), when
     /// any were reported on it.
     pub head_status: Option<(String, CombinedStatus)>,
@@ -89,12 +92,12 @@ pub struct Dashboard {
 type GitAsk = (Option<String>, Option<(String, String)>);
 
 /// How bad a run's status is, for picking a repository's worst.
-fn severity(status: &str) -> u8 {
+fn severity(status: DeployStatus) -> u8 {
     match status {
-        "failed" | "timed_out" | "interrupted" => 3,
-        "running" | "queued" => 2,
-        "cancelled" => 1,
-        _ => 0,
+        DeployStatus::Failed | DeployStatus::TimedOut | DeployStatus::Interrupted => 3,
+        DeployStatus::Running | DeployStatus::Queued => 2,
+        DeployStatus::Cancelled => 1,
+        DeployStatus::Succeeded | DeployStatus::Superseded => 0,
     }
 }
 
@@ -203,8 +206,8 @@ impl Forge {
                 let deploy_status = deploys
                     .iter()
                     .filter(|d| d.repo.id == repo.id)
-                    .filter_map(|d| d.last.as_ref().map(|r| r.status.clone()))
-                    .max_by_key(|s| severity(s));
+                    .filter_map(|d| d.last.as_ref().map(|r| r.status))
+                    .max_by_key(|s| severity(*s));
                 RepoListing {
                     pushed_at: a.and_then(|a| a.pushed_at),
                     open_issues: a.map_or(0, |a| a.open_issues),
@@ -218,9 +221,18 @@ impl Forge {
             .collect())
     }
 
-    /// Every deploy configured for `repos` (the caller may read them all), with its last run,
-    /// its last good run and how far the branch is ahead of it, in configuration order.
-    pub async fn deploy_lines(self: &Arc<Self>, repos: &[Repo]) -> Result<Vec<DeployLine>> {
+    /// The deploy lines of the grant's repository (its summary page).
+    pub async fn deploy_lines_of<L: Level>(
+        self: &Arc<Self>,
+        grant: &Grant<L>,
+    ) -> Result<Vec<DeployLine>> {
+        self.deploy_lines(std::slice::from_ref(grant.repo())).await
+    }
+
+    /// Every deploy configured for `repos` (ones the actor asking may read: the dashboard's
+    /// and the lists' own), with its last run, its last good run and how far the branch is
+    /// ahead of it, in configuration order.
+    async fn deploy_lines(self: &Arc<Self>, repos: &[Repo]) -> Result<Vec<DeployLine>> {
         let configured: Vec<(&Repo, String)> = repos
             .iter()
             .flat_map(|r| {
@@ -314,7 +326,7 @@ mod tests {
     #[test]
     fn failures_outrank_runs_in_progress_and_successes() {
         let mut statuses = ["succeeded", "running", "failed", "cancelled"];
-        statuses.sort_by_key(|s| std::cmp::Reverse(severity(s)));
+        statuses.sort_by_key(|s| std::cmp::Reverse(severity(s.parse().unwrap())));
         assert_eq!(statuses[0], "failed");
         assert_eq!(statuses[1], "running");
         assert_eq!(statuses[3], "succeeded");

@@ -1,12 +1,35 @@
-//! Push mirrors: a copy of a repository elsewhere, pushed after every push. Callers authorize
-//! `Admin` on the repository first (the `Repo` they pass is `authorize`'s answer).
+//! Push mirrors: a copy of a repository elsewhere, pushed after every push. Their settings hold
+//! credentials and far-side addresses, so each public function takes an admin grant; a writer
+//! cannot add one:
+//!
+//! ```compile_fail
+//! # use labforge::domain::{Forge, Grant, Write};
+//! # use labforge::domain::mirrors::NewMirrorAuth;
+//! # use labforge::model::MirrorScope;
+//! async fn add(forge: &Forge, grant: &Grant<Write>) {
+//!     let _ = forge
+//!         .add_push_mirror(grant, "ssh://git@far.lab/dns", NewMirrorAuth::Ssh, MirrorScope::Mirror, true)
+//!         .await;
+//! }
+//! ```
+//! The twin, differing only in the grant, compiles:
+//! ```
+//! # use labforge::domain::{Forge, Grant, Admin};
+//! # use labforge::domain::mirrors::NewMirrorAuth;
+//! # use labforge::model::MirrorScope;
+//! async fn add(forge: &Forge, grant: &Grant<Admin>) {
+//!     let _ = forge
+//!         .add_push_mirror(grant, "ssh://git@far.lab/dns", NewMirrorAuth::Ssh, MirrorScope::Mirror, true)
+//!         .await;
+//! }
+//! ```
 
 use russh::keys::PrivateKey;
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::ssh_key::private::Ed25519Keypair;
 
 use super::egress::Outbound;
-use super::{Error, Forge, Result};
+use super::{Admin, Error, Forge, Grant, Result};
 use crate::git::mirror::{MirrorCredentials, MirrorError, SyncLimits, Target};
 use crate::model::{MirrorScope, MirrorTransport, MirrorUrl, PushMirror, Repo};
 use crate::storage::{NewPushMirror, PushMirrorRow, Tx};
@@ -93,25 +116,26 @@ impl Forge {
         }
     }
 
-    pub async fn push_mirrors(&self, repo: &Repo) -> Result<Vec<PushMirror>> {
+    pub async fn push_mirrors(&self, grant: &Grant<Admin>) -> Result<Vec<PushMirror>> {
         Ok(self
             .db
-            .push_mirrors(repo.id)
+            .push_mirrors(grant.repo().id)
             .await?
             .into_iter()
             .map(view)
             .collect())
     }
 
-    /// Adds a mirror of `repo` at `url`; its first sync is queued at once.
+    /// Adds a mirror of the repository at `url`; its first sync is queued at once.
     pub async fn add_push_mirror(
         &self,
-        repo: &Repo,
+        grant: &Grant<Admin>,
         url: &str,
         auth: NewMirrorAuth,
         scope: MirrorScope,
         sync_on_push: bool,
     ) -> Result<PushMirror> {
+        let repo = grant.repo();
         let url = MirrorUrl::parse(url).map_err(Error::InvalidInput)?;
         let (kind, username, token, private, public) = match (&auth, url.transport()) {
             (NewMirrorAuth::Ssh, MirrorTransport::Ssh) => {
@@ -174,8 +198,8 @@ impl Forge {
         Ok(view(row))
     }
 
-    pub async fn remove_push_mirror(&self, repo: &Repo, id: i64) -> Result<()> {
-        if self.db.delete_push_mirror(repo.id, id).await? {
+    pub async fn remove_push_mirror(&self, grant: &Grant<Admin>, id: i64) -> Result<()> {
+        if self.db.delete_push_mirror(grant.repo().id, id).await? {
             Ok(())
         } else {
             Err(Error::NotFound)
@@ -183,8 +207,8 @@ impl Forge {
     }
 
     /// "Sync now" for one mirror, or all of the repository's (`id` None).
-    pub async fn sync_push_mirrors_now(&self, repo: &Repo, id: Option<i64>) -> Result<()> {
-        if self.db.want_push_mirror_sync(repo.id, id).await? == 0 && id.is_some() {
+    pub async fn sync_push_mirrors_now(&self, grant: &Grant<Admin>, id: Option<i64>) -> Result<()> {
+        if self.db.want_push_mirror_sync(grant.repo().id, id).await? == 0 && id.is_some() {
             return Err(Error::NotFound);
         }
         Ok(())

@@ -33,7 +33,7 @@ pub use authorize::{
 };
 pub use browse::MAX_DOWNLOADS;
 pub use credentials::{NewTokenSecret, fill_random, hex, random_hex};
-pub use issues::{IssueAccess, IssueChange, IssueList, IssueQuery, IssueState, PushedRefs};
+pub use issues::{IssueChange, IssueList, IssueQuery, IssueRules, IssueState, PushedRefs};
 pub use password_check::PasswordCheck;
 pub use repo_settings::Collaborator;
 pub use sessions::{NewSession, Session};

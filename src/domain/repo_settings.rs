@@ -1,16 +1,45 @@
 //! What a repository's admins may change: description, visibility, default branch,
-//! collaborators, and deleting it. Callers authorize `Admin` first.
+//! collaborators, and deleting it. Each takes an admin grant, so the check cannot be skipped:
+//!
+//! ```compile_fail
+//! # use labforge::domain::{Forge, Grant, Read};
+//! # use labforge::model::{RepoAccess, Username};
+//! // A reader cannot make someone a collaborator.
+//! async fn add(forge: &Forge, grant: &Grant<Read>, user: &Username) {
+//!     let _ = forge.add_collaborator(grant, user, RepoAccess::Read).await;
+//! }
+//! ```
+//! The twin, differing only in the grant, compiles:
+//! ```
+//! # use labforge::domain::{Forge, Grant, Admin};
+//! # use labforge::model::{RepoAccess, Username};
+//! async fn add(forge: &Forge, grant: &Grant<Admin>, user: &Username) {
+//!     let _ = forge.add_collaborator(grant, user, RepoAccess::Read).await;
+//! }
+//! ```
 
-use super::{Error, Forge, Result, blocking};
+use super::{Admin, Error, Forge, Grant, Result, blocking};
 use crate::model::{Repo, RepoAccess, RepoName, Username};
 
 pub struct Collaborator {
     pub name: String,
-    pub access: String,
+    pub access: RepoAccess,
 }
 
 impl Forge {
     pub async fn update_repo(
+        &self,
+        grant: &Grant<Admin>,
+        description: &str,
+        is_private: bool,
+        default_branch: &str,
+    ) -> Result<()> {
+        self.update_repo_row(grant.repo(), description, is_private, default_branch)
+            .await
+    }
+
+    /// `update_repo` for the domain's own use (an import choosing its default branch).
+    pub(in crate::domain) async fn update_repo_row(
         &self,
         repo: &Repo,
         description: &str,
@@ -48,8 +77,8 @@ impl Forge {
         Ok(())
     }
 
-    pub async fn collaborators(&self, repo: &Repo) -> Result<Vec<Collaborator>> {
-        let rows = self.db.collaborators(repo.id).await?;
+    pub async fn collaborators(&self, grant: &Grant<Admin>) -> Result<Vec<Collaborator>> {
+        let rows = self.db.collaborators(grant.repo().id).await?;
         Ok(rows
             .into_iter()
             .map(|r| Collaborator {
@@ -62,10 +91,11 @@ impl Forge {
     /// Adds a collaborator or changes their access; the owner already has it all.
     pub async fn add_collaborator(
         &self,
-        repo: &Repo,
+        grant: &Grant<Admin>,
         user: &Username,
         access: RepoAccess,
     ) -> Result<()> {
+        let repo = grant.repo();
         let user = self.user(user).await?;
         if user.id == repo.owner_id {
             return Err(Error::InvalidInput(format!(
@@ -74,15 +104,17 @@ impl Forge {
                 repo.full_name()
             )));
         }
-        self.db
-            .set_collaborator(repo.id, user.id, access.as_str())
-            .await?;
+        self.db.set_collaborator(repo.id, user.id, access).await?;
         Ok(())
     }
 
-    pub async fn remove_collaborator(&self, repo: &Repo, user: &Username) -> Result<()> {
+    pub async fn remove_collaborator(&self, grant: &Grant<Admin>, user: &Username) -> Result<()> {
         let user = self.user(user).await?;
-        if self.db.remove_collaborator(repo.id, user.id).await? {
+        if self
+            .db
+            .remove_collaborator(grant.repo().id, user.id)
+            .await?
+        {
             Ok(())
         } else {
             Err(Error::NotFound)
@@ -90,7 +122,13 @@ impl Forge {
     }
 
     /// Deletes the row and moves the folder to the trash; the row goes only if the move worked.
-    pub async fn delete_repo(&self, repo: &Repo) -> Result<()> {
+    /// The grant is spent: nothing is left to act on.
+    pub async fn delete_repo(&self, grant: Grant<Admin>) -> Result<()> {
+        self.discard_repo(grant.repo()).await
+    }
+
+    /// `delete_repo` for the domain's own use (removing a failed import).
+    pub(in crate::domain) async fn discard_repo(&self, repo: &Repo) -> Result<()> {
         let tx = self.db.begin_delete_repo(repo.id).await?;
         let dir = self.repo_dir(repo)?;
         let _upkeep = self.upkeep.hold(&dir).await;
@@ -108,7 +146,13 @@ impl Forge {
     /// commits only after the folder moved, and the folder moves back if the commit fails).
     /// Issues, deploy runs, webhooks and collaborators follow, since they hang on the id; old
     /// clone URLs stop working, and a `[[deploy]]` naming the old path must be edited.
-    pub async fn rename_repo(&self, repo: &Repo, new_name: &RepoName) -> Result<Repo> {
+    /// The grant comes back with the renamed row.
+    pub async fn rename_repo(
+        &self,
+        grant: Grant<Admin>,
+        new_name: &RepoName,
+    ) -> Result<Grant<Admin>> {
+        let repo = grant.repo();
         if repo.name == new_name.as_str() {
             return Err(Error::InvalidInput(format!(
                 "{} already has that name",
@@ -136,6 +180,7 @@ impl Forge {
             owner: Username::parse(&repo.owner)?,
             name: new_name.clone(),
         };
-        self.repo_by_path(&path).await
+        let renamed = self.repo_by_path(&path).await?;
+        Ok(grant.with_repo(renamed))
     }
 }

@@ -60,31 +60,11 @@ impl Forge {
             .into_iter()
             .map(|(row, collaborator)| {
                 let repo = repo_from_row(row);
-                let level = effective_access(
-                    Some(actor),
-                    &repo,
-                    collaborator.and_then(|c| c.parse().ok()),
-                );
+                let level = effective_access(Some(actor), &repo, collaborator);
                 (repo, level)
             })
             .filter(|(_, level)| *level >= RepoAccess::Read)
             .collect())
-    }
-
-    /// `labforge admin collaborator add`: by path, for the operator.
-    pub async fn set_collaborator(
-        &self,
-        path: &RepoPath,
-        user: &Username,
-        access: RepoAccess,
-    ) -> Result<()> {
-        let row = self
-            .db
-            .repo_by_path(path.owner.as_str(), path.name.as_str())
-            .await?
-            .ok_or_else(|| Error::InvalidInput(format!("there is no repository {path}")))?;
-        self.add_collaborator(&repo_from_row(row), user, access)
-            .await
     }
 
     /// Authorizes a push; with push-to-create on, a push by OWNER to a missing `OWNER/NEW`

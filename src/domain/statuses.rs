@@ -11,9 +11,9 @@ use std::sync::Arc;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::{Error, Forge, Result, blocking, rfc3339};
+use super::{AtLeast, Error, Forge, Grant, Level, Result, Write, blocking, rfc3339};
 use crate::git::read::CommitInfo;
-use crate::model::{Actor, CommitState, Repo, StatusContext, UserId, WebhookEventKind};
+use crate::model::{CommitState, Repo, StatusContext, UserId, WebhookEventKind};
 use crate::storage::{NewStatus, StatusRow, StatusSample, Tx};
 
 /// One reported status.
@@ -108,8 +108,8 @@ const MAX_URL: usize = 2000;
 impl Forge {
     /// Records `report` on `repo` by `creator` inside `tx` and queues its `status` webhook
     /// deliveries there; `commit` (when the caller has it) fills the payload's `commit`. Call
-    /// `webhook_wakeup()` after committing.
-    pub(crate) async fn record_status(
+    /// `webhook_wakeup()` after committing. For the domain's own reports (checks, deploys).
+    pub(in crate::domain) async fn record_status(
         &self,
         tx: &mut Tx,
         repo: &Repo,
@@ -179,15 +179,35 @@ impl Forge {
     }
 
     /// A status from the API (an outside CI): `report.sha` may be short or a ref's name; it must
-    /// name a commit of the repository. The caller authorized `actor` for writing. Contexts
-    /// under labforge's own prefixes are refused, and a new context once the commit has
-    /// `max_status_contexts`.
-    pub async fn create_status(
+    /// name a commit of the repository. Contexts under labforge's own prefixes are refused, and
+    /// a new context once the commit has `max_status_contexts`. The status names the grant's
+    /// user as its creator (`labforge` when the server itself reports).
+    ///
+    /// Posting needs write access, so a read grant does not compile:
+    /// ```compile_fail
+    /// # use labforge::domain::{Forge, Grant, Read};
+    /// # use labforge::domain::statuses::StatusReport;
+    /// async fn post(forge: &Forge, grant: &Grant<Read>, report: &StatusReport<'_>) {
+    ///     let _ = forge.create_status(grant, report).await;
+    /// }
+    /// ```
+    /// Its twin, which differs only in the grant, compiles:
+    /// ```
+    /// # use labforge::domain::{Forge, Grant, Write};
+    /// # use labforge::domain::statuses::StatusReport;
+    /// async fn post(forge: &Forge, grant: &Grant<Write>, report: &StatusReport<'_>) {
+    ///     let _ = forge.create_status(grant, report).await;
+    /// }
+    /// ```
+    pub async fn create_status<L: AtLeast<Write>>(
         &self,
-        actor: &Actor,
-        repo: &Repo,
+        grant: &Grant<L>,
         report: &StatusReport<'_>,
     ) -> Result<CommitStatus> {
+        let repo = grant.repo();
+        let creator = grant.actor().map_or((None, "labforge"), |a| {
+            (Some(a.user.id), a.user.name.as_str())
+        });
         StatusContext::parse_outside(report.context.as_str()).map_err(Error::InvalidInput)?;
         let url = report.target_url;
         if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
@@ -207,7 +227,7 @@ impl Forge {
                     sha: &commit.id.0,
                     ..*report
                 },
-                (Some(actor.user.id), &actor.user.name),
+                creator,
                 Some(&commit),
                 Some(self.max_status_contexts),
             )
@@ -219,14 +239,15 @@ impl Forge {
 
     /// The statuses of a commit (`rev`: an id, short id, branch or tag), latest first, one page;
     /// with the commit's full id. None when `rev` names no commit.
-    pub async fn statuses(
+    pub async fn statuses<L: Level>(
         &self,
-        repo: &Repo,
+        grant: &Grant<L>,
         rev: &str,
         state: Option<CommitState>,
         page: i64,
         limit: i64,
     ) -> Result<Option<(String, Vec<CommitStatus>)>> {
+        let repo = grant.repo();
         let Some(commit) = self.commit_info(repo, rev).await? else {
             return Ok(None);
         };
@@ -248,16 +269,16 @@ impl Forge {
 
     /// The combined status of one commit named by `rev`, with its full id and its first
     /// `SHOWN_IN_API` statuses.
-    pub async fn combined_status(
+    pub async fn combined_status<L: Level>(
         &self,
-        repo: &Repo,
+        grant: &Grant<L>,
         rev: &str,
     ) -> Result<Option<(String, CombinedStatus)>> {
-        let Some(commit) = self.commit_info(repo, rev).await? else {
+        let Some(commit) = self.commit_info(grant.repo(), rev).await? else {
             return Ok(None);
         };
         let mut all = self
-            .latest_statuses(repo, std::slice::from_ref(&commit.id.0), SHOWN_IN_API)
+            .latest_statuses(grant, std::slice::from_ref(&commit.id.0), SHOWN_IN_API)
             .await?;
         let combined = all.remove(&commit.id.0).unwrap_or(CombinedStatus {
             state: CommitState::Pending,
@@ -270,26 +291,29 @@ impl Forge {
     /// The combined status of each of `shas` (full ids) that has any, with its first `shown`
     /// statuses: one query, whatever the number of commits and their contexts. For the log,
     /// tree, summary, branches and commit pages.
-    pub async fn latest_statuses(
+    pub async fn latest_statuses<L: Level>(
         &self,
-        repo: &Repo,
+        grant: &Grant<L>,
         shas: &[String],
         shown: i64,
     ) -> Result<HashMap<String, CombinedStatus>> {
         if shas.is_empty() {
             return Ok(HashMap::new());
         }
-        let samples = self.db.first_statuses(repo.id, shas, shown.max(1)).await?;
+        let samples = self
+            .db
+            .first_statuses(grant.repo().id, shas, shown.max(1))
+            .await?;
         Ok(CombinedStatus::from_samples(samples))
     }
 
     /// Who pushed `sha` with `-o skip-checks`, and when (for the commit page).
-    pub async fn checks_skipped_for(
+    pub async fn checks_skipped_for<L: Level>(
         &self,
-        repo: &Repo,
+        grant: &Grant<L>,
         sha: &str,
     ) -> Result<Vec<(String, OffsetDateTime)>> {
-        Ok(self.db.checks_skipped_for(repo.id, sha).await?)
+        Ok(self.db.checks_skipped_for(grant.repo().id, sha).await?)
     }
 
     /// Who skipped the checks of the push that started deploy run `run_id`, if they did.
@@ -297,8 +321,12 @@ impl Forge {
         Ok(self.db.deploy_checks_skipped_by(run_id).await?)
     }
 
-    /// The commit `rev` names in `repo`, if any.
-    pub(crate) async fn commit_info(&self, repo: &Repo, rev: &str) -> Result<Option<CommitInfo>> {
+    /// The commit `rev` names in `repo`, if any (domain-internal: callers hold a grant).
+    pub(in crate::domain) async fn commit_info(
+        &self,
+        repo: &Repo,
+        rev: &str,
+    ) -> Result<Option<CommitInfo>> {
         let dir = self.repo_dir(repo)?;
         let reads = Arc::clone(&self.reads);
         let rev = rev.to_owned();

@@ -8,9 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::{GitError, RepoDir};
+use crate::model::HookName;
 
 const TEMPLATE: &str = include_str!("../../hooks/git-hook-shim.sh");
-pub const HOOK_NAMES: [&str; 2] = ["pre-receive", "post-receive"];
 
 /// Writes both shims into `repo` (a bare repository folder) if they differ from what they
 /// should be. Returns whether anything was written.
@@ -18,7 +18,7 @@ pub fn install_shims(repo: &Path, program: &Path) -> Result<bool, GitError> {
     let hooks = repo.join("hooks");
     std::fs::create_dir_all(&hooks)?;
     let mut wrote = false;
-    for name in HOOK_NAMES {
+    for name in HookName::ALL.iter().map(|h| h.as_str()) {
         let text = TEMPLATE
             .replace("@LABFORGE@", &shell_quote(&program.to_string_lossy()))
             .replace("@HOOK@", name);

@@ -18,10 +18,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::Jail;
 use crate::git::runner::{SAFE_PATH, signal_group};
+use crate::model::LogStream;
 
-/// One line of a command's output (`stream` 'o'), or of labforge's notes about it ('s').
+/// One line of a command's output (`LogStream::Output`), or of labforge's notes about it
+/// (`LogStream::Note`).
 pub struct LogLine {
-    pub stream: char,
+    pub stream: LogStream,
     pub text: String,
 }
 
@@ -113,7 +115,7 @@ pub async fn run(
             let _ = stdin.write_all(&body).await; // a script that ignores stdin closes it early
         });
     }
-    let out = tokio::spawn(pump(output, 'o', log));
+    let out = tokio::spawn(pump(output, LogStream::Output, log));
     let ending = tokio::select! {
         status = child.wait() => Ending::Exited(status?.code()),
         () = tokio::time::sleep(spec.timeout) => Ending::TimedOut,
@@ -182,7 +184,7 @@ async fn end_group(pid: Option<u32>, child: &mut tokio::process::Child) {
 /// megabyte without a newline must not grow memory).
 const LINE_CAP: usize = 8192;
 
-async fn pump(stream: impl AsyncRead + Unpin, kind: char, log: mpsc::Sender<LogLine>) {
+async fn pump(stream: impl AsyncRead + Unpin, kind: LogStream, log: mpsc::Sender<LogLine>) {
     let mut reader = BufReader::new(stream);
     let mut line: Vec<u8> = Vec::new();
     loop {
@@ -206,7 +208,7 @@ async fn pump(stream: impl AsyncRead + Unpin, kind: char, log: mpsc::Sender<LogL
     }
 }
 
-async fn send_line(log: &mpsc::Sender<LogLine>, kind: char, line: &mut Vec<u8>) -> bool {
+async fn send_line(log: &mpsc::Sender<LogLine>, kind: LogStream, line: &mut Vec<u8>) -> bool {
     let text = String::from_utf8_lossy(line)
         .trim_end_matches(['\n', '\r'])
         .to_owned();

@@ -76,6 +76,12 @@ impl TokenScope {
     }
 }
 
+impl fmt::Display for TokenScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl FromStr for TokenScope {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

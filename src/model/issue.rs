@@ -2,6 +2,7 @@
 
 use time::OffsetDateTime;
 
+use super::closed_set::closed_set;
 use super::{RepoId, UserId};
 
 pub type IssueId = i64;
@@ -16,8 +17,7 @@ pub struct Issue {
     pub author: String,
     pub title: String,
     pub body: String,
-    /// `open` or `closed`.
-    pub state: String,
+    pub state: IssueStatus,
     pub closed_by: Option<String>,
     /// The commit whose message closed the issue, when one did.
     pub closed_by_commit: Option<String>,
@@ -29,7 +29,16 @@ pub struct Issue {
 
 impl Issue {
     pub fn is_open(&self) -> bool {
-        self.state == "open"
+        self.state == IssueStatus::Open
+    }
+}
+
+closed_set! {
+    /// An issue's `state` in Gitea's and GitHub's words. (The list's filter, which also has
+    /// `all`, is `domain::IssueState`.)
+    pub enum IssueStatus("issue state") {
+        Open = "open",
+        Closed = "closed",
     }
 }
 
@@ -53,12 +62,30 @@ pub struct Comment {
     pub updated_at: OffsetDateTime,
 }
 
-/// One entry of an issue's timeline. `kind` is one of `opened`, `commented`, `labeled`,
-/// `unlabeled`, `closed`, `reopened`, `referenced`, `renamed`; the options say what it concerns.
+closed_set! {
+    /// What an entry of an issue's timeline records.
+    #[derive(Default)]
+    pub enum TimelineKind("timeline event kind") {
+        Opened = "opened",
+        /// The default only so that a new event can be written `..Default::default()`; every
+        /// writer names its kind.
+        #[default]
+        Commented = "commented",
+        Labeled = "labeled",
+        Unlabeled = "unlabeled",
+        Closed = "closed",
+        Reopened = "reopened",
+        /// By a commit's message or another issue's text.
+        Referenced = "referenced",
+        Renamed = "renamed",
+    }
+}
+
+/// One entry of an issue's timeline; the options say what it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimelineEvent {
     pub id: i64,
-    pub kind: String,
+    pub kind: TimelineKind,
     pub actor: String,
     pub created_at: OffsetDateTime,
     pub comment: Option<Comment>,

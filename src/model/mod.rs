@@ -4,12 +4,14 @@ pub mod access;
 pub mod allow_list;
 pub mod backup;
 pub mod client;
+pub mod closed_set;
 pub mod issue;
 pub mod mirror;
 pub mod names;
 pub mod proxies;
 pub mod push;
 pub mod redact;
+pub mod runs;
 pub mod status;
 pub mod text;
 pub mod webhook;
@@ -18,12 +20,13 @@ pub use access::{RepoAccess, SiteRole, TokenScope};
 pub use allow_list::HostAllowList;
 pub use backup::BackupStatus;
 pub use client::{AddrPrefix, Client, Transport};
-pub use issue::{Comment, Issue, IssueId, Label, TimelineEvent};
+pub use issue::{Comment, Issue, IssueId, IssueStatus, Label, TimelineEvent, TimelineKind};
 pub use mirror::{MirrorScope, MirrorTransport, MirrorUrl, PullMirror, PushMirror};
 pub use names::{CheckName, DeployName, Email, NameError, RepoName, RepoPath, TreePath, Username};
 pub use proxies::TrustedProxies;
-pub use push::{PushEvent, RefUpdate, ZERO_ID, is_object_id};
+pub use push::{HookName, PushEvent, RefUpdate, ZERO_ID, is_object_id};
 pub use redact::Secrets;
+pub use runs::{CheckOutcome, DeployReason, DeployStatus, LogStream};
 pub use status::{CommitState, StatusContext};
 pub use text::{terminal_line, terminal_text, xml_text};
 pub use webhook::{ContentType, DeliveryState, Webhook, WebhookEventKind};
@@ -82,7 +85,7 @@ pub struct SshKey {
 pub struct TokenSummary {
     pub id: i64,
     pub title: String,
-    pub scope: String,
+    pub scope: TokenScope,
     pub created_at: time::OffsetDateTime,
     pub last_used_at: Option<time::OffsetDateTime>,
     pub expires_at: Option<time::OffsetDateTime>,

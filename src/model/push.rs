@@ -1,6 +1,18 @@
 //! A push as git reports it to its hooks: one line per ref, `OLD NEW REFNAME`.
 
+use super::closed_set::closed_set;
 use super::{RepoId, UserId};
+
+closed_set! {
+    /// The git hooks labforge installs in every repository (`labforge hook NAME`): their
+    /// file names, the CLI's argument and the word the hook's request to the server carries.
+    pub enum HookName("hook") {
+        /// Before the refs move: may refuse the push.
+        PreReceive = "pre-receive",
+        /// After the refs moved: records the push, queues deploys and webhooks.
+        PostReceive = "post-receive",
+    }
+}
 
 /// The id git writes for "no object": the old side of a created ref, the new side of a deleted one.
 pub const ZERO_ID: &str = "0000000000000000000000000000000000000000";

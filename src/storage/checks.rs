@@ -1,7 +1,7 @@
 use time::OffsetDateTime;
 
 use super::{Db, Result, Tx};
-use crate::model::RepoId;
+use crate::model::{CheckOutcome, LogStream, RepoId};
 
 /// A check run as pages show it.
 #[derive(Debug, Clone)]
@@ -13,7 +13,7 @@ pub struct CheckRunRow {
     pub old_id: String,
     pub new_id: String,
     pub pusher_name: String,
-    pub outcome: String,
+    pub outcome: CheckOutcome,
     pub exit_code: Option<i32>,
     pub sandboxed: bool,
     pub log_truncated: bool,
@@ -28,20 +28,20 @@ pub struct NewCheckRun<'a> {
     pub old_id: &'a str,
     pub new_id: &'a str,
     pub pusher_name: &'a str,
-    pub outcome: &'a str,
+    pub outcome: CheckOutcome,
     pub exit_code: Option<i32>,
     pub sandboxed: bool,
     pub log_truncated: bool,
     pub started_at: OffsetDateTime,
     pub finished_at: OffsetDateTime,
     /// (stream, line) in order: 'o' the check's output, 's' labforge's notes.
-    pub lines: &'a [(char, String)],
+    pub lines: &'a [(LogStream, String)],
 }
 
 #[derive(Debug, Clone)]
 pub struct CheckLogRow {
     pub seq: i32,
-    pub stream: String,
+    pub stream: LogStream,
     pub line: String,
 }
 
@@ -59,7 +59,7 @@ impl Tx {
             new.old_id,
             new.new_id,
             new.pusher_name,
-            new.outcome,
+            new.outcome.as_str(),
             new.exit_code,
             new.sandboxed,
             new.log_truncated,
@@ -68,13 +68,13 @@ impl Tx {
         )
         .fetch_one(&mut *self.inner)
         .await?;
-        let streams: Vec<String> = new.lines.iter().map(|(s, _)| s.to_string()).collect();
+        let streams: Vec<&str> = new.lines.iter().map(|(s, _)| s.as_str()).collect();
         let texts: Vec<&str> = new.lines.iter().map(|(_, l)| l.as_str()).collect();
         sqlx::query!(
             "INSERT INTO check_log (run_id, seq, stream, line)
              SELECT $1, n::int, s, l FROM UNNEST($2::text[], $3::text[]) WITH ORDINALITY AS t(s, l, n)",
             id,
-            &streams,
+            &streams as &[&str],
             &texts as &[&str]
         )
         .execute(&mut *self.inner)
@@ -87,9 +87,10 @@ impl Db {
     pub async fn check_run(&self, repo_id: RepoId, id: i64) -> Result<Option<CheckRunRow>> {
         Ok(sqlx::query_as!(
             CheckRunRow,
-            "SELECT id, repo_id, check_name, ref_name, old_id, new_id, pusher_name, outcome,
+            r#"SELECT id, repo_id, check_name, ref_name, old_id, new_id, pusher_name,
+                    outcome AS "outcome: CheckOutcome",
                     exit_code, sandboxed, log_truncated, started_at, finished_at
-             FROM check_runs WHERE repo_id = $1 AND id = $2",
+             FROM check_runs WHERE repo_id = $1 AND id = $2"#,
             repo_id,
             id
         )
@@ -101,9 +102,10 @@ impl Db {
     pub async fn check_runs(&self, repo_id: RepoId, limit: i64) -> Result<Vec<CheckRunRow>> {
         Ok(sqlx::query_as!(
             CheckRunRow,
-            "SELECT id, repo_id, check_name, ref_name, old_id, new_id, pusher_name, outcome,
+            r#"SELECT id, repo_id, check_name, ref_name, old_id, new_id, pusher_name,
+                    outcome AS "outcome: CheckOutcome",
                     exit_code, sandboxed, log_truncated, started_at, finished_at
-             FROM check_runs WHERE repo_id = $1 ORDER BY id DESC LIMIT $2",
+             FROM check_runs WHERE repo_id = $1 ORDER BY id DESC LIMIT $2"#,
             repo_id,
             limit
         )
@@ -114,7 +116,7 @@ impl Db {
     pub async fn check_log(&self, run_id: i64) -> Result<Vec<CheckLogRow>> {
         Ok(sqlx::query_as!(
             CheckLogRow,
-            r#"SELECT seq, stream AS "stream!", line FROM check_log WHERE run_id = $1 ORDER BY seq"#,
+            r#"SELECT seq, stream AS "stream!: LogStream", line FROM check_log WHERE run_id = $1 ORDER BY seq"#,
             run_id
         )
         .fetch_all(&self.pool)

@@ -1,7 +1,7 @@
 //! Comments and the timeline of events around them.
 
 use super::{Db, Result, Tx};
-use crate::model::{Comment, IssueId, TimelineEvent, UserId};
+use crate::model::{Comment, IssueId, TimelineEvent, TimelineKind, UserId};
 
 /// A timeline event to record. Events tied to a commit or to another issue are unique per
 /// (issue, commit, kind) and (issue, source issue): recording one twice records nothing.
@@ -9,7 +9,7 @@ use crate::model::{Comment, IssueId, TimelineEvent, UserId};
 pub struct NewEvent<'a> {
     pub issue_id: IssueId,
     pub actor_id: Option<UserId>,
-    pub kind: &'a str,
+    pub kind: TimelineKind,
     pub comment_id: Option<i64>,
     pub label_name: Option<&'a str>,
     pub label_color: Option<&'a str>,
@@ -28,7 +28,7 @@ impl Tx {
              ON CONFLICT DO NOTHING",
             e.issue_id,
             e.actor_id,
-            e.kind,
+            e.kind.as_str(),
             e.comment_id,
             e.label_name,
             e.label_color,
@@ -46,14 +46,14 @@ impl Tx {
         &mut self,
         issue_id: IssueId,
         commit: &str,
-        kind: &str,
+        kind: TimelineKind,
     ) -> Result<bool> {
         Ok(sqlx::query_scalar!(
             r#"SELECT EXISTS (SELECT 1 FROM issue_events
                               WHERE issue_id = $1 AND commit_id = $2 AND kind = $3) AS "exists!""#,
             issue_id,
             commit,
-            kind
+            kind.as_str()
         )
         .fetch_one(&mut *self.inner)
         .await?)
@@ -88,7 +88,7 @@ impl Tx {
         self.insert_event(NewEvent {
             issue_id,
             actor_id: Some(author_id),
-            kind: "commented",
+            kind: TimelineKind::Commented,
             comment_id: Some(id),
             ..NewEvent::default()
         })
@@ -176,7 +176,7 @@ impl Db {
     /// The whole timeline in order, comments included.
     pub async fn timeline(&self, issue_id: IssueId) -> Result<Vec<TimelineEvent>> {
         let rows = sqlx::query!(
-            r#"SELECT e.id, e.kind, COALESCE(a.name, 'ghost') AS "actor!", e.created_at,
+            r#"SELECT e.id, e.kind AS "kind: TimelineKind", COALESCE(a.name, 'ghost') AS "actor!", e.created_at,
                       e.label_name, e.label_color, e.commit_id, s.number AS "source_number?",
                       e.old_title, c.id AS "comment_id?", c.author_id AS "comment_author_id?",
                       COALESCE(ca.name, 'ghost') AS "comment_author!", c.body AS "comment_body?",

@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 
 use super::{Db, DeployRunRow, Result, StatusSample};
-use crate::model::RepoId;
+use crate::model::{DeployReason, DeployStatus, RepoId};
 
 /// A repository's line in a list: when it was last pushed and its open issue count.
 #[derive(Debug, Clone)]
@@ -95,12 +95,12 @@ impl Db {
     pub async fn latest_deploy_runs(&self, ids: &[RepoId]) -> Result<Vec<DeployRunRow>> {
         Ok(sqlx::query_as!(
             DeployRunRow,
-            "SELECT DISTINCT ON (repo_id, deploy_name)
-                    id, repo_id, deploy_name, ref_name, old_id, new_id, reason, rerun_of,
-                    triggered_by_name, status, exit_code, log_truncated, queued_at, started_at,
+            r#"SELECT DISTINCT ON (repo_id, deploy_name)
+                    id, repo_id, deploy_name, ref_name, old_id, new_id, reason AS "reason: DeployReason", rerun_of,
+                    triggered_by_name, status AS "status: DeployStatus", exit_code, log_truncated, queued_at, started_at,
                     finished_at
              FROM deploy_runs WHERE repo_id = ANY($1) AND status <> 'superseded'
-             ORDER BY repo_id, deploy_name, id DESC",
+             ORDER BY repo_id, deploy_name, id DESC"#,
             ids
         )
         .fetch_all(&self.pool)
@@ -111,12 +111,12 @@ impl Db {
     pub async fn last_good_deploys_in(&self, ids: &[RepoId]) -> Result<Vec<DeployRunRow>> {
         Ok(sqlx::query_as!(
             DeployRunRow,
-            "SELECT DISTINCT ON (repo_id, deploy_name)
-                    id, repo_id, deploy_name, ref_name, old_id, new_id, reason, rerun_of,
-                    triggered_by_name, status, exit_code, log_truncated, queued_at, started_at,
+            r#"SELECT DISTINCT ON (repo_id, deploy_name)
+                    id, repo_id, deploy_name, ref_name, old_id, new_id, reason AS "reason: DeployReason", rerun_of,
+                    triggered_by_name, status AS "status: DeployStatus", exit_code, log_truncated, queued_at, started_at,
                     finished_at
              FROM deploy_runs WHERE repo_id = ANY($1) AND status = 'succeeded'
-             ORDER BY repo_id, deploy_name, id DESC",
+             ORDER BY repo_id, deploy_name, id DESC"#,
             ids
         )
         .fetch_all(&self.pool)

@@ -1,7 +1,7 @@
 use time::OffsetDateTime;
 
 use super::{Db, Result, Tx};
-use crate::model::{RepoId, UserId};
+use crate::model::{DeployReason, DeployStatus, LogStream, RepoId, UserId};
 
 #[derive(Debug, Clone)]
 pub struct DeployRunRow {
@@ -11,10 +11,10 @@ pub struct DeployRunRow {
     pub ref_name: String,
     pub old_id: String,
     pub new_id: String,
-    pub reason: String,
+    pub reason: DeployReason,
     pub rerun_of: Option<i64>,
     pub triggered_by_name: String,
-    pub status: String,
+    pub status: DeployStatus,
     pub exit_code: Option<i32>,
     pub log_truncated: bool,
     pub queued_at: OffsetDateTime,
@@ -34,7 +34,7 @@ pub struct NewDeployRun<'a> {
     pub old_id: &'a str,
     pub new_id: &'a str,
     pub push_event_id: Option<i64>,
-    pub reason: &'a str,
+    pub reason: DeployReason,
     pub rerun_of: Option<i64>,
     pub triggered_by_id: Option<UserId>,
     pub triggered_by_name: &'a str,
@@ -47,7 +47,7 @@ pub struct NewDeployRun<'a> {
 pub struct DeployLogRow {
     pub seq: i32,
     pub at: OffsetDateTime,
-    pub stream: String,
+    pub stream: LogStream,
     pub line: String,
 }
 
@@ -77,7 +77,7 @@ impl Tx {
             new.old_id,
             new.new_id,
             new.push_event_id,
-            new.reason,
+            new.reason.as_str(),
             new.rerun_of,
             new.triggered_by_id,
             new.triggered_by_name
@@ -126,16 +126,16 @@ impl Db {
     pub async fn claim_deploy_run(&self) -> Result<Option<DeployRunRow>> {
         Ok(sqlx::query_as!(
             DeployRunRow,
-            "UPDATE deploy_runs SET status = 'running', started_at = now()
+            r#"UPDATE deploy_runs SET status = 'running', started_at = now()
              WHERE id = (
                  SELECT r.id FROM deploy_runs r
                  WHERE r.status = 'queued' AND NOT EXISTS (
                      SELECT 1 FROM deploy_runs x WHERE x.repo_id = r.repo_id
                        AND x.deploy_name = r.deploy_name AND x.status = 'running')
                  ORDER BY r.id FOR UPDATE SKIP LOCKED LIMIT 1)
-             RETURNING id, repo_id, deploy_name, ref_name, old_id, new_id, reason, rerun_of,
-                       triggered_by_name, status, exit_code, log_truncated, queued_at, started_at,
-                       finished_at"
+             RETURNING id, repo_id, deploy_name, ref_name, old_id, new_id, reason AS "reason: DeployReason", rerun_of,
+                       triggered_by_name, status AS "status: DeployStatus", exit_code, log_truncated, queued_at, started_at,
+                       finished_at"#
         )
         .fetch_optional(&self.pool)
         .await?)
@@ -170,7 +170,7 @@ impl Db {
     pub async fn finish_deploy_run(
         &self,
         id: i64,
-        status: &str,
+        status: DeployStatus,
         exit_code: Option<i32>,
         truncated: bool,
     ) -> Result<bool> {
@@ -179,7 +179,7 @@ impl Db {
                     finished_at = now()
              WHERE id = $1 AND status = 'running'",
             id,
-            status,
+            status.as_str(),
             exit_code,
             truncated
         )
@@ -203,10 +203,10 @@ impl Db {
     pub async fn deploy_run(&self, repo_id: RepoId, id: i64) -> Result<Option<DeployRunRow>> {
         Ok(sqlx::query_as!(
             DeployRunRow,
-            "SELECT id, repo_id, deploy_name, ref_name, old_id, new_id, reason, rerun_of,
-                    triggered_by_name, status, exit_code, log_truncated, queued_at, started_at,
+            r#"SELECT id, repo_id, deploy_name, ref_name, old_id, new_id, reason AS "reason: DeployReason", rerun_of,
+                    triggered_by_name, status AS "status: DeployStatus", exit_code, log_truncated, queued_at, started_at,
                     finished_at
-             FROM deploy_runs WHERE repo_id = $1 AND id = $2",
+             FROM deploy_runs WHERE repo_id = $1 AND id = $2"#,
             repo_id,
             id
         )
@@ -217,10 +217,10 @@ impl Db {
     pub async fn deploy_run_by_id(&self, id: i64) -> Result<Option<DeployRunRow>> {
         Ok(sqlx::query_as!(
             DeployRunRow,
-            "SELECT id, repo_id, deploy_name, ref_name, old_id, new_id, reason, rerun_of,
-                    triggered_by_name, status, exit_code, log_truncated, queued_at, started_at,
+            r#"SELECT id, repo_id, deploy_name, ref_name, old_id, new_id, reason AS "reason: DeployReason", rerun_of,
+                    triggered_by_name, status AS "status: DeployStatus", exit_code, log_truncated, queued_at, started_at,
                     finished_at
-             FROM deploy_runs WHERE id = $1",
+             FROM deploy_runs WHERE id = $1"#,
             id
         )
         .fetch_optional(&self.pool)
@@ -235,10 +235,10 @@ impl Db {
     ) -> Result<Vec<DeployRunRow>> {
         Ok(sqlx::query_as!(
             DeployRunRow,
-            "SELECT id, repo_id, deploy_name, ref_name, old_id, new_id, reason, rerun_of,
-                    triggered_by_name, status, exit_code, log_truncated, queued_at, started_at,
+            r#"SELECT id, repo_id, deploy_name, ref_name, old_id, new_id, reason AS "reason: DeployReason", rerun_of,
+                    triggered_by_name, status AS "status: DeployStatus", exit_code, log_truncated, queued_at, started_at,
                     finished_at
-             FROM deploy_runs WHERE repo_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
+             FROM deploy_runs WHERE repo_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3"#,
             repo_id,
             limit,
             offset
@@ -251,12 +251,12 @@ impl Db {
     pub async fn last_good_deploys(&self, repo_id: RepoId) -> Result<Vec<DeployRunRow>> {
         Ok(sqlx::query_as!(
             DeployRunRow,
-            "SELECT DISTINCT ON (deploy_name)
-                    id, repo_id, deploy_name, ref_name, old_id, new_id, reason, rerun_of,
-                    triggered_by_name, status, exit_code, log_truncated, queued_at, started_at,
+            r#"SELECT DISTINCT ON (deploy_name)
+                    id, repo_id, deploy_name, ref_name, old_id, new_id, reason AS "reason: DeployReason", rerun_of,
+                    triggered_by_name, status AS "status: DeployStatus", exit_code, log_truncated, queued_at, started_at,
                     finished_at
              FROM deploy_runs WHERE repo_id = $1 AND status = 'succeeded'
-             ORDER BY deploy_name, id DESC",
+             ORDER BY deploy_name, id DESC"#,
             repo_id
         )
         .fetch_all(&self.pool)
@@ -272,12 +272,12 @@ impl Db {
     ) -> Result<Option<DeployRunRow>> {
         Ok(sqlx::query_as!(
             DeployRunRow,
-            "SELECT id, repo_id, deploy_name, ref_name, old_id, new_id, reason, rerun_of,
-                    triggered_by_name, status, exit_code, log_truncated, queued_at, started_at,
+            r#"SELECT id, repo_id, deploy_name, ref_name, old_id, new_id, reason AS "reason: DeployReason", rerun_of,
+                    triggered_by_name, status AS "status: DeployStatus", exit_code, log_truncated, queued_at, started_at,
                     finished_at
              FROM deploy_runs WHERE repo_id = $1 AND deploy_name = $2 AND id < $3
                AND status = 'succeeded'
-             ORDER BY id DESC LIMIT 1",
+             ORDER BY id DESC LIMIT 1"#,
             repo_id,
             deploy_name,
             before
@@ -309,9 +309,10 @@ impl Db {
     pub async fn append_deploy_note(&self, run_id: i64, line: &str) -> Result<()> {
         sqlx::query!(
             "INSERT INTO deploy_log (run_id, seq, at, stream, line)
-             SELECT $1, COALESCE(max(seq), 0) + 1, now(), 's', $2 FROM deploy_log WHERE run_id = $1",
+             SELECT $1, COALESCE(max(seq), 0) + 1, now(), $3, $2 FROM deploy_log WHERE run_id = $1",
             run_id,
-            line
+            line,
+            LogStream::Note.as_str()
         )
         .execute(&self.pool)
         .await?;
@@ -327,7 +328,7 @@ impl Db {
     ) -> Result<Vec<DeployLogRow>> {
         Ok(sqlx::query_as!(
             DeployLogRow,
-            r#"SELECT seq, at, stream AS "stream!", line FROM deploy_log
+            r#"SELECT seq, at, stream AS "stream!: LogStream", line FROM deploy_log
                WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"#,
             run_id,
             after_seq,
@@ -341,9 +342,9 @@ impl Db {
     pub async fn deploy_outcome(
         &self,
         run_id: i64,
-    ) -> Result<Option<(String, Option<i32>, Option<f64>)>> {
+    ) -> Result<Option<(DeployStatus, Option<i32>, Option<f64>)>> {
         let row = sqlx::query!(
-            r#"SELECT status, exit_code,
+            r#"SELECT status AS "status: DeployStatus", exit_code,
                       (EXTRACT(EPOCH FROM (finished_at - started_at)) * 1000)::float8 AS ms
                FROM deploy_runs WHERE id = $1"#,
             run_id

@@ -1,12 +1,12 @@
 //! Issues: numbering, the list with its filters and search, state changes.
 
 use super::{Db, Result, Tx};
-use crate::model::{Issue, IssueId, RepoId, UserId};
+use crate::model::{Issue, IssueId, IssueStatus, RepoId, UserId};
 
 /// What the issue list is narrowed to. Every field is optional but the repository.
 pub struct IssueFilter<'a> {
-    /// `open` or `closed`; None for both.
-    pub state: Option<&'a str>,
+    /// None for both.
+    pub state: Option<IssueStatus>,
     /// Issues carrying every one of these labels.
     pub label_ids: &'a [i64],
     pub author_id: Option<UserId>,
@@ -32,7 +32,7 @@ impl Db {
         Ok(sqlx::query_as!(
             Issue,
             r#"SELECT i.id, i.repo_id, i.number, i.author_id, COALESCE(u.name, 'ghost') AS "author!",
-                      i.title, i.body, i.state, cu.name AS "closed_by?", i.closed_by_commit,
+                      i.title, i.body, i.state AS "state: IssueStatus", cu.name AS "closed_by?", i.closed_by_commit,
                       i.closed_at, i.comment_count, i.created_at, i.updated_at
                FROM issues i
                LEFT JOIN users u ON u.id = i.author_id
@@ -50,7 +50,7 @@ impl Db {
         Ok(sqlx::query_as!(
             Issue,
             r#"SELECT i.id, i.repo_id, i.number, i.author_id, COALESCE(u.name, 'ghost') AS "author!",
-                      i.title, i.body, i.state, cu.name AS "closed_by?", i.closed_by_commit,
+                      i.title, i.body, i.state AS "state: IssueStatus", cu.name AS "closed_by?", i.closed_by_commit,
                       i.closed_at, i.comment_count, i.created_at, i.updated_at
                FROM issues i
                LEFT JOIN users u ON u.id = i.author_id
@@ -99,7 +99,7 @@ impl Db {
             sqlx::query_as!(
                 Issue,
                 r#"SELECT i.id, i.repo_id, i.number, i.author_id,
-                          COALESCE(u.name, 'ghost') AS "author!", i.title, i.body, i.state,
+                          COALESCE(u.name, 'ghost') AS "author!", i.title, i.body, i.state AS "state: IssueStatus",
                           cu.name AS "closed_by?", i.closed_by_commit, i.closed_at,
                           i.comment_count, i.created_at, i.updated_at
                    FROM issues i
@@ -114,7 +114,7 @@ impl Db {
                    ORDER BY i.number DESC
                    LIMIT $5 OFFSET $6"#,
                 repo_id,
-                filter.state,
+                filter.state.map(IssueStatus::as_str),
                 filter.author_id,
                 filter.query,
                 filter.limit,
@@ -128,7 +128,7 @@ impl Db {
             sqlx::query_as!(
                 Issue,
                 r#"SELECT i.id, i.repo_id, i.number, i.author_id,
-                          COALESCE(u.name, 'ghost') AS "author!", i.title, i.body, i.state,
+                          COALESCE(u.name, 'ghost') AS "author!", i.title, i.body, i.state AS "state: IssueStatus",
                           cu.name AS "closed_by?", i.closed_by_commit, i.closed_at,
                           i.comment_count, i.created_at, i.updated_at
                    FROM issue_labels il
@@ -148,7 +148,7 @@ impl Db {
                    ORDER BY il.number DESC
                    LIMIT $5 OFFSET $6"#,
                 repo_id,
-                filter.state,
+                filter.state.map(IssueStatus::as_str),
                 filter.author_id,
                 filter.query,
                 filter.limit,
@@ -240,7 +240,7 @@ impl Tx {
         Ok(sqlx::query_as!(
             Issue,
             r#"SELECT i.id, i.repo_id, i.number, i.author_id, COALESCE(u.name, 'ghost') AS "author!",
-                      i.title, i.body, i.state, cu.name AS "closed_by?", i.closed_by_commit,
+                      i.title, i.body, i.state AS "state: IssueStatus", cu.name AS "closed_by?", i.closed_by_commit,
                       i.closed_at, i.comment_count, i.created_at, i.updated_at
                FROM issues i
                LEFT JOIN users u ON u.id = i.author_id

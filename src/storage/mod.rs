@@ -17,6 +17,7 @@ mod queues;
 mod repos;
 mod sessions;
 mod statuses;
+mod text_set;
 mod tokens;
 mod tx;
 mod users;
@@ -27,7 +28,7 @@ pub use backup::{BackupRepoRow, MIGRATOR, MigrationState, SnapshotTx, newest_kno
 pub use checks::{CheckLogRow, CheckRunRow, NewCheckRun};
 pub use comments::NewEvent;
 pub use dashboard::{IssueEventRow, RecentPushRow, RepoActivityRow};
-pub use deploys::{DeployLogRow, DeployRunRow, NewDeployRun};
+pub use deploys::{DeployLogRow, DeployRunRow, InterruptedRun, NewDeployRun};
 pub use issues::{IssueFilter, NewIssue};
 pub use keys::{KeyRow, NewKey};
 pub use protection::ProtectedBranchRow;

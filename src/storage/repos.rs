@@ -1,4 +1,5 @@
 use super::{Db, Result, on_constraint};
+use crate::model::RepoAccess;
 
 #[derive(Debug, Clone)]
 pub struct RepoRow {
@@ -133,10 +134,10 @@ impl Db {
         &self,
         user_id: i64,
         is_admin: bool,
-    ) -> Result<Vec<(RepoRow, Option<String>)>> {
+    ) -> Result<Vec<(RepoRow, Option<RepoAccess>)>> {
         let rows = sqlx::query!(
             r#"SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
-                      r.default_branch, c.access AS "access?"
+                      r.default_branch, c.access AS "access?: RepoAccess"
                FROM repositories r
                JOIN users u ON u.id = r.owner_id
                LEFT JOIN collaborators c ON c.repo_id = r.id AND c.user_id = $1
@@ -188,9 +189,14 @@ impl Db {
         Ok(())
     }
 
-    pub async fn collaborator_access(&self, repo_id: i64, user_id: i64) -> Result<Option<String>> {
+    pub async fn collaborator_access(
+        &self,
+        repo_id: i64,
+        user_id: i64,
+    ) -> Result<Option<RepoAccess>> {
         Ok(sqlx::query_scalar!(
-            "SELECT access FROM collaborators WHERE repo_id = $1 AND user_id = $2",
+            r#"SELECT access AS "access: RepoAccess" FROM collaborators
+               WHERE repo_id = $1 AND user_id = $2"#,
             repo_id,
             user_id
         )
@@ -199,13 +205,18 @@ impl Db {
     }
 
     /// Adds a collaborator or changes their access.
-    pub async fn set_collaborator(&self, repo_id: i64, user_id: i64, access: &str) -> Result<()> {
+    pub async fn set_collaborator(
+        &self,
+        repo_id: i64,
+        user_id: i64,
+        access: RepoAccess,
+    ) -> Result<()> {
         sqlx::query!(
             "INSERT INTO collaborators (repo_id, user_id, access) VALUES ($1, $2, $3)
              ON CONFLICT (repo_id, user_id) DO UPDATE SET access = EXCLUDED.access",
             repo_id,
             user_id,
-            access
+            access.as_str()
         )
         .execute(&self.pool)
         .await?;
@@ -215,7 +226,7 @@ impl Db {
 
 pub struct CollaboratorRow {
     pub name: String,
-    pub access: String,
+    pub access: RepoAccess,
 }
 
 impl Db {
@@ -241,8 +252,9 @@ impl Db {
     pub async fn collaborators(&self, repo_id: i64) -> Result<Vec<CollaboratorRow>> {
         Ok(sqlx::query_as!(
             CollaboratorRow,
-            "SELECT u.name, c.access FROM collaborators c JOIN users u ON u.id = c.user_id
-             WHERE c.repo_id = $1 ORDER BY lower(u.name)",
+            r#"SELECT u.name, c.access AS "access: RepoAccess"
+               FROM collaborators c JOIN users u ON u.id = c.user_id
+               WHERE c.repo_id = $1 ORDER BY lower(u.name)"#,
             repo_id
         )
         .fetch_all(&self.pool)

@@ -2,13 +2,14 @@ use sqlx::postgres::types::PgInterval;
 use time::OffsetDateTime;
 
 use super::{Db, Result, on_constraint};
+use crate::model::TokenScope;
 
 pub struct NewToken<'a> {
     pub user_id: i64,
     pub title: &'a str,
     pub lookup: &'a str,
     pub token_hash: &'a [u8],
-    pub scope: &'a str,
+    pub scope: TokenScope,
     pub expires_at: Option<OffsetDateTime>,
 }
 
@@ -17,7 +18,7 @@ pub struct TokenRow {
     pub id: i64,
     pub user_id: i64,
     pub token_hash: Vec<u8>,
-    pub scope: String,
+    pub scope: TokenScope,
     pub expired: bool,
 }
 
@@ -38,7 +39,7 @@ impl Db {
             new.title,
             new.lookup,
             new.token_hash,
-            new.scope,
+            new.scope.as_str(),
             new.expires_at
         )
         .fetch_one(&self.pool)
@@ -49,7 +50,7 @@ impl Db {
     pub async fn token_by_lookup(&self, lookup: &str) -> Result<Option<TokenRow>> {
         Ok(sqlx::query_as!(
             TokenRow,
-            r#"SELECT id, user_id, token_hash, scope,
+            r#"SELECT id, user_id, token_hash, scope AS "scope: TokenScope",
                       (expires_at IS NOT NULL AND expires_at <= now()) AS "expired!"
                FROM access_tokens WHERE lookup = $1"#,
             lookup
@@ -75,7 +76,7 @@ impl Db {
 pub struct TokenListRow {
     pub id: i64,
     pub title: String,
-    pub scope: String,
+    pub scope: TokenScope,
     pub created_at: OffsetDateTime,
     pub last_used_at: Option<OffsetDateTime>,
     pub expires_at: Option<OffsetDateTime>,
@@ -85,8 +86,8 @@ impl Db {
     pub async fn tokens_for_user(&self, user_id: i64) -> Result<Vec<TokenListRow>> {
         Ok(sqlx::query_as!(
             TokenListRow,
-            "SELECT id, title, scope, created_at, last_used_at, expires_at
-             FROM access_tokens WHERE user_id = $1 ORDER BY created_at, id",
+            r#"SELECT id, title, scope AS "scope: TokenScope", created_at, last_used_at, expires_at
+               FROM access_tokens WHERE user_id = $1 ORDER BY created_at, id"#,
             user_id
         )
         .fetch_all(&self.pool)

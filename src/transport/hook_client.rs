@@ -6,12 +6,13 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 
 use super::hook_wire::{HookReply, HookRequest, MAX_REQUEST};
+use crate::model::HookName;
 
 /// Runs the hook; the return value is the process's exit code.
-pub fn run(hook: &str) -> u8 {
+pub fn run(hook: HookName) -> u8 {
     let refuse = |why: &str| {
         eprintln!("labforge: {why}");
-        if hook == "pre-receive" {
+        if hook == HookName::PreReceive {
             eprintln!("labforge: the push is refused; nothing was changed");
         }
         1
@@ -46,7 +47,7 @@ pub fn run(hook: &str) -> u8 {
     let request = HookRequest {
         secret,
         nonce,
-        hook: hook.to_owned(),
+        hook,
         updates: input.lines().map(str::to_owned).collect(),
         push_options,
         quarantine: std::env::var("GIT_QUARANTINE_PATH").ok(),

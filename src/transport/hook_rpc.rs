@@ -13,7 +13,7 @@ use super::hook_wire::{
     ChecksReply, ChecksRequest, HoldReply, HoldRequest, HookReply, HookRequest, MAX_REQUEST,
 };
 use crate::domain::Forge;
-use crate::model::{RefUpdate, terminal_text};
+use crate::model::{HookName, RefUpdate, terminal_text};
 
 /// Binds the socket (replacing one left by an earlier run); only our user may connect.
 pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
@@ -94,8 +94,8 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
         request_id = %id.as_ref().map_or("", |id| id.as_str()),
     );
     let work = async {
-        let result = match request.hook.as_str() {
-            "pre-receive" => {
+        let result = match request.hook {
+            HookName::PreReceive => {
                 let quarantine = request.quarantine.as_deref().map(Path::new);
                 forge
                     .pre_receive(
@@ -107,13 +107,10 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
                     )
                     .await
             }
-            "post-receive" => forge
+            HookName::PostReceive => forge
                 .post_receive(&request.nonce, &updates, &say)
                 .await
                 .map(|()| true),
-            other => Err(crate::domain::Error::InvalidInput(format!(
-                "unknown hook {other}"
-            ))),
         };
         drop(say);
         result

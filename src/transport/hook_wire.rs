@@ -3,12 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::HookName;
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct HookRequest {
     pub secret: String,
     pub nonce: String,
-    /// `pre-receive` or `post-receive`.
-    pub hook: String,
+    pub hook: HookName,
     /// git's stdin lines, `OLD NEW REFNAME`.
     pub updates: Vec<String>,
     pub push_options: Vec<String>,

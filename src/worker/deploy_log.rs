@@ -9,9 +9,9 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 use crate::domain::Forge;
-use crate::model::Secrets;
+use crate::domain::deploys::{ClaimedRun, DeployLogLine as DeployLogRow};
 use crate::model::redact::redaction_note;
-use crate::storage::DeployLogRow;
+use crate::model::{LogStream, Secrets};
 
 const MAX_LINES: i32 = 10_000;
 const MAX_BYTES: usize = 1 << 20;
@@ -23,7 +23,7 @@ pub use crate::job::LogLine;
 /// Collects lines until every sender is gone; returns whether the log was truncated.
 pub async fn write_log(
     forge: Arc<Forge>,
-    run_id: i64,
+    run: ClaimedRun,
     secrets: Secrets,
     mut lines: mpsc::Receiver<LogLine>,
 ) -> bool {
@@ -43,7 +43,7 @@ pub async fn write_log(
                 if seq >= MAX_LINES || bytes >= MAX_BYTES {
                     truncated = true;
                     seq += 1;
-                    batch.push(row(seq, 's', format!(
+                    batch.push(row(seq, LogStream::Note, format!(
                         "labforge: output truncated after {MAX_LINES} lines or {} KiB; the rest was dropped",
                         MAX_BYTES / 1024
                     )));
@@ -56,25 +56,25 @@ pub async fn write_log(
                 seq += 1;
                 batch.push(row(seq, line.stream, text));
                 if batch.len() >= 500 {
-                    flush(&forge, run_id, &mut batch).await;
+                    flush(&forge, &run, &mut batch).await;
                 }
             }
-            _ = tick.tick() => flush(&forge, run_id, &mut batch).await,
+            _ = tick.tick() => flush(&forge, &run, &mut batch).await,
         }
     }
     if redacted > 0 {
         // Said once, at the end: a reader of `[redacted]` knows it is labforge's doing.
         batch.push(row(
             seq + 1,
-            's',
+            LogStream::Note,
             format!("labforge: {}", redaction_note(redacted)),
         ));
     }
-    flush(&forge, run_id, &mut batch).await;
+    flush(&forge, &run, &mut batch).await;
     truncated
 }
 
-fn row(seq: i32, stream: char, mut line: String) -> DeployLogRow {
+fn row(seq: i32, stream: LogStream, mut line: String) -> DeployLogRow {
     if line.len() > MAX_LINE {
         let mut cut = MAX_LINE;
         while !line.is_char_boundary(cut) {
@@ -86,17 +86,17 @@ fn row(seq: i32, stream: char, mut line: String) -> DeployLogRow {
     DeployLogRow {
         seq,
         at: OffsetDateTime::now_utc(),
-        stream: stream.to_string(),
+        stream,
         line,
     }
 }
 
-async fn flush(forge: &Forge, run_id: i64, batch: &mut Vec<DeployLogRow>) {
+async fn flush(forge: &Forge, run: &ClaimedRun, batch: &mut Vec<DeployLogRow>) {
     if batch.is_empty() {
         return;
     }
-    if let Err(e) = forge.db.append_deploy_log(run_id, batch).await {
-        tracing::warn!(error = %e, run_id, "storing deploy output failed");
+    if let Err(e) = forge.append_deploy_log(run, batch).await {
+        tracing::warn!(error = %e, run_id = run.id(), "storing deploy output failed");
     }
     batch.clear();
 }
@@ -107,7 +107,7 @@ mod tests {
 
     #[test]
     fn long_lines_are_cut() {
-        let long = row(1, 'o', "é".repeat(MAX_LINE));
+        let long = row(1, LogStream::Output, "é".repeat(MAX_LINE));
         assert!(long.line.len() <= MAX_LINE + 12 && long.line.ends_with("[line cut]"));
     }
 }

@@ -1,6 +1,7 @@
-//! The deploy loop: takes queued runs (FOR UPDATE SKIP LOCKED, one deploy never twice at once),
-//! runs each in its own task, records how it ended. At start, runs a dead process left
-//! `running` are marked `interrupted`; queued ones simply run.
+//! The deploy loop: claims queued runs from the domain (`deploys::lifecycle`, one deploy never
+//! twice at once), runs each in its own task and tells the domain how it ended; what is written
+//! about a run is written there. At start, runs a dead process left `running` are marked
+//! `interrupted`; queued ones simply run.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,18 +13,18 @@ use tracing::Instrument;
 use super::deploy_log::{LogLine, write_log};
 use super::deploy_process::{self, Ending, Spec};
 use super::process_identity;
-use crate::domain::Forge;
-use crate::domain::deploys::DeployRun;
-use crate::model::Secrets;
+use crate::domain::deploys::{ClaimedRun, RunEnd};
+use crate::domain::{Forge, SystemKey};
+use crate::model::{LogStream, Secrets};
 
 /// Also looks for work this often, in case a wake-up was missed (another process queued).
 const POLL: Duration = Duration::from_secs(2);
 
-pub async fn recover(forge: &Forge) -> anyhow::Result<()> {
+pub async fn recover(forge: &Forge, key: &SystemKey) -> anyhow::Result<()> {
     remove_unused_folders(forge).await;
     // Before any run starts: a script the crash left running would share its deploy's
     // folder with the next run, and a re-run would overlap it.
-    for run in forge.db.interrupt_running_deploys().await? {
+    for run in forge.interrupt_running_deploys(key).await? {
         let ended = run
             .process
             .as_deref()
@@ -57,19 +58,19 @@ async fn remove_unused_folders(forge: &Forge) {
     }
 }
 
-pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
+pub async fn run(forge: Arc<Forge>, key: Arc<SystemKey>, stop: CancellationToken) {
     let mut running = JoinSet::new();
     loop {
         loop {
-            match forge.db.claim_deploy_run().await {
+            match forge.claim_deploy_run(&key).await {
                 Ok(Some(run)) => {
                     let forge = Arc::clone(&forge);
                     let stop = stop.clone();
                     // A run's own id from start to finish: its log lines share it.
                     let span = tracing::info_span!(
                         "deploy",
-                        run = run.id,
-                        deploy = %run.deploy_name,
+                        run = run.id(),
+                        deploy = %run.run().deploy_name,
                         request_id = %crate::metrics::RequestId::new(),
                     );
                     running.spawn(async move { execute(forge, run, stop).await }.instrument(span));
@@ -93,56 +94,38 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
     while running.join_next().await.is_some() {}
 }
 
-async fn execute(forge: Arc<Forge>, run: DeployRun, shutdown: CancellationToken) {
+async fn execute(forge: Arc<Forge>, run: ClaimedRun, shutdown: CancellationToken) {
     let started = std::time::Instant::now();
-    let stop = forge.deploys.started(run.id, &shutdown);
-    forge.queue_deploy_event(run.id).await;
-    let (status, code, truncated) = match prepare_and_run(&forge, &run, stop).await {
+    let stop = forge.start_deploy_run(&run, &shutdown).await;
+    let (end, truncated) = match prepare_and_run(&forge, &run, stop).await {
         Ok((ending, truncated)) => match ending {
-            Ending::Exited(Some(0)) => ("succeeded", Some(0), truncated),
-            Ending::Exited(code) => ("failed", code, truncated),
-            Ending::TimedOut => ("timed_out", None, truncated),
-            Ending::Stopped if shutdown.is_cancelled() => ("interrupted", None, truncated),
-            Ending::Stopped => ("cancelled", None, truncated),
+            Ending::Exited(code) => (RunEnd::Exited(code), truncated),
+            Ending::TimedOut => (RunEnd::TimedOut, truncated),
+            Ending::Stopped if shutdown.is_cancelled() => (RunEnd::Interrupted, truncated),
+            Ending::Stopped => (RunEnd::Cancelled, truncated),
         },
         Err(e) => {
-            tracing::warn!(error = %format!("{e:#}"), run = run.id, "deploy could not run");
-            let note = format!("labforge: the deploy could not run: {e:#}");
-            if let Err(e) = forge.db.append_deploy_note(run.id, &note).await {
-                tracing::warn!(error = %e, run = run.id, "storing a deploy note failed");
-            }
-            ("failed", None, false)
+            tracing::warn!(error = %format!("{e:#}"), run = run.id(), "deploy could not run");
+            (RunEnd::CouldNotRun(format!("{e:#}")), false)
         }
     };
-    if let Err(e) = forge
-        .db
-        .finish_deploy_run(run.id, status, code, truncated)
-        .await
-    {
-        tracing::error!(error = %e, run = run.id, "recording the end of a deploy failed");
-    }
-    forge.deploys.finished(run.id);
-    (forge.metrics).deploy_finished(&run.deploy_name, status, started.elapsed());
-    forge.queue_deploy_event(run.id).await;
-    forge.deploys.wake(); // the next queued run of this deploy may go now
-    tracing::info!(run = run.id, deploy = %run.deploy_name, status, "deploy ended");
+    let status = forge.finish_deploy_run(&run, end, truncated).await;
+    let deploy = &run.run().deploy_name;
+    (forge.metrics).deploy_finished(deploy, status.as_str(), started.elapsed());
+    tracing::info!(run = run.id(), deploy = %deploy, %status, "deploy ended");
 }
 
 async fn prepare_and_run(
     forge: &Arc<Forge>,
-    run: &DeployRun,
+    claimed: &ClaimedRun,
     stop: CancellationToken,
 ) -> anyhow::Result<(Ending, bool)> {
-    let repo = forge
-        .repo_by_id(run.repo_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the repository is gone"))?;
+    let (repo, run) = (claimed.grant().repo(), claimed.run());
     let config = forge
-        .deploys
-        .config(&repo, &run.deploy_name)
+        .claimed_deploy_config(claimed)
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("deploy {} is no longer configured", run.deploy_name))?;
-    let dir = forge.repo_dir(&repo)?;
+    let dir = forge.repo_dir(repo)?;
     let folder = forge.deploys.folder(&run.deploy_name);
     let quarantine = forge.deploys.gate_objects(run.id);
     let workdir = deploy_process::prepare_folder(
@@ -154,7 +137,7 @@ async fn prepare_and_run(
     )
     .await?;
 
-    let url = forge.deploys.url(&repo, run.id);
+    let url = forge.claimed_deploy_url(claimed);
     let mut env = vec![
         ("LABFORGE_REPO".to_owned(), repo.full_name()),
         ("LABFORGE_REF".to_owned(), run.ref_name.clone()),
@@ -173,10 +156,15 @@ async fn prepare_and_run(
     });
     let secrets = Secrets::new(config.secrets.iter().cloned());
     let (log_tx, log_rx) = tokio::sync::mpsc::channel::<LogLine>(1024);
-    let writer = tokio::spawn(write_log(Arc::clone(forge), run.id, secrets, log_rx));
+    let writer = tokio::spawn(write_log(
+        Arc::clone(forge),
+        claimed.clone(),
+        secrets,
+        log_rx,
+    ));
     let _ = log_tx
         .send(LogLine {
-            stream: 's',
+            stream: LogStream::Note,
             text: format!(
                 "labforge: running {} for {} at {}",
                 run.deploy_name,
@@ -200,10 +188,10 @@ async fn prepare_and_run(
         let Some(process) = process_identity::identify(pid) else {
             return;
         };
-        let (forge, id) = (Arc::clone(forge), run.id);
+        let (forge, claimed) = (Arc::clone(forge), claimed.clone());
         tokio::spawn(async move {
-            if let Err(e) = forge.db.set_deploy_process(id, &process).await {
-                tracing::warn!(error = %e, run = id, "recording a deploy's process failed");
+            if let Err(e) = forge.record_deploy_process(&claimed, &process).await {
+                tracing::warn!(error = %e, run = claimed.id(), "recording a deploy's process failed");
             }
         });
     };
@@ -220,7 +208,7 @@ async fn prepare_and_run(
     };
     let _ = log_tx
         .send(LogLine {
-            stream: 's',
+            stream: LogStream::Note,
             text: note,
         })
         .await;

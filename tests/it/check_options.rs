@@ -59,7 +59,7 @@ async fn recorded(app: &TestApp, local: &std::path::Path) -> (usize, usize, usiz
         .collect();
     let statuses = app
         .forge
-        .latest_statuses(&repo, &heads, 100)
+        .latest_statuses(&app.grant("alice/dns").await, &heads, 100)
         .await
         .unwrap()
         .len();
@@ -226,8 +226,8 @@ async fn skip_checks_is_for_repository_admins_and_is_recorded() {
     assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), broken);
 
     // Recorded: the commit page and the deploy's page say who skipped the checks.
-    let repo = dns(&app).await;
-    let skipped = app.forge.checks_skipped_for(&repo, &broken).await.unwrap();
+    let grant = app.grant("alice/dns").await;
+    let skipped = app.forge.checks_skipped_for(&grant, &broken).await.unwrap();
     assert_eq!(skipped.len(), 1);
     assert_eq!(skipped[0].0, "alice");
     let page = reqwest::get(format!("{}/alice/dns/commit/{broken}", app.base))
@@ -254,7 +254,7 @@ async fn required_checks_run_whatever_their_paths_and_must_be_configured() {
     let local = setup(&app).await;
     let url = app.url(Some(("alice", PW)), "alice/dns");
     git_ok(&local, &["push", "-q", &url, "main"]).await;
-    let repo = dns(&app).await;
+    let repo = app.grant("alice/dns").await;
     let name = |n: &str| CheckName::parse(n).unwrap();
 
     // docs only runs on docs/**; required on main (set on the settings page), it runs on a

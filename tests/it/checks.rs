@@ -178,10 +178,10 @@ run = "yaml.sh"
     );
 
     // The failed run is recorded with its log, and its commit carries a failure status.
-    let repo = dns(&app).await;
+    let grant = app.grant("alice/dns").await;
     let combined = app
         .forge
-        .latest_statuses(&repo, &[bad.clone(), head.clone()], 100)
+        .latest_statuses(&grant, &[bad.clone(), head.clone()], 100)
         .await
         .unwrap();
     let failed = &combined[&bad];

@@ -1,6 +1,8 @@
 //! A deploy's output keeps the order the script wrote it in, stdout and stderr interleaved:
 //! stored, shown on the run's page and streamed to `git push -o deploy=wait` alike.
 
+use labforge::model::{DeployStatus, LogStream};
+
 use crate::helpers::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -44,14 +46,11 @@ async fn alternating_stdout_and_stderr_lines_keep_their_order() {
 
     // Stored.
     let runs = crate::hooks::settled_runs(&app, "alice/dns").await;
-    assert_eq!(runs[0].status, "succeeded");
-    let stored: Vec<String> = app
-        .forge
-        .deploy_log(&runs[0])
+    assert_eq!(runs[0].status, DeployStatus::Succeeded);
+    let stored: Vec<String> = crate::hooks::stored_log(&app, &runs[0])
         .await
-        .unwrap()
         .into_iter()
-        .filter(|l| l.stream != "s")
+        .filter(|l| l.stream != LogStream::Note)
         .map(|l| l.line)
         .collect();
     assert_eq!(stored, want, "stored in order");

@@ -9,6 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use labforge::domain::deploys::DeployRun;
+use labforge::model::DeployStatus;
 
 use crate::helpers::{TestApp, git_ok, local_repo};
 use crate::hooks::settled_runs;
@@ -75,7 +76,7 @@ pub(crate) async fn newest_run(app: &TestApp, repo: &str, name: &str) -> DeployR
 }
 
 pub(crate) async fn log_text(app: &TestApp, run: &DeployRun) -> String {
-    let lines = app.forge.deploy_log(run).await.unwrap();
+    let lines = crate::hooks::stored_log(app, run).await;
     lines
         .iter()
         .map(|l| format!("{} {}\n", l.stream, l.line))
@@ -155,7 +156,7 @@ env = {{ RSYNC_RSH = "{rsh}" }}
     let remote_run = newest_run(&app, "site", "site-remote").await;
     assert_eq!(
         remote_run.status,
-        "succeeded",
+        DeployStatus::Succeeded,
         "{}",
         log_text(&app, &remote_run).await
     );
@@ -203,7 +204,7 @@ env = {{ RSYNC_RSH = "{rsh}" }}
     .await;
     let run = newest_run(&app, "site", "site").await;
     assert_ne!(run.new_id, first);
-    assert_eq!(run.status, "succeeded");
+    assert_eq!(run.status, DeployStatus::Succeeded);
     let log = log_text(&app, &run).await;
     assert!(log.contains("deleting") && log.contains("old.txt"), "{log}");
     for target in [&local_target, &remote_target] {
@@ -262,7 +263,7 @@ args = ["missing.yml"]
     .await;
     let run = newest_run(&app, "ansible", "lab").await;
     let log = log_text(&app, &run).await;
-    assert_eq!(run.status, "succeeded", "{log}");
+    assert_eq!(run.status, DeployStatus::Succeeded, "{log}");
     assert_eq!(read(&marker), format!("hello from {head}\n"));
     assert!(
         log.contains("ansible-playbook -i inventory -e out="),
@@ -334,7 +335,7 @@ env = {{ COMPOSE_DIR = "{nowhere}", DOCKER = "/nonexistent/docker" }}
 
     let run = newest_run(&app, "stack", "web").await;
     let log = log_text(&app, &run).await;
-    assert_eq!(run.status, "succeeded", "{log}");
+    assert_eq!(run.status, DeployStatus::Succeeded, "{log}");
     assert_eq!(read(&stack.join("compose.yaml")), compose_yaml);
     assert_eq!(read(&stack.join("site/index.html")), "hi\n");
     assert_eq!(

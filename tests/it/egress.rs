@@ -18,7 +18,7 @@ use tokio::process::{Child, Command};
 use crate::cli::free_port;
 use crate::helpers::*;
 use crate::mirrors::{ALLOW_LOOPBACK, api, bare, far_http, far_http_on, refs, wait_address};
-use labforge::model::{RepoPath, TokenScope};
+use labforge::model::TokenScope;
 
 async fn user_with_repo(app: &TestApp) -> String {
     app.create_user("alice", "alice-password-1").await;
@@ -369,13 +369,9 @@ async fn git_connects_only_to_the_checked_address_and_each_sync_checks_again() {
     )
     .await;
     assert_eq!(status, 200);
-    let repo = app
-        .forge
-        .repo_by_path(&RepoPath::parse("alice/fw2").unwrap())
-        .await
-        .unwrap();
+    let grant = app.grant("alice/fw2").await;
     let error = eventually(30, "the refused sync", || async {
-        let m = app.forge.pull_mirror(&repo).await.unwrap().unwrap();
+        let m = app.forge.pull_mirror(&grant).await.unwrap().unwrap();
         (!m.last_error.is_empty()).then_some(m.last_error)
     })
     .await;
@@ -436,11 +432,7 @@ async fn a_tarpit_mirror_does_not_hold_other_repositories_and_meets_its_deadline
         || async { (refs(&far_dns).await == refs(&server).await).then_some(()) },
     )
     .await;
-    let slow = app
-        .forge
-        .repo_by_path(&RepoPath::parse("alice/slow").unwrap())
-        .await
-        .unwrap();
+    let slow = app.grant("alice/slow").await;
     let held = app.forge.push_mirrors(&slow).await.unwrap().remove(0);
     assert!(held.syncing && held.last_error.is_empty(), "{held:?}");
 
@@ -558,13 +550,9 @@ async fn imports_and_pull_mirrors_refuse_trees_that_fsck_refuses() {
     )
     .await;
     assert_eq!(status, 200);
-    let repo = app
-        .forge
-        .repo_by_path(&RepoPath::parse("alice/good").unwrap())
-        .await
-        .unwrap();
+    let grant = app.grant("alice/good").await;
     let error = eventually(30, "the refused sync", || async {
-        let m = app.forge.pull_mirror(&repo).await.unwrap().unwrap();
+        let m = app.forge.pull_mirror(&grant).await.unwrap().unwrap();
         (!m.last_error.is_empty()).then_some(m.last_error)
     })
     .await;
@@ -682,11 +670,7 @@ async fn with_one_parallel_sync_the_next_waits_and_the_low_speed_limit_ends_a_ta
     )
     .await;
     assert_eq!(status, 201, "{body}");
-    let slow = app
-        .forge
-        .repo_by_path(&RepoPath::parse("alice/slow").unwrap())
-        .await
-        .unwrap();
+    let slow = app.grant("alice/slow").await;
     let server = app.server_repo("alice/dns");
     let tarpit_error = eventually(30, "the other sync, after the tarpit's", || async {
         let synced = refs(&far_dns).await == refs(&server).await;

@@ -251,8 +251,8 @@ impl TestApp {
 
     pub async fn add_collaborator(&self, repo: &str, user: &str, access: &str) {
         self.forge
-            .set_collaborator(
-                &labforge::model::RepoPath::parse(repo).unwrap(),
+            .add_collaborator(
+                &self.grant(repo).await,
                 &Username::parse(user).unwrap(),
                 access.parse().unwrap(),
             )

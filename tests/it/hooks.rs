@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use labforge::model::RepoPath;
+use labforge::model::{DeployStatus, RepoPath};
 
 use crate::helpers::{TestApp, eventually, git, git_ok, local_repo, stderr};
 
@@ -66,6 +66,19 @@ fn server_ref(app: &TestApp, repo: &str, name: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// A run's stored log (what its page shows), read with the system's grant on its repository.
+pub(crate) async fn stored_log(
+    app: &TestApp,
+    run: &labforge::domain::deploys::DeployRun,
+) -> Vec<labforge::domain::deploys::DeployLogLine> {
+    let grant = app
+        .forge
+        .grant_for_system::<labforge::domain::Read>(&app.system_key, run.repo_id)
+        .await
+        .expect("the run's repository exists");
+    app.forge.deploy_log(&grant, run).await.unwrap()
+}
+
 /// Waits until every run of the repository has ended; returns them newest first.
 pub(crate) async fn settled_runs(
     app: &TestApp,
@@ -73,7 +86,7 @@ pub(crate) async fn settled_runs(
 ) -> Vec<labforge::domain::deploys::DeployRun> {
     let repo = app.grant(repo).await;
     eventually(30, "every deploy run to finish", || async {
-        let runs = app.forge.deploy_runs(repo.repo(), 0).await.unwrap();
+        let runs = app.forge.deploy_runs(&repo, 0).await.unwrap();
         let finished = runs
             .iter()
             .all(|r| !matches!(r.status.as_str(), "queued" | "running"));
@@ -88,7 +101,7 @@ async fn protected_branch_refuses_force_push_deletion_and_non_admins() {
     let local = setup(&app).await;
     app.push(&local, ("alice", PW), "alice/dns", &["main"])
         .await;
-    let repo = dns_repo(&app).await;
+    let repo = app.grant("alice/dns").await;
     app.forge
         .protect_branch(&repo, "main", false)
         .await
@@ -200,7 +213,7 @@ secret_env = { SECRET_TOKEN = "s3cr3t-value" }
 
     let runs = settled_runs(&app, "alice/dns").await;
     assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0].status, "succeeded");
+    assert_eq!(runs[0].status, DeployStatus::Succeeded);
     assert_eq!(runs[0].new_id, head);
     let seen = std::fs::read_to_string(&out_file).unwrap();
     for want in [
@@ -231,7 +244,7 @@ secret_env = { SECRET_TOKEN = "s3cr3t-value" }
 
     // The stored log has stdout and stderr (one stream, in order), with the secret (and only
     // the secret) redacted.
-    let log = app.forge.deploy_log(&runs[0]).await.unwrap();
+    let log = stored_log(&app, &runs[0]).await;
     let text: Vec<String> = log
         .iter()
         .map(|l| format!("{} {}", l.stream, l.line))
@@ -302,7 +315,10 @@ async fn quick_pushes_run_at_most_two_deploys_the_last_being_the_newest() {
     std::fs::write(&release, "").unwrap();
     let runs = settled_runs(&app, "alice/dns").await;
     assert_eq!(runs.len(), 3);
-    let ran: Vec<_> = runs.iter().filter(|r| r.status == "succeeded").collect();
+    let ran: Vec<_> = runs
+        .iter()
+        .filter(|r| r.status == DeployStatus::Succeeded)
+        .collect();
     assert!(
         ran.len() <= 2,
         "{:?}",
@@ -312,7 +328,7 @@ async fn quick_pushes_run_at_most_two_deploys_the_last_being_the_newest() {
         ran[0].new_id, head,
         "the last run deployed the newest commit"
     );
-    assert!(runs.iter().any(|r| r.status == "superseded"));
+    assert!(runs.iter().any(|r| r.status == DeployStatus::Superseded));
 }
 
 /// The working folder is kept between runs, so each run must still get exactly its commit's
@@ -346,7 +362,7 @@ async fn each_run_gets_exactly_its_commits_files_whatever_the_last_run_did() {
     script(&local, "run.sh", "true");
     commit_and_push(&local, &url, "first").await;
     let first = settled_runs(&app, "alice/dns").await;
-    assert_eq!(first[0].status, "succeeded");
+    assert_eq!(first[0].status, DeployStatus::Succeeded);
     let want_first = "./file0.txt 644 content 0\n./file1.txt 644 content 1\n./run.sh 755 #!/bin/sh\ntrue\n\
                       ./sub/\n./sub/a.conf 644 a\n./zone.txt 644 lab. IN SOA ns1.lab.\n";
     assert_eq!(listing(first[0].id), want_first);
@@ -358,7 +374,7 @@ async fn each_run_gets_exactly_its_commits_files_whatever_the_last_run_did() {
     commit_and_push(&local, &url, "second").await;
     let second = settled_runs(&app, "alice/dns").await;
     assert_eq!(second.len(), 2);
-    assert_eq!(second[0].status, "succeeded");
+    assert_eq!(second[0].status, DeployStatus::Succeeded);
     let want_second = "./file0.txt 644 content 0\n./new.txt 644 new\n./run.sh 755 #!/bin/sh\ntrue\n\
                        ./zone.txt 644 lab. IN SOA ns1.lab.\n";
     assert_eq!(listing(second[0].id), want_second);
@@ -369,7 +385,7 @@ async fn each_run_gets_exactly_its_commits_files_whatever_the_last_run_did() {
     std::fs::write(local.join("new.txt"), "newer\n").unwrap();
     commit_and_push(&local, &url, "third").await;
     let third = settled_runs(&app, "alice/dns").await;
-    assert_eq!(third[0].status, "succeeded");
+    assert_eq!(third[0].status, DeployStatus::Succeeded);
     assert_eq!(
         listing(third[0].id),
         want_second.replace("./new.txt 644 new", "./new.txt 644 newer")
@@ -525,7 +541,7 @@ async fn deploy_pages_show_runs_logs_and_the_last_good_commit() {
     );
     assert_eq!(get("/alice/dns/deploys/999".into()).await.0, 404);
     // A private repository's deploys are a 404 to anyone who cannot read it.
-    let repo = dns_repo(&app).await;
+    let repo = app.grant("alice/dns").await;
     app.forge
         .update_repo(&repo, "", true, "main")
         .await
@@ -587,7 +603,7 @@ async fn writers_rerun_cancel_and_roll_back_from_the_pages_readers_cannot() {
         (runs[0].reason.as_str(), runs[0].new_id.as_str()),
         ("manual", first.as_str())
     );
-    assert_eq!(runs[0].status, "succeeded");
+    assert_eq!(runs[0].status, DeployStatus::Succeeded);
 
     // Re-run, held at the gate, then cancelled while running.
     std::fs::write(&gate, "").unwrap();
@@ -599,10 +615,10 @@ async fn writers_rerun_cancel_and_roll_back_from_the_pages_readers_cannot() {
     )
     .await;
     assert_eq!(status, 303);
-    let repo = dns_repo(&app).await;
+    let repo = app.grant("alice/dns").await;
     let rerun = eventually(30, "the re-run to start", || async {
         let latest = app.forge.deploy_runs(&repo, 0).await.unwrap().remove(0);
-        (latest.status == "running").then_some(latest)
+        (latest.status == DeployStatus::Running).then_some(latest)
     })
     .await;
     assert_eq!(
@@ -641,7 +657,7 @@ async fn writers_rerun_cancel_and_roll_back_from_the_pages_readers_cannot() {
     .await;
     assert_eq!(status, 200);
     let runs = settled_runs(&app, "alice/dns").await;
-    assert_eq!(runs[0].status, "cancelled");
+    assert_eq!(runs[0].status, DeployStatus::Cancelled);
     std::fs::remove_file(&gate).unwrap();
 }
 
@@ -689,7 +705,7 @@ async fn admins_set_protected_branches_on_the_settings_page() {
         stderr(&out)
     );
     // Removing it from the page lifts it.
-    let repo = dns_repo(&app).await;
+    let repo = app.grant("alice/dns").await;
     let rule = app.forge.branch_rules(&repo).await.unwrap().remove(0);
     let (status, _) = post(
         &app,

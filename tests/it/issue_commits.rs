@@ -1,7 +1,7 @@
 //! Issues closed and referenced by commits: real `git push`es (post-receive applies them), and
 //! the same events applied again (as after a crash) changing nothing.
 
-use labforge::model::{PushEvent, RefUpdate, ZERO_ID};
+use labforge::model::{PushEvent, RefUpdate, TimelineKind, ZERO_ID};
 use labforge::storage::NewPush;
 
 use crate::helpers::*;
@@ -26,8 +26,8 @@ async fn record_push(
     let db = &app.forge.db;
     let id = db
         .insert_pending_push(NewPush {
-            repo_id: access.repo.id,
-            pusher_id: access.actor.as_ref().map(|a| a.user.id),
+            repo_id: access.repo().id,
+            pusher_id: access.actor().map(|a| a.user.id),
             pusher_name: pusher,
             nonce: &random_hex(8),
             push_options: &[],
@@ -78,13 +78,17 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
     let fix = rev(&src, "HEAD").await;
     app.push(&src, creds, "alice/dns", &["fix/resolver"]).await;
     for n in [1, 2, 3] {
-        let (issue, _) = app.forge.issue(&alice.repo, n).await.unwrap();
+        let (issue, _) = app.forge.issue(&alice, n).await.unwrap();
         assert!(
             issue.is_open(),
             "#{n} stays open: the branch is not the default one"
         );
-        let timeline = app.forge.timeline(&issue).await.unwrap();
-        assert_eq!(timeline.last().unwrap().kind, "referenced", "#{n}");
+        let timeline = app.forge.timeline(&alice, &issue).await.unwrap();
+        assert_eq!(
+            timeline.last().unwrap().kind,
+            TimelineKind::Referenced,
+            "#{n}"
+        );
     }
 
     // Merged into the default branch: #1 and #2 close, linked to the commit; #3 is mentioned.
@@ -92,11 +96,11 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
     git_ok(&src, &["merge", "-q", "--ff-only", "fix/resolver"]).await;
     app.push(&src, creds, "alice/dns", &["main"]).await;
     for n in [1, 2] {
-        let (issue, _) = app.forge.issue(&alice.repo, n).await.unwrap();
+        let (issue, _) = app.forge.issue(&alice, n).await.unwrap();
         assert!(!issue.is_open(), "#{n} closed");
         assert_eq!(issue.closed_by_commit.as_deref(), Some(fix.as_str()));
         assert_eq!(issue.closed_by.as_deref(), Some("alice"));
-        let timeline = app.forge.timeline(&issue).await.unwrap();
+        let timeline = app.forge.timeline(&alice, &issue).await.unwrap();
         let kinds: Vec<(&str, Option<&str>)> = timeline
             .iter()
             .map(|e| (e.kind.as_str(), e.commit_id.as_deref()))
@@ -111,7 +115,7 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
             "#{n}"
         );
     }
-    let (issue4, _) = app.forge.issue(&alice.repo, 4).await.unwrap();
+    let (issue4, _) = app.forge.issue(&alice, 4).await.unwrap();
     assert!(issue4.is_open());
 
     // The issue page links the commit; the commit page lists its issues.
@@ -146,10 +150,10 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
     app.forge.set_issue_state(&alice, 1, true).await.unwrap();
     let mut before = Vec::new();
     for n in 1..=4 {
-        let (issue, _) = app.forge.issue(&alice.repo, n).await.unwrap();
+        let (issue, _) = app.forge.issue(&alice, n).await.unwrap();
         before.push((
-            issue.state.clone(),
-            app.forge.timeline(&issue).await.unwrap(),
+            issue.state,
+            app.forge.timeline(&alice, &issue).await.unwrap(),
         ));
     }
     app.push(&src, creds, "alice/dns", &["main:refs/heads/again"])
@@ -187,17 +191,33 @@ async fn fixes_and_closes_in_a_pushed_commit_close_issues_once() {
     for event in [&again, &replayed, &main_push, &main_push, &branch_push] {
         let done = app
             .forge
-            .apply_pushed_commits(&alice.repo, event)
+            .reapply_pushed_commits(&app.grant("alice/dns").await, event)
             .await
             .unwrap();
         assert_eq!(done, Default::default(), "nothing new");
     }
     for n in 1..=4 {
-        let (issue, _) = app.forge.issue(&alice.repo, n).await.unwrap();
+        let (issue, _) = app.forge.issue(&alice, n).await.unwrap();
         let after = (
-            issue.state.clone(),
-            app.forge.timeline(&issue).await.unwrap(),
+            issue.state,
+            app.forge.timeline(&alice, &issue).await.unwrap(),
         );
         assert_eq!(after, before[n as usize - 1], "#{n} unchanged");
     }
+    // A grant serves its own repository only: another one's push event, or an issue read
+    // through another repository's grant, is not found.
+    app.create_repo("alice", "other", false).await;
+    let other = app.grant("alice/other").await;
+    let refused = app.forge.reapply_pushed_commits(&other, &main_push).await;
+    assert!(
+        matches!(refused, Err(labforge::domain::Error::NotFound)),
+        "{refused:?}"
+    );
+    let (issue, _) = app.forge.issue(&alice, 1).await.unwrap();
+    let read = app.forge.timeline(&other, &issue).await;
+    assert!(
+        matches!(read, Err(labforge::domain::Error::NotFound)),
+        "{read:?}"
+    );
+    assert!(app.forge.comments(&other, &issue, 1, 10).await.is_err());
 }

@@ -2,7 +2,7 @@
 //! writer and the issue's author (a reader), on a public and on a private repository.
 
 use crate::helpers::*;
-use crate::issues::{Browser, access_as, browser, get_as, post, users};
+use crate::issues::{Browser, access_as, browser, get_as, post, users, writer_as};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Outcome {
@@ -36,7 +36,7 @@ async fn the_permission_matrix() {
         app.add_collaborator(repo, "dave", "read").await;
         app.add_collaborator(repo, "erin", "write").await;
         app.add_collaborator(repo, "frank", "read").await;
-        let owner = access_as(&app, "alice", repo).await;
+        let owner = writer_as(&app, "alice", repo).await;
         app.forge
             .create_label(&owner, "bug", "#d73a4a", "")
             .await
@@ -75,7 +75,7 @@ async fn the_permission_matrix() {
         [Done, Done, Done, Done, Forbidden],
     ];
     for (repo, expected) in [("alice/pub", public), ("alice/priv", private)] {
-        let owner = access_as(&app, "alice", repo).await;
+        let owner = writer_as(&app, "alice", repo).await;
         for ((role, b), want) in who.iter().zip(expected) {
             let mut got = Vec::new();
             let (s, _) = get_as(&app, *b, &format!("/{repo}/issues/1")).await;

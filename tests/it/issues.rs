@@ -1,7 +1,7 @@
 //! The issue tracker through its web forms (session cookie + CSRF token), and issues closed by
 //! a real `git push`.
 
-use labforge::domain::{IssueAccess, IssueQuery, IssueState};
+use labforge::domain::{Grant, IssueQuery, IssueState, Level, Read, Write};
 use labforge::model::{Actor, RepoPath};
 
 use crate::helpers::*;
@@ -60,7 +60,16 @@ pub(crate) async fn users(app: &TestApp, names: &[&str]) {
 }
 
 /// The domain's view of `who` on `repo`, for setting up state without the forms.
-pub(crate) async fn access_as(app: &TestApp, who: &str, repo: &str) -> IssueAccess {
+pub(crate) async fn access_as(app: &TestApp, who: &str, repo: &str) -> Grant<Read> {
+    grant_as(app, who, repo).await
+}
+
+/// As `access_as`, for a writer (labels need a write grant).
+pub(crate) async fn writer_as(app: &TestApp, who: &str, repo: &str) -> Grant<Write> {
+    grant_as(app, who, repo).await
+}
+
+async fn grant_as<L: Level>(app: &TestApp, who: &str, repo: &str) -> Grant<L> {
     let user = app
         .forge
         .user(&labforge::model::Username::parse(who).unwrap())
@@ -68,7 +77,7 @@ pub(crate) async fn access_as(app: &TestApp, who: &str, repo: &str) -> IssueAcce
         .unwrap();
     let actor = Actor { user, scope: None };
     app.forge
-        .issue_access(Some(&actor), &RepoPath::parse(repo).unwrap())
+        .authorize::<L>(Some(&actor), &RepoPath::parse(repo).unwrap())
         .await
         .unwrap()
 }
@@ -304,7 +313,7 @@ async fn the_whole_lifecycle_through_the_forms() {
     // Labels page: edit and delete.
     let labels = app
         .forge
-        .labels(&access_as(&app, "alice", "alice/dns").await.repo)
+        .labels(&access_as(&app, "alice", "alice/dns").await)
         .await
         .unwrap();
     let id = labels[0].id;
@@ -339,7 +348,7 @@ async fn label_filters_author_filter_search_and_pages() {
     let app = TestApp::spawn().await;
     users(&app, &["alice", "bob"]).await;
     app.create_repo("alice", "dns", false).await;
-    let alice = access_as(&app, "alice", "alice/dns").await;
+    let alice = writer_as(&app, "alice", "alice/dns").await;
     let bob = access_as(&app, "bob", "alice/dns").await;
     let f = &app.forge;
     f.create_label(&alice, "bug", "#d73a4a", "").await.unwrap();
@@ -478,7 +487,7 @@ async fn hostile_titles_bodies_and_comments_render_inert() {
     let app = TestApp::spawn().await;
     users(&app, &["alice"]).await;
     app.create_repo("alice", "dns", false).await;
-    let alice = access_as(&app, "alice", "alice/dns").await;
+    let alice = writer_as(&app, "alice", "alice/dns").await;
     let f = &app.forge;
     f.open_issue(
         &alice,

@@ -13,6 +13,7 @@ mod check_scripts;
 mod checks;
 mod cli;
 mod cli_guards;
+mod closed_sets;
 mod database_outage;
 mod deploy_crash;
 mod deploy_gate;

@@ -3,6 +3,8 @@
 //! signed-out 404 that offers to sign in without telling private from missing, blame's day and
 //! subject, the comment count and issue filter, "changes since last good", the labels refusal.
 
+use labforge::model::DeployStatus;
+
 use crate::helpers::*;
 use crate::issues::{Browser, access_as, browser, get_as, post, users};
 use crate::web::sample_repo;
@@ -307,8 +309,10 @@ async fn signed_out_a_private_repository_and_a_missing_one_give_the_same_404() {
     assert_eq!(status, 404);
     assert_eq!(missing.replace("/alice/nothing", "/alice/dns"), private[0]);
     // And the very same address once the repository is gone: the same bytes.
-    let repo = repo_of(&app, "alice/dns").await;
-    app.forge.delete_repo(&repo).await.unwrap();
+    app.forge
+        .delete_repo(app.grant("alice/dns").await)
+        .await
+        .unwrap();
     for (path, before) in paths.iter().zip(&private) {
         let (status, after) = get_as(&app, None, path).await;
         assert_eq!(status, 404);
@@ -449,7 +453,7 @@ async fn deploy_step(
     git_ok(src, &["commit", "-q", "-m", &format!("serial {n}")]).await;
     app.push(src, ("alice", "alice-password"), "alice/dns", &["main"])
         .await;
-    let repo = repo_of(app, "alice/dns").await;
+    let repo = app.grant("alice/dns").await;
     eventually(30, "the push's deploy run to finish", || async {
         let runs = app.forge.deploy_runs(&repo, 0).await.unwrap();
         let settled = runs
@@ -481,10 +485,10 @@ async fn the_last_good_run_does_not_offer_changes_since_itself() {
     deploy_step(&app, &src, 1, false).await;
     let runs = deploy_step(&app, &src, 2, false).await;
     let good = runs[0].id;
-    assert_eq!(runs[0].status, "succeeded");
+    assert_eq!(runs[0].status, DeployStatus::Succeeded);
     let runs = deploy_step(&app, &src, 3, true).await;
     let failed = runs[0].id;
-    assert_eq!(runs[0].status, "failed");
+    assert_eq!(runs[0].status, DeployStatus::Failed);
 
     // The last good run: nothing "since last good" (it is the last good).
     let (status, html) = get_as(&app, None, &format!("/alice/dns/deploys/{good}")).await;
@@ -515,7 +519,7 @@ async fn refusing_labels_names_no_author() {
     let app = TestApp::spawn().await;
     users(&app, &["alice", "bob"]).await;
     app.create_repo("alice", "dns", false).await;
-    let access = access_as(&app, "alice", "alice/dns").await;
+    let access = crate::issues::writer_as(&app, "alice", "alice/dns").await;
     app.forge
         .open_issue(&access, "Resolver down", "")
         .await

@@ -10,7 +10,7 @@ use tokio::process::Command;
 use crate::cli::free_port;
 use crate::helpers::*;
 use crate::mirrors::{api, bare, far_http, refs, wait_port};
-use labforge::model::{RepoPath, TokenScope};
+use labforge::model::TokenScope;
 
 /// Pushes `refs` from the work folder `src` straight into the far side's bare repository.
 async fn push_upstream(src: &Path, far_repo: &Path, refs: &[&str]) {
@@ -131,12 +131,8 @@ async fn pull_mirror_follows_upstream_runs_the_deploy_once_and_refuses_pushes() 
         std::fs::read_to_string(&ran).is_ok_and(|t| t == head)
     })
     .await;
-    let repo = app
-        .forge
-        .repo_by_path(&RepoPath::parse("alice/dns").unwrap())
-        .await
-        .unwrap();
-    let runs = app.forge.deploy_runs(&repo, 0).await.unwrap();
+    let grant = app.grant("alice/dns").await;
+    let runs = app.forge.deploy_runs(&grant, 0).await.unwrap();
     assert_eq!(runs.len(), 1, "one deploy for one sync");
     assert_eq!(runs[0].triggered_by_name, "mirror");
 
@@ -171,8 +167,9 @@ async fn pull_mirror_follows_upstream_runs_the_deploy_once_and_refuses_pushes() 
     )
     .await;
     assert_eq!(status, 200);
+    let grant = app.grant("alice/dns").await;
     eventually(30, "the sync after the outage", || async {
-        let mirror = app.forge.pull_mirror(&repo).await.unwrap().unwrap();
+        let mirror = app.forge.pull_mirror(&grant).await.unwrap().unwrap();
         (refs(&server).await == refs(&upstream).await && mirror.last_error.is_empty()).then_some(())
     })
     .await;
@@ -260,14 +257,9 @@ async fn import_once_from_git_daemon_and_from_the_new_page() {
     )
     .await;
     assert_eq!(status, 303);
-    let repo = app
-        .forge
-        .repo_by_path(&RepoPath::parse("alice/fw2").unwrap())
-        .await
-        .unwrap();
     let mirror = app
         .forge
-        .pull_mirror(&repo)
+        .pull_mirror(&app.grant("alice/fw2").await)
         .await
         .unwrap()
         .expect("a pull mirror");

@@ -705,10 +705,7 @@ async fn hooks_speak_to_the_pusher_over_ssh_too() {
     assert!(err.contains("remote: deploy dns #1 succeeded in "), "{err}");
 
     let repo = app.grant("alice/dns").await;
-    app.forge
-        .protect_branch(repo.repo(), "ma*", false)
-        .await
-        .unwrap();
+    app.forge.protect_branch(&repo, "ma*", false).await.unwrap();
     let out = ssh
         .git(&src, &["push", &ssh.url("alice/dns"), "+HEAD~1:main"])
         .await;

@@ -4,7 +4,7 @@
 use labforge::domain::statuses::StatusReport;
 use labforge::model::{CommitState, StatusContext, Username};
 
-use crate::checks::{PW, app_with, commit, dns, script, setup};
+use crate::checks::{PW, app_with, commit, script, setup};
 use crate::helpers::{eventually, git, git_ok, stderr};
 
 async fn page(base: &str, path: &str) -> (u16, String) {
@@ -45,13 +45,13 @@ run = "deploy.sh"
         .await
         .trim()
         .to_owned();
-    let repo = dns(&app).await;
+    let grant = app.grant("alice/dns").await;
 
     // The check's status at once; the deploy's once its run has ended.
     let combined = eventually(30, "the deploy's success status", || async {
         let all = app
             .forge
-            .latest_statuses(&repo, std::slice::from_ref(&head), 100)
+            .latest_statuses(&grant, std::slice::from_ref(&head), 100)
             .await
             .unwrap();
         let c = all.get(&head)?.clone();
@@ -87,11 +87,18 @@ run = "deploy.sh"
         user: alice,
         scope: None,
     };
+    let alice_writes = app
+        .forge
+        .authorize::<labforge::domain::Write>(
+            Some(&actor),
+            &labforge::model::RepoPath::parse("alice/dns").unwrap(),
+        )
+        .await
+        .unwrap();
     let ci = StatusContext::parse("ci/woodpecker").unwrap();
     app.forge
         .create_status(
-            &actor,
-            &repo,
+            &alice_writes,
             &StatusReport {
                 sha: &head,
                 context: &ci,
@@ -160,7 +167,7 @@ run = "deploy.sh"
         .to_owned();
     let all = app
         .forge
-        .latest_statuses(&repo, std::slice::from_ref(&bad), 100)
+        .latest_statuses(&grant, std::slice::from_ref(&bad), 100)
         .await
         .unwrap();
     let failed = &all[&bad].statuses[0];
@@ -181,7 +188,7 @@ run = "deploy.sh"
 
     // A private repository's check pages are hidden like the rest of it.
     app.forge
-        .update_repo(&repo, "", true, "main")
+        .update_repo(&app.grant("alice/dns").await, "", true, "main")
         .await
         .unwrap();
     assert_eq!(page(&app.base, &check_path).await.0, 404);

@@ -11,7 +11,7 @@ use crate::checks::{PW, app_with, commit, script, setup};
 use crate::helpers::{TestApp, eventually, git, git_ok, local_repo, stderr};
 use crate::hooks::settled_runs;
 use crate::ssh::{SshClient, stdout, user_with_key};
-use labforge::model::{RepoPath, TokenScope};
+use labforge::model::TokenScope;
 
 /// What a hostile script prints: a colour (CSI), a terminal-title change (OSC ended by BEL), a
 /// C1 CSI (U+009B in UTF-8) and a tab, around visible words.
@@ -129,7 +129,7 @@ secret_env = { TSIG = "b", TOKEN = "s3cr3t-tok" }
 
     // The stored log (what the page shows) is the same, the note last.
     let runs = settled_runs(&app, "alice/dns").await;
-    let log = app.forge.deploy_log(&runs[0]).await.unwrap();
+    let log = crate::hooks::stored_log(&app, &runs[0]).await;
     let last = log.last().expect("the run has a log");
     assert_eq!(
         (last.stream.as_str(), last.line.as_str()),
@@ -146,14 +146,9 @@ async fn a_description_with_a_newline_is_one_line_of_repo_info() {
     let app = TestApp::spawn().await;
     let key = user_with_key(&app, "alice", "ed25519").await;
     app.create_repo("alice", "dns", false).await;
-    let repo = app
-        .forge
-        .repo_by_path(&RepoPath::parse("alice/dns").unwrap())
-        .await
-        .unwrap();
     app.forge
         .update_repo(
-            &repo,
+            &app.grant("alice/dns").await,
             "DNS zones\nssh: ssh://evil.example/x.git",
             false,
             "main",

@@ -235,7 +235,6 @@ impl<L: Level> Grant<L> {
     }
 
     /// Keeps the decision but refreshes the repository's row (after a rename).
-    #[allow(dead_code)] // TRANSITIONAL: for rename_repo
     pub(in crate::domain) fn with_repo(self, repo: Repo) -> Self {
         debug_assert_eq!(repo.id, self.repo.id, "a grant stays with its repository");
         Grant { repo, ..self }

@@ -156,11 +156,9 @@ impl Forge {
             .as_ref()
             .map_or((NO_REPO, NO_REPO), |(r, _)| (r.id, r.owner_id));
         let collaborator = match actor {
-            Some(a) if a.user.id != owner_id => self
-                .db
-                .collaborator_access(repo_id, a.user.id)
-                .await?
-                .and_then(|s| s.parse().ok()),
+            Some(a) if a.user.id != owner_id => {
+                self.db.collaborator_access(repo_id, a.user.id).await?
+            }
             _ => None,
         };
         let (row, open_issues) = found.ok_or(Error::NotFound)?;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::QueuedRun;
 use crate::domain::push::Say;
 use crate::domain::{Forge, Result};
+use crate::model::DeployStatus;
 
 const POLL: Duration = Duration::from_millis(100);
 
@@ -12,7 +13,7 @@ const POLL: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(in crate::domain) enum Followed {
     /// The run ended with this status (its result line was said).
-    Ended(String),
+    Ended(DeployStatus),
     /// Still queued or running when the push's time was up.
     StillGoing,
     /// The pusher went away, or the run's row did.
@@ -21,14 +22,14 @@ pub(in crate::domain) enum Followed {
 
 impl Followed {
     pub fn succeeded(&self) -> bool {
-        matches!(self, Followed::Ended(s) if s == "succeeded")
+        matches!(self, Followed::Ended(DeployStatus::Succeeded))
     }
 }
 
 /// Whether a run that ended so let the pusher down: its result line then starts with
 /// `error:`, which git colours (red, `color.remote`) on a terminal.
-pub(in crate::domain) fn is_failure(status: &str) -> bool {
-    matches!(status, "failed" | "timed_out" | "cancelled" | "interrupted")
+pub(in crate::domain) fn is_failure(status: DeployStatus) -> bool {
+    status.is_failure()
 }
 
 impl Forge {
@@ -50,10 +51,10 @@ impl Forge {
                 }
             }
             let status = match outcome {
-                Some((status, _, _)) if matches!(status.as_str(), "queued" | "running") => status,
+                Some((status, _, _)) if status.is_live() => status,
                 Some((status, code, ms)) => {
-                    let text = outcome_text(&status, code, ms);
-                    let error = if is_failure(&status) { "error: " } else { "" };
+                    let text = outcome_text(status, code, ms);
+                    let error = if is_failure(status) { "error: " } else { "" };
                     let _ = to.send(format!("{error}{label} {text}: {}", run.url)).await;
                     return Ok(Followed::Ended(status));
                 }
@@ -79,30 +80,30 @@ impl Forge {
 }
 
 /// `succeeded in 1.2s`, `failed (exit code 3) after 0.4s`, `timed out after 10m0s`...
-pub fn outcome_text(status: &str, code: Option<i32>, ms: Option<f64>) -> String {
+pub fn outcome_text(status: DeployStatus, code: Option<i32>, ms: Option<f64>) -> String {
     let took = ms
         .map(|ms| format_duration(ms / 1000.0))
         .unwrap_or_default();
     match (status, code) {
-        ("succeeded", _) => format!("succeeded in {took}"),
-        ("failed", Some(c)) => format!("failed (exit code {c}) after {took}"),
-        ("failed", None) => format!("failed after {took}"),
-        ("timed_out", _) => format!("timed out after {took}"),
-        ("cancelled", _) => "was cancelled".into(),
-        ("superseded", _) => "was superseded by a newer push".into(),
-        ("interrupted", _) => {
+        (DeployStatus::Succeeded, _) => format!("succeeded in {took}"),
+        (DeployStatus::Failed, Some(c)) => format!("failed (exit code {c}) after {took}"),
+        (DeployStatus::Failed, None) => format!("failed after {took}"),
+        (DeployStatus::TimedOut, _) => format!("timed out after {took}"),
+        (DeployStatus::Cancelled, _) => "was cancelled".into(),
+        (DeployStatus::Superseded, _) => "was superseded by a newer push".into(),
+        (DeployStatus::Interrupted, _) => {
             "was interrupted (the server stopped); re-run it from the page".into()
         }
-        (other, _) => format!("is {other}"),
+        (other @ (DeployStatus::Queued | DeployStatus::Running), _) => format!("is {other}"),
     }
 }
 
 /// A status in a word or three, for lists.
-pub fn outcome_word(status: &str, code: Option<i32>) -> String {
+pub fn outcome_word(status: DeployStatus, code: Option<i32>) -> String {
     match (status, code) {
-        ("failed", Some(c)) => format!("failed (exit {c})"),
-        ("timed_out", _) => "timed out".into(),
-        (other, _) => other.into(),
+        (DeployStatus::Failed, Some(c)) => format!("failed (exit {c})"),
+        (DeployStatus::TimedOut, _) => "timed out".into(),
+        (other, _) => other.to_string(),
     }
 }
 
@@ -123,25 +124,25 @@ mod tests {
     #[test]
     fn only_a_run_that_let_the_pusher_down_is_an_error() {
         for status in ["failed", "timed_out", "cancelled", "interrupted"] {
-            assert!(is_failure(status), "{status}");
+            assert!(is_failure(status.parse().unwrap()), "{status}");
         }
         for status in ["succeeded", "superseded", "queued", "running"] {
-            assert!(!is_failure(status), "{status}");
+            assert!(!is_failure(status.parse().unwrap()), "{status}");
         }
     }
 
     #[test]
     fn outcomes_read_well() {
         assert_eq!(
-            outcome_text("succeeded", Some(0), Some(1234.0)),
+            outcome_text(DeployStatus::Succeeded, Some(0), Some(1234.0)),
             "succeeded in 1.2s"
         );
         assert_eq!(
-            outcome_text("failed", Some(3), Some(400.0)),
+            outcome_text(DeployStatus::Failed, Some(3), Some(400.0)),
             "failed (exit code 3) after 0.4s"
         );
         assert_eq!(
-            outcome_text("timed_out", None, Some(185_000.0)),
+            outcome_text(DeployStatus::TimedOut, None, Some(185_000.0)),
             "timed out after 3m05s"
         );
     }

@@ -21,7 +21,7 @@ use std::path::Path;
 use super::{Followed, QueuedRun};
 use crate::domain::push::Say;
 use crate::domain::{Forge, Result};
-use crate::model::{Actor, RefUpdate, Repo};
+use crate::model::{Actor, DeployReason, RefUpdate, Repo};
 use crate::storage::NewDeployRun;
 
 /// A gate run that succeeded, waiting for its push to land.
@@ -141,7 +141,7 @@ impl Forge {
                 old_id: &update.old,
                 new_id: &update.new,
                 push_event_id: None,
-                reason: "push",
+                reason: DeployReason::Push,
                 rerun_of: None,
                 triggered_by_id: Some(actor.user.id),
                 triggered_by_name: &actor.user.name,
@@ -213,7 +213,7 @@ impl Forge {
         }
     }
 
-    async fn note(&self, id: i64, text: &str) {
+    pub(super) async fn note(&self, id: i64, text: &str) {
         if let Err(e) = self.db.append_deploy_note(id, text).await {
             tracing::warn!(error = %e, run = id, "storing a deploy note failed");
         }

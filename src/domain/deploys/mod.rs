@@ -4,6 +4,7 @@
 
 mod follow;
 mod gate;
+mod lifecycle;
 mod status;
 
 use std::collections::HashMap;
@@ -13,15 +14,16 @@ use std::sync::Mutex;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{Error, Forge, Result};
+use super::{AtLeast, Error, Forge, Grant, Level, Principal, Result, Write};
 use crate::config::{Deploy, DeployTrigger};
-use crate::model::{Actor, PushEvent, Repo, ZERO_ID};
+use crate::model::{DeployReason, PushEvent, Repo, ZERO_ID};
 use crate::storage::{NewDeployRun, Tx};
 
 pub use crate::storage::{DeployLogRow as DeployLogLine, DeployRunRow as DeployRun};
 pub(in crate::domain) use follow::{Followed, is_failure};
 pub use follow::{format_duration, outcome_text, outcome_word};
 pub(in crate::domain) use gate::GatedRun;
+pub use lifecycle::{ClaimedRun, RunEnd};
 
 /// The deploys' shared state: configuration, the worker's wake-up, cancellation of running runs.
 pub struct DeployState {
@@ -80,7 +82,10 @@ impl DeployState {
     }
 
     /// The deploys configured for `repo`.
-    pub fn for_repo<'a>(&'a self, repo: &Repo) -> impl Iterator<Item = &'a Deploy> + 'a {
+    pub(in crate::domain) fn for_repo<'a>(
+        &'a self,
+        repo: &Repo,
+    ) -> impl Iterator<Item = &'a Deploy> + 'a {
         let (owner, name) = (repo.owner.clone(), repo.name.clone());
         self.configs.iter().filter(move |d| {
             d.repo.owner.as_str().eq_ignore_ascii_case(&owner)
@@ -98,11 +103,11 @@ impl DeployState {
         self.work_dir.join(name)
     }
 
-    pub fn config(&self, repo: &Repo, name: &str) -> Option<&Deploy> {
+    pub(in crate::domain) fn config(&self, repo: &Repo, name: &str) -> Option<&Deploy> {
         self.for_repo(repo).find(|d| d.name.as_str() == name)
     }
 
-    pub fn url(&self, repo: &Repo, id: i64) -> String {
+    pub(in crate::domain) fn url(&self, repo: &Repo, id: i64) -> String {
         let base = self
             .base_url
             .read()
@@ -117,16 +122,15 @@ impl DeployState {
             .expect("never poisoned: only assignments under it") = url;
     }
 
-    /// Registers a running run; the token is cancelled by `cancel_deploy`.
     /// Registers a running run; its token is cancelled by a cancel or by `shutdown` (it is a
     /// child of it: the caller tells them apart by asking `shutdown`).
-    pub fn started(&self, id: i64, shutdown: &CancellationToken) -> CancellationToken {
+    fn started(&self, id: i64, shutdown: &CancellationToken) -> CancellationToken {
         let token = shutdown.child_token();
         self.running_map().insert(id, token.clone());
         token
     }
 
-    pub fn finished(&self, id: i64) {
+    fn finished(&self, id: i64) {
         self.running_map().remove(&id);
     }
 
@@ -163,7 +167,7 @@ impl Forge {
                         old_id: &update.old,
                         new_id: &update.new,
                         push_event_id: Some(event.id),
-                        reason: "push",
+                        reason: DeployReason::Push,
                         rerun_of: None,
                         triggered_by_id: event.pusher_id,
                         triggered_by_name: &event.pusher,
@@ -183,42 +187,96 @@ impl Forge {
         Ok(out)
     }
 
-    pub async fn deploy_runs(&self, repo: &Repo, page: i64) -> Result<Vec<DeployRun>> {
-        Ok(self.db.deploy_runs(repo.id, 50, page.max(0) * 50).await?)
+    /// The deploys configured for the grant's repository (its `[[deploy]]` entries).
+    pub fn configured_deploys<L: Level>(&self, grant: &Grant<L>) -> Vec<&Deploy> {
+        self.deploys.for_repo(grant.repo()).collect()
     }
 
-    pub async fn deploy_run(&self, repo: &Repo, id: i64) -> Result<DeployRun> {
+    /// A page of 50 runs, newest first.
+    pub async fn deploy_runs<L: Level>(
+        &self,
+        grant: &Grant<L>,
+        page: i64,
+    ) -> Result<Vec<DeployRun>> {
+        Ok(self
+            .db
+            .deploy_runs(grant.repo().id, 50, page.max(0) * 50)
+            .await?)
+    }
+
+    /// Run `id` of the grant's repository; another repository's run is NotFound.
+    pub async fn deploy_run<L: Level>(&self, grant: &Grant<L>, id: i64) -> Result<DeployRun> {
         self.db
-            .deploy_run(repo.id, id)
+            .deploy_run(grant.repo().id, id)
             .await?
             .ok_or(Error::NotFound)
     }
 
-    pub async fn deploy_log(&self, run: &DeployRun) -> Result<Vec<DeployLogLine>> {
+    /// `run`'s log; a run of another repository than the grant's is NotFound.
+    pub async fn deploy_log<L: Level>(
+        &self,
+        grant: &Grant<L>,
+        run: &DeployRun,
+    ) -> Result<Vec<DeployLogLine>> {
+        if run.repo_id != grant.repo().id {
+            return Err(Error::NotFound);
+        }
         Ok(self.db.deploy_log(run.id, 0, 100_000).await?)
     }
 
     /// The newest good run of `run`'s deploy before it, if any (for "changes since last good").
-    pub async fn deploy_runs_before(&self, repo: &Repo, run: &DeployRun) -> Result<Vec<DeployRun>> {
+    pub async fn deploy_runs_before<L: Level>(
+        &self,
+        grant: &Grant<L>,
+        run: &DeployRun,
+    ) -> Result<Vec<DeployRun>> {
         Ok(self
             .db
-            .last_good_before(repo.id, &run.deploy_name, run.id)
+            .last_good_before(grant.repo().id, &run.deploy_name, run.id)
             .await?
             .into_iter()
             .collect())
     }
 
-    pub async fn last_good_deploys(&self, repo: &Repo) -> Result<Vec<DeployRun>> {
+    /// Each deploy's newest good run.
+    pub async fn last_good_deploys<L: Level>(&self, grant: &Grant<L>) -> Result<Vec<DeployRun>> {
+        self.last_good_deploys_of(grant.repo()).await
+    }
+
+    /// As `last_good_deploys`, for the domain's own use (a dry-run push's deploy lines).
+    pub(in crate::domain) async fn last_good_deploys_of(
+        &self,
+        repo: &Repo,
+    ) -> Result<Vec<DeployRun>> {
         Ok(self.db.last_good_deploys(repo.id).await?)
     }
 
-    /// Runs `run` again: same deploy, ref and commit. The caller checked write access.
-    pub async fn rerun_deploy(
+    /// Runs `run` again: same deploy, ref and commit. A reader cannot:
+    ///
+    /// ```compile_fail
+    /// # use labforge::domain::{Forge, Grant, Read};
+    /// # use labforge::domain::deploys::DeployRun;
+    /// async fn rerun(forge: &Forge, grant: &Grant<Read>, run: &DeployRun) {
+    ///     let _ = forge.rerun_deploy(grant, run).await;
+    /// }
+    /// ```
+    /// Its twin, with a write grant, compiles:
+    /// ```
+    /// # use labforge::domain::{Forge, Grant, Write};
+    /// # use labforge::domain::deploys::DeployRun;
+    /// async fn rerun(forge: &Forge, grant: &Grant<Write>, run: &DeployRun) {
+    ///     let _ = forge.rerun_deploy(grant, run).await;
+    /// }
+    /// ```
+    pub async fn rerun_deploy<W: AtLeast<Write>>(
         &self,
-        actor: &Actor,
-        repo: &Repo,
+        grant: &Grant<W>,
         run: &DeployRun,
     ) -> Result<QueuedRun> {
+        let repo = grant.repo();
+        if run.repo_id != repo.id {
+            return Err(Error::NotFound);
+        }
         if self.deploys.config(repo, &run.deploy_name).is_none() {
             return Err(Error::InvalidInput(format!(
                 "deploy {} is no longer configured for this repository",
@@ -226,25 +284,25 @@ impl Forge {
             )));
         }
         self.queue_manual(
-            actor,
+            grant.principal(),
             repo,
             &run.deploy_name,
             &run.ref_name,
             &run.new_id,
-            "rerun",
+            DeployReason::Rerun,
             Some(run.id),
         )
         .await
     }
 
-    /// Deploys a chosen commit (an earlier one is a rollback). The caller checked write access.
-    pub async fn deploy_commit(
+    /// Deploys a chosen commit (an earlier one is a rollback).
+    pub async fn deploy_commit<W: AtLeast<Write>>(
         &self,
-        actor: &Actor,
-        repo: &Repo,
+        grant: &Grant<W>,
         deploy_name: &str,
         commit: &str,
     ) -> Result<QueuedRun> {
+        let repo = grant.repo();
         let deploy = self
             .deploys
             .config(repo, deploy_name)
@@ -271,19 +329,27 @@ impl Forge {
             _ => full.clone(),
         };
         let name = deploy.name.clone();
-        self.queue_manual(actor, repo, name.as_str(), &ref_name, &full, "manual", None)
-            .await
+        self.queue_manual(
+            grant.principal(),
+            repo,
+            name.as_str(),
+            &ref_name,
+            &full,
+            DeployReason::Manual,
+            None,
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
     async fn queue_manual(
         &self,
-        actor: &Actor,
+        by: &Principal,
         repo: &Repo,
         deploy_name: &str,
         ref_name: &str,
         commit: &str,
-        reason: &str,
+        reason: DeployReason,
         rerun_of: Option<i64>,
     ) -> Result<QueuedRun> {
         let mut tx = self.db.begin().await?;
@@ -297,8 +363,8 @@ impl Forge {
                 push_event_id: None,
                 reason,
                 rerun_of,
-                triggered_by_id: Some(actor.user.id),
-                triggered_by_name: &actor.user.name,
+                triggered_by_id: by.actor().map(|a| a.user.id),
+                triggered_by_name: triggered_by_name(by),
                 supersede: true,
             })
             .await?;
@@ -317,7 +383,7 @@ impl Forge {
 
     /// Tells webhooks (event `deploy`) that run `id` is now `status`. Best effort: a failure
     /// to queue is logged, never fails the deploy.
-    pub async fn queue_deploy_event(&self, id: i64) {
+    async fn queue_deploy_event(&self, id: i64) {
         if let Err(e) = self.try_queue_deploy_event(id).await {
             tracing::warn!(error = %e, run = id, "queueing the deploy webhook event failed");
         }
@@ -360,8 +426,29 @@ impl Forge {
     }
 
     /// Cancels a queued run, or stops a running one (the worker records it `cancelled`).
-    pub async fn cancel_deploy(&self, repo: &Repo, run: &DeployRun) -> Result<()> {
-        if run.repo_id != repo.id {
+    /// A reader cannot:
+    ///
+    /// ```compile_fail
+    /// # use labforge::domain::{Forge, Grant, Read};
+    /// # use labforge::domain::deploys::DeployRun;
+    /// async fn cancel(forge: &Forge, grant: &Grant<Read>, run: &DeployRun) {
+    ///     let _ = forge.cancel_deploy(grant, run).await;
+    /// }
+    /// ```
+    /// Its twin, with a write grant, compiles:
+    /// ```
+    /// # use labforge::domain::{Forge, Grant, Write};
+    /// # use labforge::domain::deploys::DeployRun;
+    /// async fn cancel(forge: &Forge, grant: &Grant<Write>, run: &DeployRun) {
+    ///     let _ = forge.cancel_deploy(grant, run).await;
+    /// }
+    /// ```
+    pub async fn cancel_deploy<W: AtLeast<Write>>(
+        &self,
+        grant: &Grant<W>,
+        run: &DeployRun,
+    ) -> Result<()> {
+        if run.repo_id != grant.repo().id {
             return Err(Error::NotFound);
         }
         if self.db.cancel_queued_deploy(run.id).await? {
@@ -375,5 +462,16 @@ impl Forge {
             }
             None => Err(Error::Conflict("this run has already ended".into())),
         }
+    }
+}
+
+/// Who a run started by hand says started it: the user, or the server's own name for the
+/// operator's and the system's runs (they have no account).
+fn triggered_by_name(by: &Principal) -> &str {
+    match by {
+        Principal::User(actor) => &actor.user.name,
+        Principal::Operator => "operator",
+        Principal::System => "labforge",
+        Principal::Anonymous => "anonymous",
     }
 }

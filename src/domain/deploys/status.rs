@@ -6,7 +6,7 @@
 use super::QueuedRun;
 use crate::domain::statuses::StatusReport;
 use crate::domain::{Forge, Result};
-use crate::model::{CommitState, StatusContext};
+use crate::model::{CommitState, DeployStatus, StatusContext};
 
 impl Forge {
     /// After the transaction that queued `runs`: their pending statuses, and the end of the
@@ -37,11 +37,13 @@ impl Forge {
         let Some(commit) = self.commit_info(&repo, &run.new_id).await? else {
             return Ok(());
         };
-        let state = match run.status.as_str() {
-            "queued" | "running" => CommitState::Pending,
-            "succeeded" => CommitState::Success,
-            "failed" | "timed_out" => CommitState::Failure,
-            _ => CommitState::Error,
+        let state = match run.status {
+            DeployStatus::Queued | DeployStatus::Running => CommitState::Pending,
+            DeployStatus::Succeeded => CommitState::Success,
+            DeployStatus::Failed | DeployStatus::TimedOut => CommitState::Failure,
+            DeployStatus::Superseded | DeployStatus::Interrupted | DeployStatus::Cancelled => {
+                CommitState::Error
+            }
         };
         let ms = match (run.started_at, run.finished_at) {
             (Some(s), Some(f)) => Some((f - s).as_seconds_f64() * 1000.0),
@@ -51,7 +53,7 @@ impl Forge {
             "deploy {} #{} {}",
             run.deploy_name,
             run.id,
-            super::outcome_text(&run.status, run.exit_code, ms)
+            super::outcome_text(run.status, run.exit_code, ms)
         );
         let context = StatusContext::parse(&format!("deploy/{}", run.deploy_name))
             .map_err(|e| crate::domain::Error::Internal(anyhow::anyhow!(e)))?;

@@ -3,7 +3,8 @@
 //! anywhere writes nothing, so a client's retry never makes a duplicate.
 
 use super::labels::label_ids;
-use super::{Error, Forge, IssueAccess, Result};
+use super::{Error, Forge, IssueRules, Result};
+use crate::domain::{Grant, Level};
 use crate::model::Issue;
 
 /// What a PATCH asks to change; None leaves a field as it is.
@@ -17,9 +18,9 @@ pub struct IssueChange<'a> {
 
 impl Forge {
     /// Opens an issue with `labels` (names) and, if `closed`, closes it: all or nothing.
-    pub async fn open_issue_with(
+    pub async fn open_issue_with<L: Level>(
         &self,
-        who: &IssueAccess,
+        who: &Grant<L>,
         title: &str,
         body: &str,
         labels: &[String],
@@ -29,7 +30,8 @@ impl Forge {
         let mut tx = self.db.begin().await?;
         let issue = self.open_issue_in(&mut tx, who, title, body).await?;
         if !ids.is_empty() {
-            self.set_issue_labels_in(&mut tx, who, issue.number, &ids)
+            let writer = who.for_triage("set labels")?;
+            self.set_issue_labels_in(&mut tx, &writer, issue.number, &ids)
                 .await?;
         }
         let issue = if closed {
@@ -44,9 +46,9 @@ impl Forge {
     }
 
     /// Applies `change` to issue `number`: all or nothing.
-    pub async fn change_issue(
+    pub async fn change_issue<L: Level>(
         &self,
-        who: &IssueAccess,
+        who: &Grant<L>,
         number: i64,
         change: IssueChange<'_>,
     ) -> Result<Issue> {
@@ -59,11 +61,13 @@ impl Forge {
             self.edit_issue_in(&mut tx, who, number, change.title, change.body)
                 .await?
         } else {
-            let id = self.locked(&mut tx, &who.repo, number).await?;
+            let id = self.locked(&mut tx, who.repo(), number).await?;
             tx.issue_by_id(id).await?
         };
         if let Some(ids) = &ids {
-            self.set_issue_labels_in(&mut tx, who, number, ids).await?;
+            let writer = who.for_triage("set labels")?;
+            self.set_issue_labels_in(&mut tx, &writer, number, ids)
+                .await?;
         }
         if let Some(open) = change.open {
             issue = self.set_issue_state_in(&mut tx, who, number, open).await?;
@@ -74,13 +78,17 @@ impl Forge {
     }
 
     /// Label names to ids, refusing an unknown name or a caller who may not set labels.
-    async fn checked_label_ids(&self, who: &IssueAccess, names: &[String]) -> Result<Vec<i64>> {
+    async fn checked_label_ids<L: Level>(
+        &self,
+        who: &Grant<L>,
+        names: &[String],
+    ) -> Result<Vec<i64>> {
         if names.iter().all(|n| n.trim().is_empty()) {
             return Ok(Vec::new());
         }
         if !who.can_triage() {
             return Err(Error::Forbidden("setting labels needs write access".into()));
         }
-        label_ids(&self.db.labels(who.repo.id).await?, names)
+        label_ids(&self.db.labels(who.repo().id).await?, names)
     }
 }

@@ -8,9 +8,10 @@
 
 use super::payload::IssueAction;
 use super::refs::issue_refs;
-use super::{Forge, Result};
+use super::{Error, Forge, Result};
+use crate::domain::{AtLeast, Grant, Write};
 use crate::git::read::CommitInfo;
-use crate::model::{PushEvent, Repo, User};
+use crate::model::{PushEvent, Repo, TimelineKind, User};
 use crate::storage::NewEvent;
 
 /// At most this many commits per updated ref are read (the newest), as webhooks cap theirs.
@@ -26,9 +27,28 @@ pub struct PushedRefs {
 }
 
 impl Forge {
+    /// `apply_pushed_commits` again for a push event of the granted repository (an event of
+    /// another one is `NotFound`). Settling a push writes to the issues, so it takes a write
+    /// grant; safe to repeat (see the module's comment).
+    pub async fn reapply_pushed_commits<L: AtLeast<Write>>(
+        &self,
+        grant: &Grant<L>,
+        event: &PushEvent,
+    ) -> Result<PushedRefs> {
+        if event.repo_id != grant.repo().id {
+            return Err(Error::NotFound);
+        }
+        self.apply_pushed_commits(grant.repo(), event).await
+    }
+
     /// Applies the issue references of the commits each branch update of `event` brought in.
-    /// Call after git applied the push (from post-receive processing or the start-up replay).
-    pub async fn apply_pushed_commits(&self, repo: &Repo, event: &PushEvent) -> Result<PushedRefs> {
+    /// Called after git applied the push (from post-receive processing or the start-up
+    /// replay), which is the server's own bookkeeping: domain-internal.
+    pub(in crate::domain) async fn apply_pushed_commits(
+        &self,
+        repo: &Repo,
+        event: &PushEvent,
+    ) -> Result<PushedRefs> {
         let pusher = match event.pusher_id {
             Some(id) => self
                 .db
@@ -76,7 +96,7 @@ impl Forge {
             let Some(id) = tx.lock_issue(repo.id, r.number).await? else {
                 continue; // no such issue; dropping the transaction rolls it back
             };
-            if tx.has_commit_event(id, sha, "closed").await? {
+            if tx.has_commit_event(id, sha, TimelineKind::Closed).await? {
                 continue; // this commit closed it once; a reopen since is the people's call
             }
             let event = |kind| NewEvent {
@@ -91,7 +111,7 @@ impl Forge {
             if r.closes && on_default && is_open {
                 // The issue row is locked, so nobody closes it in between; the unique index
                 // still has the last word.
-                if tx.insert_event(event("closed")).await?
+                if tx.insert_event(event(TimelineKind::Closed)).await?
                     && tx.close_issue(id, pusher.map(|p| p.id), Some(sha)).await?
                 {
                     done.closed.push((r.number, before.title.clone()));
@@ -108,7 +128,7 @@ impl Forge {
                         .await?;
                     }
                 }
-            } else if tx.insert_event(event("referenced")).await? {
+            } else if tx.insert_event(event(TimelineKind::Referenced)).await? {
                 done.referenced.push((r.number, sha.to_owned()));
             }
             tx.commit().await?;

@@ -1,7 +1,8 @@
 //! Labels: a repository's list (writers manage it) and the labels on an issue.
 
-use super::{Error, Forge, IssueAccess, Result};
-use crate::model::{Label, Repo};
+use super::{Error, Forge, Result};
+use crate::domain::{AtLeast, Grant, Level, Write};
+use crate::model::{Label, TimelineKind};
 use crate::storage::{NewEvent, Tx};
 
 /// `#rrggbb` or `rrggbb` (as Gitea accepts), stored lower case with the `#`.
@@ -41,22 +42,38 @@ fn check_description(d: &str) -> Result<&str> {
 }
 
 impl Forge {
-    pub async fn labels(&self, repo: &Repo) -> Result<Vec<Label>> {
-        Ok(self.db.labels(repo.id).await?)
+    /// The repository's labels: anyone who reads it sees them.
+    pub async fn labels<L: Level>(&self, grant: &Grant<L>) -> Result<Vec<Label>> {
+        Ok(self.db.labels(grant.repo().id).await?)
     }
 
-    pub async fn create_label(
+    /// Adds a label to the repository's list: a writer's act, so it takes a write grant (a
+    /// visitor's read grant becomes one through `IssueRules::for_triage`, which says why not).
+    ///
+    /// ```compile_fail
+    /// # use labforge::domain::{Forge, Grant, Read};
+    /// async fn add(forge: &Forge, grant: &Grant<Read>) {
+    ///     let _ = forge.create_label(grant, "bug", "#d73a4a", "").await;
+    /// }
+    /// ```
+    /// Its twin, with a write grant, compiles:
+    /// ```
+    /// # use labforge::domain::{Forge, Grant, Write};
+    /// async fn add(forge: &Forge, grant: &Grant<Write>) {
+    ///     let _ = forge.create_label(grant, "bug", "#d73a4a", "").await;
+    /// }
+    /// ```
+    pub async fn create_label<L: AtLeast<Write>>(
         &self,
-        who: &IssueAccess,
+        who: &Grant<L>,
         name: &str,
         color: &str,
         description: &str,
     ) -> Result<Label> {
-        who.require_writer("manage labels")?;
         let label = self
             .db
             .insert_label(
-                who.repo.id,
+                who.repo().id,
                 check_label_name(name)?,
                 &parse_color(color)?,
                 check_description(description)?,
@@ -65,19 +82,18 @@ impl Forge {
         Ok(label)
     }
 
-    pub async fn update_label(
+    pub async fn update_label<L: AtLeast<Write>>(
         &self,
-        who: &IssueAccess,
+        who: &Grant<L>,
         id: i64,
         name: &str,
         color: &str,
         description: &str,
     ) -> Result<()> {
-        who.require_writer("manage labels")?;
         let found = self
             .db
             .update_label(
-                who.repo.id,
+                who.repo().id,
                 id,
                 check_label_name(name)?,
                 &parse_color(color)?,
@@ -87,9 +103,8 @@ impl Forge {
         if found { Ok(()) } else { Err(Error::NotFound) }
     }
 
-    pub async fn delete_label(&self, who: &IssueAccess, id: i64) -> Result<()> {
-        who.require_writer("manage labels")?;
-        if self.db.delete_label(who.repo.id, id).await? {
+    pub async fn delete_label<L: AtLeast<Write>>(&self, who: &Grant<L>, id: i64) -> Result<()> {
+        if self.db.delete_label(who.repo().id, id).await? {
             Ok(())
         } else {
             Err(Error::NotFound)
@@ -97,15 +112,29 @@ impl Forge {
     }
 
     /// Makes issue `number` carry exactly the labels named (case-insensitively); an unknown
-    /// name is refused. Each label added or removed is a timeline event.
-    pub async fn set_issue_labels(
+    /// name is refused. Each label added or removed is a timeline event. Triage, so it takes
+    /// a write grant; a reader's grant does not compile:
+    ///
+    /// ```compile_fail
+    /// # use labforge::domain::{Forge, Grant, Read};
+    /// async fn label(forge: &Forge, grant: &Grant<Read>) {
+    ///     let _ = forge.set_issue_labels(grant, 1, &["bug".to_owned()]).await;
+    /// }
+    /// ```
+    /// Its twin, which differs only in the grant, compiles:
+    /// ```
+    /// # use labforge::domain::{Forge, Grant, Write};
+    /// async fn label(forge: &Forge, grant: &Grant<Write>) {
+    ///     let _ = forge.set_issue_labels(grant, 1, &["bug".to_owned()]).await;
+    /// }
+    /// ```
+    pub async fn set_issue_labels<L: AtLeast<Write>>(
         &self,
-        who: &IssueAccess,
+        who: &Grant<L>,
         number: i64,
         names: &[String],
     ) -> Result<Vec<Label>> {
-        who.require_writer("set labels")?;
-        let all = self.db.labels(who.repo.id).await?;
+        let all = self.db.labels(who.repo().id).await?;
         let ids = label_ids(&all, names)?;
         let mut tx = self.db.begin().await?;
         self.set_issue_labels_in(&mut tx, who, number, &ids).await?;
@@ -115,25 +144,25 @@ impl Forge {
         Ok(now)
     }
 
-    /// Sets the labels `ids` (checked by `label_ids`) inside the caller's transaction.
-    pub(super) async fn set_issue_labels_in(
+    /// Sets the labels `ids` (checked by `label_ids`) inside the caller's transaction; the
+    /// events name the user acting (none for the system or the operator).
+    pub(super) async fn set_issue_labels_in<L: AtLeast<Write>>(
         &self,
         tx: &mut Tx,
-        who: &IssueAccess,
+        who: &Grant<L>,
         number: i64,
         ids: &[i64],
     ) -> Result<()> {
-        let actor = who.require_writer("set labels")?;
-        let id = self.locked(tx, &who.repo, number).await?;
-        let (added, removed) = tx.set_issue_labels(who.repo.id, id, ids).await?;
+        let id = self.locked(tx, who.repo(), number).await?;
+        let (added, removed) = tx.set_issue_labels(who.repo().id, id, ids).await?;
         for (kind, label) in added
             .iter()
-            .map(|l| ("labeled", l))
-            .chain(removed.iter().map(|l| ("unlabeled", l)))
+            .map(|l| (TimelineKind::Labeled, l))
+            .chain(removed.iter().map(|l| (TimelineKind::Unlabeled, l)))
         {
             tx.insert_event(NewEvent {
                 issue_id: id,
-                actor_id: Some(actor.user.id),
+                actor_id: who.actor().map(|a| a.user.id),
                 kind,
                 label_name: Some(&label.name),
                 label_color: Some(&label.color),

@@ -2,12 +2,18 @@
 //! its timeline events and (once wired) its webhook deliveries.
 
 use super::payload::{CommentAction, IssueAction};
-use super::{Error, Forge, IssueAccess, Result, check_text, check_title, refs};
-use crate::model::{Comment, Issue, IssueId, Repo, User, WebhookEventKind};
+use super::{Error, Forge, IssueRules, Result, Rules, check_text, check_title, refs};
+use crate::domain::{Grant, Level};
+use crate::model::{Comment, Issue, IssueId, Repo, TimelineKind, User, WebhookEventKind};
 use crate::storage::{NewEvent, NewIssue, Tx};
 
 impl Forge {
-    pub async fn open_issue(&self, who: &IssueAccess, title: &str, body: &str) -> Result<Issue> {
+    pub async fn open_issue<L: Level>(
+        &self,
+        who: &Grant<L>,
+        title: &str,
+        body: &str,
+    ) -> Result<Issue> {
         let mut tx = self.db.begin().await?;
         let issue = self.open_issue_in(&mut tx, who, title, body).await?;
         tx.commit().await?;
@@ -16,30 +22,30 @@ impl Forge {
     }
 
     /// `open_issue` inside the caller's transaction (the API sets labels in the same one).
-    pub(super) async fn open_issue_in(
+    pub(super) async fn open_issue_in<L: Level>(
         &self,
         tx: &mut Tx,
-        who: &IssueAccess,
+        who: &Grant<L>,
         title: &str,
         body: &str,
     ) -> Result<Issue> {
-        let actor = who.participant()?;
+        let actor = Rules::of(who).participant()?;
         let title = check_title(title)?;
         let body = check_text(body, true)?;
         let id = tx
             .insert_issue(NewIssue {
-                repo_id: who.repo.id,
+                repo_id: who.repo().id,
                 author_id: actor.user.id,
                 title,
                 body,
             })
             .await?;
         let issue = tx.issue_by_id(id).await?;
-        self.record_mentions(tx, &who.repo, &issue, actor.user.id, body)
+        self.record_mentions(tx, who.repo(), &issue, actor.user.id, body)
             .await?;
         self.issues_hook(
             tx,
-            &who.repo,
+            who.repo(),
             IssueAction::Opened,
             &issue,
             &actor.user,
@@ -50,9 +56,9 @@ impl Forge {
     }
 
     /// Changes the title and/or body (None keeps it); the author's or a writer's right.
-    pub async fn edit_issue(
+    pub async fn edit_issue<L: Level>(
         &self,
-        who: &IssueAccess,
+        who: &Grant<L>,
         number: i64,
         title: Option<&str>,
         body: Option<&str>,
@@ -66,17 +72,17 @@ impl Forge {
         Ok(issue)
     }
 
-    pub(super) async fn edit_issue_in(
+    pub(super) async fn edit_issue_in<L: Level>(
         &self,
         tx: &mut Tx,
-        who: &IssueAccess,
+        who: &Grant<L>,
         number: i64,
         title: Option<&str>,
         body: Option<&str>,
     ) -> Result<Issue> {
-        let id = self.locked(tx, &who.repo, number).await?;
+        let id = self.locked(tx, who.repo(), number).await?;
         let old = tx.issue_by_id(id).await?;
-        let actor = who.require(who.can_edit(old.author_id), "edit this issue")?;
+        let actor = Rules::of(who).require(who.can_edit(old.author_id), "edit this issue")?;
         let title = title.map(check_title).transpose()?.unwrap_or(&old.title);
         let body = body
             .map(|b| check_text(b, true))
@@ -90,18 +96,18 @@ impl Forge {
             tx.insert_event(NewEvent {
                 issue_id: id,
                 actor_id: Some(actor.user.id),
-                kind: "renamed",
+                kind: TimelineKind::Renamed,
                 old_title: Some(&old.title),
                 ..NewEvent::default()
             })
             .await?;
         }
         let issue = tx.issue_by_id(id).await?;
-        self.record_mentions(tx, &who.repo, &issue, actor.user.id, body)
+        self.record_mentions(tx, who.repo(), &issue, actor.user.id, body)
             .await?;
         self.issues_hook(
             tx,
-            &who.repo,
+            who.repo(),
             IssueAction::Edited,
             &issue,
             &actor.user,
@@ -112,9 +118,11 @@ impl Forge {
     }
 
     /// Closes (`open = false`) or reopens an issue; doing what is already done changes nothing.
-    pub async fn set_issue_state(
+    /// Any grant: an issue's author closes their own with a reader's grant, so the rule
+    /// (`IssueRules::can_edit`) is checked here, not by the grant's type.
+    pub async fn set_issue_state<L: Level>(
         &self,
-        who: &IssueAccess,
+        who: &Grant<L>,
         number: i64,
         open: bool,
     ) -> Result<Issue> {
@@ -125,21 +133,21 @@ impl Forge {
         Ok(issue)
     }
 
-    pub(super) async fn set_issue_state_in(
+    pub(super) async fn set_issue_state_in<L: Level>(
         &self,
         tx: &mut Tx,
-        who: &IssueAccess,
+        who: &Grant<L>,
         number: i64,
         open: bool,
     ) -> Result<Issue> {
-        let id = self.locked(tx, &who.repo, number).await?;
+        let id = self.locked(tx, who.repo(), number).await?;
         let old = tx.issue_by_id(id).await?;
         let verb = if open {
             "reopen this issue"
         } else {
             "close this issue"
         };
-        let actor = who.require(who.can_edit(old.author_id), verb)?;
+        let actor = Rules::of(who).require(who.can_edit(old.author_id), verb)?;
         let changed = if open {
             tx.reopen_issue(id).await?
         } else {
@@ -151,7 +159,11 @@ impl Forge {
         tx.insert_event(NewEvent {
             issue_id: id,
             actor_id: Some(actor.user.id),
-            kind: if open { "reopened" } else { "closed" },
+            kind: if open {
+                TimelineKind::Reopened
+            } else {
+                TimelineKind::Closed
+            },
             ..NewEvent::default()
         })
         .await?;
@@ -161,29 +173,29 @@ impl Forge {
         } else {
             IssueAction::Closed
         };
-        self.issues_hook(tx, &who.repo, action, &issue, &actor.user, None)
+        self.issues_hook(tx, who.repo(), action, &issue, &actor.user, None)
             .await?;
         Ok(issue)
     }
 
-    pub async fn comment_on_issue(
+    pub async fn comment_on_issue<L: Level>(
         &self,
-        who: &IssueAccess,
+        who: &Grant<L>,
         number: i64,
         body: &str,
     ) -> Result<Comment> {
-        let actor = who.participant()?;
+        let actor = Rules::of(who).participant()?;
         let body = check_text(body, false)?;
         let mut tx = self.db.begin().await?;
-        let id = self.locked(&mut tx, &who.repo, number).await?;
+        let id = self.locked(&mut tx, who.repo(), number).await?;
         let comment_id = tx.insert_comment(id, actor.user.id, body).await?;
         let issue = tx.issue_by_id(id).await?;
         let comment = tx.comment_by_id(comment_id).await?;
-        self.record_mentions(&mut tx, &who.repo, &issue, actor.user.id, body)
+        self.record_mentions(&mut tx, who.repo(), &issue, actor.user.id, body)
             .await?;
         self.issue_comment_hook(
             &mut tx,
-            &who.repo,
+            who.repo(),
             CommentAction::Created,
             &issue,
             &comment,
@@ -195,24 +207,24 @@ impl Forge {
         Ok(comment)
     }
 
-    pub async fn edit_comment(
+    pub async fn edit_comment<L: Level>(
         &self,
-        who: &IssueAccess,
+        who: &Grant<L>,
         number: i64,
         comment_id: i64,
         body: &str,
     ) -> Result<Comment> {
         let body = check_text(body, false)?;
         let mut tx = self.db.begin().await?;
-        let id = self.locked(&mut tx, &who.repo, number).await?;
+        let id = self.locked(&mut tx, who.repo(), number).await?;
         let old = tx.comment(id, comment_id).await?.ok_or(Error::NotFound)?;
-        let actor = who.require(who.can_edit(old.author_id), "edit this comment")?;
+        let actor = Rules::of(who).require(who.can_edit(old.author_id), "edit this comment")?;
         tx.update_comment(comment_id, body).await?;
         let issue = tx.issue_by_id(id).await?;
         let comment = tx.comment_by_id(comment_id).await?;
         self.issue_comment_hook(
             &mut tx,
-            &who.repo,
+            who.repo(),
             CommentAction::Edited,
             &issue,
             &comment,
@@ -254,7 +266,7 @@ impl Forge {
             tx.insert_event(NewEvent {
                 issue_id: target,
                 actor_id: Some(actor_id),
-                kind: "referenced",
+                kind: TimelineKind::Referenced,
                 source_issue_id: Some(source.id),
                 ..NewEvent::default()
             })

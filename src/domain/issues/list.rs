@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
-use super::{Error, Forge, IssueAccess, Result};
-use crate::model::{Comment, Issue, Label, Repo, TimelineEvent};
+use super::{Error, Forge, Result};
+use crate::domain::{Grant, Level};
+use crate::model::{Comment, Issue, IssueStatus, Label, TimelineEvent};
 use crate::storage::IssueFilter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,8 +56,9 @@ pub struct IssueList {
 }
 
 impl Forge {
-    pub async fn list_issues(&self, who: &IssueAccess, q: &IssueQuery) -> Result<IssueList> {
-        let repo = &who.repo;
+    /// One page of the repository's issues as `q` filters them.
+    pub async fn list_issues<L: Level>(&self, who: &Grant<L>, q: &IssueQuery) -> Result<IssueList> {
+        let repo = who.repo();
         let (open_count, closed_count) = self.db.issue_counts(repo.id).await?;
         let empty = IssueList {
             issues: Vec::new(),
@@ -100,8 +102,8 @@ impl Forge {
         let per_page = q.per_page.clamp(1, 100);
         let page = q.page.clamp(1, 100_000);
         let state = match q.state {
-            IssueState::Open => Some("open"),
-            IssueState::Closed => Some("closed"),
+            IssueState::Open => Some(IssueStatus::Open),
+            IssueState::Closed => Some(IssueStatus::Closed),
             IssueState::All => None,
         };
         let mut issues = self
@@ -144,37 +146,65 @@ impl Forge {
             .collect())
     }
 
-    /// Issue `number` of a repository the caller may read, with its labels.
-    pub async fn issue(&self, repo: &Repo, number: i64) -> Result<(Issue, Vec<Label>)> {
+    /// Issue `number` of the granted repository, with its labels.
+    pub async fn issue<L: Level>(
+        &self,
+        grant: &Grant<L>,
+        number: i64,
+    ) -> Result<(Issue, Vec<Label>)> {
         let issue = self
             .db
-            .issue(repo.id, number)
+            .issue(grant.repo().id, number)
             .await?
             .ok_or(Error::NotFound)?;
         let mut labelled = self.with_labels(vec![issue]).await?;
         Ok(labelled.pop().expect("one issue in, one out"))
     }
 
-    pub async fn timeline(&self, issue: &Issue) -> Result<Vec<TimelineEvent>> {
+    /// The timeline of `issue` (from `issue`), which must be of the granted repository.
+    pub async fn timeline<L: Level>(
+        &self,
+        grant: &Grant<L>,
+        issue: &Issue,
+    ) -> Result<Vec<TimelineEvent>> {
+        of_grant(grant, issue)?;
         Ok(self.db.timeline(issue.id).await?)
     }
 
-    pub async fn comments(&self, issue: &Issue, page: i64, per_page: i64) -> Result<Vec<Comment>> {
+    /// One page of the comments on `issue`, which must be of the granted repository.
+    pub async fn comments<L: Level>(
+        &self,
+        grant: &Grant<L>,
+        issue: &Issue,
+        page: i64,
+        per_page: i64,
+    ) -> Result<Vec<Comment>> {
+        of_grant(grant, issue)?;
         let per_page = per_page.clamp(1, 100);
         let offset = (page.clamp(1, 100_000) - 1) * per_page;
         Ok(self.db.comments(issue.id, offset, per_page).await?)
     }
 
-    /// Which of `numbers` are issues of `repo`, for `#N` links and the commit page.
-    pub async fn existing_issues(&self, repo: &Repo, numbers: &[i64]) -> Result<Vec<i64>> {
+    /// Which of `numbers` are issues of the repository, for `#N` links and the commit page.
+    pub async fn existing_issues<L: Level>(
+        &self,
+        grant: &Grant<L>,
+        numbers: &[i64],
+    ) -> Result<Vec<i64>> {
+        let repo = grant.repo();
         if numbers.is_empty() {
             return Ok(Vec::new());
         }
         Ok(self.db.existing_issue_numbers(repo.id, numbers).await?)
     }
 
-    /// Issues of `repo` that `text` mentions, for the commit page.
-    pub async fn mentioned_issues(&self, repo: &Repo, text: &str) -> Result<Vec<Issue>> {
+    /// Issues of the repository that `text` mentions, for the commit page.
+    pub async fn mentioned_issues<L: Level>(
+        &self,
+        grant: &Grant<L>,
+        text: &str,
+    ) -> Result<Vec<Issue>> {
+        let repo = grant.repo();
         let numbers: Vec<i64> = super::refs::issue_refs(text)
             .into_iter()
             .take(50)
@@ -189,5 +219,15 @@ impl Forge {
             .iter()
             .filter_map(|n| found.iter().find(|i| i.number == *n).cloned())
             .collect())
+    }
+}
+
+/// An issue (a public struct anyone can fill in) is read only through a grant on its own
+/// repository.
+fn of_grant<L: Level>(grant: &Grant<L>, issue: &Issue) -> Result<()> {
+    if issue.repo_id == grant.repo().id {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
     }
 }

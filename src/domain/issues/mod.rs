@@ -3,6 +3,11 @@
 //! Anyone signed in who can read a repository opens issues and comments; writers close and
 //! reopen anyone's issues and manage labels; an issue's author closes, reopens and edits their
 //! own. A read-only token never writes, even where its user could.
+//!
+//! Every function takes the `Grant` `authorize` made: reading and taking part need a grant of
+//! any level (the finer rules above are `IssueRules`, read from the grant's actor and level);
+//! managing labels and setting an issue's labels need a write grant, which a visitor's read
+//! grant becomes through `IssueRules::for_triage` or not at all.
 
 mod batch;
 mod commits;
@@ -12,40 +17,78 @@ mod list;
 pub mod payload;
 pub mod refs;
 
-use super::{Error, Forge, Result};
-use crate::model::{Actor, Repo, RepoAccess, RepoPath, TokenScope, UserId};
+use super::{Error, Forge, Grant, Level, Result, Write};
+use crate::model::{Actor, RepoAccess, TokenScope, UserId};
 
 pub use batch::IssueChange;
 pub use commits::PushedRefs;
 pub use list::{IssueList, IssueQuery, IssueState};
 
-/// A repository as seen by one visitor of its issues, with what they may do there.
-#[derive(Debug, Clone)]
-pub struct IssueAccess {
-    pub repo: Repo,
-    pub actor: Option<Actor>,
-    pub level: RepoAccess,
+/// The tracker's finer rules, read from a grant of any level: `authorize` proved who acts and
+/// at which level; these say what that allows with issues. Pages use them to show the forms a
+/// visitor may use; the domain functions check them again before writing.
+pub trait IssueRules {
+    /// Open issues and comment.
+    fn can_participate(&self) -> bool;
+    /// Close or reopen anyone's issue, set labels, manage the label list.
+    fn can_triage(&self) -> bool;
+    /// Close, reopen or edit an issue or comment by `author`.
+    fn can_edit(&self, author: Option<UserId>) -> bool;
+    /// The grant at write level for triage (`what` names the action for the refusal): the
+    /// labels' functions take one, so their callers must first pass this check.
+    fn for_triage(&self, what: &str) -> Result<Grant<Write>>;
 }
 
-impl IssueAccess {
-    fn writes_allowed(&self) -> Option<&Actor> {
+impl<L: Level> IssueRules for Grant<L> {
+    fn can_participate(&self) -> bool {
+        Rules::of(self).can_participate()
+    }
+
+    fn can_triage(&self) -> bool {
+        Rules::of(self).can_triage()
+    }
+
+    fn can_edit(&self, author: Option<UserId>) -> bool {
+        Rules::of(self).can_edit(author)
+    }
+
+    fn for_triage(&self, what: &str) -> Result<Grant<Write>> {
+        Rules::of(self).require_writer(what)?;
+        self.at_least::<Write>()
+            .ok_or_else(|| Error::Forbidden(format!("only someone with write access can {what}")))
+    }
+}
+
+/// The rules over what a grant proved (who acts, at which level): pure, so each is unit-tested.
+#[derive(Clone, Copy)]
+struct Rules<'g> {
+    actor: Option<&'g Actor>,
+    level: RepoAccess,
+}
+
+impl<'g> Rules<'g> {
+    fn of<L: Level>(grant: &'g Grant<L>) -> Self {
+        Rules {
+            actor: grant.actor(),
+            level: grant.level(),
+        }
+    }
+
+    /// The signed-in actor whose writes are allowed: not a visitor, not a read-only token.
+    fn writes_allowed(self) -> Option<&'g Actor> {
         self.actor
-            .as_ref()
             .filter(|a| a.scope != Some(TokenScope::Read) && self.level >= RepoAccess::Read)
     }
 
-    /// Open issues and comment.
-    pub fn can_participate(&self) -> bool {
+    fn can_participate(self) -> bool {
         self.writes_allowed().is_some()
     }
 
-    /// Close or reopen anyone's issue, set labels, manage the label list.
-    pub fn can_triage(&self) -> bool {
+    fn can_triage(self) -> bool {
         self.writes_allowed().is_some() && self.level >= RepoAccess::Write
     }
 
-    /// Close, reopen or edit an issue or comment by `author`.
-    pub fn can_edit(&self, author: Option<UserId>) -> bool {
+    fn can_edit(self, author: Option<UserId>) -> bool {
         self.can_triage()
             || self
                 .writes_allowed()
@@ -53,7 +96,7 @@ impl IssueAccess {
     }
 
     /// The signed-in actor allowed to write, or why not.
-    fn participant(&self) -> Result<&Actor> {
+    fn participant(self) -> Result<&'g Actor> {
         match self.writes_allowed() {
             Some(a) => Ok(a),
             None if self.actor.is_none() => Err(Error::Forbidden("sign in to take part".into())),
@@ -63,7 +106,7 @@ impl IssueAccess {
         }
     }
 
-    fn require(&self, allowed: bool, what: &str) -> Result<&Actor> {
+    fn require(self, allowed: bool, what: &str) -> Result<&'g Actor> {
         let actor = self.participant()?;
         if allowed {
             Ok(actor)
@@ -76,7 +119,7 @@ impl IssueAccess {
 
     /// For what has no author to fall back on (labels): only writers may, and the refusal
     /// says so instead of naming an author there is none of.
-    fn require_writer(&self, what: &str) -> Result<&Actor> {
+    fn require_writer(self, what: &str) -> Result<&'g Actor> {
         let actor = self.participant()?;
         if self.can_triage() {
             Ok(actor)
@@ -85,26 +128,6 @@ impl IssueAccess {
                 "only someone with write access can {what}"
             )))
         }
-    }
-}
-
-impl Forge {
-    /// The repository for its issue pages: readable by `actor` (else `NotFound`, as for any
-    /// repository page), with their access level for the checks above.
-    pub async fn issue_access(
-        &self,
-        actor: Option<&Actor>,
-        path: &RepoPath,
-    ) -> Result<IssueAccess> {
-        let (repo, level) = self.access(actor, path).await?;
-        if level < RepoAccess::Read {
-            return Err(Error::NotFound);
-        }
-        Ok(IssueAccess {
-            repo,
-            actor: actor.cloned(),
-            level,
-        })
     }
 }
 
@@ -139,45 +162,39 @@ mod tests {
     use super::*;
     use crate::model::{SiteRole, User};
 
-    fn who(level: RepoAccess, user: Option<(i64, Option<TokenScope>)>) -> IssueAccess {
-        IssueAccess {
-            repo: Repo {
-                id: 1,
-                owner_id: 10,
-                owner: "lab".into(),
-                name: "dns".into(),
-                description: String::new(),
-                is_private: false,
-                default_branch: "main".into(),
-                open_issues: None,
+    fn actor(id: i64, scope: Option<TokenScope>) -> Actor {
+        Actor {
+            user: User {
+                id,
+                name: format!("u{id}"),
+                email: String::new(),
+                role: SiteRole::User,
             },
-            actor: user.map(|(id, scope)| Actor {
-                user: User {
-                    id,
-                    name: format!("u{id}"),
-                    email: String::new(),
-                    role: SiteRole::User,
-                },
-                scope,
-            }),
-            level,
+            scope,
         }
+    }
+
+    fn who(level: RepoAccess, actor: Option<&Actor>) -> Rules<'_> {
+        Rules { actor, level }
     }
 
     #[test]
     fn readers_participate_writers_triage_authors_edit_their_own() {
         let anon = who(RepoAccess::Read, None);
         assert!(!anon.can_participate() && !anon.can_edit(None));
-        let reader = who(RepoAccess::Read, Some((5, None)));
+        let five = actor(5, None);
+        let reader = who(RepoAccess::Read, Some(&five));
         assert!(reader.can_participate() && !reader.can_triage());
         assert!(reader.can_edit(Some(5)) && !reader.can_edit(Some(6)));
-        let writer = who(RepoAccess::Write, Some((6, None)));
+        let six = actor(6, None);
+        let writer = who(RepoAccess::Write, Some(&six));
         assert!(writer.can_triage() && writer.can_edit(Some(5)));
     }
 
     #[test]
     fn a_read_token_never_writes() {
-        let owner_read_token = who(RepoAccess::Read, Some((10, Some(TokenScope::Read))));
+        let token = actor(10, Some(TokenScope::Read));
+        let owner_read_token = who(RepoAccess::Read, Some(&token));
         assert!(!owner_read_token.can_participate());
         assert!(!owner_read_token.can_edit(Some(10)));
         assert!(matches!(
@@ -188,14 +205,16 @@ mod tests {
 
     #[test]
     fn label_refusals_name_no_author() {
-        let reader = who(RepoAccess::Read, Some((5, None)));
+        let five = actor(5, None);
+        let reader = who(RepoAccess::Read, Some(&five));
         match reader.require_writer("set labels") {
             Err(Error::Forbidden(why)) => {
                 assert_eq!(why, "only someone with write access can set labels")
             }
             _ => panic!("a reader may not set labels"),
         }
-        let writer = who(RepoAccess::Write, Some((6, None)));
+        let six = actor(6, None);
+        let writer = who(RepoAccess::Write, Some(&six));
         assert!(writer.require_writer("set labels").is_ok());
         let anon = who(RepoAccess::Read, None);
         assert!(

@@ -198,7 +198,7 @@ mod tests {
             author: "ghost".into(),
             title: "Resolver times out".into(),
             body: "It does.".into(),
-            state: "closed".into(),
+            state: crate::model::IssueStatus::Closed,
             closed_by: Some("alice".into()),
             closed_by_commit: None,
             closed_at: Some(t),

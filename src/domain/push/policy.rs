@@ -1,8 +1,23 @@
-//! Protected branches: what pre-receive refuses and how it says why.
+//! Protected branches: what pre-receive refuses and how it says why. Anyone who reads the
+//! repository may list the rules; changing them takes an admin grant, so a reader cannot:
+//!
+//! ```compile_fail
+//! # use labforge::domain::{Forge, Grant, Read};
+//! async fn protect(forge: &Forge, grant: &Grant<Read>) {
+//!     let _ = forge.protect_branch(grant, "main", false).await;
+//! }
+//! ```
+//! The twin, differing only in the grant, compiles:
+//! ```
+//! # use labforge::domain::{Forge, Grant, Admin};
+//! async fn protect(forge: &Forge, grant: &Grant<Admin>) {
+//!     let _ = forge.protect_branch(grant, "main", false).await;
+//! }
+//! ```
 
 use std::path::Path;
 
-use crate::domain::{Error, Forge, Result};
+use crate::domain::{Admin, Error, Forge, Grant, Level, Result};
 use crate::model::{Actor, CheckName, RefUpdate, Repo, RepoAccess};
 use crate::storage::ProtectedBranchRow;
 
@@ -50,7 +65,12 @@ pub fn parse_branch_pattern(pattern: &str) -> Result<String> {
 }
 
 impl Forge {
-    pub async fn branch_rules(&self, repo: &Repo) -> Result<Vec<BranchRule>> {
+    pub async fn branch_rules<L: Level>(&self, grant: &Grant<L>) -> Result<Vec<BranchRule>> {
+        self.rules_of(grant.repo()).await
+    }
+
+    /// The rules pre-receive applies, for the push's own checks.
+    pub(super) async fn rules_of(&self, repo: &Repo) -> Result<Vec<BranchRule>> {
         Ok(self
             .db
             .protected_branches(repo.id)
@@ -62,11 +82,11 @@ impl Forge {
 
     pub async fn protect_branch(
         &self,
-        repo: &Repo,
+        grant: &Grant<Admin>,
         pattern: &str,
         admins_only: bool,
     ) -> Result<()> {
-        self.protect_branch_requiring(repo, pattern, admins_only, &[])
+        self.protect_branch_requiring(grant, pattern, admins_only, &[])
             .await
     }
 
@@ -74,7 +94,7 @@ impl Forge {
     /// requires `checks` to have run and passed on every push to them.
     pub async fn protect_branch_requiring(
         &self,
-        repo: &Repo,
+        grant: &Grant<Admin>,
         pattern: &str,
         admins_only: bool,
         checks: &[CheckName],
@@ -85,12 +105,12 @@ impl Forge {
         names.dedup();
         Ok(self
             .db
-            .protect_branch(repo.id, &pattern, admins_only, &names)
+            .protect_branch(grant.repo().id, &pattern, admins_only, &names)
             .await?)
     }
 
-    pub async fn unprotect_branch(&self, repo: &Repo, rule_id: i64) -> Result<()> {
-        if self.db.unprotect_branch(repo.id, rule_id).await? {
+    pub async fn unprotect_branch(&self, grant: &Grant<Admin>, rule_id: i64) -> Result<()> {
+        if self.db.unprotect_branch(grant.repo().id, rule_id).await? {
             Ok(())
         } else {
             Err(Error::NotFound)

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::domain::{Error, Forge, Result, blocking};
+use crate::domain::{Admin, AtLeast, Error, Forge, Grant, Result, Write, blocking};
 use crate::git::bundle::RecordedRefs;
 use crate::git::mirror::Target;
 use crate::model::{
@@ -115,7 +115,7 @@ impl Forge {
             Err(refused) => Err(refused),
         };
         if let Err(e) = fetched {
-            if let Err(d) = self.delete_repo(&repo).await {
+            if let Err(d) = self.discard_repo(&repo).await {
                 tracing::warn!(error = %d, "removing a failed import");
             }
             return Err(Error::InvalidInput(format!(
@@ -145,7 +145,7 @@ impl Forge {
                         .find_map(|r| r.name.strip_prefix("refs/heads/").map(str::to_owned))
                 })
         {
-            self.update_repo(&repo, &repo.description, repo.is_private, &first)
+            self.update_repo_row(&repo, &repo.description, repo.is_private, &first)
                 .await?;
         }
         if let Some(interval) = import.mirror_interval {
@@ -161,21 +161,27 @@ impl Forge {
         Ok(self.repo_by_id(repo.id).await?.unwrap_or(repo))
     }
 
-    pub async fn pull_mirror(&self, repo: &Repo) -> Result<Option<PullMirror>> {
-        Ok(self.db.pull_mirror(repo.id).await?.map(|m| PullMirror {
-            remote_url: m.remote_url,
-            username: m.username,
-            interval: Duration::from_secs(u64::try_from(m.interval_secs).unwrap_or(0)),
-            next_sync_at: m.next_sync_at,
-            syncing: m.syncing,
-            last_attempt_at: m.last_attempt_at,
-            last_success_at: m.last_success_at,
-            last_error: m.last_error,
-        }))
+    /// The remote this repository follows, if it is a pull mirror (its settings: admins).
+    pub async fn pull_mirror(&self, grant: &Grant<Admin>) -> Result<Option<PullMirror>> {
+        Ok(self
+            .db
+            .pull_mirror(grant.repo().id)
+            .await?
+            .map(|m| PullMirror {
+                remote_url: m.remote_url,
+                username: m.username,
+                interval: Duration::from_secs(u64::try_from(m.interval_secs).unwrap_or(0)),
+                next_sync_at: m.next_sync_at,
+                syncing: m.syncing,
+                last_attempt_at: m.last_attempt_at,
+                last_success_at: m.last_success_at,
+                last_error: m.last_error,
+            }))
     }
 
-    /// "Sync now" (callers authorize Write): the worker takes it within a second.
-    pub async fn sync_pull_mirror_now(&self, repo: &Repo) -> Result<()> {
+    /// "Sync now", for writers (Gitea's `mirror-sync`): the worker takes it within a second.
+    pub async fn sync_pull_mirror_now<L: AtLeast<Write>>(&self, grant: &Grant<L>) -> Result<()> {
+        let repo = grant.repo();
         if self.db.want_pull_mirror_sync(repo.id).await? {
             Ok(())
         } else {

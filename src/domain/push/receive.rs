@@ -111,7 +111,7 @@ impl Forge {
             say(to, format!("labforge: refusing the push: {why}")).await;
             return Ok(false);
         }
-        let rules = self.branch_rules(repo).await?;
+        let rules = self.rules_of(repo).await?;
         let mut refusals = Vec::new();
         for update in updates {
             if let Some(why) = self
@@ -158,7 +158,7 @@ impl Forge {
             let mut failed = Vec::new();
             for run in &runs {
                 if let Followed::Ended(status) = self.follow_deploy(run, wait_until, to).await?
-                    && is_failure(&status)
+                    && is_failure(status)
                 {
                     failed.push(format!("deploy {} #{}", run.deploy_name, run.id));
                 }

@@ -1,8 +1,8 @@
 //! Creating, listing, changing and deleting a repository's webhooks, with their validation.
 
 use super::super::egress::Outbound;
-use super::super::{Error, Forge, Result};
-use crate::model::{ContentType, Repo, Webhook, WebhookEventKind};
+use super::super::{Admin, Error, Forge, Grant, Result};
+use crate::model::{ContentType, Webhook, WebhookEventKind};
 use crate::storage::{WebhookFields, WebhookRow};
 
 /// A hook's settings as an admin sends them. `secret: None` keeps the current one on update
@@ -129,7 +129,12 @@ fn event_names(events: &[WebhookEventKind]) -> Vec<String> {
 }
 
 impl Forge {
-    pub async fn create_webhook(&self, repo: &Repo, settings: WebhookSettings) -> Result<Webhook> {
+    pub async fn create_webhook(
+        &self,
+        grant: &Grant<Admin>,
+        settings: WebhookSettings,
+    ) -> Result<Webhook> {
+        let repo = grant.repo();
         settings.validate()?;
         self.check_webhook_target(&settings.url).await?;
         let events = event_names(&settings.events);
@@ -141,10 +146,10 @@ impl Forge {
         Ok(hook_from_row(row))
     }
 
-    pub async fn webhooks(&self, repo: &Repo) -> Result<Vec<Webhook>> {
+    pub async fn webhooks(&self, grant: &Grant<Admin>) -> Result<Vec<Webhook>> {
         Ok(self
             .db
-            .webhooks(repo.id)
+            .webhooks(grant.repo().id)
             .await?
             .into_iter()
             .map(hook_from_row)
@@ -152,14 +157,14 @@ impl Forge {
     }
 
     /// The repository's hook `id`; NotFound for another repository's.
-    pub async fn webhook(&self, repo: &Repo, id: i64) -> Result<Webhook> {
-        let row = self.db.webhook(repo.id, id).await?;
+    pub async fn webhook(&self, grant: &Grant<Admin>, id: i64) -> Result<Webhook> {
+        let row = self.db.webhook(grant.repo().id, id).await?;
         Ok(hook_from_row(row.ok_or(Error::NotFound)?))
     }
 
     pub async fn update_webhook(
         &self,
-        repo: &Repo,
+        grant: &Grant<Admin>,
         id: i64,
         settings: WebhookSettings,
     ) -> Result<Webhook> {
@@ -168,7 +173,7 @@ impl Forge {
         let events = event_names(&settings.events);
         let row = self
             .db
-            .update_webhook(repo.id, id, settings.fields(&events))
+            .update_webhook(grant.repo().id, id, settings.fields(&events))
             .await?;
         Ok(hook_from_row(row.ok_or(Error::NotFound)?))
     }
@@ -189,7 +194,8 @@ impl Forge {
             .map_err(Error::InvalidInput)
     }
 
-    pub async fn delete_webhook(&self, repo: &Repo, id: i64) -> Result<()> {
+    pub async fn delete_webhook(&self, grant: &Grant<Admin>, id: i64) -> Result<()> {
+        let repo = grant.repo();
         if self.db.delete_webhook(repo.id, id).await? {
             tracing::info!(repo = %repo.full_name(), hook = id, "webhook deleted");
             Ok(())

@@ -1,6 +1,6 @@
 //! Webhooks, defined by repository admins: their settings (this file), the payloads and the
 //! queueing callers do inside their own transaction (`queue.rs`, `payload.rs`), and the outbox
-//! the delivery worker drains (`outbox.rs`). Callers authorize `Admin` before any of these.
+//! the delivery worker drains (`outbox.rs`). Settings, deliveries and tests take an admin grant.
 
 mod hooks;
 mod outbox;

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::super::{Error, Forge, Result};
+use super::super::{Admin, Error, Forge, Grant, Result};
 use super::new_guid;
-use crate::model::{ContentType, DeliveryState, Repo};
+use crate::model::{ContentType, DeliveryState};
 use crate::storage::{AttemptRecord, DeliveryRow, NewDelivery};
 
 /// Delay before retry n (1-based) as a multiple of the base.
@@ -81,19 +81,24 @@ fn header_lines(headers: &[(String, String)]) -> String {
 
 impl Forge {
     /// The hook's newest deliveries (50).
-    pub async fn webhook_deliveries(&self, repo: &Repo, hook_id: i64) -> Result<Vec<Delivery>> {
-        self.webhook(repo, hook_id).await?;
+    pub async fn webhook_deliveries(
+        &self,
+        grant: &Grant<Admin>,
+        hook_id: i64,
+    ) -> Result<Vec<Delivery>> {
+        self.webhook(grant, hook_id).await?;
         Ok(self.db.deliveries(hook_id, LISTED).await?)
     }
 
     /// Queues the delivery's exact payload again, as a new delivery (new id and guid).
     pub async fn redeliver_webhook(
         &self,
-        repo: &Repo,
+        grant: &Grant<Admin>,
         hook_id: i64,
         delivery_id: i64,
     ) -> Result<i64> {
-        self.webhook(repo, hook_id).await?;
+        let repo = grant.repo();
+        self.webhook(grant, hook_id).await?;
         let old = self
             .db
             .delivery(hook_id, delivery_id)

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::super::{Error, Forge, Result, blocking};
+use super::super::{Admin, Error, Forge, Grant, Result, blocking};
 use super::hooks::hook_from_row;
 use super::new_guid;
 use super::payload::{commit_json, push_payload, repository_json, user_json};
@@ -169,8 +169,16 @@ impl Forge {
     }
 
     /// Gitea's "test delivery": a push payload for the default branch's head (before = after),
-    /// sent to this hook whatever its events and filter. NotFound if the branch has no commit.
-    pub async fn test_webhook(&self, repo: &Repo, hook: &Webhook, sender: &Value) -> Result<i64> {
+    /// sent to hook `hook_id` whatever its events and filter. NotFound for another repository's
+    /// hook; InvalidInput if the branch has no commit.
+    pub async fn test_webhook(
+        &self,
+        grant: &Grant<Admin>,
+        hook_id: i64,
+        sender: &Value,
+    ) -> Result<i64> {
+        let hook = self.webhook(grant, hook_id).await?;
+        let repo = grant.repo();
         let dir = self.repo_dir(repo)?;
         let reads = Arc::clone(&self.reads);
         let branch = repo.default_branch.clone();
@@ -216,7 +224,7 @@ impl Forge {
     }
 
     /// The `repository` object of payloads, with this forge's public links.
-    pub fn webhook_repository(&self, repo: &Repo) -> Value {
+    pub(in crate::domain) fn webhook_repository(&self, repo: &Repo) -> Value {
         repository_json(&self.webhooks.config(), repo)
     }
 
@@ -226,7 +234,7 @@ impl Forge {
     }
 
     /// A commit as payloads show one (without its changed files).
-    pub fn webhook_commit(&self, repo: &Repo, commit: &CommitInfo) -> Value {
+    pub(in crate::domain) fn webhook_commit(&self, repo: &Repo, commit: &CommitInfo) -> Value {
         commit_json(
             &self.webhooks.config(),
             repo,

@@ -8,13 +8,15 @@ use askama::Template;
 use axum::extract::{FromRef, Path, State};
 use axum::response::Response;
 
-use super::{RepoHeader, readable_repo, render};
+use super::{RepoHeader, render};
 use crate::domain::check_runs::CheckRun;
 use crate::domain::deploys::format_duration;
-use crate::model::Repo;
+use crate::domain::{Grant, Level};
+use crate::model::{CheckOutcome, LogStream};
 use crate::web::WebState;
+use crate::web::access::{Id, RepoPage};
 use crate::web::error::WebError;
-use crate::web::session::{MaybeUser, Nav};
+use crate::web::session::Nav;
 use crate::web::view::{CommitRow, StatusMark, age, date};
 
 pub fn router<S>() -> Routes<S>
@@ -27,15 +29,16 @@ where
         .get("/{owner}/{repo}/checks/{id}", Need::READ, show_check)
 }
 
-/// The combined status marks of `ids` (full commit ids) that have any statuses.
-pub async fn marks(
+/// The combined status marks of `ids` (full commit ids) that have any statuses, read through
+/// the page's grant.
+pub async fn marks<L: Level>(
     st: &WebState,
-    repo: &Repo,
+    grant: &Grant<L>,
     ids: &[String],
 ) -> Result<HashMap<String, StatusMark>, WebError> {
     Ok(st
         .forge
-        .latest_statuses(repo, ids, crate::domain::statuses::SHOWN_IN_MARK)
+        .latest_statuses(grant, ids, crate::domain::statuses::SHOWN_IN_MARK)
         .await?
         .iter()
         .map(|(sha, combined)| (sha.clone(), StatusMark::from(combined)))
@@ -43,14 +46,14 @@ pub async fn marks(
 }
 
 /// Sets each row's mark (one query for all of them).
-pub async fn mark_rows<'a>(
+pub async fn mark_rows<'a, L: Level>(
     st: &WebState,
-    repo: &Repo,
+    grant: &Grant<L>,
     rows: impl IntoIterator<Item = &'a mut CommitRow>,
 ) -> Result<(), WebError> {
     let mut rows: Vec<&mut CommitRow> = rows.into_iter().collect();
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let found = marks(st, repo, &ids).await?;
+    let found = marks(st, grant, &ids).await?;
     for row in &mut rows {
         row.mark = found.get(&row.id).cloned();
     }
@@ -60,7 +63,7 @@ pub async fn mark_rows<'a>(
 pub struct CheckRow {
     pub id: i64,
     pub name: String,
-    pub outcome: String,
+    pub outcome: CheckOutcome,
     pub outcome_text: String,
     pub ref_name: String,
     pub commit: String,
@@ -80,12 +83,12 @@ impl From<&CheckRun> for CheckRow {
         CheckRow {
             id: r.id,
             name: r.check_name.clone(),
-            outcome: r.outcome.clone(),
-            outcome_text: match (r.outcome.as_str(), r.exit_code) {
-                ("failed", Some(code)) => format!("failed (exit {code})"),
-                ("timed_out", _) => "timed out".into(),
-                ("error", _) => "could not run".into(),
-                (other, _) => other.into(),
+            outcome: r.outcome,
+            outcome_text: match (r.outcome, r.exit_code) {
+                (CheckOutcome::Failed, Some(code)) => format!("failed (exit {code})"),
+                (CheckOutcome::TimedOut, _) => "timed out".into(),
+                (CheckOutcome::Error, _) => "could not run".into(),
+                (other @ (CheckOutcome::Passed | CheckOutcome::Failed), _) => other.to_string(),
             },
             ref_name: r
                 .ref_name
@@ -114,16 +117,12 @@ struct ChecksPage {
     runs: Vec<CheckRow>,
 }
 
-async fn list_checks(
-    State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name)): Path<(String, String)>,
-) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let runs = st.forge.check_runs(&repo).await?;
+async fn list_checks(State(st): State<WebState>, page: RepoPage) -> Result<Response, WebError> {
+    let repo = page.repo();
+    let runs = st.forge.check_runs(&page.grant).await?;
     render(ChecksPage {
-        nav: user.nav(),
-        repo: RepoHeader::new(&repo, &repo.default_branch),
+        nav: page.nav(),
+        repo: RepoHeader::new(repo, &repo.default_branch),
         tab: "checks",
         runs: runs.iter().map(CheckRow::from).collect(),
     })
@@ -136,21 +135,21 @@ struct CheckPage {
     repo: RepoHeader,
     tab: &'static str,
     run: CheckRow,
-    /// (stream, line): 'o' the check's output, 's' labforge's notes.
-    log: Vec<(String, String)>,
+    /// (stream, line): the check's output, and labforge's notes.
+    log: Vec<(LogStream, String)>,
 }
 
 async fn show_check(
     State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name, id)): Path<(String, String, i64)>,
+    page: RepoPage,
+    Path(Id { id }): Path<Id>,
 ) -> Result<Response, WebError> {
-    let repo = readable_repo(&st, &user, &owner, &name).await?;
-    let run = st.forge.check_run(&repo, id).await?;
-    let log = st.forge.check_log(&run).await?;
+    let repo = page.repo();
+    let run = st.forge.check_run(&page.grant, id).await?;
+    let log = st.forge.check_log(&page.grant, &run).await?;
     render(CheckPage {
-        nav: user.nav(),
-        repo: RepoHeader::new(&repo, &repo.default_branch),
+        nav: page.nav(),
+        repo: RepoHeader::new(repo, &repo.default_branch),
         tab: "checks",
         run: CheckRow::from(&run),
         log: log.into_iter().map(|l| (l.stream, l.line)).collect(),

@@ -3,20 +3,22 @@
 //! Readers see runs and logs (the deploy's `secret_env` values are redacted from them).
 
 use crate::routes::{Need, Routes};
-use crate::web::form::Form;
 use askama::Template;
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{FromRef, FromRequest, Path, Query, Request, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use super::{RepoHeader, message_or_error, render};
 use crate::domain::deploys::{DeployLogLine, DeployRun, format_duration, outcome_word};
+use crate::domain::{Grant, Level, Read, Write};
 use crate::git::compare::Ahead;
 use crate::git::read::CommitId;
-use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
+use crate::model::{DeployReason, DeployStatus, LogStream};
 use crate::web::WebState;
+use crate::web::access::{Id, RepoForm, RepoPage};
 use crate::web::error::WebError;
-use crate::web::session::{CsrfForm, MaybeUser, Nav, RequireUser};
+use crate::web::session::{Nav, RequireUser};
 
 pub fn router<S>() -> Routes<S>
 where
@@ -39,55 +41,28 @@ where
         )
 }
 
-/// The repository if `actor` may read it, and whether they may also write.
-async fn repo_access(
-    st: &WebState,
-    actor: Option<&crate::model::Actor>,
-    owner: &str,
-    name: &str,
-) -> Result<(Repo, bool), WebError> {
-    let path = RepoPath {
-        owner: Username::parse(owner)?,
-        name: RepoName::parse_url_segment(name)?,
-    };
-    // One lookup for both answers; unreadable is a 404, exactly as `authorize` says it.
-    let (repo, level) = st.forge.access(actor, &path).await?;
-    if level < RepoAccess::Read {
-        return Err(WebError::NotFound);
+/// The deploys the visitor may start by hand (empty unless the grant proves they may write).
+pub fn startable_deploys<L: Level>(st: &WebState, grant: &Grant<L>) -> Vec<String> {
+    if grant.at_least::<Write>().is_none() {
+        return Vec::new();
     }
-    Ok((repo, level >= RepoAccess::Write))
-}
-
-/// The deploys `actor` may start by hand on `repo` (empty unless they may write).
-pub async fn startable_deploys(
-    st: &WebState,
-    actor: Option<&crate::model::Actor>,
-    repo: &Repo,
-) -> Result<Vec<String>, WebError> {
-    // Most repositories have no deploy: then the commit page asks nothing more.
-    let names: Vec<String> = st
-        .forge
-        .deploys
-        .for_repo(repo)
+    st.forge
+        .configured_deploys(grant)
+        .iter()
         .map(|d| d.name.to_string())
-        .collect();
-    if names.is_empty() {
-        return Ok(names);
-    }
-    let (_, can_write) = repo_access(st, actor, &repo.owner, &repo.name).await?;
-    Ok(if can_write { names } else { Vec::new() })
+        .collect()
 }
 
 pub struct RunRow {
     pub id: i64,
     pub deploy: String,
-    pub status: String,
+    pub status: DeployStatus,
     pub status_text: String,
     pub commit: String,
     pub short: String,
     pub ref_name: String,
     pub by: String,
-    pub reason: String,
+    pub reason: DeployReason,
     pub rerun_of: Option<i64>,
     pub exit_code: Option<i32>,
     pub duration: String,
@@ -118,8 +93,8 @@ impl From<&DeployRun> for RunRow {
         RunRow {
             id: r.id,
             deploy: r.deploy_name.clone(),
-            status: r.status.clone(),
-            status_text: outcome_word(&r.status, r.exit_code),
+            status: r.status,
+            status_text: outcome_word(r.status, r.exit_code),
             commit: r.new_id.clone(),
             short: r.new_id.chars().take(10).collect(),
             ref_name: r
@@ -128,13 +103,13 @@ impl From<&DeployRun> for RunRow {
                 .unwrap_or(&r.ref_name)
                 .to_owned(),
             by: r.triggered_by_name.clone(),
-            reason: r.reason.clone(),
+            reason: r.reason,
             rerun_of: r.rerun_of,
             exit_code: r.exit_code,
             duration,
             queued_age: crate::web::view::age(queued),
             queued_date: crate::web::view::date(queued),
-            live: matches!(r.status.as_str(), "queued" | "running"),
+            live: r.status.is_live(),
             truncated: r.log_truncated,
             subject: String::new(),
             label: format!("deploy {}", r.new_id.chars().take(7).collect::<String>()),
@@ -148,9 +123,9 @@ impl From<&DeployRun> for RunRow {
 /// deploys' good runs known beyond the list (their newest), used when the list has none older.
 /// `latest_good` are the ids of each deploy's newest good run: "changes since last good" on
 /// the last good run itself would point at itself, so those rows get no such link.
-async fn annotate_runs(
+async fn annotate_runs<L: Level>(
     st: &WebState,
-    repo: &Repo,
+    grant: &Grant<L>,
     runs: &[DeployRun],
     older_good: &[DeployRun],
     latest_good: &[i64],
@@ -163,14 +138,18 @@ async fn annotate_runs(
             let before = runs[i + 1..]
                 .iter()
                 .chain(older_good.iter().filter(|g| g.id < run.id))
-                .find(|g| g.deploy_name == run.deploy_name && g.status == "succeeded")
+                .find(|g| g.deploy_name == run.deploy_name && g.status == DeployStatus::Succeeded)
                 .map(|g| g.new_id.clone());
-            (run.new_id.clone(), before, run.reason == "manual")
+            (
+                run.new_id.clone(),
+                before,
+                run.reason == DeployReason::Manual,
+            )
         })
         .collect();
     let answers = st
         .forge
-        .read_repo_row(repo, move |r| {
+        .read_repo(grant, move |r| {
             Ok(asks
                 .iter()
                 .map(|(commit, before, manual)| {
@@ -206,7 +185,7 @@ async fn annotate_runs(
             row.since_good = runs[i + 1..]
                 .iter()
                 .chain(older_good.iter().filter(|g| g.id < run.id))
-                .find(|g| g.deploy_name == run.deploy_name && g.status == "succeeded")
+                .find(|g| g.deploy_name == run.deploy_name && g.status == DeployStatus::Succeeded)
                 .map(|g| g.new_id.clone())
                 .filter(|good| *good != run.new_id && !latest_good.contains(&run.id));
             row
@@ -227,18 +206,17 @@ pub struct ConfiguredDeploy {
 }
 
 /// The repository's deploys with each one's last good run, for this page and the summary.
-pub async fn configured_deploys(
+pub async fn configured_deploys<L: Level>(
     st: &WebState,
-    repo: &Repo,
+    grant: &Grant<L>,
 ) -> Result<Vec<ConfiguredDeploy>, WebError> {
-    if st.forge.deploys.for_repo(repo).next().is_none() {
+    let configured = st.forge.configured_deploys(grant);
+    if configured.is_empty() {
         return Ok(Vec::new()); // the summary of a repository without deploys asks nothing
     }
-    let good = st.forge.last_good_deploys(repo).await?;
-    Ok(st
-        .forge
-        .deploys
-        .for_repo(repo)
+    let good = st.forge.last_good_deploys(grant).await?;
+    Ok(configured
+        .into_iter()
         .map(|d| ConfiguredDeploy {
             name: d.name.to_string(),
             trigger: d.trigger_text(),
@@ -272,27 +250,26 @@ struct PageQuery {
 
 async fn list_deploys(
     State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name)): Path<(String, String)>,
+    page_of: RepoPage,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, WebError> {
-    let (repo, _) = repo_access(&st, user.actor(), &owner, &name).await?;
+    let (grant, repo) = (&page_of.grant, page_of.repo());
     let page = q.page.unwrap_or(1).max(1);
-    let runs = st.forge.deploy_runs(&repo, page - 1).await?;
-    let good = st.forge.last_good_deploys(&repo).await?;
+    let runs = st.forge.deploy_runs(grant, page - 1).await?;
+    let good = st.forge.last_good_deploys(grant).await?;
     let latest: Vec<i64> = good.iter().map(|g| g.id).collect();
     render(DeploysPage {
-        nav: user.nav(),
-        repo: RepoHeader::new(&repo, &repo.default_branch),
+        nav: page_of.nav(),
+        repo: RepoHeader::new(repo, &repo.default_branch),
         tab: "deploys",
-        configured: configured_deploys(&st, &repo).await?,
-        runs: annotate_runs(&st, &repo, &runs, &good, &latest).await?,
+        configured: configured_deploys(&st, grant).await?,
+        runs: annotate_runs(&st, grant, &runs, &good, &latest).await?,
         page,
     })
 }
 
 pub struct LogRow {
-    pub stream: String,
+    pub stream: LogStream,
     pub time: String,
     pub line: String,
 }
@@ -301,7 +278,7 @@ impl From<&DeployLogLine> for LogRow {
     fn from(l: &DeployLogLine) -> Self {
         let format = time::macros::format_description!("[hour]:[minute]:[second]");
         LogRow {
-            stream: l.stream.clone(),
+            stream: l.stream,
             time: l.at.format(&format).unwrap_or_default(),
             line: l.line.clone(),
         }
@@ -322,23 +299,23 @@ struct DeployPage {
     checks_skipped_by: Option<String>,
 }
 
-async fn deploy_page(
+async fn deploy_page<L: Level>(
     st: &WebState,
     nav: Nav,
-    repo: &Repo,
-    can_write: bool,
+    grant: &Grant<L>,
     id: i64,
     message: String,
 ) -> Result<Response, WebError> {
-    let run = st.forge.deploy_run(repo, id).await?;
+    let repo = grant.repo();
+    let run = st.forge.deploy_run(grant, id).await?;
     // The log, the good run before this one and each deploy's newest good run, at once.
     let (log, before, latest) = tokio::try_join!(
-        st.forge.deploy_log(&run),
-        st.forge.deploy_runs_before(repo, &run),
-        st.forge.last_good_deploys(repo),
+        st.forge.deploy_log(grant, &run),
+        st.forge.deploy_runs_before(grant, &run),
+        st.forge.last_good_deploys(grant),
     )?;
     let latest: Vec<i64> = latest.iter().map(|g| g.id).collect();
-    let row = annotate_runs(st, repo, std::slice::from_ref(&run), &before, &latest)
+    let row = annotate_runs(st, grant, std::slice::from_ref(&run), &before, &latest)
         .await?
         .pop()
         .expect("one row for one run because annotate_runs maps each run");
@@ -348,7 +325,8 @@ async fn deploy_page(
         tab: "deploys",
         run: row,
         log: log.iter().map(LogRow::from).collect(),
-        can_write,
+        // Writers get the re-run and cancel buttons.
+        can_write: grant.at_least::<Write>().is_some(),
         message,
         checks_skipped_by: st.forge.checks_skipped_for_deploy(run.id).await?,
     })
@@ -356,92 +334,108 @@ async fn deploy_page(
 
 async fn show_deploy(
     State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name, id)): Path<(String, String, i64)>,
+    page: RepoPage,
+    Path(Id { id }): Path<Id>,
 ) -> Result<Response, WebError> {
-    let (repo, can_write) = repo_access(&st, user.actor(), &owner, &name).await?;
-    deploy_page(&st, user.nav(), &repo, can_write, id, String::new()).await
+    deploy_page(&st, page.nav(), &page.grant, id, String::new()).await
 }
 
-/// A writer's action on a run: the repository (404/403 as usual) and the run.
-async fn writable_run(
-    st: &WebState,
-    user: &RequireUser,
-    owner: &str,
-    name: &str,
-    id: i64,
-) -> Result<(Repo, DeployRun), WebError> {
-    let (repo, can_write) = repo_access(st, Some(&user.0.actor), owner, name).await?;
-    if !can_write {
-        return Err(WebError::Forbidden(
-            "deploys are started and stopped by writers".into(),
-        ));
+/// A writer's form on a repository's deploys: `RepoForm<Write, T>`, except that a reader who
+/// may see the runs is told 403 with `T::REFUSAL`, as these pages always answered, rather than
+/// the 404 a level too low gets elsewhere.
+struct WriterForm<T> {
+    grant: Grant<Write>,
+    user: RequireUser,
+    form: T,
+}
+
+/// What a reader is told when posting form `Self`.
+trait WritersOnly {
+    const REFUSAL: &'static str;
+}
+
+impl<S, T> FromRequest<S> for WriterForm<T>
+where
+    S: Send + Sync,
+    WebState: FromRef<S>,
+    T: DeserializeOwned + WritersOnly,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let RepoForm { grant, user, form } = RepoForm::<Read, T>::from_request(req, state).await?;
+        let grant = grant
+            .at_least::<Write>()
+            .ok_or_else(|| WebError::Forbidden(T::REFUSAL.into()).into_response())?;
+        Ok(WriterForm { grant, user, form })
     }
-    let run = st.forge.deploy_run(&repo, id).await?;
-    Ok((repo, run))
+}
+
+/// Re-run and cancel post nothing but their CSRF token (checked by `RepoForm`).
+#[derive(Deserialize)]
+struct NoFields {}
+
+impl WritersOnly for NoFields {
+    const REFUSAL: &'static str = "deploys are started and stopped by writers";
 }
 
 async fn rerun_deploy(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-    Form(form): Form<CsrfForm>,
+    Path(Id { id }): Path<Id>,
+    WriterForm { grant, user, .. }: WriterForm<NoFields>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let (repo, run) = writable_run(&st, &user, &owner, &name, id).await?;
-    match st.forge.rerun_deploy(&user.0.actor, &repo, &run).await {
+    let run = st.forge.deploy_run(&grant, id).await?;
+    match st.forge.rerun_deploy(&grant, &run).await {
         Ok(queued) => Ok(Redirect::to(&format!(
             "/{}/{}/deploys/{}",
-            repo.owner, repo.name, queued.id
+            grant.repo().owner,
+            grant.repo().name,
+            queued.id
         ))
         .into_response()),
         Err(e) => {
             let message = message_or_error(e)?;
-            deploy_page(&st, user.nav(), &repo, true, id, message).await
+            deploy_page(&st, user.nav(), &grant, id, message).await
         }
     }
 }
 
 async fn cancel_deploy(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-    Form(form): Form<CsrfForm>,
+    Path(Id { id }): Path<Id>,
+    WriterForm { grant, user, .. }: WriterForm<NoFields>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let (repo, run) = writable_run(&st, &user, &owner, &name, id).await?;
-    let message = match st.forge.cancel_deploy(&repo, &run).await {
+    let run = st.forge.deploy_run(&grant, id).await?;
+    let message = match st.forge.cancel_deploy(&grant, &run).await {
         Ok(()) => "Cancelling.".to_owned(),
         Err(e) => message_or_error(e)?,
     };
-    deploy_page(&st, user.nav(), &repo, true, id, message).await
+    deploy_page(&st, user.nav(), &grant, id, message).await
 }
 
 #[derive(Deserialize)]
 struct DeployCommitForm {
-    csrf: String,
     deploy: String,
     commit: String,
 }
 
+impl WritersOnly for DeployCommitForm {
+    const REFUSAL: &'static str = "deploys are started by writers";
+}
+
 async fn deploy_commit(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name)): Path<(String, String)>,
-    Form(form): Form<DeployCommitForm>,
+    WriterForm { grant, form, .. }: WriterForm<DeployCommitForm>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let (repo, can_write) = repo_access(&st, Some(&user.0.actor), &owner, &name).await?;
-    if !can_write {
-        return Err(WebError::Forbidden("deploys are started by writers".into()));
-    }
     let queued = st
         .forge
-        .deploy_commit(&user.0.actor, &repo, &form.deploy, form.commit.trim())
+        .deploy_commit(&grant, &form.deploy, form.commit.trim())
         .await?;
     Ok(Redirect::to(&format!(
         "/{}/{}/deploys/{}",
-        repo.owner, repo.name, queued.id
+        grant.repo().owner,
+        grant.repo().name,
+        queued.id
     ))
     .into_response())
 }

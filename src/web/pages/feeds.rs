@@ -224,7 +224,7 @@ async fn show_deploys_feed(
     FeedGrant(grant): FeedGrant,
 ) -> Result<Response, WebError> {
     let repo = grant.repo();
-    let runs = st.forge.deploy_runs(repo, 0).await?;
+    let runs = st.forge.deploy_runs(&grant, 0).await?;
     let base = &st.config.base_url;
     let full = repo.full_name();
     let entries: Vec<Entry> = runs
@@ -232,7 +232,7 @@ async fn show_deploys_feed(
         .take(FEED_ENTRIES)
         .map(|r| {
             let at = r.finished_at.unwrap_or(r.queued_at).unix_timestamp();
-            let word = crate::domain::deploys::outcome_word(&r.status, r.exit_code);
+            let word = crate::domain::deploys::outcome_word(r.status, r.exit_code);
             let short: String = r.new_id.chars().take(7).collect();
             Entry {
                 id: format!("{base}/{full}/deploys/{}", r.id),

@@ -78,7 +78,7 @@ async fn show_commits(
     })
     .await?;
     let mut commits: Vec<CommitRow> = commits.iter().map(CommitRow::from).collect();
-    super::checks::mark_rows(&st, repo, commits.iter_mut()).await?;
+    super::checks::mark_rows(&st, &visit.grant, commits.iter_mut()).await?;
     render(CommitsPage {
         nav: user.nav(),
         repo: RepoHeader::new(repo, &at.rev),
@@ -143,7 +143,7 @@ async fn show_refs(st: WebState, page: RepoPage, tags: bool) -> Result<Response,
         .map(|r| (r.name.clone(), CommitRow::from(&r.commit)))
         .collect();
     let repo = page.repo();
-    super::checks::mark_rows(&st, repo, refs.iter_mut().map(|(_, c)| c)).await?;
+    super::checks::mark_rows(&st, &page.grant, refs.iter_mut().map(|(_, c)| c)).await?;
     render(RefsPage {
         nav: page.nav(),
         repo: RepoHeader::new(repo, &repo.default_branch),
@@ -302,13 +302,13 @@ async fn show_commit(
     let message = format!("{}\n\n{}", c.subject, c.body);
     // Three independent lookups, at once: the page waits for one round trip, not three.
     let (issues, combined, skipped) = tokio::try_join!(
-        st.forge.mentioned_issues(repo, &message),
+        st.forge.mentioned_issues(&page.grant, &message),
         st.forge.latest_statuses(
-            repo,
+            &page.grant,
             std::slice::from_ref(&c.id.0),
             crate::domain::statuses::SHOWN_ON_COMMIT
         ),
-        st.forge.checks_skipped_for(repo, &c.id.0),
+        st.forge.checks_skipped_for(&page.grant, &c.id.0),
     )?;
     let combined = combined.get(&c.id.0);
     let statuses = combined
@@ -343,7 +343,7 @@ async fn show_commit(
         truncated: diff.truncated,
         listing_cut: diff.listing_cut,
         files,
-        deploys: super::deploys::startable_deploys(&st, user.actor(), repo).await?,
+        deploys: super::deploys::startable_deploys(&st, &page.grant),
         issues: issues
             .into_iter()
             .map(|i| (i.number, i.title.clone(), i.is_open()))

@@ -4,6 +4,7 @@
 use crate::domain::dashboard::{DeployLine, RepoListing};
 use crate::domain::deploys::outcome_word;
 use crate::git::compare::Ahead;
+use crate::model::DeployStatus;
 use crate::web::view::{StatusMark, age, date, plural};
 
 /// A deploy as a status badge: its last run, and how far its branch has moved past the last
@@ -36,15 +37,16 @@ impl From<&DeployLine> for DeployBadge {
         let (status, text) = match &d.last {
             None => ("none".to_owned(), "never run".to_owned()),
             Some(r) => {
-                let word = outcome_word(&r.status, r.exit_code);
-                let text = match r.status.as_str() {
-                    "succeeded" => "deployed".to_owned(),
-                    "failed" | "timed_out" | "interrupted" | "cancelled" => {
-                        format!("last run {word}")
-                    }
-                    _ => word,
+                let word = outcome_word(r.status, r.exit_code);
+                let text = match r.status {
+                    DeployStatus::Succeeded => "deployed".to_owned(),
+                    DeployStatus::Failed
+                    | DeployStatus::TimedOut
+                    | DeployStatus::Interrupted
+                    | DeployStatus::Cancelled => format!("last run {word}"),
+                    DeployStatus::Queued | DeployStatus::Running | DeployStatus::Superseded => word,
                 };
-                (r.status.clone(), text)
+                (r.status.to_string(), text)
             }
         };
         let (ahead, compare) = match (&d.ahead, &d.last_good) {
@@ -107,7 +109,7 @@ pub struct RepoItem {
     pub pushed_date: String,
     pub open_issues: String,
     /// Shown only when the head has no statuses.
-    pub deploy_status: Option<String>,
+    pub deploy_status: Option<DeployStatus>,
     /// The default branch's head: its full id and status mark, when statuses were reported.
     pub head: Option<(String, StatusMark)>,
 }
@@ -128,7 +130,7 @@ impl From<&RepoListing> for RepoItem {
                 plural(l.open_issues as usize, "open issue", "open issues")
             },
             // The head's statuses include its deploys' when they ran on it: one mark then.
-            deploy_status: l.deploy_status.clone().filter(|_| l.head_status.is_none()),
+            deploy_status: l.deploy_status.filter(|_| l.head_status.is_none()),
             head: l
                 .head_status
                 .as_ref()

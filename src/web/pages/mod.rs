@@ -15,31 +15,13 @@ pub mod repo_hooks;
 pub mod repo_mirrors;
 pub mod repo_settings;
 pub mod settings;
+mod settings_frame;
 
 use super::WebState;
 use super::error::WebError;
-use super::session::MaybeUser;
 use crate::git::GitError;
 use crate::git::read::{Reader, Resolved};
-use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
-
-/// The repository named in the URL, if the visitor may read it (else a 404, never a 403: a
-/// private repository's existence does not leak).
-async fn readable_repo(
-    st: &WebState,
-    user: &MaybeUser,
-    owner: &str,
-    name: &str,
-) -> Result<Repo, WebError> {
-    let path = RepoPath {
-        owner: Username::parse(owner)?,
-        name: RepoName::parse_url_segment(name)?,
-    };
-    Ok(st
-        .forge
-        .authorize_repo(user.actor(), &path, RepoAccess::Read)
-        .await?)
-}
+use crate::model::Repo;
 
 /// What every repository page's header shows.
 pub struct RepoHeader {

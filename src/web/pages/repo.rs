@@ -137,7 +137,7 @@ async fn show_summary(State(st): State<WebState>, page: RepoPage) -> Result<Resp
         })
         .await?;
     let mut head = head.as_ref().map(CommitRow::from);
-    super::checks::mark_rows(&st, repo, head.iter_mut()).await?;
+    super::checks::mark_rows(&st, &page.grant, head.iter_mut()).await?;
     let readme = match readme {
         Some((file, text)) => {
             let lower = file.to_ascii_lowercase();
@@ -165,7 +165,7 @@ async fn show_summary(State(st): State<WebState>, page: RepoPage) -> Result<Resp
         readme,
         deploys: st
             .forge
-            .deploy_lines(std::slice::from_ref(repo))
+            .deploy_lines_of(&page.grant)
             .await?
             .iter()
             .map(super::lab::DeployBadge::from)
@@ -202,7 +202,8 @@ async fn show_tree(
         with_menu(r, r.list_tree(&at.commit, &at.path)?)
     })
     .await?;
-    let mut marks = super::checks::marks(&st, repo, std::slice::from_ref(&at.commit.0)).await?;
+    let mut marks =
+        super::checks::marks(&st, &page.grant, std::slice::from_ref(&at.commit.0)).await?;
     render(TreePage {
         mark: marks.remove(&at.commit.0),
         commit: at.commit.0.clone(),

@@ -4,19 +4,20 @@
 //! button.
 
 use crate::routes::{Need, Routes};
-use crate::web::form::Form;
 use askama::Template;
 use axum::extract::{FromRef, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::repo_settings::{Section, admin_repo, settings_page, show_section};
+use super::settings_frame::{HookView, Section, settings_page, show_section};
 use super::{RepoHeader, message_or_error, render};
 use crate::domain::webhooks::{Delivery, WebhookSettings};
-use crate::model::{ContentType, Repo, Webhook, WebhookEventKind};
+use crate::domain::{Admin, Grant};
+use crate::model::{ContentType, Repo, WebhookEventKind};
 use crate::web::WebState;
+use crate::web::access::{RepoForm, RepoPage};
 use crate::web::error::WebError;
-use crate::web::session::{CsrfForm, Nav, RequireUser};
+use crate::web::session::{CsrfForm, Nav};
 
 pub fn router<S>() -> Routes<S>
 where
@@ -51,47 +52,6 @@ where
             Need::ADMIN,
             redeliver,
         )
-}
-
-/// A hook as the settings list and its page show it.
-pub struct HookView {
-    pub id: i64,
-    pub url: String,
-    pub content_type: &'static str,
-    pub events: String,
-    pub branch_filter: String,
-    pub active: bool,
-    pub has_secret: bool,
-    pub push: bool,
-    pub deploy: bool,
-    pub issues: bool,
-    pub issue_comment: bool,
-    pub status: bool,
-}
-
-impl HookView {
-    pub fn new(h: &Webhook) -> Self {
-        let has = |k| h.events.contains(&k);
-        HookView {
-            id: h.id,
-            url: h.url.clone(),
-            content_type: h.content_type.as_str(),
-            events: h
-                .events
-                .iter()
-                .map(|e| e.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            branch_filter: h.branch_filter.clone(),
-            active: h.active,
-            has_secret: h.has_secret(),
-            push: has(WebhookEventKind::Push),
-            deploy: has(WebhookEventKind::Deploy),
-            issues: has(WebhookEventKind::Issues),
-            issue_comment: has(WebhookEventKind::IssueComment),
-            status: has(WebhookEventKind::Status),
-        }
-    }
 }
 
 struct DeliveryView {
@@ -162,15 +122,16 @@ struct HookPage {
 
 async fn hook_page(
     st: &WebState,
-    user: &RequireUser,
-    repo: &Repo,
+    nav: Nav,
+    grant: &Grant<Admin>,
     id: i64,
     message: String,
 ) -> Result<Response, WebError> {
-    let hook = st.forge.webhook(repo, id).await?;
-    let deliveries = st.forge.webhook_deliveries(repo, id).await?;
+    let repo = grant.repo();
+    let hook = st.forge.webhook(grant, id).await?;
+    let deliveries = st.forge.webhook_deliveries(grant, id).await?;
     render(HookPage {
-        nav: user.nav(),
+        nav,
         repo: RepoHeader::new(repo, &repo.default_branch),
         tab: "settings",
         message,
@@ -182,7 +143,6 @@ async fn hook_page(
 /// The add and edit forms. Checkboxes are sent only when ticked.
 #[derive(Deserialize)]
 struct HookForm {
-    csrf: String,
     url: String,
     #[serde(default)]
     secret: String,
@@ -238,23 +198,32 @@ fn hook_url(repo: &Repo, id: i64) -> String {
     format!("/{}/{}/settings/hooks/{id}", repo.owner, repo.name)
 }
 
+/// The hook in `/settings/hooks/{id}/…`: a number, else a 404 (as for another repository's).
+#[derive(Deserialize)]
+struct HookId {
+    id: String,
+}
+
+/// A delivery of that hook, `/settings/hooks/{id}/deliveries/{delivery}/…`.
+#[derive(Deserialize)]
+struct DeliveryId {
+    id: String,
+    delivery: String,
+}
+
 async fn create_hook(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name)): Path<(String, String)>,
-    Form(form): Form<HookForm>,
+    RepoForm { grant, user, form }: RepoForm<Admin, HookForm>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let repo = admin_repo(&st, &user, &owner, &name).await?;
     let settings = match form.settings(false) {
         Ok(s) => s,
-        Err(why) => return settings_page(&st, &user, &repo, Section::Webhooks, why).await,
+        Err(why) => return settings_page(&st, user.nav(), &grant, Section::Webhooks, why).await,
     };
-    match st.forge.create_webhook(&repo, settings).await {
-        Ok(hook) => Ok(Redirect::to(&hook_url(&repo, hook.id)).into_response()),
+    match st.forge.create_webhook(&grant, settings).await {
+        Ok(hook) => Ok(Redirect::to(&hook_url(grant.repo(), hook.id)).into_response()),
         Err(e) => {
             let message = message_or_error(e)?;
-            settings_page(&st, &user, &repo, Section::Webhooks, message).await
+            settings_page(&st, user.nav(), &grant, Section::Webhooks, message).await
         }
     }
 }
@@ -262,81 +231,66 @@ async fn create_hook(
 /// The Webhooks section of the settings: the list and the add form.
 async fn show_hooks(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name)): Path<(String, String)>,
+    page: RepoPage<Admin>,
 ) -> Result<Response, WebError> {
-    show_section(&st, &user, &owner, &name, Section::Webhooks).await
+    show_section(&st, page, Section::Webhooks).await
 }
 
 async fn show_hook(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name, id)): Path<(String, String, String)>,
+    Path(HookId { id }): Path<HookId>,
+    page: RepoPage<Admin>,
 ) -> Result<Response, WebError> {
-    let repo = admin_repo(&st, &user, &owner, &name).await?;
-    hook_page(&st, &user, &repo, id_of(&id)?, String::new()).await
+    hook_page(&st, page.nav(), &page.grant, id_of(&id)?, String::new()).await
 }
 
 async fn update_hook(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name, id)): Path<(String, String, String)>,
-    Form(form): Form<HookForm>,
+    Path(HookId { id }): Path<HookId>,
+    RepoForm { grant, user, form }: RepoForm<Admin, HookForm>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let repo = admin_repo(&st, &user, &owner, &name).await?;
     let id = id_of(&id)?;
     let message = match form.settings(true) {
         Err(why) => why,
-        Ok(settings) => match st.forge.update_webhook(&repo, id, settings).await {
+        Ok(settings) => match st.forge.update_webhook(&grant, id, settings).await {
             Ok(_) => "Saved.".to_owned(),
             Err(e) => message_or_error(e)?,
         },
     };
-    hook_page(&st, &user, &repo, id, message).await
+    hook_page(&st, user.nav(), &grant, id, message).await
 }
 
 async fn delete_hook(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name, id)): Path<(String, String, String)>,
-    Form(form): Form<CsrfForm>,
+    Path(HookId { id }): Path<HookId>,
+    RepoForm { grant, .. }: RepoForm<Admin, CsrfForm>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let repo = admin_repo(&st, &user, &owner, &name).await?;
-    st.forge.delete_webhook(&repo, id_of(&id)?).await?;
-    Ok(Redirect::to(&Section::Webhooks.url(&repo)).into_response())
+    st.forge.delete_webhook(&grant, id_of(&id)?).await?;
+    Ok(Redirect::to(&Section::Webhooks.url(grant.repo())).into_response())
 }
 
 async fn test_hook(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name, id)): Path<(String, String, String)>,
-    Form(form): Form<CsrfForm>,
+    Path(HookId { id }): Path<HookId>,
+    RepoForm { grant, user, .. }: RepoForm<Admin, CsrfForm>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let repo = admin_repo(&st, &user, &owner, &name).await?;
     let id = id_of(&id)?;
-    let hook = st.forge.webhook(&repo, id).await?;
     let sender = st.forge.webhook_sender(&user.0.actor.user);
-    let message = match st.forge.test_webhook(&repo, &hook, &sender).await {
+    let message = match st.forge.test_webhook(&grant, id, &sender).await {
         Ok(_) => "A test push delivery is queued.".to_owned(),
         Err(e) => message_or_error(e)?,
     };
-    hook_page(&st, &user, &repo, id, message).await
+    hook_page(&st, user.nav(), &grant, id, message).await
 }
 
 async fn redeliver(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name, id, delivery)): Path<(String, String, String, String)>,
-    Form(form): Form<CsrfForm>,
+    Path(DeliveryId { id, delivery }): Path<DeliveryId>,
+    RepoForm { grant, .. }: RepoForm<Admin, CsrfForm>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let repo = admin_repo(&st, &user, &owner, &name).await?;
     let id = id_of(&id)?;
     st.forge
-        .redeliver_webhook(&repo, id, id_of(&delivery)?)
+        .redeliver_webhook(&grant, id, id_of(&delivery)?)
         .await?;
-    Ok(Redirect::to(&hook_url(&repo, id)).into_response())
+    Ok(Redirect::to(&hook_url(grant.repo(), id)).into_response())
 }

@@ -118,7 +118,7 @@ async fn delete_key(
 struct TokenRow {
     id: i64,
     title: String,
-    scope: String,
+    scope: TokenScope,
     created: String,
     used: String,
     expires: String,

@@ -315,14 +315,9 @@ async fn protected_branches_and_deploy_wait_through_the_hosts_sshd() {
     assert!(err.contains("remote: deploy dns #1| hello alice"), "{err}");
     assert!(err.contains("remote: deploy dns #1 succeeded in "), "{err}");
 
-    let path = labforge::model::RepoPath::parse("alice/dns").unwrap();
-    let grant = app
-        .forge
-        .authorize::<labforge::domain::Read>(None, &path)
-        .await
-        .unwrap();
+    let grant = app.grant("alice/dns").await;
     app.forge
-        .protect_branch(grant.repo(), "ma*", false)
+        .protect_branch(&grant, "ma*", false)
         .await
         .unwrap();
     let out = ssh

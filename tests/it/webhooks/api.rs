@@ -57,7 +57,11 @@ async fn webhook_api_lifecycle_and_access() {
     assert_eq!(hook["events"], json!(["push", "deploy"]));
     assert_eq!(hook["config"]["content_type"], "form");
     assert_eq!(hook["config"]["url"], "https://ci.lab.example/hooks/dns");
-    let stored = app.forge.webhook(&dns(&app).await, id).await.unwrap();
+    let stored = app
+        .forge
+        .webhook(&app.grant("alice/dns").await, id)
+        .await
+        .unwrap();
     assert_eq!(
         stored.secret, "very-secret",
         "a PATCH without a secret keeps it"

@@ -205,7 +205,11 @@ async fn the_default_allow_list_refuses_loopback_and_link_local_when_saved() {
     .await
     .unwrap();
     assert_eq!(res.status(), 422);
-    let hook = app.forge.webhook(&dns(&app).await, id).await.unwrap();
+    let hook = app
+        .forge
+        .webhook(&app.grant("alice/dns").await, id)
+        .await
+        .unwrap();
     assert_eq!(hook.url, "https://ci.lab.invalid/other");
 }
 

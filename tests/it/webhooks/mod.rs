@@ -10,7 +10,7 @@ mod status;
 
 use std::path::{Path, PathBuf};
 
-pub(super) use labforge::model::{RefUpdate, Repo, RepoPath, TokenScope, Username, ZERO_ID};
+pub(super) use labforge::model::{RefUpdate, Repo, TokenScope, Username, ZERO_ID};
 use labforge::storage::NewPush;
 pub(super) use serde_json::{Value, json};
 
@@ -37,11 +37,7 @@ pub(super) async fn setup(extra: &[(&str, &str)]) -> (TestApp, String, PathBuf) 
 }
 
 pub(super) async fn dns(app: &TestApp) -> Repo {
-    app.forge
-        .access(None, &RepoPath::parse("alice/dns").unwrap())
-        .await
-        .unwrap()
-        .0
+    app.grant("alice/dns").await.repo().clone()
 }
 
 /// What post-receive does: record the push, and in the same transaction queue its webhooks;

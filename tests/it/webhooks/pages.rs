@@ -75,7 +75,11 @@ async fn the_settings_pages_list_hooks_and_deliveries_and_redeliver() {
     )
     .await;
     assert_eq!(status, 303);
-    let hooks = app.forge.webhooks(&dns(&app).await).await.unwrap();
+    let hooks = app
+        .forge
+        .webhooks(&app.grant("alice/dns").await)
+        .await
+        .unwrap();
     assert_eq!(hooks.len(), 1);
     let hook = &hooks[0];
     assert_eq!(hook.secret, "form-secret");
@@ -160,7 +164,11 @@ async fn the_settings_pages_list_hooks_and_deliveries_and_redeliver() {
     .await;
     assert_eq!(status, 200);
     assert!(html.contains("Saved."), "{html}");
-    let edited = app.forge.webhook(&dns(&app).await, hook.id).await.unwrap();
+    let edited = app
+        .forge
+        .webhook(&app.grant("alice/dns").await, hook.id)
+        .await
+        .unwrap();
     assert!(!edited.active);
     assert_eq!(edited.secret, "form-secret");
     assert_eq!(edited.content_type.as_str(), "form");

@@ -166,7 +166,7 @@ impl Forge {
         let repo = &ctx.repo;
         // For the dry run's deploy lines: each deploy's last good commit, read before git.
         let last_good: HashMap<String, String> = if flags.dry_run {
-            self.last_good_deploys(repo)
+            self.last_good_deploys_of(repo)
                 .await?
                 .into_iter()
                 .map(|r| (r.deploy_name, r.new_id))

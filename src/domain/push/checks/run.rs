@@ -17,7 +17,7 @@ use crate::domain::push::{PushContext, Say, say};
 use crate::domain::statuses::StatusReport;
 use crate::domain::{Forge, Result};
 use crate::job::{Ending, LogLine, Spec};
-use crate::model::{CommitState, StatusContext};
+use crate::model::{CheckOutcome, CommitState, LogStream, StatusContext};
 use crate::storage::NewCheckRun;
 
 /// Output kept (and streamed) per run at most; the rest is read and dropped, with a notice.
@@ -66,12 +66,12 @@ impl Verdict {
         }
     }
 
-    fn outcome(&self) -> &'static str {
+    fn outcome(&self) -> CheckOutcome {
         match self {
-            Verdict::Passed => "passed",
-            Verdict::Failed(_) => "failed",
-            Verdict::TimedOut(_) => "timed_out",
-            Verdict::CouldNotRun(_) => "error",
+            Verdict::Passed => CheckOutcome::Passed,
+            Verdict::Failed(_) => CheckOutcome::Failed,
+            Verdict::TimedOut(_) => CheckOutcome::TimedOut,
+            Verdict::CouldNotRun(_) => CheckOutcome::Error,
         }
     }
 
@@ -153,11 +153,12 @@ impl Forge {
             Err(e) => Verdict::CouldNotRun(format!("{e:#}")),
         };
         self.metrics
-            .check_finished(&check.name.to_string(), verdict.outcome());
+            .check_finished(&check.name.to_string(), verdict.outcome().as_str());
         let took = format_duration(clock.elapsed().as_secs_f64());
-        lines
-            .0
-            .push(('s', format!("labforge: {} in {took}", verdict.words())));
+        lines.0.push((
+            LogStream::Note,
+            format!("labforge: {} in {took}", verdict.words()),
+        ));
         let outcome = Outcome {
             check: check.name.to_string(),
             ref_name: p.update.name.clone(),
@@ -299,7 +300,7 @@ impl Forge {
         verdict: &Verdict,
         sandboxed: bool,
         started_at: OffsetDateTime,
-        (lines, truncated): &(Vec<(char, String)>, bool),
+        (lines, truncated): &(Vec<(LogStream, String)>, bool),
     ) -> Result<String> {
         let repo = &ctx.repo;
         let u = &p.update;
@@ -362,8 +363,8 @@ async fn relay(
     mut rx: mpsc::Receiver<LogLine>,
     label: &str,
     to: &Say,
-) -> (Vec<(char, String)>, bool) {
-    let mut kept: Vec<(char, String)> = Vec::new();
+) -> (Vec<(LogStream, String)>, bool) {
+    let mut kept: Vec<(LogStream, String)> = Vec::new();
     let mut bytes = 0usize;
     let mut truncated = false;
     while let Some(line) = rx.recv().await {
@@ -377,7 +378,7 @@ async fn relay(
                 MAX_BYTES / 1024
             );
             say(to, format!("{label}| {notice}")).await;
-            kept.push(('s', notice));
+            kept.push((LogStream::Note, notice));
             continue;
         }
         let mut text = line.text;
@@ -391,7 +392,7 @@ async fn relay(
         }
         bytes += text.len();
         say(to, format!("{label}| {text}")).await;
-        kept.push(('o', text));
+        kept.push((LogStream::Output, text));
     }
     (kept, truncated)
 }

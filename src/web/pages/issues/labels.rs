@@ -1,17 +1,17 @@
 //! `/OWNER/REPO/labels`: everyone who can read sees them; writers create, edit and delete.
 
-use crate::web::form::Form;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{LabelView, form_message, issue_access};
-use crate::domain::IssueAccess;
+use super::{LabelView, form_message, refused};
+use crate::domain::{Grant, IssueRules, Level, Read};
 use crate::web::WebState;
+use crate::web::access::{Id, RepoForm, RepoPage};
 use crate::web::error::WebError;
 use crate::web::pages::{RepoHeader, render};
-use crate::web::session::{CsrfForm, MaybeUser, Nav, RequireUser};
+use crate::web::session::{Nav, RequireUser};
 
 #[derive(Template)]
 #[template(path = "repo/issues/labels.html")]
@@ -24,16 +24,16 @@ struct LabelsPage {
     message: String,
 }
 
-async fn labels_page(
+async fn labels_page<L: Level>(
     st: &WebState,
     nav: Nav,
-    who: &IssueAccess,
+    who: &Grant<L>,
     message: String,
 ) -> Result<Response, WebError> {
-    let labels = st.forge.labels(&who.repo).await?;
+    let labels = st.forge.labels(who).await?;
     render(LabelsPage {
         nav,
-        repo: RepoHeader::new(&who.repo, &who.repo.default_branch),
+        repo: RepoHeader::new(who.repo(), &who.repo().default_branch),
         tab: "issues",
         labels: labels.iter().map(LabelView::from).collect(),
         can_manage: who.can_triage(),
@@ -43,31 +43,33 @@ async fn labels_page(
 
 pub(super) async fn show_labels(
     State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name)): Path<(String, String)>,
+    page: RepoPage,
 ) -> Result<Response, WebError> {
-    let who = issue_access(&st, user.actor(), &owner, &name).await?;
-    labels_page(&st, user.nav(), &who, String::new()).await
+    labels_page(&st, page.nav(), &page.grant, String::new()).await
 }
 
 #[derive(Deserialize)]
 pub(super) struct LabelForm {
-    csrf: String,
     name: String,
     color: String,
     #[serde(default)]
     description: String,
 }
 
-fn back(who: &IssueAccess) -> Response {
-    Redirect::to(&format!("/{}/{}/labels", who.repo.owner, who.repo.name)).into_response()
+/// An empty form (the delete button's: its CSRF token is checked by `RepoForm`).
+#[derive(Deserialize)]
+pub(super) struct NoFields {}
+
+fn back<L: Level>(who: &Grant<L>) -> Response {
+    let repo = who.repo();
+    Redirect::to(&format!("/{}/{}/labels", repo.owner, repo.name)).into_response()
 }
 
 /// A refusal is a 403; bad input or a taken name is shown on the page.
-async fn after(
+async fn after<L: Level>(
     st: &WebState,
     user: &RequireUser,
-    who: &IssueAccess,
+    who: &Grant<L>,
     result: crate::domain::Result<()>,
 ) -> Result<Response, WebError> {
     match result {
@@ -76,17 +78,20 @@ async fn after(
     }
 }
 
+/// Managing labels is triage: the visitor's read grant becomes the write grant the domain's
+/// label functions take, or the 403 that says why not.
 pub(super) async fn create_label(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name)): Path<(String, String)>,
-    Form(form): Form<LabelForm>,
+    RepoForm {
+        grant: who,
+        user,
+        form,
+    }: RepoForm<Read, LabelForm>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
+    let writer = who.for_triage("manage labels").map_err(refused)?;
     let result = st
         .forge
-        .create_label(&who, &form.name, &form.color, &form.description)
+        .create_label(&writer, &form.name, &form.color, &form.description)
         .await
         .map(|_| ());
     after(&st, &user, &who, result).await
@@ -94,27 +99,29 @@ pub(super) async fn create_label(
 
 pub(super) async fn update_label(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-    Form(form): Form<LabelForm>,
+    Path(Id { id }): Path<Id>,
+    RepoForm {
+        grant: who,
+        user,
+        form,
+    }: RepoForm<Read, LabelForm>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
+    let writer = who.for_triage("manage labels").map_err(refused)?;
     let result = st
         .forge
-        .update_label(&who, id, &form.name, &form.color, &form.description)
+        .update_label(&writer, id, &form.name, &form.color, &form.description)
         .await;
     after(&st, &user, &who, result).await
 }
 
 pub(super) async fn delete_label(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-    Form(form): Form<CsrfForm>,
+    Path(Id { id }): Path<Id>,
+    RepoForm {
+        grant: who, user, ..
+    }: RepoForm<Read, NoFields>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
-    let result = st.forge.delete_label(&who, id).await;
+    let writer = who.for_triage("manage labels").map_err(refused)?;
+    let result = st.forge.delete_label(&writer, id).await;
     after(&st, &user, &who, result).await
 }

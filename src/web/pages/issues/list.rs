@@ -1,17 +1,17 @@
 //! `/OWNER/REPO/issues` with its filters, and `/issues/new`.
 
-use crate::web::form::Form;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{LabelView, form_message, issue_access, preview};
-use crate::domain::{IssueQuery, IssueState};
+use super::{LabelView, form_message, preview};
+use crate::domain::{IssueQuery, IssueRules, IssueState, Read};
 use crate::web::WebState;
+use crate::web::access::{RepoForm, RepoPage};
 use crate::web::error::WebError;
 use crate::web::pages::{RepoHeader, render};
-use crate::web::session::{MaybeUser, Nav, RequireUser};
+use crate::web::session::{Nav, RequireUser};
 use crate::web::view::{age, date};
 
 const PER_PAGE: i64 = 25;
@@ -96,11 +96,10 @@ impl ListPage {
 
 pub(super) async fn show_issues(
     State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name)): Path<(String, String)>,
+    visit: RepoPage,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, WebError> {
-    let who = issue_access(&st, user.actor(), &owner, &name).await?;
+    let who = &visit.grant;
     let state = IssueState::parse(q.state.as_deref());
     let label = q.label.unwrap_or_default();
     let page = q.page.unwrap_or(1).clamp(1, 100_000);
@@ -112,11 +111,11 @@ pub(super) async fn show_issues(
         page,
         per_page: PER_PAGE,
     };
-    let list = st.forge.list_issues(&who, &query).await?;
-    let labels = st.forge.labels(&who.repo).await?;
+    let list = st.forge.list_issues(who, &query).await?;
+    let labels = st.forge.labels(who).await?;
     render(ListPage {
-        nav: user.nav(),
-        repo: RepoHeader::new(&who.repo, &who.repo.default_branch),
+        nav: visit.nav(),
+        repo: RepoHeader::new(who.repo(), &who.repo().default_branch),
         tab: "issues",
         issues: list
             .issues
@@ -157,15 +156,13 @@ struct NewPage {
     message: String,
 }
 
-pub(super) async fn new_issue(
-    State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name)): Path<(String, String)>,
-) -> Result<Response, WebError> {
-    let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
+/// The form to open an issue. A visitor who is not signed in is sent to sign in first, before
+/// the repository is looked at (as for the form's POST).
+pub(super) async fn new_issue(user: RequireUser, page: RepoPage) -> Result<Response, WebError> {
+    let repo = page.repo();
     render(NewPage {
         nav: user.nav(),
-        repo: RepoHeader::new(&who.repo, &who.repo.default_branch),
+        repo: RepoHeader::new(repo, &repo.default_branch),
         tab: "issues",
         title: String::new(),
         body: String::new(),
@@ -176,7 +173,6 @@ pub(super) async fn new_issue(
 
 #[derive(Deserialize)]
 pub(super) struct NewForm {
-    csrf: String,
     title: String,
     #[serde(default)]
     body: String,
@@ -187,15 +183,15 @@ pub(super) struct NewForm {
 
 pub(super) async fn create_issue(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name)): Path<(String, String)>,
-    Form(form): Form<NewForm>,
+    RepoForm {
+        grant: who,
+        user,
+        form,
+    }: RepoForm<Read, NewForm>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
     let mut page = NewPage {
         nav: user.nav(),
-        repo: RepoHeader::new(&who.repo, &who.repo.default_branch),
+        repo: RepoHeader::new(who.repo(), &who.repo().default_branch),
         tab: "issues",
         title: form.title.clone(),
         body: form.body.clone(),
@@ -203,13 +199,15 @@ pub(super) async fn create_issue(
         message: String::new(),
     };
     if form.action == "preview" {
-        page.preview = Some(preview(&st, &who.repo, &form.body).await?);
+        page.preview = Some(preview(&st, &who, &form.body).await?);
         return render(page);
     }
     match st.forge.open_issue(&who, &form.title, &form.body).await {
         Ok(issue) => Ok(Redirect::to(&format!(
             "/{}/{}/issues/{}",
-            who.repo.owner, who.repo.name, issue.number
+            who.repo().owner,
+            who.repo().name,
+            issue.number
         ))
         .into_response()),
         Err(e) => {

@@ -10,10 +10,11 @@ use crate::routes::{Need, Routes};
 use std::collections::HashSet;
 
 use axum::extract::FromRef;
+use serde::Deserialize;
 
-use crate::domain::IssueAccess;
 use crate::domain::issues::refs::ref_spans;
-use crate::model::{Actor, Label, Repo, RepoName, RepoPath, Username};
+use crate::domain::{Grant, Level};
+use crate::model::{Label, Repo};
 use crate::web::WebState;
 use crate::web::error::WebError;
 use crate::web::markdown;
@@ -71,18 +72,17 @@ where
         )
 }
 
-/// The repository in the URL as `actor` sees its issues (a 404 if they cannot read it).
-async fn issue_access(
-    st: &WebState,
-    actor: Option<&Actor>,
-    owner: &str,
-    name: &str,
-) -> Result<IssueAccess, WebError> {
-    let path = RepoPath {
-        owner: Username::parse(owner)?,
-        name: RepoName::parse_url_segment(name)?,
-    };
-    Ok(st.forge.issue_access(actor, &path).await?)
+/// `{number}` of an issue's address.
+#[derive(Deserialize)]
+struct Number {
+    number: i64,
+}
+
+/// `{number}` and `{id}` of a comment's address.
+#[derive(Deserialize)]
+struct NumberId {
+    number: i64,
+    id: i64,
 }
 
 /// For actions on a repository the visitor can see: a refusal is a 403 that says why (the
@@ -104,9 +104,13 @@ fn form_message(e: crate::domain::Error) -> Result<String, WebError> {
 }
 
 /// `body` rendered as its page will show it, for a form's Preview.
-async fn preview(st: &WebState, repo: &Repo, body: &str) -> Result<String, WebError> {
-    let known = known_refs(st, repo, std::iter::once(body)).await?;
-    Ok(render_text(repo, body, &known).await)
+async fn preview<L: Level>(
+    st: &WebState,
+    grant: &Grant<L>,
+    body: &str,
+) -> Result<String, WebError> {
+    let known = known_refs(st, grant, std::iter::once(body)).await?;
+    Ok(render_text(grant.repo(), body, &known).await)
 }
 
 /// A label as chips show it: its colour and a text colour that stays readable on it.
@@ -165,9 +169,9 @@ async fn render_text(repo: &Repo, text: &str, known: &HashSet<i64>) -> String {
 }
 
 /// The issue numbers that `texts` mention and that exist, for `render_text`.
-async fn known_refs<'a>(
+async fn known_refs<'a, L: Level>(
     st: &WebState,
-    repo: &Repo,
+    grant: &Grant<L>,
     texts: impl Iterator<Item = &'a str>,
 ) -> Result<HashSet<i64>, WebError> {
     let mut numbers: Vec<i64> = texts
@@ -178,7 +182,7 @@ async fn known_refs<'a>(
     numbers.truncate(500);
     Ok(st
         .forge
-        .existing_issues(repo, &numbers)
+        .existing_issues(grant, &numbers)
         .await?
         .into_iter()
         .collect())

@@ -1,20 +1,20 @@
 //! `/OWNER/REPO/issues/N`: the issue, its timeline, and the forms to comment, close, reopen,
 //! edit and label it.
 
-use crate::web::form::Form;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{LabelView, form_message, issue_access, known_refs, markdown_of, preview, refused};
-use crate::domain::IssueAccess;
+use super::{LabelView, Number, NumberId, form_message, known_refs, markdown_of, preview, refused};
+use crate::domain::{Grant, IssueRules, Level, Read};
 use crate::git::read::CommitId;
-use crate::model::{Label, TimelineEvent};
+use crate::model::{IssueStatus, Label, TimelineEvent, TimelineKind};
 use crate::web::WebState;
+use crate::web::access::{RepoForm, RepoPage};
 use crate::web::error::WebError;
 use crate::web::pages::{RepoHeader, render};
-use crate::web::session::{MaybeUser, Nav, RequireUser};
+use crate::web::session::Nav;
 use crate::web::view::{age, date};
 
 struct CommentView {
@@ -49,16 +49,18 @@ struct ClosingCommit {
 }
 
 /// The closing commit's subject, read from git once per page (only for issues a push closed).
-async fn closing_commit(
+async fn closing_commit<L: Level>(
     st: &WebState,
-    repo: &crate::model::Repo,
+    grant: &Grant<L>,
     id: Option<&str>,
 ) -> Option<ClosingCommit> {
     let id = CommitId(id?.to_owned());
     let wanted = id.clone();
     let subject = st
         .forge
-        .read_repo_row(repo, move |r| Ok(r.commit(&wanted).map(|c| c.subject).ok()))
+        .read_repo(grant, move |r| {
+            Ok(r.commit(&wanted).map(|c| c.subject).ok())
+        })
         .await
         .ok()
         .flatten()
@@ -147,36 +149,41 @@ fn label_of(e: &TimelineEvent) -> Option<LabelView> {
     }))
 }
 
-async fn issue_page(
+async fn issue_page<L: Level>(
     st: &WebState,
     nav: Nav,
-    who: &IssueAccess,
+    who: &Grant<L>,
     number: i64,
     draft: Draft,
 ) -> Result<Response, WebError> {
-    let repo = &who.repo;
-    let (issue, labels) = st.forge.issue(repo, number).await?;
+    let repo = who.repo();
+    let (issue, labels) = st.forge.issue(who, number).await?;
     let closing = if issue.is_open() {
         None
     } else {
         issue.closed_by_commit.as_deref()
     };
-    let (events, closed_by_commit) =
-        tokio::join!(st.forge.timeline(&issue), closing_commit(st, repo, closing));
+    let (events, closed_by_commit) = tokio::join!(
+        st.forge.timeline(who, &issue),
+        closing_commit(st, who, closing)
+    );
     let events = events?;
     let texts = std::iter::once(issue.body.as_str()).chain(
         events
             .iter()
             .filter_map(|e| e.comment.as_ref().map(|c| c.body.as_str())),
     );
-    let known = known_refs(st, repo, texts).await?;
+    let known = known_refs(st, who, texts).await?;
     let all_labels = if who.can_triage() {
-        st.forge.labels(repo).await?
+        st.forge.labels(who).await?
     } else {
         Vec::new()
     };
     // Every text of the page rendered in one blocking task (from the memo when seen before).
-    let shown: Vec<_> = events.iter().filter(|e| e.kind != "opened").collect();
+    let shown: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind != TimelineKind::Opened)
+        .collect();
     let mut docs = vec![markdown_of(repo, &issue.body, &known)];
     docs.extend(
         shown
@@ -189,7 +196,7 @@ async fn issue_page(
     let timeline = shown
         .into_iter()
         .map(|e| EventView {
-            kind: e.kind.clone(),
+            kind: e.kind.to_string(),
             actor: e.actor.clone(),
             age: age(e.created_at.unix_timestamp()),
             date: date(e.created_at.unix_timestamp()),
@@ -232,7 +239,7 @@ async fn issue_page(
             .collect(),
         labels: labels.iter().map(LabelView::from).collect(),
         timeline,
-        signed_in: who.actor.is_some(),
+        signed_in: who.actor().is_some(),
         can_participate: who.can_participate(),
         can_edit: who.can_edit(issue.author_id),
         can_triage: who.can_triage(),
@@ -242,24 +249,19 @@ async fn issue_page(
 
 pub(super) async fn show_issue(
     State(st): State<WebState>,
-    user: MaybeUser,
-    Path((owner, name, number)): Path<(String, String, i64)>,
+    page: RepoPage,
+    Path(Number { number }): Path<Number>,
 ) -> Result<Response, WebError> {
-    let who = issue_access(&st, user.actor(), &owner, &name).await?;
-    issue_page(&st, user.nav(), &who, number, Draft::default()).await
+    issue_page(&st, page.nav(), &page.grant, number, Draft::default()).await
 }
 
-fn back_to(who: &IssueAccess, number: i64) -> Response {
-    Redirect::to(&format!(
-        "/{}/{}/issues/{number}",
-        who.repo.owner, who.repo.name
-    ))
-    .into_response()
+fn back_to<L: Level>(who: &Grant<L>, number: i64) -> Response {
+    let repo = who.repo();
+    Redirect::to(&format!("/{}/{}/issues/{number}", repo.owner, repo.name)).into_response()
 }
 
 #[derive(Deserialize)]
 pub(super) struct TextForm {
-    csrf: String,
     #[serde(default)]
     title: Option<String>,
     #[serde(default)]
@@ -270,24 +272,27 @@ pub(super) struct TextForm {
 
 pub(super) async fn add_comment(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-    Form(form): Form<TextForm>,
+    Path(Number { number }): Path<Number>,
+    RepoForm {
+        grant: who,
+        user,
+        form,
+    }: RepoForm<Read, TextForm>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
     let mut draft = Draft {
         comment: form.body.clone(),
         ..Draft::default()
     };
     if form.action == "preview" {
-        draft.comment_preview = Some(preview(&st, &who.repo, &form.body).await?);
+        draft.comment_preview = Some(preview(&st, &who, &form.body).await?);
         return issue_page(&st, user.nav(), &who, number, draft).await;
     }
     match st.forge.comment_on_issue(&who, number, &form.body).await {
         Ok(c) => Ok(Redirect::to(&format!(
             "/{}/{}/issues/{number}#comment-{}",
-            who.repo.owner, who.repo.name, c.id
+            who.repo().owner,
+            who.repo().name,
+            c.id
         ))
         .into_response()),
         Err(e) => {
@@ -299,16 +304,17 @@ pub(super) async fn add_comment(
 
 pub(super) async fn edit_issue(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-    Form(form): Form<TextForm>,
+    Path(Number { number }): Path<Number>,
+    RepoForm {
+        grant: who,
+        user,
+        form,
+    }: RepoForm<Read, TextForm>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
     let title = form.title.unwrap_or_default();
     let mut draft = Draft::default();
     if form.action == "preview" {
-        let html = preview(&st, &who.repo, &form.body).await?;
+        let html = preview(&st, &who, &form.body).await?;
         draft.edit = Some((title, form.body, Some(html)));
         return issue_page(&st, user.nav(), &who, number, draft).await;
     }
@@ -328,22 +334,24 @@ pub(super) async fn edit_issue(
 
 pub(super) async fn edit_comment(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name, number, id)): Path<(String, String, i64, i64)>,
-    Form(form): Form<TextForm>,
+    Path(NumberId { number, id }): Path<NumberId>,
+    RepoForm {
+        grant: who,
+        user,
+        form,
+    }: RepoForm<Read, TextForm>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
     let mut draft = Draft::default();
     if form.action == "preview" {
-        let html = preview(&st, &who.repo, &form.body).await?;
+        let html = preview(&st, &who, &form.body).await?;
         draft.comment_edit = Some((id, form.body, Some(html)));
         return issue_page(&st, user.nav(), &who, number, draft).await;
     }
     match st.forge.edit_comment(&who, number, id, &form.body).await {
         Ok(_) => Ok(Redirect::to(&format!(
             "/{}/{}/issues/{number}#comment-{id}",
-            who.repo.owner, who.repo.name
+            who.repo().owner,
+            who.repo().name
         ))
         .into_response()),
         Err(e) => {
@@ -356,23 +364,20 @@ pub(super) async fn edit_comment(
 
 #[derive(Deserialize)]
 pub(super) struct StateForm {
-    csrf: String,
     /// `open` or `closed`.
     state: String,
 }
 
 pub(super) async fn change_state(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-    Form(form): Form<StateForm>,
+    Path(Number { number }): Path<Number>,
+    RepoForm {
+        grant: who, form, ..
+    }: RepoForm<Read, StateForm>,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&form.csrf)?;
-    let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
-    let open = match form.state.as_str() {
-        "open" => true,
-        "closed" => false,
-        _ => return Err(WebError::BadRequest("state must be open or closed".into())),
+    let open = match form.state.parse::<IssueStatus>() {
+        Ok(state) => state == IssueStatus::Open,
+        Err(_) => return Err(WebError::BadRequest("state must be open or closed".into())),
     };
     st.forge
         .set_issue_state(&who, number, open)
@@ -381,26 +386,25 @@ pub(super) async fn change_state(
     Ok(back_to(&who, number))
 }
 
-/// The labels form: `csrf` and one `label` field per checked label.
+/// The labels form: `csrf` and one `label` field per checked label. Triage: a visitor's read
+/// grant becomes the write grant `set_issue_labels` takes, or the 403 that says why not.
 pub(super) async fn set_labels(
     State(st): State<WebState>,
-    user: RequireUser,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-    Form(fields): Form<Vec<(String, String)>>,
+    Path(Number { number }): Path<Number>,
+    RepoForm {
+        grant: who,
+        form: fields,
+        ..
+    }: RepoForm<Read, Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    let csrf = fields
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map_or("", |(_, v)| v.as_str());
-    user.check_csrf(csrf)?;
-    let who = issue_access(&st, Some(&user.0.actor), &owner, &name).await?;
+    let writer = who.for_triage("set labels").map_err(refused)?;
     let names: Vec<String> = fields
         .into_iter()
         .filter(|(k, _)| k == "label")
         .map(|(_, v)| v)
         .collect();
     st.forge
-        .set_issue_labels(&who, number, &names)
+        .set_issue_labels(&writer, number, &names)
         .await
         .map_err(refused)?;
     Ok(back_to(&who, number))
