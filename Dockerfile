@@ -12,7 +12,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --create-home --home-dir /data --uid 1000 labforge
 COPY --from=build /src/target/release/labforge /usr/local/bin/labforge
-COPY --from=build /src/hooks/deploy-rsync.sh /src/hooks/deploy-compose.sh /src/hooks/deploy-ansible.sh /usr/local/share/labforge/hooks/
+COPY --from=build /src/hooks/deploy-*.sh /src/hooks/check-*.sh /usr/local/share/labforge/hooks/
 USER labforge
 ENV LABFORGE_DATA_DIR=/data LABFORGE_HTTP_ADDR=0.0.0.0:3000 LABFORGE_SSH_ADDR=0.0.0.0:2222
 VOLUME /data

@@ -269,7 +269,7 @@ async fn warn_unconfigured(
             Some(names) => (names, "asked the running serve"),
             None if file_given => (
                 forge
-                    .checks
+                    .check_state()
                     .configs()
                     .iter()
                     .filter(|c| c.matches_repo(repo))

@@ -108,6 +108,31 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Peers whose `X-Forwarded-For`/`Forwarded` name the client (reverse proxies).
     pub trusted_proxies: crate::model::TrustedProxies,
+    /// Where this was read from, so a reload (SIGHUP) reads the same sources again.
+    pub source: Source,
+}
+
+/// The sources a configuration was read from.
+#[derive(Clone, Default)]
+pub enum Source {
+    /// The process environment and the file `--config`/`LABFORGE_CONFIG` named, if any.
+    #[default]
+    Process,
+    /// The process environment and this file (`--config`).
+    File(PathBuf),
+    /// `from_pairs`: these pairs alone (tests, embedding).
+    Pairs(Vec<(String, String)>),
+}
+
+/// Names the file, never a pair's value (`DATABASE_URL` may hold a password).
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Process => f.write_str("Process"),
+            Source::File(path) => write!(f, "File({})", path.display()),
+            Source::Pairs(pairs) => write!(f, "Pairs({} settings)", pairs.len()),
+        }
+    }
 }
 
 /// `[backup]`: where `serve` writes scheduled backups, how often, and how many it keeps.
@@ -187,6 +212,27 @@ struct FileConfig {
 impl Config {
     /// Defaults → file → environment. `file` comes from `--config`, else `LABFORGE_CONFIG`.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut config = Self::load_unmarked(file)?;
+        config.source = file.map_or(Source::Process, |f| Source::File(f.to_path_buf()));
+        Ok(config)
+    }
+
+    /// The same sources read again (the file may have changed): for a reload.
+    pub fn reread(&self) -> anyhow::Result<Self> {
+        match &self.source {
+            Source::Process => Self::load(None),
+            Source::File(path) => Self::load(Some(path)),
+            Source::Pairs(pairs) => {
+                let pairs: Vec<(&str, &str)> = pairs
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                Self::from_pairs(&pairs)
+            }
+        }
+    }
+
+    fn load_unmarked(file: Option<&Path>) -> anyhow::Result<Self> {
         let env_file = std::env::var_os("LABFORGE_CONFIG").map(PathBuf::from);
         let file = file.map(Path::to_path_buf).or(env_file);
         let (parsed, config_dir) = match &file {
@@ -403,6 +449,7 @@ impl Config {
             checks: check::parse_checks(file.check, &config_dir)?,
             check_limits,
             config_dir,
+            source: Source::default(),
         })
     }
 
@@ -420,7 +467,14 @@ impl Config {
             Some(path) => Self::read_file(Path::new(&path))?,
             None => (FileConfig::default(), PathBuf::from(".")),
         };
-        Self::from_sources(file, dir, lookup)
+        let mut config = Self::from_sources(file, dir, lookup)?;
+        config.source = Source::Pairs(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
+        Ok(config)
     }
 
     /// After binding: a configured port 0 (tests) becomes the real port in the public addresses

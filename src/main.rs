@@ -81,9 +81,19 @@ enum Command {
         /// key-ID, as `keys` wrote it.
         key: String,
     },
+    /// The deploy and check scripts labforge ships, for `[[deploy]]`/`[[check]]` `run = ...`.
+    #[command(subcommand)]
+    Hooks(HooksCommand),
     /// Run by git inside receive-pack (the repositories' hook shims); not for people.
     #[command(hide = true)]
     Hook { name: labforge::model::HookName },
+}
+
+#[derive(Debug, Subcommand)]
+enum HooksCommand {
+    /// Print the folder holding them: the package's (`/usr/share/labforge/hooks`), else the data
+    /// folder's `hooks/`, written out from the copies built into this binary.
+    Path,
 }
 
 fn main() -> ExitCode {
@@ -152,6 +162,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let file_given = cli.config.is_some()
                 || std::env::var_os("LABFORGE_CONFIG").is_some_and(|v| !v.is_empty());
             labforge::admin::run(&config, file_given, command).await
+        }
+        Command::Hooks(HooksCommand::Path) => {
+            println!(
+                "{}",
+                labforge::shipped_hooks::ensure(&config.data_dir)?.display()
+            );
+            Ok(())
         }
         Command::Hook { .. } | Command::Keys { .. } | Command::Serv { .. } => {
             unreachable!("hooks, keys and serv return before the runtime starts")

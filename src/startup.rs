@@ -10,7 +10,7 @@ use sqlx::postgres::PgConnectOptions;
 use std::path::Path;
 
 use crate::config::Config;
-use crate::domain::{Error, Forge};
+use crate::domain::Forge;
 
 /// Refuses a configuration `serve` cannot run with: each deploy's and check's `run` must be an
 /// executable file. Checked before the cluster or any socket is touched.
@@ -48,9 +48,21 @@ fn check_run(kind: &str, name: &str, path: &Path) -> anyhow::Result<()> {
 
 /// The start-up summary: each deploy, the data folder, the database, and how to create the
 /// first admin while there is none. Warns about deploys for repositories that do not exist yet.
-pub async fn report(forge: &Forge, config: &Config, database: &str) -> anyhow::Result<()> {
+pub async fn report(
+    forge: &Forge,
+    key: &crate::domain::SystemKey,
+    config: &Config,
+    database: &str,
+) -> anyhow::Result<()> {
     tracing::info!(data_dir = %config.data_dir.display(), "data folder");
     tracing::info!(database, "database");
+    match crate::shipped_hooks::ensure(&config.data_dir) {
+        Ok(dir) => tracing::info!(
+            hooks = %dir.display(),
+            "the shipped deploy and check scripts (labforge hooks path)"
+        ),
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "writing out the shipped scripts"),
+    }
     for deploy in &config.deploys {
         tracing::info!(
             "deploy {}: {} {} -> {}",
@@ -59,9 +71,9 @@ pub async fn report(forge: &Forge, config: &Config, database: &str) -> anyhow::R
             deploy.trigger.short_text(),
             deploy.run.display()
         );
-        match forge.repo_by_path(&deploy.repo).await {
-            Ok(_) => {}
-            Err(Error::NotFound) => tracing::warn!(
+        match forge.repo_exists(key, &deploy.repo).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
                 "deploy {}: repository {} does not exist yet; the deploy runs once it is created \
                  and pushed to",
                 deploy.name,
@@ -70,7 +82,7 @@ pub async fn report(forge: &Forge, config: &Config, database: &str) -> anyhow::R
             Err(e) => return Err(e.into()),
         }
     }
-    report_checks(forge, config).await?;
+    report_checks(forge, key, config).await?;
     if forge.list_users().await?.is_empty() {
         tracing::info!(
             "no users yet: create the first admin with `echo 'a long password' | labforge admin \
@@ -82,8 +94,12 @@ pub async fn report(forge: &Forge, config: &Config, database: &str) -> anyhow::R
 
 /// One line per check, a warning for each that opts out of the sandbox, and one when there is
 /// no sandbox at all (`app` logs why).
-async fn report_checks(forge: &Forge, config: &Config) -> anyhow::Result<()> {
-    let sandboxed = forge.checks.sandboxed();
+async fn report_checks(
+    forge: &Forge,
+    key: &crate::domain::SystemKey,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let sandboxed = forge.check_state().sandboxed();
     for check in &config.checks {
         let paths: Vec<&str> = check.paths.iter().map(|p| p.as_str()).collect();
         let paths = if paths.is_empty() {
@@ -112,9 +128,9 @@ async fn report_checks(forge: &Forge, config: &Config) -> anyhow::Result<()> {
             );
         }
         if let Ok(path) = crate::model::RepoPath::parse(check.repo.as_str()) {
-            match forge.repo_by_path(&path).await {
-                Ok(_) => {}
-                Err(Error::NotFound) => {
+            match forge.repo_exists(key, &path).await {
+                Ok(true) => {}
+                Ok(false) => {
                     tracing::warn!("check {}: repository {path} does not exist yet", check.name)
                 }
                 Err(e) => return Err(e.into()),

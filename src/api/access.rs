@@ -9,22 +9,12 @@ use axum::http::request::Parts;
 
 use super::{ApiActor, ApiError, ApiState, repo_path};
 use crate::domain::{Grant, Level, Read};
-use crate::model::{Actor, RepoAccess, RepoPath};
+use crate::model::{RepoAccess, RepoPath};
 
-#[allow(dead_code)] // TRANSITIONAL: until the API handlers move over
 pub struct ApiRepo<L: Level = Read> {
     pub grant: Grant<L>,
 }
 
-#[allow(dead_code)]
-impl<L: Level> ApiRepo<L> {
-    /// The caller, when signed in (a write grant always has one).
-    pub fn actor(&self) -> Option<&Actor> {
-        self.grant.actor()
-    }
-}
-
-#[allow(dead_code)]
 async fn path_of(parts: &mut Parts) -> Result<RepoPath, ApiError> {
     let params = RawPathParams::from_request_parts(parts, &())
         .await

@@ -209,11 +209,11 @@ fn partial_path(path: &Path) -> PathBuf {
 /// The instant itself: snapshot, repository list and every repository's refs. Called while
 /// ref updates are held; reading refs is a few file reads per repository.
 async fn take_instant(forge: &Forge) -> anyhow::Result<Recorded> {
-    let mut snapshot = forge.db.begin_snapshot().await?;
+    let mut snapshot = forge.backup_snapshot().await?;
     let rows = snapshot.repositories().await?;
     let migrations = snapshot.applied_migrations().await?;
     let created_at = crate::domain::rfc3339(time::OffsetDateTime::now_utc());
-    let store = forge.repos.clone();
+    let store = forge.repo_store().clone();
     let repos = tokio::task::spawn_blocking(move || {
         rows.into_iter()
             .map(|row| {
@@ -301,7 +301,7 @@ async fn write_archive(
         if entry.bundle {
             let bundle = staging.join("repo.bundle");
             let sum = forge
-                .runner
+                .git_runner()
                 .write_bundle(dir, &refs.refs, &bundle)
                 .await
                 .with_context(|| format!("writing the bundle of {}", entry.full_name()))?;

@@ -310,15 +310,41 @@ mod tests {
         }
     }
 
+    /// The book's configuration reference (`docs/src/configuration.md`) has one table row per
+    /// setting and no other: the same variable, the same file key, and for a literal default
+    /// the same value, so neither the page nor the loader drifts.
     #[test]
-    fn the_readme_documents_every_setting() {
-        let readme = include_str!("../../README.md");
+    fn the_configuration_reference_lists_every_setting_and_nothing_else() {
+        let page = include_str!("../../docs/src/configuration.md");
+        let cell = |c: &str| c.trim().trim_matches('`').to_owned();
+        let mut rows = std::collections::BTreeMap::new();
+        for line in page.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').collect();
+            assert!(cells.len() >= 4, "a row of four cells: {line}");
+            // `[section] key` in the page is `section.key` in the table.
+            let file = cell(cells[1]);
+            let file = match file.strip_prefix('[').and_then(|f| f.split_once("] ")) {
+                Some((section, key)) => format!("{section}.{key}"),
+                None => file,
+            };
+            let previous = rows.insert(cell(cells[0]), (file, cells[2].trim().to_owned()));
+            assert!(previous.is_none(), "two rows for {}", cell(cells[0]));
+        }
         for s in SETTINGS {
+            let (file, default) = rows
+                .get(s.env)
+                .unwrap_or_else(|| panic!("docs/src/configuration.md has no row for {}", s.env));
+            assert_eq!(file, s.file, "{}'s file key", s.env);
+            if let Shown::Value(v) = s.default {
+                assert_eq!(default, &format!("`{v}`"), "{}'s default", s.env);
+            }
+        }
+        for env in rows.keys() {
             assert!(
-                readme.contains(&format!("`{}`", s.env)),
-                "README.md does not name {}",
-                s.env
+                is_listed(env),
+                "docs/src/configuration.md lists {env}, which is no setting"
             );
         }
+        assert_eq!(rows.len(), SETTINGS.len());
     }
 }

@@ -50,8 +50,12 @@ impl Forge {
         self.stream_blob_row(grant.repo(), blob).await
     }
 
-    /// TRANSITIONAL `pub` (becomes domain-private once every caller passes a grant).
-    pub async fn read_repo_row<T, F>(self: &Arc<Self>, repo: &Repo, f: F) -> Result<T>
+    /// The same without a grant, for the domain's own reads (dashboards, pushes, checks).
+    pub(in crate::domain) async fn read_repo_row<T, F>(
+        self: &Arc<Self>,
+        repo: &Repo,
+        f: F,
+    ) -> Result<T>
     where
         T: Send + 'static,
         F: Fn(&Reader) -> std::result::Result<T, GitError> + Send + 'static,
@@ -68,8 +72,7 @@ impl Forge {
     /// Starts `git archive` of a resolved commit once its tree is counted within
     /// `ArchiveLimits` (an archive past them is refused with the reason, before git starts);
     /// the caller streams its stdout and holds the slot until it ends.
-    /// TRANSITIONAL `pub`.
-    pub async fn archive_row(
+    async fn archive_row(
         self: &Arc<Self>,
         repo: &Repo,
         format: ArchiveFormat,
@@ -90,8 +93,7 @@ impl Forge {
 
     /// Starts `git cat-file` for a blob (an id from the reader): a large file streamed, never
     /// held whole in memory.
-    /// TRANSITIONAL `pub`.
-    pub async fn stream_blob_row(
+    async fn stream_blob_row(
         &self,
         repo: &Repo,
         blob: &str,

@@ -238,6 +238,7 @@ impl Forge {
             .flat_map(|r| {
                 self.deploys
                     .for_repo(r)
+                    .into_iter()
                     .map(move |d| (r, d.name.to_string()))
             })
             .collect();

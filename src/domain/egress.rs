@@ -76,7 +76,8 @@ impl std::error::Error for Refusal {}
 
 /// The allow lists and the resolver every outbound connection goes through.
 pub struct Egress {
-    webhook: HostAllowList,
+    /// Replaced by a reload (SIGHUP); each check reads it once.
+    webhook: RwLock<HostAllowList>,
     mirror: HostAllowList,
     /// Names answered here instead of by the system resolver: a seam for tests, which must
     /// show that git connects to the address this check saw even when the system would
@@ -87,17 +88,22 @@ pub struct Egress {
 impl Egress {
     pub fn new(webhook: HostAllowList, mirror: HostAllowList) -> Self {
         Self {
-            webhook,
+            webhook: RwLock::new(webhook),
             mirror,
             answers: RwLock::default(),
         }
     }
 
-    pub fn allow_list(&self, outbound: Outbound) -> &HostAllowList {
+    pub fn allow_list(&self, outbound: Outbound) -> HostAllowList {
         match outbound {
-            Outbound::Webhook => &self.webhook,
-            Outbound::Mirror => &self.mirror,
+            Outbound::Webhook => self.webhook.read().expect("never poisoned").clone(),
+            Outbound::Mirror => self.mirror.clone(),
         }
+    }
+
+    /// Webhooks are checked against `list` from now on (a reload).
+    pub fn set_webhook_allow_list(&self, list: HostAllowList) {
+        *self.webhook.write().expect("never poisoned") = list;
     }
 
     /// From now on this check resolves `name` to `addresses` (an empty list: the system's

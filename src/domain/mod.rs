@@ -8,8 +8,10 @@ mod credentials;
 pub mod dashboard;
 pub mod deploys;
 pub mod egress;
+mod git_service;
 pub mod issues;
 pub mod mirrors;
+mod parts;
 mod password_check;
 pub mod push;
 mod repo_settings;
@@ -33,6 +35,7 @@ pub use authorize::{
 };
 pub use browse::MAX_DOWNLOADS;
 pub use credentials::{NewTokenSecret, fill_random, hex, random_hex};
+pub use git_service::{ServiceGrant, Streams};
 pub use issues::{IssueChange, IssueList, IssueQuery, IssueRules, IssueState, PushedRefs};
 pub use password_check::PasswordCheck;
 pub use repo_settings::Collaborator;
@@ -123,6 +126,42 @@ impl From<crate::git::GitError> for Error {
 
 /// The services every transport shares.
 pub struct Forge {
+    db: Db,
+    repos: RepoStore,
+    runner: GitRunner,
+    upkeep: Arc<Upkeep>,
+    push_to_create: bool,
+    /// Bounds concurrent upload-packs and archives (web and `upload-archive`) over every
+    /// transport (pack generation and compression are the CPU-heavy part); more requests queue
+    /// for a slot rather than fail.
+    upload_slots: Arc<tokio::sync::Semaphore>,
+    /// Bounds streamed downloads of large raw files: each is a git process.
+    download_slots: Arc<tokio::sync::Semaphore>,
+    passwords: PasswordCheck,
+    /// Cached gix handles and tree-page answers for the web pages.
+    reads: Arc<crate::git::read::ReadCache>,
+    /// Failed password checks, for the one throttle every transport shares.
+    logins: AuthThrottle,
+    /// The unix socket and secret git hooks use, and the tickets of running receive-packs.
+    hooks: Arc<push::HookGate>,
+    deploys: Arc<deploys::DeployState>,
+    /// `[[check]]`s, the sandbox they run in, and the folder pushed trees are written to.
+    checks: Arc<push::CheckState>,
+    webhooks: webhooks::WebhookService,
+    /// The one allow-list check every connection made for a user passes (webhooks, mirrors).
+    egress: Arc<egress::Egress>,
+    /// `[mirror]`: the mirror worker's parallelism and each sync's bounds.
+    mirror: crate::config::MirrorConfig,
+    /// The scheduled backups' last outcome, for `/healthz?verbose`.
+    backup_status: Arc<std::sync::Mutex<crate::model::BackupStatus>>,
+    /// Contexts a commit keeps statuses for from outside, at most (`max_status_contexts`).
+    max_status_contexts: i64,
+    /// The Prometheus series every room records into (`[metrics]`).
+    metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// What `app` builds a `Forge` from: the only place its parts are named outside the domain.
+pub struct ForgeParts {
     pub db: Db,
     pub repos: RepoStore,
     pub runner: GitRunner,
@@ -155,6 +194,32 @@ pub struct Forge {
     pub max_status_contexts: i64,
     /// The Prometheus series every room records into (`[metrics]`).
     pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+impl Forge {
+    pub fn new(p: ForgeParts) -> Self {
+        Forge {
+            db: p.db,
+            repos: p.repos,
+            runner: p.runner,
+            upkeep: p.upkeep,
+            push_to_create: p.push_to_create,
+            upload_slots: p.upload_slots,
+            download_slots: p.download_slots,
+            passwords: p.passwords,
+            reads: p.reads,
+            logins: p.logins,
+            hooks: p.hooks,
+            deploys: p.deploys,
+            checks: p.checks,
+            webhooks: p.webhooks,
+            egress: p.egress,
+            mirror: p.mirror,
+            backup_status: p.backup_status,
+            max_status_contexts: p.max_status_contexts,
+            metrics: p.metrics,
+        }
+    }
 }
 
 /// Runs CPU-heavy or blocking work (argon2, gix) off the async threads, keeping the span.

@@ -1,7 +1,7 @@
 use super::authorize::{effective_access, repo_from_row};
 use super::{Error, Forge, Result, blocking};
 use crate::git::RepoDir;
-use crate::model::{Actor, Repo, RepoAccess, RepoName, RepoPath, Username};
+use crate::model::{Actor, Repo, RepoAccess, RepoName, Username};
 use crate::storage::NewRepo;
 
 const DEFAULT_BRANCH: &str = "main";
@@ -65,29 +65,6 @@ impl Forge {
             })
             .filter(|(_, level)| *level >= RepoAccess::Read)
             .collect())
-    }
-
-    /// Authorizes a push; with push-to-create on, a push by OWNER to a missing `OWNER/NEW`
-    /// creates it (private, as Gitea does) and then authorizes against the new repository.
-    pub async fn authorize_push(&self, actor: Option<&Actor>, path: &RepoPath) -> Result<Repo> {
-        match self.authorize_repo(actor, path, RepoAccess::Write).await {
-            Err(Error::NotFound) if self.push_to_create => {
-                let Some(actor) = actor else {
-                    return Err(Error::NotFound);
-                };
-                let own_namespace = actor.user.name.eq_ignore_ascii_case(path.owner.as_str());
-                if !own_namespace || actor.scope.is_some_and(|s| s.cap() < RepoAccess::Write) {
-                    return Err(Error::NotFound);
-                }
-                match self.create_repo(&path.owner, &path.name, true, "").await {
-                    Ok(_) | Err(Error::Conflict(_)) => {}
-                    Err(e) => return Err(e),
-                }
-                self.authorize_repo(Some(actor), path, RepoAccess::Write)
-                    .await
-            }
-            other => other,
-        }
     }
 
     pub fn repo_dir(&self, repo: &Repo) -> Result<RepoDir> {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use gix::ObjectId;
 
 use super::GitError;
-use super::read::Reader;
+use super::reader::Reader;
 
 /// What one archive may cost.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +32,7 @@ impl ArchiveLimits {
         max_entries: 300_000,
         max_bytes: 1 << 30,
         walk_time: Duration::from_secs(10),
-        deadline: Duration::from_secs(600),
+        deadline: super::runner::ARCHIVE_DEADLINE,
     };
 }
 

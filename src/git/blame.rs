@@ -19,12 +19,12 @@ use imara_diff::{Algorithm, Diff, InternedInput};
 
 use super::GitError;
 use super::changed_paths::PathKeys;
-use super::graph::Commits;
+use super::commits::Commits;
 use super::history_cache::{BlameAnswer, Kept, KeptKey, Key, Value, kept_body, kept_header};
 use super::jobs::Job;
 use super::path_walk::{Trees, components};
 use super::prefetch::{LOOKAHEAD, Prefetched};
-use super::read::{CommitId, CommitInfo, Reader, is_binary};
+use super::reader::{CommitId, CommitInfo, Reader, is_binary};
 use crate::model::TreePath;
 use format::{Incremental, MAX_GIT_BLAME_OUTPUT, decode, encode};
 
@@ -45,9 +45,6 @@ const BACKGROUND_BUDGET: Duration = Duration::from_secs(600);
 /// Blames running at once (each is a thread).
 pub(super) const MAX_BLAMES: usize = 2;
 const UNKNOWN: u32 = u32::MAX;
-
-/// The running blames, by (commit that last changed the file, path).
-pub(super) type Blames = Arc<super::jobs::Jobs<(ObjectId, String), BlameAnswer>>;
 
 impl Reader {
     /// The blame of `path` at `start`, waiting up to `wait` for it; None when the path is not
@@ -85,7 +82,7 @@ impl Reader {
         let dir = self.repo_dir().to_path_buf();
         let cache = Arc::clone(&self.cache);
         let job_path = path.clone();
-        let job = self.cache.blames.join_or_start(
+        let job = self.cache.blames().join_or_start(
             (changed_at, path.as_str().to_owned()),
             || BlameAnswer {
                 commits: Vec::new(),
@@ -151,7 +148,7 @@ impl Reader {
         blob: ObjectId,
     ) -> Result<ObjectId, GitError> {
         let key = Key::LastChange(start, path.as_str().to_owned());
-        if let Some(Value::LastChange(c)) = self.cache.history.get(&key) {
+        if let Some(Value::LastChange(c)) = self.cache.history().get(&key) {
             return Ok(c);
         }
         let commits = Commits::new(self);
@@ -159,13 +156,13 @@ impl Reader {
         let found = changes
             .next(Instant::now() + BACKGROUND_BUDGET)?
             .map_or(start, |c| c.commit);
-        self.cache.history.put(key, Value::LastChange(found));
+        self.cache.history().put(key, Value::LastChange(found));
         Ok(found)
     }
 
     /// The complete blame of `path` as of `changed_at` (which changed it), if known.
     fn blame_answer(&self, changed_at: ObjectId, path: &TreePath) -> Option<Arc<BlameAnswer>> {
-        let history = &self.cache.history;
+        let history = &self.cache.history();
         let key = Key::Blame(changed_at, path.as_str().to_owned());
         if let Some(Value::Blame(a)) = history.get(&key) {
             return Some(a);
@@ -240,7 +237,7 @@ impl Reader {
             // git gives a merge's lines to whichever parent has them; this walk follows the
             // first parent only, so git blames the rest (lines traced so far stay shown).
             if change.merge
-                && let Some(git) = &self.cache.git
+                && let Some(git) = &self.cache.git()
             {
                 return self.trace_with_git(git, changed_at, path, job, deadline);
             }
@@ -366,10 +363,10 @@ impl Reader {
     fn keep_blame(&self, changed_at: ObjectId, path: &TreePath, answer: BlameAnswer) {
         let name = KeptKey::new(Kept::Blame, changed_at, path.as_str());
         self.cache
-            .history
+            .history()
             .kept
             .keep(self.repo_dir(), &name, &encode(&answer, path.as_str()));
-        self.cache.history.put(
+        self.cache.history().put(
             Key::Blame(changed_at, path.as_str().to_owned()),
             Value::Blame(Arc::new(answer)),
         );
@@ -538,7 +535,7 @@ fn unchanged_lines_to_parent(diff: &Diff, before_len: usize, after_len: usize) -
 
 /// A text blob's bytes; None when binary or larger than the blame limit.
 fn text_bytes(repo: &gix::Repository, id: ObjectId) -> Result<Option<Vec<u8>>, GitError> {
-    Ok(super::read::blob_bytes(repo, id, MAX_BLAME_BYTES)?.filter(|data| !is_binary(data)))
+    Ok(super::reader::blob_bytes(repo, id, MAX_BLAME_BYTES)?.filter(|data| !is_binary(data)))
 }
 
 mod format;

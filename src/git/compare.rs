@@ -9,7 +9,7 @@ use gix::ObjectId;
 
 use super::GitError;
 use super::diff::{DiffLimits, FileDiff};
-use super::read::{CommitId, CommitInfo, Reader};
+use super::reader::{CommitId, CommitInfo, Reader};
 
 /// Commits a compare page lists; past this it says there are more.
 pub const MAX_COMPARE_COMMITS: usize = 250;

@@ -13,7 +13,7 @@ use gix::bstr::ByteSlice;
 use imara_diff::{Algorithm, BasicLineDiffPrinter, Diff, InternedInput, UnifiedDiffConfig};
 
 use super::GitError;
-use super::read::{CommitId, CommitInfo, Reader, is_binary};
+use super::reader::{CommitId, CommitInfo, Reader, is_binary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {

@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex};
 use gix::ObjectId;
 
 use super::graph::{CommitGraph, Stamp};
+use super::jobs::Jobs;
 pub(super) use super::kept::{Kept, KeptKey, KeptStore, kept_body, kept_header};
 use super::lru::Lru;
-use super::read::CommitInfo;
+use super::view::CommitInfo;
 
 /// The sizes of the history caches (`[cache]` in the config).
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +41,15 @@ impl Default for CacheLimits {
 
 /// A folder's entries with the commit that last changed each, sorted by name.
 pub(super) type FolderAnswer = Vec<(String, ObjectId)>;
+
+/// What a running folder walk has found so far: entry name → commit.
+pub(super) type FolderProgress = std::collections::HashMap<String, ObjectId>;
+
+/// The running folder walks (`last_commit`), by (commit, folder).
+pub(super) type FolderWalks = Arc<Jobs<(ObjectId, String), FolderProgress>>;
+
+/// The running blames (`blame`), by (commit that last changed the file, path).
+pub(super) type Blames = Arc<Jobs<(ObjectId, String), BlameAnswer>>;
 
 /// A file's blame at a commit: each line's commit, as an index into `commits`.
 #[derive(Debug, Clone, PartialEq, Eq)]

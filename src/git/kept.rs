@@ -165,7 +165,15 @@ impl KeptStore {
         let dir = Self::folder(repo);
         let name = key.file_name();
         let write = || -> std::io::Result<()> {
-            std::fs::create_dir_all(&dir)?;
+            // Only the folder inside the repository, never the repository's own folder: an
+            // answer computed while the repository was renamed or deleted (by `labforge admin`,
+            // another process) must not bring its old folder back.
+            for level in [repo.join("labforge"), dir.clone()] {
+                match std::fs::create_dir(&level) {
+                    Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+                    _ => {}
+                }
+            }
             let tmp = dir.join(format!(".{name}.tmp"));
             std::fs::write(&tmp, data)?;
             std::fs::rename(&tmp, dir.join(&name))
@@ -275,6 +283,21 @@ mod tests {
                 .commits(repo.path(), Kept::Blame, "dir29")
                 .is_empty()
         );
+    }
+
+    /// `labforge admin repo rename` moves the folder from another process while the server may
+    /// still be computing an answer about the old name: keeping it must not recreate the folder.
+    #[test]
+    fn keeping_an_answer_never_brings_a_moved_repository_back() {
+        let parent = tempfile::tempdir().unwrap();
+        let moved = parent.path().join("dns.git");
+        let store = KeptStore::new(10 * MIN_FILE_BYTES);
+        let key = KeptKey::new(Kept::Folder, ObjectId::null(gix::hash::Kind::Sha1), "");
+        store.keep(&moved, &key, &[7u8; 100]);
+        assert!(!moved.exists(), "the old folder came back");
+        std::fs::create_dir(&moved).unwrap();
+        store.keep(&moved, &key, &[7u8; 100]);
+        assert_eq!(store.read(&moved, &key).unwrap().len(), 100);
     }
 
     #[test]

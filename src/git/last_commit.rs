@@ -10,18 +10,19 @@
 //! nor a restart walks again; and a walk that reaches a commit with a kept answer takes the
 //! remaining entries from it, so after a push only the new commits are walked.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gix::ObjectId;
 
 use super::GitError;
-use super::graph::Commits;
-use super::history_cache::{FolderAnswer, Kept, KeptKey, Key, Value, kept_body, kept_header};
+use super::commits::Commits;
+use super::history_cache::{
+    FolderAnswer, FolderProgress, Kept, KeptKey, Key, Value, kept_body, kept_header,
+};
 use super::jobs::Job;
 use super::path_walk::PathWalk;
-use super::read::{CommitId, CommitInfo, Reader};
+use super::reader::{CommitId, CommitInfo, Reader};
 use crate::model::TreePath;
 
 /// How long the request that starts a walk waits for it (it returns as soon as the walk ends).
@@ -33,12 +34,6 @@ pub(super) const MAX_FOLDER_WALKS: usize = 2;
 
 /// Each entry of a folder with the commit that last changed it, when known.
 pub type LastCommits = Vec<(String, Option<Arc<CommitInfo>>)>;
-
-/// What a running walk has found so far: entry name → commit.
-pub(super) type FolderProgress = HashMap<String, ObjectId>;
-
-/// The running folder walks, by (commit, folder).
-pub(super) type FolderWalks = Arc<super::jobs::Jobs<(ObjectId, String), FolderProgress>>;
 
 impl Reader {
     /// The answers for `names` in the folder at `path` of `start`; the flag is false when some
@@ -93,7 +88,7 @@ impl Reader {
 
     /// The complete answer for (commit, folder), from memory or disk.
     fn folder_answer(&self, commit: ObjectId, path: &TreePath) -> Option<Arc<FolderAnswer>> {
-        let history = &self.cache.history;
+        let history = &self.cache.history();
         let key = Key::Folder(commit, path.as_str().to_owned());
         if let Some(Value::Folder(a)) = history.get(&key) {
             return Some(a);
@@ -117,7 +112,7 @@ impl Reader {
         let dir = self.repo_dir().to_path_buf();
         let cache = Arc::clone(&self.cache);
         let (path, names) = (path.clone(), names.to_vec());
-        let job = self.cache.folder_walks.join_or_start(
+        let job = self.cache.folder_walks().join_or_start(
             key,
             || {
                 started = true;
@@ -151,7 +146,7 @@ impl Reader {
         // Every complete answer is kept on disk too: the commits that have one are known now.
         let kept: std::collections::HashSet<ObjectId> = self
             .cache
-            .history
+            .history()
             .kept
             .commits(self.repo_dir(), Kept::Folder, path.as_str())
             .into_iter()
@@ -188,10 +183,10 @@ impl Reader {
         answer.sort();
         let name = KeptKey::new(Kept::Folder, start, path.as_str());
         self.cache
-            .history
+            .history()
             .kept
             .keep(self.repo_dir(), &name, &encode(&answer, path.as_str()));
-        self.cache.history.put(
+        self.cache.history().put(
             Key::Folder(start, path.as_str().to_owned()),
             Value::Folder(Arc::new(answer)),
         );
@@ -223,11 +218,13 @@ impl Reader {
     /// `commit_summary`, shared with the cache rather than copied.
     fn shared_summary(&self, id: ObjectId) -> Result<Arc<CommitInfo>, GitError> {
         let key = Key::Info(id);
-        if let Some(Value::Info(info)) = self.cache.history.get(&key) {
+        if let Some(Value::Info(info)) = self.cache.history().get(&key) {
             return Ok(info);
         }
         let info = Arc::new(self.commit_info(id)?);
-        self.cache.history.put(key, Value::Info(Arc::clone(&info)));
+        self.cache
+            .history()
+            .put(key, Value::Info(Arc::clone(&info)));
         Ok(info)
     }
 }

@@ -5,6 +5,7 @@ pub mod archive_size;
 pub mod blame;
 pub mod bundle;
 mod changed_paths;
+mod commits;
 pub mod compare;
 mod create;
 pub mod diff;
@@ -24,12 +25,16 @@ mod prefetch;
 mod push_commits;
 pub mod pushed;
 mod reach;
+mod reach_set;
 pub mod read;
+mod reader;
+mod ref_listings;
 mod ref_names;
 pub mod runner;
 #[cfg(test)]
 mod testing;
 pub mod upkeep;
+mod view;
 
 use std::path::{Path, PathBuf};
 

@@ -8,10 +8,10 @@ use std::collections::{BinaryHeap, HashSet};
 use std::sync::Arc;
 
 use super::GitError;
-use super::graph::Commits;
+use super::commits::Commits;
 use super::history_cache::{Key, Value};
 use super::path_walk::PathWalk;
-use super::read::{CommitId, CommitInfo, Reader};
+use super::reader::{CommitId, CommitInfo, Reader};
 use crate::model::TreePath;
 
 impl Reader {
@@ -26,11 +26,11 @@ impl Reader {
     ) -> Result<(Vec<CommitInfo>, bool), GitError> {
         let start = start.oid()?;
         let key = Key::Log(start, path.as_str().to_owned(), skip, limit);
-        let page = match self.cache.history.get(&key) {
+        let page = match self.cache.history().get(&key) {
             Some(Value::Log(page)) => page,
             _ => {
                 let page = Arc::new(self.log_page(start, path, skip, limit)?);
-                self.cache.history.put(key, Value::Log(Arc::clone(&page)));
+                self.cache.history().put(key, Value::Log(Arc::clone(&page)));
                 page
             }
         };

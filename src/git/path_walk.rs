@@ -16,7 +16,7 @@ use gix::ObjectId;
 
 use super::GitError;
 use super::changed_paths::{Filter, PathHash, PathKeys};
-use super::graph::Commits;
+use super::commits::Commits;
 use crate::model::TreePath;
 
 /// Object ids are hashes already: a fast fixed hasher is enough for the walk's maps.

@@ -8,7 +8,7 @@ use gix::bstr::ByteSlice;
 
 use super::GitError;
 use super::diff::WalkLimits;
-use super::read::{CommitId, CommitInfo, Reader};
+use super::reader::{CommitId, CommitInfo, Reader};
 use crate::model::RefUpdate;
 
 /// The files a commit changed against its first parent (all of them for a root commit), as

@@ -19,7 +19,8 @@ use gix::ObjectId;
 use gix::bstr::ByteSlice;
 
 use super::diff::WalkLimits;
-use super::read::{ReadCache, Reader};
+use super::read::ReadCache;
+use super::reader::Reader;
 use super::runner::GitRunner;
 use super::{GitError, RepoDir};
 use crate::model::{RefUpdate, is_object_id};

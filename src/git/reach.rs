@@ -18,20 +18,17 @@
 //! reads a commit): a tree or blob is reached by a path inside a reachable commit, never by
 //! its own id, so checking commits is enough.
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use gix::ObjectId;
 
 use super::GitError;
 use super::graph::{CommitGraph, Stamp};
-use super::read::Reader;
+use super::reach_set::{ReachSet, Sources, set_bit};
+use super::reader::Reader;
 
-/// Shortest abbreviated commit id a URL may use: git's default abbreviation. Four characters
-/// are 65,536 names, few enough to scan.
-pub const MIN_ID_LEN: usize = 7;
 /// Ref entries listed plus commits decoded outside the commit-graph, per computed set. Past
 /// it the set is cut and what it missed counts as unreachable (refused, never served): a
 /// repository pushed with more commits than this since its last upkeep waits for upkeep's
@@ -41,73 +38,8 @@ pub(super) const MAX_OBJECT_READS: usize = 200_000;
 /// trusted (the set is recomputed on each check rather than kept on a partial state).
 const MAX_REF_ENTRIES: usize = 20_000;
 const MAX_DEPTH: usize = 16;
-/// Repositories whose sets are kept (a set is a bit per commit of the commit-graph: 10 KB
-/// for 80,000 commits).
-const KEPT_REPOS: usize = 64;
 /// A ref folder changed this recently may change again unseen within one clock tick.
 const RACY: Duration = Duration::from_secs(2);
-
-/// The kept sets, one slot per repository; a slot's lock is held while its set is computed,
-/// so requests arriving meanwhile wait for it instead of walking too.
-#[derive(Default)]
-pub(super) struct Reachability {
-    slots: Mutex<HashMap<PathBuf, Slot>>,
-}
-
-/// One repository's kept set, if any.
-type Slot = Arc<Mutex<Option<ReachSet>>>;
-
-impl Reachability {
-    fn slot(&self, repo: &Path) -> Slot {
-        let mut slots = self.slots.lock().expect("never poisoned");
-        if slots.len() >= KEPT_REPOS && !slots.contains_key(repo) {
-            slots.clear();
-        }
-        Arc::clone(slots.entry(repo.to_path_buf()).or_default())
-    }
-}
-
-type Sources = Vec<(PathBuf, Option<SystemTime>)>;
-
-/// The commits the refs reached at one state of the refs and the commit-graph.
-struct ReachSet {
-    refs: Sources,
-    graph: Option<Stamp>,
-    /// One bit per commit-graph position.
-    bits: Vec<u64>,
-    /// Reached commits the commit-graph does not hold (pushed since it was written).
-    outside: HashSet<ObjectId>,
-    /// The walk stopped at `MAX_OBJECT_READS`.
-    cut: bool,
-}
-
-impl ReachSet {
-    /// Whether the set holds `id`; `graph` is the one the set was computed with.
-    fn contains(&self, graph: Option<&CommitGraph>, id: &gix::oid) -> bool {
-        match graph.and_then(|g| g.position(id)) {
-            Some(pos) => bit(&self.bits, pos),
-            None => self.outside.contains(id),
-        }
-    }
-}
-
-fn bit(bits: &[u64], pos: u32) -> bool {
-    let pos = pos as usize;
-    bits.get(pos / 64)
-        .is_some_and(|w| w & (1 << (pos % 64)) != 0)
-}
-
-/// Sets the bit; false if it was set already.
-fn set_bit(bits: &mut [u64], pos: u32) -> bool {
-    let pos = pos as usize;
-    let Some(word) = bits.get_mut(pos / 64) else {
-        return false;
-    };
-    let mask = 1 << (pos % 64);
-    let fresh = *word & mask == 0;
-    *word |= mask;
-    fresh
-}
 
 impl Reader {
     /// Whether a ref of the repository reaches the commit `id` (see the module's note).
@@ -119,7 +51,7 @@ impl Reader {
         let common = self.repository().common_dir().to_path_buf();
         let graph = self.commit_graph();
         let graph_stamp = graph.as_ref().map(|g| g.stamp().clone());
-        let slot = self.cache.reach.slot(&common);
+        let slot = self.cache.reach().slot(&common);
         let mut kept = slot.lock().expect("never poisoned");
         // Read before the refs: a change after this shows as a later time.
         let (refs, trusted) = ref_sources(&common);
@@ -277,6 +209,8 @@ mod tests {
     use super::super::testing::git;
     use super::super::{RepoDir, read::ReadCache};
     use super::*;
+    use std::path::PathBuf;
+    use std::sync::Arc;
 
     fn oid(hex: &str) -> ObjectId {
         ObjectId::from_hex(hex.trim().as_bytes()).unwrap()

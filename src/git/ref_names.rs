@@ -12,14 +12,14 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use gix::bstr::ByteSlice;
 
 use super::GitError;
-use super::lru::Lru;
-use super::read::Reader;
+use super::reader::Reader;
+use super::ref_listings::{Listing, modified};
 
 /// Directory entries and packed names read under one prefix at most; past it the list is
 /// marked cut (a hostile push of a million tags costs a bounded listing per change, not a
@@ -27,45 +27,9 @@ use super::read::Reader;
 pub const MAX_SCANNED: usize = 20_000;
 /// Folder depth followed under the prefix (`feature/a/b/…`).
 const MAX_DEPTH: usize = 16;
-/// Listings kept, by the bytes of their names and folders.
-const KEPT_BYTES: usize = 4 << 20;
 /// A folder or `packed-refs` changed this recently may change again unseen within one tick of
 /// the file system's clock.
 const RACY: Duration = Duration::from_secs(2);
-
-/// Listings kept per (repository, prefix, cap).
-pub(super) struct RefListings(Mutex<Lru<(PathBuf, String, usize), Arc<Listing>>>);
-
-impl Default for RefListings {
-    fn default() -> Self {
-        Self(Mutex::new(Lru::new(KEPT_BYTES)))
-    }
-}
-
-pub(super) struct Listing {
-    names: Vec<String>,
-    more: bool,
-    /// Every folder read and `packed-refs`, with the modification time each had (None: absent).
-    sources: Vec<(PathBuf, Option<SystemTime>)>,
-}
-
-impl Listing {
-    fn still_true(&self) -> bool {
-        self.sources
-            .iter()
-            .all(|(path, seen)| modified(path) == *seen)
-    }
-
-    fn weight(&self) -> usize {
-        let names: usize = self.names.iter().map(|n| n.len() + 24).sum();
-        let sources: usize = self
-            .sources
-            .iter()
-            .map(|(p, _)| p.as_os_str().len() + 40)
-            .sum();
-        names + sources + 64
-    }
-}
 
 impl Reader {
     /// The first `cap` names under `prefix` (`refs/heads/` or `refs/tags/`), sorted as git sorts
@@ -74,7 +38,7 @@ impl Reader {
     pub fn ref_names(&self, prefix: &str, cap: usize) -> Result<(Vec<String>, bool), GitError> {
         let common = self.repository().common_dir().to_path_buf();
         let key = (common, prefix.to_owned(), cap);
-        let listings = &self.cache.ref_listings.0;
+        let listings = &self.cache.ref_listings().0;
         if let Some(kept) = listings.lock().expect("never poisoned").get(&key)
             && kept.still_true()
         {
@@ -139,10 +103,6 @@ impl Reader {
         };
         Ok((listing, trusted))
     }
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// The smallest `cap` names seen so far (a ref can be both loose and packed: one entry).

@@ -55,7 +55,7 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
     }
     if let Ok(query) = serde_json::from_str::<ChecksRequest>(&line) {
         let checks = forge
-            .checks
+            .check_state()
             .configs()
             .iter()
             .filter(|c| c.matches_repo(&query.checks_for))
@@ -87,7 +87,7 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
     };
     let (say, mut said) = tokio::sync::mpsc::channel::<String>(64);
     // The push's request id: on the hook's log lines, and the last line of a refused push.
-    let id = forge.hooks.request_id(&request.nonce);
+    let id = forge.hook_gate().request_id(&request.nonce);
     let span = tracing::info_span!(
         "hook",
         hook = %request.hook,

@@ -54,15 +54,15 @@ async fn scrape(State(st): State<MetricsState>, headers: HeaderMap) -> Response 
         );
         return res;
     }
-    let (size, idle) = st.forge.db.pool_sizes();
+    let (size, idle) = st.forge.database_pool_sizes();
     // A database that does not answer must not hold the scrape (which reports the pool).
-    let queues = tokio::time::timeout(Duration::from_secs(1), st.forge.db.queue_sizes())
+    let queues = tokio::time::timeout(Duration::from_secs(1), st.forge.queue_sizes())
         .await
         .ok()
         .and_then(Result::ok)
         .map(|q| (q.deploys_queued, q.webhooks_pending, q.webhook_oldest_secs));
-    let free = st.forge.upload_slots.available_permits();
-    let text = st.forge.metrics.render(Snapshot {
+    let free = st.forge.upload_slots().available_permits();
+    let text = st.forge.metrics().render(Snapshot {
         upload_slots_in_use: st.upload_slots.saturating_sub(free) as u64,
         db_pool_size: u64::from(size),
         db_pool_idle: idle as u64,

@@ -2,6 +2,7 @@
 
 pub mod backup_hold;
 pub mod conn_limit;
+mod git_grant;
 pub mod hook_client;
 pub mod hook_rpc;
 mod hook_wire;

@@ -3,8 +3,6 @@
 //! deploys and `-o deploy=wait` behave the same), and relayed over the socket: `serv`'s input
 //! to git's stdin, git's stdout and stderr as frames, then the exit status.
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
@@ -16,8 +14,8 @@ use super::ssh::SshState;
 use super::ssh::commands::Output;
 use super::ssh::git_channel::{Gate, archive_gate};
 use super::ssh::upload_archive;
-use crate::domain::{Error, Read};
-use crate::git::runner::{GitChild, ServiceRequest};
+use crate::domain::{Error, Streams};
+use crate::git::runner::GitChild;
 use crate::git::{GitProtocol, Service};
 use crate::model::{Actor, RepoPath};
 
@@ -34,16 +32,9 @@ pub(super) async fn run(
     write: &mut (impl AsyncWrite + Unpin),
 ) -> anyhow::Result<()> {
     let forge = &st.forge;
-    let authorized = if service.writes() {
-        forge.authorize_push(Some(&actor), &path).await
-    } else {
-        forge
-            .authorize::<Read>(Some(&actor), &path)
-            .await
-            .map(|grant| grant.repo().clone())
-    };
-    let repo = match authorized {
-        Ok(repo) => repo,
+    let authorized = forge.authorize_service(Some(&actor), &path, service).await;
+    let grant = match authorized {
+        Ok(grant) => grant,
         Err(e) => {
             let message = match e {
                 Error::NotFound => format!("repository '{path}' not found"),
@@ -81,7 +72,8 @@ pub(super) async fn run(
     let (_keep, mut kill) = oneshot::channel::<()>();
     let _permit = match service {
         Service::UploadPack | Service::UploadArchive => Some(
-            Arc::clone(&forge.upload_slots)
+            forge
+                .upload_slots()
                 .acquire_owned()
                 .await
                 .expect("the upload slots are never closed"),
@@ -90,7 +82,7 @@ pub(super) async fn run(
     };
     let mut replay = Bytes::new();
     if service == Service::UploadArchive {
-        match archive_gate(forge, &repo, &mut stdin_rx, &mut kill).await {
+        match archive_gate(forge, &grant, &mut stdin_rx, &mut kill).await {
             Gate::Pass(raw) => replay = raw,
             Gate::Refuse(reason) => {
                 frame(write, wire::STDOUT, &upload_archive::nack(&reason)).await?;
@@ -99,18 +91,12 @@ pub(super) async fn run(
             Gate::Gone => return exit(write, 1).await,
         }
     }
-    let spawned = forge.repo_dir(&repo).and_then(|dir| {
-        let pusher = (service == Service::ReceivePack).then_some(&actor);
-        let req = ServiceRequest {
-            service,
-            dir: &dir,
-            stateless_rpc: false,
-            advertise_refs: false,
-            protocol,
-            hook_env: Vec::new(),
-        };
-        forge.spawn_git_service(&repo, pusher, req)
-    });
+    let streams = Streams {
+        stateless_rpc: false,
+        advertise_refs: false,
+        protocol,
+    };
+    let spawned = forge.git_service(&grant, streams);
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) => {

@@ -26,7 +26,7 @@ pub struct Rest {
 
 /// A numeric id after `{owner}/{repo}/…/` (a deploy run, a check run, a rule, a label).
 #[derive(serde::Deserialize)]
-#[allow(dead_code)] // TRANSITIONAL
+
 pub struct Id {
     pub id: i64,
 }
@@ -49,7 +49,6 @@ impl<L: Level> RepoPage<L> {
 
 /// A form posted to a repository's address by a signed-in user with level `L`, its CSRF token
 /// checked, its fields in `form`.
-#[allow(dead_code)] // TRANSITIONAL: until the forms move over
 pub struct RepoForm<L: Level, T> {
     pub grant: Grant<L>,
     pub user: RequireUser,
@@ -140,7 +139,6 @@ where
 }
 
 /// Reads the same body as another form shape (the CSRF field, then the handler's fields).
-#[allow(dead_code)]
 async fn form_of<T: DeserializeOwned, S: Send + Sync>(
     bytes: &Bytes,
     content_type: Option<&header::HeaderValue>,

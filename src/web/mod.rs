@@ -62,7 +62,7 @@ async fn show_health(
     State(st): State<WebState>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
-    let database = st.forge.db.ping().await;
+    let database = st.forge.ping_database().await;
     if let Err(e) = &database {
         tracing::error!(error = %e, "health check: database unreachable");
     }
@@ -78,7 +78,7 @@ async fn show_health(
     if verbose {
         let backup = st
             .forge
-            .backup_status
+            .backup_status()
             .lock()
             .expect("backup status is never poisoned: no code panics while holding it")
             .clone();

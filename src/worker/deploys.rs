@@ -41,14 +41,14 @@ pub async fn recover(forge: &Forge, key: &SystemKey) -> anyhow::Result<()> {
 /// Working folders of deploys no longer configured (and older versions' `run-N` folders) go:
 /// each holds a whole tree.
 async fn remove_unused_folders(forge: &Forge) {
-    let Ok(mut entries) = tokio::fs::read_dir(&forge.deploys.work_dir).await else {
+    let Ok(mut entries) = tokio::fs::read_dir(&forge.deploy_state().work_dir).await else {
         return; // not made yet
     };
     while let Ok(Some(entry)) = entries.next_entry().await {
         let name = entry.file_name();
         if name
             .to_str()
-            .is_some_and(|n| forge.deploys.is_configured(n))
+            .is_some_and(|n| forge.deploy_state().is_configured(n))
         {
             continue;
         }
@@ -85,7 +85,7 @@ pub async fn run(forge: Arc<Forge>, key: Arc<SystemKey>, stop: CancellationToken
         forge.note_unlanded_gates().await;
         tokio::select! {
             () = stop.cancelled() => break,
-            () = forge.deploys.woken() => {}
+            () = forge.deploy_state().woken() => {}
             () = tokio::time::sleep(POLL) => {}
             Some(_) = running.join_next(), if !running.is_empty() => {}
         }
@@ -111,7 +111,7 @@ async fn execute(forge: Arc<Forge>, run: ClaimedRun, shutdown: CancellationToken
     };
     let status = forge.finish_deploy_run(&run, end, truncated).await;
     let deploy = &run.run().deploy_name;
-    (forge.metrics).deploy_finished(deploy, status.as_str(), started.elapsed());
+    (forge.metrics()).deploy_finished(deploy, status.as_str(), started.elapsed());
     tracing::info!(run = run.id(), deploy = %deploy, %status, "deploy ended");
 }
 
@@ -123,13 +123,12 @@ async fn prepare_and_run(
     let (repo, run) = (claimed.grant().repo(), claimed.run());
     let config = forge
         .claimed_deploy_config(claimed)
-        .cloned()
         .ok_or_else(|| anyhow::anyhow!("deploy {} is no longer configured", run.deploy_name))?;
     let dir = forge.repo_dir(repo)?;
-    let folder = forge.deploys.folder(&run.deploy_name);
-    let quarantine = forge.deploys.gate_objects(run.id);
+    let folder = forge.deploy_state().folder(&run.deploy_name);
+    let quarantine = forge.deploy_state().gate_objects(run.id);
     let workdir = deploy_process::prepare_folder(
-        &forge.runner,
+        forge.git_runner(),
         &dir,
         &run.new_id,
         &folder,

@@ -26,7 +26,7 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
         tracing::warn!(error = %e, "pull mirrors: looking for interrupted syncs");
     }
     let mut loops = JoinSet::new();
-    for _ in 0..forge.mirror.parallel_syncs {
+    for _ in 0..forge.mirror_config().parallel_syncs {
         loops.spawn(sync_loop(Arc::clone(&forge), stop.clone()));
     }
     // Dropping the set at a stop ends the loops, and with them their git processes.

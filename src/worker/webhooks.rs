@@ -27,7 +27,10 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
         Ok(n) => tracing::info!(n, "webhook deliveries cut off by a stop are retried"),
         Err(e) => tracing::warn!(error = %e, "webhooks: looking for interrupted deliveries"),
     }
-    let sender = match send::Sender::new(Arc::clone(&forge.egress), forge.webhooks.timeout) {
+    let mut sender = match send::Sender::new(
+        Arc::clone(forge.egress()),
+        forge.webhook_service().timeout(),
+    ) {
         Ok(s) => Arc::new(s),
         Err(e) => {
             tracing::error!(error = %e, "webhooks: cannot build the HTTP client; no deliveries");
@@ -36,6 +39,17 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
     };
     let mut running = JoinSet::new();
     loop {
+        // A reload changed the timeout: a new client for the next sends (those in flight keep
+        // theirs).
+        if sender.timeout() != forge.webhook_service().timeout() {
+            match send::Sender::new(
+                Arc::clone(forge.egress()),
+                forge.webhook_service().timeout(),
+            ) {
+                Ok(s) => sender = Arc::new(s),
+                Err(e) => tracing::error!(error = %e, "webhooks: rebuilding the HTTP client"),
+            }
+        }
         let room = PARALLEL - running.len();
         if room > 0 {
             match forge.claim_webhook_deliveries(room).await {
@@ -49,7 +63,7 @@ pub async fn run(forge: Arc<Forge>, stop: CancellationToken) {
         }
         tokio::select! {
             () = stop.cancelled() => break,
-            () = forge.webhooks.woken() => {}
+            () = forge.webhook_service().woken() => {}
             Some(_) = running.join_next(), if !running.is_empty() => {}
             () = tokio::time::sleep(POLL) => {}
         }
@@ -62,7 +76,7 @@ async fn deliver(forge: Arc<Forge>, sender: Arc<send::Sender>, d: ClaimedDeliver
     match forge.record_webhook_attempt(&d, &outcome).await {
         Ok(state) => {
             let level_ok = state == DeliveryState::Delivered;
-            (forge.metrics).webhook_delivered(if level_ok { "delivered" } else { "failed" });
+            (forge.metrics()).webhook_delivered(if level_ok { "delivered" } else { "failed" });
             if level_ok {
                 tracing::info!(
                     delivery = d.id, hook = d.hook_id, attempt = d.attempt,

@@ -187,7 +187,7 @@ async fn bytes_written_across_pushes_at_once_are_capped() {
     })
     .await;
     assert_eq!(
-        app.forge.checks.bytes_in_use(),
+        app.forge.check_state().bytes_in_use(),
         BLOB + 2,
         "64 MiB and `which`"
     );
@@ -209,7 +209,7 @@ async fn bytes_written_across_pushes_at_once_are_capped() {
     assert!(out.status.success(), "{}", stderr(&out));
     // Given back once its folder is gone; then the second push goes through.
     eventually_true(30, "the first push's bytes to be given back", || {
-        app.forge.checks.bytes_in_use() == 0
+        app.forge.check_state().bytes_in_use() == 0
     })
     .await;
     let out = git(&local, &["push", &url, &format!("{}:refs/heads/b", ids[1])]).await;
@@ -294,7 +294,7 @@ async fn inside_a_check_dev_is_read_only_shm_and_tmp_are_small_and_forks_stop() 
          processes = 32\ntimeout = \"30s\"\n",
     )
     .await;
-    let limit = app.forge.checks.process_limit();
+    let limit = app.forge.check_state().process_limit();
     assert!(
         limit.as_deref().is_some_and(|l| l.contains("pids.max")),
         "this machine gives labforge no cgroup for pids.max: {limit:?}"

@@ -51,7 +51,13 @@ args = ["/srv/dns"]
 /// the clone at `local`, the pushed ones included), pending push events.
 async fn recorded(app: &TestApp, local: &std::path::Path) -> (usize, usize, usize) {
     let repo = dns(app).await;
-    let runs = app.forge.db.check_runs(repo.id, 1000).await.unwrap().len();
+    let runs = app
+        .store()
+        .await
+        .check_runs(repo.id, 1000)
+        .await
+        .unwrap()
+        .len();
     let heads: Vec<String> = git_ok(local, &["rev-list", "--all"])
         .await
         .lines()
@@ -63,7 +69,7 @@ async fn recorded(app: &TestApp, local: &std::path::Path) -> (usize, usize, usiz
         .await
         .unwrap()
         .len();
-    let pushes = app.forge.db.pending_pushes().await.unwrap().len();
+    let pushes = app.store().await.pending_pushes().await.unwrap().len();
     (runs, statuses, pushes)
 }
 
@@ -387,7 +393,7 @@ async fn a_tree_bomb_is_refused_at_the_cap() {
     );
     assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), "");
     // The partial tree is gone once the push is decided.
-    let work = app.forge.checks.work_dir().to_path_buf();
+    let work = app.forge.check_state().work_dir().to_path_buf();
     crate::helpers::eventually_true(30, "the check folder to be removed", || {
         std::fs::read_dir(&work).map_or(true, |mut d| d.next().is_none())
     })

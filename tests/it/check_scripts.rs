@@ -21,7 +21,7 @@ async fn app_for(name: &str, args: &str) -> (TestApp, std::path::PathBuf, tempfi
     )
     .await;
     assert!(
-        app.forge.checks.sandboxed(),
+        app.forge.check_state().sandboxed(),
         "these tests run the checks in bubblewrap"
     );
     app.create_user("alice", PW).await;

@@ -314,7 +314,7 @@ async fn git_connects_only_to_the_checked_address_and_each_sync_checks_again() {
         "{system:?}"
     );
     app.forge
-        .egress
+        .egress()
         .answer_name("localhost", vec!["127.0.0.2".parse().unwrap()]);
     let far = tempfile::tempdir().unwrap();
     let fw = upstream(&app, far.path(), "fw", 2).await;
@@ -358,7 +358,7 @@ async fn git_connects_only_to_the_checked_address_and_each_sync_checks_again() {
 
     // The name now points elsewhere: the next sync is refused before git starts.
     app.forge
-        .egress
+        .egress()
         .answer_name("localhost", vec!["127.0.0.1".parse().unwrap()]);
     let (status, _) = api(
         &app,
@@ -575,7 +575,7 @@ async fn ssh_push_mirrors_connect_only_to_the_checked_address() {
     app.push(&src, ("alice", &token), "alice/dns", &["main"])
         .await;
     app.forge
-        .egress
+        .egress()
         .answer_name("localhost", vec!["127.0.0.2".parse().unwrap()]);
     let far = tempfile::tempdir().unwrap();
     let far_dns = far.path().join("dns.git");

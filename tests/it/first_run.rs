@@ -1,5 +1,5 @@
 //! The first hour of a new user, literally: in an empty folder, `labforge serve` with the default
-//! `./data` (relative), every shell example of the README run as written (admin CLI, git over
+//! `./data` (relative), every shell example of the README and the book run as written (admin CLI, git over
 //! HTTP and SSH, the SSH commands, the curl API calls; only the ports differ), a configured deploy
 //! running on pushes over both transports; then `serve --config labforge.toml` holding
 //! `data_dir = "data"`, and a second `serve` on the same folder refused at once.
@@ -177,25 +177,37 @@ fn write_script(path: &Path, body: &str) {
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 }
 
-/// The README's shell examples (` ```sh ` blocks), in order, with the documented ports replaced
-/// by the test's. The two commands for developers (cargo) and the containers (docker) are not
-/// first steps; system set-up on the host (copying files into /etc) is fenced ` ```shell ` and
-/// shown, not run.
+/// The shell examples (` ```sh ` blocks) of the README and then of the book's chapters, in
+/// SUMMARY.md's order, with the documented ports replaced by the test's. The two commands for
+/// developers (cargo) and the containers (docker) are not first steps; system set-up on the host
+/// (copying files into /etc, systemd) is fenced ` ```shell ` and shown, not run.
 fn readme_blocks(http: u16, ssh: u16) -> Vec<String> {
+    let mut texts = vec![README.to_owned()];
+    for chapter in crate::book::chapters() {
+        texts.push(std::fs::read_to_string(chapter).unwrap());
+    }
+    texts
+        .iter()
+        .flat_map(|text| sh_blocks(text))
+        .filter(|block| !block.contains("cargo ") && !block.contains("docker "))
+        .map(|block| {
+            block
+                .replace("localhost:3000", &format!("localhost:{http}"))
+                .replace("localhost:2222", &format!("localhost:{ssh}"))
+                .replace("-p 2222", &format!("-p {ssh}"))
+        })
+        .collect()
+}
+
+/// The ` ```sh ` blocks of a markdown text, in order.
+fn sh_blocks(text: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
-    for line in README.lines() {
+    for line in text.lines() {
         match (&mut current, line.trim_start()) {
             (None, "```sh") => current = Some(String::new()),
             (Some(block), "```") => {
-                if !block.contains("cargo ") && !block.contains("docker ") {
-                    blocks.push(
-                        block
-                            .replace("localhost:3000", &format!("localhost:{http}"))
-                            .replace("localhost:2222", &format!("localhost:{ssh}"))
-                            .replace("-p 2222", &format!("-p {ssh}")),
-                    );
-                }
+                blocks.push(std::mem::take(block));
                 current = None;
             }
             (Some(block), _) => {

@@ -260,6 +260,14 @@ impl TestApp {
             .expect("collaborator");
     }
 
+    /// The test's own connection to this app's database, for looking at rows the pages do not
+    /// show (the forge's own pool is private to its domain).
+    pub async fn store(&self) -> labforge::storage::Db {
+        labforge::storage::Db::connect(self.db.clone())
+            .await
+            .expect("the test database answers")
+    }
+
     /// An admin grant on `repo` as the operator has it (`labforge admin …`), for tests that
     /// call domain functions directly.
     pub async fn grant(&self, repo: &str) -> labforge::domain::Grant<labforge::domain::Admin> {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use labforge::model::{DeployStatus, RepoPath};
+use labforge::model::DeployStatus;
 
 use crate::helpers::{TestApp, eventually, git, git_ok, local_repo, stderr};
 
@@ -24,10 +24,7 @@ async fn dns_deploy_app(conf: &Path, body: &str) -> TestApp {
 
 /// alice/dns as the domain sees it (the repository every test here pushes to).
 async fn dns_repo(app: &TestApp) -> labforge::model::Repo {
-    app.forge
-        .repo_by_path(&RepoPath::parse("alice/dns").unwrap())
-        .await
-        .unwrap()
+    app.grant("alice/dns").await.repo().clone()
 }
 
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
@@ -459,8 +456,8 @@ async fn a_push_whose_post_receive_never_came_is_settled_at_start() {
         new: parent.clone(),
     };
     for (nonce, update) in [("n-applied", &applied), ("n-never", &never)] {
-        app.forge
-            .db
+        app.store()
+            .await
             .insert_pending_push(labforge::storage::NewPush {
                 repo_id: repo.id,
                 pusher_id: None,
@@ -476,8 +473,8 @@ async fn a_push_whose_post_receive_never_came_is_settled_at_start() {
     app.restart().await;
     // Recovery runs in the background once the server answers.
     eventually(60, "the pending pushes to be settled", || async {
-        app.forge
-            .db
+        app.store()
+            .await
             .pending_pushes()
             .await
             .unwrap()
@@ -491,7 +488,7 @@ async fn a_push_whose_post_receive_never_came_is_settled_at_start() {
         (runs[0].status.as_str(), runs[0].new_id.as_str()),
         ("succeeded", head.as_str())
     );
-    assert!(app.forge.db.pending_pushes().await.unwrap().is_empty());
+    assert!(app.store().await.pending_pushes().await.unwrap().is_empty());
     app.restart().await;
     assert_eq!(
         settled_runs(&app, "alice/dns").await.len(),

@@ -23,7 +23,7 @@ async fn record_push(
             new: new.to_string(),
         })
         .collect();
-    let db = &app.forge.db;
+    let db = &app.store().await;
     let id = db
         .insert_pending_push(NewPush {
             repo_id: access.repo().id,

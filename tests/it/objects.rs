@@ -7,7 +7,7 @@
 use std::process::Stdio;
 
 use futures_util::stream::{self, StreamExt};
-use labforge::model::{RepoPath, TokenScope};
+use labforge::model::TokenScope;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -276,13 +276,9 @@ async fn a_deleted_branch_is_not_served_by_any_id_and_purge_deletes_it() {
     }
 
     // The purge, beside the running server (its upkeep held off meanwhile).
-    let repo = app
-        .forge
-        .repo_by_path(&RepoPath::parse("alice/app").unwrap())
-        .await
-        .unwrap();
+    let repo = app.grant("alice/app").await.repo().clone();
     let dir = app.forge.repo_dir(&repo).unwrap();
-    let held = app.forge.upkeep.hold(&dir).await;
+    let held = app.forge.upkeep().hold(&dir).await;
     let (ok, err) = admin(&app, &["repo", "purge", "alice/app"]).await;
     assert!(ok, "{err}");
     assert!(err.contains("purged alice/app"), "{err}");

@@ -11,10 +11,7 @@ use crate::web::sample_repo;
 
 /// The repository as the domain sees it.
 async fn repo_of(app: &TestApp, path: &str) -> labforge::model::Repo {
-    app.forge
-        .repo_by_path(&labforge::model::RepoPath::parse(path).unwrap())
-        .await
-        .unwrap()
+    app.grant(path).await.repo().clone()
 }
 
 /// The `<time title="…">…</time>` elements of `html` after `marker`: (title, text) pairs.
@@ -51,8 +48,8 @@ async fn mirror_times_read_as_relative_with_the_exact_time_in_the_title() {
     app.create_repo("alice", "dns", false).await;
     let repo = repo_of(&app, "alice/dns").await;
     // A pull mirror synced just now, next due in an hour (so no worker touches it here).
-    app.forge
-        .db
+    app.store()
+        .await
         .insert_pull_mirror(
             repo.id,
             "https://git.example/up/dns.git",
@@ -64,8 +61,8 @@ async fn mirror_times_read_as_relative_with_the_exact_time_in_the_title() {
         .unwrap();
     // A push mirror that once succeeded.
     let mirror = app
-        .forge
-        .db
+        .store()
+        .await
         .insert_push_mirror(labforge::storage::NewPushMirror {
             repo_id: repo.id,
             remote_url: "https://127.0.0.1:9/far/dns.git",
@@ -79,8 +76,8 @@ async fn mirror_times_read_as_relative_with_the_exact_time_in_the_title() {
         })
         .await
         .unwrap();
-    app.forge
-        .db
+    app.store()
+        .await
         .push_mirror_synced(mirror.id, None)
         .await
         .unwrap();

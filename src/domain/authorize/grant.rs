@@ -112,7 +112,7 @@ impl Principal {
     }
 }
 
-/// A value only `app` makes (`mint_for_app`, called from `app.rs` alone: a unit test there
+/// A value only `app` makes (`mint_for_app`, called from `app` alone: a unit test there
 /// checks the whole source for other callers), handed to the workers and the operator's
 /// commands so they can act without a visitor's decision. The web and API rooms never hold one.
 pub struct SystemKey(());
@@ -184,11 +184,6 @@ impl<L: Level> Grant<L> {
             level: RepoAccess::Admin,
             need: PhantomData,
         }
-    }
-
-    /// TRANSITIONAL (removed once every domain function takes a grant): the bare row.
-    pub fn into_repo(self) -> Repo {
-        self.repo
     }
 
     pub fn repo(&self) -> &Repo {

@@ -74,8 +74,18 @@ impl Forge {
     }
 
     /// A repository's row by name, no access check: private to the domain.
-    /// TRANSITIONAL: `pub` until the operator's commands take `grant_for_operator`.
-    pub async fn repo_by_path(&self, path: &RepoPath) -> Result<Repo> {
+    /// Whether a repository of that name exists, for the operator's start-up report (the key
+    /// keeps this answer, which no visitor may have, out of the web's and the API's reach).
+    pub async fn repo_exists(&self, _key: &SystemKey, path: &RepoPath) -> Result<bool> {
+        match self.repo_by_path(path).await {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A repository's row by name, no decision taken: for the domain's own use.
+    pub(in crate::domain) async fn repo_by_path(&self, path: &RepoPath) -> Result<Repo> {
         let row = self
             .db
             .repo_by_path(path.owner.as_str(), path.name.as_str())
@@ -108,16 +118,6 @@ impl Forge {
         }
     }
 
-    /// TRANSITIONAL (goes once every caller takes a grant): the old answer, a bare row.
-    pub async fn authorize_repo(
-        &self,
-        actor: Option<&Actor>,
-        path: &RepoPath,
-        need: RepoAccess,
-    ) -> Result<Repo> {
-        Ok(self.authorize_level(actor, path, need).await?.into_repo())
-    }
-
     /// As `authorize`, with the level chosen at run time (git's services: a push needs write,
     /// a clone read), answered as the read grant it at least is plus the level proven.
     pub async fn authorize_level(
@@ -142,8 +142,7 @@ impl Forge {
     /// private: everything outside goes through `authorize`. A missing repository costs the
     /// same queries as a private one the actor cannot see (the collaborator lookup runs for an
     /// id no row has), so the answer's timing does not tell them apart.
-    /// TRANSITIONAL: `pub` until its last outside caller takes a grant.
-    pub async fn access(
+    pub(in crate::domain) async fn access(
         &self,
         actor: Option<&Actor>,
         path: &RepoPath,

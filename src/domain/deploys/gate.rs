@@ -57,6 +57,7 @@ impl Forge {
             let names: Vec<String> = self
                 .deploys
                 .for_repo(repo)
+                .into_iter()
                 .filter(|d| d.matches_ref(&update.name))
                 .map(|d| d.name.to_string())
                 .collect();

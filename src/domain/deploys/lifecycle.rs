@@ -93,7 +93,7 @@ impl Forge {
     }
 
     /// The configuration of the claimed run's deploy; None once it is no longer configured.
-    pub fn claimed_deploy_config(&self, claimed: &ClaimedRun) -> Option<&Deploy> {
+    pub fn claimed_deploy_config(&self, claimed: &ClaimedRun) -> Option<Deploy> {
         self.deploys
             .config(claimed.grant.repo(), &claimed.run.deploy_name)
     }

@@ -27,9 +27,10 @@ pub use lifecycle::{ClaimedRun, RunEnd};
 
 /// The deploys' shared state: configuration, the worker's wake-up, cancellation of running runs.
 pub struct DeployState {
-    configs: Vec<Deploy>,
-    /// Set again once the listeners are bound (a configured port 0 becomes the real one).
-    base_url: std::sync::RwLock<String>,
+    /// Replaced whole by a reload (SIGHUP); a run already started keeps the copy it took.
+    configs: std::sync::RwLock<std::sync::Arc<Vec<Deploy>>>,
+    /// The public base URL, from the configuration with the listeners' bound ports.
+    base_url: String,
     /// Holds one working folder per deploy, kept between its runs.
     pub work_dir: PathBuf,
     wakeup: Notify,
@@ -52,8 +53,8 @@ pub struct QueuedRun {
 impl DeployState {
     pub fn new(configs: Vec<Deploy>, base_url: String, work_dir: PathBuf) -> Self {
         Self {
-            configs,
-            base_url: std::sync::RwLock::new(base_url),
+            configs: std::sync::RwLock::new(std::sync::Arc::new(configs)),
+            base_url,
             work_dir,
             wakeup: Notify::new(),
             running: Mutex::default(),
@@ -81,21 +82,39 @@ impl DeployState {
         self.wakeup.notified().await;
     }
 
+    /// The configured deploys as they are now (a reload replaces the list, not this copy).
+    pub fn configs(&self) -> std::sync::Arc<Vec<Deploy>> {
+        std::sync::Arc::clone(
+            &self
+                .configs
+                .read()
+                .expect("never poisoned: only swaps under it"),
+        )
+    }
+
+    /// Uses `configs` from now on: for pushes after this call; runs already going keep theirs.
+    pub fn replace(&self, configs: Vec<Deploy>) {
+        *self
+            .configs
+            .write()
+            .expect("never poisoned: only swaps under it") = std::sync::Arc::new(configs);
+    }
+
     /// The deploys configured for `repo`.
-    pub(in crate::domain) fn for_repo<'a>(
-        &'a self,
-        repo: &Repo,
-    ) -> impl Iterator<Item = &'a Deploy> + 'a {
-        let (owner, name) = (repo.owner.clone(), repo.name.clone());
-        self.configs.iter().filter(move |d| {
-            d.repo.owner.as_str().eq_ignore_ascii_case(&owner)
-                && d.repo.name.as_str().eq_ignore_ascii_case(&name)
-        })
+    pub(in crate::domain) fn for_repo(&self, repo: &Repo) -> Vec<Deploy> {
+        self.configs()
+            .iter()
+            .filter(|d| {
+                d.repo.owner.as_str().eq_ignore_ascii_case(&repo.owner)
+                    && d.repo.name.as_str().eq_ignore_ascii_case(&repo.name)
+            })
+            .cloned()
+            .collect()
     }
 
     /// Whether a deploy of this name is configured (for any repository).
     pub fn is_configured(&self, name: &str) -> bool {
-        self.configs.iter().any(|d| d.name.as_str() == name)
+        self.configs().iter().any(|d| d.name.as_str() == name)
     }
 
     /// The working folder of deploy `name` (names are unique and plain: see config).
@@ -103,23 +122,15 @@ impl DeployState {
         self.work_dir.join(name)
     }
 
-    pub(in crate::domain) fn config(&self, repo: &Repo, name: &str) -> Option<&Deploy> {
-        self.for_repo(repo).find(|d| d.name.as_str() == name)
+    pub(in crate::domain) fn config(&self, repo: &Repo, name: &str) -> Option<Deploy> {
+        self.for_repo(repo)
+            .into_iter()
+            .find(|d| d.name.as_str() == name)
     }
 
     pub(in crate::domain) fn url(&self, repo: &Repo, id: i64) -> String {
-        let base = self
-            .base_url
-            .read()
-            .expect("never poisoned: only assignments under it");
+        let base = &self.base_url;
         format!("{base}/{}/{}/deploys/{id}", repo.owner, repo.name)
-    }
-
-    pub fn set_base_url(&self, url: String) {
-        *self
-            .base_url
-            .write()
-            .expect("never poisoned: only assignments under it") = url;
     }
 
     /// Registers a running run; its token is cancelled by a cancel or by `shutdown` (it is a
@@ -153,7 +164,7 @@ impl Forge {
         // Gate runs already ran this push's commits before its refs moved: not again.
         let gated = tx.deploy_runs_of_push(event.id).await?;
         for update in event.refs.iter().filter(|u| !u.is_delete()) {
-            for deploy in self.deploys.for_repo(repo).filter(|d| {
+            for deploy in self.deploys.for_repo(repo).iter().filter(|d| {
                 d.matches_ref(&update.name)
                     && !gated.iter().any(|(name, r, new)| {
                         name == d.name.as_str() && *r == update.name && *new == update.new
@@ -188,8 +199,8 @@ impl Forge {
     }
 
     /// The deploys configured for the grant's repository (its `[[deploy]]` entries).
-    pub fn configured_deploys<L: Level>(&self, grant: &Grant<L>) -> Vec<&Deploy> {
-        self.deploys.for_repo(grant.repo()).collect()
+    pub fn configured_deploys<L: Level>(&self, grant: &Grant<L>) -> Vec<Deploy> {
+        self.deploys.for_repo(grant.repo())
     }
 
     /// A page of 50 runs, newest first.

@@ -161,49 +161,22 @@ impl Drop for ReceiveTicket {
 }
 
 impl super::Forge {
-    /// A ticket for one receive-pack run by `actor` on `repo` (already authorized for writing);
-    /// `deadline` is when the transport will end git.
-    /// Starts the git service `req` (its `hook_env` is filled here). For a `pusher`
-    /// (receive-pack) a ticket is taken first: its hooks present it, and it lives as long as git.
-    pub fn spawn_git_service(
+    /// A ticket for one receive-pack on the write grant's repository, by its user; the
+    /// transport's deadline for git bounds how long `-o deploy=wait` follows a run.
+    pub(in crate::domain) fn receive_ticket(
         &self,
-        repo: &Repo,
-        pusher: Option<&Actor>,
-        mut req: crate::git::runner::ServiceRequest<'_>,
-    ) -> super::Result<crate::git::runner::GitChild> {
-        let ticket = pusher
-            .map(|actor| self.receive_ticket(repo, actor))
-            .transpose()?;
-        if let Some(t) = &ticket {
-            req.hook_env = t.hook_env();
-        }
-        // A ref advertisement (HTTP's `info/refs`) is half of an operation, not one of its own.
-        let counted = (!req.advertise_refs).then(|| {
-            let transport = if req.stateless_rpc { "http" } else { "ssh" };
-            (req.service.name().trim_start_matches("git-"), transport)
-        });
-        let mut child = self
-            .runner
-            .spawn_service(req)
-            .map_err(|e| super::Error::Internal(e.into()))?;
-        if let Some((service, transport)) = counted {
-            let operation = self
-                .metrics
-                .git_started(service, transport, &repo.full_name());
-            child.sent = operation.sent();
-            child.attach(operation);
-        }
-        if let Some(ticket) = ticket {
-            child.attach(ticket);
-        }
-        Ok(child)
-    }
-
-    fn receive_ticket(&self, repo: &Repo, actor: &Actor) -> super::Result<ReceiveTicket> {
+        grant: &super::Grant<super::Write>,
+    ) -> super::Result<ReceiveTicket> {
+        let actor = grant.actor().ok_or_else(|| {
+            super::Error::Internal(anyhow::anyhow!(
+                "a push is made by a user, not {:?}",
+                grant.principal()
+            ))
+        })?;
         let deadline = self.runner.deadline();
         let nonce = super::random_hex(16)?;
         let context = PushContext {
-            repo: repo.clone(),
+            repo: grant.repo().clone(),
             actor: actor.clone(),
             pending: None,
             wait_until: deadline - std::time::Duration::from_secs(15),

@@ -13,7 +13,6 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::config::Config;
-use crate::model::HostAllowList;
 
 pub use hooks::WebhookSettings;
 pub use outbox::{AttemptOutcome, ClaimedDelivery, Delivery};
@@ -22,31 +21,40 @@ pub use queue::PreparedPush;
 /// What the webhook parts of the forge share: the worker's settings and its wake-up.
 pub struct WebhookService {
     wake: Arc<Notify>,
-    pub allowed_hosts: HostAllowList,
-    pub retry_base: Duration,
-    pub timeout: Duration,
-    /// For the links in payloads; replaced once the listeners are bound (tests bind port 0).
-    config: RwLock<Arc<Config>>,
+    /// `[webhook]`'s retry delay and timeout; replaced by a reload (SIGHUP). The allow list
+    /// lives in `Egress`, the one check.
+    timing: RwLock<(Duration, Duration)>,
+    /// For the links in payloads: the configuration with the listeners' bound ports.
+    config: Arc<Config>,
 }
 
 impl WebhookService {
     pub fn new(config: Arc<Config>) -> Self {
         Self {
             wake: Arc::new(Notify::new()),
-            allowed_hosts: config.webhook.allowed_hosts.clone(),
-            retry_base: config.webhook.retry_base,
-            timeout: config.webhook.timeout,
-            config: RwLock::new(config),
+            timing: RwLock::new((config.webhook.retry_base, config.webhook.timeout)),
+            config,
         }
     }
 
-    /// Uses `config`'s public addresses in payloads from now on.
-    pub fn set_public_config(&self, config: Arc<Config>) {
-        *self.config.write().expect("never poisoned") = config;
+    /// The first retry's delay (later ones are multiples of it).
+    pub fn retry_base(&self) -> Duration {
+        self.timing.read().expect("never poisoned").0
+    }
+
+    /// Upper bound on one delivery attempt; the worker picks a change up before its next send.
+    pub fn timeout(&self) -> Duration {
+        self.timing.read().expect("never poisoned").1
+    }
+
+    /// Uses `webhook`'s retry delay and timeout from now on (a reload; the allow list is
+    /// `Egress`'s).
+    pub fn set_timing(&self, webhook: &crate::config::WebhookConfig) {
+        *self.timing.write().expect("never poisoned") = (webhook.retry_base, webhook.timeout);
     }
 
     fn config(&self) -> Arc<Config> {
-        Arc::clone(&self.config.read().expect("never poisoned"))
+        Arc::clone(&self.config)
     }
 
     /// The public base URL payloads link to.

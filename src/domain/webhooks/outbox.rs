@@ -159,7 +159,7 @@ impl Forge {
             let step = usize::try_from(claimed.attempt - 1)
                 .unwrap_or(0)
                 .min(BACKOFF.len() - 1);
-            let delay = self.webhooks.retry_base * BACKOFF[step];
+            let delay = self.webhooks.retry_base() * BACKOFF[step];
             (DeliveryState::Retrying, now + delay)
         };
         let error = match (&outcome.error, outcome.status) {

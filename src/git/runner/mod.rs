@@ -15,7 +15,6 @@ use anyhow::{Context, anyhow};
 use tokio::process::{Child, Command};
 
 use super::RepoDir;
-use super::archive_size::ArchiveLimits;
 use super::memory_cap::MemoryCap;
 use crate::model::is_object_id;
 
@@ -118,6 +117,10 @@ impl ArchiveFormat {
         }
     }
 }
+
+/// How long a `git archive` process may run, download included: minutes, not the git
+/// timeout's hour (`archive_size::ArchiveLimits::DEFAULT` uses it too).
+pub const ARCHIVE_DEADLINE: Duration = Duration::from_secs(600);
 
 /// How a service should run for one request.
 pub struct ServiceRequest<'a> {
@@ -408,7 +411,7 @@ impl GitRunner {
 
     /// When an archive (web or `upload-archive`) started now will be ended.
     pub fn archive_deadline(&self) -> tokio::time::Instant {
-        tokio::time::Instant::now() + ArchiveLimits::DEFAULT.deadline
+        tokio::time::Instant::now() + ARCHIVE_DEADLINE
     }
 
     /// How git children's memory is bounded here.

@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use super::SshState;
-use crate::domain::Error;
-use crate::model::{Actor, RepoAccess, RepoName, RepoPath, Username, terminal_line};
+use crate::domain::{Error, Read};
+use crate::model::{Actor, RepoName, RepoPath, Username, terminal_line};
 
 /// What a command printed and how it ended; the SSH layer sends it and closes the channel.
 #[derive(Debug, Default)]
@@ -190,11 +190,8 @@ impl CreateOptions {
 
 async fn repo_info(st: &SshState, actor: &Actor, path: &str) -> Result<Output, Error> {
     let path = RepoPath::parse(path.strip_prefix('/').unwrap_or(path))?;
-    let repo = st
-        .forge
-        .authorize_repo(Some(actor), &path, RepoAccess::Read)
-        .await?;
-    let (_, access) = st.forge.access(Some(actor), &path).await?;
+    let grant = st.forge.authorize::<Read>(Some(actor), &path).await?;
+    let (repo, access) = (grant.repo(), grant.level());
     Ok(Output::ok(format!(
         "name: {}\ndescription: {}\nvisibility: {}\ndefault branch: {}\nyour access: {access}\nssh: {}\nhttp: {}\n",
         repo.full_name(),

@@ -17,11 +17,10 @@ use super::SshState;
 use super::upload_archive;
 use tracing::Instrument;
 
-use crate::domain::Forge;
-use crate::git::runner::{GitChild, ServiceRequest};
+use crate::domain::{Forge, ServiceGrant, Streams};
+use crate::git::runner::GitChild;
 use crate::git::{GitProtocol, Service};
 use crate::metrics::RequestId;
-use crate::model::{Actor, Repo};
 
 /// Up to 64 packets (about 2 MiB) wait for git's stdin before the client is slowed down.
 const STDIN_QUEUE: usize = 64;
@@ -57,12 +56,9 @@ impl Drop for EndOnDrop {
 /// Starts the service in the background and returns its stdin feed and kill switch at once, so
 /// the session keeps answering while a clone waits for an upload slot. `ended` is set when the
 /// task is over.
-#[allow(clippy::too_many_arguments)]
 pub fn start(
     st: &SshState,
-    repo: Repo,
-    actor: Actor,
-    service: Service,
+    grant: ServiceGrant,
     protocol: Option<GitProtocol>,
     channel: ChannelId,
     handle: Handle,
@@ -71,6 +67,7 @@ pub fn start(
     let (stdin_tx, mut stdin_rx) = mpsc::channel::<Bytes>(STDIN_QUEUE);
     let (kill_tx, mut kill_rx) = oneshot::channel();
     let forge = Arc::clone(&st.forge);
+    let service = grant.service();
     // One id for the whole git command, as an HTTP request has (`remote: request id` on a
     // refused push; `request_id` on every log line of it).
     let id = RequestId::new();
@@ -78,8 +75,8 @@ pub fn start(
         "git",
         transport = "ssh",
         service = service.name(),
-        repo = %repo.full_name(),
-        user = %actor.user.name,
+        repo = %grant.repo().full_name(),
+        user = %grant.actor().map_or("", |a| a.user.name.as_str()),
         request_id = %id,
     );
     let task = async move {
@@ -88,17 +85,17 @@ pub fn start(
         // as heavy as a clone's pack, so upload-archive takes one too.
         let permit = match service {
             Service::UploadPack | Service::UploadArchive => {
-                let _waiting = forge.metrics.upload_waiting();
+                let _waiting = forge.metrics().upload_waiting();
                 tokio::select! {
                     _ = &mut kill_rx => return,
-                    permit = Arc::clone(&forge.upload_slots).acquire_owned() => Some(permit.expect("never closed")),
+                    permit = forge.upload_slots().acquire_owned() => Some(permit.expect("never closed")),
                 }
             }
             Service::ReceivePack => None,
         };
         let mut replay = Bytes::new();
         if service == Service::UploadArchive {
-            match archive_gate(&forge, &repo, &mut stdin_rx, &mut kill_rx).await {
+            match archive_gate(&forge, &grant, &mut stdin_rx, &mut kill_rx).await {
                 Gate::Pass(raw) => replay = raw,
                 Gate::Refuse(reason) => {
                     let nack = Bytes::from(upload_archive::nack(&reason));
@@ -112,18 +109,12 @@ pub fn start(
                 }
             }
         }
-        let spawned = forge.repo_dir(&repo).and_then(|dir| {
-            let pusher = (service == Service::ReceivePack).then_some(&actor);
-            let req = ServiceRequest {
-                service,
-                dir: &dir,
-                stateless_rpc: false,
-                advertise_refs: false,
-                protocol,
-                hook_env: Vec::new(),
-            };
-            forge.spawn_git_service(&repo, pusher, req)
-        });
+        let streams = Streams {
+            stateless_rpc: false,
+            advertise_refs: false,
+            protocol,
+        };
+        let spawned = forge.git_service(&grant, streams);
         let mut child = match spawned {
             Ok(child) => child,
             Err(e) => {
@@ -160,7 +151,7 @@ pub(crate) enum Gate {
 /// tree it names, before git starts.
 pub(crate) async fn archive_gate(
     forge: &Arc<Forge>,
-    repo: &Repo,
+    grant: &ServiceGrant,
     rx: &mut mpsc::Receiver<Bytes>,
     kill: &mut oneshot::Receiver<()>,
 ) -> Gate {
@@ -185,7 +176,7 @@ pub(crate) async fn archive_gate(
         Ok(tree) => tree,
         Err(e) => return Gate::Refuse(e.to_string()),
     };
-    match forge.check_archive(repo, &tree).await {
+    match forge.check_archive(grant.repo(), &tree).await {
         Ok(Ok(_)) => Gate::Pass(Bytes::from(buf)),
         Ok(Err(refusal)) => Gate::Refuse(refusal.to_string()),
         Err(e) => {

@@ -19,7 +19,7 @@ use super::{Knocking, SshState};
 use crate::domain::Error;
 use crate::git::GitProtocol;
 use crate::git::Service;
-use crate::model::{Actor, Client, RepoAccess, RepoPath, Transport, terminal_text};
+use crate::model::{Actor, Client, RepoPath, Transport, terminal_text};
 
 /// Per-channel state: what the client set before `exec`, and the running git's stdin.
 #[derive(Default)]
@@ -123,17 +123,13 @@ impl SshSession {
             .actor
             .clone()
             .expect("channels open only after authentication");
-        let need_write = service.writes();
-        let authorized = if need_write {
-            self.st.forge.authorize_push(Some(&actor), &path).await
-        } else {
-            self.st
-                .forge
-                .authorize_repo(Some(&actor), &path, RepoAccess::Read)
-                .await
-        };
-        let repo = match authorized {
-            Ok(repo) => repo,
+        let authorized = self
+            .st
+            .forge
+            .authorize_service(Some(&actor), &path, service)
+            .await;
+        let grant = match authorized {
+            Ok(grant) => grant,
             Err(e) => {
                 let message = match e {
                     Error::NotFound => format!("repository '{path}' not found"),
@@ -151,9 +147,7 @@ impl SshSession {
         let state = self.channels.entry(channel).or_default();
         let (stdin_tx, kill_tx) = git_channel::start(
             &self.st,
-            repo,
-            actor,
-            service,
+            grant,
             state.protocol,
             channel,
             session.handle(),
@@ -207,7 +201,7 @@ impl russh::server::Handler for SshSession {
                 self.key = fingerprint;
                 self.authenticated.store(true, Ordering::SeqCst);
                 self.unauth_permit = None;
-                self.st.forge.metrics.ssh_authenticated("succeeded");
+                self.st.forge.metrics().ssh_authenticated("succeeded");
                 Ok(Auth::Accept)
             }
             None => {
@@ -431,7 +425,7 @@ impl Drop for SshSession {
         {
             let client = Client::new(self.peer.map(|p| p.ip()), Transport::Ssh);
             self.st.forge.authentication_failed(&user, client);
-            self.st.forge.metrics.ssh_authenticated("failed");
+            self.st.forge.metrics().ssh_authenticated("failed");
         }
     }
 }

@@ -122,7 +122,7 @@ impl SshServer {
                 },
             };
             // Caps are checked before any work: a flood costs one accept and one close each.
-            let metrics = &self.state.forge.metrics;
+            let metrics = &self.state.forge.metrics();
             let Ok(conn_permit) = Arc::clone(&connections).try_acquire_owned() else {
                 TOO_MANY.warn(peer.ip(), cfg.ssh_max_connections);
                 metrics.refused("ssh", "connections");

@@ -64,7 +64,7 @@ async fn show_compare(
     let (base, head) = (base.to_owned(), head.to_owned());
     let found = st
         .forge
-        .read_repo_row(repo, move |r| {
+        .read_repo(&page.grant, move |r| {
             // Each side must name a commit, not a path under one.
             let at = |rev: &str| -> Result<Option<_>, crate::git::GitError> {
                 Ok(r.resolve(rev)?.filter(|a| a.path.is_root()))

@@ -265,7 +265,7 @@ async fn show_commit(
     };
     let found = st
         .forge
-        .read_repo_row(repo, move |r| {
+        .read_repo(&page.grant, move |r| {
             let Some(mut diff) = r.commit_diff(&CommitId(id.clone()), limits)? else {
                 return Ok(None);
             };

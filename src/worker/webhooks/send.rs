@@ -87,6 +87,11 @@ impl Sender {
         })
     }
 
+    /// The bound this client was built with.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Sends the delivery once and reports what happened; never fails, the outcome says.
     pub async fn send(&self, d: &ClaimedDelivery) -> AttemptOutcome {
         let started = Instant::now();

@@ -117,8 +117,8 @@ async fn an_event_past_its_budget_is_marked_failed_with_the_reason() {
         .trim()
         .to_owned();
     let repo = app
-        .forge
-        .db
+        .store()
+        .await
         .repo_by_path("alice", "dns")
         .await
         .unwrap()
@@ -128,19 +128,19 @@ async fn an_event_past_its_budget_is_marked_failed_with_the_reason() {
         old: ZERO_ID.into(),
         new: head,
     };
-    let id = pending(&app.forge.db, repo.id, "n-slow", update).await;
+    let id = pending(&app.store().await, repo.id, "n-slow", update).await;
     app.forge
         .settle_pending_pushes(Duration::ZERO)
         .await
         .unwrap();
-    let (state, reason) = app.forge.db.push_recovery(id).await.unwrap().unwrap();
+    let (state, reason) = app.store().await.push_recovery(id).await.unwrap().unwrap();
     assert_eq!(state, "failed");
     assert!(
         reason.is_some_and(|r| r.contains("longer than 0 s")),
         "the reason is kept"
     );
     assert!(
-        app.forge.db.pending_pushes().await.unwrap().is_empty(),
+        app.store().await.pending_pushes().await.unwrap().is_empty(),
         "and it is not tried again"
     );
 }

@@ -378,7 +378,7 @@ async fn a_delivery_cut_off_by_a_stop_is_retried_after_the_restart() {
     // Queue without waking the worker and take the delivery first, as a worker that then
     // died would have: it stays `delivering`.
     let repo = dns(&app).await;
-    let mut tx = app.forge.db.begin().await.unwrap();
+    let mut tx = app.store().await.begin().await.unwrap();
     let payload = json!({"ref": "refs/heads/main", "after": head(&dir).await});
     let kind = labforge::model::WebhookEventKind::Push;
     let targets = app

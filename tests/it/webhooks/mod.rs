@@ -50,8 +50,8 @@ pub(super) async fn record_push(app: &TestApp, refs: &[RefUpdate]) -> usize {
         .await
         .unwrap();
     let id = app
-        .forge
-        .db
+        .store()
+        .await
         .insert_pending_push(NewPush {
             repo_id: repo.id,
             pusher_id: Some(alice.id),
@@ -63,7 +63,7 @@ pub(super) async fn record_push(app: &TestApp, refs: &[RefUpdate]) -> usize {
         })
         .await
         .unwrap();
-    let mut tx = app.forge.db.begin().await.unwrap();
+    let mut tx = app.store().await.begin().await.unwrap();
     let event = tx
         .receive_push(id, refs)
         .await

@@ -31,7 +31,8 @@ pub(super) use run::Outcome;
 /// The checks' shared state: configuration, the sandbox, where trees are written, and the
 /// slots that bound how many checks run at once (across all pushes).
 pub struct CheckState {
-    configs: Vec<Check>,
+    /// Replaced whole by a reload (SIGHUP); a push being checked keeps the copy it took.
+    configs: std::sync::RwLock<std::sync::Arc<Vec<Check>>>,
     /// Set by `start` (serve) when bubblewrap works here; admin commands never run checks.
     sandbox: std::sync::OnceLock<Sandbox>,
     /// Holds one folder per push being checked; opened (and verified) by `start`, or why not.
@@ -48,7 +49,7 @@ impl CheckState {
     pub fn new(configs: Vec<Check>, limits: &CheckLimits) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
-            configs,
+            configs: std::sync::RwLock::new(std::sync::Arc::new(configs)),
             sandbox: std::sync::OnceLock::new(),
             work_dir: limits.work_dir.clone(),
             work: std::sync::OnceLock::new(),
@@ -72,8 +73,16 @@ impl CheckState {
         if let Some(sandbox) = sandbox {
             let _ = self.sandbox.set(sandbox);
         }
-        if self.configs.is_empty() {
-            let _ = self.cgroups.set(None);
+        if self.configs().is_empty() {
+            // Left unset: a reload that adds the first check makes them then (`replace`).
+            return;
+        }
+        self.make_cgroups();
+    }
+
+    /// The cgroups checks run in, once (a second call finds them made).
+    fn make_cgroups(&self) {
+        if self.cgroups.get().is_some() {
             return;
         }
         let groups = match Cgroups::detect() {
@@ -105,8 +114,33 @@ impl CheckState {
         self.budget.in_use()
     }
 
-    pub fn configs(&self) -> &[Check] {
-        &self.configs
+    /// The configured checks as they are now (a reload replaces the list, not this copy).
+    pub fn configs(&self) -> std::sync::Arc<Vec<Check>> {
+        std::sync::Arc::clone(
+            &self
+                .configs
+                .read()
+                .expect("never poisoned: only swaps under it"),
+        )
+    }
+
+    /// Uses `configs` from now on: for pushes after this call; pushes being checked keep the
+    /// list they took. The first checks of a server that started with none get the sandbox
+    /// (`sandbox`, when bubblewrap works here) and cgroups then.
+    pub fn replace(&self, configs: Vec<Check>, sandbox: impl FnOnce() -> Option<Sandbox>) {
+        let first = !configs.is_empty() && self.configs().is_empty();
+        *self
+            .configs
+            .write()
+            .expect("never poisoned: only swaps under it") = std::sync::Arc::new(configs);
+        if first {
+            if self.sandbox.get().is_none()
+                && let Some(sandbox) = sandbox()
+            {
+                let _ = self.sandbox.set(sandbox);
+            }
+            self.make_cgroups();
+        }
     }
 
     /// Whether checks run inside bubblewrap (when their config allows).
@@ -131,17 +165,17 @@ impl CheckState {
             ))),
         }
     }
+}
 
-    /// The checks configured for `full_name` (`OWNER/REPO`) and ref `ref_name`.
-    fn for_ref<'a>(
-        &'a self,
-        full_name: &'a str,
-        ref_name: &'a str,
-    ) -> impl Iterator<Item = &'a Check> {
-        self.configs
-            .iter()
-            .filter(move |c| c.matches_repo(full_name) && c.trigger.matches_ref(ref_name))
-    }
+/// The checks in `configs` for `full_name` (`OWNER/REPO`) and ref `ref_name`.
+fn for_ref<'a>(
+    configs: &'a [Check],
+    full_name: &'a str,
+    ref_name: &'a str,
+) -> impl Iterator<Item = &'a Check> {
+    configs
+        .iter()
+        .filter(move |c| c.matches_repo(full_name) && c.trigger.matches_ref(ref_name))
 }
 
 /// The `-o` options checks look at.
@@ -215,12 +249,13 @@ impl Forge {
             )
             .await;
         }
+        let configs = self.checks.configs();
         let refs: Vec<RefChecks> = updates
             .iter()
             .filter(|u| !u.is_delete())
             .map(|update| RefChecks {
                 update,
-                candidates: self.checks.for_ref(&full_name, &update.name).collect(),
+                candidates: for_ref(&configs, &full_name, &update.name).collect(),
                 required: required_checks(rules, update),
             })
             .collect();

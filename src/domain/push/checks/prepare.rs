@@ -187,6 +187,7 @@ impl Forge {
                     let deploys = if flags.dry_run {
                         self.deploys
                             .for_repo(repo)
+                            .into_iter()
                             .filter(|d| d.matches_ref(&r.update.name))
                             .map(|d| {
                                 let mut run = d.run.display().to_string();

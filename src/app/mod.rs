@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -15,19 +14,14 @@ use crate::routes::{RouteRecord, Routes};
 use axum::extract::FromRef;
 use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::Config;
 use crate::data_lock::DataLock;
-use crate::domain::deploys::DeployState;
-use crate::domain::push::HookGate;
-use crate::domain::{Forge, PasswordCheck};
-use crate::git::{GitRunner, RepoStore, Upkeep};
-use crate::postgres::{ClusterOptions, ManagedCluster};
-use crate::storage::{self, Db};
+use crate::domain::Forge;
+use crate::postgres::ManagedCluster;
 use crate::transport::http_git::GitHttpState;
 use crate::transport::http_server::HttpLimits;
 use crate::transport::ssh::SshServer;
@@ -91,185 +85,9 @@ impl FromRef<AppState> for WebState {
     }
 }
 
-/// The forge's services and the database they use; shared by `serve` and the admin commands.
-pub struct Services {
-    pub forge: Arc<Forge>,
-    cluster: Option<Arc<ManagedCluster>>,
-    /// Held by `serve`: tells admin commands the cluster is in use.
-    serve_lock: Option<std::fs::File>,
-    /// How `pg_dump` reaches the same database (backups).
-    pub database: crate::backup::PgTarget,
-    /// What lets the workers and the operator's commands act without a visitor's decision;
-    /// minted here and nowhere else (see `only_app_mints_the_system_key`).
-    pub system_key: Arc<SystemKey>,
-}
+mod services;
 
-/// The database to use: `database` when given, else `DATABASE_URL`, else the managed cluster
-/// (started, or found running) with its database created. Not migrated: `restore` and
-/// `migrate --status` need it as it is.
-pub async fn open_database(
-    config: &Config,
-    database: Option<PgConnectOptions>,
-) -> anyhow::Result<(PgConnectOptions, Option<ManagedCluster>)> {
-    Ok(match (database, &config.database_url) {
-        (Some(options), _) => (options, None),
-        (None, Some(url)) => {
-            let options =
-                PgConnectOptions::from_str(url.expose()).context("parsing DATABASE_URL")?;
-            (options, None)
-        }
-        (None, None) => {
-            let root = config.data_dir.join("pg");
-            let cluster = tokio::task::spawn_blocking(move || {
-                ManagedCluster::ensure_started(&root, ClusterOptions::default())
-            })
-            .await??;
-            let server = cluster.connect_options("postgres");
-            crate::postgres::wait_ready(&server).await?;
-            storage::ensure_database(server, crate::postgres::DATABASE).await?;
-            (
-                cluster.connect_options(crate::postgres::DATABASE),
-                Some(cluster),
-            )
-        }
-    })
-}
-
-/// Stops a managed cluster an admin-style command started, unless `serve` uses it.
-pub async fn release_cluster(cluster: Option<ManagedCluster>) -> anyhow::Result<()> {
-    if let Some(cluster) = cluster
-        && cluster.started_here
-        && !cluster.serve_is_using()
-    {
-        tokio::task::spawn_blocking(move || cluster.stop()).await??;
-    }
-    Ok(())
-}
-
-impl Services {
-    /// Connects to `DATABASE_URL`, or starts (or finds running) the managed cluster, then migrates.
-    pub async fn open(config: &Config) -> anyhow::Result<Self> {
-        Self::open_with(config, None).await
-    }
-
-    /// As `open`, but with `database` (when given) instead of the configured one.
-    pub async fn open_with(
-        config: &Config,
-        database: Option<PgConnectOptions>,
-    ) -> anyhow::Result<Self> {
-        let (options, cluster) = open_database(config, database).await?;
-        let cluster = cluster.map(Arc::new);
-        match Self::open_on(config, options, cluster.clone()).await {
-            Ok(services) => Ok(services),
-            Err(e) => {
-                // Nothing is left orphaned: a cluster started for this call stops with it.
-                if let Some(cluster) = cluster.filter(|c| c.started_here) {
-                    let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;
-                }
-                Err(e)
-            }
-        }
-    }
-
-    async fn open_on(
-        config: &Config,
-        options: PgConnectOptions,
-        cluster: Option<Arc<ManagedCluster>>,
-    ) -> anyhow::Result<Self> {
-        let target = crate::backup::PgTarget::new(options.clone(), config.database_url.as_ref());
-        let db = Db::connect(options)
-            .await
-            .context("connecting to PostgreSQL")?;
-        db.migrate().await.context("running database migrations")?;
-        let runner = GitRunner::detect(config.git_timeout)?;
-        std::fs::create_dir_all(config.repos_dir())
-            .with_context(|| format!("creating {}", config.repos_dir().display()))?;
-        // Private repositories are files on disk: no other local account may read them.
-        std::fs::set_permissions(
-            config.repos_dir(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )?;
-        let upkeep = Upkeep::new(
-            runner.clone(),
-            config.upkeep_delay,
-            config.upkeep_prune_after_days,
-        );
-        let reads = crate::git::read::ReadCache::new(config.cache).with_git(runner.clone());
-        let forge = Forge {
-            db,
-            repos: RepoStore::new(config.repos_dir().canonicalize()?)
-                .with_hook_program(config.program.clone()),
-            runner,
-            upkeep,
-            push_to_create: config.push_to_create,
-            upload_slots: Arc::new(Semaphore::new(config.max_upload_packs)),
-            download_slots: Arc::new(Semaphore::new(crate::domain::MAX_DOWNLOADS)),
-            reads: Arc::new(reads),
-            logins: Default::default(),
-            hooks: Arc::new(HookGate::new(
-                config.data_dir.join("labforge.sock"),
-                crate::domain::random_hex(32)?,
-            )),
-            deploys: Arc::new(DeployState::new(
-                config.deploys.clone(),
-                config.base_url.clone(),
-                config.data_dir.join("deploys"),
-            )),
-            checks: Arc::new(crate::domain::push::CheckState::new(
-                config.checks.clone(),
-                &config.check_limits,
-            )),
-            passwords: PasswordCheck::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            ),
-            webhooks: crate::domain::webhooks::WebhookService::new(Arc::new(config.clone())),
-            egress: Arc::new(crate::domain::egress::Egress::new(
-                config.webhook.allowed_hosts.clone(),
-                config.mirror.allowed_hosts.clone(),
-            )),
-            mirror: config.mirror.clone(),
-            backup_status: Arc::default(),
-            max_status_contexts: i64::try_from(config.max_status_contexts).unwrap_or(i64::MAX),
-            metrics: Arc::new(crate::metrics::Metrics::new(
-                config.metrics.enabled,
-                config.metrics.per_repo,
-            )),
-        };
-        Ok(Self {
-            forge: Arc::new(forge),
-            cluster,
-            serve_lock: None,
-            database: target,
-            system_key: Arc::new(SystemKey::mint_for_app()),
-        })
-    }
-
-    /// Closes the pool, then stops the managed cluster: `serve` (`as_serve`) one that labforge
-    /// started (never one started by hand); an admin command only one it started itself while
-    /// no `serve` uses it.
-    pub async fn close(self, as_serve: bool) -> anyhow::Result<()> {
-        self.forge.db.close().await;
-        drop(self.serve_lock);
-        if let Some(cluster) = self.cluster {
-            let stop = if as_serve {
-                cluster.belongs_to_serve()
-            } else {
-                cluster.started_here && !cluster.serve_is_using()
-            };
-            if stop {
-                tokio::task::spawn_blocking(move || cluster.stop()).await??;
-            } else if as_serve {
-                tracing::info!("leaving PostgreSQL running: labforge did not start it");
-            }
-        }
-        Ok(())
-    }
-
-    /// The managed cluster, when there is one (for the supervisor).
-    fn cluster(&self) -> Option<Arc<ManagedCluster>> {
-        self.cluster.clone()
-    }
-}
+pub use services::{Services, open_database, release_cluster};
 
 pub struct App {
     listener: TcpListener,
@@ -300,35 +118,41 @@ impl App {
         let mut folder = DataLock::acquire(&config.data_dir)?;
         crate::startup::check_config(&config)?;
         let database_text = crate::startup::describe_database(&config, database.as_ref());
-        let mut services = Services::open_with(&config, database).await?;
-        // A failed start-up stops the cluster it started (ports in use, a broken repository).
-        let mut unwind = StopOnFailure(services.cluster().filter(|c| c.started_here));
-        if let Some(cluster) = &services.cluster {
-            services.serve_lock = Some(cluster.hold_for_serve()?);
-        }
-        // The sandbox first: the report says whether checks run in it.
-        services.forge.checks.start(sandbox_for(&config));
-        crate::startup::report(&services.forge, &config, &database_text).await?;
-        let forge = Arc::clone(&services.forge);
-        prepare_repositories(&forge).await?;
-        crate::worker::deploys::recover(&forge, &services.system_key).await?;
-        crate::transport::http_server::raise_open_file_limit();
-        let hook_socket = crate::transport::hook_rpc::bind(&forge.hooks.socket)?;
-        let serv_socket = crate::transport::serv_rpc::bind(&config.data_dir)?;
+        // The database first (a failed start-up below stops a cluster started here), then the
+        // listeners: their ports (0 in tests) make the base URL, and the services are built
+        // with it, so nothing is patched into them once they run.
+        let (options, cluster) = open_database(&config, database).await?;
+        let cluster = cluster.map(Arc::new);
+        let mut unwind = StopOnFailure(cluster.clone().filter(|c| c.started_here));
         let listener = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding HTTP on {}", config.http_addr))?;
         let ssh_listener = TcpListener::bind(config.ssh_addr)
             .await
             .with_context(|| format!("binding SSH on {}", config.ssh_addr))?;
-        let http_port = listener.local_addr()?.port();
-        let config =
-            Arc::new(config.with_bound_ports(http_port, ssh_listener.local_addr()?.port()));
-        forge.deploys.set_base_url(config.base_url.clone());
-        services
-            .forge
-            .webhooks
-            .set_public_config(Arc::clone(&config));
+        let config = Arc::new(config.with_bound_ports(
+            listener.local_addr()?.port(),
+            ssh_listener.local_addr()?.port(),
+        ));
+        let mut services = Services::open_on(&config, options, cluster).await?;
+        if let Some(cluster) = &services.cluster {
+            services.serve_lock = Some(cluster.hold_for_serve()?);
+        }
+        // The sandbox first: the report says whether checks run in it.
+        services.forge.check_state().start(sandbox_for(&config));
+        crate::startup::report(
+            &services.forge,
+            &services.system_key,
+            &config,
+            &database_text,
+        )
+        .await?;
+        let forge = Arc::clone(&services.forge);
+        prepare_repositories(&forge).await?;
+        crate::worker::deploys::recover(&forge, &services.system_key).await?;
+        crate::transport::http_server::raise_open_file_limit();
+        let hook_socket = crate::transport::hook_rpc::bind(&forge.hook_gate().socket)?;
+        let serv_socket = crate::transport::serv_rpc::bind(&config.data_dir)?;
         let ssh = SshServer::new(
             ssh_listener,
             Arc::clone(&config),
@@ -442,8 +266,19 @@ impl App {
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: waiting for running requests and sessions");
+            crate::systemd::notify_stopping();
             trigger.cancel();
         });
+        // Listening, migrated, hooks repaired: systemd may call the start done.
+        crate::systemd::notify_ready();
+        if let Some(interval) = crate::systemd::watchdog_interval() {
+            tokio::spawn(crate::systemd::keep_watchdog_fed(interval));
+        }
+        tokio::spawn(crate::reload::on_sighup(
+            Arc::clone(&self.services.forge),
+            Arc::clone(&self.config),
+            stop.clone(),
+        ));
         // Hooks answer until the last push has finished, so they stop after HTTP and SSH.
         let after_transports = CancellationToken::new();
         let hooks = tokio::spawn(crate::transport::hook_rpc::serve(
@@ -467,7 +302,7 @@ impl App {
             max_connections_per_address: self.config.http_max_connections_per_address,
             header_timeout: self.config.http_header_timeout,
             trusted_proxies: Arc::new(self.config.trusted_proxies.clone()),
-            metrics: Arc::clone(&self.services.forge.metrics),
+            metrics: Arc::clone(self.services.forge.metrics()),
         };
         if let Some((listener, router)) = self.metrics {
             let limits = HttpLimits {
@@ -512,7 +347,7 @@ impl App {
                 forge: Arc::clone(&self.services.forge),
                 pg: self.services.database.clone(),
                 data_dir: self.config.data_dir.clone(),
-                status: Arc::clone(&self.services.forge.backup_status),
+                status: self.services.forge.backup_status(),
                 config: backup,
             };
             tokio::spawn(crate::backup::schedule::run(job, stop.clone()));
@@ -597,7 +432,7 @@ impl Drop for StopOnFailure {
 /// Every repository gets the current hook shims (a moved binary, an edited hook file or a
 /// repository restored from backup is repaired here), before any push can arrive.
 async fn prepare_repositories(forge: &Arc<Forge>) -> anyhow::Result<()> {
-    let Some(program) = forge.repos.hook_program().map(Path::to_path_buf) else {
+    let Some(program) = forge.hook_program().map(Path::to_path_buf) else {
         return Ok(());
     };
     let mut dirs = Vec::new();
@@ -628,7 +463,7 @@ async fn prepare_repositories(forge: &Arc<Forge>) -> anyhow::Result<()> {
 
 /// bubblewrap for the checks, when there are checks and it works here; the reason it does not is
 /// logged (then checks run unsandboxed).
-fn sandbox_for(config: &Config) -> Option<crate::job::Sandbox> {
+pub(crate) fn sandbox_for(config: &Config) -> Option<crate::job::Sandbox> {
     if config.checks.is_empty() {
         return None;
     }
@@ -690,8 +525,8 @@ mod key_tests {
         minted_in.sort();
         assert_eq!(
             minted_in,
-            ["src/app.rs", "src/domain/authorize/grant.rs"],
-            "only app.rs mints the SystemKey (grant.rs defines it and its doc test tries and fails)"
+            ["src/app/services.rs", "src/domain/authorize/grant.rs"],
+            "only app (its services) mints the SystemKey (grant.rs defines it and its doc test tries and fails)"
         );
     }
 }
