@@ -95,7 +95,10 @@ pub fn stdout_body(
     let body = stream::unfold((out, Some(running)), move |(mut out, running)| async move {
         let running = running?;
         match tokio::time::timeout_at(deadline, out.next()).await {
-            Ok(Some(Ok(bytes))) => Some((Ok(bytes), (out, Some(running)))),
+            Ok(Some(Ok(bytes))) => {
+                running.child.sent.add(bytes.len());
+                Some((Ok(bytes), (out, Some(running))))
+            }
             Ok(Some(Err(e))) => Some((Err(e), (out, None))),
             Ok(None) => {
                 running.finish().await;

@@ -9,12 +9,14 @@ use std::time::Duration;
 mod cache;
 mod check;
 mod deploy;
+mod metrics;
 mod mirror;
 pub mod settings;
 mod trigger;
 
 pub use check::{Check, CheckLimits};
 pub use deploy::{Deploy, DeployTrigger, parse_duration};
+pub use metrics::MetricsConfig;
 pub use mirror::MirrorConfig;
 pub use trigger::RefTrigger;
 
@@ -102,6 +104,10 @@ pub struct Config {
     pub cache: crate::git::CacheLimits,
     /// `[backup]`: scheduled backups from `serve`; None when no folder is configured.
     pub backup: Option<BackupConfig>,
+    /// `[metrics]`: the Prometheus endpoint (off by default).
+    pub metrics: MetricsConfig,
+    /// Peers whose `X-Forwarded-For`/`Forwarded` name the client (reverse proxies).
+    pub trusted_proxies: crate::model::TrustedProxies,
     /// Where this was read from, so a reload (SIGHUP) reads the same sources again.
     pub source: Source,
 }
@@ -199,6 +205,8 @@ struct FileConfig {
     mirror: Option<mirror::FileMirror>,
     cache: Option<cache::FileCache>,
     backup: Option<FileBackupConfig>,
+    metrics: Option<metrics::FileMetrics>,
+    trusted_proxies: Option<String>,
 }
 
 impl Config {
@@ -357,6 +365,11 @@ impl Config {
         Ok(Self {
             cache: cache::parse_cache(file.cache, env)?,
             mirror: mirror::parse_mirror(file.mirror, env)?,
+            metrics: metrics::parse_metrics(file.metrics, env)?,
+            trusted_proxies: match parse_env("LABFORGE_TRUSTED_PROXIES")?.or(file.trusted_proxies) {
+                Some(v) => crate::model::TrustedProxies::parse(&v).map_err(anyhow::Error::msg)?,
+                None => crate::model::TrustedProxies::default(),
+            },
             backup,
             webhook,
             ssh_max_connections: count(

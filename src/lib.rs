@@ -13,6 +13,7 @@ mod fuzz;
 pub mod git;
 pub mod job;
 pub mod memory;
+pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod postgres;

@@ -15,7 +15,7 @@ use axum::extract::FromRef;
 use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::Config;
@@ -56,6 +56,16 @@ impl FromRef<AppState> for GitHttpState {
     }
 }
 
+impl FromRef<AppState> for crate::transport::metrics_http::MetricsState {
+    fn from_ref(s: &AppState) -> Self {
+        crate::transport::metrics_http::MetricsState {
+            forge: Arc::clone(&s.forge),
+            token: s.config.metrics.token.clone(),
+            upload_slots: s.config.max_upload_packs,
+        }
+    }
+}
+
 impl FromRef<AppState> for crate::api::ApiState {
     fn from_ref(s: &AppState) -> Self {
         crate::api::ApiState {
@@ -86,6 +96,8 @@ pub struct App {
     serv_socket: crate::transport::serv_rpc::ServListener,
     ssh: SshServer,
     router: Router,
+    /// `[metrics] addr`: `/metrics` alone on its own listener.
+    metrics: Option<(TcpListener, Router)>,
     services: Services,
     config: Arc<Config>,
     /// This process serves the data folder (see `data_lock`); released when it ends.
@@ -151,11 +163,16 @@ impl App {
             config: Arc::clone(&config),
             ssh_fingerprint: ssh.fingerprint().into(),
         };
+        let (metrics, on_web_port) = metrics_listener(&config, state.clone()).await?;
         let router = routes()
+            .merge(on_web_port)
             .into_router()
+            .route_layer(axum::middleware::from_fn(
+                crate::transport::http_server::note_route,
+            ))
             .layer(
                 TraceLayer::new_for_http()
-                    .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                    .make_span_with(request_span)
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
             .with_state(state);
@@ -167,6 +184,7 @@ impl App {
             serv_socket,
             ssh,
             router,
+            metrics,
             services,
             config,
             _folder: folder,
@@ -185,6 +203,11 @@ impl App {
 
     pub fn ssh_port(&self) -> u16 {
         self.ssh.local_addr().port()
+    }
+
+    /// `[metrics] addr`'s bound address, when metrics have their own listener.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     pub fn forge(&self) -> Arc<Forge> {
@@ -278,7 +301,19 @@ impl App {
             max_connections: self.config.http_max_connections,
             max_connections_per_address: self.config.http_max_connections_per_address,
             header_timeout: self.config.http_header_timeout,
+            trusted_proxies: Arc::new(self.config.trusted_proxies.clone()),
+            metrics: Arc::clone(self.services.forge.metrics()),
         };
+        if let Some((listener, router)) = self.metrics {
+            let limits = HttpLimits {
+                max_connections: 64,
+                max_connections_per_address: 64,
+                ..limits.clone()
+            };
+            let serving =
+                crate::transport::http_server::serve(listener, router, limits, stop.clone());
+            tokio::spawn(serving);
+        }
         let http =
             crate::transport::http_server::serve(self.listener, self.router, limits, stop.clone());
         let http = async {
@@ -329,6 +364,54 @@ impl App {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// `/metrics` when `[metrics] enabled`: on its own listener when `addr` is set (the first
+/// answer), else as a route of the web port (the second; empty when off).
+async fn metrics_listener(
+    config: &Config,
+    state: AppState,
+) -> anyhow::Result<(Option<(TcpListener, Router)>, Routes<AppState>)> {
+    let routes = crate::transport::metrics_http::routes::<AppState>;
+    match (config.metrics.enabled, config.metrics.addr) {
+        (false, _) => Ok((None, Routes::new())),
+        (true, None) => Ok((None, routes())),
+        (true, Some(addr)) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding metrics on {addr}"))?;
+            tracing::info!(metrics = %listener.local_addr()?, "metrics have their own address");
+            let router = routes()
+                .into_router()
+                .route_layer(axum::middleware::from_fn(
+                    crate::transport::http_server::note_route,
+                ))
+                .with_state(state);
+            Ok((Some((listener, router)), Routes::new()))
+        }
+    }
+}
+
+/// The span every request's log lines share: method, URI, the client's address (a trusted
+/// proxy's client), the request's id, and the user once git over HTTP has authenticated one.
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = req
+        .extensions()
+        .get::<crate::metrics::RequestId>()
+        .map_or("", |id| id.as_str());
+    let addr = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        uri = %req.uri(),
+        version = ?req.version(),
+        addr = addr.map(tracing::field::display),
+        request_id = %id,
+        user = tracing::field::Empty,
+    )
 }
 
 /// Stops the cluster it holds when dropped: armed while `serve` starts, so an early `?` leaves

@@ -155,6 +155,10 @@ impl Services {
             mirror: config.mirror.clone(),
             backup_status: Arc::default(),
             max_status_contexts: i64::try_from(config.max_status_contexts).unwrap_or(i64::MAX),
+            metrics: Arc::new(crate::metrics::Metrics::new(
+                config.metrics.enabled,
+                config.metrics.per_repo,
+            )),
         });
         Ok(Self {
             forge: Arc::new(forge),

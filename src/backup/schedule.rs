@@ -92,6 +92,7 @@ async fn once(job: &Scheduled) -> Result<(), u32> {
         .await
     }
     .await;
+    job.forge.metrics().backup_finished(result.is_ok());
     match result {
         Ok(summary) => {
             tracing::info!(file = %path.display(), %summary, "backup written");

@@ -133,6 +133,7 @@ impl Forge {
                 retry_after_secs = wait.as_secs(),
                 "password check refused: too many failures"
             );
+            self.metrics.refused(client.transport.as_str(), "throttle");
             return Err(Error::Throttled(wait));
         }
         let row = self.db.user_by_name(username).await?;

@@ -39,6 +39,14 @@ impl ServiceGrant {
             ServiceGrant::Push(grant) => grant.lower(),
         }
     }
+
+    /// The user the service runs for, when a user (not an anonymous fetch).
+    pub fn actor(&self) -> Option<&Actor> {
+        match self {
+            ServiceGrant::Fetch(_, grant) => grant.actor(),
+            ServiceGrant::Push(grant) => grant.actor(),
+        }
+    }
 }
 
 /// How the transport carries git's streams.
@@ -105,6 +113,11 @@ impl Forge {
             }
             _ => None,
         };
+        // A ref advertisement (HTTP's `info/refs`) is half of an operation, not one of its own.
+        let counted = (!streams.advertise_refs).then(|| {
+            let transport = if streams.stateless_rpc { "http" } else { "ssh" };
+            (grant.service().name().trim_start_matches("git-"), transport)
+        });
         let req = ServiceRequest {
             service: grant.service(),
             dir: &dir,
@@ -117,6 +130,13 @@ impl Forge {
             .runner
             .spawn_service(req)
             .map_err(|e| Error::Internal(e.into()))?;
+        if let Some((service, transport)) = counted {
+            let operation = self
+                .metrics
+                .git_started(service, transport, &grant.repo().full_name());
+            child.sent = operation.sent();
+            child.attach(operation);
+        }
         if let Some(ticket) = ticket {
             child.attach(ticket);
         }

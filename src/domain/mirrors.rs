@@ -270,6 +270,7 @@ impl Forge {
                 }
             }
         };
+        self.metrics.mirror_synced("push", outcome.is_ok());
         match outcome {
             Ok(host_key) => {
                 tracing::info!(mirror = m.id, "push mirror synced");

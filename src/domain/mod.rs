@@ -156,6 +156,8 @@ pub struct Forge {
     backup_status: Arc<std::sync::Mutex<crate::model::BackupStatus>>,
     /// Contexts a commit keeps statuses for from outside, at most (`max_status_contexts`).
     max_status_contexts: i64,
+    /// The Prometheus series every room records into (`[metrics]`).
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// What `app` builds a `Forge` from: the only place its parts are named outside the domain.
@@ -190,6 +192,8 @@ pub struct ForgeParts {
     pub backup_status: Arc<std::sync::Mutex<crate::model::BackupStatus>>,
     /// Contexts a commit keeps statuses for from outside, at most (`max_status_contexts`).
     pub max_status_contexts: i64,
+    /// The Prometheus series every room records into (`[metrics]`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Forge {
@@ -213,6 +217,7 @@ impl Forge {
             mirror: p.mirror,
             backup_status: p.backup_status,
             max_status_contexts: p.max_status_contexts,
+            metrics: p.metrics,
         }
     }
 }

@@ -15,6 +15,21 @@ use crate::git::{GitRunner, RepoStore, Upkeep};
 use crate::model::BackupStatus;
 
 impl Forge {
+    /// The Prometheus series every room records into (`[metrics]`).
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
+    }
+
+    /// The database pool's size and idle connections (a metrics scrape).
+    pub fn database_pool_sizes(&self) -> (u32, usize) {
+        self.db.pool_sizes()
+    }
+
+    /// The deploy and webhook queues' lengths (a metrics scrape).
+    pub async fn queue_sizes(&self) -> Result<crate::storage::QueueSizes> {
+        Ok(self.db.queue_sizes().await?)
+    }
+
     /// Whether PostgreSQL answers (`/healthz`).
     pub async fn ping_database(&self) -> Result<()> {
         Ok(self.db.ping().await?)

@@ -13,6 +13,7 @@ mod protection;
 mod pull_mirrors;
 mod push_mirrors;
 mod pushes;
+mod queues;
 mod repos;
 mod sessions;
 mod statuses;
@@ -34,6 +35,7 @@ pub use protection::ProtectedBranchRow;
 pub use pull_mirrors::{ClaimedPullRow, PullMirrorRow};
 pub use push_mirrors::{ClaimedMirrorRow, NewPushMirror, PushMirrorRow};
 pub use pushes::{NewPush, PendingPushRow};
+pub use queues::QueueSizes;
 pub use repos::{CollaboratorRow, NewRepo, PendingRepo, RepoRow};
 pub use sessions::SessionRow;
 pub use statuses::{NewStatus, StatusRow, StatusSample};
@@ -96,6 +98,11 @@ impl Db {
             .fetch_one(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Connections the pool holds, and how many of them are idle (for `/metrics`).
+    pub fn pool_sizes(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
     }
 
     pub async fn close(&self) {

@@ -269,6 +269,7 @@ async fn authenticate(
         .authenticate_basic(user, password, client)
         .await
         .map_err(Refusal::to(true))?;
+    tracing::Span::current().record("user", actor.user.name.as_str());
     Ok(Some(actor))
 }
 

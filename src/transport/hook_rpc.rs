@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::hook_wire::{
     ChecksReply, ChecksRequest, HoldReply, HoldRequest, HookReply, HookRequest, MAX_REQUEST,
@@ -85,6 +86,13 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
         return send(&mut write, &HookReply::Done { ok: false }).await;
     };
     let (say, mut said) = tokio::sync::mpsc::channel::<String>(64);
+    // The push's request id: on the hook's log lines, and the last line of a refused push.
+    let id = forge.hook_gate().request_id(&request.nonce);
+    let span = tracing::info_span!(
+        "hook",
+        hook = %request.hook,
+        request_id = %id.as_ref().map_or("", |id| id.as_str()),
+    );
     let work = async {
         let result = match request.hook {
             HookName::PreReceive => {
@@ -106,7 +114,8 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
         };
         drop(say);
         result
-    };
+    }
+    .instrument(span);
     let relay = async {
         while let Some(text) = said.recv().await {
             if send(&mut write, &line_for_pusher(&text)).await.is_err() {
@@ -127,6 +136,13 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
             false
         }
     };
+    if !ok && let Some(id) = id {
+        send(
+            &mut write,
+            &line_for_pusher(&format!("labforge: request id {id}")),
+        )
+        .await?;
+    }
     send(&mut write, &HookReply::Done { ok }).await
 }
 

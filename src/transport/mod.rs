@@ -8,6 +8,7 @@ pub mod hook_rpc;
 mod hook_wire;
 pub mod http_git;
 pub mod http_server;
+pub mod metrics_http;
 pub mod serv_client;
 mod serv_git;
 pub mod serv_rpc;

@@ -155,7 +155,10 @@ async fn pump(mut child: GitChild, write: &mut (impl AsyncWrite + Unpin)) -> any
         let (tag, data) = tokio::select! {
             n = stdout.read(&mut out_buf), if out_open => match n {
                 Ok(0) | Err(_) => { out_open = false; continue }
-                Ok(n) => (wire::STDOUT, &out_buf[..n]),
+                Ok(n) => {
+                    child.sent.add(n);
+                    (wire::STDOUT, &out_buf[..n])
+                }
             },
             n = stderr.read(&mut err_buf), if err_open => match n {
                 Ok(0) | Err(_) => { err_open = false; continue }

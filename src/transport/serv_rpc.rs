@@ -203,7 +203,18 @@ async fn serv(
     match exec::parse(&command) {
         Ok(ExecRequest::Git { service, path }) => {
             let protocol = git_protocol.as_deref().and_then(GitProtocol::parse);
-            super::serv_git::run(st, actor, service, path, protocol, input, write).await
+            // One id for the command, as the built-in server gives (see `git_channel`).
+            let id = crate::metrics::RequestId::new();
+            let span = tracing::info_span!(
+                "git",
+                transport = "sshd",
+                service = service.name(),
+                repo = %path,
+                user = %actor.user.name,
+                request_id = %id,
+            );
+            let run = super::serv_git::run(st, actor, service, path, protocol, input, write);
+            tracing::Instrument::instrument(id.scope(run), span).await
         }
         Ok(ExecRequest::Command(words)) => {
             let out = commands::run(st, &actor, &key, &words).await;

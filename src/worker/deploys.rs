@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::deploy_log::{LogLine, write_log};
 use super::deploy_process::{self, Ending, Spec};
@@ -65,7 +66,14 @@ pub async fn run(forge: Arc<Forge>, key: Arc<SystemKey>, stop: CancellationToken
                 Ok(Some(run)) => {
                     let forge = Arc::clone(&forge);
                     let stop = stop.clone();
-                    running.spawn(async move { execute(forge, run, stop).await });
+                    // A run's own id from start to finish: its log lines share it.
+                    let span = tracing::info_span!(
+                        "deploy",
+                        run = run.id(),
+                        deploy = %run.run().deploy_name,
+                        request_id = %crate::metrics::RequestId::new(),
+                    );
+                    running.spawn(async move { execute(forge, run, stop).await }.instrument(span));
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -87,6 +95,7 @@ pub async fn run(forge: Arc<Forge>, key: Arc<SystemKey>, stop: CancellationToken
 }
 
 async fn execute(forge: Arc<Forge>, run: ClaimedRun, shutdown: CancellationToken) {
+    let started = std::time::Instant::now();
     let stop = forge.start_deploy_run(&run, &shutdown).await;
     let (end, truncated) = match prepare_and_run(&forge, &run, stop).await {
         Ok((ending, truncated)) => match ending {
@@ -101,7 +110,9 @@ async fn execute(forge: Arc<Forge>, run: ClaimedRun, shutdown: CancellationToken
         }
     };
     let status = forge.finish_deploy_run(&run, end, truncated).await;
-    tracing::info!(run = run.id(), deploy = %run.run().deploy_name, %status, "deploy ended");
+    let deploy = &run.run().deploy_name;
+    (forge.metrics()).deploy_finished(deploy, status.as_str(), started.elapsed());
+    tracing::info!(run = run.id(), deploy = %deploy, %status, "deploy ended");
 }
 
 async fn prepare_and_run(

@@ -76,6 +76,7 @@ async fn deliver(forge: Arc<Forge>, sender: Arc<send::Sender>, d: ClaimedDeliver
     match forge.record_webhook_attempt(&d, &outcome).await {
         Ok(state) => {
             let level_ok = state == DeliveryState::Delivered;
+            (forge.metrics()).webhook_delivered(if level_ok { "delivered" } else { "failed" });
             if level_ok {
                 tracing::info!(
                     delivery = d.id, hook = d.hook_id, attempt = d.attempt,

@@ -185,6 +185,8 @@ impl Forge {
                         supersede: true,
                     })
                     .await?;
+                // In the push's span: this line ties the run to the push's request id.
+                tracing::info!(run = id, deploy = %deploy.name, "deploy queued");
                 out.push(QueuedRun {
                     id,
                     deploy_name: deploy.name.to_string(),

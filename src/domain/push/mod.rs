@@ -46,6 +46,9 @@ pub(super) struct PushContext {
     pub wait_until: tokio::time::Instant,
     /// Runs `-o deploy=gate` made before the refs moved; post-receive checks they landed.
     pub gated: Vec<GatedRun>,
+    /// The id of the request (HTTP) or command (SSH) that runs this push, for the hooks' log
+    /// lines and a refused push's last line.
+    pub request_id: Option<crate::metrics::RequestId>,
 }
 
 impl HookGate {
@@ -95,6 +98,11 @@ impl HookGate {
             .expect("ticket map is never poisoned: no code panics while holding it")
             .get(nonce)
             .cloned()
+    }
+
+    /// The id of the request that runs the push with this ticket.
+    pub fn request_id(&self, nonce: &str) -> Option<crate::metrics::RequestId> {
+        self.context(nonce).and_then(|ctx| ctx.request_id)
     }
 
     fn set_pending(&self, nonce: &str, id: i64) {
@@ -173,6 +181,7 @@ impl super::Forge {
             pending: None,
             wait_until: deadline - std::time::Duration::from_secs(15),
             gated: Vec::new(),
+            request_id: crate::metrics::RequestId::current(),
         };
         self.hooks
             .tickets

@@ -203,6 +203,7 @@ impl Forge {
             return Ok(false);
         };
         let result = self.pull_sync(&m).await;
+        self.metrics.mirror_synced("pull", result.is_ok());
         let error = match &result {
             Ok(moved) => {
                 tracing::info!(repo = m.repo_id, moved, "pull mirror synced");

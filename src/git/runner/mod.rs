@@ -142,6 +142,8 @@ pub struct GitChild {
     watchdog: tokio::task::AbortHandle,
     /// Things that must live exactly as long as the process (a push's hook ticket).
     attached: Vec<Box<dyn Send + Sync>>,
+    /// Where the transport relaying stdout counts the bytes (`/metrics`); counts nowhere unless set.
+    pub sent: crate::metrics::SentBytes,
 }
 
 impl GitChild {
@@ -160,6 +162,7 @@ impl GitChild {
             deadline,
             watchdog,
             attached: Vec::new(),
+            sent: crate::metrics::SentBytes::default(),
         }
     }
 

@@ -15,9 +15,12 @@ use tokio::time::{Instant, timeout_at};
 
 use super::SshState;
 use super::upload_archive;
+use tracing::Instrument;
+
 use crate::domain::{Forge, ServiceGrant, Streams};
 use crate::git::runner::GitChild;
 use crate::git::{GitProtocol, Service};
+use crate::metrics::RequestId;
 
 /// Up to 64 packets (about 2 MiB) wait for git's stdin before the client is slowed down.
 const STDIN_QUEUE: usize = 64;
@@ -65,15 +68,29 @@ pub fn start(
     let (kill_tx, mut kill_rx) = oneshot::channel();
     let forge = Arc::clone(&st.forge);
     let service = grant.service();
-    tokio::spawn(async move {
+    // One id for the whole git command, as an HTTP request has (`remote: request id` on a
+    // refused push; `request_id` on every log line of it).
+    let id = RequestId::new();
+    let span = tracing::info_span!(
+        "git",
+        transport = "ssh",
+        service = service.name(),
+        repo = %grant.repo().full_name(),
+        user = %grant.actor().map_or("", |a| a.user.name.as_str()),
+        request_id = %id,
+    );
+    let task = async move {
         let _ended = EndOnDrop(ended);
         // The same slots as smart HTTP: a clone waits for one instead of failing. An archive is
         // as heavy as a clone's pack, so upload-archive takes one too.
         let permit = match service {
-            Service::UploadPack | Service::UploadArchive => tokio::select! {
-                _ = &mut kill_rx => return,
-                permit = forge.upload_slots().acquire_owned() => Some(permit.expect("never closed")),
-            },
+            Service::UploadPack | Service::UploadArchive => {
+                let _waiting = forge.metrics().upload_waiting();
+                tokio::select! {
+                    _ = &mut kill_rx => return,
+                    permit = forge.upload_slots().acquire_owned() => Some(permit.expect("never closed")),
+                }
+            }
             Service::ReceivePack => None,
         };
         let mut replay = Bytes::new();
@@ -115,7 +132,8 @@ pub fn start(
         // After a push, post-receive did the bookkeeping.
         let _ = pump(child, channel, &handle, kill_rx).await;
         drop(permit);
-    });
+    };
+    tokio::spawn(id.scope(task).instrument(span));
     (stdin_tx, kill_tx)
 }
 
@@ -228,7 +246,10 @@ async fn pump(
             _ = &mut kill => return false, // channel or connection gone: dropping `child` ends git
             n = stdout.read(&mut out_buf), if out_open => match n {
                 Ok(0) | Err(_) => out_open = false,
-                Ok(n) => if !send(handle, channel, None, &out_buf[..n], deadline).await { return false },
+                Ok(n) => {
+                    child.sent.add(n);
+                    if !send(handle, channel, None, &out_buf[..n], deadline).await { return false }
+                }
             },
             n = stderr.read(&mut err_buf), if err_open => match n {
                 Ok(0) | Err(_) => err_open = false,

@@ -201,6 +201,7 @@ impl russh::server::Handler for SshSession {
                 self.key = fingerprint;
                 self.authenticated.store(true, Ordering::SeqCst);
                 self.unauth_permit = None;
+                self.st.forge.metrics().ssh_authenticated("succeeded");
                 Ok(Auth::Accept)
             }
             None => {
@@ -424,6 +425,7 @@ impl Drop for SshSession {
         {
             let client = Client::new(self.peer.map(|p| p.ip()), Transport::Ssh);
             self.st.forge.authentication_failed(&user, client);
+            self.st.forge.metrics().ssh_authenticated("failed");
         }
     }
 }

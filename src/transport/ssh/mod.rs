@@ -122,16 +122,20 @@ impl SshServer {
                 },
             };
             // Caps are checked before any work: a flood costs one accept and one close each.
+            let metrics = &self.state.forge.metrics();
             let Ok(conn_permit) = Arc::clone(&connections).try_acquire_owned() else {
                 TOO_MANY.warn(peer.ip(), cfg.ssh_max_connections);
+                metrics.refused("ssh", "connections");
                 continue;
             };
             let Some(address) = per_address.try_acquire(peer.ip()) else {
                 TOO_MANY_FROM_ADDRESS.warn(peer.ip(), per_address.max());
+                metrics.refused("ssh", "unauthenticated_per_address");
                 continue;
             };
             let Ok(all) = Arc::clone(&unauthenticated).try_acquire_owned() else {
                 TOO_MANY_KNOCKING.warn(peer.ip(), cfg.ssh_max_unauthenticated);
+                metrics.refused("ssh", "unauthenticated");
                 continue;
             };
             let unauth_permit = Knocking {
@@ -146,8 +150,9 @@ impl SshServer {
                 Arc::clone(&authenticated),
             );
             let config = Arc::clone(&self.russh);
+            let open = metrics.ssh_connection();
             sessions.spawn(async move {
-                let _conn_permit = conn_permit;
+                let _conn_permit = (conn_permit, open);
                 let _ = socket.set_nodelay(true);
                 serve_connection(config, socket, handler, authenticated, auth_timeout).await;
             });

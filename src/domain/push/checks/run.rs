@@ -152,6 +152,8 @@ impl Forge {
             Ok(Ending::Stopped) => Verdict::CouldNotRun("stopped".into()),
             Err(e) => Verdict::CouldNotRun(format!("{e:#}")),
         };
+        self.metrics
+            .check_finished(&check.name.to_string(), verdict.outcome().as_str());
         let took = format_duration(clock.elapsed().as_secs_f64());
         lines.0.push((
             LogStream::Note,
