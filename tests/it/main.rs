@@ -23,6 +23,8 @@ mod deploy_order;
 mod deploy_scripts;
 mod egress;
 mod first_run;
+mod gitea_client;
+mod gitea_shapes;
 mod helpers;
 mod highlight;
 mod history;
