@@ -21,3 +21,24 @@ emit("done")
         .await;
     assert_eq!(out, [serde_json::json!("done")]);
 }
+
+#[tokio::test]
+async fn a_read_token_reads_through_the_client_and_cannot_write() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "horse-battery-staple").await;
+    app.create_repo("alice", "dns", false).await;
+    let token = app
+        .create_token("alice", labforge::model::TokenScope::Read)
+        .await;
+    let out = GiteaClient::with_token(&app, &token)
+        .run(
+            r#"
+assert issue.issue_list_issues("alice", "dns") == []
+title = models.CreateLabelOption(name="bug", color="ee0701")
+assert status_of(issue.issue_create_label, "alice", "dns", body=title) == 403
+emit("read")
+"#,
+        )
+        .await;
+    assert_eq!(out, [serde_json::json!("read")]);
+}
