@@ -9,6 +9,7 @@ mod error;
 mod hooks;
 mod issues;
 mod mirrors;
+pub mod paging;
 mod statuses;
 
 use crate::routes::{Need, Routes};
