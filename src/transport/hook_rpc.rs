@@ -86,7 +86,8 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
         return send(&mut write, &HookReply::Done { ok: false }).await;
     };
     let (say, mut said) = tokio::sync::mpsc::channel::<String>(64);
-    // The push's request id: on the hook's log lines, and the last line of a refused push.
+    // The push's request id: on the hook's log lines, and the last line of a refused push (a
+    // dry run's refusal is its answer, not a failure).
     let id = forge.hook_gate().request_id(&request.nonce);
     let span = tracing::info_span!(
         "hook",
@@ -136,7 +137,11 @@ async fn answer(stream: UnixStream, forge: &Forge) -> anyhow::Result<()> {
             false
         }
     };
-    if !ok && let Some(id) = id {
+    let dry_run = crate::domain::push::is_dry_run(&request.push_options);
+    if !ok
+        && !dry_run
+        && let Some(id) = id
+    {
         send(
             &mut write,
             &line_for_pusher(&format!("labforge: request id {id}")),

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use crate::domain::deploys::GatedRun;
 use crate::model::{Actor, Repo};
 
-pub use checks::CheckState;
+pub use checks::{CheckState, is_dry_run};
 pub use hold::{HOLD_WAIT, RefHold};
 pub use policy::{BranchRule, parse_branch_pattern};
 pub use receive::Say;

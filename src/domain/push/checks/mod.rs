@@ -187,6 +187,12 @@ pub(super) struct PushFlags {
     pub gate: bool,
 }
 
+/// Whether the push asked only for a plan (`-o dry-run`): its refusal is the answer asked
+/// for, not a failure to look up in the log.
+pub fn is_dry_run(options: &[String]) -> bool {
+    PushFlags::parse(options).dry_run
+}
+
 impl PushFlags {
     pub fn parse(options: &[String]) -> Self {
         let has = |o: &str| options.iter().any(|x| x == o);
