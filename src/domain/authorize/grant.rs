@@ -96,6 +96,9 @@ pub enum Principal {
     System,
     /// The operator at the command line (`labforge admin …`).
     Operator,
+    /// An SSH deploy key, by its fingerprint: reaches only the repositories it is attached to,
+    /// with git alone (never the SSH commands, the web or the API).
+    DeployKey { fingerprint: String },
 }
 
 impl Principal {
