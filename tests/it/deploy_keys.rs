@@ -1,0 +1,561 @@
+//! Deploy keys with the real OpenSSH client against the built-in SSH server: a GitOps pull as
+//! Flux and Argo CD make it (clone and fetch over `ssh://git@host:PORT/OWNER/REPO.git` with the
+//! host key pinned), pushes by read-only and read-write keys, every other repository answered
+//! as a missing one, the SSH commands refused, a key that is a user's key refused both ways, and
+//! the API, the settings page and `admin deploy-key` that manage them.
+
+use std::path::Path;
+
+use labforge::model::{TokenScope, Username};
+
+use crate::helpers::*;
+use crate::operator::admin;
+use crate::ssh::{SshClient, keygen, public_key, stdout, user_with_key};
+use crate::web_auth::{client, hidden, page, post, session};
+
+/// A key pair made by `ssh-keygen`, attached to `repo` as a deploy key through the domain.
+async fn deploy_key(
+    app: &TestApp,
+    name: &str,
+    repos: &[&str],
+    read_only: bool,
+) -> std::path::PathBuf {
+    let key = keygen(&app.work.path().join("keys"), name, "ed25519");
+    for repo in repos {
+        let grant = app.grant(repo).await;
+        app.forge
+            .add_deploy_key(&grant, name, &public_key(&key), read_only)
+            .await
+            .expect("add deploy key");
+    }
+    key
+}
+
+/// A repository with one commit on main, pushed by its owner over HTTP.
+async fn seeded(app: &TestApp, owner: &str, name: &str, private: bool) -> String {
+    app.create_repo(owner, name, private).await;
+    let src = app.workdir(&format!("seed-{owner}-{name}"));
+    local_repo(&src, 1).await;
+    let repo = format!("{owner}/{name}");
+    app.push(
+        &src,
+        (owner, &format!("{owner}-password")),
+        &repo,
+        &["main"],
+    )
+    .await;
+    git_ok(&src, &["rev-parse", "HEAD"]).await.trim().to_owned()
+}
+
+async fn commit(dir: &Path, file: &str) -> String {
+    std::fs::write(dir.join(file), file).unwrap();
+    git_ok(dir, &["add", file]).await;
+    git_ok(dir, &["commit", "-q", "-m", file]).await;
+    git_ok(dir, &["rev-parse", "HEAD"]).await.trim().to_owned()
+}
+
+fn server_head(app: &TestApp, repo: &str) -> String {
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(app.server_repo(repo))
+        .args(["rev-parse", "refs/heads/main"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gitops_pull_clones_and_fetches_with_a_read_only_deploy_key_and_never_pushes() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    let first = seeded(&app, "alice", "cluster", true).await;
+    // Added over the API as `flux bootstrap` and Terraform add it (Gitea's CreateKeyOption).
+    let key = keygen(&app.work.path().join("keys"), "flux", "ed25519");
+    let token = app.create_token("alice", TokenScope::Write).await;
+    let res = client()
+        .post(format!("{}/api/v1/repos/alice/cluster/keys", app.base))
+        .header("authorization", format!("token {token}"))
+        .json(&serde_json::json!({"title": "flux", "key": public_key(&key), "read_only": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let made: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(made["read_only"], true);
+
+    // Flux's way: ssh://git@HOST:PORT/OWNER/REPO.git, StrictHostKeyChecking=yes with the
+    // server's host key in a known_hosts file (SshClient pins it), the private key alone.
+    let ssh = SshClient::new(&app, &key);
+    let url = ssh.url("alice/cluster");
+    let clone = app.workdir("clone");
+    ssh.git_ok(
+        app.work.path(),
+        &["clone", "-q", &url, clone.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(git_ok(&clone, &["rev-parse", "HEAD"]).await.trim(), first);
+
+    // The owner pushes; the controller's next reconcile fetches it.
+    let src = app.work.path().join("seed-alice-cluster");
+    let second = commit(&src, "kustomization.yaml").await;
+    app.push(
+        &src,
+        ("alice", "alice-password"),
+        "alice/cluster",
+        &["main"],
+    )
+    .await;
+    ssh.git_ok(&clone, &["fetch", "-q", "origin"]).await;
+    assert_eq!(
+        git_ok(&clone, &["rev-parse", "origin/main"]).await.trim(),
+        second
+    );
+    // A shallow fetch as Argo CD's repo server may make.
+    let shallow = app.workdir("shallow");
+    ssh.git_ok(
+        app.work.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &url,
+            shallow.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        git_ok(&shallow, &["rev-parse", "HEAD"]).await.trim(),
+        second
+    );
+
+    // Read-only: a push is refused, naming the access, and nothing moves.
+    git_ok(&clone, &["reset", "-q", "--hard", "origin/main"]).await;
+    commit(&clone, "drift.yaml").await;
+    let out = ssh.git(&clone, &["push", &url, "HEAD:main"]).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("you have read access to alice/cluster; this needs write"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server_head(&app, "alice/cluster"), second);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deploy_key_reaches_its_repositories_and_answers_elsewhere_as_for_a_missing_one() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    app.create_user("bob", "bob-password").await;
+    seeded(&app, "alice", "apps", true).await;
+    let infra_head = seeded(&app, "alice", "infra", true).await;
+    seeded(&app, "alice", "secrets", true).await;
+    seeded(&app, "alice", "website", false).await;
+    seeded(&app, "bob", "home", false).await;
+    // One key on two repositories (Gitea allows it): read-only on apps, read-write on infra.
+    let key = deploy_key(&app, "argocd", &["alice/apps"], true).await;
+    let grant = app.grant("alice/infra").await;
+    app.forge
+        .add_deploy_key(&grant, "argocd", &public_key(&key), false)
+        .await
+        .unwrap();
+    let ssh = SshClient::new(&app, &key);
+
+    for repo in ["alice/apps", "alice/infra"] {
+        let dest = app.workdir(&format!("clone-{}", repo.replace('/', "-")));
+        ssh.git_ok(
+            app.work.path(),
+            &["clone", "-q", &ssh.url(repo), dest.to_str().unwrap()],
+        )
+        .await;
+    }
+    // Read-write on infra: the push lands, recorded under the repository's owner.
+    let infra = app.work.path().join("clone-alice-infra");
+    let pushed = commit(&infra, "release.yaml").await;
+    ssh.git_ok(&infra, &["push", "-q", "origin", "HEAD:main"])
+        .await;
+    assert_eq!(server_head(&app, "alice/infra"), pushed);
+    assert_ne!(pushed, infra_head);
+    // Read-only on apps.
+    let apps = app.work.path().join("clone-alice-apps");
+    commit(&apps, "x.yaml").await;
+    let out = ssh.git(&apps, &["push", "origin", "HEAD:main"]).await;
+    assert!(!out.status.success(), "a read-only key pushed");
+
+    // Everything else, private or public, the owner's or another user's, answers exactly as
+    // a repository that does not exist.
+    let probe = |repo: &'static str| {
+        let (ssh, apps) = (&ssh, &apps);
+        let work = app.work.path().to_path_buf();
+        async move {
+            let fetch = ssh.git(&work, &["ls-remote", &ssh.url(repo)]).await;
+            let push = ssh.git(apps, &["push", &ssh.url(repo), "HEAD:main"]).await;
+            (
+                fetch.status.code(),
+                stderr(&fetch).replace(repo, "OWNER/REPO"),
+                push.status.code(),
+                stderr(&push).replace(repo, "OWNER/REPO"),
+            )
+        }
+    };
+    let missing = probe("alice/nope").await;
+    assert!(
+        missing.1.contains("repository 'OWNER/REPO' not found"),
+        "{}",
+        missing.1
+    );
+    for repo in ["alice/secrets", "alice/website", "bob/home"] {
+        assert_eq!(probe(repo).await, missing, "{repo}");
+    }
+    // Never push-to-create, not even under the owner's name.
+    assert!(!app.server_repo("alice/nope").exists());
+    let out = ssh
+        .git(&apps, &["push", &ssh.url("alice/fresh"), "HEAD:main"])
+        .await;
+    assert!(!out.status.success());
+    assert!(!app.server_repo("alice/fresh").exists());
+
+    // The SSH commands and the greeting are refused, each the same way.
+    for command in [
+        &["whoami"][..],
+        &["repo", "list"],
+        &["repo", "create", "new"],
+        &["repo", "info", "alice/apps"],
+        &["key", "list"],
+        &["help"],
+        &[],
+    ] {
+        let out = ssh.run(command).await;
+        assert_eq!(out.status.code(), Some(1), "{command:?}");
+        assert!(
+            stderr(&out).contains("this is a deploy key"),
+            "{command:?}: {}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).is_empty(), "{command:?}: {}", stdout(&out));
+    }
+    assert!(!app.server_repo("alice/new").exists());
+
+    // Removed from apps: apps answers as missing now; infra still works.
+    let grant = app.grant("alice/apps").await;
+    let id = app.forge.deploy_keys(&grant).await.unwrap()[0].id;
+    app.forge.remove_deploy_key(&grant, id).await.unwrap();
+    assert_eq!(probe("alice/apps").await.0, missing.0);
+    ssh.git_ok(&infra, &["fetch", "-q", "origin"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_is_a_users_key_or_a_deploy_key_never_both() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    app.create_repo("alice", "apps", true).await;
+    app.create_repo("alice", "infra", true).await;
+    let user_key = user_with_key(&app, "alice", "ed25519").await;
+    let grant = app.grant("alice/apps").await;
+    let err = app
+        .forge
+        .add_deploy_key(&grant, "reuse", &public_key(&user_key), true)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("that SSH key is a user's key"),
+        "{err}"
+    );
+    // Over the API: Gitea's 422 for a key in use, with the reason.
+    let token = app.create_token("alice", TokenScope::Write).await;
+    let res = client()
+        .post(format!("{}/api/v1/repos/alice/apps/keys", app.base))
+        .header("authorization", format!("token {token}"))
+        .json(&serde_json::json!({"title": "reuse", "key": public_key(&user_key)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("user's key"),
+        "{body}"
+    );
+
+    // The other way: a deploy key (on two repositories) is refused as a user's key.
+    let key = deploy_key(&app, "flux", &["alice/apps", "alice/infra"], true).await;
+    let err = app
+        .forge
+        .add_key(
+            &Username::parse("alice").unwrap(),
+            "mine",
+            &public_key(&key),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("that SSH key is a repository's deploy key"),
+        "{err}"
+    );
+    // The same key twice on one repository is refused too.
+    let err = app
+        .forge
+        .add_deploy_key(&grant, "again", &public_key(&key), true)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already a deploy key"), "{err}");
+    // So it signs in as the deploy key, not as alice.
+    let out = SshClient::new(&app, &key).run(&["whoami"]).await;
+    assert!(
+        stderr(&out).contains("this is a deploy key"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Gitea's DeployKey object (templates/swagger/v1_json.tmpl, definitions.DeployKey): every
+/// field it lists but `repository`, with its JSON type.
+const GITEA_DEPLOY_KEY: &[(&str, &str)] = &[
+    ("id", "integer"),
+    ("key_id", "integer"),
+    ("key", "string"),
+    ("url", "string"),
+    ("title", "string"),
+    ("fingerprint", "string"),
+    ("created_at", "string"),
+    ("read_only", "boolean"),
+];
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Number(n) if n.is_i64() => "integer",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Bool(_) => "boolean",
+        _ => "other",
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_manages_deploy_keys_in_giteas_shape_for_admins_only() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    app.create_user("writer", "writer-password").await;
+    app.create_repo("alice", "apps", true).await;
+    app.create_repo("alice", "other", true).await;
+    app.add_collaborator("alice/apps", "writer", "write").await;
+    let token = app.create_token("alice", TokenScope::Write).await;
+    let writer = app.create_token("writer", TokenScope::Write).await;
+    let key = keygen(&app.work.path().join("keys"), "ci", "ed25519");
+    let api = |path: &str| format!("{}/api/v1/repos/{path}", app.base);
+
+    let res = client()
+        .post(api("alice/apps/keys"))
+        .header("authorization", format!("token {token}"))
+        .json(&serde_json::json!({"title": "ci", "key": public_key(&key), "read_only": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let made: serde_json::Value = res.json().await.unwrap();
+    for (field, kind) in GITEA_DEPLOY_KEY {
+        assert_eq!(json_type(&made[field]), *kind, "{field} in {made}");
+    }
+    let id = made["id"].as_i64().unwrap();
+    assert_eq!(made["title"], "ci");
+    assert_eq!(made["read_only"], false);
+    assert!(made["fingerprint"].as_str().unwrap().starts_with("SHA256:"));
+    assert_eq!(
+        made["key"].as_str().unwrap(),
+        public_key(&key)
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    assert_eq!(
+        made["url"],
+        format!("{}/api/v1/repos/alice/apps/keys/{id}", app.base)
+    );
+    let list: serde_json::Value = client()
+        .get(api("alice/apps/keys"))
+        .header("authorization", format!("token {token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0], made);
+    let one: serde_json::Value = client()
+        .get(api(&format!("alice/apps/keys/{id}")))
+        .header("authorization", format!("token {token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one, made);
+    // The key's id under another repository is not there.
+    let status = |res: reqwest::Response| res.status().as_u16();
+    let other = client()
+        .get(api(&format!("alice/other/keys/{id}")))
+        .header("authorization", format!("token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(other), 404);
+    // A writer is no admin: refused (Gitea's 403), nothing listed.
+    let res = client()
+        .get(api("alice/apps/keys"))
+        .header("authorization", format!("token {writer}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(res), 403);
+    // A key that does not parse: 422 naming it.
+    let res = client()
+        .post(api("alice/apps/keys"))
+        .header("authorization", format!("token {token}"))
+        .json(&serde_json::json!({"title": "bad", "key": "ssh-ed25519 !!!"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let res = client()
+        .delete(api(&format!("alice/apps/keys/{id}")))
+        .header("authorization", format!("token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(res), 204);
+    let res = client()
+        .get(api(&format!("alice/apps/keys/{id}")))
+        .header("authorization", format!("token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(res), 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_settings_page_and_admin_cli_add_list_and_remove_deploy_keys() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    app.create_repo("alice", "apps", true).await;
+    let web_key = keygen(&app.work.path().join("keys"), "web", "ed25519");
+    let cookie = session(&app, "alice", "alice-password").await;
+    let (code, html) = page(&app, &cookie, "/alice/apps/settings/deploy-keys").await;
+    assert_eq!(code, 200);
+    assert!(html.contains("No deploy keys yet."), "{html}");
+    let csrf = hidden(&html, "csrf");
+    let (code, html) = post(
+        &app,
+        &cookie,
+        "/alice/apps/settings/deploy-keys",
+        &[
+            ("csrf", &csrf),
+            ("title", "renovate"),
+            ("key", &public_key(&web_key)),
+            ("write", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert!(
+        html.contains("Deploy key renovate (read-write) added"),
+        "{html}"
+    );
+    let grant = app.grant("alice/apps").await;
+    let keys = app.forge.deploy_keys(&grant).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(!keys[0].read_only);
+    assert!(html.contains(&keys[0].fingerprint), "listed");
+
+    // The operator's side, on the same repository.
+    let cli_key = keygen(&app.work.path().join("keys"), "cli", "ed25519");
+    let (ok, out, err) = admin(
+        &app,
+        &["deploy-key", "add", "alice/apps", "--title", "flux"],
+        &public_key(&cli_key),
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(err.contains("(read-only) added to alice/apps"), "{err}");
+    let (ok, list, err) = admin(&app, &["deploy-key", "list", "alice/apps"], "").await;
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    assert!(lines[0].contains("\twrite\trenovate\t"), "{list}");
+    assert!(lines[1].contains("\tread\tflux\t"), "{list}");
+    let fingerprint = lines[1].split('\t').nth(1).unwrap();
+    assert!(
+        out.contains(fingerprint),
+        "add printed id and fingerprint: {out}"
+    );
+    let (ok, _, err) = admin(
+        &app,
+        &["deploy-key", "remove", "alice/apps", fingerprint],
+        "",
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = admin(&app, &["deploy-key", "remove", "alice/apps", "999999"], "").await;
+    assert!(!ok && err.contains("has no deploy key 999999"), "{err}");
+
+    // Removing on the page.
+    let (_, html) = page(&app, &cookie, "/alice/apps/settings/deploy-keys").await;
+    let csrf = hidden(&html, "csrf");
+    let id = keys[0].id;
+    let res = client()
+        .post(format!(
+            "{}/alice/apps/settings/deploy-keys/{id}/remove",
+            app.base
+        ))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    assert!(app.forge.deploy_keys(&grant).await.unwrap().is_empty());
+}
+
+/// The cap on deploy keys per repository holds (and says so).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repository_has_at_most_the_capped_number_of_deploy_keys() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    app.create_repo("alice", "apps", true).await;
+    let grant = app.grant("alice/apps").await;
+    let cap = labforge::domain::MAX_DEPLOY_KEYS_PER_REPO as usize;
+    // Keys made in-process (ssh-keygen 50 times is slow): distinct ed25519 blobs.
+    let line = |i: usize| {
+        use base64::Engine;
+        let mut blob = Vec::new();
+        blob.extend_from_slice(&11u32.to_be_bytes());
+        blob.extend_from_slice(b"ssh-ed25519");
+        blob.extend_from_slice(&32u32.to_be_bytes());
+        let mut raw = [0u8; 32];
+        raw[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        blob.extend_from_slice(&raw);
+        format!(
+            "ssh-ed25519 {}",
+            base64::engine::general_purpose::STANDARD.encode(blob)
+        )
+    };
+    for i in 0..cap {
+        app.forge
+            .add_deploy_key(&grant, &format!("k{i}"), &line(i), true)
+            .await
+            .unwrap();
+    }
+    let err = app
+        .forge
+        .add_deploy_key(&grant, "one too many", &line(cap), true)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("at most {cap} deploy keys")),
+        "{err}"
+    );
+    assert_eq!(app.forge.deploy_keys(&grant).await.unwrap().len(), cap);
+}
