@@ -559,3 +559,55 @@ async fn a_repository_has_at_most_the_capped_number_of_deploy_keys() {
     );
     assert_eq!(app.forge.deploy_keys(&grant).await.unwrap().len(), cap);
 }
+
+/// A read-write deploy key pushes as a writer and no more: an admins-only branch and
+/// `-o skip-checks` refuse it, though its pushes are recorded under the owner (an admin).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_write_deploy_key_never_has_an_admins_rights_when_pushing() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    let first = seeded(&app, "alice", "infra", true).await;
+    let key = deploy_key(&app, "ci", &["alice/infra"], false).await;
+    let ssh = SshClient::new(&app, &key);
+    let clone = app.workdir("clone");
+    ssh.git_ok(
+        app.work.path(),
+        &[
+            "clone",
+            "-q",
+            &ssh.url("alice/infra"),
+            clone.to_str().unwrap(),
+        ],
+    )
+    .await;
+    commit(&clone, "a.yaml").await;
+    let out = ssh
+        .git(
+            &clone,
+            &["push", "-o", "skip-checks", "origin", "HEAD:main"],
+        )
+        .await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("only repository admins may push with -o skip-checks"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server_head(&app, "alice/infra"), first);
+    let grant = app.grant("alice/infra").await;
+    app.forge
+        .protect_branch_requiring(&grant, "main", true, &[])
+        .await
+        .unwrap();
+    let out = ssh.git(&clone, &["push", "origin", "HEAD:main"]).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("only repository admins may push here"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server_head(&app, "alice/infra"), first);
+    // Another branch is a writer's to push.
+    ssh.git_ok(&clone, &["push", "-q", "origin", "HEAD:feature"])
+        .await;
+}
