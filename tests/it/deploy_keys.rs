@@ -161,6 +161,18 @@ async fn a_deploy_key_reaches_its_repositories_and_answers_elsewhere_as_for_a_mi
         .unwrap();
     let ssh = SshClient::new(&app, &key);
 
+    // git archive --remote (upload-archive) on its own repository works too.
+    let out = ssh
+        .git(
+            app.work.path(),
+            &["archive", "--remote", &ssh.url("alice/apps"), "main"],
+        )
+        .await;
+    assert!(
+        out.status.success() && !out.stdout.is_empty(),
+        "{}",
+        stderr(&out)
+    );
     for repo in ["alice/apps", "alice/infra"] {
         let dest = app.workdir(&format!("clone-{}", repo.replace('/', "-")));
         ssh.git_ok(
@@ -190,11 +202,16 @@ async fn a_deploy_key_reaches_its_repositories_and_answers_elsewhere_as_for_a_mi
         async move {
             let fetch = ssh.git(&work, &["ls-remote", &ssh.url(repo)]).await;
             let push = ssh.git(apps, &["push", &ssh.url(repo), "HEAD:main"]).await;
+            let archive = ssh
+                .git(&work, &["archive", "--remote", &ssh.url(repo), "main"])
+                .await;
             (
                 fetch.status.code(),
                 stderr(&fetch).replace(repo, "OWNER/REPO"),
                 push.status.code(),
                 stderr(&push).replace(repo, "OWNER/REPO"),
+                archive.status.code(),
+                stderr(&archive).replace(repo, "OWNER/REPO"),
             )
         }
     };
@@ -307,6 +324,36 @@ async fn a_key_is_a_users_key_or_a_deploy_key_never_both() {
         "{}",
         stderr(&out)
     );
+
+    // Both at once, a few times over: exactly one of the two wins each time.
+    let alice = Username::parse("alice").unwrap();
+    for i in 0..5 {
+        let (line, title) = (ed25519_line(1000 + i), format!("race{i}"));
+        let (as_user, as_deploy) = tokio::join!(
+            app.forge.add_key(&alice, &title, &line),
+            app.forge.add_deploy_key(&grant, &title, &line, true)
+        );
+        assert!(
+            as_user.is_ok() != as_deploy.is_ok(),
+            "race {i}: {as_user:?} / {as_deploy:?}"
+        );
+    }
+}
+
+/// An ed25519 public key line made in-process (distinct for each `i`; never used to sign).
+fn ed25519_line(i: usize) -> String {
+    use base64::Engine;
+    let mut blob = Vec::new();
+    blob.extend_from_slice(&11u32.to_be_bytes());
+    blob.extend_from_slice(b"ssh-ed25519");
+    blob.extend_from_slice(&32u32.to_be_bytes());
+    let mut raw = [0u8; 32];
+    raw[..8].copy_from_slice(&(i as u64).to_be_bytes());
+    blob.extend_from_slice(&raw);
+    format!(
+        "ssh-ed25519 {}",
+        base64::engine::general_purpose::STANDARD.encode(blob)
+    )
 }
 
 /// Gitea's DeployKey object (templates/swagger/v1_json.tmpl, definitions.DeployKey): every
@@ -526,21 +573,8 @@ async fn a_repository_has_at_most_the_capped_number_of_deploy_keys() {
     app.create_repo("alice", "apps", true).await;
     let grant = app.grant("alice/apps").await;
     let cap = labforge::domain::MAX_DEPLOY_KEYS_PER_REPO as usize;
-    // Keys made in-process (ssh-keygen 50 times is slow): distinct ed25519 blobs.
-    let line = |i: usize| {
-        use base64::Engine;
-        let mut blob = Vec::new();
-        blob.extend_from_slice(&11u32.to_be_bytes());
-        blob.extend_from_slice(b"ssh-ed25519");
-        blob.extend_from_slice(&32u32.to_be_bytes());
-        let mut raw = [0u8; 32];
-        raw[..8].copy_from_slice(&(i as u64).to_be_bytes());
-        blob.extend_from_slice(&raw);
-        format!(
-            "ssh-ed25519 {}",
-            base64::engine::general_purpose::STANDARD.encode(blob)
-        )
-    };
+    // Keys made in-process (ssh-keygen 50 times is slow).
+    let line = ed25519_line;
     for i in 0..cap {
         app.forge
             .add_deploy_key(&grant, &format!("k{i}"), &line(i), true)
