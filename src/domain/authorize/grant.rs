@@ -84,8 +84,7 @@ impl AtLeast<Write> for Write {}
 impl AtLeast<Write> for Admin {}
 impl AtLeast<Admin> for Admin {}
 
-/// Who acts. The one access rule (`effective_access`) matches on this; deploy keys and teams
-/// will be further variants.
+/// Who acts. The one access rule (`effective_access`) matches on this.
 #[derive(Debug, Clone)]
 pub enum Principal {
     /// Nobody signed in.
