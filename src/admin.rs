@@ -32,6 +32,9 @@ pub enum AdminCommand {
     /// Collaborators on a repository.
     #[command(subcommand)]
     Collaborator(CollaboratorCommand),
+    /// Deploy keys: SSH keys that reach one repository's git (or a few) and nothing else.
+    #[command(subcommand)]
+    DeployKey(DeployKeyCommand),
     /// Protect branches matching PATTERN (a glob) of OWNER/REPO: no force-push, no deletion.
     /// Running it again for the same PATTERN replaces that rule.
     Protect {
@@ -164,6 +167,26 @@ pub enum CollaboratorCommand {
     Remove { path: String, user: String },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum DeployKeyCommand {
+    /// Attach an SSH public key (one OpenSSH line on standard input) to OWNER/REPO as a deploy
+    /// key, read-only unless --write; prints its id and fingerprint. The same key may be
+    /// attached to several repositories; a user's key cannot be a deploy key.
+    Add {
+        path: String,
+        #[arg(long)]
+        title: String,
+        /// Let the key push too (read-write).
+        #[arg(long)]
+        write: bool,
+    },
+    /// List OWNER/REPO's deploy keys: id, fingerprint, access (read or write), title, added,
+    /// last used.
+    List { path: String },
+    /// Remove one of OWNER/REPO's deploy keys, by id or fingerprint (SHA256:…).
+    Remove { path: String, key: String },
+}
+
 /// `file_given`: whether a configuration file was named (`--config`, `LABFORGE_CONFIG`), so
 /// whether `config`'s checks are the operator's or merely none.
 pub async fn run(config: &Config, file_given: bool, command: AdminCommand) -> anyhow::Result<()> {
@@ -187,6 +210,7 @@ async fn execute(
         AdminCommand::Token(command) => accounts::token(forge, command).await?,
         AdminCommand::Repo(command) => repos::repo(forge, key, command).await?,
         AdminCommand::Collaborator(command) => repos::collaborator(forge, key, command).await?,
+        AdminCommand::DeployKey(command) => repos::deploy_key(forge, key, command).await?,
         AdminCommand::Protect {
             path,
             pattern,

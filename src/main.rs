@@ -78,7 +78,7 @@ enum Command {
     /// through the running serve, which decides access; not for people.
     #[command(hide = true)]
     Serv {
-        /// key-ID, as `keys` wrote it.
+        /// key-ID or deploy-key-ID, as `keys` wrote it.
         key: String,
     },
     /// The deploy and check scripts labforge ships, for `[[deploy]]`/`[[check]]` `run = ...`.

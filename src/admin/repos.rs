@@ -2,7 +2,7 @@
 
 use anyhow::bail;
 
-use super::{CollaboratorCommand, RepoCommand};
+use super::{CollaboratorCommand, DeployKeyCommand, RepoCommand, read_stdin};
 use crate::domain::{Admin, Forge, Grant, SystemKey};
 use crate::model::{RepoAccess, RepoName, RepoPath, Username};
 
@@ -98,6 +98,61 @@ pub(super) async fn collaborator(
                     other => other.into(),
                 })?;
             eprintln!("{user} no longer has access to {name}");
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn deploy_key(
+    forge: &Forge,
+    key: &SystemKey,
+    command: DeployKeyCommand,
+) -> anyhow::Result<()> {
+    match command {
+        DeployKeyCommand::Add { path, title, write } => {
+            let grant = find_repo(forge, key, &path).await?;
+            let line = read_stdin()?;
+            let added = forge.add_deploy_key(&grant, &title, &line, !write).await?;
+            println!("{}\t{}", added.id, added.fingerprint);
+            let access = if write { "read-write" } else { "read-only" };
+            eprintln!(
+                "deploy key {} ({access}) added to {}",
+                added.title,
+                grant.repo().full_name()
+            );
+        }
+        DeployKeyCommand::List { path } => {
+            let grant = find_repo(forge, key, &path).await?;
+            for k in forge.deploy_keys(&grant).await? {
+                let access = if k.read_only { "read" } else { "write" };
+                let used = k
+                    .last_used_at
+                    .map_or_else(|| "never".to_owned(), crate::domain::rfc3339);
+                println!(
+                    "{}\t{}\t{access}\t{}\t{}\t{used}",
+                    k.id,
+                    k.fingerprint,
+                    k.title,
+                    crate::domain::rfc3339(k.created_at),
+                );
+            }
+        }
+        DeployKeyCommand::Remove { path, key: which } => {
+            let grant = find_repo(forge, key, &path).await?;
+            let name = grant.repo().full_name();
+            let found = forge
+                .deploy_keys(&grant)
+                .await?
+                .into_iter()
+                .find(|k| k.fingerprint == which || k.id.to_string() == which);
+            let Some(found) = found else {
+                bail!("{name} has no deploy key {which}");
+            };
+            forge.remove_deploy_key(&grant, found.id).await?;
+            eprintln!(
+                "removed deploy key {} ({}) from {name}",
+                found.fingerprint, found.title
+            );
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 mod access;
 mod auth;
 mod body;
+mod deploy_keys;
 mod error;
 mod hooks;
 mod issues;
@@ -41,6 +42,7 @@ where
         .get("/version", Need::Public, show_version)
         .get("/user", Need::SignedIn, show_current_user)
         .merge(hooks::router())
+        .merge(deploy_keys::router())
         .merge(issues::router())
         .merge(statuses::router())
         .merge(mirrors::router())

@@ -89,7 +89,7 @@ impl Forge {
     }
 }
 
-fn check_title(title: &str) -> Result<&str> {
+pub(super) fn check_title(title: &str) -> Result<&str> {
     let title = title.trim();
     if title.is_empty() || title.len() > 200 || title.chars().any(char::is_control) {
         return Err(Error::InvalidInput(

@@ -3,7 +3,7 @@
 //! domain decides the level a service needs, finds the repository's folder and builds git's
 //! request. So a transport never names a folder, and a push cannot start on a read grant.
 
-use super::{Error, Forge, Grant, Read, Result, Write};
+use super::{Error, Forge, Grant, Principal, Read, Result, Write};
 use crate::git::runner::{GitChild, ServiceRequest};
 use crate::git::{GitProtocol, Service};
 use crate::model::{Actor, Repo, RepoAccess, RepoPath};
@@ -68,25 +68,32 @@ impl Forge {
         path: &RepoPath,
         service: Service,
     ) -> Result<ServiceGrant> {
+        self.authorize_service_as(&Principal::from_actor(actor), path, service)
+            .await
+    }
+
+    /// As `authorize_service`, for any principal (a deploy key over SSH).
+    pub async fn authorize_service_as(
+        &self,
+        principal: &Principal,
+        path: &RepoPath,
+        service: Service,
+    ) -> Result<ServiceGrant> {
         Ok(match service {
-            Service::ReceivePack => ServiceGrant::Push(self.authorize_push(actor, path).await?),
-            Service::UploadPack | Service::UploadArchive => ServiceGrant::Fetch(
-                service,
-                self.authorize_level(actor, path, RepoAccess::Read).await?,
-            ),
+            Service::ReceivePack => ServiceGrant::Push(self.authorize_push(principal, path).await?),
+            Service::UploadPack | Service::UploadArchive => {
+                ServiceGrant::Fetch(service, self.authorize_as::<Read>(principal, path).await?)
+            }
         })
     }
 
     /// Authorizes a push; with push-to-create on, a push by OWNER to a missing `OWNER/NEW`
     /// creates it (private, as Gitea does) and then authorizes against the new repository.
-    pub async fn authorize_push(
-        &self,
-        actor: Option<&Actor>,
-        path: &RepoPath,
-    ) -> Result<Grant<Write>> {
-        match self.authorize::<Write>(actor, path).await {
+    /// Only a user creates: a deploy key (or a visitor) gets the missing repository's answer.
+    async fn authorize_push(&self, principal: &Principal, path: &RepoPath) -> Result<Grant<Write>> {
+        match self.authorize_as::<Write>(principal, path).await {
             Err(Error::NotFound) if self.push_to_create => {
-                let Some(actor) = actor else {
+                let Some(actor) = principal.actor() else {
                     return Err(Error::NotFound);
                 };
                 let own_namespace = actor.user.name.eq_ignore_ascii_case(path.owner.as_str());

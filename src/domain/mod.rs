@@ -6,6 +6,7 @@ mod browse;
 pub mod check_runs;
 mod credentials;
 pub mod dashboard;
+pub mod deploy_keys;
 pub mod deploys;
 pub mod egress;
 mod git_service;
@@ -35,6 +36,7 @@ pub use authorize::{
 };
 pub use browse::MAX_DOWNLOADS;
 pub use credentials::{NewTokenSecret, fill_random, hex, random_hex};
+pub use deploy_keys::{DeployKey, MAX_DEPLOY_KEYS_PER_REPO};
 pub use git_service::{ServiceGrant, Streams};
 pub use issues::{IssueChange, IssueList, IssueQuery, IssueRules, IssueState, PushedRefs};
 pub use password_check::PasswordCheck;
@@ -111,6 +113,18 @@ fn conflict_message(constraint: &str) -> String {
         "users_name_key" => "a user with that name already exists".into(),
         "users_email_key" => "a user with that e-mail address already exists".into(),
         "ssh_keys_fingerprint_key" => "that SSH key is already in use".into(),
+        "ssh_keys_not_deploy_keys" => "that SSH key is a repository's deploy key; a user's \
+                                       key must be a key of its own"
+            .into(),
+        "deploy_keys_not_user_keys" => "that SSH key is a user's key; a deploy key must be a \
+                                        key of its own (make one with ssh-keygen)"
+            .into(),
+        "deploy_keys_repo_fingerprint_key" => {
+            "that key is already a deploy key of this repository".into()
+        }
+        "deploy_keys_repo_title_key" => {
+            "this repository already has a deploy key with that title".into()
+        }
         "access_tokens_user_title_key" => "you already have a token with that title".into(),
         "repositories_owner_name_key" => "a repository with that name already exists".into(),
         "labels_repo_name_key" => "a label with that name already exists".into(),

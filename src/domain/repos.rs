@@ -56,11 +56,12 @@ impl Forge {
     pub async fn visible_repos(&self, actor: &Actor) -> Result<Vec<(Repo, RepoAccess)>> {
         let is_admin = actor.user.role == crate::model::SiteRole::Admin;
         let rows = self.db.repos_visible_to(actor.user.id, is_admin).await?;
+        let principal = super::Principal::User(actor.clone());
         Ok(rows
             .into_iter()
             .map(|(row, collaborator)| {
                 let repo = repo_from_row(row);
-                let level = effective_access(Some(actor), &repo, collaborator);
+                let level = effective_access(&principal, &repo, collaborator);
                 (repo, level)
             })
             .filter(|(_, level)| *level >= RepoAccess::Read)

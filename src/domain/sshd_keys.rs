@@ -10,6 +10,8 @@ use crate::model::Actor;
 pub struct SshdKey {
     pub id: i64,
     pub openssh: String,
+    /// A deploy key (`serv deploy-key-ID`), not a user's key (`serv key-ID`).
+    pub deploy: bool,
 }
 
 impl Forge {
@@ -20,8 +22,15 @@ impl Forge {
         let Ok(key) = PublicKey::parse(&format!("{kind} {base64}")) else {
             return Ok(None);
         };
-        let Some(row) = self.db.key_by_fingerprint(&key.fingerprint()).await? else {
-            return Ok(None);
+        let fingerprint = key.fingerprint();
+        let Some(row) = self.db.key_by_fingerprint(&fingerprint).await? else {
+            return Ok(self.db.deploy_key_by_fingerprint(&fingerprint).await?.map(
+                |(id, openssh)| SshdKey {
+                    id,
+                    openssh,
+                    deploy: true,
+                },
+            ));
         };
         if !self.user_is_active(row.user_id).await? {
             return Ok(None);
@@ -29,6 +38,7 @@ impl Forge {
         Ok(Some(SshdKey {
             id: row.id,
             openssh: key.to_openssh(),
+            deploy: false,
         }))
     }
 

@@ -5,6 +5,7 @@ mod backup;
 mod checks;
 mod comments;
 mod dashboard;
+mod deploy_keys;
 mod deploys;
 mod issues;
 mod keys;
@@ -28,6 +29,7 @@ pub use backup::{BackupRepoRow, MIGRATOR, MigrationState, SnapshotTx, newest_kno
 pub use checks::{CheckLogRow, CheckRunRow, NewCheckRun};
 pub use comments::NewEvent;
 pub use dashboard::{IssueEventRow, RecentPushRow, RepoActivityRow};
+pub use deploy_keys::{DeployKeyRow, NewDeployKey};
 pub use deploys::{DeployLogRow, DeployRunRow, InterruptedRun, NewDeployRun};
 pub use issues::{IssueFilter, NewIssue};
 pub use keys::{KeyRow, NewKey};

@@ -93,9 +93,14 @@ pub fn keys(
         return refuse("the labforge server did not answer");
     }
     match serde_json::from_str::<KeysReply>(&reply) {
-        Ok(KeysReply::Known { id, openssh }) => {
+        Ok(KeysReply::Known {
+            id,
+            openssh,
+            deploy,
+        }) => {
             let config = config.map(|c| format!(" --config {c}")).unwrap_or_default();
-            println!("command=\"{exe}{config} serv key-{id}\",restrict {openssh}");
+            let kind = if deploy { "deploy-key" } else { "key" };
+            println!("command=\"{exe}{config} serv {kind}-{id}\",restrict {openssh}");
             0
         }
         Ok(KeysReply::Unknown) => 0,
@@ -111,8 +116,10 @@ pub fn serv(data_dir: &Path, key: &str) -> u8 {
         eprintln!("error: {why}");
         1
     };
-    let Some(key_id) = key.strip_prefix("key-").and_then(|n| n.parse::<i64>().ok()) else {
-        return fail("labforge serv expects key-ID (from the line `labforge keys` printed)");
+    let Some((deploy_key, key_id)) = parse_key_arg(key) else {
+        return fail(
+            "labforge serv expects key-ID or deploy-key-ID (from the line `labforge keys` printed)",
+        );
     };
     let command = std::env::var_os("SSH_ORIGINAL_COMMAND").map(|c| c.as_bytes().to_vec());
     if command
@@ -128,6 +135,7 @@ pub fn serv(data_dir: &Path, key: &str) -> u8 {
     let stream = match ask(data_dir, |secret| ServRequest::Serv {
         secret,
         key_id,
+        deploy_key,
         command,
         git_protocol,
     }) {
@@ -142,6 +150,19 @@ pub fn serv(data_dir: &Path, key: &str) -> u8 {
         let _ = to_server.shutdown(std::net::Shutdown::Write);
     });
     relay(stream).unwrap_or_else(|| fail(NO_ANSWER))
+}
+
+/// `key-ID` (a user's key) or `deploy-key-ID` (a deploy key): whether a deploy key, and the id.
+fn parse_key_arg(key: &str) -> Option<(bool, i64)> {
+    let (deploy, digits) = match key.strip_prefix("deploy-key-") {
+        Some(digits) => (true, digits),
+        None => (false, key.strip_prefix("key-")?),
+    };
+    // Digits only: `i64::from_str` would take a sign too.
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((deploy, digits.parse().ok()?))
 }
 
 /// Copies `serve`'s frames to stdout and stderr; the exit status, or None if it never came.
@@ -216,6 +237,24 @@ mod tests {
         assert_eq!(relay(frames(&[(9, b"x")])), None);
         // Ended without an exit status.
         assert_eq!(relay(frames(&[(wire::STDERR, b"")])), None);
+    }
+
+    #[test]
+    fn serv_takes_user_and_deploy_key_ids_only() {
+        assert_eq!(parse_key_arg("key-42"), Some((false, 42)));
+        assert_eq!(parse_key_arg("deploy-key-7"), Some((true, 7)));
+        for bad in [
+            "",
+            "key-",
+            "deploy-key-",
+            "key--1",
+            "key-+1",
+            "deploy-7",
+            "key-1x",
+            "42",
+        ] {
+            assert_eq!(parse_key_arg(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

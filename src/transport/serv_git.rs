@@ -14,17 +14,17 @@ use super::ssh::SshState;
 use super::ssh::commands::Output;
 use super::ssh::git_channel::{Gate, archive_gate};
 use super::ssh::upload_archive;
-use crate::domain::{Error, Streams};
+use crate::domain::{Error, Principal, Streams};
 use crate::git::runner::GitChild;
 use crate::git::{GitProtocol, Service};
-use crate::model::{Actor, RepoPath};
+use crate::model::RepoPath;
 
 /// Chunks waiting for git's stdin before `serv` is slowed down (as the built-in server).
 const STDIN_QUEUE: usize = 64;
 
 pub(super) async fn run(
     st: &SshState,
-    actor: Actor,
+    principal: Principal,
     service: Service,
     path: RepoPath,
     protocol: Option<GitProtocol>,
@@ -32,7 +32,7 @@ pub(super) async fn run(
     write: &mut (impl AsyncWrite + Unpin),
 ) -> anyhow::Result<()> {
     let forge = &st.forge;
-    let authorized = forge.authorize_service(Some(&actor), &path, service).await;
+    let authorized = forge.authorize_service_as(&principal, &path, service).await;
     let grant = match authorized {
         Ok(grant) => grant,
         Err(e) => {

@@ -18,6 +18,7 @@ use super::serv_wire::{self as wire, KeysReply, ServRequest};
 use super::ssh::SshState;
 use super::ssh::commands::{self, Output};
 use super::ssh::exec::{self, ExecRequest};
+use crate::domain::Principal;
 use crate::git::GitProtocol;
 use crate::model::terminal_text;
 
@@ -145,6 +146,7 @@ async fn answer(stream: UnixStream, st: &SshState, secret: &str, room: bool) -> 
                 Ok(Some(k)) => KeysReply::Known {
                     id: k.id,
                     openssh: k.openssh,
+                    deploy: k.deploy,
                 },
                 Ok(None) => KeysReply::Unknown,
                 Err(e) => {
@@ -154,6 +156,13 @@ async fn answer(stream: UnixStream, st: &SshState, secret: &str, room: bool) -> 
             };
             reply_line(&mut write, &reply).await
         }
+        ServRequest::Serv {
+            key_id,
+            deploy_key: true,
+            command,
+            git_protocol,
+            ..
+        } => serv_deploy_key(st, key_id, command, git_protocol, read, &mut write).await,
         ServRequest::Serv {
             key_id,
             command,
@@ -213,7 +222,8 @@ async fn serv(
                 user = %actor.user.name,
                 request_id = %id,
             );
-            let run = super::serv_git::run(st, actor, service, path, protocol, input, write);
+            let principal = Principal::User(actor);
+            let run = super::serv_git::run(st, principal, service, path, protocol, input, write);
             tracing::Instrument::instrument(id.scope(run), span).await
         }
         Ok(ExecRequest::Command(words)) => {
@@ -222,6 +232,58 @@ async fn serv(
         }
         Err(e) => {
             tracing::info!(user = %actor.user.name, error = %e, "refused SSH exec request");
+            send_output(write, Output::fail(format!("refused: {e}"))).await
+        }
+    }
+}
+
+/// As `serv`, for a deploy key: git on its repositories only, never the SSH commands or the
+/// greeting (the same refusals as the built-in server gives it).
+async fn serv_deploy_key(
+    st: &SshState,
+    key_id: i64,
+    command: Option<Vec<u8>>,
+    git_protocol: Option<String>,
+    input: impl AsyncRead + Unpin + Send + 'static,
+    write: &mut (impl AsyncWrite + Unpin),
+) -> anyhow::Result<()> {
+    let (principal, key) = match st.forge.authenticate_deploy_key_id(key_id).await {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            tracing::info!(key_id, "refused a deploy key at the host's sshd: removed");
+            let out = Output::fail("this deploy key is not known to labforge (removed)");
+            return send_output(write, out).await;
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "authenticating a deploy key for sshd");
+            return send_output(write, Output::fail("internal error")).await;
+        }
+    };
+    tracing::info!(key = %key, "deploy key login through the host's sshd");
+    let Some(command) = command else {
+        return send_output(write, Output::fail(commands::DEPLOY_KEY_GIT_ONLY)).await;
+    };
+    match exec::parse(&command) {
+        Ok(ExecRequest::Git { service, path }) => {
+            let protocol = git_protocol.as_deref().and_then(GitProtocol::parse);
+            let id = crate::metrics::RequestId::new();
+            let span = tracing::info_span!(
+                "git",
+                transport = "sshd",
+                service = service.name(),
+                repo = %path,
+                user = "deploy key",
+                key = %key,
+                request_id = %id,
+            );
+            let run = super::serv_git::run(st, principal, service, path, protocol, input, write);
+            tracing::Instrument::instrument(id.scope(run), span).await
+        }
+        Ok(ExecRequest::Command(_)) => {
+            send_output(write, Output::fail(commands::DEPLOY_KEY_GIT_ONLY)).await
+        }
+        Err(e) => {
+            tracing::info!(key = %key, error = %e, "refused SSH exec request");
             send_output(write, Output::fail(format!("refused: {e}"))).await
         }
     }

@@ -27,6 +27,9 @@ pub enum ServRequest {
     Serv {
         secret: String,
         key_id: i64,
+        /// `key_id` names a deploy key (`serv deploy-key-ID`), not a user's key.
+        #[serde(default)]
+        deploy_key: bool,
         command: Option<Vec<u8>>,
         git_protocol: Option<String>,
     },
@@ -38,6 +41,9 @@ pub enum KeysReply {
     Known {
         id: i64,
         openssh: String,
+        /// A deploy key: the forced command is `serv deploy-key-ID`.
+        #[serde(default)]
+        deploy: bool,
     },
     Unknown,
     Refused(String),

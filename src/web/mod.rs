@@ -49,6 +49,7 @@ where
         .merge(pages::deploys::router())
         .merge(pages::checks::router())
         .merge(pages::repo_hooks::router())
+        .merge(pages::repo_deploy_keys::router())
         .merge(pages::repo_mirrors::router())
         .map_router(|r| {
             r.fallback(show_not_found)

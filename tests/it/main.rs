@@ -18,6 +18,8 @@ mod closed_sets;
 mod database_outage;
 mod deploy_crash;
 mod deploy_gate;
+mod deploy_keys;
+mod deploy_keys_admin;
 mod deploy_links;
 mod deploy_order;
 mod deploy_scripts;

@@ -14,7 +14,7 @@ use crate::web_auth::{client, page, post, post_login, session};
 const BIN: &str = env!("CARGO_BIN_EXE_labforge");
 
 /// `labforge admin ARGS` on the app's own data and database; returns (ok, stdout, stderr).
-async fn admin(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
+pub(crate) async fn admin(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
     let mut child = tokio::process::Command::new(BIN)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

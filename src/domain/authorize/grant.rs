@@ -84,8 +84,7 @@ impl AtLeast<Write> for Write {}
 impl AtLeast<Write> for Admin {}
 impl AtLeast<Admin> for Admin {}
 
-/// Who acts. The one access rule (`effective_access`) matches on this; deploy keys and teams
-/// will be further variants.
+/// Who acts. The one access rule (`effective_access`) matches on this.
 #[derive(Debug, Clone)]
 pub enum Principal {
     /// Nobody signed in.
@@ -96,6 +95,9 @@ pub enum Principal {
     System,
     /// The operator at the command line (`labforge admin …`).
     Operator,
+    /// An SSH deploy key, by its fingerprint: reaches only the repositories it is attached to,
+    /// with git alone (never the SSH commands, the web or the API).
+    DeployKey { fingerprint: String },
 }
 
 impl Principal {

@@ -8,11 +8,13 @@ use crate::storage::RepoRow;
 
 pub use grant::{Admin, AtLeast, Grant, Level, Principal, Read, SystemKey, Write};
 
-/// What `actor` may do with `repo`, given their collaborator row if any. Pure, so every rule is
-/// unit-tested: owners and site admins have admin, collaborators their level, everyone reads
-/// public repositories, and a token's scope caps the result.
+/// What `principal` may do with `repo`, given their collaborator row if any (for a deploy key:
+/// its attachment to `repo`, read or write). Pure, so every rule is unit-tested: owners and
+/// site admins have admin, collaborators their level, everyone reads public repositories, and
+/// a token's scope caps the result. A deploy key has its attachment's level on its own
+/// repositories and nothing anywhere else, public or not, and never admin.
 pub fn effective_access(
-    actor: Option<&Actor>,
+    principal: &Principal,
     repo: &Repo,
     collaborator: Option<RepoAccess>,
 ) -> RepoAccess {
@@ -21,8 +23,15 @@ pub fn effective_access(
     } else {
         RepoAccess::Read
     };
-    let Some(actor) = actor else {
-        return public_floor;
+    let actor = match principal {
+        Principal::Anonymous => return public_floor,
+        Principal::System | Principal::Operator => return RepoAccess::Admin,
+        Principal::DeployKey { .. } => {
+            return collaborator
+                .unwrap_or(RepoAccess::None)
+                .min(RepoAccess::Write);
+        }
+        Principal::User(actor) => actor,
     };
     let granted = if actor.user.id == repo.owner_id || actor.user.role == SiteRole::Admin {
         RepoAccess::Admin
@@ -106,9 +115,18 @@ impl Forge {
         actor: Option<&Actor>,
         path: &RepoPath,
     ) -> Result<Grant<L>> {
-        let (repo, level) = self.access(actor, path).await?;
+        self.authorize_as(&Principal::from_actor(actor), path).await
+    }
+
+    /// As `authorize`, for any principal (a deploy key over SSH).
+    pub async fn authorize_as<L: Level>(
+        &self,
+        principal: &Principal,
+        path: &RepoPath,
+    ) -> Result<Grant<L>> {
+        let (repo, level) = self.access(principal, path).await?;
         let name = repo.full_name();
-        match Grant::proven(repo, Principal::from_actor(actor), level) {
+        match Grant::proven(repo, principal.clone(), level) {
             Some(grant) => Ok(grant),
             None if level == RepoAccess::None => Err(Error::NotFound),
             None => Err(Error::Forbidden(format!(
@@ -144,7 +162,7 @@ impl Forge {
     /// id no row has), so the answer's timing does not tell them apart.
     pub(in crate::domain) async fn access(
         &self,
-        actor: Option<&Actor>,
+        principal: &Principal,
         path: &RepoPath,
     ) -> Result<(Repo, RepoAccess)> {
         let found = self
@@ -154,16 +172,27 @@ impl Forge {
         let (repo_id, owner_id) = found
             .as_ref()
             .map_or((NO_REPO, NO_REPO), |(r, _)| (r.id, r.owner_id));
-        let collaborator = match actor {
-            Some(a) if a.user.id != owner_id => {
+        let collaborator = match principal {
+            Principal::User(a) if a.user.id != owner_id => {
                 self.db.collaborator_access(repo_id, a.user.id).await?
             }
+            Principal::DeployKey { fingerprint } => self
+                .db
+                .deploy_key_read_only(fingerprint, repo_id)
+                .await?
+                .map(|read_only| {
+                    if read_only {
+                        RepoAccess::Read
+                    } else {
+                        RepoAccess::Write
+                    }
+                }),
             _ => None,
         };
         let (row, open_issues) = found.ok_or(Error::NotFound)?;
         let mut repo = repo_from_row(row);
         repo.open_issues = Some(open_issues);
-        let level = effective_access(actor, &repo, collaborator);
+        let level = effective_access(principal, &repo, collaborator);
         Ok((repo, level))
     }
 }
@@ -186,8 +215,8 @@ mod tests {
         }
     }
 
-    fn actor(id: i64, role: SiteRole, scope: Option<TokenScope>) -> Actor {
-        Actor {
+    fn actor(id: i64, role: SiteRole, scope: Option<TokenScope>) -> Principal {
+        Principal::User(Actor {
             user: User {
                 id,
                 name: format!("u{id}"),
@@ -195,13 +224,19 @@ mod tests {
                 role,
             },
             scope,
-        }
+        })
     }
 
     #[test]
     fn anonymous_reads_public_only() {
-        assert_eq!(effective_access(None, &repo(false), None), RepoAccess::Read);
-        assert_eq!(effective_access(None, &repo(true), None), RepoAccess::None);
+        assert_eq!(
+            effective_access(&Principal::Anonymous, &repo(false), None),
+            RepoAccess::Read
+        );
+        assert_eq!(
+            effective_access(&Principal::Anonymous, &repo(true), None),
+            RepoAccess::None
+        );
     }
 
     #[test]
@@ -209,11 +244,11 @@ mod tests {
         let owner = actor(10, SiteRole::User, None);
         let admin = actor(99, SiteRole::Admin, None);
         assert_eq!(
-            effective_access(Some(&owner), &repo(true), None),
+            effective_access(&owner, &repo(true), None),
             RepoAccess::Admin
         );
         assert_eq!(
-            effective_access(Some(&admin), &repo(true), None),
+            effective_access(&admin, &repo(true), None),
             RepoAccess::Admin
         );
     }
@@ -222,11 +257,11 @@ mod tests {
     fn outsider_sees_nothing_private() {
         let outsider = actor(11, SiteRole::User, None);
         assert_eq!(
-            effective_access(Some(&outsider), &repo(true), None),
+            effective_access(&outsider, &repo(true), None),
             RepoAccess::None
         );
         assert_eq!(
-            effective_access(Some(&outsider), &repo(false), None),
+            effective_access(&outsider, &repo(false), None),
             RepoAccess::Read
         );
     }
@@ -235,11 +270,11 @@ mod tests {
     fn collaborator_gets_their_level() {
         let c = actor(12, SiteRole::User, None);
         assert_eq!(
-            effective_access(Some(&c), &repo(true), Some(RepoAccess::Write)),
+            effective_access(&c, &repo(true), Some(RepoAccess::Write)),
             RepoAccess::Write
         );
         assert_eq!(
-            effective_access(Some(&c), &repo(true), Some(RepoAccess::Read)),
+            effective_access(&c, &repo(true), Some(RepoAccess::Read)),
             RepoAccess::Read
         );
     }
@@ -248,12 +283,12 @@ mod tests {
     fn read_token_caps_even_the_owner() {
         let owner = actor(10, SiteRole::User, Some(TokenScope::Read));
         assert_eq!(
-            effective_access(Some(&owner), &repo(true), None),
+            effective_access(&owner, &repo(true), None),
             RepoAccess::Read
         );
         let writer = actor(10, SiteRole::User, Some(TokenScope::Write));
         assert_eq!(
-            effective_access(Some(&writer), &repo(true), None),
+            effective_access(&writer, &repo(true), None),
             RepoAccess::Admin
         );
     }
@@ -267,11 +302,69 @@ mod tests {
         for name in ["admin", "user", "settings", "repo"] {
             let mut r = repo(true);
             r.name = name.into();
+            assert_eq!(effective_access(&outsider, &r, None), RepoAccess::None);
+        }
+        assert_eq!(outsider.actor().map(|a| a.user.role), Some(SiteRole::User));
+    }
+
+    fn deploy_key() -> Principal {
+        Principal::DeployKey {
+            fingerprint: "SHA256:deploy".into(),
+        }
+    }
+
+    #[test]
+    fn deploy_key_has_its_level_on_its_repository() {
+        for private in [true, false] {
             assert_eq!(
-                effective_access(Some(&outsider), &r, None),
-                RepoAccess::None
+                effective_access(&deploy_key(), &repo(private), Some(RepoAccess::Read)),
+                RepoAccess::Read
+            );
+            assert_eq!(
+                effective_access(&deploy_key(), &repo(private), Some(RepoAccess::Write)),
+                RepoAccess::Write
             );
         }
-        assert_eq!(outsider.user.role, SiteRole::User);
+    }
+
+    /// Anywhere it is not attached, a deploy key has nothing, even on a public repository
+    /// (which anonymous visitors read): so its answer there is a missing repository's.
+    #[test]
+    fn deploy_key_reaches_nothing_else_even_public() {
+        assert_eq!(
+            effective_access(&deploy_key(), &repo(false), None),
+            RepoAccess::None
+        );
+        assert_eq!(
+            effective_access(&deploy_key(), &repo(true), None),
+            RepoAccess::None
+        );
+    }
+
+    /// A deploy key is never a repository admin, whatever its input says: admin-only pushes
+    /// (`-o skip-checks`, admins-only branches) and settings stay out of its reach.
+    #[test]
+    fn deploy_key_is_never_admin() {
+        assert_eq!(
+            effective_access(&deploy_key(), &repo(true), Some(RepoAccess::Admin)),
+            RepoAccess::Write
+        );
+    }
+
+    /// The repository's owner being the key's owner gives nothing either: a deploy key is no user.
+    #[test]
+    fn deploy_key_is_not_its_repositorys_owner() {
+        let key = deploy_key();
+        assert!(key.actor().is_none());
+        let mut r = repo(true);
+        r.owner_id = 10;
+        assert_eq!(effective_access(&key, &r, None), RepoAccess::None);
+    }
+
+    #[test]
+    fn system_and_operator_have_admin() {
+        for p in [Principal::System, Principal::Operator] {
+            assert_eq!(effective_access(&p, &repo(true), None), RepoAccess::Admin);
+        }
     }
 }

@@ -484,5 +484,6 @@ fn triggered_by_name(by: &Principal) -> &str {
         Principal::Operator => "operator",
         Principal::System => "labforge",
         Principal::Anonymous => "anonymous",
+        Principal::DeployKey { .. } => "deploy key",
     }
 }

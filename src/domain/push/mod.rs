@@ -39,7 +39,11 @@ pub struct HookGate {
 #[derive(Clone)]
 pub(super) struct PushContext {
     pub repo: Repo,
+    /// The name the push is recorded under (events, logs, `LABFORGE_PUSHER`).
     pub actor: Actor,
+    /// Who pushes, for the access questions a push asks (admins-only branches, skip-checks):
+    /// for a deploy key the key itself, never the owner it is recorded under.
+    pub principal: super::Principal,
     /// The pending push event pre-receive recorded.
     pub pending: Option<i64>,
     /// `-o deploy=wait` stops following a run here, before the transport's deadline ends git.
@@ -167,17 +171,31 @@ impl super::Forge {
         &self,
         grant: &super::Grant<super::Write>,
     ) -> super::Result<ReceiveTicket> {
-        let actor = grant.actor().ok_or_else(|| {
-            super::Error::Internal(anyhow::anyhow!(
-                "a push is made by a user, not {:?}",
-                grant.principal()
-            ))
-        })?;
+        let actor = match grant.principal() {
+            super::Principal::User(actor) => actor.clone(),
+            // Recorded under the repository's owner, as Gitea records a deploy key's push (the
+            // key has no account); `principal` keeps what the key itself may do.
+            super::Principal::DeployKey { .. } => Actor {
+                user: crate::model::User {
+                    id: grant.repo().owner_id,
+                    name: grant.repo().owner.clone(),
+                    email: String::new(),
+                    role: crate::model::SiteRole::User,
+                },
+                scope: None,
+            },
+            other => {
+                return Err(super::Error::Internal(anyhow::anyhow!(
+                    "a push is made by a user or a deploy key, not {other:?}"
+                )));
+            }
+        };
         let deadline = self.runner.deadline();
         let nonce = super::random_hex(16)?;
         let context = PushContext {
             repo: grant.repo().clone(),
-            actor: actor.clone(),
+            actor,
+            principal: grant.principal().clone(),
             pending: None,
             wait_until: deadline - std::time::Duration::from_secs(15),
             gated: Vec::new(),

@@ -18,7 +18,7 @@
 use std::path::Path;
 
 use crate::domain::{Admin, Error, Forge, Grant, Level, Result};
-use crate::model::{Actor, CheckName, RefUpdate, Repo, RepoAccess};
+use crate::model::{CheckName, RefUpdate, Repo, RepoAccess};
 use crate::storage::ProtectedBranchRow;
 
 /// One rule as repository admins set it: a glob on branch names.
@@ -123,7 +123,7 @@ impl Forge {
         &self,
         repo: &Repo,
         rules: &[BranchRule],
-        pusher: &Actor,
+        pusher: &crate::domain::Principal,
         update: &RefUpdate,
         quarantine: Option<&Path>,
     ) -> Result<Option<String>> {
@@ -143,7 +143,7 @@ impl Forge {
         if let Some(rule) = matching.iter().find(|r| r.admins_only) {
             // Asked only here: most pushes meet no admins-only rule.
             let path = crate::model::RepoPath::parse(&repo.full_name())?;
-            let (_, access) = self.access(Some(pusher), &path).await?;
+            let (_, access) = self.access(pusher, &path).await?;
             if access < RepoAccess::Admin {
                 return Ok(said("only repository admins may push here", rule));
             }

@@ -115,7 +115,7 @@ impl Forge {
         let mut refusals = Vec::new();
         for update in updates {
             if let Some(why) = self
-                .refusal(repo, &rules, &ctx.actor, update, quarantine)
+                .refusal(repo, &rules, &ctx.principal, update, quarantine)
                 .await?
             {
                 refusals.push(format!("refusing {why}"));

@@ -32,6 +32,10 @@ impl Output {
     }
 }
 
+/// What a deploy key is told when it asks for anything but git (a command, a shell).
+pub const DEPLOY_KEY_GIT_ONLY: &str = "this is a deploy key: it runs git (clone, fetch, and push \
+     when read-write) on the repositories it is attached to, and no commands";
+
 const HELP: &str = "\
 Commands (run as: ssh -p PORT git@HOST COMMAND):
   help                                         this text

@@ -16,7 +16,7 @@ use super::commands::{self, Output};
 use super::exec::{self, ExecRequest};
 use super::git_channel;
 use super::{Knocking, SshState};
-use crate::domain::Error;
+use crate::domain::{Error, Principal};
 use crate::git::GitProtocol;
 use crate::git::Service;
 use crate::model::{Actor, Client, RepoPath, Transport, terminal_text};
@@ -38,6 +38,8 @@ pub struct SshSession {
     st: SshState,
     peer: Option<SocketAddr>,
     actor: Option<Actor>,
+    /// Set instead of `actor` when a deploy key signed in: git on its repositories only.
+    deploy_key: Option<Principal>,
     key: String,
     /// Held while unauthenticated; released on success so the unauthenticated caps count only
     /// connections still knocking.
@@ -71,6 +73,7 @@ impl SshSession {
             st,
             peer,
             actor: None,
+            deploy_key: None,
             key: String::new(),
             unauth_permit: Some(unauth_permit),
             refused_user: None,
@@ -119,14 +122,15 @@ impl SshSession {
         path: RepoPath,
         session: &mut Session,
     ) -> Result<(), anyhow::Error> {
-        let actor = self
-            .actor
-            .clone()
-            .expect("channels open only after authentication");
+        let principal = match (&self.actor, &self.deploy_key) {
+            (Some(actor), _) => Principal::User(actor.clone()),
+            (None, Some(key)) => key.clone(),
+            (None, None) => unreachable!("channels open only after authentication"),
+        };
         let authorized = self
             .st
             .forge
-            .authorize_service(Some(&actor), &path, service)
+            .authorize_service_as(&principal, &path, service)
             .await;
         let grant = match authorized {
             Ok(grant) => grant,
@@ -179,12 +183,17 @@ impl russh::server::Handler for SshSession {
         offer: PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
         let fingerprint = offer.public_key.fingerprint(HashAlg::Sha256).to_string();
-        Ok(if self.st.forge.key_is_known(&fingerprint).await? {
-            Auth::Accept
-        } else {
-            self.refused(user);
-            publickey_only()
-        })
+        let forge = &self.st.forge;
+        Ok(
+            if forge.key_is_known(&fingerprint).await?
+                || forge.deploy_key_is_known(&fingerprint).await?
+            {
+                Auth::Accept
+            } else {
+                self.refused(user);
+                publickey_only()
+            },
+        )
     }
 
     /// Called by russh only after the signature over this very key was verified.
@@ -204,10 +213,21 @@ impl russh::server::Handler for SshSession {
                 self.st.forge.metrics().ssh_authenticated("succeeded");
                 Ok(Auth::Accept)
             }
-            None => {
-                self.refused(user);
-                Ok(publickey_only())
-            }
+            None => match self.st.forge.authenticate_deploy_key(&fingerprint).await? {
+                Some(principal) => {
+                    tracing::info!(key = %fingerprint, peer = ?self.peer, "ssh login with a deploy key");
+                    self.deploy_key = Some(principal);
+                    self.key = fingerprint;
+                    self.authenticated.store(true, Ordering::SeqCst);
+                    self.unauth_permit = None;
+                    self.st.forge.metrics().ssh_authenticated("succeeded");
+                    Ok(Auth::Accept)
+                }
+                None => {
+                    self.refused(user);
+                    Ok(publickey_only())
+                }
+            },
         }
     }
 
@@ -228,7 +248,8 @@ impl russh::server::Handler for SshSession {
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
         self.channels.retain(|_, c| !c.ended.is_set());
-        if self.actor.is_none() || self.channels.len() >= MAX_CHANNELS {
+        let signed_in = self.actor.is_some() || self.deploy_key.is_some();
+        if !signed_in || self.channels.len() >= MAX_CHANNELS {
             return Ok(()); // dropping `reply` refuses the channel
         }
         self.channels.insert(channel.id(), ChannelState::default());
@@ -284,6 +305,11 @@ impl russh::server::Handler for SshSession {
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
+        if self.deploy_key.is_some() {
+            session.channel_success(channel)?;
+            let out = Output::fail(commands::DEPLOY_KEY_GIT_ONLY);
+            return Ok(self.finish(channel, out, session)?);
+        }
         let Some(actor) = self.active_actor().await? else {
             session.channel_success(channel)?;
             let out = Output::fail("this account is disabled; ask an administrator");
@@ -313,6 +339,9 @@ impl russh::server::Handler for SshSession {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
+        if self.deploy_key.is_some() {
+            return self.exec_deploy_key(channel, data, session).await;
+        }
         let Some(actor) = self.active_actor().await? else {
             session.channel_success(channel)?;
             let out = Output::fail("this account is disabled; ask an administrator");
@@ -398,6 +427,34 @@ impl SshSession {
         }
     }
 
+    /// A deploy key's exec: git through the one parser and the one access rule, nothing else.
+    async fn exec_deploy_key(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> anyhow::Result<()> {
+        if !self.mark_started(channel) {
+            session.channel_failure(channel)?;
+            return Ok(());
+        }
+        match exec::parse(data) {
+            Ok(ExecRequest::Git { service, path }) => {
+                self.start_git(channel, service, path, session).await
+            }
+            Ok(ExecRequest::Command(_)) => {
+                session.channel_success(channel)?;
+                let out = Output::fail(commands::DEPLOY_KEY_GIT_ONLY);
+                Ok(self.finish(channel, out, session)?)
+            }
+            Err(e) => {
+                tracing::info!(key = %self.key, error = %e, "refused SSH exec request");
+                session.channel_success(channel)?;
+                Ok(self.finish(channel, Output::fail(format!("refused: {e}")), session)?)
+            }
+        }
+    }
+
     fn refused(&mut self, user: &str) {
         if self.refused_user.is_none() {
             self.refused_user = Some(user.chars().take(64).collect());
@@ -421,6 +478,7 @@ impl SshSession {
 impl Drop for SshSession {
     fn drop(&mut self) {
         if self.actor.is_none()
+            && self.deploy_key.is_none()
             && let Some(user) = self.refused_user.take()
         {
             let client = Client::new(self.peer.map(|p| p.ip()), Transport::Ssh);

@@ -11,6 +11,7 @@ pub mod issues;
 pub mod lab;
 pub mod message;
 pub mod repo;
+pub mod repo_deploy_keys;
 pub mod repo_hooks;
 pub mod repo_mirrors;
 pub mod repo_settings;

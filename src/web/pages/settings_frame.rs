@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use super::{RepoHeader, render};
 use crate::domain::push::BranchRule;
-use crate::domain::{Admin, Collaborator, Grant};
+use crate::domain::{Admin, Collaborator, DeployKey, Grant};
 use crate::model::{
     MirrorScope, MirrorTransport, PullMirror, PushMirror, Repo, Webhook, WebhookEventKind,
 };
@@ -26,6 +26,7 @@ pub(super) enum Section {
     Branches,
     Webhooks,
     Mirrors,
+    DeployKeys,
     /// Delete (the "danger zone").
     Danger,
 }
@@ -39,6 +40,7 @@ impl Section {
             Section::Branches => "branches",
             Section::Webhooks => "hooks",
             Section::Mirrors => "mirrors",
+            Section::DeployKeys => "deploy-keys",
             Section::Danger => "delete",
         }
     }
@@ -66,6 +68,7 @@ struct SettingsPage {
     hooks: Vec<HookView>,
     mirrors: Vec<MirrorView>,
     pull: Option<PullView>,
+    deploy_keys: Vec<DeployKeyView>,
 }
 
 /// One section's page (with `message` on top, after a form): only that section's rows are read.
@@ -88,6 +91,7 @@ pub(super) async fn settings_page(
         hooks: Vec::new(),
         mirrors: Vec::new(),
         pull: None,
+        deploy_keys: Vec::new(),
     };
     match section {
         Section::Collaborators => page.collaborators = st.forge.collaborators(grant).await?,
@@ -102,6 +106,10 @@ pub(super) async fn settings_page(
             page.mirrors = mirrors.iter().map(MirrorView::new).collect();
             page.pull = pull.as_ref().map(PullView::new);
         }
+        Section::DeployKeys => {
+            let keys = st.forge.deploy_keys(grant).await?;
+            page.deploy_keys = keys.iter().map(DeployKeyView::new).collect();
+        }
         Section::General | Section::Danger => {}
     }
     render(page)
@@ -114,6 +122,33 @@ pub(super) async fn show_section(
     section: Section,
 ) -> Result<Response, WebError> {
     settings_page(st, page.nav(), &page.grant, section, String::new()).await
+}
+
+/// A deploy key as the settings list shows it.
+pub struct DeployKeyView {
+    pub id: i64,
+    pub title: String,
+    pub fingerprint: String,
+    pub access: &'static str,
+    pub added: When,
+    pub last_used: Option<When>,
+}
+
+impl DeployKeyView {
+    fn new(k: &DeployKey) -> Self {
+        DeployKeyView {
+            id: k.id,
+            title: k.title.clone(),
+            fingerprint: k.fingerprint.clone(),
+            access: if k.read_only {
+                "read-only"
+            } else {
+                "read-write"
+            },
+            added: When::at(k.created_at),
+            last_used: k.last_used_at.map(When::at),
+        }
+    }
 }
 
 /// A hook as the settings list and its page show it.

@@ -10,6 +10,7 @@ use std::process::Output;
 use crate::helpers::*;
 use crate::ssh::{keygen, public_key, stdout, user_with_key};
 
+mod deploy_keys;
 mod socket;
 
 pub(super) const LABFORGE: &str = env!("CARGO_BIN_EXE_labforge");

@@ -236,7 +236,7 @@ impl Forge {
         let full_name = ctx.repo.full_name();
         if flags.skip_checks {
             let path = RepoPath::parse(&full_name)?;
-            let (_, access) = self.access(Some(&ctx.actor), &path).await?;
+            let (_, access) = self.access(&ctx.principal, &path).await?;
             if access < RepoAccess::Admin {
                 return Ok(Review {
                     refusals: vec![
