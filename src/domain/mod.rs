@@ -7,6 +7,7 @@ pub mod check_runs;
 mod credentials;
 pub mod dashboard;
 pub mod deploys;
+pub mod edits;
 pub mod egress;
 mod git_service;
 pub mod issues;
