@@ -5,6 +5,7 @@
 mod access;
 mod auth;
 mod body;
+mod contents;
 mod error;
 mod hooks;
 mod issues;
@@ -40,6 +41,7 @@ where
         .get("/version", Need::Public, show_version)
         .get("/user", Need::SignedIn, show_current_user)
         .merge(hooks::router())
+        .merge(contents::router())
         .merge(issues::router())
         .merge(statuses::router())
         .merge(mirrors::router())

@@ -14,7 +14,7 @@ mod send;
 use crate::git::read::{EntryKind, PathEntry};
 use crate::model::{BranchName, CommitIdentity, EditNameError, EditPath};
 
-pub use send::PushOutcome;
+pub use send::{Person, PushOutcome, WrittenFile};
 
 /// Files one edit may change at most.
 pub const MAX_EDIT_FILES: usize = 100;
@@ -110,6 +110,8 @@ pub struct EditRequest {
     pub committer: Option<CommitIdentity>,
     pub author_date: Option<time::OffsetDateTime>,
     pub committer_date: Option<time::OffsetDateTime>,
+    /// Add a `Signed-off-by:` line for the committer (Gitea's `signoff`).
+    pub signoff: bool,
 }
 
 /// Why an edit did not land. The API answers each as Gitea does.

@@ -49,6 +49,8 @@ pub struct PushOutcome {
     pub written: Vec<WrittenFile>,
     /// Paths the edit removed (deletes, and the old side of a rename).
     pub removed: Vec<EditPath>,
+    /// Each change's path, in the order the request named them.
+    pub named: Vec<EditPath>,
     /// The `remote:` lines a pusher would have seen (checks passing, deploys queued).
     pub said: Vec<String>,
 }
@@ -192,6 +194,12 @@ impl Forge {
             message = FileChange::default_message(&req.changes);
         }
         message.push('\n');
+        if req.signoff {
+            message.push_str(&format!(
+                "\nSigned-off-by: {} <{}>\n",
+                committer.name, committer.email
+            ));
+        }
         let sig = |p: &Person| Signature {
             name: p.name.clone(),
             email: p.email.clone(),
@@ -238,6 +246,7 @@ impl Forge {
                 committer,
                 written,
                 removed,
+                named: req.changes.iter().map(|c| c.path().clone()).collect(),
                 said: report.said,
             }),
             Some(Err(why)) if why.contains("hook declined") => {

@@ -157,6 +157,7 @@ fn caps_hold() {
         committer: None,
         author_date: None,
         committer_date: None,
+        signoff: false,
     };
     let create = |i: usize, size: usize| FileChange::Create {
         path: p(&format!("f{i}")),
