@@ -412,3 +412,175 @@ async fn a_read_scoped_token_cannot_edit() {
     assert_eq!(status, 403, "{body}");
     assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), before);
 }
+
+/// Posts the edit form at `action` as the browser would, with `fields` after the CSRF token.
+async fn post_form(
+    app: &TestApp,
+    cookie: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String, String) {
+    let html = client()
+        .get(format!("{}{action}", app.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf");
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend_from_slice(fields);
+    let res = client()
+        .post(format!("{}{action}", app.base))
+        .header("cookie", cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, location, res.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_web_edit_is_checked_and_deployed_as_a_push() {
+    let (app, record, _conf) = lab(0).await;
+    let cookie = session(&app, "alice", PW).await;
+    let base = app.base.clone();
+    let get = |path: String| {
+        let (cookie, base) = (cookie.clone(), base.clone());
+        async move {
+            client()
+                .get(format!("{base}{path}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    // The blob page offers the edit, the tree page a new file; the form holds the file.
+    let blob = get("/alice/dns/blob/main/zones/lab.zone".into()).await;
+    assert!(
+        blob.contains("/alice/dns/_edit/main/zones/lab.zone"),
+        "{blob}"
+    );
+    let tree = get("/alice/dns/tree/main/zones".into()).await;
+    assert!(tree.contains("/alice/dns/_new/main/zones"), "{tree}");
+    let action = "/alice/dns/_edit/main/zones/lab.zone";
+    let form = get(action.into()).await;
+    assert_eq!(hidden(&form, "sha"), blob_id(GOOD_ZONE));
+    assert!(form.contains(GOOD_ZONE.trim()), "{form}");
+    let before = server_ref(&app, "alice/dns", "refs/heads/main");
+    let deploys_before = recorded(&record).len();
+    let sha = blob_id(GOOD_ZONE);
+
+    // A broken zone: refused with the check's output on the page, the text kept.
+    let (status, _, page) = post_form(
+        &app,
+        &cookie,
+        action,
+        &[
+            ("sha", &sha),
+            ("content", "www IN A 10.0.0.5\r\nmy-unsaved-line\r\n"),
+            ("message", "break it"),
+            ("target", "branch"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403, "{page}");
+    assert!(
+        page.contains("zones/lab.zone: zone has no SOA record"),
+        "{page}"
+    );
+    assert!(page.contains("my-unsaved-line"), "the text is kept: {page}");
+    assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), before);
+    assert_eq!(recorded(&record).len(), deploys_before);
+
+    // A good zone lands, with the file's own line ends, and deploys.
+    let good = "lab. IN SOA ns1.lab. admin.lab. 3 2 3 4 5\n";
+    let (status, location, page) = post_form(
+        &app,
+        &cookie,
+        action,
+        &[
+            ("sha", &sha),
+            ("content", &good.replace('\n', "\r\n")),
+            ("message", ""),
+            ("target", "branch"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{page}");
+    assert_eq!(location, "/alice/dns/blob/main/zones/lab.zone");
+    let head = server_ref(&app, "alice/dns", "refs/heads/main");
+    assert_ne!(head, before);
+    let raw = get("/alice/dns/raw/main/zones/lab.zone".into()).await;
+    assert_eq!(raw, good);
+    let runs = crate::hooks::settled_runs(&app, "alice/dns").await;
+    assert_eq!(runs[0].status.as_str(), "succeeded", "{runs:?}");
+    assert_eq!(recorded(&record).last(), Some(&head));
+    let subject = git_ok(
+        &app.server_repo("alice/dns"),
+        &["log", "-1", "--format=%an %s", "main"],
+    )
+    .await;
+    assert_eq!(subject.trim(), "alice Update zones/lab.zone");
+
+    // The same form again: its sha is stale now, nothing is overwritten, the text is kept.
+    let (status, _, page) = post_form(
+        &app,
+        &cookie,
+        action,
+        &[
+            ("sha", &sha),
+            ("content", "stale-text"),
+            ("target", "branch"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 409, "{page}");
+    assert!(
+        page.contains("stale-text") && page.contains("changed since you opened it"),
+        "{page}"
+    );
+    assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), head);
+
+    // A new file on a new branch; `..` in its name is refused on the page.
+    let (status, _, page) = post_form(
+        &app,
+        &cookie,
+        "/alice/dns/_new/main/zones",
+        &[
+            ("path", "zones/../../x"),
+            ("content", "x"),
+            ("target", "branch"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "{page}");
+    let (status, location, page) = post_form(
+        &app,
+        &cookie,
+        "/alice/dns/_new/main/zones",
+        &[
+            ("path", "zones/extra.zone"),
+            ("content", GOOD_ZONE),
+            ("target", "new"),
+            ("new_branch", "web-edit"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{page}");
+    assert_eq!(location, "/alice/dns/blob/web-edit/zones/extra.zone");
+    assert!(!server_ref(&app, "alice/dns", "refs/heads/web-edit").is_empty());
+    assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), head);
+}

@@ -93,7 +93,13 @@ async fn branch_at<L: crate::domain::Level>(
             None
         } else {
             r.read_blob(&at.commit, &at.path, MAX_EDIT_FILE_BYTES as u64)?
-                .map(|b| (b.id, b.data, b.is_binary || b.size > MAX_EDIT_FILE_BYTES as u64))
+                .map(|b| {
+                    (
+                        b.id,
+                        b.data,
+                        b.is_binary || b.size > MAX_EDIT_FILE_BYTES as u64,
+                    )
+                })
         };
         Ok(Some((is_branch, blob)))
     })
