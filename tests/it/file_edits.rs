@@ -1,8 +1,9 @@
 //! File edits as pushes (web and API): an edit runs the configured `[[check]]` and `[[deploy]]`
 //! exactly as a push by its user would (a failing check refuses it with the check's output and
-//! writes nothing; a passing one lands and deploys), paths that could escape the tree are
-//! refused, two edits with the same `sha` race to one winner and one told loser, and a
-//! read-scoped token cannot edit.
+//! writes nothing; a passing one lands, deploys, delivers the push webhook and closes the issue
+//! it fixes), paths that could escape the tree are refused, two edits with the same `sha` race
+//! to one winner and one told loser, a read-scoped token cannot edit, and an edit can make an
+//! empty repository's first commit.
 
 use std::path::Path;
 
@@ -70,6 +71,9 @@ async fn lab(check_sleep: u32) -> (TestApp, std::path::PathBuf, tempfile::TempDi
     let app = app_with(
         conf.path(),
         r#"
+[webhook]
+allowed_hosts = "loopback"
+
 [[check]]
 name = "zones"
 repo = "alice/dns"
@@ -127,6 +131,52 @@ async fn api(
     )
 }
 
+/// A webhook receiver on loopback: each request's body arrives on the channel; it answers 200.
+async fn receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        // A test's few deliveries at most.
+        for _ in 0..20 {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            let body = loop {
+                let n = conn.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 || buf.len() > 4 << 20 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break Some(body.to_owned());
+                    }
+                }
+            };
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await;
+            if let Some(body) = body {
+                let _ = tx.send(body);
+            }
+        }
+    });
+    (url, rx)
+}
+
 fn recorded(record: &Path) -> Vec<String> {
     std::fs::read_to_string(record)
         .unwrap_or_default()
@@ -142,6 +192,16 @@ async fn an_api_edit_is_checked_deployed_and_closes_issues_as_a_push() {
     let before = server_ref(&app, "alice/dns", "refs/heads/main");
     let zone_sha = blob_id(GOOD_ZONE);
     let deploys_before = recorded(&record).len();
+    let (hook_url, mut delivered) = receiver().await;
+    let (status, hook) = api(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "hooks",
+        json!({"type": "gitea", "config": {"url": hook_url, "content_type": "json"}, "events": ["push"], "active": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{hook}");
 
     // A broken zone: the check refuses the edit with its own words, nothing is written.
     let bad = "www IN A 10.0.0.5\n";
@@ -210,6 +270,13 @@ async fn an_api_edit_is_checked_deployed_and_closes_issues_as_a_push() {
         Some(&head),
         "the deploy ran the edit's commit"
     );
+    let payload = tokio::time::timeout(std::time::Duration::from_secs(20), delivered.recv())
+        .await
+        .expect("the push webhook is delivered")
+        .unwrap();
+    let payload: Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(payload["after"], head.as_str(), "{payload}");
+    assert_eq!(payload["pusher"]["login"], "alice", "{payload}");
     let issue = eventually(10, "the issue to close", || async {
         let (_, issue) = api(
             &app,
@@ -397,7 +464,7 @@ async fn two_edits_with_the_same_sha_one_lands_the_other_is_told() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_read_scoped_token_cannot_edit() {
+async fn a_read_scoped_token_cannot_edit_a_write_token_makes_a_first_commit() {
     let (app, _record, _conf) = lab(0).await;
     let token = app.create_token("alice", TokenScope::Read).await;
     let before = server_ref(&app, "alice/dns", "refs/heads/main");
@@ -411,6 +478,28 @@ async fn a_read_scoped_token_cannot_edit() {
     .await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), before);
+
+    // A write token may: here, the first commit of an empty repository.
+    app.create_repo("alice", "empty", false).await;
+    let write = app.create_token("alice", TokenScope::Write).await;
+    let res = client()
+        .post(format!(
+            "{}/api/v1/repos/alice/empty/contents/README.md",
+            app.base
+        ))
+        .header("authorization", format!("token {write}"))
+        .json(&json!({"content": b64("# empty no more\n")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["commit"]["parents"], json!([]));
+    assert_eq!(body["commit"]["message"], "Add README.md\n");
+    assert_eq!(
+        server_ref(&app, "alice/empty", "refs/heads/main"),
+        body["commit"]["sha"].as_str().unwrap()
+    );
 }
 
 /// Posts the edit form at `action` as the browser would, with `fields` after the CSRF token.
