@@ -16,7 +16,7 @@ use std::sync::Arc;
 use super::{EditError, EditRequest, ExpectedTip, FileChange, Found, Planned, check_caps, plan};
 use crate::domain::{Error, Forge, Grant, ServiceGrant, Streams, Write};
 use crate::git::receive_wire::{converse, push_request};
-use crate::git::runner::{IndexChange, Signature, git_date};
+use crate::git::runner::{IndexChange, Scratch, Signature, git_date};
 use crate::model::{BranchName, CommitIdentity, EditPath, ZERO_ID};
 
 /// A file the edit wrote.
@@ -205,18 +205,13 @@ impl Forge {
             email: p.email.clone(),
             date: git_date(p.date),
         };
-        let (tree, commit) = scratch
-            .commit(
-                tip.as_deref(),
-                &index,
-                &message,
-                &sig(&author),
-                &sig(&committer),
-            )
+        let tree = scratch
+            .tree(tip.as_deref(), &index)
             .await
             .map_err(Error::Internal)?;
-        let pack = scratch
-            .pack(&commit, tip.as_deref())
+        let parents: Vec<&str> = tip.iter().map(String::as_str).collect();
+        let commit = scratch
+            .commit_tree(&tree, &parents, &message, &sig(&author), &sig(&committer))
             .await
             .map_err(Error::Internal)?;
         let old = if target != req.branch {
@@ -224,6 +219,39 @@ impl Forge {
         } else {
             tip.clone().unwrap_or_else(|| ZERO_ID.to_owned())
         };
+        let said = self
+            .push_built(grant, &scratch, &target, &old, &commit, tip.as_deref())
+            .await?;
+        Ok(PushOutcome {
+            branch: target,
+            commit,
+            tree,
+            parent: tip,
+            message,
+            author,
+            committer,
+            written,
+            removed,
+            named: req.changes.iter().map(|c| c.path().clone()).collect(),
+            said,
+        })
+    }
+
+    /// Pushes commit `new`, built in `scratch`, to `target` as the grant's user, expecting the
+    /// branch at `old` (the zero id: the branch must not exist); `have` is a commit the
+    /// repository has (the pack leaves out what it reaches). What the hooks said on success;
+    /// a refusal, a lost race or a failure otherwise. The merge of a pull request pushes
+    /// through here too.
+    pub(in crate::domain) async fn push_built(
+        self: &Arc<Self>,
+        grant: &Grant<Write>,
+        scratch: &Scratch,
+        target: &BranchName,
+        old: &str,
+        new: &str,
+        have: Option<&str>,
+    ) -> Result<Vec<String>, EditError> {
+        let pack = scratch.pack(new, have).await.map_err(Error::Internal)?;
         let refname = target.refname();
         let streams = Streams {
             stateless_rpc: true,
@@ -231,24 +259,11 @@ impl Forge {
             protocol: None,
         };
         let child = self.git_service(&ServiceGrant::Push(grant.clone()), streams)?;
-        let report = converse(child, push_request(&old, &commit, &refname, &pack))
+        let report = converse(child, push_request(old, new, &refname, &pack))
             .await
             .map_err(Error::Internal)?;
-        drop(scratch);
         match report.outcome(&refname) {
-            Some(Ok(())) => Ok(PushOutcome {
-                branch: target,
-                commit,
-                tree,
-                parent: tip,
-                message,
-                author,
-                committer,
-                written,
-                removed,
-                named: req.changes.iter().map(|c| c.path().clone()).collect(),
-                said: report.said,
-            }),
+            Some(Ok(())) => Ok(report.said),
             Some(Err(why)) if why.contains("hook declined") => {
                 Err(EditError::Refused { said: report.said })
             }

@@ -96,16 +96,12 @@ impl Scratch {
             .await
     }
 
-    /// Builds the tree of `base` (none: an empty tree) with `changes` applied, and a commit of
-    /// it with `base` as its parent: (tree, commit).
-    pub async fn commit(
+    /// Builds the tree of `base` (none: an empty tree) with `changes` applied: its id.
+    pub async fn tree(
         &self,
         base: Option<&str>,
         changes: &[IndexChange],
-        message: &str,
-        author: &Signature,
-        committer: &Signature,
-    ) -> anyhow::Result<(String, String)> {
+    ) -> anyhow::Result<String> {
         if let Some(base) = base {
             anyhow::ensure!(is_object_id(base), "not a commit id: {base}");
             self.run(&["read-tree", "--end-of-options", base], Vec::new())
@@ -131,12 +127,25 @@ impl Scratch {
         }
         self.run(&["update-index", "-z", "--index-info"], lines)
             .await?;
-        let tree = self.run_for_id(&["write-tree"], Vec::new()).await?;
+        self.run_for_id(&["write-tree"], Vec::new()).await
+    }
+
+    /// A commit of `tree` with `parents` (none for a first commit, two for a merge): its id.
+    pub async fn commit_tree(
+        &self,
+        tree: &str,
+        parents: &[&str],
+        message: &str,
+        author: &Signature,
+        committer: &Signature,
+    ) -> anyhow::Result<String> {
+        anyhow::ensure!(is_object_id(tree), "not a tree id: {tree}");
         let mut args = vec!["commit-tree"];
-        if let Some(base) = base {
-            args.extend(["-p", base]);
+        for parent in parents {
+            anyhow::ensure!(is_object_id(parent), "not a commit id: {parent}");
+            args.extend(["-p", parent]);
         }
-        args.extend(["-F", "-", "--end-of-options", &tree]);
+        args.extend(["-F", "-", "--end-of-options", tree]);
         let mut env = self.env();
         for (key, value) in [
             ("GIT_AUTHOR_NAME", &author.name),
@@ -161,7 +170,7 @@ impl Scratch {
             .await?;
         let commit = String::from_utf8_lossy(&out).trim().to_owned();
         anyhow::ensure!(is_object_id(&commit), "git commit-tree gave no commit id");
-        Ok((tree, commit))
+        Ok(commit)
     }
 
     /// A pack of the objects `new` has and `base` has not (all of `new`'s without a base):

@@ -279,3 +279,15 @@ async fn save(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::line_ends;
+
+    #[test]
+    fn a_textarea_keeps_the_files_line_ends() {
+        assert_eq!(line_ends("a\r\nb\r\n", false), b"a\nb\n");
+        assert_eq!(line_ends("a\r\nb\r\n", true), b"a\r\nb\r\n");
+        assert_eq!(line_ends("a\nb", false), b"a\nb");
+    }
+}
