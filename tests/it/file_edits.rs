@@ -673,3 +673,57 @@ async fn a_web_edit_is_checked_and_deployed_as_a_push() {
     assert!(!server_ref(&app, "alice/dns", "refs/heads/web-edit").is_empty());
     assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), head);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_protected_branch_refuses_an_edit_as_it_refuses_a_push() {
+    let (app, _record, _conf) = lab(0).await;
+    app.create_user("bob", "bob-password").await;
+    app.add_collaborator("alice/dns", "bob", "write").await;
+    app.forge
+        .protect_branch(&app.grant("alice/dns").await, "main", true)
+        .await
+        .unwrap();
+    let before = server_ref(&app, "alice/dns", "refs/heads/main");
+    let edit = json!({"content": b64("# dns, edited\n"), "sha": blob_id("# dns\n")});
+    let bob = app.create_token("bob", TokenScope::Write).await;
+    let (status, body) = api(
+        &app,
+        &bob,
+        reqwest::Method::PUT,
+        "contents/README.md",
+        edit.clone(),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("only repository admins may push here"),
+        "{body}"
+    );
+    assert_eq!(server_ref(&app, "alice/dns", "refs/heads/main"), before);
+    // bob may still edit on a branch of his own; alice, an admin, on main.
+    let mut on_branch = edit.clone();
+    on_branch["new_branch"] = json!("bob-readme");
+    let (status, body) = api(
+        &app,
+        &bob,
+        reqwest::Method::PUT,
+        "contents/README.md",
+        on_branch,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let alice = app.create_token("alice", TokenScope::Write).await;
+    let (status, body) = api(
+        &app,
+        &alice,
+        reqwest::Method::PUT,
+        "contents/README.md",
+        edit,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(server_ref(&app, "alice/dns", "refs/heads/main"), before);
+}
