@@ -10,6 +10,8 @@ use crate::domain::Error;
 pub enum ApiError {
     Unauthorized,
     NotFound,
+    /// A 404 that names what is missing (Gitea's words for a file or branch).
+    Missing(String),
     Forbidden(String),
     Invalid(String),
     Conflict(String),
@@ -43,6 +45,7 @@ impl IntoResponse for ApiError {
         let (status, message) = match &self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "token is required or invalid"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not found"),
+            ApiError::Missing(why) => (StatusCode::NOT_FOUND, why.as_str()),
             ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, why.as_str()),
             ApiError::Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, why.as_str()),
             ApiError::Conflict(why) => (StatusCode::CONFLICT, why.as_str()),

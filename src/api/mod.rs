@@ -5,6 +5,7 @@
 mod access;
 mod auth;
 mod body;
+mod contents;
 mod deploy_keys;
 mod error;
 mod hooks;
@@ -43,6 +44,7 @@ where
         .get("/user", Need::SignedIn, show_current_user)
         .merge(hooks::router())
         .merge(deploy_keys::router())
+        .merge(contents::router())
         .merge(issues::router())
         .merge(statuses::router())
         .merge(mirrors::router())

@@ -8,6 +8,7 @@ mod credentials;
 pub mod dashboard;
 pub mod deploy_keys;
 pub mod deploys;
+pub mod edits;
 pub mod egress;
 mod git_service;
 pub mod issues;

@@ -28,6 +28,7 @@ mod reach;
 mod reach_set;
 pub mod read;
 mod reader;
+pub mod receive_wire;
 mod ref_listings;
 mod ref_names;
 pub mod runner;

@@ -14,7 +14,7 @@ use super::reach_set::Reachability;
 use super::reader::{EntryMemo, Stores};
 use super::ref_listings::RefListings;
 
-pub use super::reader::Reader;
+pub use super::reader::{PathEntry, Reader};
 pub use super::view::{
     BlobView, CommitId, CommitInfo, EntryKind, Folder, MAX_LISTED, RefInfo, Resolved, TreeEntry,
 };

@@ -436,3 +436,5 @@ pub(super) fn is_binary(data: &[u8]) -> bool {
 }
 
 mod files;
+
+pub use files::PathEntry;

@@ -40,6 +40,7 @@ where
         .merge(pages::auth::router())
         .merge(pages::home::router())
         .merge(pages::repo::router())
+        .merge(pages::edit::router())
         .merge(pages::history::router())
         .merge(pages::compare::router())
         .merge(pages::feeds::router())

@@ -83,13 +83,14 @@ fn fill(path: &str, repo: &str, sha: &str, method: &Method) -> String {
         .to_owned();
     let rest = match kind.as_str() {
         "tree" | "commits" => "main",
-        "blob" | "raw" | "blame" => "main/README.md",
+        "blob" | "raw" | "blame" | "_edit" => "main/README.md",
         "archive" => "main.tar.gz",
         _ => "main",
     };
     for (param, value) in [
         ("{*rest}", rest),
         ("{*spec}", "main...main"),
+        ("{*filepath}", "README.md"),
         ("{sha}", sha),
         ("{rev}", "main"),
         ("{user}", "reader"),

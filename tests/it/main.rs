@@ -24,6 +24,7 @@ mod deploy_links;
 mod deploy_order;
 mod deploy_scripts;
 mod egress;
+mod file_edits;
 mod first_run;
 mod gitea_client;
 mod gitea_shapes;

@@ -69,3 +69,59 @@ impl Reader {
         )))
     }
 }
+
+/// What an edit finds at one step of its path (see `Reader::entries_along`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathEntry {
+    pub kind: EntryKind,
+    /// The object's full id (a blob's is what Gitea's API calls the file's `sha`).
+    pub id: String,
+    pub executable: bool,
+}
+
+impl Reader {
+    /// The entries at each prefix of `path` in `commit`'s tree (`a`, `a/b`, `a/b/c`), up to
+    /// the first that does not exist: an edit must know whether a folder on its way is a
+    /// symlink or a file before it writes under it. `path` has at most `MAX_EDIT_DEPTH`
+    /// segments (it was parsed as an `EditPath`), so this is a bounded number of lookups.
+    pub fn entries_along(
+        &self,
+        commit: &CommitId,
+        path: &crate::model::EditPath,
+    ) -> Result<Vec<PathEntry>, GitError> {
+        let commit = self
+            .repo
+            .find_commit(commit.oid()?)
+            .map_err(GitError::gix)?;
+        let tree = commit.tree().map_err(GitError::gix)?;
+        let mut out = Vec::new();
+        let prefixes = path
+            .folders()
+            .chain(std::iter::once(path.as_str()))
+            .take(crate::model::edit_path::MAX_EDIT_DEPTH);
+        for prefix in prefixes {
+            let Some(entry) = tree.lookup_entry_by_path(prefix).map_err(GitError::gix)? else {
+                break;
+            };
+            let mode = entry.mode();
+            let kind = if mode.is_tree() {
+                EntryKind::Dir
+            } else if mode.is_commit() {
+                EntryKind::Submodule
+            } else if mode.is_link() {
+                EntryKind::Symlink
+            } else {
+                EntryKind::File
+            };
+            out.push(PathEntry {
+                kind,
+                id: entry.object_id().to_hex().to_string(),
+                executable: mode.is_executable(),
+            });
+            if kind != EntryKind::Dir {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}

@@ -77,12 +77,28 @@ impl GitRunner {
         input: Vec<u8>,
         stdout: Option<std::fs::File>,
     ) -> anyhow::Result<Vec<u8>> {
+        self.run_piped_env(git_dir, args, input, stdout, &[]).await
+    }
+
+    /// `run_piped` with more variables for git (a scratch object folder and index: see
+    /// `scratch`); the names are ours, never a client's.
+    pub(in crate::git) async fn run_piped_env(
+        &self,
+        git_dir: &Path,
+        args: &[&str],
+        input: Vec<u8>,
+        stdout: Option<std::fs::File>,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> anyhow::Result<Vec<u8>> {
         let what = format!("git {}", args.join(" "));
         let mut cmd = self.base_command();
         cmd.args(args)
             .env("GIT_DIR", git_dir)
             .current_dir(git_dir)
             .stdin(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         if let Some(file) = stdout {
             cmd.stdout(Stdio::from(file));
         }

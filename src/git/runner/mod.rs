@@ -19,7 +19,10 @@ use super::memory_cap::MemoryCap;
 use crate::model::is_object_id;
 
 mod capture;
+mod scratch;
 mod streams;
+
+pub use scratch::{IndexChange, Scratch, Signature, git_date};
 
 /// The PATH every child labforge starts gets (git here, deploy commands in the worker).
 pub const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";

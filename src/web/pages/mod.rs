@@ -4,6 +4,7 @@ pub mod auth;
 pub mod checks;
 pub mod compare;
 pub mod deploys;
+pub mod edit;
 pub mod feeds;
 pub mod history;
 pub mod home;

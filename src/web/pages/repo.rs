@@ -190,6 +190,8 @@ struct TreePage {
     /// The folder has more entries than a page lists.
     cut: bool,
     menu: RefMenu,
+    /// The visitor may write here: "New file" is offered.
+    can_edit: bool,
 }
 
 async fn show_tree(
@@ -215,6 +217,7 @@ async fn show_tree(
         pending: !folder.complete,
         cut: folder.cut,
         menu: menu.at("tree", &at),
+        can_edit: can_edit(&page),
     })
 }
 
@@ -232,6 +235,13 @@ struct BlobPage {
     lines: Arc<Vec<Line>>,
     notice: &'static str,
     menu: RefMenu,
+    /// The visitor may write here and the file is text: "Edit" is offered.
+    can_edit: bool,
+}
+
+/// Whether the visitor is signed in with write access (the edit pages' level).
+fn can_edit(page: &RepoPage) -> bool {
+    page.visitor.0.is_some() && page.grant.level() >= crate::model::RepoAccess::Write
 }
 
 fn image_type(path: &str) -> Option<&'static str> {
@@ -289,6 +299,7 @@ async fn show_blob(
         lines,
         notice,
         menu: menu.at("blob", &at),
+        can_edit: can_edit(&page) && !is_image && !blob.is_binary,
     })
 }
 
