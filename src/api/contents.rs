@@ -360,15 +360,14 @@ struct FileLinks {
     html: String,
 }
 
-/// Gitea's ContentsResponse for a file the edit wrote.
+/// Gitea's ContentsResponse for a file the edit wrote (1.22's fields, as the reads answer: the
+/// `last_*_date` fields came later).
 #[derive(Serialize)]
 struct ContentsResponse {
     name: String,
     path: String,
     sha: String,
     last_commit_sha: String,
-    last_committer_date: String,
-    last_author_date: String,
     #[serde(rename = "type")]
     kind: &'static str,
     size: usize,
@@ -513,8 +512,6 @@ fn contents_json(
         path: path.to_string(),
         sha: file.blob.clone(),
         last_commit_sha: done.commit.clone(),
-        last_committer_date: rfc3339(done.committer.date),
-        last_author_date: rfc3339(done.author.date),
         kind: "file",
         size: file.content.len(),
         encoding: Some("base64"),
