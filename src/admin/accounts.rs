@@ -1,7 +1,7 @@
 //! `labforge admin user|key|token …`: accounts, their keys and tokens.
 
 use super::{KeyCommand, TokenCommand, UserCommand, read_stdin};
-use crate::domain::Forge;
+use crate::domain::{Forge, SiteAdmin};
 use crate::model::{Email, SiteRole, TokenScope, Username};
 
 /// A time for listings: RFC 3339, or `never`.
@@ -16,7 +16,7 @@ fn password_from_stdin() -> anyhow::Result<String> {
     Ok(text.strip_suffix('\r').unwrap_or(text).to_owned())
 }
 
-pub(super) async fn user(forge: &Forge, command: UserCommand) -> anyhow::Result<()> {
+pub(super) async fn user(forge: &Forge, by: &SiteAdmin, command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Create {
             name,
@@ -27,7 +27,8 @@ pub(super) async fn user(forge: &Forge, command: UserCommand) -> anyhow::Result<
             let name = Username::parse(&name)?;
             let email = Email::parse(&email).map_err(anyhow::Error::msg)?;
             let password = password_from_stdin()?;
-            let user = forge.create_user(&name, &email, &password, admin).await?;
+            let user = forge
+                .admin_create_user(by, &name, &email, &password, admin).await?;
             eprintln!("created user {}", user.name);
         }
         UserCommand::List => {
@@ -47,31 +48,43 @@ pub(super) async fn user(forge: &Forge, command: UserCommand) -> anyhow::Result<
         } => {
             let name = Username::parse(&name)?;
             let password = password_from_stdin()?;
-            let ended = forge.reset_password(&name, &password).await?;
+            let ended = forge.reset_password(by, &name, &password).await?;
             eprintln!("password of {name} changed; {ended} web session(s) ended");
         }
         UserCommand::Disable { name } => {
             let user = forge
-                .set_user_disabled(&Username::parse(&name)?, true)
+                .set_user_disabled(by, &Username::parse(&name)?, true)
                 .await?;
             eprintln!("{} is disabled; their sessions ended", user.name);
         }
         UserCommand::Enable { name } => {
             let user = forge
-                .set_user_disabled(&Username::parse(&name)?, false)
+                .set_user_disabled(by, &Username::parse(&name)?, false)
                 .await?;
             eprintln!("{} is enabled", user.name);
         }
+        UserCommand::MakeAdmin { name } => {
+            let user = forge
+                .set_user_admin(by, &Username::parse(&name)?, true)
+                .await?;
+            eprintln!("{} is a site admin", user.name);
+        }
+        UserCommand::RevokeAdmin { name } => {
+            let user = forge
+                .set_user_admin(by, &Username::parse(&name)?, false)
+                .await?;
+            eprintln!("{} is no longer a site admin", user.name);
+        }
         UserCommand::Delete { name } => {
             let name = Username::parse(&name)?;
-            forge.delete_user(&name).await?;
+            forge.delete_user(by, &name).await?;
             eprintln!("deleted user {name}");
         }
     }
     Ok(())
 }
 
-pub(super) async fn key(forge: &Forge, command: KeyCommand) -> anyhow::Result<()> {
+pub(super) async fn key(forge: &Forge, by: &SiteAdmin, command: KeyCommand) -> anyhow::Result<()> {
     match command {
         KeyCommand::Add { name, title } => {
             let name = Username::parse(&name)?;
@@ -93,14 +106,15 @@ pub(super) async fn key(forge: &Forge, command: KeyCommand) -> anyhow::Result<()
             }
         }
         KeyCommand::Remove { name, key } => {
-            let removed = forge.remove_key_of(&Username::parse(&name)?, &key).await?;
+            let removed = forge
+                .remove_key_of(by, &Username::parse(&name)?, &key).await?;
             eprintln!("removed key {} ({})", removed.fingerprint, removed.title);
         }
     }
     Ok(())
 }
 
-pub(super) async fn token(forge: &Forge, command: TokenCommand) -> anyhow::Result<()> {
+pub(super) async fn token(forge: &Forge, by: &SiteAdmin, command: TokenCommand) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create {
             name,
@@ -129,7 +143,8 @@ pub(super) async fn token(forge: &Forge, command: TokenCommand) -> anyhow::Resul
             }
         }
         TokenCommand::Revoke { name, id } => {
-            forge.revoke_token_of(&Username::parse(&name)?, id).await?;
+            forge
+                .revoke_token_of(by, &Username::parse(&name)?, id).await?;
             eprintln!("revoked token {id} of {name}");
         }
     }
