@@ -16,7 +16,11 @@ fn password_from_stdin() -> anyhow::Result<String> {
     Ok(text.strip_suffix('\r').unwrap_or(text).to_owned())
 }
 
-pub(super) async fn user(forge: &Forge, by: &SiteAdmin, command: UserCommand) -> anyhow::Result<()> {
+pub(super) async fn user(
+    forge: &Forge,
+    by: &SiteAdmin,
+    command: UserCommand,
+) -> anyhow::Result<()> {
     match command {
         UserCommand::Create {
             name,
@@ -28,7 +32,8 @@ pub(super) async fn user(forge: &Forge, by: &SiteAdmin, command: UserCommand) ->
             let email = Email::parse(&email).map_err(anyhow::Error::msg)?;
             let password = password_from_stdin()?;
             let user = forge
-                .admin_create_user(by, &name, &email, &password, admin).await?;
+                .admin_create_user(by, &name, &email, &password, admin)
+                .await?;
             eprintln!("created user {}", user.name);
         }
         UserCommand::List => {
@@ -107,14 +112,19 @@ pub(super) async fn key(forge: &Forge, by: &SiteAdmin, command: KeyCommand) -> a
         }
         KeyCommand::Remove { name, key } => {
             let removed = forge
-                .remove_key_of(by, &Username::parse(&name)?, &key).await?;
+                .remove_key_of(by, &Username::parse(&name)?, &key)
+                .await?;
             eprintln!("removed key {} ({})", removed.fingerprint, removed.title);
         }
     }
     Ok(())
 }
 
-pub(super) async fn token(forge: &Forge, by: &SiteAdmin, command: TokenCommand) -> anyhow::Result<()> {
+pub(super) async fn token(
+    forge: &Forge,
+    by: &SiteAdmin,
+    command: TokenCommand,
+) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create {
             name,
@@ -144,7 +154,8 @@ pub(super) async fn token(forge: &Forge, by: &SiteAdmin, command: TokenCommand) 
         }
         TokenCommand::Revoke { name, id } => {
             forge
-                .revoke_token_of(by, &Username::parse(&name)?, id).await?;
+                .revoke_token_of(by, &Username::parse(&name)?, id)
+                .await?;
             eprintln!("revoked token {id} of {name}");
         }
     }

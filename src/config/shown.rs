@@ -159,7 +159,10 @@ mod tests {
         let rows = running(&config);
         let all: String = rows.iter().map(|r| r.value.as_str()).collect();
         assert!(!all.contains("hunter2"), "{all}");
-        let db = rows.iter().find(|r| r.setting.env == "DATABASE_URL").unwrap();
+        let db = rows
+            .iter()
+            .find(|r| r.setting.env == "DATABASE_URL")
+            .unwrap();
         assert_eq!(db.value, REDACTED);
         let plain = Config::from_pairs(&[]).unwrap();
         let db = running(&plain);

@@ -112,7 +112,13 @@ impl Forge {
         target: &str,
         detail: &str,
     ) -> Result<()> {
-        tracing::info!(admin = by.name(), action, target, detail, "site administration");
+        tracing::info!(
+            admin = by.name(),
+            action,
+            target,
+            detail,
+            "site administration"
+        );
         self.db
             .insert_audit(by.name(), action, target, detail)
             .await

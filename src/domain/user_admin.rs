@@ -90,7 +90,12 @@ impl Forge {
 
     /// Makes the user a site admin, or revokes it. Takes effect at their next request (each
     /// one reads the role again).
-    pub async fn set_user_admin(&self, by: &SiteAdmin, name: &Username, admin: bool) -> Result<User> {
+    pub async fn set_user_admin(
+        &self,
+        by: &SiteAdmin,
+        name: &Username,
+        admin: bool,
+    ) -> Result<User> {
         let (user, _) = self.any_user(name).await?;
         if !admin {
             Self::not_yourself(by, &user, "revoke admin from")?;
@@ -129,7 +134,12 @@ impl Forge {
     }
 
     /// Removes one of the user's keys, named by its fingerprint (`SHA256:…`) or its id.
-    pub async fn remove_key_of(&self, by: &SiteAdmin, name: &Username, which: &str) -> Result<SshKey> {
+    pub async fn remove_key_of(
+        &self,
+        by: &SiteAdmin,
+        name: &Username,
+        which: &str,
+    ) -> Result<SshKey> {
         let (user, _) = self.any_user(name).await?;
         let keys = self.list_keys(&user).await?;
         let key = keys

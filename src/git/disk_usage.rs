@@ -68,8 +68,14 @@ mod tests {
         std::os::unix::fs::symlink("/etc", dir.path().join("link")).unwrap();
         let all = usage_capped(dir.path().to_owned(), 100);
         assert!(!all.capped);
-        let link = std::fs::symlink_metadata(dir.path().join("link")).unwrap().len();
-        assert_eq!(all.bytes, 21 + 1000 + link, "the link counts as itself, /etc not at all");
+        let link = std::fs::symlink_metadata(dir.path().join("link"))
+            .unwrap()
+            .len();
+        assert_eq!(
+            all.bytes,
+            21 + 1000 + link,
+            "the link counts as itself, /etc not at all"
+        );
         let cut = usage_capped(dir.path().to_owned(), 2);
         assert!(cut.capped, "five entries, a cap of two");
         assert!(cut.bytes < all.bytes);

@@ -14,7 +14,7 @@ use crate::web_auth::{client, page, post, post_login, session};
 const BIN: &str = env!("CARGO_BIN_EXE_labforge");
 
 /// `labforge admin ARGS` on the app's own data and database; returns (ok, stdout, stderr).
-async fn admin(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
+pub(crate) async fn admin(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
     let mut child = tokio::process::Command::new(BIN)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -39,14 +39,14 @@ async fn admin(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, Stri
     )
 }
 
-async fn admin_ok(app: &TestApp, args: &[&str], stdin: &str) -> String {
+pub(crate) async fn admin_ok(app: &TestApp, args: &[&str], stdin: &str) -> String {
     let (ok, out, err) = admin(app, args, stdin).await;
     assert!(ok, "admin {args:?} failed: {err}");
     out
 }
 
 /// The status of GET `path` under the API with `token`.
-async fn api_status(app: &TestApp, token: &str, path: &str) -> u16 {
+pub(crate) async fn api_status(app: &TestApp, token: &str, path: &str) -> u16 {
     client()
         .get(format!("{}/api/v1{path}", app.base))
         .header("Authorization", format!("token {token}"))

@@ -24,19 +24,51 @@ where
     WebState: FromRef<S>,
 {
     Routes::new()
-        .get("/-/admin", Need::SiteAdmin, super::admin_views::show_overview)
+        .get(
+            "/-/admin",
+            Need::SiteAdmin,
+            super::admin_views::show_overview,
+        )
         .get("/-/admin/users", Need::SiteAdmin, show_users)
         .post("/-/admin/users", Need::SiteAdmin, create_user)
-        .post("/-/admin/users/{user}/disable", Need::SiteAdmin, disable_user)
+        .post(
+            "/-/admin/users/{user}/disable",
+            Need::SiteAdmin,
+            disable_user,
+        )
         .post("/-/admin/users/{user}/enable", Need::SiteAdmin, enable_user)
-        .post("/-/admin/users/{user}/password", Need::SiteAdmin, reset_password)
-        .post("/-/admin/users/{user}/make-admin", Need::SiteAdmin, make_admin)
-        .post("/-/admin/users/{user}/revoke-admin", Need::SiteAdmin, revoke_admin)
+        .post(
+            "/-/admin/users/{user}/password",
+            Need::SiteAdmin,
+            reset_password,
+        )
+        .post(
+            "/-/admin/users/{user}/make-admin",
+            Need::SiteAdmin,
+            make_admin,
+        )
+        .post(
+            "/-/admin/users/{user}/revoke-admin",
+            Need::SiteAdmin,
+            revoke_admin,
+        )
         .post("/-/admin/users/{user}/delete", Need::SiteAdmin, delete_user)
         // Organizations (issue 24, section 1) add their admin list here: `/-/admin/orgs`.
-        .get("/-/admin/repos", Need::SiteAdmin, super::admin_views::show_repos)
-        .get("/-/admin/config", Need::SiteAdmin, super::admin_views::show_config)
-        .get("/-/admin/audit", Need::SiteAdmin, super::admin_views::show_audit)
+        .get(
+            "/-/admin/repos",
+            Need::SiteAdmin,
+            super::admin_views::show_repos,
+        )
+        .get(
+            "/-/admin/config",
+            Need::SiteAdmin,
+            super::admin_views::show_config,
+        )
+        .get(
+            "/-/admin/audit",
+            Need::SiteAdmin,
+            super::admin_views::show_audit,
+        )
 }
 
 /// `?page=N` of a listing; anything that is not a number is the first page.
@@ -164,8 +196,7 @@ async fn create_user(
     let f = &form.form;
     let outcome = async {
         let name = Username::parse(f.name.trim())?;
-        let email =
-            Email::parse(f.email.trim()).map_err(crate::domain::Error::InvalidInput)?;
+        let email = Email::parse(f.email.trim()).map_err(crate::domain::Error::InvalidInput)?;
         let user = st
             .forge
             .admin_create_user(&form.admin, &name, &email, &f.password, f.admin.is_some())
