@@ -98,7 +98,7 @@ pub(super) async fn key(forge: &Forge, by: &SiteAdmin, command: KeyCommand) -> a
             println!("{fingerprint}");
         }
         KeyCommand::List { name } => {
-            for k in forge.keys_of(&Username::parse(&name)?).await? {
+            for k in forge.keys_of(by, &Username::parse(&name)?).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     k.id,
@@ -140,7 +140,7 @@ pub(super) async fn token(
             println!("{}", token.0);
         }
         TokenCommand::List { name } => {
-            for t in forge.tokens_of(&Username::parse(&name)?).await? {
+            for t in forge.tokens_of(by, &Username::parse(&name)?).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     t.id,

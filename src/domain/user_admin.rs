@@ -128,7 +128,7 @@ impl Forge {
         Ok(())
     }
 
-    pub async fn keys_of(&self, name: &Username) -> Result<Vec<SshKey>> {
+    pub async fn keys_of(&self, _by: &SiteAdmin, name: &Username) -> Result<Vec<SshKey>> {
         let (user, _) = self.any_user(name).await?;
         self.list_keys(&user).await
     }
@@ -152,7 +152,7 @@ impl Forge {
         Ok(key)
     }
 
-    pub async fn tokens_of(&self, name: &Username) -> Result<Vec<TokenSummary>> {
+    pub async fn tokens_of(&self, _by: &SiteAdmin, name: &Username) -> Result<Vec<TokenSummary>> {
         let (user, _) = self.any_user(name).await?;
         self.list_tokens(&user).await
     }

@@ -330,7 +330,7 @@ async fn site_admin_routes_are_a_missing_page_to_everyone_else() {
     let table = labforge::app::route_table();
     let admin_routes: Vec<&RouteRecord> =
         table.iter().filter(|r| r.need == Need::SiteAdmin).collect();
-    assert!(admin_routes.len() >= 12, "{admin_routes:?}");
+    assert!(admin_routes.len() >= 15, "{admin_routes:?}");
     let app = TestApp::spawn().await;
     for (name, is_admin) in [("root", true), ("fallen", true), ("alice", false)] {
         app.forge
@@ -379,7 +379,7 @@ async fn site_admin_routes_are_a_missing_page_to_everyone_else() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for record in admin_routes {
-        let path = record.path.replace("{user}", "alice");
+        let path = record.path.replace("{user}", "alice").replace("{id}", "1");
         // An address no route matches (the router's fallback; `/-/nothing` alone would be
         // taken for `/{owner}/{repo}`), with the rest of the path kept.
         let missing = path.replacen("/-/admin", NOWHERE, 1);

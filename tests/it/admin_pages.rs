@@ -401,3 +401,77 @@ async fn an_admin_cannot_lock_themselves_out_and_a_forged_form_changes_nothing()
     act(&app, &root, "/-/admin/users/alice/revoke-admin", &[]).await;
     assert_eq!(page(&app, &alice, "/-/admin").await.0, 404);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_and_tokens_removed_on_the_page_or_at_the_command_line_are_gone_for_both() {
+    let (app, root) = with_root(&[]).await;
+    let key = user_with_key(&app, "alice", "ed25519").await;
+    let token = app.create_token("alice", TokenScope::Read).await;
+    let (status, html) = page(&app, &root, "/-/admin/users/alice").await;
+    assert_eq!(status, 200, "{html}");
+    let keys = admin_ok(&app, &["key", "list", "alice"], "").await;
+    let key_id = keys.split('\t').next().unwrap().to_owned();
+    let fingerprint = keys.split('\t').nth(1).unwrap().to_owned();
+    assert!(html.contains(&fingerprint), "{html}");
+    let tokens = admin_ok(&app, &["token", "list", "alice"], "").await;
+    let token_id = tokens.split('\t').next().unwrap().to_owned();
+    assert!(
+        html.contains(&format!("/-/admin/users/alice/tokens/{token_id}/delete")),
+        "{html}"
+    );
+
+    // The key, removed on the page: gone from the CLI's list, and SSH refuses it.
+    let (status, html) = act(
+        &app,
+        &root,
+        &format!("/-/admin/users/alice/keys/{key_id}/delete"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Removed the key") && html.contains("No SSH keys."),
+        "{html}"
+    );
+    assert_eq!(admin_ok(&app, &["key", "list", "alice"], "").await, "");
+    assert!(
+        !SshClient::new(&app, &key)
+            .run(&["whoami"])
+            .await
+            .status
+            .success()
+    );
+
+    // The token, revoked at the command line: gone from the page, and refused.
+    admin_ok(&app, &["token", "revoke", "alice", &token_id], "").await;
+    let (_, html) = page(&app, &root, "/-/admin/users/alice").await;
+    assert!(html.contains("No access tokens."), "{html}");
+    assert_eq!(api_status(&app, &token, "/user").await, 401);
+    // A second revocation on the page says there is no such token, and changes nothing.
+    let (status, html) = act(
+        &app,
+        &root,
+        &format!("/-/admin/users/alice/tokens/{token_id}/delete"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(&format!("alice has no token {token_id}")),
+        "{html}"
+    );
+
+    let (_, audit) = page(&app, &root, "/-/admin/audit").await;
+    assert!(
+        audit.contains("<td>operator</td><td>revoke token <strong>alice</strong>"),
+        "{audit}"
+    );
+    assert!(
+        audit.contains(&format!(
+            "<td>root</td><td>remove SSH key <strong>alice</strong> <span class=\"muted\">({fingerprint})"
+        )),
+        "{audit}"
+    );
+    // A user who does not exist has no page.
+    assert_eq!(page(&app, &root, "/-/admin/users/nobody").await.0, 404);
+}

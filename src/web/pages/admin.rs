@@ -53,6 +53,7 @@ where
             revoke_admin,
         )
         .post("/-/admin/users/{user}/delete", Need::SiteAdmin, delete_user)
+        .merge(super::admin_user::router())
         // Organizations (issue 24, section 1) add their admin list here: `/-/admin/orgs`.
         .get(
             "/-/admin/repos",
@@ -164,7 +165,7 @@ async fn show_users(
 }
 
 /// The users page after an action, with what happened (or why it did not) on top.
-async fn after<T>(
+pub(super) async fn after<T>(
     st: &WebState,
     form: AdminForm<T>,
     outcome: crate::domain::Result<String>,
@@ -208,7 +209,7 @@ async fn create_user(
 }
 
 /// A user named in the path, parsed like every name from outside.
-fn named(user: &str) -> crate::domain::Result<Username> {
+pub(super) fn named(user: &str) -> crate::domain::Result<Username> {
     Ok(Username::parse(user)?)
 }
 

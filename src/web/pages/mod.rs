@@ -1,6 +1,7 @@
 //! One module per group of pages, each exporting `router()`.
 
 pub mod admin;
+mod admin_user;
 mod admin_views;
 pub mod auth;
 pub mod checks;
