@@ -475,3 +475,66 @@ async fn keys_and_tokens_removed_on_the_page_or_at_the_command_line_are_gone_for
     // A user who does not exist has no page.
     assert_eq!(page(&app, &root, "/-/admin/users/nobody").await.0, 404);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_overview_shows_the_scheduled_backups_last_outcome() {
+    let backups = tempfile::tempdir().unwrap();
+    let dir = backups.path().join("lab");
+    let (app, root) = with_root(&[("LABFORGE_BACKUP_DIR", dir.to_str().unwrap())]).await;
+    // The first scheduled backup runs at start (the folder holds none yet).
+    let html = eventually(60, "the backup's outcome on the overview", || async {
+        let (status, html) = page(&app, &root, "/-/admin").await;
+        assert_eq!(status, 200, "{html}");
+        html.contains("labforge-").then_some(html)
+    })
+    .await;
+    let file = html.split("<code>").nth(1).unwrap().split('<').next().unwrap();
+    assert!(
+        file.starts_with(dir.to_str().unwrap()) && file.ends_with(".tar.zst"),
+        "{html}"
+    );
+    assert!(std::path::Path::new(file).exists());
+    assert!(html.contains("<td>Failures in a row</td><td>0</td>"), "{html}");
+    assert!(!html.contains("not scheduled"), "the next one is scheduled: {html}");
+}
+
+/// A revoked admin's SSH connection kept open (ControlMaster) loses the admin's reach at the
+/// next command: each one reads the user again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_admins_open_ssh_connection_loses_admin_access() {
+    let (app, _root) = with_root(&[]).await;
+    let key = user_with_key(&app, "root", "ed25519").await;
+    app.create_user("bob", "bob-password").await;
+    app.create_repo("bob", "secret", true).await;
+    let src = app.workdir("src");
+    local_repo(&src, 1).await;
+    app.push(&src, ("bob", "bob-password"), "bob/secret", &["main"])
+        .await;
+    let mut ssh = SshClient::new(&app, &key);
+    let control = app.work.path().join("control");
+    ssh.extra = vec![
+        "-o".into(),
+        "ControlMaster=auto".into(),
+        "-o".into(),
+        format!("ControlPath={}", control.display()),
+        "-o".into(),
+        "ControlPersist=60".into(),
+    ];
+    ssh.git_ok(app.work.path(), &["clone", "-q", &ssh.url("bob/secret"), "first"])
+        .await;
+    admin_ok(&app, &["user", "revoke-admin", "root"], "").await;
+    let out = ssh
+        .git(app.work.path(), &["clone", &ssh.url("bob/secret"), "second"])
+        .await;
+    assert!(!out.status.success(), "the revoked admin reads bob's private repository");
+    let _ = tokio::process::Command::new("ssh")
+        .args([
+            "-o",
+            &format!("ControlPath={}", control.display()),
+            "-O",
+            "exit",
+            "x",
+        ])
+        .output()
+        .await;
+}
