@@ -488,14 +488,26 @@ async fn the_overview_shows_the_scheduled_backups_last_outcome() {
         html.contains("labforge-").then_some(html)
     })
     .await;
-    let file = html.split("<code>").nth(1).unwrap().split('<').next().unwrap();
+    let file = html
+        .split("<code>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
     assert!(
         file.starts_with(dir.to_str().unwrap()) && file.ends_with(".tar.zst"),
         "{html}"
     );
     assert!(std::path::Path::new(file).exists());
-    assert!(html.contains("<td>Failures in a row</td><td>0</td>"), "{html}");
-    assert!(!html.contains("not scheduled"), "the next one is scheduled: {html}");
+    assert!(
+        html.contains("<td>Failures in a row</td><td>0</td>"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("not scheduled"),
+        "the next one is scheduled: {html}"
+    );
 }
 
 /// A revoked admin's SSH connection kept open (ControlMaster) loses the admin's reach at the
@@ -520,13 +532,22 @@ async fn a_revoked_admins_open_ssh_connection_loses_admin_access() {
         "-o".into(),
         "ControlPersist=60".into(),
     ];
-    ssh.git_ok(app.work.path(), &["clone", "-q", &ssh.url("bob/secret"), "first"])
-        .await;
+    ssh.git_ok(
+        app.work.path(),
+        &["clone", "-q", &ssh.url("bob/secret"), "first"],
+    )
+    .await;
     admin_ok(&app, &["user", "revoke-admin", "root"], "").await;
     let out = ssh
-        .git(app.work.path(), &["clone", &ssh.url("bob/secret"), "second"])
+        .git(
+            app.work.path(),
+            &["clone", &ssh.url("bob/secret"), "second"],
+        )
         .await;
-    assert!(!out.status.success(), "the revoked admin reads bob's private repository");
+    assert!(
+        !out.status.success(),
+        "the revoked admin reads bob's private repository"
+    );
     let _ = tokio::process::Command::new("ssh")
         .args([
             "-o",
