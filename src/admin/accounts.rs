@@ -94,7 +94,7 @@ pub(super) async fn key(forge: &Forge, by: &SiteAdmin, command: KeyCommand) -> a
         KeyCommand::Add { name, title } => {
             let name = Username::parse(&name)?;
             let line = read_stdin()?;
-            let fingerprint = forge.add_key(&name, &title, &line).await?;
+            let fingerprint = forge.add_key_for(by, &name, &title, &line).await?;
             println!("{fingerprint}");
         }
         KeyCommand::List { name } => {
@@ -136,7 +136,9 @@ pub(super) async fn token(
             let scope: TokenScope = scope.parse().map_err(anyhow::Error::msg)?;
             let expires = expires_in_days
                 .map(|d| time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(d)));
-            let token = forge.create_token(&name, &title, scope, expires).await?;
+            let token = forge
+                .create_token_for(by, &name, &title, scope, expires)
+                .await?;
             println!("{}", token.0);
         }
         TokenCommand::List { name } => {

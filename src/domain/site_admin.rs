@@ -9,6 +9,11 @@
 //! # use labforge::domain::SiteAdmin;
 //! fn forge_one() -> SiteAdmin { SiteAdmin { by: todo!() } }
 //! ```
+//! Its twin, with the key handed down from `app`, compiles:
+//! ```
+//! # use labforge::domain::{Forge, SiteAdmin, SystemKey};
+//! fn operator(forge: &Forge, key: &SystemKey) -> SiteAdmin { forge.site_admin_for_operator(key) }
+//! ```
 
 use super::credentials::user_from_row;
 use super::{Error, Forge, Result, SystemKey};

@@ -1,12 +1,12 @@
 //! What site admins do to accounts, the same functions for `/-/admin` and for the operator's
 //! `labforge admin user|key|token …`: create, reset a password, disable and enable, make or
-//! revoke admin, delete, remove keys and tokens. Each takes a `SiteAdmin` (the proof, and who
+//! revoke admin, delete, add and remove keys, create and revoke tokens. Each takes a `SiteAdmin` (the proof, and who
 //! acts) and writes the audit log.
 
 use super::accounts::check_password_rules;
 use super::credentials::{hash_password, user_from_row};
-use super::{Error, Forge, Result, SiteAdmin, blocking};
-use crate::model::{Email, SshKey, TokenSummary, User, Username};
+use super::{Error, Forge, NewTokenSecret, Result, SiteAdmin, blocking};
+use crate::model::{Email, SshKey, TokenScope, TokenSummary, User, Username};
 
 impl Forge {
     /// The user with `name`, disabled or not (an admin sees everyone).
@@ -126,6 +126,36 @@ impl Forge {
         }
         self.audit(by, "delete user", &user.name, "").await?;
         Ok(())
+    }
+
+    /// Adds an OpenSSH public key line to the user's keys; returns its fingerprint.
+    pub async fn add_key_for(
+        &self,
+        by: &SiteAdmin,
+        name: &Username,
+        title: &str,
+        line: &str,
+    ) -> Result<String> {
+        let fingerprint = self.add_key(name, title, line).await?;
+        self.audit(by, "add SSH key", name.as_str(), &fingerprint)
+            .await?;
+        Ok(fingerprint)
+    }
+
+    /// Creates a token for the user; the secret is shown once, to the admin.
+    pub async fn create_token_for(
+        &self,
+        by: &SiteAdmin,
+        name: &Username,
+        title: &str,
+        scope: TokenScope,
+        expires_at: Option<time::OffsetDateTime>,
+    ) -> Result<NewTokenSecret> {
+        let secret = self.create_token(name, title, scope, expires_at).await?;
+        let detail = format!("{} ({scope})", title.trim());
+        self.audit(by, "create token", name.as_str(), &detail)
+            .await?;
+        Ok(secret)
     }
 
     pub async fn keys_of(&self, _by: &SiteAdmin, name: &Username) -> Result<Vec<SshKey>> {

@@ -403,7 +403,7 @@ async fn an_admin_cannot_lock_themselves_out_and_a_forged_form_changes_nothing()
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn keys_and_tokens_removed_on_the_page_or_at_the_command_line_are_gone_for_both() {
+async fn keys_and_tokens_changed_on_the_page_or_at_the_command_line_are_seen_by_both() {
     let (app, root) = with_root(&[]).await;
     let key = user_with_key(&app, "alice", "ed25519").await;
     let token = app.create_token("alice", TokenScope::Read).await;
@@ -472,6 +472,67 @@ async fn keys_and_tokens_removed_on_the_page_or_at_the_command_line_are_gone_for
         )),
         "{audit}"
     );
+    // Added on the page: the key is in the CLI's list and signs in; the token, shown once,
+    // works and is in the CLI's list.
+    let line = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let (status, html) = act(
+        &app,
+        &root,
+        "/-/admin/users/alice/keys",
+        &[("title", "again"), ("key", line.trim())],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains(&format!("Added the key {fingerprint}.")),
+        "{html}"
+    );
+    assert!(
+        admin_ok(&app, &["key", "list", "alice"], "")
+            .await
+            .contains("\tagain\t")
+    );
+    let out = SshClient::new(&app, &key).run(&["whoami"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (status, html) = act(
+        &app,
+        &root,
+        "/-/admin/users/alice/tokens",
+        &[
+            ("title", "ci"),
+            ("scope", "read"),
+            ("expires_in_days", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let secret = html
+        .split("<code>lf_")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .map(|hex| format!("lf_{hex}"))
+        .unwrap_or_else(|| panic!("the new token is shown: {html}"));
+    assert_eq!(api_status(&app, &secret, "/user").await, 200);
+    assert!(
+        admin_ok(&app, &["token", "list", "alice"], "")
+            .await
+            .contains("\tci\tread\t")
+    );
+    let (_, audit) = page(&app, &root, "/-/admin/audit").await;
+    assert!(
+        audit.contains(
+            "<td>root</td><td>create token <strong>alice</strong> <span class=\"muted\">(ci (read))"
+        ),
+        "{audit}"
+    );
+    assert!(
+        audit.contains("<td>root</td><td>add SSH key <strong>alice</strong>"),
+        "{audit}"
+    );
+    // The secret is in no page after this one.
+    let (_, html) = page(&app, &root, "/-/admin/users/alice").await;
+    assert!(!html.contains(&secret));
+
     // A user who does not exist has no page.
     assert_eq!(page(&app, &root, "/-/admin/users/nobody").await.0, 404);
 }

@@ -1,6 +1,6 @@
-//! `/-/admin/users/{user}`: one user's SSH keys and access tokens, for a site admin to remove
-//! and revoke (what `labforge admin key list|remove` and `token list|revoke` do, through the
-//! same functions and into the same audit log).
+//! `/-/admin/users/{user}`: one user's SSH keys and access tokens, for a site admin to add,
+//! remove, create and revoke (what `labforge admin key …` and `token …` do, through the same
+//! functions and into the same audit log).
 
 use askama::Template;
 use axum::extract::{FromRef, Path, State};
@@ -22,6 +22,12 @@ where
 {
     Routes::new()
         .get("/-/admin/users/{user}", Need::SiteAdmin, show_user)
+        .post("/-/admin/users/{user}/keys", Need::SiteAdmin, add_key)
+        .post(
+            "/-/admin/users/{user}/tokens",
+            Need::SiteAdmin,
+            create_token,
+        )
         .post(
             "/-/admin/users/{user}/keys/{id}/delete",
             Need::SiteAdmin,
@@ -61,6 +67,8 @@ struct UserPage {
     name: String,
     keys: Vec<KeyRow>,
     tokens: Vec<TokenRow>,
+    /// A token just created, shown this once.
+    new_token: Option<String>,
 }
 
 fn when(t: Option<time::OffsetDateTime>, none: &str) -> String {
@@ -72,6 +80,7 @@ async fn user_page(
     page: &AdminPage,
     user: &str,
     message: String,
+    new_token: Option<String>,
 ) -> Result<Response, WebError> {
     let name = named(user).map_err(|_| WebError::NotFound)?;
     let keys = match st.forge.keys_of(&page.admin, &name).await {
@@ -108,6 +117,7 @@ async fn user_page(
                 expires: when(t.expires_at, "never"),
             })
             .collect(),
+        new_token,
     })
 }
 
@@ -116,15 +126,16 @@ async fn show_user(
     Path(user): Path<String>,
     page: AdminPage,
 ) -> Result<Response, WebError> {
-    user_page(&st, &page, &user, String::new()).await
+    user_page(&st, &page, &user, String::new(), None).await
 }
 
 /// The user's page after an action on one of their keys or tokens.
-async fn after(
+async fn after<T>(
     st: &WebState,
     user: &str,
-    form: AdminForm<CsrfForm>,
+    form: AdminForm<T>,
     outcome: crate::domain::Result<String>,
+    new_token: Option<String>,
 ) -> Result<Response, WebError> {
     let message = match outcome {
         Ok(m) => m,
@@ -134,7 +145,7 @@ async fn after(
         admin: form.admin,
         user: form.user,
     };
-    user_page(st, &page, user, message).await
+    user_page(st, &page, user, message, new_token).await
 }
 
 /// The id from the path, read in the handler (after the admin is proven): a path extractor
@@ -160,7 +171,7 @@ async fn remove_key(
         ))
     }
     .await;
-    after(&st, &user, form, outcome).await
+    after(&st, &user, form, outcome, None).await
 }
 
 async fn revoke_token(
@@ -176,5 +187,82 @@ async fn revoke_token(
         Ok(format!("Revoked token {id}."))
     }
     .await;
-    after(&st, &user, form, outcome).await
+    after(&st, &user, form, outcome, None).await
+}
+
+#[derive(serde::Deserialize)]
+struct KeyForm {
+    title: String,
+    key: String,
+}
+
+async fn add_key(
+    State(st): State<WebState>,
+    Path(user): Path<String>,
+    form: AdminForm<KeyForm>,
+) -> Result<Response, WebError> {
+    let outcome = async {
+        let fingerprint = st
+            .forge
+            .add_key_for(
+                &form.admin,
+                &named(&user)?,
+                &form.form.title,
+                &form.form.key,
+            )
+            .await?;
+        Ok(format!("Added the key {fingerprint}."))
+    }
+    .await;
+    after(&st, &user, form, outcome, None).await
+}
+
+#[derive(serde::Deserialize)]
+struct TokenForm {
+    title: String,
+    scope: String,
+    expires_in_days: Option<String>,
+}
+
+/// The expiry asked for: empty is never; at most ten years.
+fn expiry(days: Option<&str>) -> crate::domain::Result<Option<time::OffsetDateTime>> {
+    match days.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(d) => {
+            let d: u32 = d.parse().map_err(|_| {
+                crate::domain::Error::InvalidInput("expiry must be a number of days".into())
+            })?;
+            Ok(Some(
+                time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(d.min(3650))),
+            ))
+        }
+    }
+}
+
+async fn create_token(
+    State(st): State<WebState>,
+    Path(user): Path<String>,
+    form: AdminForm<TokenForm>,
+) -> Result<Response, WebError> {
+    let f = &form.form;
+    let made = async {
+        let scope: crate::model::TokenScope = f
+            .scope
+            .parse()
+            .map_err(crate::domain::Error::InvalidInput)?;
+        let expires = expiry(f.expires_in_days.as_deref())?;
+        st.forge
+            .create_token_for(&form.admin, &named(&user)?, &f.title, scope, expires)
+            .await
+    }
+    .await;
+    match made {
+        Ok(secret) => {
+            let message = format!(
+                "Created a token for {user}: copy it now and hand it over safely; it is not shown again."
+            );
+            after(&st, &user, form, Ok(message), Some(secret.0)).await
+        }
+        Err(e) => after(&st, &user, form, Err(e), None).await,
+    }
 }
