@@ -212,6 +212,7 @@ async fn every_page_passes_axe_and_fits_a_phone_in_both_themes() {
         ["sign-in", "/login", false],
         ["admin", "/-/admin", true],
         ["admin-users", "/-/admin/users", true],
+        ["admin-user", "/-/admin/users/alice", true],
         ["admin-repos", "/-/admin/repos", true],
         ["admin-config", "/-/admin/config", true],
         ["admin-audit", "/-/admin/audit", true],
