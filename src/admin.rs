@@ -80,6 +80,10 @@ pub enum UserCommand {
     Disable { name: String },
     /// Enable a disabled user again.
     Enable { name: String },
+    /// Make a user a site administrator.
+    MakeAdmin { name: String },
+    /// Revoke a user's site administration (they keep their own repositories).
+    RevokeAdmin { name: String },
     /// Delete a user who owns no repositories (refused otherwise, naming them).
     Delete { name: String },
 }
@@ -205,9 +209,15 @@ async fn execute(
     command: AdminCommand,
 ) -> anyhow::Result<()> {
     match command {
-        AdminCommand::User(command) => accounts::user(forge, command).await?,
-        AdminCommand::Key(command) => accounts::key(forge, command).await?,
-        AdminCommand::Token(command) => accounts::token(forge, command).await?,
+        AdminCommand::User(command) => {
+            accounts::user(forge, &forge.site_admin_for_operator(key), command).await?
+        }
+        AdminCommand::Key(command) => {
+            accounts::key(forge, &forge.site_admin_for_operator(key), command).await?
+        }
+        AdminCommand::Token(command) => {
+            accounts::token(forge, &forge.site_admin_for_operator(key), command).await?
+        }
         AdminCommand::Repo(command) => repos::repo(forge, key, command).await?,
         AdminCommand::Collaborator(command) => repos::collaborator(forge, key, command).await?,
         AdminCommand::DeployKey(command) => repos::deploy_key(forge, key, command).await?,

@@ -12,6 +12,7 @@ mod deploy;
 mod metrics;
 mod mirror;
 pub mod settings;
+pub mod shown;
 mod trigger;
 
 pub use check::{Check, CheckLimits};

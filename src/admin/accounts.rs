@@ -1,7 +1,7 @@
 //! `labforge admin user|key|token …`: accounts, their keys and tokens.
 
 use super::{KeyCommand, TokenCommand, UserCommand, read_stdin};
-use crate::domain::Forge;
+use crate::domain::{Forge, SiteAdmin};
 use crate::model::{Email, SiteRole, TokenScope, Username};
 
 /// A time for listings: RFC 3339, or `never`.
@@ -16,7 +16,11 @@ fn password_from_stdin() -> anyhow::Result<String> {
     Ok(text.strip_suffix('\r').unwrap_or(text).to_owned())
 }
 
-pub(super) async fn user(forge: &Forge, command: UserCommand) -> anyhow::Result<()> {
+pub(super) async fn user(
+    forge: &Forge,
+    by: &SiteAdmin,
+    command: UserCommand,
+) -> anyhow::Result<()> {
     match command {
         UserCommand::Create {
             name,
@@ -27,7 +31,9 @@ pub(super) async fn user(forge: &Forge, command: UserCommand) -> anyhow::Result<
             let name = Username::parse(&name)?;
             let email = Email::parse(&email).map_err(anyhow::Error::msg)?;
             let password = password_from_stdin()?;
-            let user = forge.create_user(&name, &email, &password, admin).await?;
+            let user = forge
+                .admin_create_user(by, &name, &email, &password, admin)
+                .await?;
             eprintln!("created user {}", user.name);
         }
         UserCommand::List => {
@@ -47,40 +53,52 @@ pub(super) async fn user(forge: &Forge, command: UserCommand) -> anyhow::Result<
         } => {
             let name = Username::parse(&name)?;
             let password = password_from_stdin()?;
-            let ended = forge.reset_password(&name, &password).await?;
+            let ended = forge.reset_password(by, &name, &password).await?;
             eprintln!("password of {name} changed; {ended} web session(s) ended");
         }
         UserCommand::Disable { name } => {
             let user = forge
-                .set_user_disabled(&Username::parse(&name)?, true)
+                .set_user_disabled(by, &Username::parse(&name)?, true)
                 .await?;
             eprintln!("{} is disabled; their sessions ended", user.name);
         }
         UserCommand::Enable { name } => {
             let user = forge
-                .set_user_disabled(&Username::parse(&name)?, false)
+                .set_user_disabled(by, &Username::parse(&name)?, false)
                 .await?;
             eprintln!("{} is enabled", user.name);
         }
+        UserCommand::MakeAdmin { name } => {
+            let user = forge
+                .set_user_admin(by, &Username::parse(&name)?, true)
+                .await?;
+            eprintln!("{} is a site admin", user.name);
+        }
+        UserCommand::RevokeAdmin { name } => {
+            let user = forge
+                .set_user_admin(by, &Username::parse(&name)?, false)
+                .await?;
+            eprintln!("{} is no longer a site admin", user.name);
+        }
         UserCommand::Delete { name } => {
             let name = Username::parse(&name)?;
-            forge.delete_user(&name).await?;
+            forge.delete_user(by, &name).await?;
             eprintln!("deleted user {name}");
         }
     }
     Ok(())
 }
 
-pub(super) async fn key(forge: &Forge, command: KeyCommand) -> anyhow::Result<()> {
+pub(super) async fn key(forge: &Forge, by: &SiteAdmin, command: KeyCommand) -> anyhow::Result<()> {
     match command {
         KeyCommand::Add { name, title } => {
             let name = Username::parse(&name)?;
             let line = read_stdin()?;
-            let fingerprint = forge.add_key(&name, &title, &line).await?;
+            let fingerprint = forge.add_key_for(by, &name, &title, &line).await?;
             println!("{fingerprint}");
         }
         KeyCommand::List { name } => {
-            for k in forge.keys_of(&Username::parse(&name)?).await? {
+            for k in forge.keys_of(by, &Username::parse(&name)?).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     k.id,
@@ -93,14 +111,20 @@ pub(super) async fn key(forge: &Forge, command: KeyCommand) -> anyhow::Result<()
             }
         }
         KeyCommand::Remove { name, key } => {
-            let removed = forge.remove_key_of(&Username::parse(&name)?, &key).await?;
+            let removed = forge
+                .remove_key_of(by, &Username::parse(&name)?, &key)
+                .await?;
             eprintln!("removed key {} ({})", removed.fingerprint, removed.title);
         }
     }
     Ok(())
 }
 
-pub(super) async fn token(forge: &Forge, command: TokenCommand) -> anyhow::Result<()> {
+pub(super) async fn token(
+    forge: &Forge,
+    by: &SiteAdmin,
+    command: TokenCommand,
+) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create {
             name,
@@ -112,11 +136,13 @@ pub(super) async fn token(forge: &Forge, command: TokenCommand) -> anyhow::Resul
             let scope: TokenScope = scope.parse().map_err(anyhow::Error::msg)?;
             let expires = expires_in_days
                 .map(|d| time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(d)));
-            let token = forge.create_token(&name, &title, scope, expires).await?;
+            let token = forge
+                .create_token_for(by, &name, &title, scope, expires)
+                .await?;
             println!("{}", token.0);
         }
         TokenCommand::List { name } => {
-            for t in forge.tokens_of(&Username::parse(&name)?).await? {
+            for t in forge.tokens_of(by, &Username::parse(&name)?).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     t.id,
@@ -129,7 +155,9 @@ pub(super) async fn token(forge: &Forge, command: TokenCommand) -> anyhow::Resul
             }
         }
         TokenCommand::Revoke { name, id } => {
-            forge.revoke_token_of(&Username::parse(&name)?, id).await?;
+            forge
+                .revoke_token_of(by, &Username::parse(&name)?, id)
+                .await?;
             eprintln!("revoked token {id} of {name}");
         }
     }

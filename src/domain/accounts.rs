@@ -128,8 +128,19 @@ impl Forge {
         self.user_is_active(key.user_id).await
     }
 
-    /// Whether the user still exists and is not disabled: an SSH connection checks it before
-    /// each command, so disabling a user also stops a connection kept open (ControlMaster).
+    /// The user as they are now, if they still exist and are not disabled: an SSH connection
+    /// reads it before each command, so disabling a user stops a connection kept open
+    /// (ControlMaster), and revoking a site admin ends their admin access there too.
+    pub async fn active_user(&self, user_id: i64) -> Result<Option<User>> {
+        Ok(self
+            .db
+            .user_by_id(user_id)
+            .await?
+            .filter(|u| !u.disabled)
+            .map(|u| user_from_row(&u)))
+    }
+
+    /// Whether the user still exists and is not disabled.
     pub async fn user_is_active(&self, user_id: i64) -> Result<bool> {
         Ok(self
             .db

@@ -19,6 +19,7 @@ pub mod push;
 mod repo_settings;
 mod repos;
 mod sessions;
+mod site_admin;
 mod ssh_key;
 mod sshd_keys;
 pub mod statuses;
@@ -43,6 +44,9 @@ pub use issues::{IssueChange, IssueList, IssueQuery, IssueRules, IssueState, Pus
 pub use password_check::PasswordCheck;
 pub use repo_settings::Collaborator;
 pub use sessions::{NewSession, Session};
+pub use site_admin::{
+    ADMIN_MAX_PAGE, ADMIN_PAGE_ROWS, AdminRepo, OPERATOR, Paged, SiteAdmin, page_bounds,
+};
 pub use ssh_key::PublicKey;
 pub use sshd_keys::SshdKey;
 pub use throttle::AuthThrottle;

@@ -9,6 +9,7 @@ mod commits;
 pub mod compare;
 mod create;
 pub mod diff;
+mod disk_usage;
 mod graph;
 mod handles;
 mod history_cache;
@@ -41,6 +42,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{RepoName, Username};
 
+pub use disk_usage::DiskUsage;
 pub use handles::retire_open_handles;
 pub use history_cache::CacheLimits;
 pub use push_commits::ChangedPaths;

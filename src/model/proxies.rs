@@ -16,6 +16,14 @@ pub const MAX_HOPS: usize = 16;
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpNet>);
 
+/// As the operator writes them (`10.0.0.0/8, ::1/128`), for the admin's configuration page.
+impl fmt::Display for TrustedProxies {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nets: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&nets.join(", "))
+    }
+}
+
 impl TrustedProxies {
     /// `127.0.0.1, 10.0.0.0/8, ::1`: commas or spaces between, a bare address is one host.
     pub fn parse(text: &str) -> Result<Self, String> {

@@ -3,6 +3,8 @@
 //! asks `authorize` for level `L` and, for forms, checks the CSRF token, before the handler
 //! runs; so a handler's signature says what it needs, and it holds the `Grant` the domain
 //! functions take. A repository the visitor may not reach is the same 404 as a missing one.
+//! The site administration pages have their twins, `AdminPage` and `AdminForm<T>`, which hold
+//! the `SiteAdmin` proof instead of a grant.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRef, FromRequest, FromRequestParts, RawPathParams, Request};
@@ -15,7 +17,8 @@ use super::WebState;
 use super::error::WebError;
 use super::form::Form;
 use super::session::{CsrfForm, MaybeUser, Nav, RequireUser};
-use crate::domain::{Grant, Level, Read};
+use crate::domain::Session;
+use crate::domain::{Grant, Level, Read, SiteAdmin};
 use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
 
 /// The rest of a path after `{owner}/{repo}/…/` (`REF/PATH`, a compare spec, a commit id).
@@ -135,6 +138,83 @@ where
             .map_err(IntoResponse::into_response)?;
         let Form(form) = form_of::<T, S>(&bytes, content_type.as_ref(), state).await?;
         Ok(RepoForm { grant, user, form })
+    }
+}
+
+/// A site administration page, seen by a signed-in site admin. Everyone else (signed out, a
+/// user, a stale session, a disabled or revoked admin) gets the very answer a missing page
+/// gets, so the pages' existence is no one else's business.
+pub struct AdminPage {
+    pub admin: SiteAdmin,
+    pub user: RequireUser,
+}
+
+/// A form posted to a site administration page: the admin proven first (anyone else: the
+/// missing page), then the CSRF token, then the handler's fields in `form`.
+pub struct AdminForm<T> {
+    pub admin: SiteAdmin,
+    pub user: RequireUser,
+    pub form: T,
+}
+
+/// The signed-in site admin behind a request, or the missing page's response.
+async fn site_admin<S>(parts: &mut Parts, state: &S) -> Result<(SiteAdmin, Session), Response>
+where
+    S: Send + Sync,
+    WebState: FromRef<S>,
+{
+    let visitor = MaybeUser::from_request_parts(parts, state)
+        .await
+        .map_err(|_| super::not_found())?;
+    let Some(session) = visitor.0 else {
+        return Err(super::not_found());
+    };
+    let st = WebState::from_ref(state);
+    let admin = st
+        .forge
+        .authorize_site_admin(Some(&session.actor))
+        .await
+        .map_err(|e| WebError::from(e).into_response())?;
+    Ok((admin, session))
+}
+
+impl<S> FromRequestParts<S> for AdminPage
+where
+    S: Send + Sync,
+    WebState: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let (admin, session) = site_admin(parts, state).await?;
+        Ok(AdminPage {
+            admin,
+            user: RequireUser(session),
+        })
+    }
+}
+
+impl<S, T> FromRequest<S> for AdminForm<T>
+where
+    S: Send + Sync,
+    WebState: FromRef<S>,
+    T: DeserializeOwned,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let (admin, session) = site_admin(&mut parts, state).await?;
+        let user = RequireUser(session);
+        let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Form(csrf) = form_of::<CsrfForm, S>(&bytes, content_type.as_ref(), state).await?;
+        user.check_csrf(&csrf.csrf)
+            .map_err(IntoResponse::into_response)?;
+        let Form(form) = form_of::<T, S>(&bytes, content_type.as_ref(), state).await?;
+        Ok(AdminForm { admin, user, form })
     }
 }
 

@@ -52,6 +52,7 @@ where
         .merge(pages::repo_hooks::router())
         .merge(pages::repo_deploy_keys::router())
         .merge(pages::repo_mirrors::router())
+        .merge(pages::admin::router())
         .map_router(|r| {
             r.fallback(show_not_found)
                 .layer(axum::middleware::from_fn(sign_in_hint))

@@ -47,6 +47,7 @@ impl MaybeUser {
             Some(s) => Nav {
                 user: Some(s.actor.user.name.clone()),
                 csrf: s.csrf.clone(),
+                admin: s.actor.user.role == crate::model::SiteRole::Admin,
             },
             None => Nav::default(),
         }
@@ -58,6 +59,8 @@ impl MaybeUser {
 pub struct Nav {
     pub user: Option<String>,
     pub csrf: String,
+    /// A site admin: the header links the administration pages.
+    pub admin: bool,
 }
 
 impl<S> FromRequestParts<S> for MaybeUser
@@ -147,6 +150,7 @@ impl RequireUser {
         Nav {
             user: Some(self.0.actor.user.name.clone()),
             csrf: self.0.csrf.clone(),
+            admin: self.0.actor.user.role == crate::model::SiteRole::Admin,
         }
     }
 }

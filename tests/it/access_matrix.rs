@@ -9,6 +9,9 @@
 //! - an actor with the level gets past the access decision (an answer unlike the missing
 //!   repository's). Forms are sent with a wrong CSRF token and API writes with a body that does
 //!   not parse, so nothing changes while every decision is taken.
+//!
+//! Site administration routes (`Need::SiteAdmin`) have their own test at the end: anyone but
+//! a signed-in site admin gets what a missing address gets.
 
 use std::collections::BTreeMap;
 
@@ -313,4 +316,118 @@ async fn every_route_answers_by_the_level_it_declares() {
         failures.join("\n")
     );
     assert!(checked > 800, "{checked}");
+}
+
+/// A path prefix no route matches.
+const NOWHERE: &str = "/-/-/-/-/-/-/-/nothing";
+
+/// The site administration routes (`Need::SiteAdmin`), from the same table: anonymous
+/// visitors, a user, a user who owns repositories, a disabled admin and a token (even an
+/// admin's) get exactly what an address that does not exist gets (same status, same bytes);
+/// the site admin gets the page (GET) or past the decision to the CSRF check (POST: 403, so
+/// nothing changes).
+#[tokio::test(flavor = "multi_thread")]
+async fn site_admin_routes_are_a_missing_page_to_everyone_else() {
+    let table = labforge::app::route_table();
+    let admin_routes: Vec<&RouteRecord> =
+        table.iter().filter(|r| r.need == Need::SiteAdmin).collect();
+    assert!(admin_routes.len() >= 15, "{admin_routes:?}");
+    let app = TestApp::spawn().await;
+    for (name, is_admin) in [("root", true), ("fallen", true), ("alice", false)] {
+        app.forge
+            .create_user(
+                &labforge::model::Username::parse(name).unwrap(),
+                &labforge::model::Email::parse(&format!("{name}@lab.test")).unwrap(),
+                &format!("{name}-password"),
+                is_admin,
+            )
+            .await
+            .unwrap();
+    }
+    app.create_repo("alice", "dns", false).await;
+    let root = session(&app, "root", "root-password").await;
+    let alice = session(&app, "alice", "alice-password").await;
+    let fallen = session(&app, "fallen", "fallen-password").await;
+    let root_token = app.create_token("root", TokenScope::Write).await;
+    // An admin disabled after signing in: the session ended; their old cookie is refused.
+    let operator = app.forge.site_admin_for_operator(&app.system_key);
+    app.forge
+        .set_user_disabled(
+            &operator,
+            &labforge::model::Username::parse("fallen").unwrap(),
+            true,
+        )
+        .await
+        .unwrap();
+
+    let request = |method: &Method, path: &str, cookie: Option<&str>, token: Option<&str>| {
+        let mut req = client().request(method.clone(), format!("{}{path}", app.base));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        if let Some(t) = token {
+            req = req.header("authorization", format!("token {t}"));
+        }
+        if *method != Method::GET {
+            req = req.form(&[("csrf", "not-the-session-token")]);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.text().await.unwrap_or_default())
+        }
+    };
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for record in admin_routes {
+        let path = record.path.replace("{user}", "alice").replace("{id}", "1");
+        // An address no route matches (the router's fallback; `/-/nothing` alone would be
+        // taken for `/{owner}/{repo}`), with the rest of the path kept.
+        let missing = path.replacen("/-/admin", NOWHERE, 1);
+        let callers: [(&str, Option<&str>, Option<&str>); 5] = [
+            ("anonymous", None, None),
+            ("a user", Some(&alice), None),
+            ("a disabled admin", Some(&fallen), None),
+            ("an admin's token", None, Some(&root_token)),
+            (
+                "a user with an admin's token",
+                Some(&alice),
+                Some(&root_token),
+            ),
+        ];
+        for (who, cookie, token) in callers {
+            let (status, body) = request(&record.method, &path, cookie, token).await;
+            let (want_status, want_body) = request(&record.method, &missing, cookie, token).await;
+            let want_body = want_body.replace(NOWHERE, "/-/admin");
+            if status != want_status || body != want_body {
+                failures.push(format!(
+                    "{} {path} as {who}: {status} {} / missing: {want_status} {}",
+                    record.method,
+                    body.chars().take(200).collect::<String>(),
+                    want_body.chars().take(200).collect::<String>()
+                ));
+            }
+            checked += 1;
+        }
+        let (status, body) = request(&record.method, &path, Some(&root), None).await;
+        let want = if record.method == Method::GET {
+            200
+        } else {
+            403
+        };
+        if status != want {
+            failures.push(format!(
+                "{} {path} as the admin: {status}, wanted {want}: {}",
+                record.method,
+                body.chars().take(200).collect::<String>()
+            ));
+        }
+        checked += 1;
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} cases wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

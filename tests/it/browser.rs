@@ -128,7 +128,7 @@ async fn checker_dir() -> PathBuf {
     dir
 }
 
-/// Every page a user reaches, in Chromium at 1280 and 390 px, light and dark: axe-core finds
+/// Every page a user (and a site admin) reaches, in Chromium at 1280 and 390 px, light and dark: axe-core finds
 /// no serious or critical violation, nothing is wider than the window at 390 px (code scrolls
 /// inside its box), and a screenshot of each is left under target/tmp/screenshots.
 #[tokio::test(flavor = "multi_thread")]
@@ -147,6 +147,16 @@ async fn every_page_passes_axe_and_fits_a_phone_in_both_themes() {
     let src = sample_repo(&app, false).await;
     let head = git_ok(&src, &["rev-parse", "main"]).await.trim().to_owned();
     let runs = crate::hooks::settled_runs(&app, "alice/dns").await;
+    // alice is a site admin too, so the administration pages are checked with the rest.
+    let operator = app.forge.site_admin_for_operator(&app.system_key);
+    app.forge
+        .set_user_admin(
+            &operator,
+            &labforge::model::Username::parse("alice").unwrap(),
+            true,
+        )
+        .await
+        .unwrap();
     let alice = crate::issues::browser(&app, "alice").await;
     let (status, _, _) = crate::issues::post(
         &app,
@@ -200,6 +210,12 @@ async fn every_page_passes_axe_and_fits_a_phone_in_both_themes() {
         ["password", "/settings/password", true],
         ["new", "/new", true],
         ["sign-in", "/login", false],
+        ["admin", "/-/admin", true],
+        ["admin-users", "/-/admin/users", true],
+        ["admin-user", "/-/admin/users/alice", true],
+        ["admin-repos", "/-/admin/repos", true],
+        ["admin-config", "/-/admin/config", true],
+        ["admin-audit", "/-/admin/audit", true],
     ]);
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&shots).unwrap();

@@ -1,6 +1,7 @@
 //! The one integration test binary: real PostgreSQL, real `git`, real `labforge` binary.
 
 mod access_matrix;
+mod admin_pages;
 mod api;
 mod api_writes;
 mod archives;

@@ -39,14 +39,14 @@ pub(crate) async fn admin(app: &TestApp, args: &[&str], stdin: &str) -> (bool, S
     )
 }
 
-async fn admin_ok(app: &TestApp, args: &[&str], stdin: &str) -> String {
+pub(crate) async fn admin_ok(app: &TestApp, args: &[&str], stdin: &str) -> String {
     let (ok, out, err) = admin(app, args, stdin).await;
     assert!(ok, "admin {args:?} failed: {err}");
     out
 }
 
 /// The status of GET `path` under the API with `token`.
-async fn api_status(app: &TestApp, token: &str, path: &str) -> u16 {
+pub(crate) async fn api_status(app: &TestApp, token: &str, path: &str) -> u16 {
     client()
         .get(format!("{}/api/v1{path}", app.base))
         .header("Authorization", format!("token {token}"))

@@ -419,7 +419,10 @@ impl SshSession {
         let Some(actor) = self.actor.clone() else {
             return Ok(None);
         };
-        if self.st.forge.user_is_active(actor.user.id).await? {
+        if let Some(user) = self.st.forge.active_user(actor.user.id).await? {
+            // The role as it is now: a site admin revoked meanwhile is a user from here on.
+            let actor = Actor { user, ..actor };
+            self.actor = Some(actor.clone());
             Ok(Some(actor))
         } else {
             tracing::info!(user = %actor.user.name, "the account was disabled; refusing its SSH requests");

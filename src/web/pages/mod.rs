@@ -1,5 +1,8 @@
 //! One module per group of pages, each exporting `router()`.
 
+pub mod admin;
+mod admin_user;
+mod admin_views;
 pub mod auth;
 pub mod checks;
 pub mod compare;

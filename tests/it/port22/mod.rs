@@ -195,7 +195,11 @@ async fn keys_prints_a_forced_command_only_for_known_keys_and_the_expected_user(
     );
     // A disabled account's keys are no longer printed (sshd asks at every login).
     let alice = labforge::model::Username::parse("alice").unwrap();
-    app.forge.set_user_disabled(&alice, true).await.unwrap();
+    let operator = app.forge.site_admin_for_operator(&app.system_key);
+    app.forge
+        .set_user_disabled(&operator, &alice, true)
+        .await
+        .unwrap();
     let out = keys(&config, "root", &key);
     assert!(
         out.status.success() && out.stdout.is_empty(),
