@@ -84,6 +84,22 @@ impl Forge {
         actor: Option<&Actor>,
         path: &RepoPath,
     ) -> Result<Grant<Write>> {
+        let grant = self.authorize_push_unarchived(actor, path).await?;
+        if grant.repo().is_archived {
+            return Err(Error::Archived(format!(
+                "{} is archived: it accepts no pushes until an admin unarchives it",
+                grant.repo().full_name()
+            )));
+        }
+        Ok(grant)
+    }
+
+    /// `authorize_push` before the archive flag is asked (creating on push, or the write grant).
+    async fn authorize_push_unarchived(
+        &self,
+        actor: Option<&Actor>,
+        path: &RepoPath,
+    ) -> Result<Grant<Write>> {
         match self.authorize::<Write>(actor, path).await {
             Err(Error::NotFound) if self.push_to_create => {
                 let Some(actor) = actor else {

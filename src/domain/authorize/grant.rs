@@ -250,6 +250,7 @@ mod tests {
             description: String::new(),
             is_private: true,
             default_branch: "main".into(),
+            is_archived: false,
             open_issues: None,
         }
     }
