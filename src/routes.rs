@@ -74,7 +74,7 @@ where
         T: 'static,
     {
         let filter = MethodFilter::try_from(method.clone())
-            .expect("routes use GET, POST, PATCH or DELETE, which axum filters on");
+            .expect("routes use GET, POST, PUT, PATCH or DELETE, which axum filters on");
         self.router = self.router.route(path, on(filter, handler));
         self.table.push(RouteRecord {
             method,
@@ -106,6 +106,14 @@ where
         T: 'static,
     {
         self.add(Method::PATCH, path, need, handler)
+    }
+
+    pub fn put<H, T>(self, path: &str, need: Need, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.add(Method::PUT, path, need, handler)
     }
 
     pub fn delete<H, T>(self, path: &str, need: Need, handler: H) -> Self

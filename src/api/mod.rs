@@ -5,11 +5,14 @@
 mod access;
 mod auth;
 mod body;
+pub mod convert;
 mod error;
 mod hooks;
 mod issues;
 mod mirrors;
 pub mod paging;
+mod repo_access;
+mod repos;
 mod statuses;
 
 use crate::routes::{Need, Routes};
@@ -44,6 +47,8 @@ where
         .merge(issues::router())
         .merge(statuses::router())
         .merge(mirrors::router())
+        .merge(repos::router())
+        .merge(repo_access::router())
         .map_router(|r| r.fallback(|| async { ApiError::NotFound }))
 }
 

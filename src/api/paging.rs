@@ -64,7 +64,12 @@ impl Paging {
 
     /// The answer: `items` as JSON with `X-Total-Count: total` and the `Link` header.
     pub fn answer<T: Serialize>(&self, items: Vec<T>, total: u64) -> Response {
-        let mut response = Json(items).into_response();
+        self.answer_json(items, total)
+    }
+
+    /// As `answer`, for a list wrapped in an object (`/repos/search`'s `{ok, data}`).
+    pub fn answer_json<T: Serialize>(&self, body: T, total: u64) -> Response {
+        let mut response = Json(body).into_response();
         let headers = response.headers_mut();
         headers.insert(
             HeaderName::from_static("x-total-count"),

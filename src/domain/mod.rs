@@ -14,6 +14,7 @@ pub mod mirrors;
 mod parts;
 mod password_check;
 pub mod push;
+pub mod repo_api;
 mod repo_settings;
 mod repos;
 mod sessions;

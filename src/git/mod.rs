@@ -30,6 +30,7 @@ pub mod read;
 mod reader;
 mod ref_listings;
 mod ref_names;
+pub mod repo_facts;
 pub mod runner;
 #[cfg(test)]
 mod testing;
