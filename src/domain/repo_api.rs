@@ -81,7 +81,10 @@ pub struct RepoQuery {
     pub include_description: bool,
     pub owner_id: Option<i64>,
     pub exclusive: bool,
+    /// Only private (true) or only public (false) repositories: Gitea's `is_private`.
     pub private: Option<bool>,
+    /// Gitea's `private`: false leaves private repositories out (the default includes them).
+    pub exclude_private: bool,
     pub archived: Option<bool>,
     pub sort: RepoSort,
     pub descending: bool,
@@ -162,6 +165,7 @@ impl Forge {
             owner_id: q.owner_id,
             collaborations: !q.exclusive,
             private: q.private,
+            include_private: !q.exclude_private,
             archived: q.archived,
             sort: q.sort.as_str(),
             descending: q.descending,

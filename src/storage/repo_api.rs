@@ -40,6 +40,8 @@ pub struct RepoSearch<'a> {
     pub owner_id: Option<i64>,
     pub collaborations: bool,
     pub private: Option<bool>,
+    /// False leaves private repositories out altogether (Gitea's `private=false`).
+    pub include_private: bool,
     pub archived: Option<bool>,
     /// `alpha`, `created`, `updated` or `id`; `descending` reverses it.
     pub sort: &'a str,
@@ -75,6 +77,7 @@ impl Db {
                                          WHERE o.repo_id = r.id AND o.user_id = $6)))
                  AND ($8::bool IS NULL OR r.is_private = $8)
                  AND ($9::bool IS NULL OR r.archived = $9)
+                 AND ($14 OR NOT r.is_private)
                ORDER BY
                  CASE WHEN $10 = 'alpha' AND NOT $11 THEN lower(r.name) END ASC,
                  CASE WHEN $10 = 'alpha' AND $11 THEN lower(r.name) END DESC,
@@ -97,7 +100,8 @@ impl Db {
             s.sort,
             s.descending,
             s.limit,
-            s.offset
+            s.offset,
+            s.include_private
         )
         .fetch_all(&self.pool)
         .await?;
