@@ -117,6 +117,17 @@ impl Paging {
         (!links.is_empty()).then(|| links.join(","))
     }
 
+    /// A page without a request, for other modules' unit tests.
+    #[cfg(test)]
+    pub fn for_tests(page: u32, limit: u32) -> Self {
+        Paging {
+            page,
+            limit,
+            link_base: String::new(),
+            kept_query: Vec::new(),
+        }
+    }
+
     fn from_query(page: Option<i64>, limit: Option<i64>) -> (u32, u32) {
         let page = page.unwrap_or(1).clamp(1, i64::from(MAX_PAGE)) as u32;
         let limit = match limit {

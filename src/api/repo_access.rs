@@ -494,3 +494,102 @@ async fn refuse_git_hook(ApiRepo { grant: _ }: ApiRepo<Admin>) -> ApiError {
             .into(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(admins_only: bool, checks: &[&str]) -> BranchRule {
+        BranchRule {
+            id: 1,
+            pattern: "main".into(),
+            admins_only,
+            required_checks: checks.iter().map(|c| (*c).to_owned()).collect(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            updated_at: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn names(checks: &[CheckName]) -> Vec<&str> {
+        checks.iter().map(CheckName::as_str).collect()
+    }
+
+    #[test]
+    fn push_fields_map_onto_admins_only() {
+        let opt = |push: Option<bool>, whitelist: Option<bool>| ProtectionOption {
+            enable_push: push,
+            enable_push_whitelist: whitelist,
+            ..ProtectionOption::default()
+        };
+        // Gitea's "nobody pushes" and "only the listed" both become admins only.
+        assert!(opt(Some(false), None).apply(None).unwrap().0);
+        assert!(opt(Some(true), Some(true)).apply(None).unwrap().0);
+        assert!(!opt(Some(true), None).apply(None).unwrap().0);
+        assert!(!opt(None, Some(false)).apply(None).unwrap().0);
+        // An edit that names neither keeps the rule's.
+        assert!(!opt(None, None).apply(Some(&rule(false, &[]))).unwrap().0);
+        assert!(opt(None, None).apply(Some(&rule(true, &[]))).unwrap().0);
+        // A new rule without either is Gitea's default, `enable_push: false`.
+        assert!(opt(None, None).apply(None).unwrap().0);
+    }
+
+    #[test]
+    fn status_checks_follow_enable_status_check() {
+        let with = |enable: Option<bool>, list: Option<&[&str]>| ProtectionOption {
+            enable_push: Some(true),
+            enable_status_check: enable,
+            status_check_contexts: list.map(|l| l.iter().map(|c| (*c).to_owned()).collect()),
+            ..ProtectionOption::default()
+        };
+        let kept = rule(false, &["zones"]);
+        let (_, checks) = with(None, None).apply(Some(&kept)).unwrap();
+        assert_eq!(names(&checks), ["zones"]);
+        let (_, checks) = with(Some(false), Some(&["yaml"]))
+            .apply(Some(&kept))
+            .unwrap();
+        assert!(checks.is_empty());
+        let (_, checks) = with(Some(true), Some(&["yaml"]))
+            .apply(Some(&kept))
+            .unwrap();
+        assert_eq!(names(&checks), ["yaml"]);
+        assert!(with(Some(true), Some(&["no spaces"])).apply(None).is_err());
+        let many: Vec<String> = (0..=MAX_CONTEXTS).map(|i| format!("c{i}")).collect();
+        let flood = ProtectionOption {
+            status_check_contexts: Some(many),
+            ..ProtectionOption::default()
+        };
+        assert!(flood.apply(None).is_err());
+    }
+
+    #[test]
+    fn unenforced_fields_are_refused_unless_default() {
+        let defaults = ProtectionOption {
+            require_signed_commits: Some(false),
+            required_approvals: Some(0),
+            push_whitelist_usernames: Some(Vec::new()),
+            protected_file_patterns: Some(String::new()),
+            ..ProtectionOption::default()
+        };
+        assert!(defaults.refuse_unenforced().is_ok());
+        for opt in [
+            ProtectionOption {
+                require_signed_commits: Some(true),
+                ..ProtectionOption::default()
+            },
+            ProtectionOption {
+                required_approvals: Some(1),
+                ..ProtectionOption::default()
+            },
+            ProtectionOption {
+                push_whitelist_usernames: Some(vec!["bob".into()]),
+                ..ProtectionOption::default()
+            },
+            ProtectionOption {
+                protected_file_patterns: Some("*.key".into()),
+                ..ProtectionOption::default()
+            },
+        ] {
+            assert!(opt.refuse_unenforced().is_err());
+        }
+    }
+}

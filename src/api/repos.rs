@@ -306,3 +306,48 @@ async fn replace_topics(
     st.forge.set_topics(&grant, &opt.topics).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(sort: Option<&str>, order: Option<&str>) -> SearchParams {
+        SearchParams {
+            sort: sort.map(str::to_owned),
+            order: order.map(str::to_owned),
+            ..SearchParams::default()
+        }
+    }
+
+    #[test]
+    fn sort_and_order_are_giteas_words() {
+        let paging = Paging::for_tests(2, 10);
+        let q = params(Some("Created"), Some("desc"))
+            .query(&paging)
+            .unwrap();
+        assert_eq!(q.sort, RepoSort::Created);
+        assert!(q.descending);
+        assert_eq!((q.offset, q.limit), (10, 10));
+        assert_eq!(
+            params(None, None).query(&paging).unwrap().sort,
+            RepoSort::Alpha
+        );
+        assert!(params(Some("stars"), None).query(&paging).is_err());
+        assert!(params(None, Some("up")).query(&paging).is_err());
+    }
+
+    #[test]
+    fn form_booleans_read_as_gitea_reads_them() {
+        assert_eq!(form_bool(Some("true")), Some(true));
+        assert_eq!(form_bool(Some("0")), Some(false));
+        assert_eq!(form_bool(Some("maybe")), None);
+        assert_eq!(form_bool(None), None);
+        let private_off = SearchParams {
+            private: Some("false".into()),
+            uid: Some("0".into()),
+            ..SearchParams::default()
+        };
+        let q = private_off.query(&Paging::for_tests(1, 10)).unwrap();
+        assert!(q.exclude_private && q.private.is_none() && q.owner_id.is_none());
+    }
+}
