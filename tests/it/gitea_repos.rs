@@ -387,3 +387,35 @@ emit("refused")
         .unwrap_or_default();
     assert!(!hook.contains("/tmp/owned"));
 }
+
+#[tokio::test]
+async fn the_settings_page_archives_and_the_api_shows_it() {
+    use crate::web_auth::{hidden, page, post, session};
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    app.create_repo("alice", "dns", false).await;
+    let cookie = session(&app, "alice", "alice-password").await;
+    let (_, html) = page(&app, &cookie, "/alice/dns/settings").await;
+    assert!(html.contains("name=\"archived\""), "{html}");
+    let csrf = hidden(&html, "csrf");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("description", ""),
+        ("default_branch", "main"),
+        ("archived", "on"),
+    ];
+    let (status, body) = post(&app, &cookie, "/alice/dns/settings", &form).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("This repository is archived"), "{body}");
+    let token = app.create_token("alice", TokenScope::Read).await;
+    let out = GiteaClient::with_token(&app, &token)
+        .run(
+            r#"
+r = repo.repo_get("alice", "dns")
+assert r.archived and r.archived_at != r.created_at
+emit(r.archived)
+"#,
+        )
+        .await;
+    assert_eq!(out, [serde_json::json!(true)]);
+}
