@@ -15,6 +15,8 @@ pub enum ApiError {
     Forbidden(String),
     Invalid(String),
     Conflict(String),
+    /// Gitea's 423 for a write to an archived repository.
+    Locked(String),
     Unavailable,
     Throttled(std::time::Duration),
     Internal(anyhow::Error),
@@ -28,6 +30,7 @@ impl From<Error> for ApiError {
             Error::BadCredentials => ApiError::Unauthorized,
             Error::InvalidInput(why) => ApiError::Invalid(why),
             Error::Conflict(why) => ApiError::Conflict(why),
+            Error::Archived(why) => ApiError::Locked(why),
             Error::Unavailable => ApiError::Unavailable,
             Error::Throttled(wait) => ApiError::Throttled(wait),
             Error::Internal(e) => ApiError::Internal(e),
@@ -49,6 +52,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, why.as_str()),
             ApiError::Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, why.as_str()),
             ApiError::Conflict(why) => (StatusCode::CONFLICT, why.as_str()),
+            ApiError::Locked(why) => (StatusCode::LOCKED, why.as_str()),
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the database is not answering; try again in a moment",

@@ -7,11 +7,14 @@ mod auth;
 mod body;
 mod contents;
 mod deploy_keys;
+pub mod convert;
 mod error;
 mod hooks;
 mod issues;
 mod mirrors;
 pub mod paging;
+mod repo_access;
+mod repos;
 mod statuses;
 
 use crate::routes::{Need, Routes};
@@ -48,6 +51,8 @@ where
         .merge(issues::router())
         .merge(statuses::router())
         .merge(mirrors::router())
+        .merge(repos::router())
+        .merge(repo_access::router())
         .map_router(|r| r.fallback(|| async { ApiError::NotFound }))
 }
 

@@ -64,7 +64,12 @@ impl Paging {
 
     /// The answer: `items` as JSON with `X-Total-Count: total` and the `Link` header.
     pub fn answer<T: Serialize>(&self, items: Vec<T>, total: u64) -> Response {
-        let mut response = Json(items).into_response();
+        self.answer_json(items, total)
+    }
+
+    /// As `answer`, for a list wrapped in an object (`/repos/search`'s `{ok, data}`).
+    pub fn answer_json<T: Serialize>(&self, body: T, total: u64) -> Response {
+        let mut response = Json(body).into_response();
         let headers = response.headers_mut();
         headers.insert(
             HeaderName::from_static("x-total-count"),
@@ -110,6 +115,17 @@ impl Paging {
             ));
         }
         (!links.is_empty()).then(|| links.join(","))
+    }
+
+    /// A page without a request, for other modules' unit tests.
+    #[cfg(test)]
+    pub fn for_tests(page: u32, limit: u32) -> Self {
+        Paging {
+            page,
+            limit,
+            link_base: String::new(),
+            kept_query: Vec::new(),
+        }
     }
 
     fn from_query(page: Option<i64>, limit: Option<i64>) -> (u32, u32) {

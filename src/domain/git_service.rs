@@ -90,7 +90,24 @@ impl Forge {
     /// Authorizes a push; with push-to-create on, a push by OWNER to a missing `OWNER/NEW`
     /// creates it (private, as Gitea does) and then authorizes against the new repository.
     /// Only a user creates: a deploy key (or a visitor) gets the missing repository's answer.
+    /// An archived repository refuses every push, whoever sends it.
     async fn authorize_push(&self, principal: &Principal, path: &RepoPath) -> Result<Grant<Write>> {
+        let grant = self.authorize_push_unarchived(principal, path).await?;
+        if grant.repo().is_archived {
+            return Err(Error::Archived(format!(
+                "{} is archived: it accepts no pushes until an admin unarchives it",
+                grant.repo().full_name()
+            )));
+        }
+        Ok(grant)
+    }
+
+    /// `authorize_push` before the archive flag is asked (creating on push, or the write grant).
+    async fn authorize_push_unarchived(
+        &self,
+        principal: &Principal,
+        path: &RepoPath,
+    ) -> Result<Grant<Write>> {
         match self.authorize_as::<Write>(principal, path).await {
             Err(Error::NotFound) if self.push_to_create => {
                 let Some(actor) = principal.actor() else {
@@ -113,6 +130,16 @@ impl Forge {
     /// Starts the service `grant` allows on its repository. A push (not a mere advertisement)
     /// takes a ticket first: its hooks present it, and it lives as long as git.
     pub fn git_service(&self, grant: &ServiceGrant, streams: Streams) -> Result<GitChild> {
+        // Pushes the server makes itself (file edits, branch writes over the API) come here
+        // without `authorize_push`: the archive flag holds for them too.
+        if let ServiceGrant::Push(write) = grant
+            && write.repo().is_archived
+        {
+            return Err(Error::Archived(format!(
+                "{} is archived: it accepts no pushes until an admin unarchives it",
+                write.repo().full_name()
+            )));
+        }
         let dir = self.repo_dir(grant.repo())?;
         let ticket = match grant {
             ServiceGrant::Push(write) if !streams.advertise_refs => {

@@ -16,6 +16,7 @@ pub mod mirrors;
 mod parts;
 mod password_check;
 pub mod push;
+pub mod repo_api;
 mod repo_settings;
 mod repos;
 mod sessions;
@@ -71,6 +72,9 @@ pub enum Error {
     Unavailable,
     #[error("{0}")]
     Conflict(String),
+    /// The repository is archived: it takes no pushes and no issue writes (Gitea's 423).
+    #[error("{0}")]
+    Archived(String),
     /// Too many failed password checks from this caller; try again after the duration.
     #[error("too many failed attempts; try again in {} s", .0.as_secs())]
     Throttled(std::time::Duration),

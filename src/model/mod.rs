@@ -60,6 +60,8 @@ pub struct Repo {
     pub description: String,
     pub is_private: bool,
     pub default_branch: String,
+    /// Archived: read-only (no pushes, no issue writes) until an admin unarchives it.
+    pub is_archived: bool,
     /// Open issues, for the repository tabs; counted when the repository is loaded for a
     /// visitor (`Forge::access`), None where nobody needed it.
     pub open_issues: Option<i64>,

@@ -8,13 +8,16 @@ pub struct ProtectedBranchRow {
     pub admins_only: bool,
     /// Checks that must have run and passed on a push to a matching branch.
     pub required_checks: Vec<String>,
+    pub created_at: time::OffsetDateTime,
+    pub updated_at: time::OffsetDateTime,
 }
 
 impl Db {
     pub async fn protected_branches(&self, repo_id: RepoId) -> Result<Vec<ProtectedBranchRow>> {
         Ok(sqlx::query_as!(
             ProtectedBranchRow,
-            "SELECT id, pattern, admins_only, required_checks FROM protected_branches WHERE repo_id = $1
+            "SELECT id, pattern, admins_only, required_checks, created_at, updated_at
+             FROM protected_branches WHERE repo_id = $1
              ORDER BY pattern",
             repo_id
         )
@@ -35,7 +38,8 @@ impl Db {
             "INSERT INTO protected_branches (repo_id, pattern, admins_only, required_checks)
              VALUES ($1, $2, $3, $4)
              ON CONFLICT (repo_id, pattern) DO UPDATE
-             SET admins_only = EXCLUDED.admins_only, required_checks = EXCLUDED.required_checks",
+             SET admins_only = EXCLUDED.admins_only, required_checks = EXCLUDED.required_checks,
+                 updated_at = now()",
             repo_id,
             pattern,
             admins_only,

@@ -10,6 +10,7 @@ pub struct RepoRow {
     pub description: String,
     pub is_private: bool,
     pub default_branch: String,
+    pub archived: bool,
 }
 
 pub struct NewRepo<'a> {
@@ -42,9 +43,9 @@ impl Db {
             r#"WITH r AS (
                  INSERT INTO repositories (owner_id, name, description, is_private, default_branch)
                  VALUES ($1, $2, $3, $4, $5)
-                 RETURNING id, owner_id, name, description, is_private, default_branch)
+                 RETURNING id, owner_id, name, description, is_private, default_branch, archived)
                SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
-                      r.default_branch
+                      r.default_branch, r.archived
                FROM r JOIN users u ON u.id = r.owner_id"#,
             new.owner_id,
             new.name,
@@ -62,7 +63,7 @@ impl Db {
         Ok(sqlx::query_as!(
             RepoRow,
             "SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
-                    r.default_branch
+                    r.default_branch, r.archived
              FROM repositories r JOIN users u ON u.id = r.owner_id
              WHERE lower(u.name) = lower($1) AND lower(r.name) = lower($2)",
             owner,
@@ -81,7 +82,7 @@ impl Db {
     ) -> Result<Option<(RepoRow, i64)>> {
         let row = sqlx::query!(
             r#"SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
-                      r.default_branch, COALESCE(c.open_count, 0)::int8 AS "open_issues!"
+                      r.default_branch, r.archived, COALESCE(c.open_count, 0)::int8 AS "open_issues!"
                FROM repositories r JOIN users u ON u.id = r.owner_id
                LEFT JOIN issue_counters c ON c.repo_id = r.id
                WHERE lower(u.name) = lower($1) AND lower(r.name) = lower($2)"#,
@@ -99,6 +100,7 @@ impl Db {
                 description: r.description,
                 is_private: r.is_private,
                 default_branch: r.default_branch,
+                archived: r.archived,
             };
             (repo, r.open_issues)
         }))
@@ -108,7 +110,7 @@ impl Db {
         Ok(sqlx::query_as!(
             RepoRow,
             "SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
-                    r.default_branch
+                    r.default_branch, r.archived
              FROM repositories r JOIN users u ON u.id = r.owner_id WHERE r.id = $1",
             id
         )
@@ -120,7 +122,7 @@ impl Db {
         Ok(sqlx::query_as!(
             RepoRow,
             "SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
-                    r.default_branch
+                    r.default_branch, r.archived
              FROM repositories r JOIN users u ON u.id = r.owner_id
              ORDER BY lower(u.name), lower(r.name)"
         )
@@ -137,7 +139,7 @@ impl Db {
     ) -> Result<Vec<(RepoRow, Option<RepoAccess>)>> {
         let rows = sqlx::query!(
             r#"SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
-                      r.default_branch, c.access AS "access?: RepoAccess"
+                      r.default_branch, r.archived, c.access AS "access?: RepoAccess"
                FROM repositories r
                JOIN users u ON u.id = r.owner_id
                LEFT JOIN collaborators c ON c.repo_id = r.id AND c.user_id = $1
@@ -159,6 +161,7 @@ impl Db {
                     description: r.description,
                     is_private: r.is_private,
                     default_branch: r.default_branch,
+                    archived: r.archived,
                 };
                 (row, r.access)
             })
@@ -170,7 +173,7 @@ impl Db {
         Ok(sqlx::query_as!(
             RepoRow,
             "SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
-                    r.default_branch
+                    r.default_branch, r.archived
              FROM repositories r JOIN users u ON u.id = r.owner_id
              WHERE NOT r.is_private
              ORDER BY r.pushed_at DESC NULLS LAST, lower(u.name), lower(r.name)"
@@ -181,7 +184,7 @@ impl Db {
 
     pub async fn mark_pushed(&self, repo_id: i64) -> Result<()> {
         sqlx::query!(
-            "UPDATE repositories SET pushed_at = now() WHERE id = $1",
+            "UPDATE repositories SET pushed_at = now(), updated_at = now() WHERE id = $1",
             repo_id
         )
         .execute(&self.pool)
@@ -238,7 +241,8 @@ impl Db {
         default_branch: &str,
     ) -> Result<()> {
         sqlx::query!(
-            "UPDATE repositories SET description = $2, is_private = $3, default_branch = $4 WHERE id = $1",
+            "UPDATE repositories SET description = $2, is_private = $3, default_branch = $4,
+                    updated_at = now() WHERE id = $1",
             id,
             description,
             is_private,
@@ -294,7 +298,7 @@ impl Db {
     ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query!(
-            "UPDATE repositories SET name = $2 WHERE id = $1",
+            "UPDATE repositories SET name = $2, updated_at = now() WHERE id = $1",
             id,
             new_name
         )

@@ -204,7 +204,9 @@ impl IntoResponse for Refusal {
                 return res;
             }
             Error::NotFound => (StatusCode::NOT_FOUND, "repository not found".to_owned()),
-            Error::Forbidden(why) | Error::Disabled(why) => (StatusCode::FORBIDDEN, why),
+            Error::Forbidden(why) | Error::Disabled(why) | Error::Archived(why) => {
+                (StatusCode::FORBIDDEN, why)
+            }
             Error::InvalidInput(why) => (StatusCode::BAD_REQUEST, why),
             Error::Conflict(why) => (StatusCode::CONFLICT, why),
             Error::Unavailable => (

@@ -23,7 +23,7 @@ impl From<Error> for WebError {
             // A private repository is not found, exactly like a missing one.
             Error::NotFound | Error::Forbidden(_) | Error::BadCredentials => WebError::NotFound,
             Error::InvalidInput(why) | Error::Conflict(why) => WebError::BadRequest(why),
-            Error::Disabled(why) => WebError::Forbidden(why),
+            Error::Disabled(why) | Error::Archived(why) => WebError::Forbidden(why),
             Error::Unavailable => WebError::Unavailable,
             Error::Throttled(wait) => WebError::Throttled(wait),
             Error::Internal(e) => WebError::Internal(e),

@@ -28,6 +28,7 @@ mod egress;
 mod file_edits;
 mod first_run;
 mod gitea_client;
+mod gitea_repos;
 mod gitea_shapes;
 mod helpers;
 mod highlight;

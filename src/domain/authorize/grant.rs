@@ -252,6 +252,7 @@ mod tests {
             description: String::new(),
             is_private: true,
             default_branch: "main".into(),
+            is_archived: false,
             open_issues: None,
         }
     }

@@ -57,6 +57,7 @@ pub(super) fn repo_from_row(row: RepoRow) -> Repo {
         description: row.description,
         is_private: row.is_private,
         default_branch: row.default_branch,
+        is_archived: row.archived,
         open_issues: None,
     }
 }
@@ -211,6 +212,7 @@ mod tests {
             description: String::new(),
             is_private: private,
             default_branch: "main".into(),
+            is_archived: false,
             open_issues: None,
         }
     }

@@ -1,6 +1,6 @@
 //! Labels: a repository's list (writers manage it) and the labels on an issue.
 
-use super::{Error, Forge, Result};
+use super::{Error, Forge, Result, refuse_archived};
 use crate::domain::{AtLeast, Grant, Level, Write};
 use crate::model::{Label, TimelineKind};
 use crate::storage::{NewEvent, Tx};
@@ -70,6 +70,7 @@ impl Forge {
         color: &str,
         description: &str,
     ) -> Result<Label> {
+        refuse_archived(who.repo())?;
         let label = self
             .db
             .insert_label(
@@ -90,6 +91,7 @@ impl Forge {
         color: &str,
         description: &str,
     ) -> Result<()> {
+        refuse_archived(who.repo())?;
         let found = self
             .db
             .update_label(
@@ -104,6 +106,7 @@ impl Forge {
     }
 
     pub async fn delete_label<L: AtLeast<Write>>(&self, who: &Grant<L>, id: i64) -> Result<()> {
+        refuse_archived(who.repo())?;
         if self.db.delete_label(who.repo().id, id).await? {
             Ok(())
         } else {
@@ -134,6 +137,7 @@ impl Forge {
         number: i64,
         names: &[String],
     ) -> Result<Vec<Label>> {
+        refuse_archived(who.repo())?;
         let all = self.db.labels(who.repo().id).await?;
         let ids = label_ids(&all, names)?;
         let mut tx = self.db.begin().await?;

@@ -64,6 +64,9 @@ impl<L: Level> IssueRules for Grant<L> {
 struct Rules<'g> {
     actor: Option<&'g Actor>,
     level: RepoAccess,
+    /// The repository is archived: read-only for everyone until an admin unarchives it, as
+    /// Gitea keeps an archived repository's issues.
+    archived: bool,
 }
 
 impl<'g> Rules<'g> {
@@ -71,13 +74,15 @@ impl<'g> Rules<'g> {
         Rules {
             actor: grant.actor(),
             level: grant.level(),
+            archived: grant.repo().is_archived,
         }
     }
 
     /// The signed-in actor whose writes are allowed: not a visitor, not a read-only token.
     fn writes_allowed(self) -> Option<&'g Actor> {
-        self.actor
-            .filter(|a| a.scope != Some(TokenScope::Read) && self.level >= RepoAccess::Read)
+        self.actor.filter(|a| {
+            !self.archived && a.scope != Some(TokenScope::Read) && self.level >= RepoAccess::Read
+        })
     }
 
     fn can_participate(self) -> bool {
@@ -97,6 +102,9 @@ impl<'g> Rules<'g> {
 
     /// The signed-in actor allowed to write, or why not.
     fn participant(self) -> Result<&'g Actor> {
+        if self.archived {
+            return Err(Error::Archived(ARCHIVED_ISSUES.into()));
+        }
         match self.writes_allowed() {
             Some(a) => Ok(a),
             None if self.actor.is_none() => Err(Error::Forbidden("sign in to take part".into())),
@@ -128,6 +136,19 @@ impl<'g> Rules<'g> {
                 "only someone with write access can {what}"
             )))
         }
+    }
+}
+
+/// Gitea's refusal of issue writes to an archived repository (its `mustNotBeArchived`).
+pub(crate) const ARCHIVED_ISSUES: &str =
+    "this repository is archived: its issues and labels are read-only until an admin unarchives it";
+
+/// Label writes do not go through `Rules` (they take a write grant): the same refusal.
+pub(super) fn refuse_archived(repo: &crate::model::Repo) -> Result<()> {
+    if repo.is_archived {
+        Err(Error::Archived(ARCHIVED_ISSUES.into()))
+    } else {
+        Ok(())
     }
 }
 
@@ -175,7 +196,23 @@ mod tests {
     }
 
     fn who(level: RepoAccess, actor: Option<&Actor>) -> Rules<'_> {
-        Rules { actor, level }
+        Rules {
+            actor,
+            level,
+            archived: false,
+        }
+    }
+
+    #[test]
+    fn nobody_writes_to_an_archived_repository() {
+        let owner = actor(1, Some(TokenScope::Write));
+        let rules = Rules {
+            actor: Some(&owner),
+            level: RepoAccess::Admin,
+            archived: true,
+        };
+        assert!(!rules.can_participate() && !rules.can_triage());
+        assert!(matches!(rules.participant(), Err(Error::Archived(_))));
     }
 
     #[test]

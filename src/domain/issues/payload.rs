@@ -188,6 +188,7 @@ mod tests {
             description: "zones".into(),
             is_private: false,
             default_branch: "main".into(),
+            is_archived: false,
             open_issues: None,
         };
         let issue = Issue {

@@ -29,6 +29,8 @@ pub struct BranchRule {
     pub admins_only: bool,
     /// Checks a push to a matching branch must have run and passed.
     pub required_checks: Vec<String>,
+    pub created_at: time::OffsetDateTime,
+    pub updated_at: time::OffsetDateTime,
 }
 
 impl BranchRule {
@@ -44,6 +46,8 @@ impl From<ProtectedBranchRow> for BranchRule {
             pattern: r.pattern,
             admins_only: r.admins_only,
             required_checks: r.required_checks,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
         }
     }
 }
@@ -185,6 +189,8 @@ mod tests {
             pattern: "release/*".into(),
             admins_only: false,
             required_checks: Vec::new(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            updated_at: time::OffsetDateTime::UNIX_EPOCH,
         };
         assert!(rule.matches("release/1.0"));
         assert!(!rule.matches("main"));

@@ -135,6 +135,7 @@ mod tests {
             description: String::new(),
             is_private: false,
             default_branch: "main".into(),
+            is_archived: false,
             open_issues: None,
         }
     }

@@ -34,6 +34,8 @@ pub struct RepoHeader {
     pub name: String,
     pub description: String,
     pub is_private: bool,
+    /// Archived: read-only, said under the title on every page.
+    pub is_archived: bool,
     pub default_branch: String,
     /// The revision the page is at (a branch, tag or commit id), for the tabs' links.
     pub rev: String,
@@ -48,6 +50,7 @@ impl RepoHeader {
             name: repo.name.clone(),
             description: repo.description.clone(),
             is_private: repo.is_private,
+            is_archived: repo.is_archived,
             default_branch: repo.default_branch.clone(),
             rev: rev.to_owned(),
             open_issues: repo.open_issues,

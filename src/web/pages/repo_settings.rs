@@ -101,6 +101,8 @@ struct GeneralForm {
     description: String,
     default_branch: String,
     private: Option<String>,
+    /// Archived: read-only until unchecked (the API's `archived`).
+    archived: Option<String>,
 }
 
 async fn update_settings(
@@ -117,7 +119,10 @@ async fn update_settings(
         )
         .await
     {
-        Ok(()) => "Saved.".to_owned(),
+        Ok(()) => match st.forge.set_archived(&grant, form.archived.is_some()).await {
+            Ok(()) => "Saved.".to_owned(),
+            Err(e) => message_or_error(e)?,
+        },
         Err(e) => message_or_error(e)?,
     };
     // The page shows the settings as saved: the row is read (and the access decided) again.

@@ -330,6 +330,8 @@ mod tests {
             pattern: pattern.into(),
             admins_only: false,
             required_checks: checks.iter().map(|c| (*c).to_owned()).collect(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            updated_at: time::OffsetDateTime::UNIX_EPOCH,
         };
         let rules = [rule("main", &["zones", "yaml"]), rule("ma*", &["zones"])];
         let update = RefUpdate {

@@ -1,0 +1,3 @@
+//! Domain values as Gitea's API objects (`services/convert` in Gitea): one file per object.
+
+pub mod repository;
