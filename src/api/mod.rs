@@ -6,6 +6,7 @@ mod access;
 mod auth;
 mod body;
 mod error;
+mod git;
 mod hooks;
 mod issues;
 mod mirrors;
@@ -44,6 +45,7 @@ where
         .merge(issues::router())
         .merge(statuses::router())
         .merge(mirrors::router())
+        .merge(git::router())
         .map_router(|r| r.fallback(|| async { ApiError::NotFound }))
 }
 

@@ -23,6 +23,7 @@ mod path_log;
 mod path_walk;
 mod prefetch;
 mod push_commits;
+pub mod ref_push;
 pub mod pushed;
 mod reach;
 mod reach_set;

@@ -436,3 +436,4 @@ pub(super) fn is_binary(data: &[u8]) -> bool {
 }
 
 mod files;
+pub(super) mod api;

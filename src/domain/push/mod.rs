@@ -9,6 +9,7 @@ mod hold;
 mod policy;
 pub mod pulled;
 mod receive;
+mod ref_write;
 mod settle;
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ pub use checks::CheckState;
 pub use hold::{HOLD_WAIT, RefHold};
 pub use policy::{BranchRule, parse_branch_pattern};
 pub use receive::Say;
+pub use ref_write::parse_branch_name;
 use receive::say;
 
 /// The socket hooks call and the secret they must show; the secret changes at every start.
