@@ -23,7 +23,6 @@ mod path_log;
 mod path_walk;
 mod prefetch;
 mod push_commits;
-pub mod ref_push;
 pub mod pushed;
 mod reach;
 mod reach_set;
@@ -31,6 +30,7 @@ pub mod read;
 mod reader;
 mod ref_listings;
 mod ref_names;
+pub mod ref_push;
 pub mod runner;
 #[cfg(test)]
 mod testing;

@@ -435,5 +435,5 @@ pub(super) fn is_binary(data: &[u8]) -> bool {
     data.iter().take(8000).any(|b| *b == 0)
 }
 
-mod files;
 pub(super) mod api;
+mod files;

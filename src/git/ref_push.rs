@@ -23,7 +23,10 @@ pub enum RefPushOutcome {
     Updated,
     /// Refused: git's reason (`pre-receive hook declined`, `stale info`) and what the hooks
     /// printed (the refusal's own words).
-    Refused { reason: String, said: String },
+    Refused {
+        reason: String,
+        said: String,
+    },
 }
 
 fn pkt_line(payload: &str) -> Vec<u8> {
@@ -134,7 +137,10 @@ mod tests {
             .spawn()
             .unwrap();
         child.stdin.take().unwrap().write_all(EMPTY_PACK).unwrap();
-        assert!(child.wait().unwrap().success(), "git index-pack took the pack");
+        assert!(
+            child.wait().unwrap().success(),
+            "git index-pack took the pack"
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod deploy_scripts;
 mod egress;
 mod first_run;
 mod gitea_client;
+mod gitea_git;
 mod gitea_shapes;
 mod helpers;
 mod highlight;

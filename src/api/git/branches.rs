@@ -170,8 +170,9 @@ async fn create_branch(
     ApiRepo { grant }: ApiRepo<Write>,
     JsonBody(body): JsonBody<CreateBranch>,
 ) -> Result<Response, ApiError> {
-    let name = crate::domain::push::parse_branch_name(&body.new_branch_name)
-        .map_err(|_| ApiError::Invalid("the new branch's name is not a valid branch name".into()))?;
+    let name = crate::domain::push::parse_branch_name(&body.new_branch_name).map_err(|_| {
+        ApiError::Invalid("the new branch's name is not a valid branch name".into())
+    })?;
     let from = [body.old_ref_name.trim(), body.old_branch_name.trim()]
         .into_iter()
         .find(|r| !r.is_empty())
@@ -194,7 +195,12 @@ async fn create_branch(
     }
     let start = start.ok_or(ApiError::NotFound)?;
     st.forge
-        .push_ref(&grant, &format!("refs/heads/{name}"), None, Some(&start.commit.0))
+        .push_ref(
+            &grant,
+            &format!("refs/heads/{name}"),
+            None,
+            Some(&start.commit.0),
+        )
         .await?;
     let detail = st
         .forge
@@ -228,7 +234,12 @@ async fn delete_branch(
         ));
     }
     st.forge
-        .push_ref(&grant, &format!("refs/heads/{branch}"), Some(&head.id.0), None)
+        .push_ref(
+            &grant,
+            &format!("refs/heads/{branch}"),
+            Some(&head.id.0),
+            None,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

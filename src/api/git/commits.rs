@@ -33,7 +33,11 @@ where
             Need::READ,
             show_commit,
         )
-        .get("/repos/{owner}/{repo}/git/trees/{sha}", Need::READ, show_tree)
+        .get(
+            "/repos/{owner}/{repo}/git/trees/{sha}",
+            Need::READ,
+            show_tree,
+        )
 }
 
 /// Commits counted for `X-Total-Count` at most, and the furthest a page may start: a history
@@ -59,7 +63,8 @@ struct CommitOptions {
 
 impl CommitOptions {
     fn on(v: &Option<String>) -> bool {
-        v.as_deref().is_none_or(|v| v.is_empty() || v == "true" || v == "1")
+        v.as_deref()
+            .is_none_or(|v| v.is_empty() || v == "true" || v == "1")
     }
 }
 
@@ -72,7 +77,13 @@ struct Extras {
 
 /// Gitea's Commit. `author`/`committer` (accounts) are null: labforge does not match commit
 /// e-mail addresses to accounts (Gitea's answer for an unknown address).
-fn commit_json(st: &ApiState, repo: &Repo, c: &CommitDetail, extras: Extras, verify: bool) -> Value {
+fn commit_json(
+    st: &ApiState,
+    repo: &Repo,
+    c: &CommitDetail,
+    extras: Extras,
+    verify: bool,
+) -> Value {
     let api = api_url(st, repo);
     let created = when(c.committer.seconds, c.committer.offset);
     json!({
@@ -112,7 +123,10 @@ async fn extras_of(
     opts: &CommitOptions,
     budget: Duration,
 ) -> Result<Vec<Extras>, ApiError> {
-    let (files, stat) = (CommitOptions::on(&opts.files), CommitOptions::on(&opts.stat));
+    let (files, stat) = (
+        CommitOptions::on(&opts.files),
+        CommitOptions::on(&opts.stat),
+    );
     let found = st
         .forge
         .read_repo(grant, move |r| {
@@ -176,7 +190,13 @@ async fn list_commits(
     paging: Paging,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let at = resolve_at(&st, &grant, q.sha.as_deref(), q.path.as_deref().unwrap_or("")).await?;
+    let at = resolve_at(
+        &st,
+        &grant,
+        q.sha.as_deref(),
+        q.path.as_deref().unwrap_or(""),
+    )
+    .await?;
     let offset = usize::try_from(paging.offset()).unwrap_or(usize::MAX);
     let limit = usize::try_from(paging.limit()).unwrap_or(0);
     let (commits, total, more) = {
@@ -289,7 +309,9 @@ async fn show_tree(
     };
     let listing = st
         .forge
-        .read_repo(&grant, move |r| r.git_tree(&sha, recursive, MAX_TREE_ENTRIES))
+        .read_repo(&grant, move |r| {
+            r.git_tree(&sha, recursive, MAX_TREE_ENTRIES)
+        })
         .await?
         .ok_or(ApiError::NotFound)?;
     let api = api_url(&st, grant.repo());

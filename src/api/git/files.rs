@@ -27,7 +27,11 @@ where
 {
     Routes::new()
         .get("/repos/{owner}/{repo}/contents", Need::READ, list_root)
-        .get("/repos/{owner}/{repo}/contents/{*path}", Need::READ, show_contents)
+        .get(
+            "/repos/{owner}/{repo}/contents/{*path}",
+            Need::READ,
+            show_contents,
+        )
         .get("/repos/{owner}/{repo}/raw/{*path}", Need::READ, show_raw)
         .get("/repos/{owner}/{repo}/media/{*path}", Need::READ, show_raw)
         .get(
@@ -111,7 +115,8 @@ async fn contents_at(
         let at = at.clone();
         st.forge
             .read_repo(grant, move |r| {
-                let Some(contents) = r.contents(&at.commit, &at.path, CONTENTS_MAX_BLOB, MAX_LISTED)?
+                let Some(contents) =
+                    r.contents(&at.commit, &at.path, CONTENTS_MAX_BLOB, MAX_LISTED)?
                 else {
                     return Ok(None);
                 };
@@ -148,7 +153,9 @@ async fn contents_at(
     };
     let repo = grant.repo();
     Ok(match contents {
-        Contents::Entry(e) => Json(content_json(st, repo, &reference, &e, &last_of(0))).into_response(),
+        Contents::Entry(e) => {
+            Json(content_json(st, repo, &reference, &e, &last_of(0))).into_response()
+        }
         Contents::Dir { entries, .. } => Json(
             entries
                 .iter()
@@ -238,7 +245,9 @@ async fn show_raw(
     let file_name = at.path.file_name().replace(['"', '\\', '\r', '\n'], "_");
     let blob = st
         .forge
-        .read_repo(&grant, move |r| r.read_blob(&at.commit, &at.path, RAW_IN_MEMORY))
+        .read_repo(&grant, move |r| {
+            r.read_blob(&at.commit, &at.path, RAW_IN_MEMORY)
+        })
         .await?
         .ok_or(ApiError::NotFound)?;
     let (content_type, disposition) = if blob.is_binary {
@@ -251,7 +260,12 @@ async fn show_raw(
     };
     let mut res = if blob.size > RAW_IN_MEMORY {
         let (child, slot) = st.forge.stream_blob(&grant, &blob.id).await?;
-        let mut res = Response::new(crate::child_body::stdout_body(child, None, Some(slot), "raw"));
+        let mut res = Response::new(crate::child_body::stdout_body(
+            child,
+            None,
+            Some(slot),
+            "raw",
+        ));
         res.headers_mut()
             .insert(header::CONTENT_LENGTH, HeaderValue::from(blob.size));
         res
@@ -264,7 +278,10 @@ async fn show_raw(
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, value(&content_type));
     h.insert(header::CONTENT_DISPOSITION, value(&disposition));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; sandbox"),
@@ -296,7 +313,10 @@ async fn download_archive(
         grant.repo().name,
         at.rev.replace(['/', '"', '\\'], "-")
     );
-    let (child, slot) = st.forge.archive(&grant, format, &prefix, &at.commit).await?;
+    let (child, slot) = st
+        .forge
+        .archive(&grant, format, &prefix, &at.commit)
+        .await?;
     let body = crate::child_body::stdout_body(child, None, Some(slot), "archive");
     let disposition = format!("attachment; filename=\"{prefix}.{}\"", format.as_str());
     let mut res = Response::new(body);
@@ -307,6 +327,9 @@ async fn download_archive(
         HeaderValue::from_str(&disposition)
             .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     Ok(res)
 }

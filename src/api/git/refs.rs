@@ -31,7 +31,11 @@ where
             show_annotated_tag,
         )
         .get("/repos/{owner}/{repo}/git/refs", Need::READ, list_all_refs)
-        .get("/repos/{owner}/{repo}/git/refs/{*ref}", Need::READ, list_refs)
+        .get(
+            "/repos/{owner}/{repo}/git/refs/{*ref}",
+            Need::READ,
+            list_refs,
+        )
 }
 
 /// Gitea's Tag: an annotated tag's own id, message and date; a lightweight tag's commit's.

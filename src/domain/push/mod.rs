@@ -23,8 +23,8 @@ pub use checks::CheckState;
 pub use hold::{HOLD_WAIT, RefHold};
 pub use policy::{BranchRule, parse_branch_pattern};
 pub use receive::Say;
-pub use ref_write::parse_branch_name;
 use receive::say;
+pub use ref_write::parse_branch_name;
 
 /// The socket hooks call and the secret they must show; the secret changes at every start.
 pub struct HookGate {

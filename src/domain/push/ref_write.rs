@@ -62,9 +62,9 @@ impl Forge {
             .map_err(Error::Internal)?
         {
             RefPushOutcome::Updated => Ok(()),
-            RefPushOutcome::Refused { reason, said } if reason.contains("stale") => {
-                Err(Error::Conflict(format!("{name} moved meanwhile ({reason}) {said}")))
-            }
+            RefPushOutcome::Refused { reason, said } if reason.contains("stale") => Err(
+                Error::Conflict(format!("{name} moved meanwhile ({reason}) {said}")),
+            ),
             RefPushOutcome::Refused { reason, said } => {
                 let said = said.trim();
                 Err(Error::Forbidden(if said.is_empty() {
@@ -87,8 +87,8 @@ mod tests {
             assert_eq!(parse_branch_name(good).unwrap(), good);
         }
         for bad in [
-            "", "-x", "a..b", "a b", "a~1", "x:y", "a/.b", "a/", "/a", "a//b", "x.lock", "a.",
-            "@", "HEAD", "a@{1}", "a\u{7}", "a*", "a[b", "a\\b",
+            "", "-x", "a..b", "a b", "a~1", "x:y", "a/.b", "a/", "/a", "a//b", "x.lock", "a.", "@",
+            "HEAD", "a@{1}", "a\u{7}", "a*", "a[b", "a\\b",
         ] {
             assert!(parse_branch_name(bad).is_err(), "{bad:?}");
         }

@@ -92,7 +92,10 @@ pub struct ContentEntry {
 #[derive(Debug, Clone)]
 pub enum Contents {
     Entry(ContentEntry),
-    Dir { entries: Vec<ContentEntry>, cut: bool },
+    Dir {
+        entries: Vec<ContentEntry>,
+        cut: bool,
+    },
 }
 
 /// Bytes of a symlink's target read (Gitea reads 1024).
@@ -122,11 +125,7 @@ fn signature(sig: gix::actor::SignatureRef<'_>) -> Signature {
 impl Reader {
     /// Refs under `prefix` (`refs/`, `refs/heads/`, or one full name), in name order, at most
     /// `cap`; the second value says more followed. Symbolic refs are left out.
-    pub fn list_refs(
-        &self,
-        prefix: &str,
-        cap: usize,
-    ) -> Result<(Vec<RefTarget>, bool), GitError> {
+    pub fn list_refs(&self, prefix: &str, cap: usize) -> Result<(Vec<RefTarget>, bool), GitError> {
         let platform = self.repo.references().map_err(GitError::gix)?;
         let mut out = Vec::new();
         let Ok(iter) = platform.prefixed(prefix) else {
@@ -176,7 +175,11 @@ impl Reader {
         let commit = self.repo.find_commit(oid).map_err(GitError::gix)?;
         Ok(Some(CommitDetail {
             id: oid.to_hex().to_string(),
-            tree: commit.tree_id().map_err(GitError::gix)?.to_hex().to_string(),
+            tree: commit
+                .tree_id()
+                .map_err(GitError::gix)?
+                .to_hex()
+                .to_string(),
             message: commit
                 .message_raw()
                 .map_err(GitError::gix)?
@@ -441,7 +444,11 @@ impl Reader {
 
     /// The `url` of the `.gitmodules` section whose `path` is `path`, at `commit`.
     fn submodule_url(&self, commit: gix::ObjectId, path: &str) -> Result<Option<String>, GitError> {
-        let Some((false, id)) = self.lookup(commit, &TreePath::parse(".gitmodules").map_err(GitError::gix)?)? else {
+        let Some((false, id)) = self.lookup(
+            commit,
+            &TreePath::parse(".gitmodules").map_err(GitError::gix)?,
+        )?
+        else {
             return Ok(None);
         };
         let Some(data) = self.blob_bytes(id, MAX_GITMODULES)? else {
@@ -525,7 +532,10 @@ mod tests {
         let all = reader.git_tree("main", true, 100).unwrap().unwrap();
         assert!(!all.cut);
         let paths: Vec<&str> = all.entries.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, ["a", "a/f0", "a/f1", "a/f2", "b", "b/f0", "b/f1", "b/f2"]);
+        assert_eq!(
+            paths,
+            ["a", "a/f0", "a/f1", "a/f2", "b", "b/f0", "b/f1", "b/f2"]
+        );
         assert_eq!(all.entries[0].mode, "040000");
         assert_eq!(all.entries[1].mode, "100644");
         assert_eq!(all.entries[1].size, 1);
@@ -544,7 +554,12 @@ mod tests {
         assert!(!more && tags.len() == 3);
 
         let Contents::Dir { entries, cut } = reader
-            .contents(&CommitId(git(tmp.path(), &["rev-parse", "HEAD"])), &TreePath::parse("a").unwrap(), 10, 2)
+            .contents(
+                &CommitId(git(tmp.path(), &["rev-parse", "HEAD"])),
+                &TreePath::parse("a").unwrap(),
+                10,
+                2,
+            )
             .unwrap()
             .unwrap()
         else {
