@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 
 use super::super::access::ApiRepo;
 use super::super::paging::Paging;
-use super::{ApiError, ApiState, api_url, commit_user, html_url, resolve_at, unverified, when};
+use super::{
+    ApiError, ApiState, api_url, commit_user, form_bool, html_url, resolve_at, unverified, when,
+};
 use crate::domain::{Grant, Read};
 use crate::git::diff::DiffLimits;
 use crate::git::read::{CommitDetail, CommitId};
@@ -298,10 +300,7 @@ async fn show_tree(
     Query(q): Query<TreeQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let number = |v: &Option<String>| v.as_deref().and_then(|v| v.trim().parse::<i64>().ok());
-    let recursive = q
-        .recursive
-        .as_deref()
-        .is_some_and(|v| v == "true" || v == "1");
+    let recursive = q.recursive.as_deref().is_some_and(form_bool);
     let page = number(&q.page).unwrap_or(1).clamp(1, 1_000_000) as usize;
     let per_page = match number(&q.per_page) {
         Some(n) if n > 0 => (n as usize).min(TREES_PER_PAGE),

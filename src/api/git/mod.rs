@@ -65,6 +65,11 @@ fn escape_query(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
+/// Go's `strconv.ParseBool` truth, which Gitea's `ctx.FormBool` reads (clients send `True`).
+fn form_bool(v: &str) -> bool {
+    matches!(v, "1" | "t" | "T" | "true" | "TRUE" | "True")
+}
+
 /// A moment in its recorded time zone, RFC 3339 (as Go writes a `time.Time`).
 fn when(seconds: i64, offset: i32) -> String {
     let utc = time::OffsetDateTime::from_unix_timestamp(seconds)
