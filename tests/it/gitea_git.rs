@@ -272,6 +272,7 @@ async fn a_tree_past_the_page_cap_is_truncated_and_paged() {
     git_ok(&dir, &["add", "."]).await;
     git_ok(&dir, &["commit", "-q", "-m", "many"]).await;
     app.push(&dir, ("alice", PW), "alice/big", &["main"]).await;
+    app.create_repo("alice", "empty", false).await;
     let out = GiteaClient::anonymous(&app)
         .run(
             r##"
@@ -283,6 +284,8 @@ assert [e.path for e in second.tree] == ["d/f%04d" % i for i in range(999, 1005)
 assert second.page == 2
 past = repo.get_tree("alice", "big", "main", recursive=True, page=3)
 assert past.tree == [] and past.total_count == 1006
+assert repo.repo_get_contents_list("alice", "empty") == []
+assert status_of(repo.repo_get_contents, "alice", "empty", "README.md") == 404
 flat = repo.get_tree("alice", "big", "main")
 assert [e.path for e in flat.tree] == ["d"] and flat.truncated is False
 emit(len(first.tree) + len(second.tree))

@@ -568,4 +568,27 @@ mod tests {
         assert!(cut);
         assert_eq!(entries.len(), 2);
     }
+
+    /// The API's commit count stops at its cap and says more follow.
+    #[test]
+    fn commit_counts_stop_at_their_cap() {
+        let tmp = tempfile::tempdir().unwrap();
+        git(tmp.path(), &["init", "-q", "-b", "main"]);
+        for i in 0..3 {
+            std::fs::write(tmp.path().join("f"), i.to_string()).unwrap();
+            git(tmp.path(), &["add", "."]);
+            git(tmp.path(), &["commit", "-q", "-m", "c"]);
+        }
+        let head = CommitId(git(tmp.path(), &["rev-parse", "HEAD"]));
+        let cache = Arc::new(super::super::super::read::ReadCache::default());
+        let reader = cache
+            .open(&super::super::super::RepoDir(tmp.path().join(".git")))
+            .unwrap();
+        let root = TreePath::default();
+        assert_eq!(reader.log_count(&head, &root, 2).unwrap(), (2, true));
+        assert_eq!(reader.log_count(&head, &root, 3).unwrap(), (3, false));
+        let file = TreePath::parse("f").unwrap();
+        assert_eq!(reader.log_count(&head, &file, 10).unwrap(), (3, false));
+        assert_eq!(reader.log_count(&head, &file, 1).unwrap(), (1, true));
+    }
 }
