@@ -97,7 +97,7 @@ fn fill(path: &str, repo: &str, sha: &str, method: &Method) -> String {
         ("{delivery}", "x"),
         // Git data (`api::git`): main exists; a write names a branch that does not, so a
         // writer's DELETE is decided and answered 404 without deleting main.
-        ("{branch}", if reading { "main" } else { "no-such-branch" }),
+        ("{*branch}", if reading { "main" } else { "no-such-branch" }),
         ("{tag}", "v1"),
         ("{*ref}", "heads/main"),
         ("{*path}", "README.md"),
@@ -278,7 +278,7 @@ async fn every_route_answers_by_the_level_it_declares() {
                 // decision, but not distinguishable from outside. What matters there is tested
                 // by the denials below and by each feature's own tests.
                 let names_a_thing = answer.status == 404
-                    && ["{id}", "{name}", "{delivery}", "{branch}", "/git/tags/"]
+                    && ["{id}", "{name}", "{delivery}", "{*branch}", "/git/tags/"]
                         .iter()
                         .any(|p| record.path.contains(p));
                 if same_as_missing && !needs_account && !names_a_thing {

@@ -211,6 +211,21 @@ emit("written")
     );
     let out = GiteaClient::with_token(&app, &token).run(&script).await;
     assert_eq!(out, [json!("written")]);
+    // A branch name with a slash, unencoded (as curl users write it), names the branch too.
+    let plain: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/repos/alice/dns/branches/feature/x",
+            app.base
+        ))
+        .header("authorization", format!("token {token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plain["name"], "feature/x");
+    assert_eq!(plain["commit"]["id"], commits[1].as_str());
     // The protected branch is still there, as git sees it.
     let refs = git_ok(
         &app.server_repo("alice/dns"),

@@ -29,12 +29,12 @@ where
         .get("/repos/{owner}/{repo}/branches", Need::READ, list_branches)
         .post("/repos/{owner}/{repo}/branches", Need::WRITE, create_branch)
         .get(
-            "/repos/{owner}/{repo}/branches/{branch}",
+            "/repos/{owner}/{repo}/branches/{*branch}",
             Need::READ,
             show_branch,
         )
         .delete(
-            "/repos/{owner}/{repo}/branches/{branch}",
+            "/repos/{owner}/{repo}/branches/{*branch}",
             Need::WRITE,
             delete_branch,
         )
