@@ -1,6 +1,6 @@
 //! Tags and refs: `GET …/tags[/{tag}]` (Gitea's Tag), `GET …/git/tags/{sha}` (AnnotatedTag),
-//! `GET …/git/refs[/{ref}]` (a list of Reference). Tags are listed in name order (Gitea sorts
-//! by date), the first `MAX_REFS`; a tag object is served only when a tag ref names it.
+//! `GET …/git/refs[/{ref}]` (a list of Reference). Tags are listed newest first as Gitea lists
+//! them (of the first `MAX_REFS`); a tag object is served only when a tag ref names it.
 
 use axum::Json;
 use axum::extract::{FromRef, Path, State};
@@ -104,7 +104,7 @@ async fn list_tags(
 ) -> Result<Response, ApiError> {
     let (refs, _) = st
         .forge
-        .read_repo(&grant, |r| r.list_refs("refs/tags/", MAX_REFS))
+        .read_repo(&grant, |r| r.tags_by_date(MAX_REFS))
         .await?;
     let (page, total) = paging.slice(refs);
     let shown = objects_of(&st, &grant, page).await?;

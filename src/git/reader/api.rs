@@ -206,6 +206,33 @@ impl Reader {
         self.tag_object(&oid.to_hex().to_string())
     }
 
+    /// Tags as Gitea lists them: newest first by the date git sorts `-*creatordate` on (an
+    /// annotated tag's tagger, else the commit's committer), ties in name order; the first
+    /// `cap` tag refs are dated, each by one object header read.
+    pub fn tags_by_date(&self, cap: usize) -> Result<(Vec<RefTarget>, bool), GitError> {
+        let (tags, more) = self.list_refs("refs/tags/", cap)?;
+        let mut dated = Vec::with_capacity(tags.len());
+        for tag in tags {
+            let id = gix::ObjectId::from_hex(tag.id.as_bytes()).map_err(GitError::gix)?;
+            let object = self.repo.find_object(id).map_err(GitError::gix)?;
+            let seconds = match object.kind {
+                gix::object::Kind::Tag => object
+                    .try_into_tag()
+                    .ok()
+                    .and_then(|t| t.tagger().ok().flatten().map(|s| s.seconds())),
+                gix::object::Kind::Commit => object
+                    .try_into_commit()
+                    .ok()
+                    .and_then(|c| c.committer().ok().map(|s| s.seconds())),
+                _ => None,
+            };
+            dated.push((seconds.unwrap_or(0), tag));
+        }
+        // Stable: equal dates keep the listing's name order.
+        dated.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok((dated.into_iter().map(|(_, t)| t).collect(), more))
+    }
+
     /// The objects behind a ref `list_refs` gave, if it still names the same one: an annotated
     /// tag's object, and the commit it peels to.
     pub fn ref_objects(
@@ -492,103 +519,5 @@ pub(super) fn gitmodules_url(text: &str, path: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::super::testing::git;
-    use super::*;
-
-    #[test]
-    fn gitmodules_sections_are_matched_by_path() {
-        let text = "[submodule \"lib\"]\n\tpath = vendor/lib\n\turl = https://git.lab/lib.git\n\
-                    [submodule \"x\"]\n\tpath = x\n\turl = \"ssh://h/x\"\n";
-        assert_eq!(
-            gitmodules_url(text, "vendor/lib").as_deref(),
-            Some("https://git.lab/lib.git")
-        );
-        assert_eq!(gitmodules_url(text, "x").as_deref(), Some("ssh://h/x"));
-        assert_eq!(gitmodules_url(text, "lib"), None);
-    }
-
-    /// A tree with more entries than the cap is listed up to the cap and said to be cut; the
-    /// refs are listed up to theirs the same way.
-    #[test]
-    fn walks_stop_at_their_caps() {
-        let tmp = tempfile::tempdir().unwrap();
-        git(tmp.path(), &["init", "-q", "-b", "main"]);
-        for d in ["a", "b"] {
-            std::fs::create_dir(tmp.path().join(d)).unwrap();
-            for f in 0..3 {
-                std::fs::write(tmp.path().join(d).join(format!("f{f}")), d).unwrap();
-            }
-        }
-        git(tmp.path(), &["add", "."]);
-        git(tmp.path(), &["commit", "-q", "-m", "files"]);
-        for t in ["t1", "t2", "t3"] {
-            git(tmp.path(), &["tag", t]);
-        }
-        let cache = Arc::new(super::super::super::read::ReadCache::default());
-        let dir = super::super::super::RepoDir(tmp.path().join(".git"));
-        let reader = cache.open(&dir).unwrap();
-
-        let all = reader.git_tree("main", true, 100).unwrap().unwrap();
-        assert!(!all.cut);
-        let paths: Vec<&str> = all.entries.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(
-            paths,
-            ["a", "a/f0", "a/f1", "a/f2", "b", "b/f0", "b/f1", "b/f2"]
-        );
-        assert_eq!(all.entries[0].mode, "040000");
-        assert_eq!(all.entries[1].mode, "100644");
-        assert_eq!(all.entries[1].size, 1);
-
-        let cut = reader.git_tree("main", true, 5).unwrap().unwrap();
-        assert!(cut.cut);
-        assert_eq!(cut.entries.len(), 5);
-        let flat = reader.git_tree("main", false, 100).unwrap().unwrap();
-        assert_eq!(flat.entries.len(), 2);
-
-        let (tags, more) = reader.list_refs("refs/tags/", 2).unwrap();
-        assert!(more);
-        assert_eq!(tags.len(), 2);
-        assert_eq!(tags[0].name, "refs/tags/t1");
-        let (tags, more) = reader.list_refs("refs/tags/", 3).unwrap();
-        assert!(!more && tags.len() == 3);
-
-        let Contents::Dir { entries, cut } = reader
-            .contents(
-                &CommitId(git(tmp.path(), &["rev-parse", "HEAD"])),
-                &TreePath::parse("a").unwrap(),
-                10,
-                2,
-            )
-            .unwrap()
-            .unwrap()
-        else {
-            panic!("a folder");
-        };
-        assert!(cut);
-        assert_eq!(entries.len(), 2);
-    }
-
-    /// The API's commit count stops at its cap and says more follow.
-    #[test]
-    fn commit_counts_stop_at_their_cap() {
-        let tmp = tempfile::tempdir().unwrap();
-        git(tmp.path(), &["init", "-q", "-b", "main"]);
-        for i in 0..3 {
-            std::fs::write(tmp.path().join("f"), i.to_string()).unwrap();
-            git(tmp.path(), &["add", "."]);
-            git(tmp.path(), &["commit", "-q", "-m", "c"]);
-        }
-        let head = CommitId(git(tmp.path(), &["rev-parse", "HEAD"]));
-        let cache = Arc::new(super::super::super::read::ReadCache::default());
-        let reader = cache
-            .open(&super::super::super::RepoDir(tmp.path().join(".git")))
-            .unwrap();
-        let root = TreePath::default();
-        assert_eq!(reader.log_count(&head, &root, 2).unwrap(), (2, true));
-        assert_eq!(reader.log_count(&head, &root, 3).unwrap(), (3, false));
-        let file = TreePath::parse("f").unwrap();
-        assert_eq!(reader.log_count(&head, &file, 10).unwrap(), (3, false));
-        assert_eq!(reader.log_count(&head, &file, 1).unwrap(), (1, true));
-    }
-}
+#[path = "api_tests.rs"]
+mod tests;
