@@ -95,7 +95,7 @@ fn branch_json<L: Level>(
     })
 }
 
-/// Branches in name order, the first `MAX_REFS` of them paged.
+/// Branches newest commit first (then by name, as Gitea), the first `MAX_REFS` of them paged.
 async fn list_branches(
     State(st): State<ApiState>,
     ApiRepo { grant }: ApiRepo,
@@ -104,7 +104,7 @@ async fn list_branches(
     let (page, total) = {
         let (refs, _) = st
             .forge
-            .read_repo(&grant, |r| r.list_refs("refs/heads/", MAX_REFS))
+            .read_repo(&grant, |r| r.branches_by_date(MAX_REFS))
             .await?;
         paging.slice(refs)
     };

@@ -208,9 +208,18 @@ impl Reader {
 
     /// Tags as Gitea lists them: newest first by the date git sorts `-*creatordate` on (an
     /// annotated tag's tagger, else the commit's committer), ties in name order; the first
-    /// `cap` tag refs are dated, each by one object header read.
+    /// `cap` tag refs are dated, each by reading its object.
     pub fn tags_by_date(&self, cap: usize) -> Result<(Vec<RefTarget>, bool), GitError> {
-        let (tags, more) = self.list_refs("refs/tags/", cap)?;
+        self.refs_by_date("refs/tags/", cap)
+    }
+
+    /// Branches as Gitea lists them (`commit_time DESC, name ASC`), of the first `cap`.
+    pub fn branches_by_date(&self, cap: usize) -> Result<(Vec<RefTarget>, bool), GitError> {
+        self.refs_by_date("refs/heads/", cap)
+    }
+
+    fn refs_by_date(&self, prefix: &str, cap: usize) -> Result<(Vec<RefTarget>, bool), GitError> {
+        let (tags, more) = self.list_refs(prefix, cap)?;
         let mut dated = Vec::with_capacity(tags.len());
         for tag in tags {
             let id = gix::ObjectId::from_hex(tag.id.as_bytes()).map_err(GitError::gix)?;
@@ -229,7 +238,7 @@ impl Reader {
             dated.push((seconds.unwrap_or(0), tag));
         }
         // Stable: equal dates keep the listing's name order.
-        dated.sort_by(|a, b| b.0.cmp(&a.0));
+        dated.sort_by_key(|d| std::cmp::Reverse(d.0));
         Ok((dated.into_iter().map(|(_, t)| t).collect(), more))
     }
 

@@ -118,7 +118,7 @@ fn git_at(dir: &std::path::Path, date: &str, args: &[&str]) {
 /// Tags newest first as `git for-each-ref --sort=-*creatordate` (Gitea's order): an annotated
 /// tag by its tagger's date, a lightweight one by its commit's; equal dates by name.
 #[test]
-fn tags_are_listed_newest_first() {
+fn tags_and_branches_are_listed_newest_first() {
     let tmp = tempfile::tempdir().unwrap();
     git(tmp.path(), &["init", "-q", "-b", "main"]);
     git_at(
@@ -155,6 +155,22 @@ fn tags_are_listed_newest_first() {
         ]
     );
     assert!(!more);
+    git_at(
+        tmp.path(),
+        "2026-01-01T00:00:00Z",
+        &["branch", "old", "HEAD~1"],
+    );
+    git_at(
+        tmp.path(),
+        "2026-01-01T00:00:00Z",
+        &["branch", "a-old", "HEAD~1"],
+    );
+    let (branches, _) = reader.branches_by_date(10).unwrap();
+    let names: Vec<&str> = branches.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["refs/heads/main", "refs/heads/a-old", "refs/heads/old"]
+    );
     let (first, more) = reader.tags_by_date(2).unwrap();
     assert!(more && first.len() == 2, "the cap holds before dating");
 }
