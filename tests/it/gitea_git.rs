@@ -197,7 +197,11 @@ assert status_of(repo.repo_create_branch, "alice", "dns", body=bad) == 422
 rel = repo.repo_create_branch("alice", "dns", body=models.CreateBranchRepoOption(new_branch_name="release/1", old_branch_name="main"))
 assert rel.protected is True and rel.effective_branch_protection_name == "release/*"
 assert repo.repo_get_branch("alice", "dns", "release/1").protected is True
-assert status_of(repo.repo_delete_branch, "alice", "dns", "release/1") == 403
+try:
+    repo.repo_delete_branch("alice", "dns", "release/1")
+    raise AssertionError("a protected branch was deleted")
+except ApiException as e:
+    assert e.status == 403 and "deleting it is not allowed" in e.body and "release/*" in e.body, e.body
 assert status_of(repo.repo_delete_branch, "alice", "dns", "main") == 403
 repo.repo_delete_branch("alice", "dns", "scratch")
 assert status_of(repo.repo_get_branch, "alice", "dns", "scratch") == 404

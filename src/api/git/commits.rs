@@ -49,7 +49,8 @@ pub const MAX_COMMITS_COUNTED: usize = 10_000;
 pub const MAX_TREE_ENTRIES: usize = 50_000;
 /// Gitea's `DEFAULT_GIT_TREES_PER_PAGE`: entries per `git/trees` page, at most.
 pub const TREES_PER_PAGE: usize = 1_000;
-/// Time for one commit's stats (a diff), and for all of a list's: past it, `stats` is null.
+/// Time for one commit's stats (a diff) or files, and for all of a list's: past it, `stats`
+/// and `files` are null.
 const STAT_TIME: Duration = Duration::from_millis(500);
 const LIST_STAT_TIME: Duration = Duration::from_secs(10);
 /// Gitea's zero `time.Time`, which it writes for a parent's `created`.
@@ -117,7 +118,8 @@ fn commit_json(
     })
 }
 
-/// The commits' changed files and stats, as asked, within `budget` for all stats.
+/// The commits' changed files and stats, as asked; once `budget` is spent, the remaining
+/// commits have neither (null, as with `files=false` and `stat=false`).
 async fn extras_of(
     st: &ApiState,
     grant: &Grant<Read>,
@@ -137,7 +139,7 @@ async fn extras_of(
             for id in &ids {
                 let id = CommitId(id.clone());
                 let mut extras = (None, None);
-                if files {
+                if files && started.elapsed() < budget {
                     let changed = r.changed_paths(&id, Instant::now() + STAT_TIME)?;
                     let mut list = Vec::new();
                     for (paths, status) in [
