@@ -9,6 +9,7 @@ mod contents;
 mod deploy_keys;
 pub mod convert;
 mod error;
+mod git;
 mod hooks;
 mod issues;
 mod mirrors;
@@ -53,6 +54,7 @@ where
         .merge(mirrors::router())
         .merge(repos::router())
         .merge(repo_access::router())
+        .merge(git::router())
         .map_router(|r| r.fallback(|| async { ApiError::NotFound }))
 }
 

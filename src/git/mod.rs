@@ -33,6 +33,7 @@ pub mod receive_wire;
 mod ref_listings;
 mod ref_names;
 pub mod repo_facts;
+pub mod ref_push;
 pub mod runner;
 #[cfg(test)]
 mod testing;

@@ -51,26 +51,7 @@ impl Reader {
         limit: usize,
     ) -> Result<(Vec<gix::ObjectId>, bool), GitError> {
         let commits = Commits::new(self);
-        let mut matching: Box<dyn Iterator<Item = Result<gix::ObjectId, GitError>>> =
-            if path.is_root() {
-                Box::new(all_commits(&commits, start))
-            } else {
-                let (folder, name) = match path.as_str().rsplit_once('/') {
-                    Some((folder, name)) => (TreePath::parse(folder).map_err(GitError::gix)?, name),
-                    None => (TreePath::default(), path.as_str()),
-                };
-                let mut walk = PathWalk::new(&commits, start, &folder, &[name.to_owned()], false)?;
-                Box::new(std::iter::from_fn(move || {
-                    loop {
-                        match walk.next(None) {
-                            Ok(Some(found)) if found.entries.is_empty() => continue,
-                            Ok(Some(found)) => return Some(Ok(found.commit)),
-                            Ok(None) => return None,
-                            Err(e) => return Some(Err(e)),
-                        }
-                    }
-                }))
-            };
+        let mut matching = matching(&commits, start, path)?;
         for _ in 0..skip {
             if matching.next().transpose()?.is_none() {
                 return Ok((Vec::new(), false));
@@ -86,6 +67,56 @@ impl Reader {
         let more = matching.next().transpose()?.is_some();
         Ok((page, more))
     }
+
+    /// How many commits `log` lists from `start` (with a path, those that changed it), counted
+    /// up to `cap`; the second value says the count stopped there (the API's `X-Total-Count`
+    /// on a long history, where counting all would walk it whole).
+    pub fn log_count(
+        &self,
+        start: &CommitId,
+        path: &TreePath,
+        cap: usize,
+    ) -> Result<(usize, bool), GitError> {
+        let commits = Commits::new(self);
+        let mut matching = matching(&commits, start.oid()?, path)?;
+        let mut n = 0;
+        while n < cap {
+            match matching.next().transpose()? {
+                Some(_) => n += 1,
+                None => return Ok((n, false)),
+            }
+        }
+        Ok((n, matching.next().transpose()?.is_some()))
+    }
+}
+
+type Matching<'c> = Box<dyn Iterator<Item = Result<gix::ObjectId, GitError>> + 'c>;
+
+/// The commits `log` lists, lazily: all from `start`, or with a path those that changed it.
+fn matching<'c>(
+    commits: &'c Commits<'_>,
+    start: gix::ObjectId,
+    path: &TreePath,
+) -> Result<Matching<'c>, GitError> {
+    Ok(if path.is_root() {
+        Box::new(all_commits(commits, start))
+    } else {
+        let (folder, name) = match path.as_str().rsplit_once('/') {
+            Some((folder, name)) => (TreePath::parse(folder).map_err(GitError::gix)?, name),
+            None => (TreePath::default(), path.as_str()),
+        };
+        let mut walk = PathWalk::new(commits, start, &folder, &[name.to_owned()], false)?;
+        Box::new(std::iter::from_fn(move || {
+            loop {
+                match walk.next(None) {
+                    Ok(Some(found)) if found.entries.is_empty() => continue,
+                    Ok(Some(found)) => return Some(Ok(found.commit)),
+                    Ok(None) => return None,
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+        }))
+    })
 }
 
 /// Every commit reachable from `start`, newest commit time first (ties: first queued first).

@@ -14,7 +14,11 @@ use super::reach_set::Reachability;
 use super::reader::{EntryMemo, Stores};
 use super::ref_listings::RefListings;
 
-pub use super::reader::{PathEntry, Reader};
+pub use super::reader::api::{
+    CommitDetail, ContentEntry, Contents, GitEntryView, MAX_LINK_TARGET, RefTarget, Signature,
+    TagDetail, TreeListing,
+};
+pub use super::reader::{MIN_ID_LEN, PathEntry, Reader};
 pub use super::view::{
     BlobView, CommitId, CommitInfo, EntryKind, Folder, MAX_LISTED, RefInfo, Resolved, TreeEntry,
 };

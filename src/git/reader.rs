@@ -435,6 +435,7 @@ pub(super) fn is_binary(data: &[u8]) -> bool {
     data.iter().take(8000).any(|b| *b == 0)
 }
 
+pub(super) mod api;
 mod files;
 
 pub use files::PathEntry;

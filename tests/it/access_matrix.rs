@@ -106,6 +106,13 @@ fn fill(path: &str, repo: &str, sha: &str, method: &Method) -> String {
         ("{user}", user),
         ("{name}", "x"),
         ("{delivery}", "x"),
+        // Git data (`api::git`): main exists; a write names a branch that does not, so a
+        // writer's DELETE is decided and answered 404 without deleting main.
+        ("{*branch}", if reading { "main" } else { "no-such-branch" }),
+        ("{tag}", "v1"),
+        ("{*ref}", "heads/main"),
+        ("{*path}", "README.md"),
+        ("{*archive}", "main.tar.gz"),
     ] {
         out = out.replace(param, value);
     }
@@ -231,6 +238,7 @@ async fn every_route_answers_by_the_level_it_declares() {
     std::fs::write(src.join("README.md"), "# SECRET-README-4711\n").unwrap();
     git_ok(&src, &["add", "."]).await;
     git_ok(&src, &["commit", "-q", "-m", "SECRET-SUBJECT-4711"]).await;
+    git_ok(&src, &["tag", "v1"]).await;
     let sha = git_ok(&src, &["rev-parse", "HEAD"]).await.trim().to_owned();
     let mut creds = Credentials {
         cookies: BTreeMap::new(),
@@ -249,7 +257,7 @@ async fn every_route_answers_by_the_level_it_declares() {
         app.create_token("alice", TokenScope::Read).await,
     );
     for repo in ["alice/pub", "alice/priv"] {
-        app.push(&src, ("alice", "alice-password"), repo, &["main"])
+        app.push(&src, ("alice", "alice-password"), repo, &["main", "v1"])
             .await;
         let res = client()
             .post(format!("{}/api/v1/repos/{repo}/issues", app.base))
@@ -313,7 +321,7 @@ async fn every_route_answers_by_the_level_it_declares() {
                 // decision, but not distinguishable from outside. What matters there is tested
                 // by the denials below and by each feature's own tests.
                 let names_a_thing = answer.status == 404
-                    && ["{id}", "{name}", "{delivery}"]
+                    && ["{id}", "{name}", "{delivery}", "{*branch}", "/git/tags/"]
                         .iter()
                         .any(|p| record.path.contains(p));
                 if same_as_missing && !needs_account && !names_a_thing {

@@ -9,6 +9,7 @@ mod hold;
 mod policy;
 pub mod pulled;
 mod receive;
+mod ref_write;
 mod settle;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ pub use hold::{HOLD_WAIT, RefHold};
 pub use policy::{BranchRule, parse_branch_pattern};
 pub use receive::Say;
 use receive::say;
+pub use ref_write::parse_branch_name;
 
 /// The socket hooks call and the secret they must show; the secret changes at every start.
 pub struct HookGate {

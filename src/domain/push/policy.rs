@@ -34,7 +34,8 @@ pub struct BranchRule {
 }
 
 impl BranchRule {
-    pub(super) fn matches(&self, branch: &str) -> bool {
+    /// Whether the rule covers `branch` (the API shows a branch's protection by it).
+    pub fn matches(&self, branch: &str) -> bool {
         glob::Pattern::new(&self.pattern).is_ok_and(|p| p.matches(branch))
     }
 }

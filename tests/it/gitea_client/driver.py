@@ -33,6 +33,15 @@ NULLABLE = {
         "encoding", "content", "target", "url", "html_url", "git_url", "download_url",
         "submodule_git_url",
     },
+    # modules/structs/repo_file.go FileLinksResponse: `*string`; services/repository/files/
+    # content.go sets `git` and `html` only `if !entry.IsSubModule()`.
+    "FileLinksResponse": {"git", "html"},
+    # modules/structs/hook.go PayloadCommit `Added/Removed/Modified []string`: services/convert/
+    # git_commit.go ToPayloadCommit (a branch's commit) leaves them nil, written as null.
+    "PayloadCommit": {"added", "removed", "modified"},
+    # modules/structs/repo_commit.go Commit `Files []*CommitAffectedFiles`: services/convert/
+    # git_commit.go ToCommit fills it only `if opts.Files` (`files=false` leaves it null).
+    "Commit": {"files"},
 }
 # Fields Gitea writes beyond its schema.
 EXTRA = {
