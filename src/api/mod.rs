@@ -1,22 +1,26 @@
 //! `/api/v1`: JSON for scripts and other tools, in Gitea's shape so existing clients work.
-//! Token auth (`Authorization: token T`, `Bearer T`, or Basic with a token or password); errors are
-//! `{"message": ...}` with Gitea's status codes.
+//! Token auth (`Authorization: token T`, `Bearer T`, or Basic with a token or password; never
+//! `?token=`); errors are `{"message", "url"}` with Gitea's status codes.
 
 mod access;
 mod auth;
 mod body;
+pub mod convert;
 mod error;
 mod hooks;
 mod issues;
 mod mirrors;
 pub mod paging;
+mod settings;
 mod statuses;
+mod tokens;
+mod users;
 
 use crate::routes::{Need, Routes};
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{FromRef, State};
+use axum::extract::FromRef;
 use serde::Serialize;
 
 use crate::config::Config;
@@ -24,7 +28,7 @@ use crate::domain::Forge;
 use crate::model::{RepoName, RepoPath, Username};
 
 pub use auth::{ApiActor, RequireApiActor};
-pub use error::ApiError;
+pub use error::{ApiError, with_docs_url};
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -39,12 +43,17 @@ where
 {
     Routes::new()
         .get("/version", Need::Public, show_version)
-        .get("/user", Need::SignedIn, show_current_user)
+        .merge(users::router())
+        .merge(tokens::router())
+        .merge(settings::router())
         .merge(hooks::router())
         .merge(issues::router())
         .merge(statuses::router())
         .merge(mirrors::router())
-        .map_router(|r| r.fallback(|| async { ApiError::NotFound }))
+        .map_router(|r| {
+            r.fallback(|| async { ApiError::NotFound })
+                .layer(axum::middleware::from_fn(auth::refuse_query_tokens))
+        })
 }
 
 /// `{owner}/{repo}` from an API path, parsed like every other name from outside.
@@ -64,35 +73,4 @@ async fn show_version() -> Json<Version> {
     Json(Version {
         version: env!("CARGO_PKG_VERSION"),
     })
-}
-
-/// Gitea's user object, the fields clients read.
-#[derive(Serialize)]
-pub struct ApiUser {
-    pub id: i64,
-    pub login: String,
-    pub username: String,
-    pub full_name: String,
-    pub email: String,
-    pub is_admin: bool,
-}
-
-impl ApiUser {
-    pub fn from_user(user: &crate::model::User) -> Self {
-        ApiUser {
-            id: user.id,
-            login: user.name.clone(),
-            username: user.name.clone(),
-            full_name: String::new(),
-            email: user.email.clone(),
-            is_admin: user.role == crate::model::SiteRole::Admin,
-        }
-    }
-}
-
-async fn show_current_user(
-    State(_): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-) -> Json<ApiUser> {
-    Json(ApiUser::from_user(&actor.user))
 }

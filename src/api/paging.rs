@@ -64,7 +64,13 @@ impl Paging {
 
     /// The answer: `items` as JSON with `X-Total-Count: total` and the `Link` header.
     pub fn answer<T: Serialize>(&self, items: Vec<T>, total: u64) -> Response {
-        let mut response = Json(items).into_response();
+        self.answer_wrapped(items, total)
+    }
+
+    /// A page inside another body (Gitea's `{ok, data}` of the search calls), with the same
+    /// headers: `total` is the whole list's length.
+    pub fn answer_wrapped<B: Serialize>(&self, body: B, total: u64) -> Response {
+        let mut response = Json(body).into_response();
         let headers = response.headers_mut();
         headers.insert(
             HeaderName::from_static("x-total-count"),

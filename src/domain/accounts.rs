@@ -83,13 +83,24 @@ impl Forge {
                 token_hash: &hash,
                 scope,
                 expires_at,
+                last_eight: last_eight(&secret.0),
             })
             .await?;
         Ok(secret)
     }
 }
 
-fn check_title(title: &str) -> Result<&str> {
+/// The secret's last eight characters (all of it if shorter), as Gitea lists tokens.
+pub(super) fn last_eight(secret: &str) -> &str {
+    let start = secret
+        .char_indices()
+        .rev()
+        .nth(7)
+        .map_or(0, |(i, _)| i);
+    &secret[start..]
+}
+
+pub(super) fn check_title(title: &str) -> Result<&str> {
     let title = title.trim();
     if title.is_empty() || title.len() > 200 || title.chars().any(char::is_control) {
         return Err(Error::InvalidInput(

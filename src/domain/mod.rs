@@ -12,6 +12,7 @@ mod git_service;
 pub mod issues;
 pub mod mirrors;
 mod parts;
+mod profiles;
 mod password_check;
 pub mod push;
 mod repo_settings;
@@ -34,10 +35,11 @@ pub use authorize::{
     Admin, AtLeast, Grant, Level, Principal, Read, SystemKey, Write, effective_access,
 };
 pub use browse::MAX_DOWNLOADS;
-pub use credentials::{NewTokenSecret, fill_random, hex, random_hex};
+pub use credentials::{NewTokenSecret, fill_random, hex, is_token_shaped, random_hex};
 pub use git_service::{ServiceGrant, Streams};
 pub use issues::{IssueChange, IssueList, IssueQuery, IssueRules, IssueState, PushedRefs};
 pub use password_check::PasswordCheck;
+pub use profiles::{ApiToken, KeyText, UserProfile};
 pub use repo_settings::Collaborator;
 pub use sessions::{NewSession, Session};
 pub use ssh_key::PublicKey;
