@@ -143,9 +143,12 @@ struct DeliveryId {
 async fn list_hooks(
     State(st): State<ApiState>,
     ApiRepo { grant }: ApiRepo<Admin>,
-) -> Result<Json<Vec<ApiHook>>, ApiError> {
-    let hooks = st.forge.webhooks(&grant).await?;
-    Ok(Json(hooks.iter().map(ApiHook::from_hook).collect()))
+    paging: super::paging::Paging,
+) -> Result<Response, ApiError> {
+    // A repository's hooks are few (an admin adds each): paged in memory.
+    let (hooks, total) = paging.slice(st.forge.webhooks(&grant).await?);
+    let hooks = hooks.iter().map(ApiHook::from_hook).collect::<Vec<_>>();
+    Ok(paging.answer(hooks, total))
 }
 
 async fn create_hook(
