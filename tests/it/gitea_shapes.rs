@@ -47,7 +47,10 @@ emit("read")
 
 #[tokio::test]
 async fn version_user_issues_labels_hooks_and_statuses_have_giteas_shapes() {
-    let app = TestApp::spawn().await;
+    // The hook below goes to 127.0.0.1: labforge refuses loopback webhooks unless the operator
+    // allows them (its SSRF rule, checked when the hook is made; Gitea's default
+    // ALLOWED_HOST_LIST=external refuses the same address at delivery).
+    let app = TestApp::spawn_with(&[("LABFORGE_WEBHOOK_ALLOWED_HOSTS", "loopback")]).await;
     app.create_user("alice", "horse-battery-staple").await;
     app.create_repo("alice", "dns", false).await;
     let work = app.workdir("dns");
