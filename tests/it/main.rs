@@ -25,6 +25,7 @@ mod egress;
 mod first_run;
 mod gitea_client;
 mod gitea_shapes;
+mod gitea_users;
 mod helpers;
 mod highlight;
 mod history;
