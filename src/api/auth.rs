@@ -146,3 +146,25 @@ where
         Ok(PasswordActor(actor))
     }
 }
+
+/// A signed-in caller who may change things of their own (SSH keys, new repositories): a
+/// read token is refused with 403 before the body is read, as every decision comes first.
+pub struct RequireWriteActor(pub Actor);
+
+impl<S> FromRequestParts<S> for RequireWriteActor
+where
+    S: Send + Sync,
+    ApiState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let RequireApiActor(actor) = RequireApiActor::from_request_parts(parts, state).await?;
+        if actor.scope == Some(crate::model::TokenScope::Read) {
+            return Err(ApiError::Forbidden(
+                "a read token cannot change anything; use a write token".into(),
+            ));
+        }
+        Ok(RequireWriteActor(actor))
+    }
+}

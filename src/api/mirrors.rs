@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::access::ApiRepo;
 use super::convert::repository_min::repository_json;
-use super::{ApiError, ApiState, RequireApiActor};
+use super::{ApiError, ApiState, RequireWriteActor};
 use crate::domain::mirrors::NewMirrorAuth;
 use crate::domain::rfc3339;
 use crate::domain::{Admin, Write};
@@ -224,7 +224,7 @@ struct MigrateRepoOptions {
 
 async fn migrate_repo(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
+    RequireWriteActor(actor): RequireWriteActor,
     super::body::JsonBody(body): super::body::JsonBody<MigrateRepoOptions>,
 ) -> Result<Response, ApiError> {
     let owner =

@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::domain::Forge;
 use crate::model::{RepoName, RepoPath, Username};
 
-pub use auth::{ApiActor, RequireApiActor};
+pub use auth::{ApiActor, RequireApiActor, RequireWriteActor};
 pub use error::{ApiError, with_docs_url};
 
 #[derive(Clone)]

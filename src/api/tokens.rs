@@ -10,7 +10,8 @@
 //! labforge really grants (`granted_scopes`), not the ones asked.
 
 use axum::Json;
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, FromRequestParts, Path, RawPathParams, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -111,23 +112,41 @@ impl ApiAccessToken {
     }
 }
 
-/// Only one's own tokens, whoever asks (a 403 names the rule).
-fn own(actor: &Actor, user: &str) -> Result<(), ApiError> {
-    if !actor.user.name.eq_ignore_ascii_case(user) {
-        return Err(ApiError::Forbidden(
-            "you can manage only your own tokens".into(),
-        ));
+/// The caller proven with the password, about their own tokens: `{user}` in the path must
+/// be them (a 403 names the rule), decided before any body is read.
+struct OwnTokens(Actor);
+
+impl<S> FromRequestParts<S> for OwnTokens
+where
+    S: Send + Sync,
+    ApiState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let PasswordActor(actor) = PasswordActor::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        let user = params
+            .iter()
+            .find(|(k, _)| *k == "user")
+            .map(|(_, v)| v)
+            .ok_or(ApiError::NotFound)?;
+        if !actor.user.name.eq_ignore_ascii_case(user) {
+            return Err(ApiError::Forbidden(
+                "you can manage only your own tokens".into(),
+            ));
+        }
+        Ok(OwnTokens(actor))
     }
-    Ok(())
 }
 
 async fn list_tokens(
     State(st): State<ApiState>,
-    PasswordActor(actor): PasswordActor,
-    Path(user): Path<String>,
+    OwnTokens(actor): OwnTokens,
     paging: Paging,
 ) -> Result<Response, ApiError> {
-    own(&actor, &user)?;
     let (tokens, total) = st
         .forge
         .api_tokens(&actor.user, paging.offset(), paging.limit())
@@ -149,11 +168,9 @@ struct CreateAccessTokenOption {
 
 async fn create_token(
     State(st): State<ApiState>,
-    PasswordActor(actor): PasswordActor,
-    Path(user): Path<String>,
+    OwnTokens(actor): OwnTokens,
     JsonBody(body): JsonBody<CreateAccessTokenOption>,
 ) -> Result<(StatusCode, Json<ApiAccessToken>), ApiError> {
-    own(&actor, &user)?;
     let scope = scope_from_gitea(&body.scopes).map_err(ApiError::Invalid)?;
     let (token, secret) = st
         .forge
@@ -174,10 +191,9 @@ async fn create_token(
 
 async fn delete_token(
     State(st): State<ApiState>,
-    PasswordActor(actor): PasswordActor,
-    Path((user, id)): Path<(String, String)>,
+    OwnTokens(actor): OwnTokens,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    own(&actor, &user)?;
     st.forge.delete_token_named(&actor.user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::body::JsonBody;
 use super::convert::user::ApiUser;
 use super::paging::Paging;
-use super::{ApiActor, ApiError, ApiState, RequireApiActor};
+use super::{ApiActor, ApiError, ApiState, RequireApiActor, RequireWriteActor};
 use crate::domain::{KeyText, UserProfile, rfc3339};
-use crate::model::{Actor, TokenScope, User, Username};
+use crate::model::{User, Username};
 use crate::routes::{Need, Routes};
 
 pub fn router<S>() -> Routes<S>
@@ -36,17 +36,6 @@ where
 pub(super) async fn named_profile(st: &ApiState, name: &str) -> Result<UserProfile, ApiError> {
     let name = Username::parse(name).map_err(|_| ApiError::NotFound)?;
     Ok(st.forge.profile(&name).await?)
-}
-
-/// Changing what signs in (keys) needs more than a read token: a read token that could add
-/// an SSH key would be a way to write with it.
-pub(super) fn refuse_read_token(actor: &Actor, what: &str) -> Result<(), ApiError> {
-    if actor.scope == Some(TokenScope::Read) {
-        return Err(ApiError::Forbidden(format!(
-            "a read token cannot {what}; use a write token"
-        )));
-    }
-    Ok(())
 }
 
 async fn show_current_user(
@@ -199,10 +188,9 @@ struct CreateKeyOption {
 
 async fn create_key(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
+    RequireWriteActor(actor): RequireWriteActor,
     JsonBody(body): JsonBody<CreateKeyOption>,
 ) -> Result<(StatusCode, Json<ApiPublicKey>), ApiError> {
-    refuse_read_token(&actor, "add SSH keys")?;
     let key = st
         .forge
         .add_key_for(&actor.user, &body.title, &body.key)
@@ -221,10 +209,9 @@ async fn create_key(
 
 async fn delete_key(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
+    RequireWriteActor(actor): RequireWriteActor,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    refuse_read_token(&actor, "remove SSH keys")?;
     st.forge.delete_key(&actor.user, key_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
