@@ -95,7 +95,11 @@ async fn issue_value<L: Level>(
     number: i64,
 ) -> Result<Value, ApiError> {
     let (issue, labels) = st.forge.issue(who, number).await?;
-    with_user(st, issue_json(&st.config.base_url, who.repo(), &issue, &labels)).await
+    with_user(
+        st,
+        issue_json(&st.config.base_url, who.repo(), &issue, &labels),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -116,7 +120,9 @@ async fn list_issues(
     let state = IssueState::parse(q.state.as_deref());
     let filtered = q.labels.as_deref().is_some_and(|l| !l.trim().is_empty())
         || q.q.as_deref().is_some_and(|t| !t.trim().is_empty())
-        || q.created_by.as_deref().is_some_and(|a| !a.trim().is_empty());
+        || q.created_by
+            .as_deref()
+            .is_some_and(|a| !a.trim().is_empty());
     let query = IssueQuery {
         state,
         labels: q

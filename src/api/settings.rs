@@ -22,9 +22,17 @@ where
 {
     Routes::new()
         .get("/settings/api", Need::Public, show_api_settings)
-        .get("/settings/repository", Need::Public, show_repository_settings)
+        .get(
+            "/settings/repository",
+            Need::Public,
+            show_repository_settings,
+        )
         .get("/settings/ui", Need::Public, show_ui_settings)
-        .get("/settings/attachment", Need::Public, show_attachment_settings)
+        .get(
+            "/settings/attachment",
+            Need::Public,
+            show_attachment_settings,
+        )
 }
 
 #[derive(Serialize)]

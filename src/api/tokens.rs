@@ -11,8 +11,8 @@
 
 use axum::Json;
 use axum::extract::{FromRef, FromRequestParts, Path, RawPathParams, State};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
@@ -239,6 +239,10 @@ mod tests {
             granted_scopes(TokenScope::Read),
             ["read:issue", "read:repository", "read:user"]
         );
-        assert!(granted_scopes(TokenScope::Write).iter().all(|s| s.starts_with("write:")));
+        assert!(
+            granted_scopes(TokenScope::Write)
+                .iter()
+                .all(|s| s.starts_with("write:"))
+        );
     }
 }

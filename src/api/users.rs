@@ -43,7 +43,11 @@ async fn show_current_user(
     RequireApiActor(actor): RequireApiActor,
 ) -> Result<Json<ApiUser>, ApiError> {
     let me = st.forge.profile_by_id(actor.user.id).await?;
-    Ok(Json(ApiUser::new(&st.config.base_url, &me, Some(&actor.user))))
+    Ok(Json(ApiUser::new(
+        &st.config.base_url,
+        &me,
+        Some(&actor.user),
+    )))
 }
 
 async fn show_user(
@@ -107,10 +111,14 @@ struct ApiPublicKey {
     user: Option<ApiUser>,
 }
 
-fn api_key(st: &ApiState, key: &KeyText, owner: &UserProfile, viewer: Option<&User>) -> ApiPublicKey {
-    let private = viewer.is_some_and(|v| {
-        v.id == owner.user.id || v.role == crate::model::SiteRole::Admin
-    });
+fn api_key(
+    st: &ApiState,
+    key: &KeyText,
+    owner: &UserProfile,
+    viewer: Option<&User>,
+) -> ApiPublicKey {
+    let private =
+        viewer.is_some_and(|v| v.id == owner.user.id || v.role == crate::model::SiteRole::Admin);
     ApiPublicKey {
         id: key.id,
         key: key.key.clone(),
@@ -138,10 +146,7 @@ async fn keys_page(
         .forge
         .key_texts(&owner.user, paging.offset(), paging.limit())
         .await?;
-    let keys = keys
-        .iter()
-        .map(|k| api_key(st, k, owner, viewer))
-        .collect();
+    let keys = keys.iter().map(|k| api_key(st, k, owner, viewer)).collect();
     Ok(paging.answer(keys, total))
 }
 

@@ -92,11 +92,7 @@ impl Forge {
 
 /// The secret's last eight characters (all of it if shorter), as Gitea lists tokens.
 pub(super) fn last_eight(secret: &str) -> &str {
-    let start = secret
-        .char_indices()
-        .rev()
-        .nth(7)
-        .map_or(0, |(i, _)| i);
+    let start = secret.char_indices().rev().nth(7).map_or(0, |(i, _)| i);
     &secret[start..]
 }
 

@@ -375,7 +375,8 @@ async fn every_user_route_answers_by_who_asks() {
                 Caller::Password => Some(basic("alice")),
                 Caller::OtherPassword => Some(basic("bob")),
             };
-            let mut req = client().request(record.method.clone(), format!("{}/api/v1{path}", app.base));
+            let mut req =
+                client().request(record.method.clone(), format!("{}/api/v1{path}", app.base));
             if let Some(auth) = auth {
                 req = req.header("authorization", auth);
             }
@@ -399,7 +400,9 @@ async fn every_user_route_answers_by_who_asks() {
             } else if expected.is_empty() && matches!(status, 401 | 403) {
                 failures.push(format!("{case}: allowed, but refused: {status} {body}"));
             } else if !expected.is_empty() && !expected.contains(&status) {
-                failures.push(format!("{case}: expected {expected:?}, got {status} {body}"));
+                failures.push(format!(
+                    "{case}: expected {expected:?}, got {status} {body}"
+                ));
             }
             checked += 1;
         }

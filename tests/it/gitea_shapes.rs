@@ -55,9 +55,17 @@ async fn version_user_issues_labels_hooks_and_statuses_have_giteas_shapes() {
     app.create_repo("alice", "dns", false).await;
     let work = app.workdir("dns");
     local_repo(&work, 1).await;
-    app.push(&work, ("alice", "horse-battery-staple"), "alice/dns", &["HEAD:refs/heads/main"])
-        .await;
-    let head = git_ok(&work, &["rev-parse", "HEAD"]).await.trim().to_string();
+    app.push(
+        &work,
+        ("alice", "horse-battery-staple"),
+        "alice/dns",
+        &["HEAD:refs/heads/main"],
+    )
+    .await;
+    let head = git_ok(&work, &["rev-parse", "HEAD"])
+        .await
+        .trim()
+        .to_string();
     let token = app.create_token("alice", TokenScope::Write).await;
 
     let out = GiteaClient::with_token(&app, &token)

@@ -195,7 +195,11 @@ async fn every_way_of_signing_in_works_and_a_token_in_the_url_is_refused() {
         basic("alice-password"),
     ] {
         let (status, me) = get_user(&app, "/api/v1/user", Some(auth.clone())).await;
-        assert_eq!((status, me["login"].as_str()), (200, Some("alice")), "{auth}");
+        assert_eq!(
+            (status, me["login"].as_str()),
+            (200, Some("alice")),
+            "{auth}"
+        );
     }
     let (status, body) = get_user(&app, "/api/v1/user", Some(basic("wrong"))).await;
     assert_eq!(status, 401, "{body}");

@@ -65,8 +65,7 @@ impl ApiUser {
     /// which Gitea always shows as to an anonymous caller).
     pub fn new(base_url: &str, profile: &UserProfile, viewer: Option<&User>) -> Self {
         let user = &profile.user;
-        let authed =
-            viewer.is_some_and(|v| v.id == user.id || v.role == SiteRole::Admin);
+        let authed = viewer.is_some_and(|v| v.id == user.id || v.role == SiteRole::Admin);
         ApiUser {
             id: user.id,
             login: user.name.clone(),
