@@ -299,14 +299,16 @@ async fn list_deliveries(
     State(st): State<ApiState>,
     Path(HookId { id }): Path<HookId>,
     ApiRepo { grant }: ApiRepo<Admin>,
-) -> Result<Json<Vec<ApiDelivery>>, ApiError> {
-    let deliveries = st.forge.webhook_deliveries(&grant, hook_id(&id)?).await?;
-    Ok(Json(
-        deliveries
-            .into_iter()
-            .map(ApiDelivery::from_delivery)
-            .collect(),
-    ))
+    paging: super::paging::Paging,
+) -> Result<Response, ApiError> {
+    // The domain answers a bounded number of the latest deliveries: paged in memory.
+    let (deliveries, total) =
+        paging.slice(st.forge.webhook_deliveries(&grant, hook_id(&id)?).await?);
+    let deliveries = deliveries
+        .into_iter()
+        .map(ApiDelivery::from_delivery)
+        .collect::<Vec<_>>();
+    Ok(paging.answer(deliveries, total))
 }
 
 #[derive(Serialize)]
