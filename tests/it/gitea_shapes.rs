@@ -104,3 +104,37 @@ emit(me.id)
         .await;
     assert_eq!(out.len(), 1, "the script ran to its end");
 }
+
+#[tokio::test]
+async fn a_migration_answers_giteas_repository_through_the_client() {
+    let app = TestApp::spawn_with(&[crate::mirrors::ALLOW_LOOPBACK]).await;
+    app.create_user("alice", "horse-battery-staple").await;
+    app.create_repo("alice", "src", false).await;
+    let work = app.workdir("src");
+    local_repo(&work, 1).await;
+    app.push(
+        &work,
+        ("alice", "horse-battery-staple"),
+        "alice/src",
+        &["HEAD:refs/heads/main"],
+    )
+    .await;
+    let token = app.create_token("alice", TokenScope::Write).await;
+    let read = app.create_token("alice", TokenScope::Read).await;
+    let out = GiteaClient::with_token(&app, &token)
+        .run(&format!(
+            r#"
+options = models.MigrateRepoOptions(clone_addr="{base}/alice/src.git", repo_name="copy",
+    mirror=True, mirror_interval="8h", private=False)
+made = repo.repo_migrate(body=options)
+assert made.full_name == "alice/copy" and made.mirror and made.mirror_interval == "8h0m0s", made
+assert made.owner.login == "alice" and not made.private, made
+assert made.clone_url.endswith("/alice/copy.git"), made.clone_url
+assert status_of(as_caller(token="{read}").repo.repo_migrate, body=options) == 403
+emit(made.id)
+"#,
+            base = app.base,
+        ))
+        .await;
+    assert_eq!(out.len(), 1, "the script ran to its end");
+}
