@@ -143,9 +143,12 @@ struct DeliveryId {
 async fn list_hooks(
     State(st): State<ApiState>,
     ApiRepo { grant }: ApiRepo<Admin>,
-) -> Result<Json<Vec<ApiHook>>, ApiError> {
-    let hooks = st.forge.webhooks(&grant).await?;
-    Ok(Json(hooks.iter().map(ApiHook::from_hook).collect()))
+    paging: super::paging::Paging,
+) -> Result<Response, ApiError> {
+    // A repository's hooks are few (an admin adds each): paged in memory.
+    let (hooks, total) = paging.slice(st.forge.webhooks(&grant).await?);
+    let hooks = hooks.iter().map(ApiHook::from_hook).collect::<Vec<_>>();
+    Ok(paging.answer(hooks, total))
 }
 
 async fn create_hook(
@@ -296,14 +299,16 @@ async fn list_deliveries(
     State(st): State<ApiState>,
     Path(HookId { id }): Path<HookId>,
     ApiRepo { grant }: ApiRepo<Admin>,
-) -> Result<Json<Vec<ApiDelivery>>, ApiError> {
-    let deliveries = st.forge.webhook_deliveries(&grant, hook_id(&id)?).await?;
-    Ok(Json(
-        deliveries
-            .into_iter()
-            .map(ApiDelivery::from_delivery)
-            .collect(),
-    ))
+    paging: super::paging::Paging,
+) -> Result<Response, ApiError> {
+    // The domain answers a bounded number of the latest deliveries: paged in memory.
+    let (deliveries, total) =
+        paging.slice(st.forge.webhook_deliveries(&grant, hook_id(&id)?).await?);
+    let deliveries = deliveries
+        .into_iter()
+        .map(ApiDelivery::from_delivery)
+        .collect::<Vec<_>>();
+    Ok(paging.answer(deliveries, total))
 }
 
 #[derive(Serialize)]

@@ -6,11 +6,14 @@ use axum::Json;
 use axum::extract::{FromRef, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::access::ApiRepo;
 use super::body::JsonBody;
+use super::convert::user::{embedded_ids, fill_users};
+use super::paging::Paging;
 use super::{ApiError, ApiState};
 use crate::domain::issues::payload::{comment_json, issue_json, label_json};
 use crate::domain::{Grant, IssueChange, IssueQuery, IssueRules, IssueState, Level};
@@ -71,9 +74,19 @@ struct Index {
     index: i64,
 }
 
-/// Gitea's paging: `page` from 1, `limit` up to 50 (default 30).
-fn paging(page: Option<i64>, limit: Option<i64>) -> (i64, i64) {
-    (page.unwrap_or(1).max(1), limit.unwrap_or(30).clamp(1, 50))
+/// The objects with their embedded `user` made Gitea's whole User (one query for the page).
+async fn with_users(st: &ApiState, mut values: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+    let ids = embedded_ids(&values, "user");
+    let profiles = st.forge.profiles_by_ids(&ids).await?;
+    fill_users(&st.config.base_url, &mut values, "user", &profiles);
+    Ok(values)
+}
+
+async fn with_user(st: &ApiState, value: Value) -> Result<Value, ApiError> {
+    Ok(with_users(st, vec![value])
+        .await?
+        .pop()
+        .expect("one value in, one out"))
 }
 
 async fn issue_value<L: Level>(
@@ -82,7 +95,11 @@ async fn issue_value<L: Level>(
     number: i64,
 ) -> Result<Value, ApiError> {
     let (issue, labels) = st.forge.issue(who, number).await?;
-    Ok(issue_json(&st.config.base_url, who.repo(), &issue, &labels))
+    with_user(
+        st,
+        issue_json(&st.config.base_url, who.repo(), &issue, &labels),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -92,18 +109,22 @@ struct ListQuery {
     labels: Option<String>,
     q: Option<String>,
     created_by: Option<String>,
-    page: Option<i64>,
-    limit: Option<i64>,
 }
 
 async fn list_issues(
     State(st): State<ApiState>,
     ApiRepo { grant: who }: ApiRepo,
+    paging: Paging,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Vec<Value>>, ApiError> {
-    let (page, per_page) = paging(q.page, q.limit);
+) -> Result<Response, ApiError> {
+    let state = IssueState::parse(q.state.as_deref());
+    let filtered = q.labels.as_deref().is_some_and(|l| !l.trim().is_empty())
+        || q.q.as_deref().is_some_and(|t| !t.trim().is_empty())
+        || q.created_by
+            .as_deref()
+            .is_some_and(|a| !a.trim().is_empty());
     let query = IssueQuery {
-        state: IssueState::parse(q.state.as_deref()),
+        state,
         labels: q
             .labels
             .unwrap_or_default()
@@ -112,16 +133,25 @@ async fn list_issues(
             .collect(),
         author: q.created_by,
         text: q.q,
-        page,
-        per_page,
+        page: i64::from(paging.page),
+        per_page: paging.limit(),
     };
     let list = st.forge.list_issues(&who, &query).await?;
-    Ok(Json(
-        list.issues
-            .iter()
-            .map(|(i, l)| issue_json(&st.config.base_url, who.repo(), i, l))
-            .collect(),
-    ))
+    // The total: exact by state when nothing else filters; else what this page proves (its
+    // end, plus one when more follow), which is enough for `Link`'s next.
+    let total = match (filtered, state) {
+        (false, IssueState::Open) => list.open_count,
+        (false, IssueState::Closed) => list.closed_count,
+        (false, IssueState::All) => list.open_count + list.closed_count,
+        (true, _) => paging.offset() + list.issues.len() as i64 + i64::from(list.has_more),
+    };
+    let values = list
+        .issues
+        .iter()
+        .map(|(i, l)| issue_json(&st.config.base_url, who.repo(), i, l))
+        .collect();
+    let values = with_users(&st, values).await?;
+    Ok(paging.answer(values, u64::try_from(total).unwrap_or(0)))
 }
 
 /// Labels as Gitea clients send them: ids, or (newer clients) names.
@@ -226,31 +256,26 @@ async fn update_issue(
     ))
 }
 
-#[derive(Deserialize)]
-struct PageQuery {
-    page: Option<i64>,
-    limit: Option<i64>,
-}
-
+/// An issue's comments, a page at a time (`page`, `limit`; Gitea 1.22 answers them all, which
+/// is no answer for an issue with ten thousand comments).
 async fn list_comments(
     State(st): State<ApiState>,
     ApiRepo { grant: who }: ApiRepo,
     Path(Index { index }): Path<Index>,
-    Query(q): Query<PageQuery>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+    paging: Paging,
+) -> Result<Response, ApiError> {
     let (issue, _) = st.forge.issue(&who, index).await?;
-    // Gitea lists every comment unless asked to page.
-    let (page, per_page) = match (q.page, q.limit) {
-        (None, None) => (1, 100),
-        (p, l) => paging(p, l),
-    };
-    let comments = st.forge.comments(&who, &issue, page, per_page).await?;
-    Ok(Json(
-        comments
-            .iter()
-            .map(|c| comment_json(&st.config.base_url, who.repo(), &issue, c))
-            .collect(),
-    ))
+    let comments = st
+        .forge
+        .comments(&who, &issue, i64::from(paging.page), paging.limit())
+        .await?;
+    let values = comments
+        .iter()
+        .map(|c| comment_json(&st.config.base_url, who.repo(), &issue, c))
+        .collect();
+    let values = with_users(&st, values).await?;
+    let total = u64::try_from(issue.comment_count).unwrap_or(0);
+    Ok(paging.answer(values, total))
 }
 
 #[derive(Deserialize)]
@@ -269,21 +294,27 @@ async fn create_comment(
     let (issue, _) = st.forge.issue(&who, index).await?;
     Ok((
         StatusCode::CREATED,
-        Json(comment_json(
-            &st.config.base_url,
-            who.repo(),
-            &issue,
-            &comment,
-        )),
+        Json(
+            with_user(
+                &st,
+                comment_json(&st.config.base_url, who.repo(), &issue, &comment),
+            )
+            .await?,
+        ),
     ))
 }
 
 async fn list_labels(
     State(st): State<ApiState>,
     ApiRepo { grant: who }: ApiRepo,
-) -> Result<Json<Vec<Value>>, ApiError> {
-    let labels = st.forge.labels(&who).await?;
-    Ok(Json(labels.iter().map(label_json).collect()))
+    paging: Paging,
+) -> Result<Response, ApiError> {
+    let (labels, total) = paging.slice(st.forge.labels(&who).await?);
+    let values = labels
+        .iter()
+        .map(|l| label_json(&st.config.base_url, who.repo(), l))
+        .collect::<Vec<_>>();
+    Ok(paging.answer(values, total))
 }
 
 #[derive(Deserialize)]
@@ -307,5 +338,8 @@ async fn create_label(
         .forge
         .create_label(&writer, &body.name, &body.color, &body.description)
         .await?;
-    Ok((StatusCode::CREATED, Json(label_json(&label))))
+    Ok((
+        StatusCode::CREATED,
+        Json(label_json(&st.config.base_url, writer.repo(), &label)),
+    ))
 }

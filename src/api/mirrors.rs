@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::access::ApiRepo;
-use super::{ApiError, ApiState, RequireApiActor};
+use super::convert::repository_min::repository_json;
+use super::{ApiError, ApiState, RequireWriteActor};
 use crate::domain::mirrors::NewMirrorAuth;
 use crate::domain::rfc3339;
 use crate::domain::{Admin, Write};
@@ -122,15 +123,15 @@ struct MirrorName {
 async fn list_mirrors(
     State(st): State<ApiState>,
     ApiRepo { grant }: ApiRepo<Admin>,
-) -> Result<Json<Vec<ApiPushMirror>>, ApiError> {
+    paging: super::paging::Paging,
+) -> Result<Response, ApiError> {
     let repo = grant.repo();
-    let mirrors = st.forge.push_mirrors(&grant).await?;
-    Ok(Json(
-        mirrors
-            .iter()
-            .map(|m| ApiPushMirror::new(repo, m))
-            .collect(),
-    ))
+    let (mirrors, total) = paging.slice(st.forge.push_mirrors(&grant).await?);
+    let mirrors = mirrors
+        .iter()
+        .map(|m| ApiPushMirror::new(repo, m))
+        .collect::<Vec<_>>();
+    Ok(paging.answer(mirrors, total))
 }
 
 async fn create_mirror(
@@ -221,24 +222,10 @@ struct MigrateRepoOptions {
     description: String,
 }
 
-/// The repository a migration made, in the fields of Gitea's Repository object clients read.
-#[derive(Serialize)]
-struct ApiMigrated {
-    id: i64,
-    name: String,
-    full_name: String,
-    private: bool,
-    mirror: bool,
-    mirror_interval: String,
-    default_branch: String,
-    clone_url: String,
-    html_url: String,
-}
-
 async fn migrate_repo(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-    Json(body): Json<MigrateRepoOptions>,
+    RequireWriteActor(actor): RequireWriteActor,
+    super::body::JsonBody(body): super::body::JsonBody<MigrateRepoOptions>,
 ) -> Result<Response, ApiError> {
     let owner =
         crate::model::Username::parse(body.repo_owner.as_deref().unwrap_or(&actor.user.name))
@@ -274,18 +261,22 @@ async fn migrate_repo(
             },
         )
         .await?;
-    let answer = ApiMigrated {
-        id: repo.id,
-        full_name: repo.full_name(),
-        clone_url: st.config.http_clone_url(&repo.owner, &repo.name),
-        html_url: format!("{}/{}", st.config.base_url, repo.full_name()),
-        name: repo.name,
-        private: repo.is_private,
-        mirror: interval.is_some(),
-        mirror_interval: interval.map_or(String::new(), |i| format!("{}s", i.as_secs())),
-        default_branch: repo.default_branch,
-    };
+    // Gitea's Repository object (the stand-in until h25-repos's converter lands).
+    let owner_profile = st.forge.profile_by_id(repo.owner_id).await?;
+    let answer = repository_json(
+        &st.config.base_url,
+        st.config.http_clone_url(&repo.owner, &repo.name),
+        &repo,
+        &owner_profile,
+        interval.map(go_duration),
+    );
     Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// Go's `time.Duration` text (`8h0m0s`), as Gitea writes `mirror_interval`.
+fn go_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    format!("{}h{}m{}s", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 async fn sync_pull_mirror(

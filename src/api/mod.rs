@@ -1,6 +1,6 @@
 //! `/api/v1`: JSON for scripts and other tools, in Gitea's shape so existing clients work.
-//! Token auth (`Authorization: token T`, `Bearer T`, or Basic with a token or password); errors are
-//! `{"message": ...}` with Gitea's status codes.
+//! Token auth (`Authorization: token T`, `Bearer T`, or Basic with a token or password; never
+//! `?token=`); errors are `{"message", "url"}` with Gitea's status codes.
 
 mod access;
 mod auth;
@@ -16,21 +16,24 @@ mod mirrors;
 pub mod paging;
 mod repo_access;
 mod repos;
+mod settings;
 mod statuses;
+mod tokens;
+mod users;
 
 use crate::routes::{Need, Routes};
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{FromRef, State};
+use axum::extract::FromRef;
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::domain::Forge;
 use crate::model::{RepoName, RepoPath, Username};
 
-pub use auth::{ApiActor, RequireApiActor};
-pub use error::ApiError;
+pub use auth::{ApiActor, RequireApiActor, RequireWriteActor};
+pub use error::{ApiError, with_docs_url};
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -45,7 +48,9 @@ where
 {
     Routes::new()
         .get("/version", Need::Public, show_version)
-        .get("/user", Need::SignedIn, show_current_user)
+        .merge(users::router())
+        .merge(tokens::router())
+        .merge(settings::router())
         .merge(hooks::router())
         .merge(deploy_keys::router())
         .merge(contents::router())
@@ -55,7 +60,10 @@ where
         .merge(repos::router())
         .merge(repo_access::router())
         .merge(git::router())
-        .map_router(|r| r.fallback(|| async { ApiError::NotFound }))
+        .map_router(|r| {
+            r.fallback(|| async { ApiError::NotFound })
+                .layer(axum::middleware::from_fn(auth::refuse_query_tokens))
+        })
 }
 
 /// `{owner}/{repo}` from an API path, parsed like every other name from outside.
@@ -75,35 +83,4 @@ async fn show_version() -> Json<Version> {
     Json(Version {
         version: env!("CARGO_PKG_VERSION"),
     })
-}
-
-/// Gitea's user object, the fields clients read.
-#[derive(Serialize)]
-pub struct ApiUser {
-    pub id: i64,
-    pub login: String,
-    pub username: String,
-    pub full_name: String,
-    pub email: String,
-    pub is_admin: bool,
-}
-
-impl ApiUser {
-    pub fn from_user(user: &crate::model::User) -> Self {
-        ApiUser {
-            id: user.id,
-            login: user.name.clone(),
-            username: user.name.clone(),
-            full_name: String::new(),
-            email: user.email.clone(),
-            is_admin: user.role == crate::model::SiteRole::Admin,
-        }
-    }
-}
-
-async fn show_current_user(
-    State(_): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
-) -> Json<ApiUser> {
-    Json(ApiUser::from_user(&actor.user))
 }

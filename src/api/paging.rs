@@ -64,11 +64,12 @@ impl Paging {
 
     /// The answer: `items` as JSON with `X-Total-Count: total` and the `Link` header.
     pub fn answer<T: Serialize>(&self, items: Vec<T>, total: u64) -> Response {
-        self.answer_json(items, total)
+        self.answer_wrapped(items, total)
     }
 
-    /// As `answer`, for a list wrapped in an object (`/repos/search`'s `{ok, data}`).
-    pub fn answer_json<T: Serialize>(&self, body: T, total: u64) -> Response {
+    /// A page inside another body (Gitea's `{ok, data}` of the search calls), with the same
+    /// headers: `total` is the whole list's length.
+    pub fn answer_wrapped<B: Serialize>(&self, body: B, total: u64) -> Response {
         let mut response = Json(body).into_response();
         let headers = response.headers_mut();
         headers.insert(

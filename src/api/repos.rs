@@ -131,7 +131,7 @@ async fn search_repos(
 ) -> Result<Response, ApiError> {
     let query = params.query(&paging)?;
     let (data, total) = list(&st, actor.as_ref(), &query).await?;
-    Ok(paging.answer_json(SearchResults { ok: true, data }, total))
+    Ok(paging.answer_wrapped(SearchResults { ok: true, data }, total))
 }
 
 /// The caller's own repositories and those shared with them (Gitea's `ListMyRepos`).
@@ -295,7 +295,7 @@ async fn list_topics(
 ) -> Result<Response, ApiError> {
     let view = st.forge.repo_view(&grant).await?;
     let (topics, total) = paging.slice(view.topics);
-    Ok(paging.answer_json(Topics { topics }, total))
+    Ok(paging.answer_wrapped(Topics { topics }, total))
 }
 
 async fn replace_topics(

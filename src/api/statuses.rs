@@ -8,11 +8,15 @@ use crate::routes::{Need, Routes};
 use axum::Json;
 use axum::extract::{FromRef, Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::access::ApiRepo;
 use super::body::JsonBody;
+use super::convert::repository_min::repository_json;
+use super::convert::user::{embedded_ids, fill_users};
+use super::paging::Paging;
 use super::{ApiError, ApiState};
 use crate::domain::statuses::{CommitStatus, StatusReport};
 use crate::domain::{Write, rfc3339};
@@ -66,16 +70,13 @@ struct CreateStatus {
     context: String,
 }
 
-/// Gitea's CommitStatus (its state is `status`; `state` is there too, as GitHub names it).
+/// Gitea's CommitStatus (its state is `status`). `creator` is filled to Gitea's whole User by
+/// `with_creators`; labforge's own statuses (checks, deploys) have none: Gitea's ghost.
 fn status_json(st: &ApiState, repo: &Repo, s: &CommitStatus) -> Value {
-    let creator = match s.creator_id {
-        Some(id) => json!({"id": id, "login": s.creator_name, "username": s.creator_name}),
-        None => json!({"id": 0, "login": s.creator_name, "username": s.creator_name}),
-    };
+    let creator = json!({"id": s.creator_id.unwrap_or(-1), "login": s.creator_name});
     json!({
         "id": s.id,
         "status": s.state.as_str(),
-        "state": s.state.as_str(),
         "target_url": s.target_url,
         "description": s.description,
         "url": format!("{}/api/v1/repos/{}/statuses/{}", st.config.base_url, repo.full_name(), s.sha),
@@ -84,6 +85,15 @@ fn status_json(st: &ApiState, repo: &Repo, s: &CommitStatus) -> Value {
         "created_at": rfc3339(s.created_at),
         "updated_at": rfc3339(s.updated_at),
     })
+}
+
+async fn with_creators(st: &ApiState, mut values: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+    let profiles = st
+        .forge
+        .profiles_by_ids(&embedded_ids(&values, "creator"))
+        .await?;
+    fill_users(&st.config.base_url, &mut values, "creator", &profiles);
+    Ok(values)
 }
 
 async fn create_status(
@@ -107,17 +117,16 @@ async fn create_status(
             },
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(status_json(&st, grant.repo(), &status)),
-    ))
+    let value = with_creators(&st, vec![status_json(&st, grant.repo(), &status)])
+        .await?
+        .pop()
+        .expect("one status in, one out");
+    Ok((StatusCode::CREATED, Json(value)))
 }
 
 #[derive(Deserialize)]
 struct ListQuery {
     state: Option<String>,
-    page: Option<i64>,
-    limit: Option<i64>,
 }
 
 /// The commit's statuses (one per context), latest first; `?state=` filters, `page`/`limit`
@@ -126,23 +135,33 @@ async fn list_statuses(
     State(st): State<ApiState>,
     ApiRepo { grant }: ApiRepo,
     Path(Rev { rev }): Path<Rev>,
+    paging: Paging,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Response, ApiError> {
     let state = match q.state.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => Some(s.parse::<CommitState>().map_err(ApiError::Invalid)?),
         None => None,
     };
-    let limit = q.limit.unwrap_or(30).clamp(1, 50);
     let (_, list) = st
         .forge
-        .statuses(&grant, &rev, state, q.page.unwrap_or(1), limit)
+        .statuses(&grant, &rev, state, i64::from(paging.page), paging.limit())
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(
-        list.iter()
-            .map(|s| status_json(&st, grant.repo(), s))
-            .collect(),
-    ))
+    // The total: every context of the commit, unless a state filters (then what this page
+    // proves).
+    let total = match state {
+        None => st
+            .forge
+            .combined_status(&grant, &rev)
+            .await?
+            .map_or(0, |(_, c)| c.total as u64),
+        Some(_) => paging.offset() as u64 + list.len() as u64,
+    };
+    let values = list
+        .iter()
+        .map(|s| status_json(&st, grant.repo(), s))
+        .collect();
+    Ok(paging.answer(with_creators(&st, values).await?, total))
 }
 
 /// Gitea's CombinedStatus: the combined state over every context, with the first
@@ -159,20 +178,24 @@ async fn show_combined_status(
         .ok_or(ApiError::NotFound)?;
     let repo = grant.repo();
     let base = &st.config.base_url;
-    let owner_user = json!({"id": repo.owner_id, "login": repo.owner, "username": repo.owner});
+    let owner = st.forge.profile_by_id(repo.owner_id).await?;
+    let statuses = combined
+        .statuses
+        .iter()
+        .map(|s| status_json(&st, repo, s))
+        .collect();
     Ok(Json(json!({
         "state": combined.state.as_str(),
         "sha": sha,
         "total_count": combined.total,
-        "statuses": combined.statuses.iter().map(|s| status_json(&st, repo, s)).collect::<Vec<_>>(),
-        "repository": {
-            "id": repo.id,
-            "owner": owner_user,
-            "name": repo.name,
-            "full_name": repo.full_name(),
-            "private": repo.is_private,
-            "html_url": format!("{base}/{}", repo.full_name()),
-        },
+        "statuses": with_creators(&st, statuses).await?,
+        "repository": repository_json(
+            base,
+            st.config.http_clone_url(&repo.owner, &repo.name),
+            repo,
+            &owner,
+            None,
+        ),
         "commit_url": format!("{base}/api/v1/repos/{}/git/commits/{sha}", repo.full_name()),
         "url": format!("{base}/api/v1/repos/{}/commits/{sha}/status", repo.full_name()),
     })))

@@ -170,6 +170,10 @@ impl App {
             .route_layer(axum::middleware::from_fn(
                 crate::transport::http_server::note_route,
             ))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::api::with_docs_url,
+            ))
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(request_span)

@@ -83,10 +83,17 @@ impl Forge {
                 token_hash: &hash,
                 scope,
                 expires_at,
+                last_eight: last_eight(&secret.0),
             })
             .await?;
         Ok(secret)
     }
+}
+
+/// The secret's last eight characters (all of it if shorter), as Gitea lists tokens.
+pub(super) fn last_eight(secret: &str) -> &str {
+    let start = secret.char_indices().rev().nth(7).map_or(0, |(i, _)| i);
+    &secret[start..]
 }
 
 pub(super) fn check_title(title: &str) -> Result<&str> {

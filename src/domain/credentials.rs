@@ -100,6 +100,26 @@ impl Forge {
         })
     }
 
+    /// HTTP Basic with the account's password only, never a token: what Gitea asks for the
+    /// calls that manage tokens, so a leaked token cannot mint others or list them. A token
+    /// sent as the password is refused before any password check (it is not counted as a
+    /// guess: it is a client's mistake, said so by the caller).
+    pub async fn authenticate_password(
+        &self,
+        username: &str,
+        password: &str,
+        client: Client,
+    ) -> Result<Actor> {
+        if is_token_shaped(password) {
+            return Err(Error::BadCredentials);
+        }
+        let row = self.check_password(username, password, client).await?;
+        Ok(Actor {
+            user: user_from_row(&row),
+            scope: None,
+        })
+    }
+
     /// `authenticate_token`, with a wrong token counted and logged as a failed authentication
     /// (`username` is what the client sent beside it, for the log).
     pub async fn authenticate_bearer(
@@ -149,6 +169,8 @@ impl Forge {
                 // Only after the right password: a disabled account is no secret to its owner,
                 // and a guesser learns nothing.
                 refuse_disabled(&row)?;
+                // Gitea's `last_login`: a sign-in with the password, not each token use.
+                self.db.touch_last_login(row.id).await?;
                 Ok(row)
             }
             _ => {
@@ -203,6 +225,13 @@ impl Forge {
             scope: Some(row.scope),
         }))
     }
+}
+
+/// Whether `candidate` has a token's form (`lf_` and 40 hex digits), valid or not.
+pub fn is_token_shaped(candidate: &str) -> bool {
+    candidate
+        .strip_prefix(TOKEN_PREFIX)
+        .is_some_and(|hex| hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// A disabled account's right password or token is refused as such (the caller proved who they

@@ -15,6 +15,7 @@ pub mod issues;
 pub mod mirrors;
 mod parts;
 mod password_check;
+mod profiles;
 pub mod push;
 pub mod repo_api;
 mod repo_settings;
@@ -38,11 +39,12 @@ pub use authorize::{
     Admin, AtLeast, Grant, Level, Principal, Read, SystemKey, Write, effective_access,
 };
 pub use browse::MAX_DOWNLOADS;
-pub use credentials::{NewTokenSecret, fill_random, hex, random_hex};
+pub use credentials::{NewTokenSecret, fill_random, hex, is_token_shaped, random_hex};
 pub use deploy_keys::{DeployKey, MAX_DEPLOY_KEYS_PER_REPO};
 pub use git_service::{ServiceGrant, Streams};
 pub use issues::{IssueChange, IssueList, IssueQuery, IssueRules, IssueState, PushedRefs};
 pub use password_check::PasswordCheck;
+pub use profiles::{ApiToken, KeyText, UserProfile};
 pub use repo_settings::Collaborator;
 pub use sessions::{NewSession, Session};
 pub use site_admin::{

@@ -11,6 +11,8 @@ pub struct NewToken<'a> {
     pub token_hash: &'a [u8],
     pub scope: TokenScope,
     pub expires_at: Option<OffsetDateTime>,
+    /// The secret's last eight characters, listed as Gitea lists them.
+    pub last_eight: &'a str,
 }
 
 #[derive(Debug, Clone)]
@@ -33,14 +35,15 @@ const LAST_USED_RESOLUTION: PgInterval = PgInterval {
 impl Db {
     pub async fn insert_token(&self, new: NewToken<'_>) -> Result<i64> {
         sqlx::query_scalar!(
-            "INSERT INTO access_tokens (user_id, title, lookup, token_hash, scope, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO access_tokens (user_id, title, lookup, token_hash, scope, expires_at, last_eight)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             new.user_id,
             new.title,
             new.lookup,
             new.token_hash,
             new.scope.as_str(),
-            new.expires_at
+            new.expires_at,
+            new.last_eight
         )
         .fetch_one(&self.pool)
         .await

@@ -478,3 +478,116 @@ async fn site_admin_routes_are_a_missing_page_to_everyone_else() {
         failures.join("\n")
     );
 }
+
+/// Who asks a user-level API route (`Need::SignedIn` or `Need::Public` under `/api/v1`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Caller {
+    Anonymous,
+    /// alice's write token.
+    Token,
+    /// alice's read token.
+    ReadToken,
+    /// alice with HTTP Basic and her password.
+    Password,
+    /// another user with Basic and their password, on alice's `{user}` routes.
+    OtherPassword,
+}
+
+/// The user-level API routes, enumerated from the same table: a signed-in route refuses the
+/// anonymous (401); the token routes (`/users/{user}/tokens…`) take only Basic with the
+/// password (a token is 401) and only for oneself (403); a read token never writes (403);
+/// everyone allowed gets past the decision; a token in the URL is refused everywhere (401).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_user_route_answers_by_who_asks() {
+    use base64::Engine;
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    app.create_user("bob", "bob-password").await;
+    let write = app.create_token("alice", TokenScope::Write).await;
+    let read = app.create_token("alice", TokenScope::Read).await;
+    let basic = |user: &str| {
+        let pair = format!("{user}:{user}-password");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    };
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for record in labforge::app::route_table() {
+        let Some(route) = record.path.strip_prefix("/api/v1") else {
+            continue;
+        };
+        if !matches!(record.need, Need::SignedIn | Need::Public) {
+            continue;
+        }
+        let reading = record.method == Method::GET;
+        let path = route
+            .replace("{user}", "alice")
+            .replace("{id}", if reading { "x" } else { "999999" });
+        let password_only = route.starts_with("/users/{user}/tokens");
+        for caller in [
+            Caller::Anonymous,
+            Caller::Token,
+            Caller::ReadToken,
+            Caller::Password,
+            Caller::OtherPassword,
+        ] {
+            let auth = match caller {
+                Caller::Anonymous => None,
+                Caller::Token => Some(format!("token {write}")),
+                Caller::ReadToken => Some(format!("token {read}")),
+                Caller::Password => Some(basic("alice")),
+                Caller::OtherPassword => Some(basic("bob")),
+            };
+            let mut req =
+                client().request(record.method.clone(), format!("{}/api/v1{path}", app.base));
+            if let Some(auth) = auth {
+                req = req.header("authorization", auth);
+            }
+            if !reading {
+                req = req.header("content-type", "application/json").body("{");
+            }
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let body = res.text().await.unwrap_or_default();
+            let expected: &[u16] = match (record.need, caller) {
+                (Need::Public, _) => &[],
+                (_, Caller::Anonymous) => &[401],
+                (_, Caller::Token | Caller::ReadToken) if password_only => &[401],
+                (_, Caller::OtherPassword) if password_only => &[403],
+                (_, Caller::ReadToken) if !reading => &[403],
+                _ => &[],
+            };
+            let case = format!("{} {path} as {caller:?}", record.method);
+            if status >= 500 {
+                failures.push(format!("{case}: {status} {body}"));
+            } else if expected.is_empty() && matches!(status, 401 | 403) {
+                failures.push(format!("{case}: allowed, but refused: {status} {body}"));
+            } else if !expected.is_empty() && !expected.contains(&status) {
+                failures.push(format!(
+                    "{case}: expected {expected:?}, got {status} {body}"
+                ));
+            }
+            checked += 1;
+        }
+        let with_query = format!("{}/api/v1{path}?token={write}", app.base);
+        let status = client()
+            .request(record.method.clone(), with_query)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status != 401 {
+            failures.push(format!("{} {path}?token=: {status}", record.method));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} cases wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked >= 5 * 15, "{checked}");
+}

@@ -1,6 +1,8 @@
 //! Gitea's generated client against labforge's API: each answer is held field by field against
 //! Gitea's schema (see `gitea_client`), and the values are the forge's.
 
+use labforge::model::TokenScope;
+
 use crate::gitea_client::GiteaClient;
 use crate::helpers::*;
 
@@ -41,6 +43,100 @@ emit("read")
         )
         .await;
     assert_eq!(out, [serde_json::json!("read")]);
+}
+
+#[tokio::test]
+async fn version_user_issues_labels_hooks_and_statuses_have_giteas_shapes() {
+    // The hook below goes to 127.0.0.1: labforge refuses loopback webhooks unless the operator
+    // allows them (its SSRF rule, checked when the hook is made; Gitea's default
+    // ALLOWED_HOST_LIST=external refuses the same address at delivery).
+    let app = TestApp::spawn_with(&[("LABFORGE_WEBHOOK_ALLOWED_HOSTS", "loopback")]).await;
+    app.create_user("alice", "horse-battery-staple").await;
+    app.create_repo("alice", "dns", false).await;
+    let work = app.workdir("dns");
+    local_repo(&work, 1).await;
+    app.push(
+        &work,
+        ("alice", "horse-battery-staple"),
+        "alice/dns",
+        &["HEAD:refs/heads/main"],
+    )
+    .await;
+    let head = git_ok(&work, &["rev-parse", "HEAD"])
+        .await
+        .trim()
+        .to_string();
+    let token = app.create_token("alice", TokenScope::Write).await;
+
+    let out = GiteaClient::with_token(&app, &token)
+        .run(&format!(
+            r##"
+v = misc.get_version()
+assert v.version, v
+me = user.user_get_current()
+assert me.login == "alice", me
+
+label = issue.issue_create_label("alice", "dns", body=models.CreateLabelOption(name="bug", color="#ee0701"))
+assert issue.issue_list_labels("alice", "dns")[0].name == "bug"
+created = issue.issue_create_issue("alice", "dns", body=models.CreateIssueOption(title="ns1 is down", body="since the move", labels=[label.id]))
+assert created.number == 1 and created.state == "open", created
+assert created.labels[0].name == "bug"
+issue.issue_create_comment("alice", "dns", 1, body=models.CreateIssueCommentOption(body="back up"))
+assert [c.body for c in issue.issue_get_comments("alice", "dns", 1)] == ["back up"]
+edited = issue.issue_edit_issue("alice", "dns", 1, body=models.EditIssueOption(state="closed"))
+assert edited.state == "closed"
+assert issue.issue_get_issue("alice", "dns", 1).title == "ns1 is down"
+assert [i.number for i in issue.issue_list_issues("alice", "dns", state="closed")] == [1]
+
+hook = repo.repo_create_hook("alice", "dns", body=models.CreateHookOption(
+    type="gitea", active=True, events=["push"],
+    config={{"url": "http://127.0.0.1:9/hook", "content_type": "json"}}))
+assert [h.id for h in repo.repo_list_hooks("alice", "dns")] == [hook.id]
+
+repo.repo_create_status("alice", "dns", "{head}", body=models.CreateStatusOption(
+    state="success", context="ci/lint", target_url="http://ci.lab/1", description="ok"))
+assert [s.context for s in repo.repo_list_statuses("alice", "dns", "{head}")] == ["ci/lint"]
+combined = repo.repo_get_combined_status_by_ref("alice", "dns", "{head}")
+assert combined.state == "success", combined
+emit(me.id)
+"##
+        ))
+        .await;
+    assert_eq!(out.len(), 1, "the script ran to its end");
+}
+
+#[tokio::test]
+async fn a_migration_answers_giteas_repository_through_the_client() {
+    let app = TestApp::spawn_with(&[crate::mirrors::ALLOW_LOOPBACK]).await;
+    app.create_user("alice", "horse-battery-staple").await;
+    app.create_repo("alice", "src", false).await;
+    let work = app.workdir("src");
+    local_repo(&work, 1).await;
+    app.push(
+        &work,
+        ("alice", "horse-battery-staple"),
+        "alice/src",
+        &["HEAD:refs/heads/main"],
+    )
+    .await;
+    let token = app.create_token("alice", TokenScope::Write).await;
+    let read = app.create_token("alice", TokenScope::Read).await;
+    let out = GiteaClient::with_token(&app, &token)
+        .run(&format!(
+            r#"
+options = models.MigrateRepoOptions(clone_addr="{base}/alice/src.git", repo_name="copy",
+    mirror=True, mirror_interval="8h", private=False)
+made = repo.repo_migrate(body=options)
+assert made.full_name == "alice/copy" and made.mirror and made.mirror_interval == "8h0m0s", made
+assert made.owner.login == "alice" and not made.private, made
+assert made.clone_url.endswith("/alice/copy.git"), made.clone_url
+assert status_of(as_caller(token="{read}").repo.repo_migrate, body=options) == 403
+emit(made.id)
+"#,
+            base = app.base,
+        ))
+        .await;
+    assert_eq!(out.len(), 1, "the script ran to its end");
 }
 
 /// File edits (create, update, several files, delete) through the client: FileResponse,

@@ -31,6 +31,7 @@ mod gitea_client;
 mod gitea_repos;
 mod gitea_git;
 mod gitea_shapes;
+mod gitea_users;
 mod helpers;
 mod highlight;
 mod history;

@@ -1,3 +1,5 @@
 //! Domain values as Gitea's API objects (`services/convert` in Gitea): one file per object.
 
 pub mod repository;
+pub mod repository_min;
+pub mod user;

@@ -60,9 +60,10 @@ pub fn user_json(base_url: &str, id: Option<UserId>, name: &str) -> Value {
 }
 
 /// Colours without the `#`, as Gitea returns them.
-pub fn label_json(label: &Label) -> Value {
+pub fn label_json(base_url: &str, repo: &Repo, label: &Label) -> Value {
     json!({
         "id": label.id,
+        "url": format!("{}/api/v1/repos/{}/{}/labels/{}", base(base_url), repo.owner, repo.name, label.id),
         "name": label.name,
         "color": label.color.trim_start_matches('#'),
         "description": label.description,
@@ -90,10 +91,15 @@ pub fn issue_json(base_url: &str, repo: &Repo, issue: &Issue, labels: &[Label]) 
         "user": user_json(base_url, issue.author_id, &issue.author),
         "title": issue.title,
         "body": issue.body,
-        "labels": labels.iter().map(label_json).collect::<Vec<_>>(),
+        "labels": labels.iter().map(|l| label_json(base_url, repo, l)).collect::<Vec<_>>(),
         "milestone": null,
         "assignee": null,
-        "assignees": null,
+        "assignees": [],
+        "assets": [],
+        "original_author": "",
+        "original_author_id": 0,
+        "pin_order": 0,
+        "ref": "",
         "state": issue.state,
         "is_locked": false,
         "comments": issue.comment_count,

@@ -90,6 +90,14 @@ impl<'a> GiteaClient<'a> {
         }
     }
 
+    /// Signed in with HTTP Basic and a password (what Gitea asks for managing tokens).
+    pub fn with_password(app: &'a TestApp, user: &str, password: &str) -> Self {
+        Self {
+            app,
+            token: Some(format!("basic:{user}:{password}")),
+        }
+    }
+
     /// Runs `script` with the client and returns the values it `emit`ted. Panics with the
     /// driver's output when a call fails unexpectedly, an answer is not Gitea's shape, or an
     /// assertion in the script fails.
