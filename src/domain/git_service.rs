@@ -89,8 +89,9 @@ impl Forge {
                 let Some(actor) = actor else {
                     return Err(Error::NotFound);
                 };
-                let own_namespace = actor.user.name.eq_ignore_ascii_case(path.owner.as_str());
-                if !own_namespace || actor.scope.is_some_and(|s| s.cap() < RepoAccess::Write) {
+                // Their own name, or an organization they may create under (its owners, and
+                // teams that may create); anyone else learns nothing from the answer.
+                if !self.may_create_under(actor, &path.owner).await? {
                     return Err(Error::NotFound);
                 }
                 match self.create_repo(&path.owner, &path.name, true, "").await {

@@ -10,7 +10,7 @@ pub mod deploys;
 pub mod egress;
 mod git_service;
 pub mod issues;
-mod orgs;
+pub mod orgs;
 pub mod mirrors;
 mod parts;
 mod password_check;
