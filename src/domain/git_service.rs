@@ -95,7 +95,8 @@ impl Forge {
                     return Err(Error::NotFound);
                 }
                 match self.create_repo(&path.owner, &path.name, true, "").await {
-                    Ok(_) | Err(Error::Conflict(_)) => {}
+                    Ok(repo) => self.after_create_in_org(actor, &repo).await?,
+                    Err(Error::Conflict(_)) => {}
                     Err(e) => return Err(e),
                 }
                 self.authorize::<Write>(Some(actor), path).await

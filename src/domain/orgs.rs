@@ -446,6 +446,23 @@ impl Forge {
                 "you may not create repositories under {owner}"
             )));
         }
-        self.create_repo(owner, name, is_private, description).await
+        let repo = self.create_repo(owner, name, is_private, description).await?;
+        self.after_create_in_org(actor, &repo).await?;
+        Ok(repo)
+    }
+
+    /// A repository a team member created under their organization joins the lists of their
+    /// teams that may create, so they reach what they made.
+    pub(super) async fn after_create_in_org(
+        &self,
+        actor: &Actor,
+        repo: &crate::model::Repo,
+    ) -> Result<()> {
+        if repo.owner_id != actor.user.id {
+            self.db
+                .add_repo_to_creating_teams(repo.owner_id, actor.user.id, repo.id)
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -278,6 +278,28 @@ impl Db {
         Ok(Some(done.rows_affected() == 1))
     }
 
+    /// Adds `repo_id` to the chosen lists of `user_id`'s teams in the organization that may
+    /// create repositories (as Gitea does): what a member creates, their team reaches.
+    pub async fn add_repo_to_creating_teams(
+        &self,
+        org_id: i64,
+        user_id: i64,
+        repo_id: i64,
+    ) -> Result<()> {
+        sqlx::query!(
+            "INSERT INTO team_repos (team_id, org_id, repo_id)
+             SELECT t.id, t.org_id, $3 FROM teams t JOIN team_members tm ON tm.team_id = t.id
+             WHERE t.org_id = $1 AND tm.user_id = $2 AND t.can_create AND NOT t.all_repos
+             ON CONFLICT DO NOTHING",
+            org_id,
+            user_id,
+            repo_id
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Whether `user_id` may create repositories under the organization: an owner, or a member
     /// of a team that may.
     pub async fn may_create_in_org(&self, org_id: i64, user_id: i64) -> Result<bool> {

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::domain::Forge;
 
 pub(crate) mod access;
+mod org_access;
 mod assets;
 mod error;
 mod form;
@@ -45,6 +46,7 @@ where
         .merge(pages::feeds::router())
         .merge(pages::issues::router())
         .merge(pages::settings::router())
+        .merge(pages::orgs::router())
         .merge(pages::repo_settings::router())
         .merge(pages::deploys::router())
         .merge(pages::checks::router())

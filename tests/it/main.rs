@@ -39,6 +39,7 @@ mod metrics;
 mod mirrors;
 mod objects;
 mod operator;
+mod orgs;
 mod pages;
 mod port22;
 mod proxies;

@@ -10,6 +10,7 @@ pub mod home;
 pub mod issues;
 pub mod lab;
 pub mod message;
+pub mod orgs;
 pub mod repo;
 pub mod repo_hooks;
 pub mod repo_mirrors;

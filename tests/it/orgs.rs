@@ -1,0 +1,239 @@
+//! Organizations and teams (issue 24, section 1), set up with the real `labforge admin org|team`
+//! commands and exercised over real git (HTTP and SSH), the web pages and the API.
+
+use crate::helpers::*;
+use crate::ssh::{SshClient, stdout, user_with_key};
+use crate::web_auth::{client, session};
+
+/// `labforge admin ARGS` on the app's database; (success, stdout, stderr).
+async fn admin(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_labforge"))
+        .arg("admin")
+        .args(args)
+        .env("DATABASE_URL", app.database_url())
+        .env("LABFORGE_DATA_DIR", app.data.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("labforge runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn admin_ok(app: &TestApp, args: &[&str]) -> String {
+    let (ok, out, err) = admin(app, args).await;
+    assert!(ok, "admin {args:?} failed: {err}");
+    out
+}
+
+/// `lab` with alice as its owner, three private repositories, and bob in `lab/deployers`
+/// with write on two of them.
+async fn lab(app: &TestApp) {
+    for u in ["alice", "bob", "carol"] {
+        app.create_user(u, &format!("{u}-password")).await;
+    }
+    admin_ok(app, &["org", "create", "lab", "--description", "the homelab"]).await;
+    admin_ok(app, &["org", "member", "add", "lab", "alice", "--owner"]).await;
+    for r in ["lab/dns", "lab/compose", "lab/ansible"] {
+        admin_ok(app, &["repo", "create", r]).await;
+    }
+    admin_ok(
+        app,
+        &[
+            "team",
+            "create",
+            "lab/deployers",
+            "--access",
+            "write",
+            "--repo",
+            "lab/dns",
+            "--repo",
+            "compose",
+        ],
+    )
+    .await;
+    admin_ok(app, &["team", "member", "add", "lab/deployers", "bob"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_team_with_write_on_two_repositories_pushes_to_them_over_http_and_ssh_not_a_third() {
+    let app = TestApp::spawn().await;
+    lab(&app).await;
+    let members = admin_ok(&app, &["org", "member", "list", "lab"]).await;
+    assert_eq!(members, "alice\towner\nbob\tmember\n");
+    let teams = admin_ok(&app, &["team", "list", "lab"]).await;
+    assert_eq!(teams, "deployers\twrite\tcompose,dns\t-\tbob\n");
+    let orgs = admin_ok(&app, &["org", "list"]).await;
+    assert_eq!(orgs, "lab\tpublic\tthe homelab\n");
+
+    let src = app.workdir("src");
+    local_repo(&src, 2).await;
+    let bob = ("bob", "bob-password");
+    for repo in ["lab/dns", "lab/compose"] {
+        app.push(&src, bob, repo, &["main"]).await;
+    }
+    let refused = git(&src, &["push", "-q", &app.url(Some(bob), "lab/ansible"), "main"]).await;
+    assert!(!refused.status.success(), "a third repository refuses bob");
+    assert!(
+        !app.server_repo("lab/ansible").join("refs/heads/main").exists(),
+        "nothing landed"
+    );
+
+    let key = user_with_key(&app, "bob", "ed25519").await;
+    let ssh = SshClient::new(&app, &key);
+    git_ok(&src, &["commit", "-q", "--allow-empty", "-m", "over ssh"]).await;
+    for repo in ["lab/dns", "lab/compose"] {
+        ssh.git_ok(&src, &["push", "-q", &ssh.url(repo), "main"])
+            .await;
+    }
+    let refused = ssh
+        .git(&src, &["push", "-q", &ssh.url("lab/ansible"), "main"])
+        .await;
+    assert!(!refused.status.success(), "{}", stderr(&refused));
+
+    // Creating under the organization needs an owner or a team that may create.
+    let denied = ssh.run(&["repo", "create", "lab/infra"]).await;
+    assert!(!denied.status.success());
+    assert!(
+        stderr(&denied).contains("you may not create repositories under lab"),
+        "{}",
+        stderr(&denied)
+    );
+    let pushed = git(&src, &["push", "-q", &app.url(Some(bob), "lab/made"), "main"]).await;
+    assert!(!pushed.status.success(), "no push-to-create for bob yet");
+    admin_ok(
+        &app,
+        &["team", "create", "lab/makers", "--access", "write", "--can-create"],
+    )
+    .await;
+    admin_ok(&app, &["team", "member", "add", "lab/makers", "bob"]).await;
+    let made = ssh.run(&["repo", "create", "lab/infra"]).await;
+    assert!(made.status.success(), "{}", stderr(&made));
+    assert!(stdout(&made).starts_with("created lab/infra\n"));
+    app.push(&src, bob, "lab/made", &["main"]).await;
+    assert!(app.server_repo("lab/made").join("refs/heads/main").exists());
+    // What bob created joined his creating team's list (as Gitea does), and nothing else's.
+    let teams = admin_ok(&app, &["team", "list", "lab"]).await;
+    assert_eq!(
+        teams,
+        "deployers\twrite\tcompose,dns\t-\tbob\nmakers\twrite\tinfra,made\tcreate\tbob\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn removing_a_member_ends_their_access_at_once() {
+    let app = TestApp::spawn().await;
+    lab(&app).await;
+    let src = app.workdir("src");
+    local_repo(&src, 1).await;
+    app.push(&src, ("alice", "alice-password"), "lab/dns", &["main"])
+        .await;
+    let url = app.url(Some(("bob", "bob-password")), "lab/dns");
+    git_ok(&src, &["ls-remote", &url]).await;
+    let key = user_with_key(&app, "bob", "ed25519").await;
+    let ssh = SshClient::new(&app, &key);
+    ssh.git_ok(&src, &["ls-remote", &ssh.url("lab/dns")]).await;
+
+    admin_ok(&app, &["org", "member", "remove", "lab", "bob"]).await;
+    let http = git(&src, &["ls-remote", &url]).await;
+    assert!(!http.status.success(), "HTTP still answers bob");
+    let over_ssh = ssh.git(&src, &["ls-remote", &ssh.url("lab/dns")]).await;
+    assert!(!over_ssh.status.success(), "SSH still answers bob");
+    let teams = admin_ok(&app, &["team", "list", "lab"]).await;
+    assert_eq!(teams, "deployers\twrite\tcompose,dns\t-\t\n", "gone from the team");
+    // The last owner stays.
+    let (ok, _, err) = admin(&app, &["org", "member", "remove", "lab", "alice"]).await;
+    assert!(!ok && err.contains("alice is the last owner of lab"), "{err}");
+}
+
+/// What an outsider gets for `path`, and for the same path in a missing place.
+async fn answers(app: &TestApp, cookie: Option<&str>, path: &str) -> (u16, String) {
+    let mut req = client().get(format!("{}{path}", app.base));
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_private_orgs_repository_answers_outsiders_exactly_like_a_missing_one() {
+    let app = TestApp::spawn().await;
+    for u in ["alice", "outsider"] {
+        app.create_user(u, &format!("{u}-password")).await;
+    }
+    admin_ok(&app, &["org", "create", "hidden", "--visibility", "private"]).await;
+    admin_ok(&app, &["org", "member", "add", "hidden", "alice", "--owner"]).await;
+    // Public by its own setting, yet invisible: the organization is private.
+    admin_ok(&app, &["repo", "create", "hidden/dns", "--public"]).await;
+    let outsider = session(&app, "outsider", "outsider-password").await;
+    let alice = session(&app, "alice", "alice-password").await;
+    for cookie in [None, Some(outsider.as_str())] {
+        for (path, missing) in [
+            ("/hidden/dns", "/nobody/dns"),
+            ("/hidden/dns/issues", "/nobody/dns/issues"),
+            ("/hidden", "/nobody"),
+            ("/api/v1/repos/hidden/dns", "/api/v1/repos/nobody/dns"),
+        ] {
+            let seen = answers(&app, cookie, path).await;
+            let (status, body) = answers(&app, cookie, missing).await;
+            let body = body.replace("nobody", "hidden");
+            assert_eq!(seen, (status, body), "{path} as {cookie:?}");
+            assert_eq!(seen.0, 404, "{path}");
+        }
+        let listed = answers(&app, cookie, "/").await.1;
+        assert!(!listed.contains("hidden/dns"), "listed on the front page");
+    }
+    let clone = git(&app.workdir(""), &["ls-remote", &app.url(None, "hidden/dns")]).await;
+    assert!(!clone.status.success());
+    let (status, body) = answers(&app, Some(&alice), "/hidden/dns").await;
+    assert_eq!(status, 200, "a member sees it");
+    assert!(body.contains("hidden/dns") || body.contains("dns"));
+    assert_eq!(answers(&app, Some(&alice), "/hidden").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_an_org_that_owns_a_repository_is_refused_with_its_names() {
+    let app = TestApp::spawn().await;
+    lab(&app).await;
+    let (ok, _, err) = admin(&app, &["org", "delete", "lab"]).await;
+    assert!(!ok, "refused");
+    assert!(
+        err.contains("lab still owns lab/ansible, lab/compose, lab/dns"),
+        "{err}"
+    );
+    for r in ["lab/dns", "lab/compose", "lab/ansible"] {
+        admin_ok(&app, &["repo", "delete", r, "--yes"]).await;
+    }
+    admin_ok(&app, &["org", "delete", "lab"]).await;
+    assert_eq!(admin_ok(&app, &["org", "list"]).await, "");
+    // The name is free again; the members are still users.
+    admin_ok(&app, &["org", "create", "lab"]).await;
+    assert!(admin_ok(&app, &["user", "list"]).await.contains("bob\t"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn owner_names_the_routes_use_are_refused_for_orgs_and_users() {
+    let app = TestApp::spawn().await;
+    for name in ["new", "api", "Settings", "explore", "org"] {
+        let (ok, _, err) = admin(&app, &["org", "create", name]).await;
+        assert!(!ok && err.contains("a word the site's own addresses use"), "{name}: {err}");
+    }
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_labforge"))
+        .args(["admin", "user", "create", "login", "--email", "l@lab.test", "--password-stdin"])
+        .env("DATABASE_URL", app.database_url())
+        .env("LABFORGE_DATA_DIR", app.data.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("a word the site's own addresses use"));
+    // A user and an organization share one name space.
+    app.create_user("alice", "alice-password").await;
+    let (ok, _, err) = admin(&app, &["org", "create", "ALICE"]).await;
+    assert!(!ok && err.contains("already exists"), "{err}");
+}
