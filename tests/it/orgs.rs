@@ -237,3 +237,103 @@ async fn owner_names_the_routes_use_are_refused_for_orgs_and_users() {
     let (ok, _, err) = admin(&app, &["org", "create", "ALICE"]).await;
     assert!(!ok && err.contains("already exists"), "{err}");
 }
+
+/// The form at `path`'s CSRF token, posted with `fields`; (status, body, location).
+async fn submit(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    let (status, html) = crate::web_auth::page(app, cookie, path).await;
+    assert_eq!(status, 200, "{path}: {html}");
+    let csrf = crate::web_auth::hidden(&html, "csrf");
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend_from_slice(fields);
+    crate::web_auth::post(app, cookie, path, &form).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn orgs_on_the_web_creation_settings_teams_new_repo_dashboard_and_deletion() {
+    let conf = tempfile::tempdir().unwrap();
+    let file = conf.path().join("labforge.toml");
+    std::fs::write(
+        &file,
+        "[[deploy]]\nname = \"zones\"\nrepo = \"ops/dns\"\nbranch = \"main\"\nrun = \"/bin/true\"\n",
+    )
+    .unwrap();
+    let mut app = TestApp::spawn_with(&[("LABFORGE_CONFIG", file.to_str().unwrap())]).await;
+    for u in ["alice", "bob"] {
+        app.create_user(u, &format!("{u}-password")).await;
+    }
+    let alice = session(&app, "alice", "alice-password").await;
+    // Site admins only, by default.
+    let (status, body) = submit(&app, &alice, "/org/new", &[("name", "lab"), ("visibility", "public")]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("only site administrators may create organizations"), "{body}");
+
+    app.restart_with(&[
+        ("LABFORGE_CONFIG", file.to_str().unwrap()),
+        ("LABFORGE_USERS_MAY_CREATE_ORGS", "true"),
+    ])
+    .await;
+    let alice = session(&app, "alice", "alice-password").await;
+    let (_, body) = submit(&app, &alice, "/org/new", &[("name", "settings"), ("visibility", "public")]).await;
+    assert!(body.contains("is a word the site&#39;s own addresses use"), "{body}");
+    // An owner name the operator's [[deploy]] refers to is a site admin's to take.
+    let (_, body) = submit(&app, &alice, "/org/new", &[("name", "ops"), ("visibility", "public")]).await;
+    assert!(body.contains("only a site administrator may create it"), "{body}");
+    let (status, _) = submit(
+        &app,
+        &alice,
+        "/org/new",
+        &[("name", "lab"), ("description", "home lab"), ("visibility", "limited")],
+    )
+    .await;
+    assert_eq!(status, 303, "created");
+
+    let settings = "/org/lab/settings";
+    let (_, body) = submit(&app, &alice, settings, &[("action", "add_member"), ("user", "bob")]).await;
+    assert!(body.contains("bob is a member."), "{body}");
+    let (_, body) = submit(
+        &app,
+        &alice,
+        settings,
+        &[("action", "create_team"), ("name", "deployers"), ("access", "write"), ("can_create", "on")],
+    )
+    .await;
+    assert!(body.contains("Team deployers created."), "{body}");
+    let team = "/org/lab/teams/deployers";
+    let (_, body) = submit(&app, &alice, team, &[("action", "add_member"), ("user", "bob")]).await;
+    assert!(body.contains("bob is in deployers."), "{body}");
+
+    // bob may create under lab (his team may), so /new offers it; what he creates there his
+    // team reaches, and his dashboard lists it.
+    let bob = session(&app, "bob", "bob-password").await;
+    let (_, new) = crate::web_auth::page(&app, &bob, "/new").await;
+    assert!(new.contains("<option value=\"lab\""), "{new}");
+    let (status, _) = submit(&app, &bob, "/new", &[("owner", "lab"), ("name", "dns"), ("description", "")]).await;
+    assert_eq!(status, 303);
+    let (_, body) = crate::web_auth::page(&app, &alice, team).await;
+    assert!(body.contains("/lab/dns"), "the team covers it: {body}");
+    let (_, dash) = crate::web_auth::page(&app, &bob, "/").await;
+    assert!(dash.contains("lab/dns"), "{dash}");
+    // alice's own team page list, and the organization's page, as members see them.
+    let (status, page) = crate::web_auth::page(&app, &bob, "/lab").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("lab/dns") && page.contains("deployers") && page.contains("home lab"), "{page}");
+    // bob is no owner: the settings are a 404 to him.
+    assert_eq!(crate::web_auth::page(&app, &bob, settings).await.0, 404);
+    // limited: signed-out visitors do not see it.
+    assert_eq!(answers(&app, None, "/lab").await.0, 404);
+
+    // Deletion is refused while the organization owns a repository, naming it.
+    let (status, body) = submit(&app, &alice, settings, &[("action", "delete"), ("confirm", "lab")]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("lab still owns lab/dns"), "{body}");
+    let (status, _) = submit(&app, &alice, "/lab/dns/settings/delete", &[("confirm", "lab/dns")]).await;
+    assert_eq!(status, 303);
+    let (status, _) = submit(&app, &alice, settings, &[("action", "delete"), ("confirm", "lab")]).await;
+    assert_eq!(status, 303);
+    assert_eq!(crate::web_auth::page(&app, &alice, "/lab").await.0, 404);
+}
