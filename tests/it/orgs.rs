@@ -134,14 +134,30 @@ async fn removing_a_member_ends_their_access_at_once() {
     let url = app.url(Some(("bob", "bob-password")), "lab/dns");
     git_ok(&src, &["ls-remote", &url]).await;
     let key = user_with_key(&app, "bob", "ed25519").await;
-    let ssh = SshClient::new(&app, &key);
+    // One SSH connection kept open (OpenSSH's ControlMaster) carries every command below.
+    let mut ssh = SshClient::new(&app, &key);
+    let control = app.work.path().join("control");
+    ssh.extra = vec![
+        "-o".into(),
+        "ControlMaster=auto".into(),
+        "-o".into(),
+        format!("ControlPath={}", control.display()),
+        "-o".into(),
+        "ControlPersist=60".into(),
+    ];
     ssh.git_ok(&src, &["ls-remote", &ssh.url("lab/dns")]).await;
+    assert!(control.exists(), "the connection stays open");
 
     admin_ok(&app, &["org", "member", "remove", "lab", "bob"]).await;
     let http = git(&src, &["ls-remote", &url]).await;
     assert!(!http.status.success(), "HTTP still answers bob");
     let over_ssh = ssh.git(&src, &["ls-remote", &ssh.url("lab/dns")]).await;
-    assert!(!over_ssh.status.success(), "SSH still answers bob");
+    assert!(!over_ssh.status.success(), "the open SSH connection still answers bob");
+    assert!(control.exists(), "over the same connection");
+    let _ = tokio::process::Command::new("ssh")
+        .args(["-o", &format!("ControlPath={}", control.display()), "-O", "exit", "x"])
+        .output()
+        .await;
     let teams = admin_ok(&app, &["team", "list", "lab"]).await;
     assert_eq!(teams, "deployers\twrite\tcompose,dns\t-\t\n", "gone from the team");
     // The last owner stays.

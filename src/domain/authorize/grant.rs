@@ -84,8 +84,9 @@ impl AtLeast<Write> for Write {}
 impl AtLeast<Write> for Admin {}
 impl AtLeast<Admin> for Admin {}
 
-/// Who acts. The one access rule (`effective_access`) matches on this; deploy keys and teams
-/// will be further variants.
+/// Who acts. The one access rule (`effective_access`) matches on this; deploy keys will be a
+/// further variant. Organizations and teams are not actors: they are facts the rule reads
+/// (`AccessFacts`) about the user who acts.
 #[derive(Debug, Clone)]
 pub enum Principal {
     /// Nobody signed in.
