@@ -521,7 +521,13 @@ mod reserved_name_tests {
     fn every_first_segment_of_the_route_table_is_reserved() {
         let mut firsts: Vec<String> = super::route_table()
             .iter()
-            .filter_map(|r| r.path.trim_start_matches('/').split('/').next().map(str::to_owned))
+            .filter_map(|r| {
+                r.path
+                    .trim_start_matches('/')
+                    .split('/')
+                    .next()
+                    .map(str::to_owned)
+            })
             .filter(|s| !s.is_empty() && !s.starts_with('{'))
             .collect();
         firsts.sort();

@@ -86,7 +86,9 @@ impl Forge {
             ));
         }
         if actor.scope.is_some_and(|s| s.cap() < RepoAccess::Admin) {
-            return Err(Error::Forbidden("a read token cannot create anything".into()));
+            return Err(Error::Forbidden(
+                "a read token cannot create anything".into(),
+            ));
         }
         if !admin && self.owner_named_by_config(name.as_str()) {
             return Err(Error::Forbidden(format!(
@@ -148,7 +150,11 @@ impl Forge {
             .await?
             .into_iter()
             .map(|(row, owner)| {
-                let role = if owner { OrgRole::Owner } else { OrgRole::Member };
+                let role = if owner {
+                    OrgRole::Owner
+                } else {
+                    OrgRole::Member
+                };
                 (org_from_row(row), role)
             })
             .collect())
@@ -224,7 +230,9 @@ impl Forge {
             Some(false) => Err(Error::Conflict(format!(
                 "{user} is the last owner of {org}; make someone else an owner first"
             ))),
-            None => Err(Error::InvalidInput(format!("{user} is not a member of {org}"))),
+            None => Err(Error::InvalidInput(format!(
+                "{user} is not a member of {org}"
+            ))),
         }
     }
 
@@ -279,7 +287,9 @@ impl Forge {
         let org = &grant.org().name;
         match self.db.repo_by_path(org, repo.as_str()).await? {
             Some(r) => Ok(r.id),
-            None => Err(Error::InvalidInput(format!("{org} has no repository '{repo}'"))),
+            None => Err(Error::InvalidInput(format!(
+                "{org} has no repository '{repo}'"
+            ))),
         }
     }
 
@@ -392,7 +402,9 @@ impl Forge {
         let team = self.team_row(grant, name).await?;
         let id = self.org_repo_id(grant, repo).await?;
         if !self.db.remove_team_repo(team.id, id).await? {
-            return Err(Error::InvalidInput(format!("{repo} is not in {name}'s list")));
+            return Err(Error::InvalidInput(format!(
+                "{repo} is not in {name}'s list"
+            )));
         }
         Ok(())
     }
@@ -446,7 +458,9 @@ impl Forge {
                 "you may not create repositories under {owner}"
             )));
         }
-        let repo = self.create_repo(owner, name, is_private, description).await?;
+        let repo = self
+            .create_repo(owner, name, is_private, description)
+            .await?;
         self.after_create_in_org(actor, &repo).await?;
         Ok(repo)
     }

@@ -102,10 +102,35 @@ impl fmt::Display for CheckName {
 /// `/new` is not), so a new owner may not take one. Lower case; compared without regard to
 /// case. A test in `app` checks every first segment of the route table is here.
 pub const RESERVED_OWNER_NAMES: &[&str] = &[
-    "-", "about", "admin", "api", "assets", "explore", "favicon.ico", "healthz", "help",
-    "issues", "login", "logout", "metrics", "new", "notifications", "org", "orgs", "pulls",
-    "register", "repos", "robots.txt", "search", "settings", "signup", "static", "teams",
-    "user", "users", "version",
+    "-",
+    "about",
+    "admin",
+    "api",
+    "assets",
+    "explore",
+    "favicon.ico",
+    "healthz",
+    "help",
+    "issues",
+    "login",
+    "logout",
+    "metrics",
+    "new",
+    "notifications",
+    "org",
+    "orgs",
+    "pulls",
+    "register",
+    "repos",
+    "robots.txt",
+    "search",
+    "settings",
+    "signup",
+    "static",
+    "teams",
+    "user",
+    "users",
+    "version",
 ];
 
 /// A user (and so repository owner) name.
@@ -124,9 +149,7 @@ impl Username {
     pub fn parse_new(s: &str) -> Result<Self, NameError> {
         let name = Self::parse(s)?;
         if is_reserved_owner(s) {
-            return Err(NameError::ReservedWord {
-                name: s.to_owned(),
-            });
+            return Err(NameError::ReservedWord { name: s.to_owned() });
         }
         Ok(name)
     }
@@ -319,7 +342,9 @@ mod tests {
 
     #[test]
     fn new_owners_may_not_take_route_words_in_any_case() {
-        for word in ["api", "new", "Login", "SETTINGS", "-", "org", "explore", "admin"] {
+        for word in [
+            "api", "new", "Login", "SETTINGS", "-", "org", "explore", "admin",
+        ] {
             assert!(
                 matches!(
                     Username::parse_new(word),
@@ -333,7 +358,11 @@ mod tests {
         assert!(Username::parse_new("newt").is_ok(), "only whole words");
         // An existing owner of such a name still parses where names are looked up.
         assert!(Username::parse("explore").is_ok());
-        assert!(RESERVED_OWNER_NAMES.iter().all(|w| *w == w.to_ascii_lowercase()));
+        assert!(
+            RESERVED_OWNER_NAMES
+                .iter()
+                .all(|w| *w == w.to_ascii_lowercase())
+        );
     }
 
     #[test]

@@ -131,12 +131,11 @@ impl Db {
 
     /// The id of the user or organization named `name`: an owner of either kind.
     pub async fn owner_id_by_name(&self, name: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar!(
-            "SELECT id FROM users WHERE lower(name) = lower($1)",
-            name
+        Ok(
+            sqlx::query_scalar!("SELECT id FROM users WHERE lower(name) = lower($1)", name)
+                .fetch_optional(&self.pool)
+                .await?,
         )
-        .fetch_optional(&self.pool)
-        .await?)
     }
 
     pub async fn org_by_name(&self, name: &str) -> Result<Option<OrgRow>> {

@@ -12,12 +12,12 @@ use crate::config::Config;
 use crate::domain::Forge;
 
 pub(crate) mod access;
-mod org_access;
 mod assets;
 mod error;
 mod form;
 mod highlight;
 mod markdown;
+mod org_access;
 mod pages;
 mod session;
 mod view;

@@ -396,7 +396,10 @@ async fn organizations(app: &TestApp) {
     let key = &app.system_key;
     let forge = &app.forge;
     let name = |s: &str| Username::parse(s).unwrap();
-    for (org, visibility) in [("lab", OrgVisibility::Public), ("hid", OrgVisibility::Private)] {
+    for (org, visibility) in [
+        ("lab", OrgVisibility::Public),
+        ("hid", OrgVisibility::Private),
+    ] {
         forge
             .create_org_as_operator(key, &name(org), "", visibility)
             .await
@@ -410,7 +413,10 @@ async fn organizations(app: &TestApp) {
     app.create_repo("lab", "priv", true).await;
     app.create_repo("lab", "else", true).await;
     app.create_repo("hid", "dns", false).await;
-    let grant = forge.grant_org_for_operator(key, &name("lab")).await.unwrap();
+    let grant = forge
+        .grant_org_for_operator(key, &name("lab"))
+        .await
+        .unwrap();
     for (team, member, access, repo) in [
         ("readers", "tread", RepoAccess::Read, "priv"),
         ("writers", "twrite", RepoAccess::Write, "priv"),

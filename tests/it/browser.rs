@@ -289,7 +289,12 @@ async fn organization(app: &TestApp) {
     let (forge, key) = (&app.forge, &app.system_key);
     let lab = Username::parse("lab").unwrap();
     forge
-        .create_org_as_operator(key, &lab, "the homelab's shared repositories", OrgVisibility::Public)
+        .create_org_as_operator(
+            key,
+            &lab,
+            "the homelab's shared repositories",
+            OrgVisibility::Public,
+        )
         .await
         .unwrap();
     let grant = forge.grant_org_for_operator(key, &lab).await.unwrap();
@@ -305,7 +310,12 @@ async fn organization(app: &TestApp) {
     };
     let team = TeamName::parse("deployers").unwrap();
     forge
-        .create_team(&grant, &team, &settings, &[RepoName::parse("compose").unwrap()])
+        .create_team(
+            &grant,
+            &team,
+            &settings,
+            &[RepoName::parse("compose").unwrap()],
+        )
         .await
         .unwrap();
     forge

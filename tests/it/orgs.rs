@@ -35,7 +35,11 @@ async fn lab(app: &TestApp) {
     for u in ["alice", "bob", "carol"] {
         app.create_user(u, &format!("{u}-password")).await;
     }
-    admin_ok(app, &["org", "create", "lab", "--description", "the homelab"]).await;
+    admin_ok(
+        app,
+        &["org", "create", "lab", "--description", "the homelab"],
+    )
+    .await;
     admin_ok(app, &["org", "member", "add", "lab", "alice", "--owner"]).await;
     for r in ["lab/dns", "lab/compose", "lab/ansible"] {
         admin_ok(app, &["repo", "create", r]).await;
@@ -75,10 +79,16 @@ async fn a_team_with_write_on_two_repositories_pushes_to_them_over_http_and_ssh_
     for repo in ["lab/dns", "lab/compose"] {
         app.push(&src, bob, repo, &["main"]).await;
     }
-    let refused = git(&src, &["push", "-q", &app.url(Some(bob), "lab/ansible"), "main"]).await;
+    let refused = git(
+        &src,
+        &["push", "-q", &app.url(Some(bob), "lab/ansible"), "main"],
+    )
+    .await;
     assert!(!refused.status.success(), "a third repository refuses bob");
     assert!(
-        !app.server_repo("lab/ansible").join("refs/heads/main").exists(),
+        !app.server_repo("lab/ansible")
+            .join("refs/heads/main")
+            .exists(),
         "nothing landed"
     );
 
@@ -102,11 +112,22 @@ async fn a_team_with_write_on_two_repositories_pushes_to_them_over_http_and_ssh_
         "{}",
         stderr(&denied)
     );
-    let pushed = git(&src, &["push", "-q", &app.url(Some(bob), "lab/made"), "main"]).await;
+    let pushed = git(
+        &src,
+        &["push", "-q", &app.url(Some(bob), "lab/made"), "main"],
+    )
+    .await;
     assert!(!pushed.status.success(), "no push-to-create for bob yet");
     admin_ok(
         &app,
-        &["team", "create", "lab/makers", "--access", "write", "--can-create"],
+        &[
+            "team",
+            "create",
+            "lab/makers",
+            "--access",
+            "write",
+            "--can-create",
+        ],
     )
     .await;
     admin_ok(&app, &["team", "member", "add", "lab/makers", "bob"]).await;
@@ -152,17 +173,32 @@ async fn removing_a_member_ends_their_access_at_once() {
     let http = git(&src, &["ls-remote", &url]).await;
     assert!(!http.status.success(), "HTTP still answers bob");
     let over_ssh = ssh.git(&src, &["ls-remote", &ssh.url("lab/dns")]).await;
-    assert!(!over_ssh.status.success(), "the open SSH connection still answers bob");
+    assert!(
+        !over_ssh.status.success(),
+        "the open SSH connection still answers bob"
+    );
     assert!(control.exists(), "over the same connection");
     let _ = tokio::process::Command::new("ssh")
-        .args(["-o", &format!("ControlPath={}", control.display()), "-O", "exit", "x"])
+        .args([
+            "-o",
+            &format!("ControlPath={}", control.display()),
+            "-O",
+            "exit",
+            "x",
+        ])
         .output()
         .await;
     let teams = admin_ok(&app, &["team", "list", "lab"]).await;
-    assert_eq!(teams, "deployers\twrite\tcompose,dns\t-\t\n", "gone from the team");
+    assert_eq!(
+        teams, "deployers\twrite\tcompose,dns\t-\t\n",
+        "gone from the team"
+    );
     // The last owner stays.
     let (ok, _, err) = admin(&app, &["org", "member", "remove", "lab", "alice"]).await;
-    assert!(!ok && err.contains("alice is the last owner of lab"), "{err}");
+    assert!(
+        !ok && err.contains("alice is the last owner of lab"),
+        "{err}"
+    );
 }
 
 /// What an outsider gets for `path`, and for the same path in a missing place.
@@ -181,8 +217,16 @@ async fn a_private_orgs_repository_answers_outsiders_exactly_like_a_missing_one(
     for u in ["alice", "outsider"] {
         app.create_user(u, &format!("{u}-password")).await;
     }
-    admin_ok(&app, &["org", "create", "hidden", "--visibility", "private"]).await;
-    admin_ok(&app, &["org", "member", "add", "hidden", "alice", "--owner"]).await;
+    admin_ok(
+        &app,
+        &["org", "create", "hidden", "--visibility", "private"],
+    )
+    .await;
+    admin_ok(
+        &app,
+        &["org", "member", "add", "hidden", "alice", "--owner"],
+    )
+    .await;
     // Public by its own setting, yet invisible: the organization is private.
     admin_ok(&app, &["repo", "create", "hidden/dns", "--public"]).await;
     let outsider = session(&app, "outsider", "outsider-password").await;
@@ -203,7 +247,11 @@ async fn a_private_orgs_repository_answers_outsiders_exactly_like_a_missing_one(
         let listed = answers(&app, cookie, "/").await.1;
         assert!(!listed.contains("hidden/dns"), "listed on the front page");
     }
-    let clone = git(&app.workdir(""), &["ls-remote", &app.url(None, "hidden/dns")]).await;
+    let clone = git(
+        &app.workdir(""),
+        &["ls-remote", &app.url(None, "hidden/dns")],
+    )
+    .await;
     assert!(!clone.status.success());
     let (status, body) = answers(&app, Some(&alice), "/hidden/dns").await;
     assert_eq!(status, 200, "a member sees it");
@@ -236,10 +284,21 @@ async fn owner_names_the_routes_use_are_refused_for_orgs_and_users() {
     let app = TestApp::spawn().await;
     for name in ["new", "api", "Settings", "explore", "org"] {
         let (ok, _, err) = admin(&app, &["org", "create", name]).await;
-        assert!(!ok && err.contains("a word the site's own addresses use"), "{name}: {err}");
+        assert!(
+            !ok && err.contains("a word the site's own addresses use"),
+            "{name}: {err}"
+        );
     }
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_labforge"))
-        .args(["admin", "user", "create", "login", "--email", "l@lab.test", "--password-stdin"])
+        .args([
+            "admin",
+            "user",
+            "create",
+            "login",
+            "--email",
+            "l@lab.test",
+            "--password-stdin",
+        ])
         .env("DATABASE_URL", app.database_url())
         .env("LABFORGE_DATA_DIR", app.data.path())
         .stdin(std::process::Stdio::null())
@@ -255,12 +314,7 @@ async fn owner_names_the_routes_use_are_refused_for_orgs_and_users() {
 }
 
 /// The form at `path`'s CSRF token, posted with `fields`; (status, body, location).
-async fn submit(
-    app: &TestApp,
-    cookie: &str,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> (u16, String) {
+async fn submit(app: &TestApp, cookie: &str, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
     let (status, html) = crate::web_auth::page(app, cookie, path).await;
     assert_eq!(status, 200, "{path}: {html}");
     let csrf = crate::web_auth::hidden(&html, "csrf");
@@ -284,9 +338,18 @@ async fn orgs_on_the_web_creation_settings_teams_new_repo_dashboard_and_deletion
     }
     let alice = session(&app, "alice", "alice-password").await;
     // Site admins only, by default.
-    let (status, body) = submit(&app, &alice, "/org/new", &[("name", "lab"), ("visibility", "public")]).await;
+    let (status, body) = submit(
+        &app,
+        &alice,
+        "/org/new",
+        &[("name", "lab"), ("visibility", "public")],
+    )
+    .await;
     assert_eq!(status, 200);
-    assert!(body.contains("only site administrators may create organizations"), "{body}");
+    assert!(
+        body.contains("only site administrators may create organizations"),
+        "{body}"
+    );
 
     app.restart_with(&[
         ("LABFORGE_CONFIG", file.to_str().unwrap()),
@@ -294,33 +357,72 @@ async fn orgs_on_the_web_creation_settings_teams_new_repo_dashboard_and_deletion
     ])
     .await;
     let alice = session(&app, "alice", "alice-password").await;
-    let (_, body) = submit(&app, &alice, "/org/new", &[("name", "settings"), ("visibility", "public")]).await;
-    assert!(body.contains("is a word the site&#39;s own addresses use"), "{body}");
+    let (_, body) = submit(
+        &app,
+        &alice,
+        "/org/new",
+        &[("name", "settings"), ("visibility", "public")],
+    )
+    .await;
+    assert!(
+        body.contains("is a word the site&#39;s own addresses use"),
+        "{body}"
+    );
     // An owner name the operator's [[deploy]] refers to is a site admin's to take.
-    let (_, body) = submit(&app, &alice, "/org/new", &[("name", "ops"), ("visibility", "public")]).await;
-    assert!(body.contains("only a site administrator may create it"), "{body}");
+    let (_, body) = submit(
+        &app,
+        &alice,
+        "/org/new",
+        &[("name", "ops"), ("visibility", "public")],
+    )
+    .await;
+    assert!(
+        body.contains("only a site administrator may create it"),
+        "{body}"
+    );
     let (status, _) = submit(
         &app,
         &alice,
         "/org/new",
-        &[("name", "lab"), ("description", "home lab"), ("visibility", "limited")],
+        &[
+            ("name", "lab"),
+            ("description", "home lab"),
+            ("visibility", "limited"),
+        ],
     )
     .await;
     assert_eq!(status, 303, "created");
 
     let settings = "/org/lab/settings";
-    let (_, body) = submit(&app, &alice, settings, &[("action", "add_member"), ("user", "bob")]).await;
+    let (_, body) = submit(
+        &app,
+        &alice,
+        settings,
+        &[("action", "add_member"), ("user", "bob")],
+    )
+    .await;
     assert!(body.contains("bob is a member."), "{body}");
     let (_, body) = submit(
         &app,
         &alice,
         settings,
-        &[("action", "create_team"), ("name", "deployers"), ("access", "write"), ("can_create", "on")],
+        &[
+            ("action", "create_team"),
+            ("name", "deployers"),
+            ("access", "write"),
+            ("can_create", "on"),
+        ],
     )
     .await;
     assert!(body.contains("Team deployers created."), "{body}");
     let team = "/org/lab/teams/deployers";
-    let (_, body) = submit(&app, &alice, team, &[("action", "add_member"), ("user", "bob")]).await;
+    let (_, body) = submit(
+        &app,
+        &alice,
+        team,
+        &[("action", "add_member"), ("user", "bob")],
+    )
+    .await;
     assert!(body.contains("bob is in deployers."), "{body}");
 
     // bob may create under lab (his team may), so /new offers it; what he creates there his
@@ -328,7 +430,13 @@ async fn orgs_on_the_web_creation_settings_teams_new_repo_dashboard_and_deletion
     let bob = session(&app, "bob", "bob-password").await;
     let (_, new) = crate::web_auth::page(&app, &bob, "/new").await;
     assert!(new.contains("<option value=\"lab\""), "{new}");
-    let (status, _) = submit(&app, &bob, "/new", &[("owner", "lab"), ("name", "dns"), ("description", "")]).await;
+    let (status, _) = submit(
+        &app,
+        &bob,
+        "/new",
+        &[("owner", "lab"), ("name", "dns"), ("description", "")],
+    )
+    .await;
     assert_eq!(status, 303);
     let (_, body) = crate::web_auth::page(&app, &alice, team).await;
     assert!(body.contains("/lab/dns"), "the team covers it: {body}");
@@ -337,19 +445,40 @@ async fn orgs_on_the_web_creation_settings_teams_new_repo_dashboard_and_deletion
     // alice's own team page list, and the organization's page, as members see them.
     let (status, page) = crate::web_auth::page(&app, &bob, "/lab").await;
     assert_eq!(status, 200);
-    assert!(page.contains("lab/dns") && page.contains("deployers") && page.contains("home lab"), "{page}");
+    assert!(
+        page.contains("lab/dns") && page.contains("deployers") && page.contains("home lab"),
+        "{page}"
+    );
     // bob is no owner: the settings are a 404 to him.
     assert_eq!(crate::web_auth::page(&app, &bob, settings).await.0, 404);
     // limited: signed-out visitors do not see it.
     assert_eq!(answers(&app, None, "/lab").await.0, 404);
 
     // Deletion is refused while the organization owns a repository, naming it.
-    let (status, body) = submit(&app, &alice, settings, &[("action", "delete"), ("confirm", "lab")]).await;
+    let (status, body) = submit(
+        &app,
+        &alice,
+        settings,
+        &[("action", "delete"), ("confirm", "lab")],
+    )
+    .await;
     assert_eq!(status, 200);
     assert!(body.contains("lab still owns lab/dns"), "{body}");
-    let (status, _) = submit(&app, &alice, "/lab/dns/settings/delete", &[("confirm", "lab/dns")]).await;
+    let (status, _) = submit(
+        &app,
+        &alice,
+        "/lab/dns/settings/delete",
+        &[("confirm", "lab/dns")],
+    )
+    .await;
     assert_eq!(status, 303);
-    let (status, _) = submit(&app, &alice, settings, &[("action", "delete"), ("confirm", "lab")]).await;
+    let (status, _) = submit(
+        &app,
+        &alice,
+        settings,
+        &[("action", "delete"), ("confirm", "lab")],
+    )
+    .await;
     assert_eq!(status, 303);
     assert_eq!(crate::web_auth::page(&app, &alice, "/lab").await.0, 404);
 }

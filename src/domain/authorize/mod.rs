@@ -44,9 +44,7 @@ pub fn effective_access(actor: Option<&Actor>, repo: &Repo, facts: &AccessFacts)
         return public_floor;
     };
     let site_or_owner = actor.user.id == repo.owner_id || actor.user.role == SiteRole::Admin;
-    let org_owner = facts
-        .org
-        .is_some_and(|o| o.role == Some(OrgRole::Owner));
+    let org_owner = facts.org.is_some_and(|o| o.role == Some(OrgRole::Owner));
     let team = facts.org.and_then(|o| o.team).unwrap_or(RepoAccess::None);
     let granted = if site_or_owner || org_owner {
         RepoAccess::Admin
@@ -232,7 +230,8 @@ impl Forge {
         name: &Username,
     ) -> Result<OrgGrant<L>> {
         let row = self.db.org_by_name(name.as_str()).await?;
-        let row = row.ok_or_else(|| Error::InvalidInput(format!("there is no organization '{name}'")))?;
+        let row =
+            row.ok_or_else(|| Error::InvalidInput(format!("there is no organization '{name}'")))?;
         Ok(OrgGrant::for_operator(key, org_from_row(row)))
     }
 

@@ -60,8 +60,14 @@ fn org(visibility: OrgVisibility, role: Option<OrgRole>, team: Option<RepoAccess
 
 #[test]
 fn anonymous_reads_public_only() {
-    assert_eq!(effective_access(None, &repo(false), &none()), RepoAccess::Read);
-    assert_eq!(effective_access(None, &repo(true), &none()), RepoAccess::None);
+    assert_eq!(
+        effective_access(None, &repo(false), &none()),
+        RepoAccess::Read
+    );
+    assert_eq!(
+        effective_access(None, &repo(true), &none()),
+        RepoAccess::None
+    );
 }
 
 #[test]

@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::lab::{DeployBadge, ListControls, RepoItem};
 use super::render;
-use crate::domain::dashboard::RepoSort;
 use crate::domain::Read;
+use crate::domain::dashboard::RepoSort;
 use crate::model::Username;
 use crate::web::WebState;
 use crate::web::error::WebError;

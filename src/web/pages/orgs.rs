@@ -194,7 +194,11 @@ struct OrgAction {
     confirm: String,
 }
 
-fn team_settings(access: &str, all: &Option<String>, create: &Option<String>) -> Result<TeamSettings, Error> {
+fn team_settings(
+    access: &str,
+    all: &Option<String>,
+    create: &Option<String>,
+) -> Result<TeamSettings, Error> {
     Ok(TeamSettings {
         access: access.parse().map_err(Error::InvalidInput)?,
         all_repos: all.is_some(),

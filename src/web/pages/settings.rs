@@ -281,10 +281,7 @@ struct NewRepoPage {
     owner: String,
 }
 
-async fn show_new(
-    State(st): State<WebState>,
-    user: RequireUser,
-) -> Result<Response, WebError> {
+async fn show_new(State(st): State<WebState>, user: RequireUser) -> Result<Response, WebError> {
     let owners = st.forge.creatable_owners(&user.0.actor).await?;
     render(NewRepoPage {
         nav: user.nav(),
