@@ -9,6 +9,7 @@ mod error;
 mod hooks;
 mod issues;
 mod mirrors;
+mod orgs;
 mod statuses;
 
 use crate::routes::{Need, Routes};
@@ -43,6 +44,7 @@ where
         .merge(issues::router())
         .merge(statuses::router())
         .merge(mirrors::router())
+        .merge(orgs::router())
         .map_router(|r| r.fallback(|| async { ApiError::NotFound }))
 }
 

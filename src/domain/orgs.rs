@@ -160,6 +160,31 @@ impl Forge {
             .collect())
     }
 
+    /// The organization's repositories `actor` may read, with their level (the one rule
+    /// decides each, as for every listing).
+    pub async fn org_repos(
+        &self,
+        grant: &OrgGrant<Read>,
+        actor: Option<&Actor>,
+    ) -> Result<Vec<(crate::model::Repo, RepoAccess)>> {
+        let name = &grant.org().name;
+        let repos = match actor {
+            Some(a) => self.visible_repos(a).await?,
+            None => self
+                .listed_repos(None, Some(name))
+                .await?
+                .into_iter()
+                .map(|r| (r, RepoAccess::Read))
+                .collect(),
+        };
+        let mut repos: Vec<_> = repos
+            .into_iter()
+            .filter(|(r, _)| r.owner.eq_ignore_ascii_case(name))
+            .collect();
+        repos.sort_by_key(|(r, _)| r.name.to_lowercase());
+        Ok(repos)
+    }
+
     /// Whether the name belongs to an organization (the owner page shows one or a user).
     pub async fn is_org(&self, name: &Username) -> Result<bool> {
         Ok(self.db.org_by_name(name.as_str()).await?.is_some())

@@ -482,3 +482,56 @@ async fn orgs_on_the_web_creation_settings_teams_new_repo_dashboard_and_deletion
     assert_eq!(status, 303);
     assert_eq!(crate::web_auth::page(&app, &alice, "/lab").await.0, 404);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_reads_organizations_in_giteas_shapes() {
+    let app = TestApp::spawn().await;
+    lab(&app).await;
+    let token = app
+        .create_token("bob", labforge::model::TokenScope::Write)
+        .await;
+    let get = |path: String| {
+        let token = token.clone();
+        let base = app.base.clone();
+        async move {
+            let res = client()
+                .get(format!("{base}/api/v1{path}"))
+                .header("authorization", format!("token {token}"))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, org) = get("/orgs/lab".into()).await;
+    assert_eq!(status, 200);
+    assert_eq!(org["username"], "lab");
+    assert_eq!(org["description"], "the homelab");
+    assert_eq!(org["visibility"], "public");
+    let (_, repos) = get("/orgs/lab/repos".into()).await;
+    let names: Vec<(&str, bool)> = repos
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["full_name"].as_str().unwrap(),
+                r["permissions"]["push"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [("lab/compose", true), ("lab/dns", true)],
+        "not lab/ansible"
+    );
+    assert_eq!(repos[0]["owner"]["login"], "lab");
+    let (_, page2) = get("/orgs/lab/repos?limit=1&page=2".into()).await;
+    assert_eq!(page2[0]["full_name"], "lab/dns");
+    let (_, mine) = get("/user/orgs".into()).await;
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    assert_eq!(mine[0]["username"], "lab");
+    let (status, missing) = get("/orgs/nope".into()).await;
+    assert_eq!(status, 404, "{missing}");
+}
