@@ -3,6 +3,7 @@
 //! (`repos.rs`) are run in their own files; this one holds the command line's shape.
 
 mod accounts;
+mod orgs;
 mod repos;
 
 use std::io::Read;
@@ -35,6 +36,12 @@ pub enum AdminCommand {
     /// Deploy keys: SSH keys that reach one repository's git (or a few) and nothing else.
     #[command(subcommand)]
     DeployKey(DeployKeyCommand),
+    /// Organizations: owners shared by several people, and their members.
+    #[command(subcommand)]
+    Org(orgs::OrgCommand),
+    /// Teams of an organization (ORG/TEAM): a level on all or some of its repositories.
+    #[command(subcommand)]
+    Team(orgs::TeamCommand),
     /// Protect branches matching PATTERN (a glob) of OWNER/REPO: no force-push, no deletion.
     /// Running it again for the same PATTERN replaces that rule.
     Protect {
@@ -221,6 +228,8 @@ async fn execute(
         AdminCommand::Repo(command) => repos::repo(forge, key, command).await?,
         AdminCommand::Collaborator(command) => repos::collaborator(forge, key, command).await?,
         AdminCommand::DeployKey(command) => repos::deploy_key(forge, key, command).await?,
+        AdminCommand::Org(command) => orgs::org(forge, key, command).await?,
+        AdminCommand::Team(command) => orgs::team(forge, key, command).await?,
         AdminCommand::Protect {
             path,
             pattern,

@@ -54,6 +54,8 @@ pub struct Config {
     pub database_url: Option<Secret>,
     /// Pushing to `OWNER/NEW.git` as OWNER creates the repository (private).
     pub push_to_create: bool,
+    /// Every user may create organizations (otherwise site admins only).
+    pub users_may_create_orgs: bool,
     /// Concurrent `upload-pack` processes; more requests queue.
     pub max_upload_packs: usize,
     /// Upper bound on one git subprocess (a clone or push over any transport).
@@ -182,6 +184,7 @@ struct FileConfig {
     base_url: Option<String>,
     database_url: Option<String>,
     push_to_create: Option<bool>,
+    users_may_create_orgs: Option<bool>,
     max_upload_packs: Option<usize>,
     git_timeout_secs: Option<u64>,
     upkeep_delay_secs: Option<u64>,
@@ -315,6 +318,10 @@ impl Config {
             Some(v) => parse_bool(&v).context("LABFORGE_PUSH_TO_CREATE")?,
             None => file.push_to_create.unwrap_or(true),
         };
+        let users_may_create_orgs = match parse_env("LABFORGE_USERS_MAY_CREATE_ORGS")? {
+            Some(v) => parse_bool(&v).context("LABFORGE_USERS_MAY_CREATE_ORGS")?,
+            None => file.users_may_create_orgs.unwrap_or(false),
+        };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let max_upload_packs = match parse_env("LABFORGE_MAX_UPLOAD_PACKS")? {
             Some(v) => v.parse().context("LABFORGE_MAX_UPLOAD_PACKS")?,
@@ -426,6 +433,7 @@ impl Config {
             base_url,
             database_url,
             push_to_create,
+            users_may_create_orgs,
             max_upload_packs: max_upload_packs.max(1),
             git_timeout: secs("LABFORGE_GIT_TIMEOUT_SECS", file.git_timeout_secs, 3600)?,
             upkeep_delay: secs("LABFORGE_UPKEEP_DELAY_SECS", file.upkeep_delay_secs, 60)?,

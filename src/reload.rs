@@ -124,6 +124,10 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     note("database_url", old.database_url != new.database_url);
     note("push_to_create", old.push_to_create != new.push_to_create);
     note(
+        "users_may_create_orgs",
+        old.users_may_create_orgs != new.users_may_create_orgs,
+    );
+    note(
         "max_upload_packs",
         old.max_upload_packs != new.max_upload_packs,
     );

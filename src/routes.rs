@@ -23,6 +23,10 @@ pub enum Need {
     /// At least this level on the repository named by the path's `{owner}/{repo}`, from
     /// `authorize` through the transport's extractor.
     Repo(RepoAccess),
+    /// At least this level on the organization named by the path's `{org}`, from
+    /// `authorize_org` through the web's `OrgPage`/`OrgForm` extractors: read to see it, admin
+    /// (its owners, site admins) to manage it.
+    Org(RepoAccess),
     /// git's own services over HTTP: read for fetches, write for pushes, by the service asked.
     GitService,
 }

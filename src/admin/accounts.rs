@@ -28,7 +28,7 @@ pub(super) async fn user(
             admin,
             password_stdin: _,
         } => {
-            let name = Username::parse(&name)?;
+            let name = Username::parse_new(&name)?;
             let email = Email::parse(&email).map_err(anyhow::Error::msg)?;
             let password = password_from_stdin()?;
             let user = forge

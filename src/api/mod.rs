@@ -6,13 +6,14 @@ mod access;
 mod auth;
 mod body;
 mod contents;
-mod deploy_keys;
 pub mod convert;
+mod deploy_keys;
 mod error;
 mod git;
 mod hooks;
 mod issues;
 mod mirrors;
+mod orgs;
 pub mod paging;
 mod repo_access;
 mod repos;
@@ -60,6 +61,7 @@ where
         .merge(repos::router())
         .merge(repo_access::router())
         .merge(git::router())
+        .merge(orgs::router())
         .map_router(|r| {
             r.fallback(|| async { ApiError::NotFound })
                 .layer(axum::middleware::from_fn(auth::refuse_query_tokens))

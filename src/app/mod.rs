@@ -515,3 +515,35 @@ mod key_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod reserved_name_tests {
+    /// Owners share the first path segment with the site's own routes: every literal first
+    /// segment the route table uses (`/new`, `/org/…`, `/-/…`, `/api/…`) is a reserved owner
+    /// name, so no user or organization can be created whose page a route would shadow.
+    #[test]
+    fn every_first_segment_of_the_route_table_is_reserved() {
+        let mut firsts: Vec<String> = super::route_table()
+            .iter()
+            .filter_map(|r| {
+                r.path
+                    .trim_start_matches('/')
+                    .split('/')
+                    .next()
+                    .map(str::to_owned)
+            })
+            .filter(|s| !s.is_empty() && !s.starts_with('{'))
+            .collect();
+        firsts.sort();
+        firsts.dedup();
+        assert!(firsts.len() >= 5, "{firsts:?}");
+        let missing: Vec<&String> = firsts
+            .iter()
+            .filter(|s| !crate::model::names::is_reserved_owner(s))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "first path segments not in RESERVED_OWNER_NAMES: {missing:?}"
+        );
+    }
+}

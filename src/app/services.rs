@@ -127,6 +127,7 @@ impl Services {
             runner,
             upkeep,
             push_to_create: config.push_to_create,
+            users_may_create_orgs: config.users_may_create_orgs,
             upload_slots: Arc::new(Semaphore::new(config.max_upload_packs)),
             download_slots: Arc::new(Semaphore::new(crate::domain::MAX_DOWNLOADS)),
             reads: Arc::new(reads),

@@ -69,6 +69,7 @@ pub const SETTINGS: &[Setting] = &[
     d("LABFORGE_BASE_URL", "base_url", "from the HTTP address", "public URL for links and clone URLs"),
     d("DATABASE_URL", "database_url", "unset: the managed one", "an external PostgreSQL"),
     v("LABFORGE_PUSH_TO_CREATE", "push_to_create", "true", "pushing to a missing OWNER/NAME creates it, private"),
+    v("LABFORGE_USERS_MAY_CREATE_ORGS", "users_may_create_orgs", "false", "every user may create organizations (else site admins only)"),
     d("LABFORGE_MAX_UPLOAD_PACKS", "max_upload_packs", "2 x cores", "concurrent clones and fetches"),
     v("LABFORGE_SSH_MAX_CONNECTIONS", "ssh_max_connections", "512", "open SSH connections"),
     v("LABFORGE_SSH_MAX_UNAUTHENTICATED", "ssh_max_unauthenticated", "128", "SSH connections still authenticating"),

@@ -15,6 +15,11 @@ impl Forge {
         password: &str,
         admin: bool,
     ) -> Result<User> {
+        if crate::model::names::is_reserved_owner(name.as_str()) {
+            return Err(Error::InvalidInput(format!(
+                "'{name}' is a word the site's own addresses use; choose another name"
+            )));
+        }
         check_password_rules(password)?;
         let password = password.to_owned();
         let hash = blocking(move || hash_password(&password)).await??;

@@ -6,7 +6,7 @@
 use super::{Error, Forge, Grant, Principal, Read, Result, Write};
 use crate::git::runner::{GitChild, ServiceRequest};
 use crate::git::{GitProtocol, Service};
-use crate::model::{Actor, Repo, RepoAccess, RepoPath};
+use crate::model::{Actor, Repo, RepoPath};
 
 /// A git service together with the grant it needs: fetches and archives read, a push writes.
 #[derive(Debug, Clone)]
@@ -113,12 +113,14 @@ impl Forge {
                 let Some(actor) = principal.actor() else {
                     return Err(Error::NotFound);
                 };
-                let own_namespace = actor.user.name.eq_ignore_ascii_case(path.owner.as_str());
-                if !own_namespace || actor.scope.is_some_and(|s| s.cap() < RepoAccess::Write) {
+                // Their own name, or an organization they may create under (its owners, and
+                // teams that may create); anyone else learns nothing from the answer.
+                if !self.may_create_under(actor, &path.owner).await? {
                     return Err(Error::NotFound);
                 }
                 match self.create_repo(&path.owner, &path.name, true, "").await {
-                    Ok(_) | Err(Error::Conflict(_)) => {}
+                    Ok(repo) => self.after_create_in_org(actor, &repo).await?,
+                    Err(Error::Conflict(_)) => {}
                     Err(e) => return Err(e),
                 }
                 self.authorize::<Write>(Some(actor), path).await

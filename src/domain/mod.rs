@@ -13,6 +13,7 @@ pub mod egress;
 mod git_service;
 pub mod issues;
 pub mod mirrors;
+pub mod orgs;
 mod parts;
 mod password_check;
 mod profiles;
@@ -36,7 +37,8 @@ use crate::model::NameError;
 use crate::storage::{Db, StorageError};
 
 pub use authorize::{
-    Admin, AtLeast, Grant, Level, Principal, Read, SystemKey, Write, effective_access,
+    AccessFacts, Admin, AtLeast, Grant, Level, OrgGrant, Principal, Read, SystemKey, Write,
+    effective_access, org_access,
 };
 pub use browse::MAX_DOWNLOADS;
 pub use credentials::{NewTokenSecret, fill_random, hex, is_token_shaped, random_hex};
@@ -137,6 +139,7 @@ fn conflict_message(constraint: &str) -> String {
             "this repository already has a deploy key with that title".into()
         }
         "access_tokens_user_title_key" => "you already have a token with that title".into(),
+        "teams_org_name_key" => "a team with that name already exists".into(),
         "repositories_owner_name_key" => "a repository with that name already exists".into(),
         "labels_repo_name_key" => "a label with that name already exists".into(),
         other => format!("already exists ({other})"),
@@ -156,6 +159,8 @@ pub struct Forge {
     runner: GitRunner,
     upkeep: Arc<Upkeep>,
     push_to_create: bool,
+    /// Whether every user (not only site admins) may create organizations.
+    users_may_create_orgs: bool,
     /// Bounds concurrent upload-packs and archives (web and `upload-archive`) over every
     /// transport (pack generation and compression are the CPU-heavy part); more requests queue
     /// for a slot rather than fail.
@@ -192,6 +197,8 @@ pub struct ForgeParts {
     pub runner: GitRunner,
     pub upkeep: Arc<Upkeep>,
     pub push_to_create: bool,
+    /// Whether every user (not only site admins) may create organizations.
+    pub users_may_create_orgs: bool,
     /// Bounds concurrent upload-packs and archives (web and `upload-archive`) over every
     /// transport (pack generation and compression are the CPU-heavy part); more requests queue
     /// for a slot rather than fail.
@@ -229,6 +236,7 @@ impl Forge {
             runner: p.runner,
             upkeep: p.upkeep,
             push_to_create: p.push_to_create,
+            users_may_create_orgs: p.users_may_create_orgs,
             upload_slots: p.upload_slots,
             download_slots: p.download_slots,
             passwords: p.passwords,

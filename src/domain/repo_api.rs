@@ -21,7 +21,7 @@
 
 use time::OffsetDateTime;
 
-use super::authorize::{effective_access, repo_from_row};
+use super::authorize::{AccessFacts, effective_access, repo_from_row};
 use super::{Admin, Error, Forge, Grant, Level, Principal, Result, blocking};
 use crate::git::repo_facts::{RepoFacts, repo_facts};
 use crate::model::{Actor, Repo, RepoAccess, RepoName, RepoPath, SiteRole, User, Username};
@@ -174,9 +174,21 @@ impl Forge {
         };
         let (rows, total) = self.db.search_repos(&search).await?;
         let mut out = Vec::with_capacity(rows.len());
+        let viewer = Principal::from_actor(actor);
+        let viewer_id = actor.map_or(-1, |a| a.user.id);
         for row in rows {
             let repo = repo_from_row(row.repo.clone());
-            let level = effective_access(&Principal::from_actor(actor), &repo, row.collaborator);
+            // The query knows collaborators, not organizations: the one rule decides, with the
+            // owning organization's facts, and a repository it hides is left out of the page.
+            let org = self.db.org_facts(repo.owner_id, repo.id, viewer_id).await?;
+            let facts = AccessFacts {
+                collaborator: row.collaborator,
+                org,
+            };
+            let level = effective_access(&viewer, &repo, &facts);
+            if level == RepoAccess::None {
+                continue;
+            }
             out.push(self.view_of(row, level).await?);
         }
         Ok((out, u64::try_from(total).unwrap_or(0)))
@@ -310,7 +322,10 @@ impl Forge {
         let level = if user.disabled {
             RepoAccess::None
         } else {
-            effective_access(&Principal::from_actor(Some(&them)), grant.repo(), collaborator)
+            let repo = grant.repo();
+            let org = self.db.org_facts(repo.owner_id, repo.id, user.id).await?;
+            let facts = AccessFacts { collaborator, org };
+            effective_access(&Principal::User(them), repo, &facts)
         };
         Ok((user, level))
     }

@@ -1,4 +1,4 @@
-use super::authorize::{effective_access, repo_from_row};
+use super::authorize::{AccessFacts, effective_access, repo_from_row};
 use super::{Error, Forge, Result, blocking};
 use crate::git::RepoDir;
 use crate::model::{Actor, Repo, RepoAccess, RepoName, Username};
@@ -16,7 +16,13 @@ impl Forge {
         is_private: bool,
         description: &str,
     ) -> Result<Repo> {
-        let owner = self.user(owner).await?;
+        let owner_id = self
+            .db
+            .owner_id_by_name(owner.as_str())
+            .await?
+            .ok_or_else(|| {
+                Error::InvalidInput(format!("there is no user or organization '{owner}'"))
+            })?;
         if description.len() > 1000 || description.chars().any(|c| c.is_control() && c != '\n') {
             return Err(Error::InvalidInput(
                 "the description must be printable and at most 1000 bytes".into(),
@@ -25,7 +31,7 @@ impl Forge {
         let pending = self
             .db
             .begin_insert_repo(NewRepo {
-                owner_id: owner.id,
+                owner_id,
                 name: name.as_str(),
                 description,
                 is_private,
@@ -59,9 +65,13 @@ impl Forge {
         let principal = super::Principal::User(actor.clone());
         Ok(rows
             .into_iter()
-            .map(|(row, collaborator)| {
+            .map(|(row, access)| {
                 let repo = repo_from_row(row);
-                let level = effective_access(&principal, &repo, collaborator);
+                let facts = AccessFacts {
+                    collaborator: access.collaborator,
+                    org: access.org,
+                };
+                let level = effective_access(&principal, &repo, &facts);
                 (repo, level)
             })
             .filter(|(_, level)| *level >= RepoAccess::Read)

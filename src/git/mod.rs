@@ -32,8 +32,8 @@ mod reader;
 pub mod receive_wire;
 mod ref_listings;
 mod ref_names;
-pub mod repo_facts;
 pub mod ref_push;
+pub mod repo_facts;
 pub mod runner;
 #[cfg(test)]
 mod testing;

@@ -9,6 +9,7 @@ pub mod edit_path;
 pub mod issue;
 pub mod mirror;
 pub mod names;
+pub mod org;
 pub mod proxies;
 pub mod push;
 pub mod redact;
@@ -24,7 +25,11 @@ pub use client::{AddrPrefix, Client, Transport};
 pub use edit_path::{BranchName, CommitIdentity, EditNameError, EditPath};
 pub use issue::{Comment, Issue, IssueId, IssueStatus, Label, TimelineEvent, TimelineKind};
 pub use mirror::{MirrorScope, MirrorTransport, MirrorUrl, PullMirror, PushMirror};
-pub use names::{CheckName, DeployName, Email, NameError, RepoName, RepoPath, TreePath, Username};
+pub use names::{
+    CheckName, DeployName, Email, NameError, RepoName, RepoPath, TeamName, TeamPath, TreePath,
+    Username,
+};
+pub use org::{Org, OrgFacts, OrgMember, OrgRole, OrgVisibility, Team};
 pub use proxies::TrustedProxies;
 pub use push::{HookName, PushEvent, RefUpdate, ZERO_ID, is_object_id};
 pub use redact::Secrets;

@@ -18,6 +18,17 @@ pub enum NameError {
     Reserved { kind: &'static str },
     #[error("expected OWNER/REPO")]
     NotOwnerRepo,
+    #[error("'{name}' is a word the site's own addresses use; choose another name")]
+    ReservedWord { name: String },
+    #[error("expected ORG/TEAM")]
+    NotOrgTeam,
+}
+
+/// Whether `name` is one of `RESERVED_OWNER_NAMES`, without regard to case.
+pub fn is_reserved_owner(name: &str) -> bool {
+    RESERVED_OWNER_NAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
 }
 
 /// The shared rule for owner and repository names: `^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`.
@@ -86,14 +97,61 @@ impl fmt::Display for CheckName {
     }
 }
 
+/// Owner names the site's own addresses use as their first path segment (and a few it will):
+/// users and organizations share one name space with the routes (`/lab` is an owner's page,
+/// `/new` is not), so a new owner may not take one. Lower case; compared without regard to
+/// case. A test in `app` checks every first segment of the route table is here.
+pub const RESERVED_OWNER_NAMES: &[&str] = &[
+    "-",
+    "about",
+    "admin",
+    "api",
+    "assets",
+    "explore",
+    "favicon.ico",
+    "healthz",
+    "help",
+    "issues",
+    "login",
+    "logout",
+    "metrics",
+    "new",
+    "notifications",
+    "org",
+    "orgs",
+    "pulls",
+    "register",
+    "repos",
+    "robots.txt",
+    "search",
+    "settings",
+    "signup",
+    "static",
+    "teams",
+    "user",
+    "users",
+    "version",
+];
+
 /// A user (and so repository owner) name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);
 
 impl Username {
+    /// An existing owner's name (in a URL, an SSH command): any name the rule allows, so an
+    /// owner created before a word was reserved stays reachable.
     pub fn parse(s: &str) -> Result<Self, NameError> {
         check_segment("a user name", s)?;
         Ok(Self(s.to_owned()))
+    }
+
+    /// A name for a new user or organization: also not one of `RESERVED_OWNER_NAMES`.
+    pub fn parse_new(s: &str) -> Result<Self, NameError> {
+        let name = Self::parse(s)?;
+        if is_reserved_owner(s) {
+            return Err(NameError::ReservedWord { name: s.to_owned() });
+        }
+        Ok(name)
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -141,6 +199,52 @@ impl RepoPath {
             owner: Username::parse(owner)?,
             name: RepoName::parse_url_segment(name)?,
         })
+    }
+}
+
+/// A team's name within its organization (`deployers`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TeamName(String);
+
+impl TeamName {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        check_segment("a team name", s)?;
+        Ok(Self(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TeamName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `ORG/TEAM`, as the command line names a team (`lab/deployers`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TeamPath {
+    pub org: Username,
+    pub team: TeamName,
+}
+
+impl TeamPath {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        let (org, team) = s.split_once('/').ok_or(NameError::NotOrgTeam)?;
+        if team.contains('/') {
+            return Err(NameError::NotOrgTeam);
+        }
+        Ok(Self {
+            org: Username::parse(org)?,
+            team: TeamName::parse(team)?,
+        })
+    }
+}
+
+impl fmt::Display for TeamPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.org, self.team)
     }
 }
 
@@ -235,6 +339,41 @@ impl Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_owners_may_not_take_route_words_in_any_case() {
+        for word in [
+            "api", "new", "Login", "SETTINGS", "-", "org", "explore", "admin",
+        ] {
+            assert!(
+                matches!(
+                    Username::parse_new(word),
+                    Err(NameError::ReservedWord { .. }) | Err(NameError::BadCharacters { .. })
+                ),
+                "{word}"
+            );
+            assert!(is_reserved_owner(word), "{word}");
+        }
+        assert!(Username::parse_new("lab").is_ok());
+        assert!(Username::parse_new("newt").is_ok(), "only whole words");
+        // An existing owner of such a name still parses where names are looked up.
+        assert!(Username::parse("explore").is_ok());
+        assert!(
+            RESERVED_OWNER_NAMES
+                .iter()
+                .all(|w| *w == w.to_ascii_lowercase())
+        );
+    }
+
+    #[test]
+    fn team_paths_are_org_slash_team() {
+        let t = TeamPath::parse("lab/deployers").unwrap();
+        assert_eq!((t.org.as_str(), t.team.as_str()), ("lab", "deployers"));
+        assert_eq!(t.to_string(), "lab/deployers");
+        for bad in ["lab", "lab/a/b", "/x", "lab/", "lab/..", "lab/-x"] {
+            assert!(TeamPath::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn accepts_ordinary_names() {

@@ -1,5 +1,12 @@
 use super::{Db, Result, on_constraint};
-use crate::model::RepoAccess;
+use crate::model::{OrgFacts, OrgVisibility, RepoAccess};
+
+/// What the access rule reads besides the repository, as one listing query found it.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessRow {
+    pub collaborator: Option<RepoAccess>,
+    pub org: Option<OrgFacts>,
+}
 
 #[derive(Debug, Clone)]
 pub struct RepoRow {
@@ -130,20 +137,31 @@ impl Db {
         .await?)
     }
 
-    /// Repositories `user_id` may read, with their collaborator level if any: their own, those
-    /// shared with them, public ones, or every one for a site admin. Most recently pushed first.
+    /// Repositories `user_id` may read, with the facts the access rule decides from: their own,
+    /// those shared with them (as a collaborator, a member or through a team), public ones, or
+    /// every one for a site admin; the caller runs the rule over them. Most recently pushed first.
     pub async fn repos_visible_to(
         &self,
         user_id: i64,
         is_admin: bool,
-    ) -> Result<Vec<(RepoRow, Option<RepoAccess>)>> {
+    ) -> Result<Vec<(RepoRow, AccessRow)>> {
         let rows = sqlx::query!(
             r#"SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
-                      r.default_branch, r.archived, c.access AS "access?: RepoAccess"
+                      r.default_branch, r.archived, c.access AS "access?: RepoAccess",
+                      o.visibility AS "visibility?: OrgVisibility", m.is_owner AS "is_owner?",
+                      (SELECT max(CASE t.access WHEN 'admin' THEN 3 WHEN 'write' THEN 2 ELSE 1 END)
+                       FROM teams t JOIN team_members tm ON tm.team_id = t.id
+                       WHERE t.org_id = r.owner_id AND tm.user_id = $1
+                         AND (t.all_repos OR EXISTS (SELECT 1 FROM team_repos tr
+                                                     WHERE tr.team_id = t.id AND tr.repo_id = r.id))
+                      ) AS team_rank
                FROM repositories r
                JOIN users u ON u.id = r.owner_id
                LEFT JOIN collaborators c ON c.repo_id = r.id AND c.user_id = $1
+               LEFT JOIN organizations o ON o.id = r.owner_id
+               LEFT JOIN org_members m ON m.org_id = r.owner_id AND m.user_id = $1
                WHERE $2 OR r.owner_id = $1 OR NOT r.is_private OR c.user_id IS NOT NULL
+                  OR m.user_id IS NOT NULL
                ORDER BY r.pushed_at DESC NULLS LAST, lower(u.name), lower(r.name)"#,
             user_id,
             is_admin
@@ -163,7 +181,11 @@ impl Db {
                     default_branch: r.default_branch,
                     archived: r.archived,
                 };
-                (row, r.access)
+                let access = AccessRow {
+                    collaborator: r.access,
+                    org: super::orgs::facts_of(r.visibility, r.is_owner, r.team_rank),
+                };
+                (row, access)
             })
             .collect())
     }
@@ -175,7 +197,8 @@ impl Db {
             "SELECT r.id, r.owner_id, u.name AS owner, r.name, r.description, r.is_private,
                     r.default_branch, r.archived
              FROM repositories r JOIN users u ON u.id = r.owner_id
-             WHERE NOT r.is_private
+             LEFT JOIN organizations o ON o.id = r.owner_id
+             WHERE NOT r.is_private AND (o.id IS NULL OR o.visibility = 'public')
              ORDER BY r.pushed_at DESC NULLS LAST, lower(u.name), lower(r.name)"
         )
         .fetch_all(&self.pool)

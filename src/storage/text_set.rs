@@ -8,8 +8,8 @@ use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgTypeInfo, PgValueRef, Postgres};
 
 use crate::model::{
-    CheckOutcome, DeployReason, DeployStatus, IssueStatus, LogStream, RepoAccess, TimelineKind,
-    TokenScope,
+    CheckOutcome, DeployReason, DeployStatus, IssueStatus, LogStream, OrgVisibility, RepoAccess,
+    TimelineKind, TokenScope,
 };
 
 macro_rules! text_column {
@@ -39,6 +39,7 @@ text_column!(
     DeployStatus,
     IssueStatus,
     LogStream,
+    OrgVisibility,
     RepoAccess,
     TimelineKind,
     TokenScope,

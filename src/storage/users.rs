@@ -37,7 +37,8 @@ impl Db {
     pub async fn user_by_name(&self, name: &str) -> Result<Option<UserRow>> {
         Ok(sqlx::query_as!(
             UserRow,
-            "SELECT id, name, email, password_hash, is_admin, disabled FROM users WHERE lower(name) = lower($1)",
+            "SELECT id, name, email, password_hash, is_admin, disabled FROM users
+             WHERE lower(name) = lower($1) AND kind = 'user'",
             name
         )
         .fetch_optional(&self.pool)
@@ -47,7 +48,8 @@ impl Db {
     pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>> {
         Ok(sqlx::query_as!(
             UserRow,
-            "SELECT id, name, email, password_hash, is_admin, disabled FROM users WHERE id = $1",
+            "SELECT id, name, email, password_hash, is_admin, disabled FROM users
+             WHERE id = $1 AND kind = 'user'",
             id
         )
         .fetch_optional(&self.pool)
@@ -57,7 +59,8 @@ impl Db {
     pub async fn list_users(&self) -> Result<Vec<UserRow>> {
         Ok(sqlx::query_as!(
             UserRow,
-            "SELECT id, name, email, password_hash, is_admin, disabled FROM users ORDER BY lower(name)"
+            "SELECT id, name, email, password_hash, is_admin, disabled FROM users
+             WHERE kind = 'user' ORDER BY lower(name)"
         )
         .fetch_all(&self.pool)
         .await?)
@@ -102,7 +105,7 @@ impl Db {
     /// and collaborations go with them; issues and comments they wrote stay, without an author.
     pub async fn delete_user_owning_nothing(&self, user_id: i64) -> Result<bool> {
         let done = sqlx::query!(
-            "DELETE FROM users WHERE id = $1
+            "DELETE FROM users WHERE id = $1 AND kind = 'user'
              AND NOT EXISTS (SELECT 1 FROM repositories WHERE owner_id = $1)",
             user_id
         )

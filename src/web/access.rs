@@ -77,7 +77,7 @@ pub async fn repo_path(parts: &mut Parts) -> Result<RepoPath, WebError> {
 }
 
 /// Where a visitor who is not signed in is sent for a page that needs more than reading.
-fn sign_in_first(parts: &Parts) -> Response {
+pub(super) fn sign_in_first(parts: &Parts) -> Response {
     let next = super::session::encode_path(parts.uri.path());
     axum::response::Redirect::to(&format!("/login?next={next}")).into_response()
 }
@@ -219,7 +219,7 @@ where
 }
 
 /// Reads the same body as another form shape (the CSRF field, then the handler's fields).
-async fn form_of<T: DeserializeOwned, S: Send + Sync>(
+pub(super) async fn form_of<T: DeserializeOwned, S: Send + Sync>(
     bytes: &Bytes,
     content_type: Option<&header::HeaderValue>,
     state: &S,

@@ -17,6 +17,7 @@ mod error;
 mod form;
 mod highlight;
 mod markdown;
+mod org_access;
 mod pages;
 mod session;
 mod view;
@@ -46,6 +47,7 @@ where
         .merge(pages::feeds::router())
         .merge(pages::issues::router())
         .merge(pages::settings::router())
+        .merge(pages::orgs::router())
         .merge(pages::repo_settings::router())
         .merge(pages::deploys::router())
         .merge(pages::checks::router())

@@ -10,6 +10,12 @@
 //!   repository's). Forms are sent with a wrong CSRF token and API writes with a body that does
 //!   not parse, so nothing changes while every decision is taken.
 //!
+//! Organizations (issue 24): the organization `lab` owns `lab/priv`, which its owner, members of
+//! teams with read, write and admin on it, a member of another team and a non-member request;
+//! the private organization `hid` owns a public `hid/dns`, which outsiders must find exactly
+//! like a missing repository. Organization routes (`Need::Org`) are requested on `lab` and
+//! `hid` alike, against the organization-level rule.
+//!
 //! Site administration routes (`Need::SiteAdmin`) have their own test at the end: anyone but
 //! a signed-in site admin gets what a missing address gets.
 
@@ -31,6 +37,14 @@ enum Who {
     Owner,
     /// The owner's read-scoped token (API and git only: the web has sessions).
     ReadToken,
+    /// An owner of the organizations `lab` and `hid`.
+    OrgOwner,
+    /// Members of `lab`'s teams with read, write and admin on `lab/priv`.
+    TeamRead,
+    TeamWrite,
+    TeamAdmin,
+    /// A member of `lab` whose team covers another repository only.
+    OtherTeam,
 }
 
 const EVERYONE: [Who; 6] = [
@@ -42,17 +56,32 @@ const EVERYONE: [Who; 6] = [
     Who::ReadToken,
 ];
 
-fn level(who: Who, private: bool) -> RepoAccess {
-    let floor = if private {
-        RepoAccess::None
-    } else {
-        RepoAccess::Read
-    };
-    match who {
-        Who::Anonymous | Who::Outsider => floor,
-        Who::Reader | Who::ReadToken => RepoAccess::Read,
-        Who::Writer => RepoAccess::Write,
-        Who::Owner => RepoAccess::Admin,
+/// Who requests the organization's repository, and the organization's routes.
+const ORG_ROLES: [Who; 6] = [
+    Who::OrgOwner,
+    Who::TeamRead,
+    Who::TeamWrite,
+    Who::TeamAdmin,
+    Who::OtherTeam,
+    Who::Outsider,
+];
+
+/// The level `who` has on `target`: a repository (`alice/pub`, `alice/priv`, `lab/priv`,
+/// `hid/dns`) or, for organization routes, an organization (`lab`, `hid`).
+fn level(who: Who, target: &str) -> RepoAccess {
+    use RepoAccess::*;
+    match (target, who) {
+        ("alice/pub" | "alice/priv", Who::Reader | Who::ReadToken) => Read,
+        ("alice/pub" | "alice/priv", Who::Writer) => Write,
+        ("alice/pub" | "alice/priv", Who::Owner) => Admin,
+        ("alice/pub", _) => Read,
+        ("lab/priv" | "hid/dns" | "lab" | "hid", Who::OrgOwner) => Admin,
+        ("lab/priv", Who::TeamRead) => Read,
+        ("lab/priv", Who::TeamWrite) => Write,
+        ("lab/priv", Who::TeamAdmin) => Admin,
+        // `lab` is public: anyone sees the organization itself.
+        ("lab", _) => Read,
+        _ => None,
     }
 }
 
@@ -70,6 +99,11 @@ impl Credentials {
             Who::Writer => Some("writer"),
             Who::Owner => Some("alice"),
             Who::ReadToken => Some("alice-read"),
+            Who::OrgOwner => Some("orgowner"),
+            Who::TeamRead => Some("tread"),
+            Who::TeamWrite => Some("twrite"),
+            Who::TeamAdmin => Some("tadmin"),
+            Who::OtherTeam => Some("other"),
         }
     }
 }
@@ -78,7 +112,10 @@ impl Credentials {
 /// an allowed request past the access decision (numeric ids that do not parse answer 400 there).
 fn fill(path: &str, repo: &str, sha: &str, method: &Method) -> String {
     let reading = *method == Method::GET;
-    let mut out = path.replace("{owner}/{repo}", repo);
+    let mut out = path
+        .replace("{owner}/{repo}", repo)
+        .replace("{org}", repo)
+        .replace("{team}", "readers");
     let kind = out
         .split('/')
         .nth(if out.starts_with("/api/") { 6 } else { 3 })
@@ -204,7 +241,7 @@ async fn ask(
     repo: &str,
 ) -> (String, Answer, Answer) {
     let path = fill(&record.path, repo, sha, &record.method);
-    let missing_path = fill(&record.path, "alice/nope", sha, &record.method);
+    let missing_path = fill(&record.path, &missing(repo), sha, &record.method);
     let answer = send(app, creds, who, record, &path).await;
     let missing = send(app, creds, who, record, &missing_path).await;
     (path, answer, missing)
@@ -224,9 +261,13 @@ async fn every_route_answers_by_the_level_it_declares() {
         table.len()
     );
     let app = TestApp::spawn().await;
-    for u in ["alice", "reader", "writer", "outsider"] {
+    const USERS: [&str; 9] = [
+        "alice", "reader", "writer", "outsider", "orgowner", "tread", "twrite", "tadmin", "other",
+    ];
+    for u in USERS {
         app.create_user(u, &format!("{u}-password")).await;
     }
+    organizations(&app).await;
     app.create_repo("alice", "pub", false).await;
     app.create_repo("alice", "priv", true).await;
     for repo in ["alice/pub", "alice/priv"] {
@@ -244,7 +285,7 @@ async fn every_route_answers_by_the_level_it_declares() {
         cookies: BTreeMap::new(),
         tokens: BTreeMap::new(),
     };
-    for u in ["alice", "reader", "writer", "outsider"] {
+    for u in USERS {
         creds
             .cookies
             .insert(u, session(&app, u, &format!("{u}-password")).await);
@@ -256,12 +297,18 @@ async fn every_route_answers_by_the_level_it_declares() {
         "alice-read",
         app.create_token("alice", TokenScope::Read).await,
     );
-    for repo in ["alice/pub", "alice/priv"] {
-        app.push(&src, ("alice", "alice-password"), repo, &["main", "v1"])
+    for (repo, owner) in [
+        ("alice/pub", "alice"),
+        ("alice/priv", "alice"),
+        ("lab/priv", "orgowner"),
+        ("hid/dns", "orgowner"),
+    ] {
+        let password = format!("{owner}-password");
+        app.push(&src, (owner, &password), repo, &["main", "v1"])
             .await;
         let res = client()
             .post(format!("{}/api/v1/repos/{repo}/issues", app.base))
-            .header("authorization", format!("token {}", creds.tokens["alice"]))
+            .header("authorization", format!("token {}", creds.tokens[owner]))
             .json(&serde_json::json!({"title": "SECRET-ISSUE-4711"}))
             .send()
             .await
@@ -272,19 +319,42 @@ async fn every_route_answers_by_the_level_it_declares() {
     let mut checked = 0;
     let mut failures = Vec::new();
     for record in &table {
-        let Need::Repo(need) = record.need else {
-            continue;
-        };
         let api = record.path.starts_with("/api/");
-        let mut cases: Vec<(Who, &str, bool)> = EVERYONE
-            .into_iter()
-            .filter(|who| api || *who != Who::ReadToken)
-            .flat_map(|who| [(who, "alice/pub", false), (who, "alice/priv", true)])
-            .collect();
+        let (need, mut cases): (RepoAccess, Vec<(Who, &str)>) = match record.need {
+            Need::Repo(need) => {
+                let mut cases: Vec<(Who, &str)> = EVERYONE
+                    .into_iter()
+                    .filter(|who| api || *who != Who::ReadToken)
+                    .flat_map(|who| [(who, "alice/pub"), (who, "alice/priv")])
+                    .collect();
+                cases.extend(ORG_ROLES.into_iter().map(|who| (who, "lab/priv")));
+                cases.extend(
+                    [Who::Anonymous, Who::Outsider, Who::TeamAdmin]
+                        .into_iter()
+                        .map(|who| (who, "hid/dns")),
+                );
+                (need, cases)
+            }
+            Need::Org(need) => {
+                let whos = [Who::Anonymous, Who::Outsider, Who::TeamRead, Who::OrgOwner];
+                let cases = whos
+                    .into_iter()
+                    .flat_map(|who| [(who, "lab"), (who, "hid")])
+                    .collect();
+                (need, cases)
+            }
+            _ => continue,
+        };
         let answers = if destroys_the_repository(record) {
-            cases.sort_by_key(|(who, _, _)| *who == Who::Owner);
+            // One at a time, admins last and one admin per repository: the first admin's
+            // request deletes it, so a second would find it missing.
+            cases.sort_by_key(|&(who, repo)| level(who, repo) == RepoAccess::Admin);
+            let mut deleted = std::collections::BTreeSet::new();
+            cases.retain(|&(who, repo)| {
+                level(who, repo) < RepoAccess::Admin || deleted.insert(repo)
+            });
             let mut answers = Vec::new();
-            for &(who, repo, _) in &cases {
+            for &(who, repo) in &cases {
                 answers.push(ask(&app, &creds, record, &sha, who, repo).await);
             }
             answers
@@ -294,20 +364,21 @@ async fn every_route_answers_by_the_level_it_declares() {
             futures_util::future::join_all(
                 cases
                     .iter()
-                    .map(|&(who, repo, _)| ask(&app, &creds, record, &sha, who, repo)),
+                    .map(|&(who, repo)| ask(&app, &creds, record, &sha, who, repo)),
             )
             .await
         };
-        for (&(who, repo, private), (path, answer, missing)) in cases.iter().zip(answers) {
-            let missing_body = missing.body.replace("alice/nope", repo);
-            let have = level(who, private);
+        for (&(who, repo), (path, answer, missing_answer)) in cases.iter().zip(answers) {
+            let missing_name = missing(repo);
+            let missing_body = missing_answer.body.replace(&missing_name, repo);
+            let have = level(who, repo);
             let case = format!(
                 "{} {path} as {who:?} ({have:?}, needs {need:?})",
                 record.method
             );
-            let same_as_missing = answer.status == missing.status
+            let same_as_missing = answer.status == missing_answer.status
                 && answer.body == missing_body
-                && answer.location == missing.location.replace("alice/nope", repo);
+                && answer.location == missing_answer.location.replace(&missing_name, repo);
             if answer.status >= 500 {
                 failures.push(format!("{case}: {} {}", answer.status, answer.body));
             } else if have >= need {
@@ -321,9 +392,16 @@ async fn every_route_answers_by_the_level_it_declares() {
                 // decision, but not distinguishable from outside. What matters there is tested
                 // by the denials below and by each feature's own tests.
                 let names_a_thing = answer.status == 404
-                    && ["{id}", "{name}", "{delivery}", "{*branch}", "/git/tags/"]
-                        .iter()
-                        .any(|p| record.path.contains(p));
+                    && [
+                        "{id}",
+                        "{name}",
+                        "{delivery}",
+                        "{team}",
+                        "{*branch}",
+                        "/git/tags/",
+                    ]
+                    .iter()
+                    .any(|p| record.path.contains(p));
                 if same_as_missing && !needs_account && !names_a_thing {
                     failures.push(format!(
                         "{case}: allowed, but answered as for a missing repository ({})",
@@ -339,7 +417,7 @@ async fn every_route_answers_by_the_level_it_declares() {
                         "{case}: not visible, but answered unlike a missing repository: {} {} / {} {}",
                         answer.status,
                         answer.body.chars().take(200).collect::<String>(),
-                        missing.status,
+                        missing_answer.status,
                         missing_body.chars().take(200).collect::<String>()
                     ));
                 }
@@ -362,7 +440,69 @@ async fn every_route_answers_by_the_level_it_declares() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(checked > 800, "{checked}");
+    assert!(checked > 1500, "{checked}");
+}
+
+/// What stands for `target` when it does not exist: `OWNER/nope` for a repository, `nope` for
+/// an organization.
+fn missing(target: &str) -> String {
+    match target.split_once('/') {
+        Some((owner, _)) => format!("{owner}/nope"),
+        None => "nope".to_owned(),
+    }
+}
+
+/// `lab` (public) owns `lab/priv` and `lab/else`; its teams give tread, twrite and tadmin
+/// their levels on `lab/priv` and other admin on `lab/else` only. `hid` (private) owns a
+/// public `hid/dns`. orgowner owns both organizations.
+async fn organizations(app: &TestApp) {
+    use labforge::domain::orgs::TeamSettings;
+    use labforge::model::{OrgVisibility, RepoName, TeamName, Username};
+    let key = &app.system_key;
+    let forge = &app.forge;
+    let name = |s: &str| Username::parse(s).unwrap();
+    for (org, visibility) in [
+        ("lab", OrgVisibility::Public),
+        ("hid", OrgVisibility::Private),
+    ] {
+        forge
+            .create_org_as_operator(key, &name(org), "", visibility)
+            .await
+            .unwrap();
+        let grant = forge.grant_org_for_operator(key, &name(org)).await.unwrap();
+        forge
+            .set_org_member(&grant, &name("orgowner"), true)
+            .await
+            .unwrap();
+    }
+    app.create_repo("lab", "priv", true).await;
+    app.create_repo("lab", "else", true).await;
+    app.create_repo("hid", "dns", false).await;
+    let grant = forge
+        .grant_org_for_operator(key, &name("lab"))
+        .await
+        .unwrap();
+    for (team, member, access, repo) in [
+        ("readers", "tread", RepoAccess::Read, "priv"),
+        ("writers", "twrite", RepoAccess::Write, "priv"),
+        ("admins", "tadmin", RepoAccess::Admin, "priv"),
+        ("others", "other", RepoAccess::Admin, "else"),
+    ] {
+        let team = TeamName::parse(team).unwrap();
+        let settings = TeamSettings {
+            access,
+            all_repos: false,
+            can_create: false,
+        };
+        forge
+            .create_team(&grant, &team, &settings, &[RepoName::parse(repo).unwrap()])
+            .await
+            .unwrap();
+        forge
+            .add_team_member(&grant, &team, &name(member))
+            .await
+            .unwrap();
+    }
 }
 
 /// A path prefix no route matches.

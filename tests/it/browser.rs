@@ -170,6 +170,7 @@ async fn every_page_passes_axe_and_fits_a_phone_in_both_themes() {
     )
     .await;
     assert_eq!(status, 303);
+    organization(&app).await;
     let pages = serde_json::json!([
         ["dashboard", "/", true],
         ["home", "/", false],
@@ -209,6 +210,10 @@ async fn every_page_passes_axe_and_fits_a_phone_in_both_themes() {
         ["tokens", "/settings/tokens", true],
         ["password", "/settings/password", true],
         ["new", "/new", true],
+        ["org", "/lab", true],
+        ["org-new", "/org/new", true],
+        ["org-settings", "/org/lab/settings", true],
+        ["org-team", "/org/lab/teams/deployers", true],
         ["sign-in", "/login", false],
         ["admin", "/-/admin", true],
         ["admin-users", "/-/admin/users", true],
@@ -291,4 +296,46 @@ async fn every_page_passes_axe_and_fits_a_phone_in_both_themes() {
             );
         }
     }
+}
+
+/// `lab`, owned by alice, with a repository and a team covering it, for the organization pages.
+async fn organization(app: &TestApp) {
+    use labforge::domain::orgs::TeamSettings;
+    use labforge::model::{OrgVisibility, RepoAccess, RepoName, TeamName, Username};
+    let (forge, key) = (&app.forge, &app.system_key);
+    let lab = Username::parse("lab").unwrap();
+    forge
+        .create_org_as_operator(
+            key,
+            &lab,
+            "the homelab's shared repositories",
+            OrgVisibility::Public,
+        )
+        .await
+        .unwrap();
+    let grant = forge.grant_org_for_operator(key, &lab).await.unwrap();
+    forge
+        .set_org_member(&grant, &Username::parse("alice").unwrap(), true)
+        .await
+        .unwrap();
+    app.create_repo("lab", "compose", false).await;
+    let settings = TeamSettings {
+        access: RepoAccess::Write,
+        all_repos: false,
+        can_create: true,
+    };
+    let team = TeamName::parse("deployers").unwrap();
+    forge
+        .create_team(
+            &grant,
+            &team,
+            &settings,
+            &[RepoName::parse("compose").unwrap()],
+        )
+        .await
+        .unwrap();
+    forge
+        .add_team_member(&grant, &team, &Username::parse("alice").unwrap())
+        .await
+        .unwrap();
 }

@@ -3,8 +3,8 @@
 //! decode error naming the set (the queries read these columns straight into the enums).
 
 use labforge::model::{
-    CheckOutcome, DeployReason, DeployStatus, IssueStatus, LogStream, RepoAccess, TimelineKind,
-    TokenScope,
+    CheckOutcome, DeployReason, DeployStatus, IssueStatus, LogStream, OrgVisibility, RepoAccess,
+    TimelineKind, TokenScope,
 };
 use sqlx::{Connection, PgConnection};
 
@@ -59,6 +59,7 @@ async fn every_word_reads_back_as_its_member() {
     round_trips(&mut conn, LogStream::ALL, |s| s.as_str()).await;
     round_trips(&mut conn, IssueStatus::ALL, |s| s.as_str()).await;
     round_trips(&mut conn, TimelineKind::ALL, |s| s.as_str()).await;
+    round_trips(&mut conn, OrgVisibility::ALL, |s| s.as_str()).await;
     let levels = [RepoAccess::Read, RepoAccess::Write, RepoAccess::Admin];
     round_trips(&mut conn, &levels, |a| a.as_str()).await;
     round_trips(&mut conn, &[TokenScope::Read, TokenScope::Write], |s| {

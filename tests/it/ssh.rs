@@ -389,7 +389,7 @@ async fn the_command_interface() {
         keys.starts_with(&format!("{fingerprint}\tssh-ed25519\ted25519\t")),
         "{keys}"
     );
-    assert!(stdout(&ssh.run(&["help"]).await).contains("repo create NAME"));
+    assert!(stdout(&ssh.run(&["help"]).await).contains("repo create [ORG/]NAME"));
 
     let out = ssh.run(&["repo", "create", "lab-dns"]).await;
     assert_eq!(out.status.code(), Some(1));

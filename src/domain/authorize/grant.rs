@@ -84,7 +84,8 @@ impl AtLeast<Write> for Write {}
 impl AtLeast<Write> for Admin {}
 impl AtLeast<Admin> for Admin {}
 
-/// Who acts. The one access rule (`effective_access`) matches on this.
+/// Who acts. The one access rule (`effective_access`) matches on this. Organizations and teams
+/// are not actors: they are facts the rule reads (`AccessFacts`) about the user who acts.
 #[derive(Debug, Clone)]
 pub enum Principal {
     /// Nobody signed in.

@@ -1,44 +1,101 @@
 //! The one access decision, used by smart HTTP, SSH, the web UI and the API alike.
 
 mod grant;
+mod org_grant;
 
 use super::{Error, Forge, Result};
-use crate::model::{Actor, Repo, RepoAccess, RepoPath, SiteRole};
+use crate::model::{
+    Actor, Org, OrgFacts, OrgRole, OrgVisibility, Repo, RepoAccess, RepoPath, SiteRole, Username,
+};
 use crate::storage::RepoRow;
 
 pub use grant::{Admin, AtLeast, Grant, Level, Principal, Read, SystemKey, Write};
+pub use org_grant::OrgGrant;
 
-/// What `principal` may do with `repo`, given their collaborator row if any (for a deploy key:
-/// its attachment to `repo`, read or write). Pure, so every rule is unit-tested: owners and
-/// site admins have admin, collaborators their level, everyone reads public repositories, and
-/// a token's scope caps the result. A deploy key has its attachment's level on its own
-/// repositories and nothing anywhere else, public or not, and never admin.
-pub fn effective_access(
-    principal: &Principal,
-    repo: &Repo,
-    collaborator: Option<RepoAccess>,
-) -> RepoAccess {
-    let public_floor = if repo.is_private {
-        RepoAccess::None
-    } else {
-        RepoAccess::Read
-    };
+/// Everything besides the principal and the repository that the rule reads: the principal's
+/// own row (a user's collaborator level; a deploy key's attachment to the repository, read or
+/// write), and the organization's facts when an organization owns the repository.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccessFacts {
+    pub collaborator: Option<RepoAccess>,
+    pub org: Option<OrgFacts>,
+}
+
+/// What `principal` may do with `repo`. Pure, so every rule is unit-tested. For a user the
+/// level is the highest of: site admin and owner (admin), owner of the owning organization
+/// (admin), the user's teams that cover the repository (their level), collaborator (their
+/// level), and public read, which needs a public repository whose organization (if any) the
+/// actor may see: a public one, a limited one when signed in, a private one only as a member.
+/// A token's scope then caps the result. A deploy key has its attachment's level on its own
+/// repositories and nothing anywhere else, public or not, and never admin; the server itself
+/// and the operator have admin.
+pub fn effective_access(principal: &Principal, repo: &Repo, facts: &AccessFacts) -> RepoAccess {
     let actor = match principal {
-        Principal::Anonymous => return public_floor,
         Principal::System | Principal::Operator => return RepoAccess::Admin,
         Principal::DeployKey { .. } => {
-            return collaborator
+            return facts
+                .collaborator
                 .unwrap_or(RepoAccess::None)
                 .min(RepoAccess::Write);
         }
-        Principal::User(actor) => actor,
+        Principal::Anonymous => None,
+        Principal::User(actor) => Some(actor),
     };
-    let granted = if actor.user.id == repo.owner_id || actor.user.role == SiteRole::Admin {
+    let owner_visible = match facts.org {
+        None => true,
+        Some(org) => match org.visibility {
+            OrgVisibility::Public => true,
+            OrgVisibility::Limited => actor.is_some(),
+            OrgVisibility::Private => org.role.is_some(),
+        },
+    };
+    let public_floor = if !repo.is_private && owner_visible {
+        RepoAccess::Read
+    } else {
+        RepoAccess::None
+    };
+    let Some(actor) = actor else {
+        return public_floor;
+    };
+    let site_or_owner = actor.user.id == repo.owner_id || actor.user.role == SiteRole::Admin;
+    let org_owner = facts.org.is_some_and(|o| o.role == Some(OrgRole::Owner));
+    let team = facts.org.and_then(|o| o.team).unwrap_or(RepoAccess::None);
+    let granted = if site_or_owner || org_owner {
         RepoAccess::Admin
     } else {
-        collaborator.unwrap_or(RepoAccess::None)
+        team.max(facts.collaborator.unwrap_or(RepoAccess::None))
     };
     let level = granted.max(public_floor);
+    match actor.scope {
+        Some(scope) => level.min(scope.cap()),
+        None => level,
+    }
+}
+
+/// What `actor` may do with an organization itself: admin (manage it) for its owners and site
+/// admins, read (see its page, members and teams) for members and for whoever its visibility
+/// admits (anyone if public, the signed-in if limited), nothing otherwise; a token's scope caps
+/// it as it caps repository access.
+pub fn org_access(
+    actor: Option<&Actor>,
+    visibility: OrgVisibility,
+    role: Option<OrgRole>,
+) -> RepoAccess {
+    let seen = match visibility {
+        OrgVisibility::Public => RepoAccess::Read,
+        OrgVisibility::Limited if actor.is_some() => RepoAccess::Read,
+        _ => RepoAccess::None,
+    };
+    let Some(actor) = actor else {
+        return seen;
+    };
+    let level = if actor.user.role == SiteRole::Admin || role == Some(OrgRole::Owner) {
+        RepoAccess::Admin
+    } else if role.is_some() {
+        RepoAccess::Read
+    } else {
+        seen
+    };
     match actor.scope {
         Some(scope) => level.min(scope.cap()),
         None => level,
@@ -59,6 +116,15 @@ pub(super) fn repo_from_row(row: RepoRow) -> Repo {
         default_branch: row.default_branch,
         is_archived: row.archived,
         open_issues: None,
+    }
+}
+
+pub(super) fn org_from_row(row: crate::storage::OrgRow) -> Org {
+    Org {
+        id: row.id,
+        name: row.name,
+        description: row.description,
+        visibility: row.visibility,
     }
 }
 
@@ -157,6 +223,42 @@ impl Forge {
         }
     }
 
+    /// Loads the organization and checks that `actor` has at least `L` on it (`org_access`).
+    /// An organization the actor may not see is `NotFound`, exactly like a missing one; so is
+    /// a name that belongs to a user.
+    pub async fn authorize_org<L: Level>(
+        &self,
+        actor: Option<&Actor>,
+        name: &Username,
+    ) -> Result<OrgGrant<L>> {
+        let row = self.db.org_by_name(name.as_str()).await?;
+        let user_id = actor.map_or(NO_REPO, |a| a.user.id);
+        let org_id = row.as_ref().map_or(NO_REPO, |r| r.id);
+        let role = self.db.org_role(org_id, user_id).await?;
+        let org = org_from_row(row.ok_or(Error::NotFound)?);
+        let level = org_access(actor, org.visibility, role);
+        let label = org.name.clone();
+        match OrgGrant::proven(org, Principal::from_actor(actor), level) {
+            Some(grant) => Ok(grant),
+            None if level == RepoAccess::None => Err(Error::NotFound),
+            None => Err(Error::Forbidden(format!(
+                "only the owners of {label} may do this"
+            ))),
+        }
+    }
+
+    /// The operator's way to an organization by name (`labforge admin org …`).
+    pub async fn grant_org_for_operator<L: Level>(
+        &self,
+        key: &SystemKey,
+        name: &Username,
+    ) -> Result<OrgGrant<L>> {
+        let row = self.db.org_by_name(name.as_str()).await?;
+        let row =
+            row.ok_or_else(|| Error::InvalidInput(format!("there is no organization '{name}'")))?;
+        Ok(OrgGrant::for_operator(key, org_from_row(row)))
+    }
+
     /// The repository and what `actor` may do with it (`NotFound` only if it does not exist);
     /// private: everything outside goes through `authorize`. A missing repository costs the
     /// same queries as a private one the actor cannot see (the collaborator lookup runs for an
@@ -173,6 +275,7 @@ impl Forge {
         let (repo_id, owner_id) = found
             .as_ref()
             .map_or((NO_REPO, NO_REPO), |(r, _)| (r.id, r.owner_id));
+        let user_id = principal.actor().map_or(NO_REPO, |a| a.user.id);
         let collaborator = match principal {
             Principal::User(a) if a.user.id != owner_id => {
                 self.db.collaborator_access(repo_id, a.user.id).await?
@@ -190,183 +293,14 @@ impl Forge {
                 }),
             _ => None,
         };
+        let org = self.db.org_facts(owner_id, repo_id, user_id).await?;
         let (row, open_issues) = found.ok_or(Error::NotFound)?;
         let mut repo = repo_from_row(row);
         repo.open_issues = Some(open_issues);
-        let level = effective_access(principal, &repo, collaborator);
+        let level = effective_access(principal, &repo, &AccessFacts { collaborator, org });
         Ok((repo, level))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{TokenScope, User};
-
-    fn repo(private: bool) -> Repo {
-        Repo {
-            id: 1,
-            owner_id: 10,
-            owner: "lab".into(),
-            name: "dns".into(),
-            description: String::new(),
-            is_private: private,
-            default_branch: "main".into(),
-            is_archived: false,
-            open_issues: None,
-        }
-    }
-
-    fn actor(id: i64, role: SiteRole, scope: Option<TokenScope>) -> Principal {
-        Principal::User(Actor {
-            user: User {
-                id,
-                name: format!("u{id}"),
-                email: String::new(),
-                role,
-            },
-            scope,
-        })
-    }
-
-    #[test]
-    fn anonymous_reads_public_only() {
-        assert_eq!(
-            effective_access(&Principal::Anonymous, &repo(false), None),
-            RepoAccess::Read
-        );
-        assert_eq!(
-            effective_access(&Principal::Anonymous, &repo(true), None),
-            RepoAccess::None
-        );
-    }
-
-    #[test]
-    fn owner_and_site_admin_have_admin() {
-        let owner = actor(10, SiteRole::User, None);
-        let admin = actor(99, SiteRole::Admin, None);
-        assert_eq!(
-            effective_access(&owner, &repo(true), None),
-            RepoAccess::Admin
-        );
-        assert_eq!(
-            effective_access(&admin, &repo(true), None),
-            RepoAccess::Admin
-        );
-    }
-
-    #[test]
-    fn outsider_sees_nothing_private() {
-        let outsider = actor(11, SiteRole::User, None);
-        assert_eq!(
-            effective_access(&outsider, &repo(true), None),
-            RepoAccess::None
-        );
-        assert_eq!(
-            effective_access(&outsider, &repo(false), None),
-            RepoAccess::Read
-        );
-    }
-
-    #[test]
-    fn collaborator_gets_their_level() {
-        let c = actor(12, SiteRole::User, None);
-        assert_eq!(
-            effective_access(&c, &repo(true), Some(RepoAccess::Write)),
-            RepoAccess::Write
-        );
-        assert_eq!(
-            effective_access(&c, &repo(true), Some(RepoAccess::Read)),
-            RepoAccess::Read
-        );
-    }
-
-    #[test]
-    fn read_token_caps_even_the_owner() {
-        let owner = actor(10, SiteRole::User, Some(TokenScope::Read));
-        assert_eq!(
-            effective_access(&owner, &repo(true), None),
-            RepoAccess::Read
-        );
-        let writer = actor(10, SiteRole::User, Some(TokenScope::Write));
-        assert_eq!(
-            effective_access(&writer, &repo(true), None),
-            RepoAccess::Admin
-        );
-    }
-
-    /// Soft Serve's escalation: a repository named like an admin command must not make anyone a
-    /// site admin. Repository access can never yield a `SiteRole`; the types keep them apart and
-    /// this test pins that the repository's name plays no part in the decision.
-    #[test]
-    fn repo_names_never_grant_rights() {
-        let outsider = actor(11, SiteRole::User, None);
-        for name in ["admin", "user", "settings", "repo"] {
-            let mut r = repo(true);
-            r.name = name.into();
-            assert_eq!(effective_access(&outsider, &r, None), RepoAccess::None);
-        }
-        assert_eq!(outsider.actor().map(|a| a.user.role), Some(SiteRole::User));
-    }
-
-    fn deploy_key() -> Principal {
-        Principal::DeployKey {
-            fingerprint: "SHA256:deploy".into(),
-        }
-    }
-
-    #[test]
-    fn deploy_key_has_its_level_on_its_repository() {
-        for private in [true, false] {
-            assert_eq!(
-                effective_access(&deploy_key(), &repo(private), Some(RepoAccess::Read)),
-                RepoAccess::Read
-            );
-            assert_eq!(
-                effective_access(&deploy_key(), &repo(private), Some(RepoAccess::Write)),
-                RepoAccess::Write
-            );
-        }
-    }
-
-    /// Anywhere it is not attached, a deploy key has nothing, even on a public repository
-    /// (which anonymous visitors read): so its answer there is a missing repository's.
-    #[test]
-    fn deploy_key_reaches_nothing_else_even_public() {
-        assert_eq!(
-            effective_access(&deploy_key(), &repo(false), None),
-            RepoAccess::None
-        );
-        assert_eq!(
-            effective_access(&deploy_key(), &repo(true), None),
-            RepoAccess::None
-        );
-    }
-
-    /// A deploy key is never a repository admin, whatever its input says: admin-only pushes
-    /// (`-o skip-checks`, admins-only branches) and settings stay out of its reach.
-    #[test]
-    fn deploy_key_is_never_admin() {
-        assert_eq!(
-            effective_access(&deploy_key(), &repo(true), Some(RepoAccess::Admin)),
-            RepoAccess::Write
-        );
-    }
-
-    /// The repository's owner being the key's owner gives nothing either: a deploy key is no user.
-    #[test]
-    fn deploy_key_is_not_its_repositorys_owner() {
-        let key = deploy_key();
-        assert!(key.actor().is_none());
-        let mut r = repo(true);
-        r.owner_id = 10;
-        assert_eq!(effective_access(&key, &r, None), RepoAccess::None);
-    }
-
-    #[test]
-    fn system_and_operator_have_admin() {
-        for p in [Principal::System, Principal::Operator] {
-            assert_eq!(effective_access(&p, &repo(true), None), RepoAccess::Admin);
-        }
-    }
-}
+mod tests;

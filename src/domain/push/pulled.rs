@@ -76,7 +76,8 @@ impl Forge {
                 "a read-only token cannot create repositories".into(),
             ));
         }
-        if actor.user.name != import.owner.as_str() && actor.user.role != SiteRole::Admin {
+        let own = actor.user.name == import.owner.as_str() || actor.user.role == SiteRole::Admin;
+        if !own && !self.may_create_under(actor, import.owner).await? {
             return Err(Error::Forbidden(format!(
                 "only {} (or a site admin) can create repositories there",
                 import.owner
@@ -104,6 +105,7 @@ impl Forge {
                 import.description,
             )
             .await?;
+        self.after_create_in_org(actor, &repo).await?;
         let dir = self.repo_dir(&repo)?;
         let creds = credentials(import.username, import.token);
         let fetched = match self.mirror_address(&url).await {

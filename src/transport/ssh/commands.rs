@@ -41,9 +41,10 @@ Commands (run as: ssh -p PORT git@HOST COMMAND):
   help                                         this text
   whoami                                       who this key belongs to
   repo list                                    repositories you can reach
-  repo create NAME [--public] [--description TEXT]
-                                               create NAME under your account (private
-                                               unless --public; TEXT may be several words)
+  repo create [ORG/]NAME [--public] [--description TEXT]
+                                               create NAME under your account, or under an
+                                               organization that lets you (private unless
+                                               --public; TEXT may be several words)
   repo info OWNER/REPO                         a repository's details and clone URLs
   key list                                     your SSH keys
 Git works as usual: git clone ssh://git@HOST:PORT/OWNER/REPO.git
@@ -133,12 +134,18 @@ async fn repo_create(
     name: &str,
     rest: &[&str],
 ) -> Result<Output, Error> {
-    let name = RepoName::parse(name)?;
+    // `NAME` under one's own name, or `OWNER/NAME` under an organization one may create in.
+    let (owner, name) = match name.split_once('/') {
+        Some(_) => {
+            let path = RepoPath::parse(name)?;
+            (path.owner, path.name)
+        }
+        None => (Username::parse(&actor.user.name)?, RepoName::parse(name)?),
+    };
     let options = CreateOptions::parse(rest)?;
-    let owner = Username::parse(&actor.user.name)?;
     let repo = st
         .forge
-        .create_repo(&owner, &name, !options.public, &options.description)
+        .create_repo_as(actor, &owner, &name, !options.public, &options.description)
         .await?;
     Ok(Output::ok(format!(
         "created {}\nssh: {}\nhttp: {}\n",

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::lab::{DeployBadge, ListControls, RepoItem};
 use super::render;
+use crate::domain::Read;
 use crate::domain::dashboard::RepoSort;
 use crate::model::Username;
 use crate::web::WebState;
@@ -191,6 +192,12 @@ async fn show_user(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, WebError> {
     let owner = Username::parse(&owner)?;
+    if st.forge.is_org(&owner).await? {
+        // An organization's page: `authorize_org` decides (a hidden one is the same 404).
+        let grant = st.forge.authorize_org::<Read>(user.actor(), &owner).await?;
+        let sort = q.sort();
+        return super::orgs::show_org(&st, &user, grant, &q.q, sort, sort_word(sort)).await;
+    }
     let owner = st
         .forge
         .user(&owner)

@@ -14,6 +14,7 @@ pub mod home;
 pub mod issues;
 pub mod lab;
 pub mod message;
+pub mod orgs;
 pub mod repo;
 pub mod repo_deploy_keys;
 pub mod repo_hooks;

@@ -276,14 +276,20 @@ struct NewRepoPage {
     message: String,
     name: String,
     description: String,
+    /// The owners the user may create under (their own name first), and the one chosen.
+    owners: Vec<String>,
+    owner: String,
 }
 
-async fn show_new(user: RequireUser) -> Result<Response, WebError> {
+async fn show_new(State(st): State<WebState>, user: RequireUser) -> Result<Response, WebError> {
+    let owners = st.forge.creatable_owners(&user.0.actor).await?;
     render(NewRepoPage {
         nav: user.nav(),
         message: String::new(),
         name: String::new(),
         description: String::new(),
+        owner: user.0.actor.user.name.clone(),
+        owners,
     })
 }
 
@@ -292,6 +298,9 @@ struct NewRepoForm {
     csrf: String,
     name: String,
     description: String,
+    /// Who owns it: the user (absent or their name) or an organization they may create in.
+    #[serde(default)]
+    owner: String,
     /// Unticked (absent) keeps it private, the default everywhere.
     public: Option<String>,
     /// Import from this URL instead of starting empty.
@@ -313,22 +322,33 @@ async fn create_repo(
     Form(form): Form<NewRepoForm>,
 ) -> Result<Response, WebError> {
     user.check_csrf(&form.csrf)?;
+    let owners = st.forge.creatable_owners(&user.0.actor).await?;
+    let chosen = match form.owner.trim() {
+        "" => user.0.actor.user.name.clone(),
+        o => o.to_owned(),
+    };
     let again = |message: String| {
         render(NewRepoPage {
             nav: user.nav(),
             message,
             name: form.name.clone(),
             description: form.description.clone(),
+            owners: owners.clone(),
+            owner: chosen.clone(),
         })
     };
     let name = match RepoName::parse(form.name.trim()) {
         Ok(n) => n,
         Err(e) => return again(e.to_string()),
     };
-    let owner = Username::parse(&user.0.actor.user.name)?;
+    let owner = match Username::parse(&chosen) {
+        Ok(o) => o,
+        Err(e) => return again(e.to_string()),
+    };
     let created = if form.clone_addr.trim().is_empty() {
         st.forge
-            .create_repo(
+            .create_repo_as(
+                &user.0.actor,
                 &owner,
                 &name,
                 form.public.is_none(),
@@ -362,6 +382,8 @@ async fn create_repo(
     };
     match created {
         Ok(repo) => Ok(Redirect::to(&format!("/{}/{}", repo.owner, repo.name)).into_response()),
+        // An owner the user may not create under (only a crafted form names one): say so.
+        Err(crate::domain::Error::Forbidden(why)) => again(why),
         Err(e) => again(message_or_error(e)?),
     }
 }
