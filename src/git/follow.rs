@@ -186,3 +186,32 @@ pub(super) fn follow_page(
     }
     Ok((page, false))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::git;
+    use super::*;
+
+    /// The walk examines at most `cap` commits: a page ends there.
+    #[test]
+    fn a_follow_walk_stops_at_its_cap() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        git(dir, &["init", "-q", "-b", "main"]);
+        for i in 0..6 {
+            std::fs::write(dir.join("f"), format!("version {i}\n")).unwrap();
+            git(dir, &["add", "f"]);
+            git(dir, &["commit", "-q", "-m", "change"]);
+        }
+        let head = ObjectId::from_hex(git(dir, &["rev-parse", "HEAD"]).as_bytes()).unwrap();
+        let cache = Arc::new(super::super::read::ReadCache::default());
+        let reader = cache
+            .open(&super::super::RepoDir(dir.join(".git")))
+            .unwrap();
+        let commits = Commits::new(&reader);
+        let (all, more) = follow_page(&commits, head, b"f", 0, 50, MAX_FOLLOW_COMMITS).unwrap();
+        assert_eq!((all.len(), more), (6, false));
+        let (capped, more) = follow_page(&commits, head, b"f", 0, 50, 2).unwrap();
+        assert_eq!((capped.as_slice(), more), (&all[..2], false));
+    }
+}

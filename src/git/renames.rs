@@ -221,4 +221,52 @@ mod tests {
         assert_eq!(spans(&long).iter().map(|s| s.1).sum::<u64>(), 130);
         assert_eq!(spans(&long).len(), 2, "two equal chunks of 64 share a bucket");
     }
+
+    /// Deleted files are collected within the entry budget; the rename is found when the
+    /// budget reaches it, not past the cap.
+    #[test]
+    fn the_search_for_deleted_files_stops_at_its_budget() {
+        use super::super::testing::git;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        git(dir, &["init", "-q", "-b", "main"]);
+        for i in 0..20 {
+            std::fs::write(dir.join(format!("f{i:02}")), format!("file {i}\n")).unwrap();
+        }
+        std::fs::write(dir.join("zz-old"), "one\ntwo\nthree\nfour\n").unwrap();
+        git(dir, &["add", "."]);
+        git(dir, &["commit", "-q", "-m", "one"]);
+        git(dir, &["rm", "-q", "f00", "f01", "f02"]);
+        git(dir, &["mv", "zz-old", "new"]);
+        std::fs::write(dir.join("new"), "one\ntwo\nthree\nfour!\n").unwrap();
+        git(dir, &["commit", "-q", "-am", "two"]);
+        let id = |r: &str| ObjectId::from_hex(git(dir, &["rev-parse", r]).as_bytes()).unwrap();
+        let cache = std::sync::Arc::new(super::super::read::ReadCache::default());
+        let reader = cache
+            .open(&super::super::RepoDir(dir.join(".git")))
+            .unwrap();
+        let commits = Commits::new(&reader);
+        let mut trees = Trees::default();
+        let (old, new) = (id("HEAD~1^{tree}"), id("HEAD^{tree}"));
+        let collect = |trees: &mut Trees, budget: usize| {
+            let (mut out, mut left) = (Vec::new(), budget);
+            let repo = commits.repo();
+            deleted(&repo, trees, old, Some(new), &mut Vec::new(), &mut out, &mut left).unwrap();
+            out.into_iter().map(|d| d.path).collect::<Vec<_>>()
+        };
+        assert_eq!(collect(&mut trees, 2), vec![b"f00".to_vec(), b"f01".to_vec()]);
+        let all = collect(&mut trees, MAX_ENTRIES);
+        assert_eq!(all.len(), 4, "three deleted, one renamed: {all:?}");
+        let found = renamed_from(
+            &commits,
+            &mut trees,
+            old,
+            new,
+            b"new",
+            id("HEAD:new"),
+            true,
+        )
+        .unwrap();
+        assert_eq!(found.map(|r| r.path), Some(b"zz-old".to_vec()), "75% similar");
+    }
 }
