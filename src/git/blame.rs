@@ -46,6 +46,8 @@ const BACKGROUND_BUDGET: Duration = Duration::from_secs(600);
 /// Blames running at once (each is a thread).
 pub(super) const MAX_BLAMES: usize = 2;
 const UNKNOWN: u32 = u32::MAX;
+/// How often a running blame shows its progress to the pages waiting on it.
+const REPORT_EVERY: Duration = Duration::from_millis(20);
 
 impl Reader {
     /// The blame of `path` at `start`, waiting up to `wait` for it; None when the path is not
@@ -223,14 +225,14 @@ impl Reader {
         let mut commit_index: HashMap<ObjectId, u32> = HashMap::new();
         let known = |c: ObjectId| self.blame_answer(c, path);
         let mut left = answer.origin.len();
+        // Pages waiting on the walk see its progress every REPORT_EVERY (each report copies
+        // the commits found so far).
+        let mut newly = Vec::new();
+        let mut reported = Instant::now();
         while left > 0 && Instant::now() <= deadline {
             let Some(found) = walk.next(&known)? else {
                 break;
             };
-            if found.is_empty() {
-                continue;
-            }
-            let mut newly = Vec::with_capacity(found.len());
             for (line, commit) in found {
                 let c = *commit_index.entry(commit).or_insert_with(|| {
                     answer.commits.push(commit);
@@ -242,8 +244,13 @@ impl Reader {
                 answer.origin[line as usize] = c;
                 newly.push(line as usize);
             }
-            report(job, &answer, &newly);
+            if !newly.is_empty() && reported.elapsed() >= REPORT_EVERY {
+                report(job, &answer, &newly);
+                newly.clear();
+                reported = Instant::now();
+            }
         }
+        report(job, &answer, &newly);
         if answer.origin.contains(&UNKNOWN) {
             return Ok(()); // out of time: nothing kept, the page said what it had
         }
