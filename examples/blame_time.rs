@@ -57,7 +57,7 @@ fn main() {
         let t = Instant::now();
         let path = TreePath::parse(&args[2]).expect("a valid path");
         let b = reader
-            .blame(&head, &path, Duration::from_secs(30))
+            .blame(&head, &path, Duration::from_secs(300))
             .expect("bench input is well-formed")
             .expect("bench input is well-formed");
         let ids: Vec<_> = b

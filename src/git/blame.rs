@@ -358,6 +358,6 @@ fn text_bytes(repo: &gix::Repository, id: ObjectId) -> Result<Option<Vec<u8>>, G
 }
 
 mod format;
-mod walk;
 #[cfg(test)]
 mod tests;
+mod walk;

@@ -154,11 +154,11 @@ impl HistoryCache {
 fn weigh(key: &Key, value: &Value) -> usize {
     const OVERHEAD: usize = 96;
     let key_bytes = match key {
-        Key::Folder(_, p) | Key::Blame(_, p) | Key::LastChange(_, p)
+        Key::Folder(_, p)
+        | Key::Blame(_, p)
+        | Key::LastChange(_, p)
         | Key::Log(_, p, _, _)
-        | Key::FollowLog(_, p, _, _) => {
-            p.len()
-        }
+        | Key::FollowLog(_, p, _, _) => p.len(),
         Key::Info(_) => 0,
     };
     let value_bytes = match value {

@@ -11,12 +11,12 @@ use gix::bstr::ByteSlice;
 
 use std::sync::Mutex;
 
+use super::GitError;
 use super::handles::Opened;
 use super::history_cache::{Blames, FolderWalks, HistoryCache};
 use super::lru::Lru;
 use super::reach_set::Reachability;
 use super::ref_listings::RefListings;
-use super::GitError;
 use crate::model::TreePath;
 
 pub use super::view::{

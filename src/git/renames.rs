@@ -219,7 +219,11 @@ mod tests {
         assert_eq!(spans(b"x\r\n"), spans(b"x\n"));
         let long = vec![b'a'; 130];
         assert_eq!(spans(&long).iter().map(|s| s.1).sum::<u64>(), 130);
-        assert_eq!(spans(&long).len(), 2, "two equal chunks of 64 share a bucket");
+        assert_eq!(
+            spans(&long).len(),
+            2,
+            "two equal chunks of 64 share a bucket"
+        );
     }
 
     /// Deleted files are collected within the entry budget; the rename is found when the
@@ -251,22 +255,30 @@ mod tests {
         let collect = |trees: &mut Trees, budget: usize| {
             let (mut out, mut left) = (Vec::new(), budget);
             let repo = commits.repo();
-            deleted(&repo, trees, old, Some(new), &mut Vec::new(), &mut out, &mut left).unwrap();
+            deleted(
+                &repo,
+                trees,
+                old,
+                Some(new),
+                &mut Vec::new(),
+                &mut out,
+                &mut left,
+            )
+            .unwrap();
             out.into_iter().map(|d| d.path).collect::<Vec<_>>()
         };
-        assert_eq!(collect(&mut trees, 2), vec![b"f00".to_vec(), b"f01".to_vec()]);
+        assert_eq!(
+            collect(&mut trees, 2),
+            vec![b"f00".to_vec(), b"f01".to_vec()]
+        );
         let all = collect(&mut trees, MAX_ENTRIES);
         assert_eq!(all.len(), 4, "three deleted, one renamed: {all:?}");
-        let found = renamed_from(
-            &commits,
-            &mut trees,
-            old,
-            new,
-            b"new",
-            id("HEAD:new"),
-            true,
-        )
-        .unwrap();
-        assert_eq!(found.map(|r| r.path), Some(b"zz-old".to_vec()), "75% similar");
+        let found =
+            renamed_from(&commits, &mut trees, old, new, b"new", id("HEAD:new"), true).unwrap();
+        assert_eq!(
+            found.map(|r| r.path),
+            Some(b"zz-old".to_vec()),
+            "75% similar"
+        );
     }
 }

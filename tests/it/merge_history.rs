@@ -91,7 +91,12 @@ fn build(root: &Path) -> std::path::PathBuf {
     std::fs::create_dir_all(w.join("inventory")).unwrap();
     at(&["mv", "inventory.yaml", "inventory/hosts.yaml"]);
     edit(&w, "inventory/hosts.yaml", 5, "host 5 moved and changed");
-    at(&["commit", "-q", "-am", "main: b10, move the inventory with an edit"]);
+    at(&[
+        "commit",
+        "-q",
+        "-am",
+        "main: b10, move the inventory with an edit",
+    ]);
     // both.txt merges cleanly (b2, b12 from side, b10 from main) and the merge changes b6:
     // no parent has the merge's version.
     at(&["merge", "-q", "--no-ff", "--no-commit", "side"]);
@@ -131,10 +136,7 @@ fn git_log(repo: &Path, extra: &[&str], path: &str) -> Vec<String> {
     let mut args = vec!["log", "--format=%H"];
     args.extend(extra);
     args.extend(["main", "--", path]);
-    git_at(repo, &args, 0)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    git_at(repo, &args, 0).lines().map(str::to_owned).collect()
 }
 
 const FILES: [&str; 6] = [
