@@ -26,7 +26,7 @@ use imara_diff::{Algorithm, Diff, InternedInput, Token};
 use super::super::GitError;
 use super::super::changed_paths::PathKeys;
 use super::super::commits::Commits;
-use super::super::path_walk::{SCAN_AHEAD, Trees};
+use super::super::path_walk::{READ_AHEAD, SCAN_AHEAD, Trees};
 use super::super::prefetch::{LOOKAHEAD, Prefetched};
 use super::super::renames::renamed_from;
 use super::{line_hashes, text_bytes, unchanged_lines_to_parent};
@@ -253,6 +253,7 @@ impl<'c, 'r> Walk<'c, 'r> {
             return Ok(Decision::Whole(node.parents[0], path));
         }
         let (parents, tree) = (node.parents, node.tree);
+        self.read_ahead(parents[0], path)?;
         let mut found = Vec::with_capacity(parents.len());
         for parent in &parents {
             let parent_tree = self.commits.node(*parent)?.tree;
@@ -415,6 +416,36 @@ impl<'c, 'r> Walk<'c, 'r> {
             }
         }
         Ok(out)
+    }
+
+    /// Before reading the path's folder in `first_parent`, reads it in the trees the commits
+    /// just below on the first-parent line will need (every parent's, where their filters
+    /// say maybe), in the order the pack stores them cheapest (`Trees::read_ahead`).
+    fn read_ahead(&mut self, first_parent: ObjectId, path: u32) -> Result<(), GitError> {
+        let first_tree = self.commits.node(first_parent)?.tree;
+        if self.trees.has(first_tree) {
+            return Ok(());
+        }
+        let keys = &self.paths[path as usize].keys;
+        let mut roots = vec![first_tree];
+        let mut at = first_parent;
+        for _ in 0..SCAN_AHEAD {
+            if roots.len() >= READ_AHEAD {
+                break;
+            }
+            let node = self.commits.node(at)?;
+            let Some(&next) = node.parents.first() else {
+                break;
+            };
+            if node.filter.is_none_or(|f| f.maybe_changed(keys)) {
+                for p in &node.parents {
+                    roots.push(self.commits.node(*p)?.tree);
+                }
+            }
+            at = next;
+        }
+        let folder = &self.paths[path as usize].folder;
+        self.trees.read_ahead(self.commits, &roots, folder)
     }
 
     fn intern(&mut self, v: &mut Version) {
