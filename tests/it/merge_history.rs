@@ -244,3 +244,38 @@ async fn blame_logs_and_last_commits_agree_with_git_through_merges_and_renames()
     let _ = std::fs::remove_dir_all(repo.join("labforge"));
     compare_all(tmp.path(), &repo, "with changed-path filters").await;
 }
+
+/// The web page: `/commits/main/PATH?follow=1` lists what `git log --follow` lists, across the
+/// rename; without it, what `git log` lists (the new name only).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_commits_page_follows_renames_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let built = build(tmp.path());
+    let app = crate::helpers::TestApp::spawn().await;
+    app.create_user("alice", "alice-password").await;
+    app.create_repo("alice", "m", false).await;
+    let target = app.server_repo("alice/m");
+    std::fs::remove_dir_all(&target).unwrap();
+    let cp = Command::new("cp")
+        .arg("-a")
+        .arg(&built)
+        .arg(&target)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let path = "inventory/hosts.yaml";
+    for (query, extra) in [("?follow=1", &["--follow"][..]), ("", &[][..])] {
+        let url = format!("/alice/m/commits/main/{path}{query}");
+        let (status, html) = crate::web::get(&app, &url).await;
+        assert_eq!(status, 200, "{url}");
+        let shown: Vec<&str> = html
+            .split("/alice/m/commit/")
+            .skip(1)
+            .map(|s| &s[..40])
+            .step_by(2) // each row links its commit twice
+            .collect();
+        assert_eq!(shown, git_log(&target, extra, path), "{url}");
+    }
+    let followed = git_log(&target, &["--follow"], path).len();
+    assert!(followed > git_log(&target, &[], path).len());
+}
