@@ -1,4 +1,5 @@
-//! Times `Reader::blame` in-process (no server): `blame_time REPO.git PATH [RUNS]`.
+//! Times `Reader::blame` in-process (no server): `blame_time REPO.git PATH [RUNS]`
+//! (`BLAME_IDS=FILE` also writes each line's commit id there).
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,7 +57,7 @@ fn main() {
         let t = Instant::now();
         let path = TreePath::parse(&args[2]).expect("a valid path");
         let b = reader
-            .blame(&head, &path, Duration::from_secs(30))
+            .blame(&head, &path, Duration::from_secs(300))
             .expect("bench input is well-formed")
             .expect("bench input is well-formed");
         let ids: Vec<_> = b
@@ -69,6 +70,15 @@ fn main() {
             for c in s.bytes() {
                 h = h.wrapping_mul(131).wrapping_add(c as u64);
             }
+        }
+        // BLAME_IDS=FILE: each line's full commit id, one a line, to compare with git's.
+        if let Ok(out) = std::env::var("BLAME_IDS") {
+            let full: Vec<String> = b
+                .origin
+                .iter()
+                .map(|o| o.map_or_else(|| "-".to_owned(), |i| b.commits[i].id.0.clone()))
+                .collect();
+            std::fs::write(out, full.join("\n") + "\n").expect("BLAME_IDS is writable");
         }
         println!(
             "{:?} lines={} commits={} complete={} sig={h:x}",

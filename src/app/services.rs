@@ -119,7 +119,7 @@ impl Services {
             config.upkeep_delay,
             config.upkeep_prune_after_days,
         );
-        let reads = crate::git::read::ReadCache::new(config.cache).with_git(runner.clone());
+        let reads = crate::git::read::ReadCache::new(config.cache);
         let forge = Forge::new(crate::domain::ForgeParts {
             db,
             repos: RepoStore::new(config.repos_dir().canonicalize()?)

@@ -1,8 +1,9 @@
-//! Blame: which commit last changed each line of a file, as `git blame` says for a linear
-//! history. Walks the first-parent history and, at each commit that changed the file, diffs it
-//! against its parent (imara-diff): lines the commit added are its own; unchanged lines are
-//! followed into the parent's version. Commits whose changed-path filter says they did not
-//! touch the file are skipped without reading a tree.
+//! Blame: which commit last changed each line of a file, as `git blame` says, merges and
+//! renames included. The walk (`walk`) goes through the history as git's does: newest commit
+//! first, a merge that took the file whole from one parent follows that parent only, one that
+//! changed it is diffed with each parent in turn (imara-diff), and where the file first appears
+//! rename detection finds its older name. Commits whose changed-path filter says they did not
+//! touch the file are passed without reading a tree.
 //!
 //! A file's blame at a commit is its blame at the commit that last changed it, so answers are
 //! kept by that commit (in memory and on disk): a push that does not touch the file reuses
@@ -10,12 +11,12 @@
 //! kept. The walk runs once per (commit, file) on its own thread; a page waits for it up to
 //! its budget, then shows the lines traced so far and completes on a later load.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gix::ObjectId;
-use imara_diff::{Algorithm, Diff, InternedInput};
+use imara_diff::Diff;
 
 use super::GitError;
 use super::changed_paths::PathKeys;
@@ -23,10 +24,10 @@ use super::commits::Commits;
 use super::history_cache::{BlameAnswer, Kept, KeptKey, Key, Value, kept_body, kept_header};
 use super::jobs::Job;
 use super::path_walk::{Trees, components};
-use super::prefetch::{LOOKAHEAD, Prefetched};
 use super::reader::{CommitId, CommitInfo, Reader, is_binary};
 use crate::model::TreePath;
-use format::{Incremental, MAX_GIT_BLAME_OUTPUT, decode, encode};
+use format::{decode, encode};
+use walk::Walk;
 
 pub struct Blame {
     /// The file's lines at the starting commit.
@@ -45,6 +46,8 @@ const BACKGROUND_BUDGET: Duration = Duration::from_secs(600);
 /// Blames running at once (each is a thread).
 pub(super) const MAX_BLAMES: usize = 2;
 const UNKNOWN: u32 = u32::MAX;
+/// How often a running blame shows its progress to the pages waiting on it.
+const REPORT_EVERY: Duration = Duration::from_millis(20);
 
 impl Reader {
     /// The blame of `path` at `start`, waiting up to `wait` for it; None when the path is not
@@ -152,10 +155,14 @@ impl Reader {
             return Ok(c);
         }
         let commits = Commits::new(self);
-        let mut changes = Changes::new(&commits, start, path, blob);
-        let found = changes
-            .next(Instant::now() + BACKGROUND_BUDGET)?
-            .map_or(start, |c| c.commit);
+        let found = first_change(
+            &commits,
+            start,
+            path,
+            blob,
+            Instant::now() + BACKGROUND_BUDGET,
+        )?
+        .unwrap_or(start);
         self.cache.history().put(key, Value::LastChange(found));
         Ok(found)
     }
@@ -194,167 +201,58 @@ impl Reader {
         let Some(text) = text_bytes(self.repository(), blob_id)? else {
             return Ok(());
         };
-        let mut after_hashes: Vec<u64> = line_hashes(&text).collect();
+        let commits = Commits::new(self);
+        // Every complete answer is kept on disk too: the commits that have one are known now.
+        let kept = self
+            .cache
+            .history()
+            .kept
+            .commits(self.repo_dir(), Kept::Blame, path.as_str())
+            .into_iter()
+            .collect();
+        let mut walk = Walk::new(
+            &commits,
+            changed_at,
+            path.as_str().as_bytes(),
+            blob_id,
+            &text,
+            kept,
+        )?;
         let mut answer = BlameAnswer {
             commits: Vec::new(),
-            origin: vec![UNKNOWN; after_hashes.len()],
+            origin: vec![UNKNOWN; line_hashes(&text).count()],
         };
         let mut commit_index: HashMap<ObjectId, u32> = HashMap::new();
-        let mut index_of = |answer: &mut BlameAnswer, c: ObjectId| -> u32 {
-            *commit_index.entry(c).or_insert_with(|| {
-                answer.commits.push(c);
-                answer.commits.len() as u32 - 1
-            })
-        };
-        // tracked[i] = (line index in the version being examined, line index at the start)
-        let mut tracked: Vec<(u32, usize)> =
-            (0..after_hashes.len()).map(|i| (i as u32, i)).collect();
-        // Lines are interned by hash, and each version is hashed once: the parent examined at
-        // one step is the child at the next, so its tokens are reused.
-        let mut input: InternedInput<u64> = InternedInput::default();
-        let mut before_hashes: Vec<u64> = Vec::new();
-        input.update_after(after_hashes.iter().copied());
-        let commits = Commits::new(self);
-        let mut changes = Changes::new(&commits, changed_at, path, blob_id);
-        let mut blobs: Prefetched<Option<Vec<u8>>> = Prefetched::default();
-        while !tracked.is_empty() {
-            let Some(change) = changes.next(deadline)? else {
-                break; // out of time (history itself always ends at a commit that created the file)
-            };
-            // The version this commit made has a kept blame: the rest is known.
-            if change.commit != changed_at
-                && let Some(kept) = self.blame_answer(change.commit, path)
-            {
-                for (line, head_line) in tracked.drain(..) {
-                    if let Some(&o) = kept.origin.get(line as usize)
-                        && o != UNKNOWN
-                    {
-                        answer.origin[head_line] = index_of(&mut answer, kept.commits[o as usize]);
-                    }
-                }
-                break;
-            }
-            // git gives a merge's lines to whichever parent has them; this walk follows the
-            // first parent only, so git blames the rest (lines traced so far stay shown).
-            if change.merge
-                && let Some(git) = &self.cache.git()
-            {
-                return self.trace_with_git(git, changed_at, path, job, deadline);
-            }
-            let parent_data = match change.parent_blob {
-                Some(id) => {
-                    let older = changes.ahead.iter().map_while(|c| c.parent_blob);
-                    {
-                        let repo = commits.repo();
-                        blobs.take(&repo, id, older, |id| text_bytes(&repo, id))?
-                    }
-                }
-                None => None,
-            };
-            let Some(parent_data) = parent_data else {
-                // Created here (or the parent's copy is binary/huge): every remaining line is this commit's.
-                let c = index_of(&mut answer, change.commit);
-                let newly: Vec<usize> = tracked.drain(..).map(|(_, h)| h).collect();
-                for h in &newly {
-                    answer.origin[*h] = c;
-                }
-                report(job, &answer, &newly);
+        let known = |c: ObjectId| self.blame_answer(c, path);
+        let mut left = answer.origin.len();
+        // Pages waiting on the walk see its progress every REPORT_EVERY (each report copies
+        // the commits found so far).
+        let mut newly = Vec::new();
+        let mut reported = Instant::now();
+        while left > 0 && Instant::now() <= deadline {
+            let Some(found) = walk.next(&known)? else {
                 break;
             };
-            before_hashes.clear();
-            before_hashes.extend(line_hashes(&parent_data));
-            // The interner keeps every line of every version seen; once it is much larger than
-            // the two versions compared, start it afresh: a small table stays in the CPU cache
-            // and the histogram diff sizes its tables by the number of distinct tokens.
-            let live = before_hashes.len() + after_hashes.len();
-            if input.interner.num_tokens() as usize > 4 * live + 1024 {
-                input.clear();
-                input.update_after(after_hashes.iter().copied());
-            }
-            input.update_before(before_hashes.iter().copied());
-            let mut diff = Diff::compute(Algorithm::Histogram, &input);
-            diff.postprocess_no_heuristic(&input);
-            let to_parent = unchanged_lines_to_parent(&diff, input.before.len(), input.after.len());
-            let mut newly = Vec::new();
-            let mut next = Vec::with_capacity(tracked.len());
-            for (line, head_line) in tracked {
-                if diff.is_added(line) {
-                    newly.push(head_line);
-                } else {
-                    next.push((to_parent[line as usize], head_line));
+            for (line, commit) in found {
+                let c = *commit_index.entry(commit).or_insert_with(|| {
+                    answer.commits.push(commit);
+                    answer.commits.len() as u32 - 1
+                });
+                if answer.origin[line as usize] == UNKNOWN {
+                    left -= 1;
                 }
+                answer.origin[line as usize] = c;
+                newly.push(line as usize);
             }
-            tracked = next;
-            if !newly.is_empty() {
-                let c = index_of(&mut answer, change.commit);
-                for h in &newly {
-                    answer.origin[*h] = c;
-                }
+            if !newly.is_empty() && reported.elapsed() >= REPORT_EVERY {
                 report(job, &answer, &newly);
+                newly.clear();
+                reported = Instant::now();
             }
-            std::mem::swap(&mut input.before, &mut input.after);
-            std::mem::swap(&mut before_hashes, &mut after_hashes);
         }
+        report(job, &answer, &newly);
         if answer.origin.contains(&UNKNOWN) {
             return Ok(()); // out of time: nothing kept, the page said what it had
-        }
-        self.keep_blame(changed_at, path, answer);
-        Ok(())
-    }
-
-    /// The blame `git blame --incremental` gives, each run of lines shown as git finds it,
-    /// and kept when git finishes.
-    fn trace_with_git(
-        &self,
-        git: &super::GitRunner,
-        changed_at: ObjectId,
-        path: &TreePath,
-        job: &Job<BlameAnswer>,
-        deadline: Instant,
-    ) -> Result<(), GitError> {
-        let lines = job.read(|p, _| p.origin.len());
-        let mut answer = BlameAnswer {
-            commits: Vec::new(),
-            origin: vec![UNKNOWN; lines],
-        };
-        let mut index: HashMap<ObjectId, u32> = HashMap::new();
-        let mut newly: Vec<usize> = Vec::new();
-        let dir = super::RepoDir(self.repo_dir().to_path_buf());
-        let finished = git
-            .blame_incremental(
-                &dir,
-                &changed_at.to_hex().to_string(),
-                path.as_str(),
-                deadline,
-                MAX_GIT_BLAME_OUTPUT,
-                |line| match Incremental::parse(line) {
-                    Incremental::Run {
-                        commit,
-                        first,
-                        count,
-                    } => {
-                        let c = *index.entry(commit).or_insert_with(|| {
-                            answer.commits.push(commit);
-                            answer.commits.len() as u32 - 1
-                        });
-                        let end = first.saturating_add(count).min(lines);
-                        for l in first.min(end)..end {
-                            answer.origin[l] = c;
-                            newly.push(l);
-                        }
-                    }
-                    // Each run's headers end with its file name: the run is complete.
-                    Incremental::Filename => {
-                        report(job, &answer, &newly);
-                        newly.clear();
-                    }
-                    Incremental::Other => {}
-                },
-            )
-            .map_err(|e| GitError::Io(std::io::Error::other(e)))?;
-        if !finished || answer.origin.contains(&UNKNOWN) {
-            tracing::warn!(path = path.as_str(), "git blame did not finish");
-            return Ok(());
         }
         self.keep_blame(changed_at, path, answer);
         Ok(())
@@ -383,115 +281,36 @@ fn report(job: &Job<BlameAnswer>, answer: &BlameAnswer, newly: &[usize]) {
     });
 }
 
-/// A commit on the first-parent walk that changed the file, and the file's blob in its parent
-/// (None: the file was created here, or the parent has no file at that path).
-struct Change {
-    commit: ObjectId,
-    parent_blob: Option<ObjectId>,
-    /// The commit is a merge: its other parents may have given it the lines it changed.
-    merge: bool,
-}
-
-/// The first-parent walk, reduced to the commits that changed the file, looked ahead by up to
-/// `LOOKAHEAD` changes.
-struct Changes<'c, 'r> {
-    commits: &'c Commits<'r>,
-    folder: Vec<Vec<u8>>,
-    name: Vec<u8>,
-    keys: PathKeys,
-    trees: Trees,
-    /// The next commit to examine.
-    next: Option<ObjectId>,
-    /// The file's blob in the last commit examined.
-    child_blob: ObjectId,
-    ahead: VecDeque<Change>,
-}
-
-impl<'c, 'r> Changes<'c, 'r> {
-    fn new(commits: &'c Commits<'r>, start: ObjectId, path: &TreePath, blob: ObjectId) -> Self {
-        let mut folder = components(path);
-        let name = folder.pop().unwrap_or_default();
-        Self {
-            commits,
-            folder,
-            name,
-            keys: PathKeys::new(path.as_str().as_bytes()),
-            trees: Trees::default(),
-            next: Some(start),
-            child_blob: blob,
-            ahead: VecDeque::new(),
-        }
-    }
-
-    fn next(&mut self, deadline: Instant) -> Result<Option<Change>, GitError> {
-        while self.ahead.len() < LOOKAHEAD && Instant::now() <= deadline {
-            let Some(id) = self.next else { break };
-            let node = self.commits.node(id)?;
-            let Some(&parent) = node.parents.first() else {
-                self.next = None;
-                self.ahead.push_back(Change {
-                    commit: id,
-                    parent_blob: None,
-                    merge: false,
-                });
-                break;
-            };
-            self.next = Some(parent);
-            // Certainly not touched here: no tree to read.
-            if node.filter.is_some_and(|f| !f.maybe_changed(&self.keys)) {
-                continue;
-            }
-            let tree = self.commits.node(parent)?.tree;
-            if !self.trees.has(tree) {
-                self.read_ahead(parent, tree)?;
-            }
-            let listing = self
-                .trees
-                .folder(&self.commits.repo(), tree, &self.folder)?;
-            let parent_blob = match listing {
-                Some(listing) => match listing.get(&self.name) {
-                    Some((id, mode)) if mode & 0o170000 != 0o040000 && mode != 0o160000 => Some(id),
-                    _ => None,
-                },
-                None => None,
-            };
-            if parent_blob == Some(self.child_blob) {
-                continue; // this commit did not touch the file
-            }
-            self.ahead.push_back(Change {
-                commit: id,
-                parent_blob,
-                merge: node.parents.len() > 1,
-            });
-            match parent_blob {
-                Some(id) => self.child_blob = id,
-                None => {
-                    self.next = None;
-                    break;
-                }
+/// The first commit on the first-parent line from `start` whose first parent has another
+/// version of the file (`blob` at `start`), or the root; None when out of time. Commits whose
+/// filter rules the path out are passed without reading a tree.
+fn first_change(
+    commits: &Commits<'_>,
+    start: ObjectId,
+    path: &TreePath,
+    blob: ObjectId,
+    deadline: Instant,
+) -> Result<Option<ObjectId>, GitError> {
+    let mut folder = components(path);
+    let name = folder.pop().unwrap_or_default();
+    let keys = PathKeys::new(path.as_str().as_bytes());
+    let mut trees = Trees::default();
+    let mut at = start;
+    while Instant::now() <= deadline {
+        let node = commits.node(at)?;
+        let Some(&parent) = node.parents.first() else {
+            return Ok(Some(at));
+        };
+        if node.filter.is_none_or(|f| f.maybe_changed(&keys)) {
+            let tree = commits.node(parent)?.tree;
+            let listing = trees.folder(&commits.repo(), tree, &folder)?;
+            if listing.and_then(|l| l.get(&name)).map(|(id, _)| id) != Some(blob) {
+                return Ok(Some(at));
             }
         }
-        Ok(self.ahead.pop_front())
+        at = parent;
     }
-
-    /// Reads the trees the next commits down the line will need along with `tree` (the
-    /// parent's), in the pack's cheap order (see `Trees::read_ahead`).
-    fn read_ahead(&mut self, parent: ObjectId, tree: ObjectId) -> Result<(), GitError> {
-        let mut roots = vec![tree];
-        let mut at = parent;
-        for _ in 0..super::path_walk::SCAN_AHEAD {
-            if roots.len() >= super::path_walk::READ_AHEAD {
-                break;
-            }
-            let node = self.commits.node(at)?;
-            let [next] = node.parents[..] else { break };
-            if node.filter.is_none_or(|f| f.maybe_changed(&self.keys)) {
-                roots.push(self.commits.node(next)?.tree);
-            }
-            at = next;
-        }
-        self.trees.read_ahead(self.commits, &roots, &self.folder)
-    }
+    Ok(None)
 }
 
 /// One hash per line, the tokens the diff compares; lines split as `str::lines` splits them,
@@ -541,3 +360,4 @@ fn text_bytes(repo: &gix::Repository, id: ObjectId) -> Result<Option<Vec<u8>>, G
 mod format;
 #[cfg(test)]
 mod tests;
+mod walk;

@@ -66,6 +66,8 @@ pub(super) enum Key {
     LastChange(ObjectId, String),
     /// A page of a path's log: (start, path, commits skipped, page size).
     Log(ObjectId, String, usize, usize),
+    /// The same for `git log --follow` (renames followed).
+    FollowLog(ObjectId, String, usize, usize),
     Info(ObjectId),
 }
 
@@ -152,9 +154,11 @@ impl HistoryCache {
 fn weigh(key: &Key, value: &Value) -> usize {
     const OVERHEAD: usize = 96;
     let key_bytes = match key {
-        Key::Folder(_, p) | Key::Blame(_, p) | Key::LastChange(_, p) | Key::Log(_, p, _, _) => {
-            p.len()
-        }
+        Key::Folder(_, p)
+        | Key::Blame(_, p)
+        | Key::LastChange(_, p)
+        | Key::Log(_, p, _, _)
+        | Key::FollowLog(_, p, _, _) => p.len(),
         Key::Info(_) => 0,
     };
     let value_bytes = match value {

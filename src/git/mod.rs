@@ -10,6 +10,7 @@ pub mod compare;
 mod create;
 pub mod diff;
 mod disk_usage;
+mod follow;
 mod graph;
 mod handles;
 mod history_cache;
@@ -34,6 +35,7 @@ mod ref_listings;
 mod ref_names;
 pub mod ref_push;
 pub mod repo_facts;
+mod renames;
 pub mod runner;
 #[cfg(test)]
 mod testing;

@@ -36,6 +36,11 @@ impl<T> Default for Prefetched<T> {
 }
 
 impl<T> Prefetched<T> {
+    /// Whether `id` was read ahead already.
+    pub(super) fn has(&self, id: ObjectId) -> bool {
+        self.ready.contains_key(&id)
+    }
+
     /// `read(id)`, needed now; `older` are the ids the caller will ask for next, in order.
     pub(super) fn take(
         &mut self,

@@ -22,7 +22,7 @@ pub use super::reader::{MIN_ID_LEN, PathEntry, Reader};
 pub use super::view::{
     BlobView, CommitId, CommitInfo, EntryKind, Folder, MAX_LISTED, RefInfo, Resolved, TreeEntry,
 };
-use super::{CacheLimits, GitError, GitRunner, RepoDir, blame, last_commit};
+use super::{CacheLimits, GitError, RepoDir, blame, last_commit};
 
 /// What the (commit, path) memo of the pages may hold. An entry weighs its path plus ~150
 /// bytes of keys and bookkeeping: a megabyte remembers ~5,000 file views.
@@ -40,8 +40,6 @@ pub struct ReadCache {
     /// What a (commit, path) names, for the pages: true forever (a commit never changes), and
     /// it saves inflating the commit and every tree on the path on each view of a file.
     entries: EntryMemo,
-    /// git itself, for the blames gix's walk does not cover (see `blame`).
-    pub(super) git: Option<GitRunner>,
     /// Which commits each repository's refs reach (see `reach`).
     pub(super) reach: Reachability,
 }
@@ -61,15 +59,8 @@ impl ReadCache {
             blames: Jobs::new(blame::MAX_BLAMES),
             ref_listings: Default::default(),
             entries: std::sync::Mutex::new(Lru::new(ENTRY_MEMO_BYTES)),
-            git: None,
             reach: Default::default(),
         }
-    }
-
-    /// Lets blame run `git blame` where a history needs it (merges that changed the file).
-    pub fn with_git(mut self, git: GitRunner) -> Self {
-        self.git = Some(git);
-        self
     }
 
     pub fn open(self: &Arc<Self>, dir: &RepoDir) -> Result<Reader, GitError> {
@@ -121,9 +112,6 @@ impl Stores for ReadCache {
     }
     fn entries(&self) -> &EntryMemo {
         &self.entries
-    }
-    fn git(&self) -> Option<&GitRunner> {
-        self.git.as_ref()
     }
     fn reach(&self) -> &Reachability {
         &self.reach

@@ -11,12 +11,12 @@ use gix::bstr::ByteSlice;
 
 use std::sync::Mutex;
 
+use super::GitError;
 use super::handles::Opened;
 use super::history_cache::{Blames, FolderWalks, HistoryCache};
 use super::lru::Lru;
 use super::reach_set::Reachability;
 use super::ref_listings::RefListings;
-use super::{GitError, GitRunner};
 use crate::model::TreePath;
 
 pub use super::view::{
@@ -46,8 +46,6 @@ pub(super) trait Stores: Send + Sync {
     /// What a (commit, path) names, for the pages: true forever (a commit never changes), and
     /// it saves inflating the commit and every tree on the path on each view of a file.
     fn entries(&self) -> &EntryMemo;
-    /// git itself, for the blames gix's walk does not cover (see `blame`).
-    fn git(&self) -> Option<&GitRunner>;
     /// Which commits each repository's refs reach (see `reach`).
     fn reach(&self) -> &Reachability;
     /// The handle requests share on the repository at `path` (see `handles`), with its age.

@@ -442,8 +442,8 @@ async fn merges_follow_gits_history_simplification() {
             let (ids, _) = our_log(&app, "alice/merges", path, 1).await;
             assert_eq!(ids, want, "{round}: log of {path:?}");
         }
-        // git gives a merge's lines to the parent they came from (the walk follows the
-        // first parent, and hands files a merge changed to git blame).
+        // git gives a merge's lines to the parent they came from (so does the walk, through
+        // every parent of a merge that changed the file).
         for path in [
             "theirs.txt",
             "ours.txt",

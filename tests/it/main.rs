@@ -44,6 +44,7 @@ mod issues;
 mod issues_api;
 mod json_logs;
 mod lab;
+mod merge_history;
 mod metrics;
 mod mirrors;
 mod objects;

@@ -1,55 +1,6 @@
-//! The two texts blame reads and writes: git's `blame --incremental` output, and the answer
-//! kept on disk.
+//! The answer blame keeps on disk.
 
 use super::*;
-
-/// At most this much of `git blame --incremental`'s output is read (about 300 bytes per run
-/// of lines; a file small enough to blame has far fewer runs, unless its commits' subjects
-/// are huge, which git prints whole).
-pub(super) const MAX_GIT_BLAME_OUTPUT: u64 = 64 * 1024 * 1024;
-
-/// One line of `git blame --incremental`.
-#[derive(Debug, PartialEq)]
-pub(super) enum Incremental {
-    /// `COMMIT ORIGINAL-LINE FINAL-LINE COUNT`: lines FINAL-LINE.. (1-based) come from COMMIT;
-    /// `first` is 0-based here.
-    Run {
-        commit: ObjectId,
-        first: usize,
-        count: usize,
-    },
-    /// `filename PATH`, the last header of a run.
-    Filename,
-    /// The commit's other headers (author, summary, previous, boundary, ...).
-    Other,
-}
-
-impl Incremental {
-    pub(super) fn parse(line: &[u8]) -> Self {
-        if line.starts_with(b"filename ") {
-            return Self::Filename;
-        }
-        let mut words = line.split(|b| *b == b' ');
-        let (Some(id), Some(_), Some(first), Some(count), None) = (
-            words.next(),
-            words.next(),
-            words.next(),
-            words.next(),
-            words.next(),
-        ) else {
-            return Self::Other;
-        };
-        let number = |w: &[u8]| std::str::from_utf8(w).ok()?.parse::<usize>().ok();
-        match (ObjectId::from_hex(id), number(first), number(count)) {
-            (Ok(commit), Some(first), Some(count)) if first >= 1 => Self::Run {
-                commit,
-                first: first - 1,
-                count,
-            },
-            _ => Self::Other,
-        }
-    }
-}
 
 const MAGIC: &[u8] = b"labforge blame 1\n";
 

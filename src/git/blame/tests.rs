@@ -15,38 +15,6 @@ fn line_hashes_split_like_str_lines_and_keep_line_endings() {
 }
 
 #[test]
-fn incremental_lines_parse() {
-    let id = "5021282adfbe31f42b3519b6a95590a4dc3a07e6";
-    assert_eq!(
-        Incremental::parse(format!("{id} 816 815 3").as_bytes()),
-        Incremental::Run {
-            commit: ObjectId::from_hex(id.as_bytes()).unwrap(),
-            first: 814,
-            count: 3
-        }
-    );
-    assert_eq!(
-        Incremental::parse(b"filename dir/a b.txt"),
-        Incremental::Filename
-    );
-    for other in [
-        "summary 1 2 3",
-        "author Ada",
-        "boundary",
-        &format!("previous {id} README.md"),
-        &format!("{id} 1 0 3"),
-        &format!("{id} 1 2"),
-        "",
-    ] {
-        assert_eq!(
-            Incremental::parse(other.as_bytes()),
-            Incremental::Other,
-            "{other}"
-        );
-    }
-}
-
-#[test]
 fn kept_blames_read_back_and_refuse_damage() {
     let id = ObjectId::from_hex(b"0123456789abcdef0123456789abcdef01234567").unwrap();
     let answer = BlameAnswer {

@@ -150,6 +150,16 @@ impl Listing {
             .collect()
     }
 
+    /// Every entry as (name, id, mode), in name order.
+    pub fn entries(&self) -> impl Iterator<Item = (&[u8], ObjectId, u16)> + '_ {
+        self.entries.iter().map(|e| {
+            let id = ObjectId::from_bytes_or_panic(
+                &self.data[e.3 as usize..e.3 as usize + self.hash_len],
+            );
+            (self.name(e), id, e.2)
+        })
+    }
+
     pub fn get(&self, name: &[u8]) -> Version {
         let i = self
             .entries

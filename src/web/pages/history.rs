@@ -39,6 +39,8 @@ where
 #[derive(Deserialize)]
 struct PageQuery {
     page: Option<usize>,
+    /// `?follow=1`: a file's log across renames, as `git log --follow`.
+    follow: Option<u8>,
 }
 
 #[derive(Template)]
@@ -51,6 +53,7 @@ struct CommitsPage {
     commits: Vec<CommitRow>,
     page: usize,
     has_more: bool,
+    follow: bool,
     menu: RefMenu,
 }
 
@@ -69,11 +72,17 @@ async fn show_commits(
     };
     let (repo, user) = (visit.repo(), &visit.visitor);
     let page = q.page.unwrap_or(1).clamp(1, 100_000);
+    let follow = q.follow == Some(1);
     let (at, ((commits, has_more), menu)) = read_at(&st, &visit.grant, rest, move |r, at| {
         if r.is_dir(&at.commit, &at.path)?.is_none() {
             return Ok(None); // a path that does not exist at this revision
         }
-        let log = r.log(&at.commit, &at.path, (page - 1) * PAGE_SIZE, PAGE_SIZE)?;
+        let skip = (page - 1) * PAGE_SIZE;
+        let log = if follow {
+            r.log_following(&at.commit, &at.path, skip, PAGE_SIZE)?
+        } else {
+            r.log(&at.commit, &at.path, skip, PAGE_SIZE)?
+        };
         with_menu(r, Some(log))
     })
     .await?;
@@ -87,6 +96,7 @@ async fn show_commits(
         commits,
         page,
         has_more,
+        follow,
         menu: menu.at("commits", &at),
     })
 }
