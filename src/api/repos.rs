@@ -36,7 +36,10 @@ where
         .put("/repos/{owner}/{repo}/topics", Need::ADMIN, replace_topics)
 }
 
-async fn answer_repo<L: Level>(st: &ApiState, grant: &Grant<L>) -> Result<Response, ApiError> {
+pub(super) async fn answer_repo<L: Level>(
+    st: &ApiState,
+    grant: &Grant<L>,
+) -> Result<Response, ApiError> {
     let view = st.forge.repo_view(grant).await?;
     Ok(Json(repository_json(&st.config, &view, grant.actor())).into_response())
 }
@@ -102,7 +105,7 @@ impl SearchParams {
     }
 }
 
-async fn list(
+pub(super) async fn list(
     st: &ApiState,
     actor: Option<&Actor>,
     query: &RepoQuery,
