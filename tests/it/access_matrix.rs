@@ -141,6 +141,7 @@ fn fill(path: &str, repo: &str, sha: &str, method: &Method) -> String {
         ("{sha}", sha),
         ("{rev}", "main"),
         ("{user}", user),
+        ("{username}", user),
         ("{name}", "x"),
         ("{delivery}", "x"),
         // Git data (`api::git`): main exists; a write names a branch that does not, so a
@@ -224,6 +225,32 @@ async fn send(
     }
 }
 
+/// The API's team routes name a team by id: the organization's first team (`lab`'s
+/// `admins`, `hid`'s `hidden`), so the decision is taken on the organization the case is
+/// about; a missing organization's team is an id no team has. Deleting a team is asked of an
+/// id no team has (the team is needed by every later case), so it is answered past the
+/// decision with the missing team's 404, as a route about one thing is.
+async fn team_path(app: &TestApp, record: &RouteRecord, org: &str) -> String {
+    let path = &record.path;
+    if !path.starts_with("/api/v1/teams/{id}")
+        || (record.method == Method::DELETE && path == "/api/v1/teams/{id}")
+    {
+        return path.clone();
+    }
+    let id = match labforge::model::Username::parse(org) {
+        Ok(name) => match app
+            .forge
+            .grant_org_for_operator::<labforge::domain::Read>(&app.system_key, &name)
+            .await
+        {
+            Ok(grant) => app.forge.teams(&grant).await.unwrap()[0].id,
+            Err(_) => 999_999,
+        },
+        Err(_) => 999_999,
+    };
+    path.replace("{id}", &id.to_string())
+}
+
 /// `DELETE /api/v1/repos/{owner}/{repo}` is the one route whose allowed case cannot be kept
 /// from acting (it has no body to refuse): it runs last, its cases one at a time, the owner's
 /// (which delete the test's repositories) after everyone else's.
@@ -240,8 +267,9 @@ async fn ask(
     who: Who,
     repo: &str,
 ) -> (String, Answer, Answer) {
-    let path = fill(&record.path, repo, sha, &record.method);
-    let missing_path = fill(&record.path, &missing(repo), sha, &record.method);
+    let path = fill(&team_path(app, record, repo).await, repo, sha, &record.method);
+    let missing_template = team_path(app, record, &missing(repo)).await;
+    let missing_path = fill(&missing_template, &missing(repo), sha, &record.method);
     let answer = send(app, creds, who, record, &path).await;
     let missing = send(app, creds, who, record, &missing_path).await;
     (path, answer, missing)
@@ -397,6 +425,7 @@ async fn every_route_answers_by_the_level_it_declares() {
                         "{name}",
                         "{delivery}",
                         "{team}",
+                        "{username}",
                         "{*branch}",
                         "/git/tags/",
                     ]
@@ -478,6 +507,19 @@ async fn organizations(app: &TestApp) {
     app.create_repo("lab", "priv", true).await;
     app.create_repo("lab", "else", true).await;
     app.create_repo("hid", "dns", false).await;
+    let hid = forge
+        .grant_org_for_operator(key, &name("hid"))
+        .await
+        .unwrap();
+    let hidden = TeamSettings {
+        access: RepoAccess::Read,
+        all_repos: true,
+        can_create: false,
+    };
+    forge
+        .create_team(&hid, &TeamName::parse("hidden").unwrap(), &hidden, &[])
+        .await
+        .unwrap();
     let grant = forge
         .grant_org_for_operator(key, &name("lab"))
         .await
