@@ -13,10 +13,10 @@ use serde::Deserialize;
 
 use super::body::JsonBody;
 use super::convert::organization::{organization_json, permissions_json};
+use super::convert::repository::repository_json;
 use super::convert::user::ApiUser;
 use super::paging::Paging;
 use super::{ApiActor, ApiError, ApiState, RequireApiActor, RequireWriteActor};
-use crate::domain::repo_api::RepoQuery;
 use crate::domain::{Admin, Level, OrgGrant, Read};
 use crate::model::{Org, OrgVisibility, RepoAccess, RepoName, RepoPath, Username};
 use crate::routes::{Need, Routes};
@@ -201,19 +201,27 @@ async fn delete_org(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The organization's repositories the caller may read (the one rule decides each, as
+/// `org_repos` does for the organization's page), a page of Repository objects.
 async fn list_org_repos(
     State(st): State<ApiState>,
     ApiOrg { grant, actor }: ApiOrg,
     paging: Paging,
 ) -> Result<Response, ApiError> {
-    let query = RepoQuery {
-        owner_id: Some(grant.org().id),
-        exclusive: true,
-        offset: paging.offset(),
-        limit: paging.limit(),
-        ..RepoQuery::default()
-    };
-    let (data, total) = super::repos::list(&st, actor.0.as_ref(), &query).await?;
+    let actor = actor.0.as_ref();
+    let repos = st.forge.org_repos(&grant, actor).await?;
+    let (page, total) = paging.slice(repos);
+    let owner = username(&grant.org().name)?;
+    let mut data = Vec::with_capacity(page.len());
+    for (repo, _) in page {
+        let path = RepoPath {
+            owner: owner.clone(),
+            name: RepoName::parse(&repo.name).map_err(crate::domain::Error::from)?,
+        };
+        let repo_grant = st.forge.authorize::<Read>(actor, &path).await?;
+        let view = st.forge.repo_view(&repo_grant).await?;
+        data.push(repository_json(&st.config, &view, actor));
+    }
     Ok(paging.answer(data, total))
 }
 

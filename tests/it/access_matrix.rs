@@ -267,7 +267,12 @@ async fn ask(
     who: Who,
     repo: &str,
 ) -> (String, Answer, Answer) {
-    let path = fill(&team_path(app, record, repo).await, repo, sha, &record.method);
+    let path = fill(
+        &team_path(app, record, repo).await,
+        repo,
+        sha,
+        &record.method,
+    );
     let missing_template = team_path(app, record, &missing(repo)).await;
     let missing_path = fill(&missing_template, &missing(repo), sha, &record.method);
     let answer = send(app, creds, who, record, &path).await;

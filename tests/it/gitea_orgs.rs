@@ -119,5 +119,9 @@ emit("done")
 "#
         ))
         .await;
-    assert_eq!(out, vec![serde_json::json!("done")], "the script ran to its end");
+    assert_eq!(
+        out,
+        vec![serde_json::json!("done")],
+        "the script ran to its end"
+    );
 }
