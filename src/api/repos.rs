@@ -12,7 +12,7 @@ use super::access::ApiRepo;
 use super::body::JsonBody;
 use super::convert::repository::repository_json;
 use super::paging::Paging;
-use super::{ApiActor, ApiError, ApiState, RequireApiActor};
+use super::{ApiActor, ApiError, ApiState, RequireApiActor, RequireWriteActor};
 use crate::domain::repo_api::{RepoQuery, RepoSort};
 use crate::domain::{Admin, Grant, Level};
 use crate::model::{Actor, RepoName};
@@ -186,7 +186,7 @@ struct CreateRepoOption {
 
 async fn create_repo(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
+    RequireWriteActor(actor): RequireWriteActor,
     JsonBody(opt): JsonBody<CreateRepoOption>,
 ) -> Result<Response, ApiError> {
     let name = RepoName::parse(opt.name.trim())
