@@ -19,6 +19,7 @@ mod repo_access;
 mod repos;
 mod settings;
 mod statuses;
+mod teams;
 mod tokens;
 mod users;
 
@@ -62,6 +63,7 @@ where
         .merge(repo_access::router())
         .merge(git::router())
         .merge(orgs::router())
+        .merge(teams::router())
         .map_router(|r| {
             r.fallback(|| async { ApiError::NotFound })
                 .layer(axum::middleware::from_fn(auth::refuse_query_tokens))

@@ -12,7 +12,7 @@ use super::access::ApiRepo;
 use super::body::JsonBody;
 use super::convert::repository::repository_json;
 use super::paging::Paging;
-use super::{ApiActor, ApiError, ApiState, RequireApiActor};
+use super::{ApiActor, ApiError, ApiState, RequireApiActor, RequireWriteActor};
 use crate::domain::repo_api::{RepoQuery, RepoSort};
 use crate::domain::{Admin, Grant, Level};
 use crate::model::{Actor, RepoName};
@@ -36,7 +36,10 @@ where
         .put("/repos/{owner}/{repo}/topics", Need::ADMIN, replace_topics)
 }
 
-async fn answer_repo<L: Level>(st: &ApiState, grant: &Grant<L>) -> Result<Response, ApiError> {
+pub(super) async fn answer_repo<L: Level>(
+    st: &ApiState,
+    grant: &Grant<L>,
+) -> Result<Response, ApiError> {
     let view = st.forge.repo_view(grant).await?;
     Ok(Json(repository_json(&st.config, &view, grant.actor())).into_response())
 }
@@ -102,7 +105,7 @@ impl SearchParams {
     }
 }
 
-async fn list(
+pub(super) async fn list(
     st: &ApiState,
     actor: Option<&Actor>,
     query: &RepoQuery,
@@ -183,7 +186,7 @@ struct CreateRepoOption {
 
 async fn create_repo(
     State(st): State<ApiState>,
-    RequireApiActor(actor): RequireApiActor,
+    RequireWriteActor(actor): RequireWriteActor,
     JsonBody(opt): JsonBody<CreateRepoOption>,
 ) -> Result<Response, ApiError> {
     let name = RepoName::parse(opt.name.trim())

@@ -13,6 +13,7 @@ pub mod egress;
 mod git_service;
 pub mod issues;
 pub mod mirrors;
+pub mod org_api;
 pub mod orgs;
 mod parts;
 mod password_check;

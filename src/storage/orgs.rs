@@ -352,6 +352,31 @@ impl Db {
         .await?)
     }
 
+    /// A team by its id (the API names teams by id) with its organization's name.
+    pub async fn team_by_id(&self, id: i64) -> Result<Option<(TeamRow, String)>> {
+        let row = sqlx::query!(
+            r#"SELECT t.id, t.org_id, t.name, t.access AS "access: RepoAccess", t.all_repos,
+                      t.can_create, o.name AS org_name
+               FROM teams t JOIN users o ON o.id = t.org_id WHERE t.id = $1"#,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| {
+            (
+                TeamRow {
+                    id: r.id,
+                    org_id: r.org_id,
+                    name: r.name,
+                    access: r.access,
+                    all_repos: r.all_repos,
+                    can_create: r.can_create,
+                },
+                r.org_name,
+            )
+        }))
+    }
+
     pub async fn teams_of_org(&self, org_id: i64) -> Result<Vec<TeamRow>> {
         Ok(sqlx::query_as!(
             TeamRow,

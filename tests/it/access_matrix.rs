@@ -141,6 +141,7 @@ fn fill(path: &str, repo: &str, sha: &str, method: &Method) -> String {
         ("{sha}", sha),
         ("{rev}", "main"),
         ("{user}", user),
+        ("{username}", user),
         ("{name}", "x"),
         ("{delivery}", "x"),
         // Git data (`api::git`): main exists; a write names a branch that does not, so a
@@ -224,6 +225,38 @@ async fn send(
     }
 }
 
+/// The API's team routes name a team by id: the organization's first team (`lab`'s
+/// `admins`, `hid`'s `hidden`), so the decision is taken on the organization the case is
+/// about; a missing organization's team is an id no team has. Deleting a team is asked of the
+/// organization's `spare` team (no case depends on it), one case at a time, the owner's last.
+async fn team_path(app: &TestApp, record: &RouteRecord, org: &str) -> String {
+    let path = &record.path;
+    if !path.starts_with("/api/v1/teams/{id}") {
+        return path.clone();
+    }
+    let wanted = if deletes_a_team(record) { "spare" } else { "" };
+    let id = match labforge::model::Username::parse(org) {
+        Ok(name) => match app
+            .forge
+            .grant_org_for_operator::<labforge::domain::Read>(&app.system_key, &name)
+            .await
+        {
+            Ok(grant) => {
+                let teams = app.forge.teams(&grant).await.unwrap();
+                let team = teams.iter().find(|t| wanted.is_empty() || t.name == wanted);
+                team.expect("the organization has its teams").id
+            }
+            Err(_) => 999_999,
+        },
+        Err(_) => 999_999,
+    };
+    path.replace("{id}", &id.to_string())
+}
+
+fn deletes_a_team(record: &RouteRecord) -> bool {
+    record.method == Method::DELETE && record.path == "/api/v1/teams/{id}"
+}
+
 /// `DELETE /api/v1/repos/{owner}/{repo}` is the one route whose allowed case cannot be kept
 /// from acting (it has no body to refuse): it runs last, its cases one at a time, the owner's
 /// (which delete the test's repositories) after everyone else's.
@@ -240,8 +273,14 @@ async fn ask(
     who: Who,
     repo: &str,
 ) -> (String, Answer, Answer) {
-    let path = fill(&record.path, repo, sha, &record.method);
-    let missing_path = fill(&record.path, &missing(repo), sha, &record.method);
+    let path = fill(
+        &team_path(app, record, repo).await,
+        repo,
+        sha,
+        &record.method,
+    );
+    let missing_template = team_path(app, record, &missing(repo)).await;
+    let missing_path = fill(&missing_template, &missing(repo), sha, &record.method);
     let answer = send(app, creds, who, record, &path).await;
     let missing = send(app, creds, who, record, &missing_path).await;
     (path, answer, missing)
@@ -345,7 +384,7 @@ async fn every_route_answers_by_the_level_it_declares() {
             }
             _ => continue,
         };
-        let answers = if destroys_the_repository(record) {
+        let answers = if destroys_the_repository(record) || deletes_a_team(record) {
             // One at a time, admins last and one admin per repository: the first admin's
             // request deletes it, so a second would find it missing.
             cases.sort_by_key(|&(who, repo)| level(who, repo) == RepoAccess::Admin);
@@ -397,6 +436,10 @@ async fn every_route_answers_by_the_level_it_declares() {
                         "{name}",
                         "{delivery}",
                         "{team}",
+                        "{username}",
+                        // Gitea's "is a collaborator": 404 for a user who is not one (reader
+                        // on lab/priv).
+                        "/collaborators/{user}",
                         "{*branch}",
                         "/git/tags/",
                     ]
@@ -478,6 +521,26 @@ async fn organizations(app: &TestApp) {
     app.create_repo("lab", "priv", true).await;
     app.create_repo("lab", "else", true).await;
     app.create_repo("hid", "dns", false).await;
+    let hid = forge
+        .grant_org_for_operator(key, &name("hid"))
+        .await
+        .unwrap();
+    let hidden = TeamSettings {
+        access: RepoAccess::Read,
+        all_repos: true,
+        can_create: false,
+    };
+    forge
+        .create_team(&hid, &TeamName::parse("hidden").unwrap(), &hidden, &[])
+        .await
+        .unwrap();
+    for org in ["lab", "hid"] {
+        let grant = forge.grant_org_for_operator(key, &name(org)).await.unwrap();
+        forge
+            .create_team(&grant, &TeamName::parse("spare").unwrap(), &hidden, &[])
+            .await
+            .unwrap();
+    }
     let grant = forge
         .grant_org_for_operator(key, &name("lab"))
         .await

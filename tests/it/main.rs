@@ -29,6 +29,7 @@ mod file_edits;
 mod first_run;
 mod gitea_client;
 mod gitea_git;
+mod gitea_orgs;
 mod gitea_repos;
 mod gitea_shapes;
 mod gitea_users;

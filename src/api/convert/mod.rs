@@ -1,5 +1,6 @@
 //! Domain values as Gitea's API objects (`services/convert` in Gitea): one file per object.
 
+pub mod organization;
 pub mod repository;
 pub mod repository_min;
 pub mod user;
