@@ -18,6 +18,7 @@ mod parts;
 mod password_check;
 mod profiles;
 pub mod push;
+mod renames;
 pub mod repo_api;
 mod repo_settings;
 mod repos;

@@ -34,8 +34,8 @@ pub mod receive_wire;
 mod ref_listings;
 mod ref_names;
 pub mod ref_push;
-pub mod repo_facts;
 mod renames;
+pub mod repo_facts;
 pub mod runner;
 #[cfg(test)]
 mod testing;
