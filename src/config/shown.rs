@@ -45,6 +45,7 @@ fn value_of(config: &Config, env: &str) -> Option<String> {
             None => "unset: the managed PostgreSQL".to_owned(),
         },
         "LABFORGE_PUSH_TO_CREATE" => config.push_to_create.to_string(),
+        "LABFORGE_USERS_MAY_CREATE_ORGS" => config.users_may_create_orgs.to_string(),
         "LABFORGE_MAX_UPLOAD_PACKS" => config.max_upload_packs.to_string(),
         "LABFORGE_SSH_MAX_CONNECTIONS" => config.ssh_max_connections.to_string(),
         "LABFORGE_SSH_MAX_UNAUTHENTICATED" => config.ssh_max_unauthenticated.to_string(),

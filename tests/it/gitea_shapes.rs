@@ -191,3 +191,40 @@ emit(changed.commit.sha)
         "the update is two commits below the tip"
     );
 }
+
+/// Deploy keys through the client (as the Terraform provider's `gitea_repository_key` calls
+/// them): DeployKey as Gitea's schema has it, read-only kept, a key in use refused with 422.
+#[tokio::test]
+async fn deploy_keys_answer_in_giteas_shapes() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", "horse-battery-staple").await;
+    app.create_repo("alice", "flux", true).await;
+    let token = app
+        .create_token("alice", labforge::model::TokenScope::Write)
+        .await;
+    let key = crate::deploy_keys::ed25519_line(4242);
+    let out = GiteaClient::with_token(&app, &token)
+        .run(&format!(
+            r#"
+made = repo.repo_create_key("alice", "flux", body=models.CreateKeyOption(title="flux", key="{key}", read_only=True))
+assert made.read_only and made.title == "flux" and made.key.startswith("ssh-ed25519 "), made
+assert [k.id for k in repo.repo_list_keys("alice", "flux")] == [made.id]
+assert repo.repo_get_key("alice", "flux", made.id).fingerprint == made.fingerprint
+again = models.CreateKeyOption(title="again", key="{key}", read_only=False)
+assert status_of(repo.repo_create_key, "alice", "flux", body=again) == 422
+repo.repo_delete_key("alice", "flux", made.id)
+assert repo.repo_list_keys("alice", "flux") == []
+emit(made.fingerprint)
+"#
+        ))
+        .await;
+    let [fingerprint] = &out[..] else {
+        panic!("one value emitted: {out:?}")
+    };
+    assert!(
+        fingerprint
+            .as_str()
+            .is_some_and(|f| f.starts_with("SHA256:")),
+        "{fingerprint}"
+    );
+}

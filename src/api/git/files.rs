@@ -28,7 +28,9 @@ where
     Routes::new()
         .get("/repos/{owner}/{repo}/contents", Need::READ, list_root)
         .get(
-            "/repos/{owner}/{repo}/contents/{*path}",
+            // `filepath`, as Gitea names it and as the contents writes (`api::contents`) do: one
+            // path takes one parameter name whatever the method.
+            "/repos/{owner}/{repo}/contents/{*filepath}",
             Need::READ,
             show_contents,
         )
@@ -55,6 +57,7 @@ struct RefQuery {
 
 #[derive(Deserialize)]
 struct FilePath {
+    #[serde(alias = "filepath")]
     path: String,
 }
 
