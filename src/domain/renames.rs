@@ -3,7 +3,7 @@
 //! it there, until the name is taken again (the database drops the redirect then); to anyone
 //! else an old path answers exactly like a missing repository.
 
-use super::{Admin, Error, Forge, Grant, Principal, Read, Result, SiteAdmin, blocking};
+use super::{Admin, Error, Forge, Grant, Principal, Read, Result, SiteAdmin, SystemKey, blocking};
 use crate::model::{OrgRole, RepoName, RepoPath, Username};
 
 impl Forge {
@@ -39,6 +39,32 @@ impl Forge {
             Err(Error::NotFound | Error::Forbidden(_)) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Where the repository once at `path` is now, as the operator sees it (no reader check):
+    /// for the start-up warning about `[[deploy]]` and `[[check]]` entries naming an old path.
+    pub async fn moved_for_operator(
+        &self,
+        key: &SystemKey,
+        path: &RepoPath,
+    ) -> Result<Option<RepoPath>> {
+        if self.repo_exists(key, path).await? {
+            return Ok(None);
+        }
+        let Some(id) = self
+            .db
+            .repo_redirect(path.owner.as_str(), path.name.as_str())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(row) = self.db.repo_by_id(id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(RepoPath {
+            owner: Username::parse(&row.owner)?,
+            name: RepoName::parse(&row.name)?,
+        }))
     }
 
     /// The current name of the user or organization once called `old`.

@@ -181,6 +181,17 @@ async fn renames_and_transfers_keep_records_and_old_addresses_lead_to_readers_on
         assert_eq!((s, loc.as_str()), (301, "/lab/zones"), "{old}");
     }
 
+    // The start-up warning for `[[deploy]]`/`[[check]]` entries names the new path.
+    let moved = app
+        .forge
+        .moved_for_operator(
+            &app.system_key,
+            &labforge::model::RepoPath::parse("alice/dns").unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.map(|p| p.to_string()).as_deref(), Some("lab/zones"));
+
     // Old git address over SSH: works, with the warning on stderr.
     let ssh = SshClient::new(&app, &alice_key);
     let out = ssh
