@@ -252,9 +252,17 @@ async fn renames_and_transfers_keep_records_and_old_addresses_lead_to_readers_on
     let (s, loc, _) = get(&app, Some(&reader), "/alice/zones/issues/1").await;
     assert_eq!((s, loc.as_str()), (301, "/alicia/zones/issues/1"));
     assert!(app.server_repo("alicia/zones").exists());
+    let (s, loc, _) = get(&app, None, "/alice?q=zo").await;
+    assert_eq!(
+        (s, loc.as_str()),
+        (301, "/alicia?q=zo"),
+        "the profile follows"
+    );
     admin(&app, &["org", "create", "alice"]);
     let old = get(&app, Some(&reader), "/alice/zones").await;
     let missing = get(&app, Some(&reader), "/alice/never-was").await;
     assert_eq!(old.0, 404, "the new alice's name space is hers");
     assert!(same_answer(&old, &missing, "zones"));
+    let (s, _, _) = get(&app, None, "/alice").await;
+    assert_eq!(s, 200, "the new alice's own page");
 }
