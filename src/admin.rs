@@ -93,6 +93,9 @@ pub enum UserCommand {
     RevokeAdmin { name: String },
     /// Delete a user who owns no repositories (refused otherwise, naming them).
     Delete { name: String },
+    /// Rename a user or an organization: their repositories move with them, and the old name
+    /// and old paths redirect (web 301, git with a warning) until the name is taken again.
+    Rename { old: String, new: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,8 +156,11 @@ pub enum RepoCommand {
         #[arg(long)]
         yes: bool,
     },
-    /// Rename OWNER/REPO to OWNER/NEWNAME (the folder moves with it).
+    /// Rename OWNER/REPO to OWNER/NEWNAME (the folder moves with it; the old path redirects).
     Rename { path: String, new_name: String },
+    /// Give OWNER/REPO to another user or organization, at once; issues, deploys, webhooks,
+    /// mirrors and statuses follow, the old organization's teams lose it, the old path redirects.
+    Transfer { path: String, new_owner: String },
     /// Delete every object no branch or tag reaches, now (a pushed secret, its branch
     /// deleted); upkeep does it after `upkeep_prune_after_days` otherwise.
     Purge {

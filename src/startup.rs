@@ -73,12 +73,20 @@ pub async fn report(
         );
         match forge.repo_exists(key, &deploy.repo).await {
             Ok(true) => {}
-            Ok(false) => tracing::warn!(
-                "deploy {}: repository {} does not exist yet; the deploy runs once it is created \
-                 and pushed to",
-                deploy.name,
-                deploy.repo
-            ),
+            Ok(false) => match forge.moved_for_operator(key, &deploy.repo).await? {
+                Some(now) => tracing::warn!(
+                    "deploy {}: repository {} was renamed or transferred to {now}; set repo = \
+                     \"{now}\" in the configuration (the deploy does not follow it)",
+                    deploy.name,
+                    deploy.repo
+                ),
+                None => tracing::warn!(
+                    "deploy {}: repository {} does not exist yet; the deploy runs once it is \
+                     created and pushed to",
+                    deploy.name,
+                    deploy.repo
+                ),
+            },
             Err(e) => return Err(e.into()),
         }
     }
@@ -130,9 +138,16 @@ async fn report_checks(
         if let Ok(path) = crate::model::RepoPath::parse(check.repo.as_str()) {
             match forge.repo_exists(key, &path).await {
                 Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!("check {}: repository {path} does not exist yet", check.name)
-                }
+                Ok(false) => match forge.moved_for_operator(key, &path).await? {
+                    Some(now) => tracing::warn!(
+                        "check {}: repository {path} was renamed or transferred to {now}; set \
+                         repo = \"{now}\" in the configuration",
+                        check.name
+                    ),
+                    None => {
+                        tracing::warn!("check {}: repository {path} does not exist yet", check.name)
+                    }
+                },
                 Err(e) => return Err(e.into()),
             }
         }

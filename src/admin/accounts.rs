@@ -85,6 +85,11 @@ pub(super) async fn user(
             forge.delete_user(by, &name).await?;
             eprintln!("deleted user {name}");
         }
+        UserCommand::Rename { old, new } => {
+            let (old, new) = (Username::parse(&old)?, Username::parse(&new)?);
+            forge.rename_owner(by, &old, &new).await?;
+            eprintln!("renamed {old} to {new}; old addresses redirect until {old} is taken again");
+        }
     }
     Ok(())
 }

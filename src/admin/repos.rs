@@ -49,6 +49,13 @@ pub(super) async fn repo(
             let renamed = forge.rename_repo(grant, &new_name).await?;
             eprintln!("renamed {old} to {}", renamed.repo().full_name());
         }
+        RepoCommand::Transfer { path, new_owner } => {
+            let grant = find_repo(forge, key, &path).await?;
+            let old = grant.repo().full_name();
+            let new_owner = Username::parse(&new_owner)?;
+            let moved = forge.transfer_repo(grant, &new_owner).await?;
+            eprintln!("transferred {old} to {}", moved.repo().full_name());
+        }
         RepoCommand::Purge { path } => {
             let grant = find_repo(forge, key, &path).await?;
             forge.purge_repo(&grant).await?;

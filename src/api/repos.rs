@@ -32,6 +32,7 @@ where
         .get("/repos/{owner}/{repo}", Need::READ, show_repo)
         .patch("/repos/{owner}/{repo}", Need::ADMIN, edit_repo)
         .delete("/repos/{owner}/{repo}", Need::ADMIN, delete_repo)
+        .post("/repos/{owner}/{repo}/transfer", Need::ADMIN, transfer_repo)
         .get("/repos/{owner}/{repo}/topics", Need::READ, list_topics)
         .put("/repos/{owner}/{repo}/topics", Need::ADMIN, replace_topics)
 }
@@ -353,4 +354,28 @@ mod tests {
         let q = private_off.query(&Paging::for_tests(1, 10)).unwrap();
         assert!(q.exclude_private && q.private.is_none() && q.owner_id.is_none());
     }
+}
+
+/// Gitea's TransferRepoOption. `team_ids` (teams of the new organization to give the
+/// repository to) is read and not applied: add it to teams afterwards.
+#[derive(Deserialize)]
+struct TransferRepoOption {
+    new_owner: String,
+    #[allow(dead_code)]
+    team_ids: Option<Vec<i64>>,
+}
+
+/// `POST /repos/{o}/{r}/transfer`: to yourself or an organization you own, at once (202 with
+/// the moved repository, as Gitea); to another user, refused (no acceptance step yet).
+async fn transfer_repo(
+    State(st): State<ApiState>,
+    ApiRepo { grant }: ApiRepo<Admin>,
+    JsonBody(opt): JsonBody<TransferRepoOption>,
+) -> Result<Response, ApiError> {
+    let owner = crate::model::Username::parse(opt.new_owner.trim())
+        .map_err(|e| ApiError::Invalid(format!("invalid new_owner: {e}")))?;
+    let grant = st.forge.transfer_repo(grant, &owner).await?;
+    let mut res = answer_repo(&st, &grant).await?;
+    *res.status_mut() = axum::http::StatusCode::ACCEPTED;
+    Ok(res)
 }

@@ -19,6 +19,7 @@ mod parts;
 mod password_check;
 mod profiles;
 pub mod push;
+mod renames;
 pub mod repo_api;
 mod repo_settings;
 mod repos;

@@ -144,8 +144,9 @@ impl Forge {
 impl Forge {
     /// `labforge admin repo rename`: the row and the folder move together (the row's transaction
     /// commits only after the folder moved, and the folder moves back if the commit fails).
-    /// Issues, deploy runs, webhooks and collaborators follow, since they hang on the id; old
-    /// clone URLs stop working, and a `[[deploy]]` naming the old path must be edited.
+    /// Issues, deploy runs, webhooks and collaborators follow, since they hang on the id; the
+    /// old path redirects (web 301, git with a warning) until it is taken again (`renames`),
+    /// and a `[[deploy]]` naming the old path must be edited.
     /// The grant comes back with the renamed row.
     pub async fn rename_repo(
         &self,

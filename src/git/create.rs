@@ -3,6 +3,7 @@ use std::path::Path;
 use gix::refs::transaction::{PreviousValue, RefEdit};
 
 use super::{GitError, RepoDir, RepoStore, hooks};
+use crate::model::Username;
 
 impl RepoStore {
     /// Creates a bare repository with HEAD on `default_branch`. It is built in a staging folder
@@ -117,10 +118,32 @@ impl RepoStore {
                 to.path().display()
             )));
         }
+        // A transfer may move the folder under an owner that has no folder yet.
+        if let Some(parent) = to.path().parent() {
+            std::fs::create_dir_all(parent)?;
+        }
         std::fs::rename(from.path(), to.path())?;
         if let Some(parent) = to.path().parent() {
             std::fs::File::open(parent)?.sync_all()?;
         }
+        Ok(())
+    }
+
+    /// Moves an owner's folder (all their repositories) to a new owner name; an owner without
+    /// repositories may have no folder, which is fine. Refuses to overwrite a folder in the way.
+    pub fn move_owner_dir(&self, from: &Username, to: &Username) -> Result<(), GitError> {
+        let (old, new) = (self.root.join(from.as_str()), self.root.join(to.as_str()));
+        if !old.exists() {
+            return Ok(());
+        }
+        if new.exists() {
+            return Err(GitError::BadPath(format!(
+                "{} is in the way",
+                new.display()
+            )));
+        }
+        std::fs::rename(&old, &new)?;
+        std::fs::File::open(&self.root)?.sync_all()?;
         Ok(())
     }
 }

@@ -200,6 +200,22 @@ impl RepoPath {
             name: RepoName::parse_url_segment(name)?,
         })
     }
+
+    /// The address an old `/{owner}/{repo}…` request moves to when the repository is now at
+    /// `self`: the same rest of the path and query, and `.git` kept if the old one had it.
+    pub fn moved_url(&self, old_path: &str, query: Option<&str>) -> String {
+        let mut segments = old_path.trim_start_matches('/').splitn(3, '/');
+        let _owner = segments.next();
+        let git = segments.next().is_some_and(|r| r.ends_with(".git"));
+        let rest = segments.next().map(|r| format!("/{r}")).unwrap_or_default();
+        let suffix = if git { ".git" } else { "" };
+        let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+        format!(
+            "/{}/{}{suffix}{rest}{query}",
+            self.owner.as_str(),
+            self.name.as_str()
+        )
+    }
 }
 
 /// A team's name within its organization (`deployers`).
@@ -339,6 +355,20 @@ impl Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_moved_url_keeps_the_rest_of_the_path_the_query_and_git_suffix() {
+        let now = RepoPath::parse("lab/dns").unwrap();
+        assert_eq!(now.moved_url("/alice/dns", None), "/lab/dns");
+        assert_eq!(
+            now.moved_url("/alice/old/issues/3", Some("tab=files")),
+            "/lab/dns/issues/3?tab=files"
+        );
+        assert_eq!(
+            now.moved_url("/alice/old.git/info/refs", Some("service=git-upload-pack")),
+            "/lab/dns.git/info/refs?service=git-upload-pack"
+        );
+    }
 
     #[test]
     fn new_owners_may_not_take_route_words_in_any_case() {

@@ -17,6 +17,7 @@ mod pull_mirrors;
 mod push_mirrors;
 mod pushes;
 mod queues;
+mod redirects;
 mod repo_api;
 mod repos;
 mod sessions;

@@ -311,23 +311,3 @@ impl Db {
         Ok(tx)
     }
 }
-
-impl Db {
-    /// Renames the repository inside a transaction the caller commits once the folder is moved.
-    pub async fn begin_rename_repo(
-        &self,
-        id: i64,
-        new_name: &str,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query!(
-            "UPDATE repositories SET name = $2, updated_at = now() WHERE id = $1",
-            id,
-            new_name
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(on_constraint)?;
-        Ok(tx)
-    }
-}

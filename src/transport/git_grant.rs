@@ -15,7 +15,7 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::http_git::GitHttpState;
-use crate::domain::{Error, Forge, ServiceGrant};
+use crate::domain::{Error, Forge, Principal, ServiceGrant};
 use crate::git::{GitProtocol, Service};
 use crate::model::{Actor, Client, RepoName, RepoPath, Transport, Username};
 
@@ -122,6 +122,21 @@ where
         let actor = authenticate(&st.forge, &parts.headers, peer)
             .await
             .map_err(IntoResponse::into_response)?;
+        // A renamed or transferred repository: git follows a 301 on its first request (and
+        // prints `warning: redirecting to …`), then talks to the new address. Asked before
+        // authorizing, so a push to the old path never creates a repository there.
+        if !R::RPC {
+            let principal = Principal::from_actor(actor.as_ref());
+            let moved = st
+                .forge
+                .moved_to(&principal, &path)
+                .await
+                .map_err(|e| Refusal::from(e).into_response())?;
+            if let Some(now) = moved {
+                let to = now.moved_url(parts.uri.path(), parts.uri.query());
+                return Err(crate::web::access::moved_permanently(&to));
+            }
+        }
         let grant = st
             .forge
             .authorize_service(actor.as_ref(), &path, service)

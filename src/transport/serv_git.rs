@@ -32,6 +32,11 @@ pub(super) async fn run(
     write: &mut (impl AsyncWrite + Unpin),
 ) -> anyhow::Result<()> {
     let forge = &st.forge;
+    // A renamed or transferred repository: the old path keeps working, with a warning.
+    let (path, moved) = match forge.moved_to(&principal, &path).await {
+        Ok(Some(now)) => (now.clone(), true),
+        _ => (path, false),
+    };
     let authorized = forge.authorize_service_as(&principal, &path, service).await;
     let grant = match authorized {
         Ok(grant) => grant,
@@ -48,6 +53,10 @@ pub(super) async fn run(
             return send_output(write, Output::fail(message)).await;
         }
     };
+    if moved {
+        let warning = format!("remote: this repository moved to {path}; update your remote\n");
+        frame(write, wire::STDERR, warning.as_bytes()).await?;
+    }
     // `serv`'s input, chunked into the queue the built-in server's archive check reads from.
     let (stdin_tx, mut stdin_rx) = mpsc::channel::<Bytes>(STDIN_QUEUE);
     let reader = tokio::spawn(async move {

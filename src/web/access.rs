@@ -18,7 +18,7 @@ use super::error::WebError;
 use super::form::Form;
 use super::session::{CsrfForm, MaybeUser, Nav, RequireUser};
 use crate::domain::Session;
-use crate::domain::{Grant, Level, Read, SiteAdmin};
+use crate::domain::{Error, Grant, Level, Principal, Read, SiteAdmin};
 use crate::model::{Repo, RepoAccess, RepoName, RepoPath, Username};
 
 /// The rest of a path after `{owner}/{repo}/…/` (`REF/PATH`, a compare spec, a commit id).
@@ -76,6 +76,34 @@ pub async fn repo_path(parts: &mut Parts) -> Result<RepoPath, WebError> {
     })
 }
 
+/// A repository renamed or transferred away from `path`: 301 to its new address for a visitor
+/// who may read it there; for anyone else the missing repository's answer, as before.
+async fn moved_or_missing(
+    st: &WebState,
+    visitor: &MaybeUser,
+    path: &RepoPath,
+    parts: &Parts,
+) -> Response {
+    let principal = Principal::from_actor(visitor.actor());
+    match st.forge.moved_to(&principal, path).await {
+        Ok(Some(now)) => {
+            let to = now.moved_url(parts.uri.path(), parts.uri.query());
+            moved_permanently(&to)
+        }
+        Ok(None) => WebError::NotFound.into_response(),
+        Err(e) => WebError::from(e).into_response(),
+    }
+}
+
+/// 301 (not axum's 308): what browsers, git and Gitea's clients expect of a moved repository.
+pub fn moved_permanently(to: &str) -> Response {
+    (
+        axum::http::StatusCode::MOVED_PERMANENTLY,
+        [(header::LOCATION, to.to_owned())],
+    )
+        .into_response()
+}
+
 /// Where a visitor who is not signed in is sent for a page that needs more than reading.
 pub(super) fn sign_in_first(parts: &Parts) -> Response {
     let next = super::session::encode_path(parts.uri.path());
@@ -99,11 +127,11 @@ where
             .await
             .map_err(IntoResponse::into_response)?;
         let st = WebState::from_ref(state);
-        let grant = st
-            .forge
-            .authorize::<L>(visitor.actor(), &path)
-            .await
-            .map_err(|e| WebError::from(e).into_response())?;
+        let grant = match st.forge.authorize::<L>(visitor.actor(), &path).await {
+            Ok(grant) => grant,
+            Err(Error::NotFound) => return Err(moved_or_missing(&st, &visitor, &path, parts).await),
+            Err(e) => return Err(WebError::from(e).into_response()),
+        };
         Ok(RepoPage { grant, visitor })
     }
 }

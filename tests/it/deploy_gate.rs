@@ -43,10 +43,11 @@ async fn push_with(
     (head, out.status.success(), stderr(&out))
 }
 
-/// The last line git printed from the server.
+/// The last line git printed from the server before the request id a refused push ends with
+/// (the pusher's pointer into the log, not part of the answer).
 fn last_remote_line(err: &str) -> &str {
     err.lines()
-        .rfind(|l| l.starts_with("remote:"))
+        .rfind(|l| l.starts_with("remote:") && !l.starts_with("remote: labforge: request id "))
         .unwrap_or_default()
         .trim_end()
 }

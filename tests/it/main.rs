@@ -55,6 +55,7 @@ mod pages;
 mod port22;
 mod proxies;
 mod pull_mirrors;
+mod renames;
 mod service;
 mod ssh;
 mod status_pages;

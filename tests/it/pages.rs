@@ -198,6 +198,11 @@ async fn settings_sections_have_their_own_pages_and_the_danger_zone_is_marked() 
             "Add push mirror",
         ),
         (
+            "/alice/dns/settings/deploy-keys",
+            "Deploy keys",
+            "name=\"key\"",
+        ),
+        (
             "/alice/dns/settings/delete",
             "Danger zone",
             "name=\"confirm\"",

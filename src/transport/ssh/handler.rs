@@ -127,6 +127,11 @@ impl SshSession {
             (None, Some(key)) => key.clone(),
             (None, None) => unreachable!("channels open only after authentication"),
         };
+        // A renamed or transferred repository: the old path keeps working, with a warning.
+        let (path, moved) = match self.st.forge.moved_to(&principal, &path).await {
+            Ok(Some(now)) => (now.clone(), Some(now)),
+            _ => (path, None),
+        };
         let authorized = self
             .st
             .forge
@@ -160,6 +165,11 @@ impl SshSession {
         state.stdin = Some(stdin_tx);
         state._kill = Some(kill_tx);
         session.channel_success(channel)?;
+        // Queued in the session before anything git's task sends through the handle.
+        if let Some(now) = moved {
+            let warning = format!("remote: this repository moved to {now}; update your remote\n");
+            session.extended_data(channel, 1, Bytes::from(warning))?;
+        }
         Ok(())
     }
 }

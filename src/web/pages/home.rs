@@ -190,6 +190,7 @@ async fn show_user(
     user: MaybeUser,
     Path(owner): Path<String>,
     Query(q): Query<ListQuery>,
+    uri: axum::http::Uri,
 ) -> Result<Response, WebError> {
     let owner = Username::parse(&owner)?;
     if st.forge.is_org(&owner).await? {
@@ -198,12 +199,38 @@ async fn show_user(
         let sort = q.sort();
         return super::orgs::show_org(&st, &user, grant, &q.q, sort, sort_word(sort)).await;
     }
-    let owner = st
-        .forge
-        .user(&owner)
-        .await
-        .map_err(|_| WebError::NotFound)?;
+    let owner = match st.forge.user(&owner).await {
+        Ok(found) => found,
+        Err(_) => return moved_owner(&st, &user, &owner, uri.query()).await,
+    };
     let action = format!("/{}", owner.name);
     let heading = owner.name.clone();
     repo_list(&st, &user, Some(&owner.name), heading, action, q).await
+}
+
+/// A renamed user's or organization's old name: 301 to the new one, unless that is an
+/// organization the visitor may not see (then the missing page, as for any unknown name).
+async fn moved_owner(
+    st: &WebState,
+    user: &MaybeUser,
+    old: &Username,
+    query: Option<&str>,
+) -> Result<Response, WebError> {
+    let Some(now) = st.forge.owner_moved_to(old).await? else {
+        return Err(WebError::NotFound);
+    };
+    let now = Username::parse(&now)?;
+    if st.forge.is_org(&now).await?
+        && st
+            .forge
+            .authorize_org::<Read>(user.actor(), &now)
+            .await
+            .is_err()
+    {
+        return Err(WebError::NotFound);
+    }
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    Ok(crate::web::access::moved_permanently(&format!(
+        "/{now}{query}"
+    )))
 }
