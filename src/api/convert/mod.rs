@@ -1,5 +1,4 @@
 //! Domain values as Gitea's API objects (`services/convert` in Gitea): one file per object.
 
 pub mod repository;
-pub mod repository_min;
 pub mod user;

@@ -16,7 +16,6 @@ use crate::model::{Actor, RepoAccess};
 
 use super::user::{ApiUser, GO_ZERO_TIME, UNIX_ZERO_TIME};
 
-
 #[derive(Serialize)]
 pub struct Permission {
     pub admin: bool,
@@ -114,6 +113,15 @@ pub struct ApiRepository {
 
 fn time_or(t: Option<OffsetDateTime>, zero: &str) -> String {
     t.map_or_else(|| zero.to_owned(), rfc3339)
+}
+
+impl ApiRepository {
+    /// Gitea's text for a pull mirror's interval (`8h0m0s`), which the view does not carry:
+    /// `/repos/migrate` knows it, having just set it.
+    pub fn with_mirror_interval(mut self, interval: String) -> Self {
+        self.mirror_interval = interval;
+        self
+    }
 }
 
 /// `view` as its caller (`viewer`) sees it.
