@@ -128,32 +128,6 @@ pub fn pkt_line(text: &str) -> Bytes {
     Bytes::from(format!("{:04x}{text}", text.len() + 4))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pkt_line_counts_its_own_header() {
-        assert_eq!(
-            &pkt_line("# service=git-upload-pack\n")[..],
-            b"001e# service=git-upload-pack\n"
-        );
-    }
-
-    proptest::proptest! {
-        #![proptest_config(crate::fuzz::config())]
-
-        /// The 4-hex-digit header is the whole line's length, header included.
-        #[test]
-        fn pkt_lines_frame_any_text(text in "\\PC{0,300}") {
-            let line = pkt_line(&text);
-            let len = usize::from_str_radix(std::str::from_utf8(&line[..4]).unwrap(), 16).unwrap();
-            proptest::prop_assert_eq!(len, line.len());
-            proptest::prop_assert_eq!(&line[4..], text.as_bytes());
-        }
-    }
-}
-
 /// A blob served raw (web `/raw/` and the API's `raw`/`media`) is read into memory up to this
 /// size; a larger one is streamed from git, a buffer at a time.
 pub const RAW_IN_MEMORY: u64 = 1024 * 1024;
@@ -236,4 +210,30 @@ pub fn archive_response(
         HeaderValue::from_static("nosniff"),
     );
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkt_line_counts_its_own_header() {
+        assert_eq!(
+            &pkt_line("# service=git-upload-pack\n")[..],
+            b"001e# service=git-upload-pack\n"
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// The 4-hex-digit header is the whole line's length, header included.
+        #[test]
+        fn pkt_lines_frame_any_text(text in "\\PC{0,300}") {
+            let line = pkt_line(&text);
+            let len = usize::from_str_radix(std::str::from_utf8(&line[..4]).unwrap(), 16).unwrap();
+            proptest::prop_assert_eq!(len, line.len());
+            proptest::prop_assert_eq!(&line[4..], text.as_bytes());
+        }
+    }
 }

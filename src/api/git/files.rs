@@ -45,7 +45,6 @@ where
 /// A file's bytes are in a contents answer up to this size; a larger file has `content` null
 /// (as Gitea past its `DEFAULT_MAX_BLOB_SIZE`) and is read through `raw`.
 pub const CONTENTS_MAX_BLOB: u64 = 1024 * 1024;
-/// Raw files up to this size are read in-process; larger ones are streamed by git (the web's).
 
 #[derive(Deserialize)]
 struct RefQuery {

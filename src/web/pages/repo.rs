@@ -41,7 +41,6 @@ where
 
 /// Files larger than this are offered for download instead of shown.
 const SHOW_LIMIT: u64 = 1024 * 1024;
-/// Raw files up to this size are read in-process; larger ones are streamed by git.
 
 struct EntryRow {
     name: String,
