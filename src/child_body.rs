@@ -1,5 +1,6 @@
 //! Streams a git child's stdout as an HTTP body (git over HTTP, archives), and its request body into the child's stdin,
 //! never holding a whole pack in memory. Dropping the body (client gone) kills the child.
+//! The raw-file and archive answers the web pages and the API both give are built here once.
 
 use std::io;
 use std::process::ExitStatus;
@@ -12,7 +13,12 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
 use tokio_util::io::{ReaderStream, StreamReader};
 
-use crate::git::runner::GitChild;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::domain::{Forge, Grant, Level};
+use crate::git::read::BlobView;
+use crate::git::runner::{ArchiveFormat, GitChild};
 
 const STDERR_CAP: u64 = 64 * 1024;
 
@@ -120,6 +126,90 @@ pub fn stdout_body(
 /// A pkt-line, as git frames the service announcement in `info/refs`.
 pub fn pkt_line(text: &str) -> Bytes {
     Bytes::from(format!("{:04x}{text}", text.len() + 4))
+}
+
+/// A blob served raw (web `/raw/` and the API's `raw`/`media`) is read into memory up to this
+/// size; a larger one is streamed from git, a buffer at a time.
+pub const RAW_IN_MEMORY: u64 = 1024 * 1024;
+
+/// A header value from text that may not be one (a file name with odd bytes): "attachment".
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+/// A raw blob as an HTTP answer: its bytes (read up to `RAW_IN_MEMORY`) or git's stream of
+/// them, with the type and disposition the caller chose, `nosniff` and the sandboxing `csp`,
+/// so a file served from a repository can never act as a page of the forge.
+pub async fn raw_response<L: Level>(
+    forge: &Forge,
+    grant: &Grant<L>,
+    blob: BlobView,
+    content_type: &str,
+    disposition: &str,
+    csp: &'static str,
+) -> Result<Response, crate::domain::Error> {
+    let mut res = if blob.size > RAW_IN_MEMORY {
+        let (child, slot) = forge.stream_blob(grant, &blob.id).await?;
+        let mut res = Response::new(stdout_body(child, None, Some(slot), "raw"));
+        res.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(blob.size));
+        res
+    } else {
+        blob.data.into_response()
+    };
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, header_value(content_type));
+    h.insert(header::CONTENT_DISPOSITION, header_value(disposition));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    Ok(res)
+}
+
+/// An archive's name (`REV.tar.gz`, `REV.zip`) split into the revision and the format; None
+/// for any other ending.
+pub fn archive_name(name: &str) -> Option<(String, ArchiveFormat)> {
+    if let Some(stem) = name.strip_suffix(".tar.gz") {
+        Some((stem.to_owned(), ArchiveFormat::TarGz))
+    } else {
+        name.strip_suffix(".zip")
+            .map(|stem| (stem.to_owned(), ArchiveFormat::Zip))
+    }
+}
+
+/// The top folder inside an archive of `repo` at `rev`, its quotes and slashes made dashes
+/// (it also names the download).
+pub fn archive_prefix(repo: &str, rev: &str) -> String {
+    format!("{repo}-{}", rev.replace(['/', '"', '\\'], "-"))
+}
+
+/// git's archive stream as a download named `prefix.FORMAT`.
+pub fn archive_response(
+    child: GitChild,
+    slot: OwnedSemaphorePermit,
+    prefix: &str,
+    format: ArchiveFormat,
+) -> Response {
+    let content_type = match format {
+        ArchiveFormat::TarGz => "application/gzip",
+        ArchiveFormat::Zip => "application/zip",
+    };
+    let body = stdout_body(child, None, Some(slot), "archive");
+    let disposition = format!("attachment; filename=\"{prefix}.{}\"", format.as_str());
+    let mut res = Response::new(body);
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CONTENT_DISPOSITION, header_value(&disposition));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    res
 }
 
 #[cfg(test)]

@@ -20,6 +20,26 @@ pub struct ApiActor(pub Option<Actor>);
 /// A caller that must be signed in.
 pub struct RequireApiActor(pub Actor);
 
+/// The caller's address as the API sees it, for the sign-in log and throttling.
+fn api_client(parts: &Parts) -> Client {
+    let addr = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    Client::new(addr, Transport::Api)
+}
+
+/// The user and secret of an HTTP Basic value (after `Basic `); None when it is not base64 of
+/// UTF-8 `USER:SECRET`. Both Basic readers (token or password, password only) parse it here.
+fn basic_credentials(encoded: &str) -> Option<(String, String)> {
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|d| String::from_utf8(d).ok())?;
+    let (user, secret) = decoded.split_once(':')?;
+    Some((user.to_owned(), secret.to_owned()))
+}
+
 impl<S> FromRequestParts<S> for ApiActor
 where
     S: Send + Sync,
@@ -29,11 +49,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let st = ApiState::from_ref(state);
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        let client = Client::new(addr, Transport::Api);
+        let client = api_client(parts);
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
             return Ok(ApiActor(None));
         };
@@ -46,13 +62,8 @@ where
                     .await?
             }
             "basic" => {
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(rest.trim())
-                    .ok()
-                    .and_then(|d| String::from_utf8(d).ok())
-                    .ok_or(ApiError::Unauthorized)?;
-                let (user, secret) = decoded.split_once(':').ok_or(ApiError::Unauthorized)?;
-                Some(st.forge.authenticate_basic(user, secret, client).await?)
+                let (user, secret) = basic_credentials(rest).ok_or(ApiError::Unauthorized)?;
+                Some(st.forge.authenticate_basic(&user, &secret, client).await?)
             }
             _ => None,
         };
@@ -116,10 +127,6 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let st = ApiState::from_ref(state);
         let refused = || ApiError::UnauthorizedBecause(PASSWORD_REQUIRED.into());
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
         let value = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -130,18 +137,13 @@ where
         if !kind.eq_ignore_ascii_case("basic") {
             return Err(refused());
         }
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(rest.trim())
-            .ok()
-            .and_then(|d| String::from_utf8(d).ok())
-            .ok_or_else(refused)?;
-        let (user, secret) = decoded.split_once(':').ok_or_else(refused)?;
-        if crate::domain::is_token_shaped(secret) {
+        let (user, secret) = basic_credentials(rest).ok_or_else(refused)?;
+        if crate::domain::is_token_shaped(&secret) {
             return Err(refused());
         }
         let actor = st
             .forge
-            .authenticate_password(user, secret, Client::new(addr, Transport::Api))
+            .authenticate_password(&user, &secret, api_client(parts))
             .await?;
         Ok(PasswordActor(actor))
     }
@@ -166,5 +168,22 @@ where
             ));
         }
         Ok(RequireWriteActor(actor))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_split_at_the_first_colon_and_refuse_what_is_not_base64_utf8() {
+        let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+        assert_eq!(
+            basic_credentials(&format!(" {} ", b64(b"alice:pa:ss"))),
+            Some(("alice".to_owned(), "pa:ss".to_owned()))
+        );
+        assert_eq!(basic_credentials(&b64(b"no-colon")), None);
+        assert_eq!(basic_credentials(&b64(&[0xff, b':', b'x'])), None);
+        assert_eq!(basic_credentials("not base64!"), None);
     }
 }

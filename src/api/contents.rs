@@ -33,7 +33,9 @@ where
     ApiState: FromRef<S>,
 {
     let limit = || DefaultBodyLimit::max(MAX_BODY);
-    let file = "/repos/{owner}/{repo}/contents/{*filepath}";
+    // The wildcard's name is the reads' (`git/files.rs`): one path, two names, is a router
+    // conflict that fails every start.
+    let file = "/repos/{owner}/{repo}/contents/{*path}";
     Routes::new()
         .post(
             "/repos/{owner}/{repo}/contents",
@@ -118,6 +120,7 @@ struct ChangeFilesOptions {
 
 #[derive(Deserialize)]
 struct FilePath {
+    #[serde(rename = "path")]
     filepath: String,
 }
 

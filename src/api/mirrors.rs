@@ -11,12 +11,12 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::access::ApiRepo;
-use super::convert::repository_min::repository_json;
+use super::convert::repository::repository_json;
 use super::{ApiError, ApiState, RequireWriteActor};
 use crate::domain::mirrors::NewMirrorAuth;
 use crate::domain::rfc3339;
-use crate::domain::{Admin, Write};
-use crate::model::{MirrorScope, PushMirror, Repo};
+use crate::domain::{Admin, Read, Write};
+use crate::model::{MirrorScope, PushMirror, Repo, RepoPath};
 
 pub fn router<S>() -> Routes<S>
 where
@@ -245,8 +245,7 @@ async fn migrate_repo(
     } else {
         body.auth_token
     };
-    let repo = st
-        .forge
+    st.forge
         .import_repo(
             &actor,
             crate::domain::push::pulled::Import {
@@ -261,15 +260,14 @@ async fn migrate_repo(
             },
         )
         .await?;
-    // Gitea's Repository object (the stand-in until h25-repos's converter lands).
-    let owner_profile = st.forge.profile_by_id(repo.owner_id).await?;
-    let answer = repository_json(
-        &st.config.base_url,
-        st.config.http_clone_url(&repo.owner, &repo.name),
-        &repo,
-        &owner_profile,
-        interval.map(go_duration),
-    );
+    // Gitea's Repository object, as the importer now sees their new repository.
+    let path = RepoPath { owner, name };
+    let grant = st.forge.authorize::<Read>(Some(&actor), &path).await?;
+    let view = st.forge.repo_view(&grant).await?;
+    let mut answer = repository_json(&st.config, &view, Some(&actor));
+    if let Some(interval) = interval {
+        answer = answer.with_mirror_interval(go_duration(interval));
+    }
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 

@@ -39,6 +39,13 @@ pub struct Paging {
     kept_query: Vec<(String, String)>,
 }
 
+/// Gitea's `{ok, data}` body of a search answer.
+#[derive(Serialize)]
+struct SearchResults<T> {
+    ok: bool,
+    data: Vec<T>,
+}
+
 impl Paging {
     /// Rows to skip for this page.
     pub fn offset(&self) -> i64 {
@@ -65,6 +72,12 @@ impl Paging {
     /// The answer: `items` as JSON with `X-Total-Count: total` and the `Link` header.
     pub fn answer<T: Serialize>(&self, items: Vec<T>, total: u64) -> Response {
         self.answer_wrapped(items, total)
+    }
+
+    /// A page of search results as Gitea's search calls (`/repos/search`, `/users/search`)
+    /// answer it: `{ok: true, data}`, with the list's headers.
+    pub fn answer_search<T: Serialize>(&self, data: Vec<T>, total: u64) -> Response {
+        self.answer_wrapped(SearchResults { ok: true, data }, total)
     }
 
     /// A page inside another body (Gitea's `{ok, data}` of the search calls), with the same

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::access::ApiRepo;
 use super::body::JsonBody;
-use super::convert::repository::{ApiUserObject, user_json};
+use super::convert::repository::user_json;
+use super::convert::user::ApiUser;
 use super::paging::Paging;
 use super::{ApiError, ApiState};
 use crate::domain::push::BranchRule;
@@ -71,7 +72,7 @@ async fn list_collaborators(
         .forge
         .collaborator_page(&grant, paging.offset(), paging.limit())
         .await?;
-    let users: Vec<ApiUserObject> = rows
+    let users: Vec<ApiUser> = rows
         .iter()
         .map(|(u, _)| user_json(&st.config, u, grant.actor()))
         .collect();
@@ -147,7 +148,7 @@ async fn remove_collaborator(
 struct RepoCollaboratorPermission {
     permission: &'static str,
     role_name: &'static str,
-    user: ApiUserObject,
+    user: ApiUser,
 }
 
 async fn show_permission(

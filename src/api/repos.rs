@@ -121,12 +121,6 @@ pub(super) async fn list(
     ))
 }
 
-#[derive(Serialize)]
-struct SearchResults<T> {
-    ok: bool,
-    data: Vec<T>,
-}
-
 async fn search_repos(
     State(st): State<ApiState>,
     ApiActor(actor): ApiActor,
@@ -135,7 +129,7 @@ async fn search_repos(
 ) -> Result<Response, ApiError> {
     let query = params.query(&paging)?;
     let (data, total) = list(&st, actor.as_ref(), &query).await?;
-    Ok(paging.answer_wrapped(SearchResults { ok: true, data }, total))
+    Ok(paging.answer_search(data, total))
 }
 
 /// The caller's own repositories and those shared with them (Gitea's `ListMyRepos`).

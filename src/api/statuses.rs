@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::access::ApiRepo;
 use super::body::JsonBody;
-use super::convert::repository_min::repository_json;
+use super::convert::repository::repository_json;
 use super::convert::user::{embedded_ids, fill_users};
 use super::paging::Paging;
 use super::{ApiError, ApiState};
@@ -178,7 +178,7 @@ async fn show_combined_status(
         .ok_or(ApiError::NotFound)?;
     let repo = grant.repo();
     let base = &st.config.base_url;
-    let owner = st.forge.profile_by_id(repo.owner_id).await?;
+    let view = st.forge.repo_view(&grant).await?;
     let statuses = combined
         .statuses
         .iter()
@@ -189,13 +189,7 @@ async fn show_combined_status(
         "sha": sha,
         "total_count": combined.total,
         "statuses": with_creators(&st, statuses).await?,
-        "repository": repository_json(
-            base,
-            st.config.http_clone_url(&repo.owner, &repo.name),
-            repo,
-            &owner,
-            None,
-        ),
+        "repository": repository_json(&st.config, &view, grant.actor()),
         "commit_url": format!("{base}/api/v1/repos/{}/git/commits/{sha}", repo.full_name()),
         "url": format!("{base}/api/v1/repos/{}/commits/{sha}/status", repo.full_name()),
     })))

@@ -67,13 +67,6 @@ struct SearchQuery {
     uid: Option<i64>,
 }
 
-/// Gitea's `{ok, data}` answer of `/users/search`.
-#[derive(Serialize)]
-struct SearchAnswer {
-    ok: bool,
-    data: Vec<ApiUser>,
-}
-
 /// The users whose name contains `q` (any case), or user `uid`, by name, a page at a time.
 async fn search_users(
     State(st): State<ApiState>,
@@ -89,11 +82,11 @@ async fn search_users(
         .search_users(&q.q, q.uid, paging.offset(), paging.limit())
         .await?;
     let viewer = actor.as_ref().map(|a| &a.user);
-    let data = found
+    let data: Vec<ApiUser> = found
         .iter()
         .map(|p| ApiUser::new(&st.config.base_url, p, viewer))
         .collect();
-    Ok(paging.answer_wrapped(SearchAnswer { ok: true, data }, total))
+    Ok(paging.answer_search(data, total))
 }
 
 /// Gitea's PublicKey. `key_type`, `read_only` and `user` are filled for the owner and site

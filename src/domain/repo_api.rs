@@ -22,7 +22,7 @@
 use time::OffsetDateTime;
 
 use super::authorize::{AccessFacts, effective_access, repo_from_row};
-use super::{Admin, Error, Forge, Grant, Level, Principal, Result, blocking};
+use super::{Admin, Error, Forge, Grant, Level, Principal, Result, UserProfile, blocking};
 use crate::git::repo_facts::{RepoFacts, repo_facts};
 use crate::model::{Actor, Repo, RepoAccess, RepoName, RepoPath, SiteRole, User, Username};
 use crate::storage::{CollaboratorUserRow, RepoApiRow, RepoSearch};
@@ -42,6 +42,28 @@ pub struct UserView {
     pub created_at: OffsetDateTime,
     pub is_admin: bool,
     pub disabled: bool,
+}
+
+impl UserView {
+    /// The same user as a profile, for the API's one User converter. The view carries no
+    /// sign-in time, so `last_login_at` is None (Gitea's "never", Unix time 0).
+    pub fn profile(&self) -> UserProfile {
+        UserProfile {
+            user: User {
+                id: self.id,
+                name: self.name.clone(),
+                email: self.email.clone(),
+                role: if self.is_admin {
+                    SiteRole::Admin
+                } else {
+                    SiteRole::User
+                },
+            },
+            disabled: self.disabled,
+            created_at: self.created_at,
+            last_login_at: None,
+        }
+    }
 }
 
 impl From<CollaboratorUserRow> for UserView {

@@ -50,6 +50,37 @@ pub struct RepoSearch<'a> {
     pub limit: i64,
 }
 
+/// A `RepoApiRow` from a record of either query below (`query!` gives each its own anonymous
+/// type, with the same field names): one mapping, so the two cannot drift apart.
+macro_rules! api_row {
+    ($r:expr) => {{
+        let r = $r;
+        RepoApiRow {
+            repo: super::RepoRow {
+                id: r.id,
+                owner_id: r.owner_id,
+                owner: r.owner,
+                name: r.name,
+                description: r.description,
+                is_private: r.is_private,
+                default_branch: r.default_branch,
+                archived: r.archived,
+            },
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            archived_at: r.archived_at,
+            topics: r.topics,
+            owner_email: r.owner_email,
+            owner_created_at: r.owner_created_at,
+            owner_is_admin: r.owner_is_admin,
+            owner_disabled: r.owner_disabled,
+            collaborator: r.access,
+            mirror: r.mirror,
+            open_issues: r.open_issues,
+        }
+    }};
+}
+
 impl Db {
     /// One page of the repositories the viewer may read that match, and how many match in all.
     pub async fn search_repos(&self, s: &RepoSearch<'_>) -> Result<(Vec<RepoApiRow>, i64)> {
@@ -106,32 +137,7 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         let total = rows.first().map_or(0, |r| r.total);
-        let rows = rows
-            .into_iter()
-            .map(|r| RepoApiRow {
-                repo: super::RepoRow {
-                    id: r.id,
-                    owner_id: r.owner_id,
-                    owner: r.owner,
-                    name: r.name,
-                    description: r.description,
-                    is_private: r.is_private,
-                    default_branch: r.default_branch,
-                    archived: r.archived,
-                },
-                created_at: r.created_at,
-                updated_at: r.updated_at,
-                archived_at: r.archived_at,
-                topics: r.topics,
-                owner_email: r.owner_email,
-                owner_created_at: r.owner_created_at,
-                owner_is_admin: r.owner_is_admin,
-                owner_disabled: r.owner_disabled,
-                collaborator: r.access,
-                mirror: r.mirror,
-                open_issues: r.open_issues,
-            })
-            .collect();
+        let rows = rows.into_iter().map(|r| api_row!(r)).collect();
         Ok((rows, total))
     }
 
@@ -156,29 +162,7 @@ impl Db {
         )
         .fetch_optional(&self.pool)
         .await?;
-        Ok(r.map(|r| RepoApiRow {
-            repo: super::RepoRow {
-                id: r.id,
-                owner_id: r.owner_id,
-                owner: r.owner,
-                name: r.name,
-                description: r.description,
-                is_private: r.is_private,
-                default_branch: r.default_branch,
-                archived: r.archived,
-            },
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            archived_at: r.archived_at,
-            topics: r.topics,
-            owner_email: r.owner_email,
-            owner_created_at: r.owner_created_at,
-            owner_is_admin: r.owner_is_admin,
-            owner_disabled: r.owner_disabled,
-            collaborator: r.access,
-            mirror: r.mirror,
-            open_issues: r.open_issues,
-        }))
+        Ok(r.map(|r| api_row!(r)))
     }
 
     /// The repository's path by id, for `/repositories/{id}` (which then authorizes by path).

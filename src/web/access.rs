@@ -105,7 +105,7 @@ pub fn moved_permanently(to: &str) -> Response {
 }
 
 /// Where a visitor who is not signed in is sent for a page that needs more than reading.
-pub(super) fn sign_in_first(parts: &Parts) -> Response {
+fn sign_in_first(parts: &Parts) -> Response {
     let next = super::session::encode_path(parts.uri.path());
     axum::response::Redirect::to(&format!("/login?next={next}")).into_response()
 }
@@ -119,10 +119,7 @@ where
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        let visitor = MaybeUser::from_request_parts(parts, state).await?;
-        if L::ACCESS > RepoAccess::Read && visitor.0.is_none() {
-            return Err(sign_in_first(parts));
-        }
+        let visitor = visitor_for::<L, S>(parts, state).await?;
         let path = repo_path(parts)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -157,14 +154,7 @@ where
             .authorize::<L>(Some(&user.0.actor), &path)
             .await
             .map_err(|e| WebError::from(e).into_response())?;
-        let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
-        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let Form(csrf) = form_of::<CsrfForm, S>(&bytes, content_type.as_ref(), state).await?;
-        user.check_csrf(&csrf.csrf)
-            .map_err(IntoResponse::into_response)?;
-        let Form(form) = form_of::<T, S>(&bytes, content_type.as_ref(), state).await?;
+        let form = csrf_checked_form(parts, body, state, &user).await?;
         Ok(RepoForm { grant, user, form })
     }
 }
@@ -234,20 +224,50 @@ where
         let (mut parts, body) = req.into_parts();
         let (admin, session) = site_admin(&mut parts, state).await?;
         let user = RequireUser(session);
-        let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
-        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let Form(csrf) = form_of::<CsrfForm, S>(&bytes, content_type.as_ref(), state).await?;
-        user.check_csrf(&csrf.csrf)
-            .map_err(IntoResponse::into_response)?;
-        let Form(form) = form_of::<T, S>(&bytes, content_type.as_ref(), state).await?;
+        let form = csrf_checked_form(parts, body, state, &user).await?;
         Ok(AdminForm { admin, user, form })
     }
 }
 
+/// The visitor of a page that needs level `L`: anyone for reading, and for more a signed-in
+/// user (a visitor who is not signed in is sent to sign in first).
+pub(super) async fn visitor_for<L: Level, S>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<MaybeUser, Response>
+where
+    S: Send + Sync,
+    WebState: FromRef<S>,
+{
+    let visitor = MaybeUser::from_request_parts(parts, state).await?;
+    if L::ACCESS > RepoAccess::Read && visitor.0.is_none() {
+        return Err(sign_in_first(parts));
+    }
+    Ok(visitor)
+}
+
+/// A form's body after its sender was authorized: the CSRF token checked against `user`'s
+/// session first, then the handler's fields. Every form extractor (repository, organization,
+/// site administration) reads its body here, so none can skip the token.
+pub(super) async fn csrf_checked_form<T: DeserializeOwned, S: Send + Sync>(
+    parts: Parts,
+    body: Body,
+    state: &S,
+    user: &RequireUser,
+) -> Result<T, Response> {
+    let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
+    let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let Form(csrf) = form_of::<CsrfForm, S>(&bytes, content_type.as_ref(), state).await?;
+    user.check_csrf(&csrf.csrf)
+        .map_err(IntoResponse::into_response)?;
+    let Form(form) = form_of::<T, S>(&bytes, content_type.as_ref(), state).await?;
+    Ok(form)
+}
+
 /// Reads the same body as another form shape (the CSRF field, then the handler's fields).
-pub(super) async fn form_of<T: DeserializeOwned, S: Send + Sync>(
+async fn form_of<T: DeserializeOwned, S: Send + Sync>(
     bytes: &Bytes,
     content_type: Option<&header::HeaderValue>,
     state: &S,

@@ -3,19 +3,17 @@
 //! admin: manage it) and, for forms, checks the CSRF token before the handler runs. An
 //! organization the visitor may not see is the same 404 as a missing one.
 
-use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, RawPathParams, Request};
-use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::WebState;
-use super::access::form_of;
+use super::access::{csrf_checked_form, visitor_for};
 use super::error::WebError;
-use super::session::{CsrfForm, MaybeUser, Nav, RequireUser};
+use super::session::{MaybeUser, Nav, RequireUser};
 use crate::domain::{Level, OrgGrant, Read};
-use crate::model::{RepoAccess, Username};
+use crate::model::Username;
 
 /// An organization's page the visitor may see at level `L`.
 pub struct OrgPage<L: Level = Read> {
@@ -58,10 +56,7 @@ where
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        let visitor = MaybeUser::from_request_parts(parts, state).await?;
-        if L::ACCESS > RepoAccess::Read && visitor.0.is_none() {
-            return Err(super::access::sign_in_first(parts));
-        }
+        let visitor = visitor_for::<L, S>(parts, state).await?;
         let name = org_name(parts).await.map_err(IntoResponse::into_response)?;
         let st = WebState::from_ref(state);
         let grant = st
@@ -94,18 +89,7 @@ where
             .authorize_org::<L>(Some(&user.0.actor), &name)
             .await
             .map_err(|e| WebError::from(e).into_response())?;
-        let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
-        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let csrf = form_of::<CsrfForm, S>(&bytes, content_type.as_ref(), state).await?;
-        user.check_csrf(&csrf.0.csrf)
-            .map_err(IntoResponse::into_response)?;
-        let form = form_of::<T, S>(&bytes, content_type.as_ref(), state).await?;
-        Ok(OrgForm {
-            grant,
-            user,
-            form: form.0,
-        })
+        let form = csrf_checked_form(parts, body, state, &user).await?;
+        Ok(OrgForm { grant, user, form })
     }
 }

@@ -2,5 +2,4 @@
 
 pub mod organization;
 pub mod repository;
-pub mod repository_min;
 pub mod user;

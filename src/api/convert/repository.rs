@@ -3,8 +3,8 @@
 //! pull requests, wikis, releases, merge styles) answers Gitea's value for a repository
 //! without it, so clients that read those fields see "off", not an invented state.
 //!
-//! The owner is Gitea's User object. `src/api/convert/user.rs` (issue 25's users part) owns
-//! that object; until it lands, `user_json` below is the minimal private one this file needs.
+//! The owner is Gitea's User object, built by `src/api/convert/user.rs` (one rule for what a
+//! caller sees of a user, wherever a User object appears).
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -12,12 +12,9 @@ use time::OffsetDateTime;
 use crate::config::Config;
 use crate::domain::repo_api::{RepoView, UserView};
 use crate::domain::rfc3339;
-use crate::model::{Actor, RepoAccess, SiteRole};
+use crate::model::{Actor, RepoAccess};
 
-/// Gitea's zero `time.Time` (what it writes for a mirror never updated).
-const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
-/// `time.Unix(0)`: what Gitea writes for a timestamp column never set.
-const UNIX_ZERO: &str = "1970-01-01T00:00:00Z";
+use super::user::{ApiUser, GO_ZERO_TIME, UNIX_ZERO_TIME};
 
 #[derive(Serialize)]
 pub struct Permission {
@@ -43,85 +40,16 @@ pub struct InternalTracker {
     enable_issue_dependencies: bool,
 }
 
-/// Gitea's User object, the fields its schema names (plus `username`, which Gitea's
-/// `MarshalJSON` adds). The email is shown to the user themself and site admins; others see
-/// Gitea's placeholder, as Gitea shows a user who keeps their email private.
-#[derive(Serialize)]
-pub struct ApiUserObject {
-    id: i64,
-    login: String,
-    login_name: String,
-    source_id: i64,
-    full_name: String,
-    email: String,
-    avatar_url: String,
-    html_url: String,
-    language: String,
-    is_admin: bool,
-    last_login: &'static str,
-    created: String,
-    restricted: bool,
-    active: bool,
-    prohibit_login: bool,
-    location: String,
-    website: String,
-    description: String,
-    visibility: &'static str,
-    followers_count: i64,
-    following_count: i64,
-    starred_repos_count: i64,
-    username: String,
-}
-
-/// `user` as `viewer` sees them.
-pub fn user_json(config: &Config, user: &UserView, viewer: Option<&Actor>) -> ApiUserObject {
-    let authed = viewer.is_some_and(|a| a.user.id == user.id || a.user.role == SiteRole::Admin);
-    ApiUserObject {
-        id: user.id,
-        login: user.name.clone(),
-        login_name: String::new(),
-        source_id: 0,
-        full_name: String::new(),
-        email: if authed {
-            user.email.clone()
-        } else {
-            format!(
-                "{}@noreply.{}",
-                user.name.to_lowercase(),
-                host_of(&config.base_url)
-            )
-        },
-        avatar_url: String::new(),
-        html_url: format!("{}/{}", config.base_url, user.name),
-        language: String::new(),
-        is_admin: authed && user.is_admin,
-        last_login: UNIX_ZERO,
-        created: rfc3339(user.created_at),
-        restricted: false,
-        active: !user.disabled,
-        prohibit_login: user.disabled,
-        location: String::new(),
-        website: String::new(),
-        description: String::new(),
-        visibility: "public",
-        followers_count: 0,
-        following_count: 0,
-        starred_repos_count: 0,
-        username: user.name.clone(),
-    }
-}
-
-fn host_of(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    authority.split(':').next().unwrap_or(authority)
+/// `user` as `viewer` sees them: Gitea's User object, by `user.rs`'s one rule.
+pub fn user_json(config: &Config, user: &UserView, viewer: Option<&Actor>) -> ApiUser {
+    ApiUser::new(&config.base_url, &user.profile(), viewer.map(|a| &a.user))
 }
 
 /// Gitea's Repository object.
 #[derive(Serialize)]
 pub struct ApiRepository {
     id: i64,
-    owner: ApiUserObject,
+    owner: ApiUser,
     name: String,
     full_name: String,
     description: String,
@@ -187,6 +115,15 @@ fn time_or(t: Option<OffsetDateTime>, zero: &str) -> String {
     t.map_or_else(|| zero.to_owned(), rfc3339)
 }
 
+impl ApiRepository {
+    /// Gitea's text for a pull mirror's interval (`8h0m0s`), which the view does not carry:
+    /// `/repos/migrate` knows it, having just set it.
+    pub fn with_mirror_interval(mut self, interval: String) -> Self {
+        self.mirror_interval = interval;
+        self
+    }
+}
+
 /// `view` as its caller (`viewer`) sees it.
 pub fn repository_json(config: &Config, view: &RepoView, viewer: Option<&Actor>) -> ApiRepository {
     let repo = &view.repo;
@@ -223,7 +160,7 @@ pub fn repository_json(config: &Config, view: &RepoView, viewer: Option<&Actor>)
         archived: repo.is_archived,
         created_at: rfc3339(view.created_at),
         updated_at: rfc3339(view.updated_at),
-        archived_at: time_or(view.archived_at, UNIX_ZERO),
+        archived_at: time_or(view.archived_at, UNIX_ZERO_TIME),
         permissions: Permission::of(view.level),
         has_issues: true,
         internal_tracker: InternalTracker {

@@ -6,7 +6,6 @@
 
 use axum::Json;
 use axum::extract::{FromRef, Path, Query, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::Deserialize;
@@ -14,9 +13,11 @@ use serde_json::{Value, json};
 
 use super::super::access::ApiRepo;
 use super::{ApiError, ApiState, api_url, escape_path, escape_query, html_url, resolve_at};
+use crate::child_body::{
+    RAW_IN_MEMORY, archive_name, archive_prefix, archive_response, raw_response,
+};
 use crate::domain::{Grant, Read};
 use crate::git::read::{ContentEntry, Contents, MAX_LISTED, Resolved};
-use crate::git::runner::ArchiveFormat;
 use crate::model::Repo;
 use crate::routes::{Need, Routes};
 
@@ -46,8 +47,6 @@ where
 /// A file's bytes are in a contents answer up to this size; a larger file has `content` null
 /// (as Gitea past its `DEFAULT_MAX_BLOB_SIZE`) and is read through `raw`.
 pub const CONTENTS_MAX_BLOB: u64 = 1024 * 1024;
-/// Raw files up to this size are read in-process; larger ones are streamed by git (the web's).
-const RAW_IN_MEMORY: u64 = 1024 * 1024;
 
 #[derive(Deserialize)]
 struct RefQuery {
@@ -255,41 +254,21 @@ async fn show_raw(
         .ok_or(ApiError::NotFound)?;
     let (content_type, disposition) = if blob.is_binary {
         (
-            "application/octet-stream".to_owned(),
+            "application/octet-stream",
             format!("attachment; filename=\"{file_name}\""),
         )
     } else {
-        ("text/plain; charset=utf-8".to_owned(), "inline".to_owned())
+        ("text/plain; charset=utf-8", "inline".to_owned())
     };
-    let mut res = if blob.size > RAW_IN_MEMORY {
-        let (child, slot) = st.forge.stream_blob(&grant, &blob.id).await?;
-        let mut res = Response::new(crate::child_body::stdout_body(
-            child,
-            None,
-            Some(slot),
-            "raw",
-        ));
-        res.headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(blob.size));
-        res
-    } else {
-        blob.data.into_response()
-    };
-    let value = |s: &str| {
-        HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
-    };
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, value(&content_type));
-    h.insert(header::CONTENT_DISPOSITION, value(&disposition));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; sandbox"),
-    );
-    Ok(res)
+    Ok(raw_response(
+        &st.forge,
+        &grant,
+        blob,
+        content_type,
+        &disposition,
+        "default-src 'none'; sandbox",
+    )
+    .await?)
 }
 
 #[derive(Deserialize)]
@@ -303,36 +282,12 @@ async fn download_archive(
     ApiRepo { grant }: ApiRepo,
     Path(ArchivePath { archive }): Path<ArchivePath>,
 ) -> Result<Response, ApiError> {
-    let (rev, format, content_type) = if let Some(stem) = archive.strip_suffix(".tar.gz") {
-        (stem.to_owned(), ArchiveFormat::TarGz, "application/gzip")
-    } else if let Some(stem) = archive.strip_suffix(".zip") {
-        (stem.to_owned(), ArchiveFormat::Zip, "application/zip")
-    } else {
-        return Err(ApiError::NotFound);
-    };
+    let (rev, format) = archive_name(&archive).ok_or(ApiError::NotFound)?;
     let at = resolve_at(&st, &grant, Some(&rev), "").await?;
-    let prefix = format!(
-        "{}-{}",
-        grant.repo().name,
-        at.rev.replace(['/', '"', '\\'], "-")
-    );
+    let prefix = archive_prefix(&grant.repo().name, &at.rev);
     let (child, slot) = st
         .forge
         .archive(&grant, format, &prefix, &at.commit)
         .await?;
-    let body = crate::child_body::stdout_body(child, None, Some(slot), "archive");
-    let disposition = format!("attachment; filename=\"{prefix}.{}\"", format.as_str());
-    let mut res = Response::new(body);
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&disposition)
-            .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    Ok(res)
+    Ok(archive_response(child, slot, &prefix, format))
 }

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{FromRef, Path, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::{RefMenu, RepoHeader, read_at, render, with_menu};
+use crate::child_body::{
+    RAW_IN_MEMORY, archive_name, archive_prefix, archive_response, raw_response,
+};
 use crate::git::read::{CommitInfo, EntryKind, TreeEntry};
-use crate::git::runner::ArchiveFormat;
 use crate::model::TreePath;
 use crate::web::WebState;
 use crate::web::access::{RepoPage, Rest};
@@ -40,8 +41,6 @@ where
 
 /// Files larger than this are offered for download instead of shown.
 const SHOW_LIMIT: u64 = 1024 * 1024;
-/// Raw files up to this size are read in-process; larger ones are streamed by git.
-const RAW_IN_MEMORY: u64 = 1024 * 1024;
 
 struct EntryRow {
     name: String,
@@ -316,45 +315,23 @@ async fn show_raw(
     .await?;
     let file_name = at.path.file_name().replace(['"', '\\', '\r', '\n'], "_");
     let (content_type, disposition) = match (image_type(at.path.as_str()), blob.is_binary) {
-        (Some(image), _) => (image.to_owned(), "inline".to_owned()),
-        (None, false) => ("text/plain; charset=utf-8".to_owned(), "inline".to_owned()),
+        (Some(image), _) => (image, "inline".to_owned()),
+        (None, false) => ("text/plain; charset=utf-8", "inline".to_owned()),
         (None, true) => (
-            "application/octet-stream".to_owned(),
+            "application/octet-stream",
             format!("attachment; filename=\"{file_name}\""),
         ),
     };
     // A large blob (not read above, so judged binary) is streamed from git, a buffer at a time.
-    let mut res = if blob.size > RAW_IN_MEMORY {
-        let (child, slot) = st.forge.stream_blob(&page.grant, &blob.id).await?;
-        let mut res = Response::new(crate::child_body::stdout_body(
-            child,
-            None,
-            Some(slot),
-            "raw",
-        ));
-        res.headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(blob.size));
-        res
-    } else {
-        blob.data.into_response()
-    };
-    let h = res.headers_mut();
-    let value = |s: &str| {
-        HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
-    };
-    h.insert(header::CONTENT_TYPE, value(&content_type));
-    h.insert(header::CONTENT_DISPOSITION, value(&disposition));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
-        ),
-    );
-    Ok(res)
+    Ok(raw_response(
+        &st.forge,
+        &page.grant,
+        blob,
+        content_type,
+        &disposition,
+        "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
+    )
+    .await?)
 }
 
 /// `/archive/REF.tar.gz` and `.zip`: git's own archive of the commit, streamed.
@@ -364,36 +341,16 @@ async fn download_archive(
     Path(Rest { rest }): Path<Rest>,
 ) -> Result<Response, WebError> {
     let repo = page.repo();
-    let (rev, format, content_type) = if let Some(stem) = rest.strip_suffix(".tar.gz") {
-        (stem.to_owned(), ArchiveFormat::TarGz, "application/gzip")
-    } else if let Some(stem) = rest.strip_suffix(".zip") {
-        (stem.to_owned(), ArchiveFormat::Zip, "application/zip")
-    } else {
-        return Err(WebError::NotFound);
-    };
+    let (rev, format) = archive_name(&rest).ok_or(WebError::NotFound)?;
     let at = st
         .forge
         .read_repo(&page.grant, move |r| r.resolve(&rev))
         .await?;
     let at = at.filter(|a| a.path.is_root()).ok_or(WebError::NotFound)?;
-    let prefix = format!("{}-{}", repo.name, at.rev.replace(['/', '"', '\\'], "-"));
+    let prefix = archive_prefix(&repo.name, &at.rev);
     let (child, slot) = st
         .forge
         .archive(&page.grant, format, &prefix, &at.commit)
         .await?;
-    let body = crate::child_body::stdout_body(child, None, Some(slot), "archive");
-    let disposition = format!("attachment; filename=\"{prefix}.{}\"", format.as_str());
-    let mut res = Response::new(body);
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&disposition)
-            .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    Ok(res)
+    Ok(archive_response(child, slot, &prefix, format))
 }
