@@ -33,9 +33,9 @@ where
     ApiState: FromRef<S>,
 {
     let limit = || DefaultBodyLimit::max(MAX_BODY);
-    // The wildcard's name is the reads' (`git/files.rs`): one path, two names, is a router
-    // conflict that fails every start.
-    let file = "/repos/{owner}/{repo}/contents/{*path}";
+    // The wildcard's name is Gitea's and the reads' (`git/files.rs`): one path with two
+    // names is a router conflict that fails every start.
+    let file = "/repos/{owner}/{repo}/contents/{*filepath}";
     Routes::new()
         .post(
             "/repos/{owner}/{repo}/contents",
@@ -120,7 +120,6 @@ struct ChangeFilesOptions {
 
 #[derive(Deserialize)]
 struct FilePath {
-    #[serde(rename = "path")]
     filepath: String,
 }
 
