@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod backup;
 mod cache;
 mod check;
 mod deploy;
@@ -15,6 +16,8 @@ pub mod settings;
 pub mod shown;
 mod trigger;
 
+pub use backup::BackupConfig;
+use backup::{FileBackupConfig, backup_config};
 pub use check::{Check, CheckLimits};
 pub use deploy::{Deploy, DeployTrigger, parse_duration};
 pub use metrics::MetricsConfig;
@@ -136,22 +139,6 @@ impl fmt::Debug for Source {
             Source::Pairs(pairs) => write!(f, "Pairs({} settings)", pairs.len()),
         }
     }
-}
-
-/// `[backup]`: where `serve` writes scheduled backups, how often, and how many it keeps.
-#[derive(Debug, Clone)]
-pub struct BackupConfig {
-    pub dir: PathBuf,
-    pub every: Duration,
-    pub keep: usize,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileBackupConfig {
-    dir: Option<PathBuf>,
-    every: Option<String>,
-    keep: Option<usize>,
 }
 
 /// `[webhook]`: where deliveries may go and how they are retried.
@@ -526,39 +513,6 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
         path
     };
     std::path::absolute(path).with_context(|| format!("making {} absolute", path.display()))
-}
-
-/// `[backup]` and its `LABFORGE_BACKUP_*` variables; a folder turns scheduled backups on.
-fn backup_config(
-    file: FileBackupConfig,
-    config_dir: &Path,
-    env: &impl Fn(&str) -> anyhow::Result<Option<String>>,
-) -> anyhow::Result<Option<BackupConfig>> {
-    let dir = match env("LABFORGE_BACKUP_DIR")? {
-        Some(v) => PathBuf::from(v),
-        None => match file.dir {
-            Some(d) => config_dir.join(d),
-            None => return Ok(None),
-        },
-    };
-    let every = match env("LABFORGE_BACKUP_EVERY")?.or(file.every) {
-        Some(v) => deploy::parse_duration(&v).with_context(|| format!("[backup] every = {v}"))?,
-        None => Duration::from_secs(86400),
-    };
-    let keep = match env("LABFORGE_BACKUP_KEEP")? {
-        Some(v) => v
-            .parse()
-            .with_context(|| format!("LABFORGE_BACKUP_KEEP={v}"))?,
-        None => file.keep.unwrap_or(7),
-    };
-    if keep == 0 {
-        bail!("[backup] keep must be at least 1");
-    }
-    Ok(Some(BackupConfig {
-        dir: absolute(&dir)?,
-        every,
-        keep,
-    }))
 }
 
 fn default_base_url(addr: SocketAddr) -> String {
