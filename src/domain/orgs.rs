@@ -23,6 +23,18 @@ pub struct TeamSettings {
     pub can_create: bool,
 }
 
+impl TeamSettings {
+    /// A team grants something: read, write or admin.
+    fn check(&self) -> Result<()> {
+        if self.access == RepoAccess::None {
+            return Err(Error::InvalidInput(
+                "a team's access is read, write or admin".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn check_description(text: &str) -> Result<&str> {
     let text = text.trim();
     if text.len() > MAX_DESCRIPTION || text.chars().any(|c| c.is_control() && c != '\n') {
@@ -325,11 +337,7 @@ impl Forge {
         settings: &TeamSettings,
         repos: &[RepoName],
     ) -> Result<()> {
-        if settings.access == RepoAccess::None {
-            return Err(Error::InvalidInput(
-                "a team's access is read, write or admin".into(),
-            ));
-        }
+        settings.check()?;
         let mut ids = Vec::with_capacity(repos.len());
         for repo in repos {
             ids.push(self.org_repo_id(grant, repo).await?);
@@ -356,11 +364,7 @@ impl Forge {
         name: &TeamName,
         settings: &TeamSettings,
     ) -> Result<()> {
-        if settings.access == RepoAccess::None {
-            return Err(Error::InvalidInput(
-                "a team's access is read, write or admin".into(),
-            ));
-        }
+        settings.check()?;
         let team = self.team_row(grant, name).await?;
         self.db
             .update_team(

@@ -277,15 +277,7 @@ async fn make_admin(
     Path(user): Path<String>,
     form: AdminForm<CsrfForm>,
 ) -> Result<Response, WebError> {
-    let outcome = async {
-        let user = st
-            .forge
-            .set_user_admin(&form.admin, &named(&user)?, true)
-            .await?;
-        Ok(format!("{} is a site admin.", user.name))
-    }
-    .await;
-    after(&st, form, outcome).await
+    set_admin(&st, &user, form, true).await
 }
 
 async fn revoke_admin(
@@ -293,15 +285,29 @@ async fn revoke_admin(
     Path(user): Path<String>,
     form: AdminForm<CsrfForm>,
 ) -> Result<Response, WebError> {
+    set_admin(&st, &user, form, false).await
+}
+
+/// Makes `user` a site admin or takes it back: the two buttons differ only in `admin`.
+async fn set_admin(
+    st: &WebState,
+    user: &str,
+    form: AdminForm<CsrfForm>,
+    admin: bool,
+) -> Result<Response, WebError> {
     let outcome = async {
         let user = st
             .forge
-            .set_user_admin(&form.admin, &named(&user)?, false)
+            .set_user_admin(&form.admin, &named(user)?, admin)
             .await?;
-        Ok(format!("{} is no longer a site admin.", user.name))
+        Ok(if admin {
+            format!("{} is a site admin.", user.name)
+        } else {
+            format!("{} is no longer a site admin.", user.name)
+        })
     }
     .await;
-    after(&st, form, outcome).await
+    after(st, form, outcome).await
 }
 
 async fn delete_user(
